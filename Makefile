@@ -1,0 +1,20 @@
+# The two commands of the README, and the rest.
+.PHONY: run test bench clean
+
+run:            ## the whole system on the embedded default
+	deploy/bootstrap.sh
+	deploy/rabbitmq.sh
+	.venv/bin/python -m deploy.embedded
+
+test:           ## install everything the tests need, then run every test
+	deploy/bootstrap.sh --test
+	deploy/rabbitmq.sh
+	.venv/bin/python -m pytest tests -q
+
+bench:          ## benchmarks (not tests): print figures
+	deploy/bootstrap.sh --test
+	deploy/rabbitmq.sh
+	.venv/bin/python tests/bench/bench_intake.py
+
+clean:
+	rm -rf var .pytest_cache

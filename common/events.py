@@ -1,0 +1,284 @@
+"""The event catalogue: every event the platform publishes, in one place.
+
+An event travels as a small JSON document, the *envelope*:
+
+    {"event_id": "<uuid4 hex>", "type": "submission_submitted", "version": 1,
+     "occurred_at": "2020-07-14T09:30:00+00:00", "tenant": "seu", "data": {...}}
+
+`tenant` is the university's slug, or "ministry" for what the ministry does.
+`data` carries ids and the few facts a consumer needs so that it never has to
+call back. Each type's `data` has a JSON Schema here, checked when the event is
+written to the outbox and again when a consumer receives it.
+
+`subscribers` names the consuming handlers as "<service>.<method>". The queues
+are derived from it and declared before anything is published (nameko
+publishes with mandatory=False, so an event sent before its queue exists would
+be dropped). A handler that is not listed here refuses to start.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from common.errors import InvalidInput
+
+ID = {"type": "string", "minLength": 1, "maxLength": 64}
+TENANT = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,62}$"}
+LEVEL = {"enum": ["branch", "level2", "university", "ministry"]}
+TRACK = {"type": "string", "pattern": "^[a-z_]{2,40}$"}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+
+
+def _object(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict:
+    props = dict(required)
+    props.update(optional or {})
+    return {
+        "type": "object",
+        "properties": props,
+        "required": sorted(required),
+        "additionalProperties": False,
+    }
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    source: str
+    version: int
+    description: str
+    data_schema: dict
+    subscribers: tuple[str, ...] = ()
+    _validator: Draft202012Validator = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_validator", Draft202012Validator(self.data_schema))
+
+    @property
+    def exchange(self) -> str:
+        # nameko's convention: a service publishes on "<service>.events"
+        return f"{self.source}.events"
+
+    def queue_for(self, subscriber: str) -> str:
+        # nameko's own naming for a SERVICE_POOL event handler queue
+        service, method = subscriber.split(".", 1)
+        return f"evt-{self.source}-{self.name}--{service}.{method}"
+
+    def data_errors(self, data: Any) -> list[str]:
+        return [
+            f"{'/'.join(map(str, e.absolute_path)) or '(data)'}: {e.message}"
+            for e in self._validator.iter_errors(data)
+        ]
+
+
+ENVELOPE_SCHEMA = _object(
+    {
+        "event_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+        "type": {"type": "string"},
+        "version": {"type": "integer", "minimum": 1},
+        "occurred_at": TIMESTAMP,
+        "tenant": TENANT,
+        "data": {"type": "object"},
+    }
+)
+_envelope_validator = Draft202012Validator(ENVELOPE_SCHEMA)
+
+_MEDIA_POLICY = {"type": "object"}  # structure owned by the campaign definition format
+
+CATALOGUE: dict[str, EventType] = {
+    e.name: e
+    for e in [
+        EventType(
+            name="campaign_published",
+            source="intake",
+            version=1,
+            description="A campaign definition (the ministry's or a university's derived copy) "
+            "was published; carries the media policies and review rubrics consumers keep a copy of.",
+            data_schema=_object(
+                {
+                    "campaign_id": ID,
+                    "derives_from": {"type": ["string", "null"]},
+                    "title": {"type": "string"},
+                    "tracks": {
+                        "type": "object",
+                        "additionalProperties": _object(
+                            {
+                                "label": {"type": "string"},
+                                "department": {"enum": ["organisation", "propaganda"]},
+                                "media": {"type": "object", "additionalProperties": _MEDIA_POLICY},
+                                "rubric": {"type": "array"},
+                                "deadlines": {"type": "object"},
+                            }
+                        ),
+                    },
+                }
+            ),
+            subscribers=("media.on_campaign_published", "review.on_campaign_published",
+                         "notify.on_campaign_published"),
+        ),
+        EventType(
+            name="submission_submitted",
+            source="intake",
+            version=1,
+            description="An org submitted a stage of a work before its deadline; a receipt number was issued.",
+            data_schema=_object(
+                {
+                    "submission_id": ID,
+                    "campaign_id": ID,
+                    "track": TRACK,
+                    "stage": {"type": "string"},
+                    "final_stage": {"type": "boolean"},
+                    "org_id": ID,
+                    "org_name": {"type": "string"},
+                    "org_level": LEVEL,
+                    "title": {"type": "string"},
+                    "receipt_no": {"type": "string"},
+                    "submitted_at": TIMESTAMP,
+                    "file_ids": {"type": "array", "items": ID},
+                },
+                {"contact_email": {"type": ["string", "null"]}},
+            ),
+            subscribers=("review.on_submission_submitted", "notify.on_submission_submitted"),
+        ),
+        EventType(
+            name="submission_withdrawn",
+            source="intake",
+            version=1,
+            description="An org withdrew its work before the deadline.",
+            data_schema=_object(
+                {
+                    "submission_id": ID,
+                    "campaign_id": ID,
+                    "track": TRACK,
+                    "org_id": ID,
+                    "withdrawn_at": TIMESTAMP,
+                }
+            ),
+            subscribers=("review.on_submission_withdrawn", "notify.on_submission_withdrawn"),
+        ),
+        EventType(
+            name="file_uploaded",
+            source="intake",
+            version=1,
+            description="A file's bytes are stored and their size and SHA-256 verified.",
+            data_schema=_object(
+                {
+                    "file_id": ID,
+                    "submission_id": ID,
+                    "campaign_id": ID,
+                    "track": TRACK,
+                    "kind": {"enum": ["video", "image", "audio", "document", "subtitle"]},
+                    "object_key": {"type": "string"},
+                    "size": {"type": "integer", "minimum": 0},
+                    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "content_type": {"type": "string"},
+                    "original_name": {"type": "string"},
+                }
+            ),
+            subscribers=("media.on_file_uploaded",),
+        ),
+        EventType(
+            name="file_checked",
+            source="media",
+            version=1,
+            description="The media service checked a file against its track's media policy.",
+            data_schema=_object(
+                {
+                    "file_id": ID,
+                    "submission_id": ID,
+                    "verdict": {"enum": ["passed", "warnings", "failed"]},
+                    "findings": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "rule": {"type": "string"},
+                                "severity": {"enum": ["error", "warning"]},
+                                "message": {"type": "string"},
+                            },
+                            {"expected": {}, "actual": {}},
+                        ),
+                    },
+                    "facts": {"type": "object"},
+                }
+            ),
+            subscribers=("intake.on_file_checked",),
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """A received or to-be-published event, validated against the catalogue."""
+
+    event_id: str
+    type: str
+    version: int
+    occurred_at: str
+    tenant: str
+    data: dict
+
+    def to_dict(self) -> dict:
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "version": self.version,
+            "occurred_at": self.occurred_at,
+            "tenant": self.tenant,
+            "data": self.data,
+        }
+
+
+class InvalidEvent(InvalidInput):
+    code = "invalid_event"
+
+
+def event_type(name: str) -> EventType:
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise InvalidEvent(f"未登记的事件类型：{name}。", found=name) from None
+
+
+def make_event(name: str, tenant: str, data: dict, *, occurred_at: datetime | None = None) -> Event:
+    """Build and validate a new event of the current catalogue version."""
+    et = event_type(name)
+    when = (occurred_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    event = Event(uuid.uuid4().hex, name, et.version, when.isoformat(), tenant, data)
+    validate_envelope(event.to_dict())
+    return event
+
+
+def validate_envelope(doc: Any) -> Event:
+    """Check an envelope and its data against the catalogue; return the Event."""
+    problems = [e.message for e in _envelope_validator.iter_errors(doc)]
+    if problems:
+        raise InvalidEvent("事件信封不符合约定：" + "；".join(problems), found=problems)
+    et = event_type(doc["type"])
+    if doc["version"] != et.version:
+        raise InvalidEvent(
+            f"事件 {et.name} 的版本为 {doc['version']}，本服务只认识版本 {et.version}。",
+            expected=et.version,
+            found=doc["version"],
+        )
+    problems = et.data_errors(doc["data"])
+    if problems:
+        raise InvalidEvent(f"事件 {et.name} 的数据不符合约定：" + "；".join(problems), found=problems)
+    return Event(**{k: doc[k] for k in ("event_id", "type", "version", "occurred_at", "tenant", "data")})
+
+
+def subscriptions() -> list[tuple[EventType, str]]:
+    """Every (event type, subscriber) pair: one durable queue each."""
+    return [(et, sub) for et in CATALOGUE.values() for sub in et.subscribers]
+
+
+def catalogue_markdown() -> str:
+    """The catalogue as a Markdown table, for the README (kept in sync by a test)."""
+    rows = ["| event | from | to | version | what it means |", "| --- | --- | --- | --- | --- |"]
+    for et in CATALOGUE.values():
+        to = ", ".join(sorted({s.split(".")[0] for s in et.subscribers})) or "-"
+        rows.append(f"| `{et.name}` | {et.source} | {to} | {et.version} | {et.description} |")
+    return "\n".join(rows)

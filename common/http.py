@@ -1,0 +1,187 @@
+"""JSON over HTTP for nameko services, with one error shape everywhere.
+
+`api("POST", "/api/v1/things")` is nameko's `http` entrypoint, except that
+- a dict/list result becomes a JSON response (UTF-8, Chinese left readable);
+- a `DomainError` becomes `{"error": {"code", "message", ...}}` with its status;
+- anything unexpected becomes a 500 `internal_error` (logged with its trace),
+  never a stack trace to the caller.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
+
+from common.errors import DomainError, InvalidInput, PayloadTooLarge
+
+log = logging.getLogger(__name__)
+
+MAX_JSON_BYTES = 1_000_000
+
+
+def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(
+        json.dumps(payload, ensure_ascii=False, default=str),
+        status=status,
+        headers=headers,
+        mimetype="application/json",
+    )
+
+
+def error_response(exc: DomainError) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return json_response(exc.to_dict(), exc.status, headers)
+
+
+class JsonApi(HttpRequestHandler):
+    def response_from_result(self, result):
+        if isinstance(result, Response):
+            return result
+        if isinstance(result, tuple):
+            status, payload = result
+            return json_response(payload, status)
+        return json_response(result)
+
+    def response_from_exception(self, exc):
+        if isinstance(exc, DomainError):
+            return error_response(exc)
+        if isinstance(exc, HTTPException):
+            return error_response(DomainError(exc.description or exc.name, code="http_error",
+                                              status=exc.code or 400))
+        log.error("unhandled error in %s %s", self.method, self.url, exc_info=exc)
+        return error_response(
+            DomainError("服务器内部错误，请求未完成，也未保存任何数据。请稍后重试；若反复出现，请联系平台管理员。",
+                        code="internal_error", status=500)
+        )
+
+
+api = JsonApi.decorator
+
+
+def read_json(request, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """The request body as JSON, with the size and type checked first."""
+    ctype = (request.mimetype or "").lower()
+    if ctype != "application/json":
+        raise DomainError(
+            f"请求体应为 JSON（Content-Type: application/json），实际为“{ctype or '未声明'}”。请设置正确的 Content-Type 后重试。",
+            code="unsupported_media_type", status=415, expected="application/json", found=ctype or None,
+        )
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise PayloadTooLarge(
+            f"请求体最大 {max_bytes} 字节，实际为 {length} 字节。请精简内容；文件请通过上传接口提交。",
+            code="body_too_large", expected=max_bytes, found=length,
+        )
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(
+            f"请求体超过 {max_bytes} 字节。请精简内容；文件请通过上传接口提交。",
+            code="body_too_large", expected=max_bytes,
+        )
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("请求体不是 UTF-8 编码的文本。请以 UTF-8 编码发送 JSON。",
+                           code="malformed_json", found=str(exc)) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"请求体不是合法的 JSON：第 {exc.lineno} 行第 {exc.colno} 列附近，{exc.msg}。请检查括号、引号和逗号。",
+            code="malformed_json", found=f"line {exc.lineno} column {exc.colno}: {exc.msg}",
+        ) from None
+
+
+_TYPE_NAMES = {
+    "string": "字符串", "integer": "整数", "number": "数字", "boolean": "布尔值",
+    "object": "对象", "array": "数组", "null": "null",
+}
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "布尔值"
+    if isinstance(value, int):
+        return "整数"
+    if isinstance(value, float):
+        return "数字"
+    if isinstance(value, str):
+        return "字符串"
+    if isinstance(value, list):
+        return "数组"
+    if isinstance(value, dict):
+        return "对象"
+    return type(value).__name__
+
+
+def _describe(error) -> dict:
+    """One jsonschema error as {field, expected, found, message} in Chinese."""
+    path = ".".join(str(p) for p in error.absolute_path) or "(请求体)"
+    v, val, inst = error.validator, error.validator_value, error.instance
+    if v == "required":
+        missing = next((r for r in val if isinstance(inst, dict) and r not in inst), "?")
+        field = f"{path}.{missing}" if error.absolute_path else missing
+        return {"field": field, "expected": "必填", "found": "缺失",
+                "message": f"缺少必填字段 {field}。请补充后重试。"}
+    if v == "type":
+        want = "或".join(_TYPE_NAMES.get(t, t) for t in ([val] if isinstance(val, str) else val))
+        return {"field": path, "expected": want, "found": _type_name(inst),
+                "message": f"字段 {path} 应为{want}，实际为{_type_name(inst)}。请按接口文档修改类型。"}
+    if v == "additionalProperties":
+        extra = sorted(set(inst) - set(error.schema.get("properties", {})))
+        return {"field": path, "expected": sorted(error.schema.get("properties", {})), "found": extra,
+                "message": f"不认识的字段：{'、'.join(extra)}。请删除这些字段或检查拼写。"}
+    if v == "enum":
+        return {"field": path, "expected": val, "found": inst,
+                "message": f"字段 {path} 只能取 {'、'.join(map(str, val))} 之一，实际为 {inst!r}。"}
+    if v in ("maxLength", "minLength"):
+        word = "最多" if v == "maxLength" else "至少"
+        return {"field": path, "expected": val, "found": len(inst),
+                "message": f"字段 {path} 长度{word} {val} 个字符，实际为 {len(inst)} 个。"}
+    if v in ("maximum", "minimum"):
+        word = "不大于" if v == "maximum" else "不小于"
+        return {"field": path, "expected": val, "found": inst,
+                "message": f"字段 {path} 应{word} {val}，实际为 {inst}。"}
+    if v in ("maxItems", "minItems"):
+        word = "最多" if v == "maxItems" else "至少"
+        return {"field": path, "expected": val, "found": len(inst),
+                "message": f"字段 {path} {word}包含 {val} 项，实际为 {len(inst)} 项。"}
+    if v == "pattern":
+        return {"field": path, "expected": val, "found": inst,
+                "message": f"字段 {path} 的格式不正确（应匹配 {val}），实际为 {inst!r}。"}
+    if v == "format":
+        return {"field": path, "expected": val, "found": inst,
+                "message": f"字段 {path} 应为 {val} 格式，实际为 {inst!r}。"}
+    return {"field": path, "expected": str(val), "found": inst, "message": f"字段 {path} 不符合要求：{error.message}"}
+
+
+class SchemaValidator:
+    """Validates request bodies against the components of an OpenAPI document."""
+
+    def __init__(self, openapi: dict):
+        self._schemas = openapi["components"]["schemas"]
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    def _validator(self, name: str) -> Draft202012Validator:
+        if name not in self._validators:
+            schema = dict(self._schemas[name])
+            schema["components"] = {"schemas": self._schemas}  # resolve local $refs
+            self._validators[name] = Draft202012Validator(
+                schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+            )
+        return self._validators[name]
+
+    def validate(self, body: Any, schema_name: str) -> Any:
+        errors = sorted(self._validator(schema_name).iter_errors(body), key=lambda e: list(e.absolute_path))
+        if errors:
+            details = [_describe(e) for e in errors[:20]]
+            first = details[0]
+            summary = first["message"] if len(details) == 1 else f"请求有 {len(details)} 处问题，第一处：{first['message']}"
+            raise InvalidInput(summary, code="validation_failed", field=first["field"],
+                               expected=first["expected"], found=first["found"], details=details)
+        return body

@@ -1,0 +1,381 @@
+"""Reliable events on RabbitMQ with nameko: topology, consumer, outbox relay.
+
+Delivery is at least once; effects happen once:
+
+- `declare_topology` declares every exchange, queue, retry queue and dead-letter
+  queue named by the catalogue, at every service start and before the relay
+  publishes, so no event is dropped for want of a queue.
+- `OutboxRelay` publishes the rows of a service's outbox with publisher
+  confirms (and `mandatory` where the catalogue has subscribers), then marks
+  them sent. A broker outage only delays them.
+- `handles` is an event entrypoint. It validates the envelope against the
+  catalogue, hands the handler an `Event`, acknowledges on success, and on
+  failure republishes the message to a delay queue (retry with backoff) until
+  the attempts are spent, then parks it in `<queue>.dead`. A message that is
+  not JSON or not valid by schema is parked at once: retrying cannot fix it.
+  The handler makes itself idempotent with `Store.handling` (processed events).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from functools import partial
+
+import eventlet
+from eventlet.event import Event as GreenEvent
+from kombu import Connection, Exchange, Queue
+from kombu.exceptions import KombuError
+from nameko.amqp.publish import Publisher, UndeliverableMessage, get_producer
+from nameko.constants import AMQP_URI_CONFIG_KEY
+from nameko.extensions import DependencyProvider
+from nameko.messaging import Consumer, QueueConsumer
+from sqlalchemy import event as sa_event, select, update
+
+from common import events as catalogue
+from common.db import utcnow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
+RETRY_DELAYS_KEY = "EVENT_RETRY_DELAYS_MS"
+ATTEMPTS_HEADER = "x-attempts"
+
+
+def retry_delays(config) -> tuple[int, ...]:
+    return tuple(int(ms) for ms in config.get(RETRY_DELAYS_KEY, DEFAULT_RETRY_DELAYS_MS))
+
+
+def retry_queue_name(queue: str, delay_ms: int) -> str:
+    # The delay is part of the name: a queue's TTL cannot change once declared,
+    # and one TTL per queue keeps expiry in order (no head-of-line blocking).
+    return f"{queue}.retry.{delay_ms}ms"
+
+
+def dead_queue_name(queue: str) -> str:
+    return f"{queue}.dead"
+
+
+def exchange_for(et: catalogue.EventType) -> Exchange:
+    return Exchange(et.exchange, type="topic", durable=True)
+
+
+def queue_for(et: catalogue.EventType, subscriber: str) -> Queue:
+    return Queue(
+        et.queue_for(subscriber),
+        exchange=exchange_for(et),
+        routing_key=et.name,
+        durable=True,
+        auto_delete=False,
+    )
+
+
+def topology_entities(delays: tuple[int, ...]):
+    """Every kombu entity the catalogue implies, in declaration order."""
+    entities = []
+    for et in catalogue.CATALOGUE.values():
+        entities.append(exchange_for(et))
+    for et, subscriber in catalogue.subscriptions():
+        queue = queue_for(et, subscriber)
+        entities.append(queue)
+        for delay in delays:
+            entities.append(
+                Queue(
+                    retry_queue_name(queue.name, delay),
+                    durable=True,
+                    queue_arguments={
+                        "x-message-ttl": delay,
+                        "x-dead-letter-exchange": "",
+                        "x-dead-letter-routing-key": queue.name,
+                    },
+                )
+            )
+        entities.append(Queue(dead_queue_name(queue.name), durable=True))
+    return entities
+
+
+def declare_topology(amqp_uri: str, delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS_MS) -> None:
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        try:
+            for entity in topology_entities(delays):
+                entity.bind(channel).declare()
+        finally:
+            channel.close()
+
+
+def wait_for_broker(amqp_uri: str, timeout_s: float = 60.0) -> None:
+    """nameko does not retry its first connection, so we wait for the broker."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with Connection(amqp_uri, connect_timeout=3) as conn:
+                conn.ensure_connection(max_retries=1)
+                return
+        except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"RabbitMQ at {amqp_uri} not reachable: {exc}") from exc
+            time.sleep(0.5)
+
+
+# --------------------------------------------------------------------------- consumer
+
+
+class _SafeQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except that an undecodable message is parked.
+
+    Without `on_decode_error`, kombu raises out of the consume loop and the
+    whole container dies on one bad message.
+    """
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(provider.park_undecodable)
+        return consumers
+
+
+class EventConsumer(Consumer):
+    queue_consumer = _SafeQueueConsumer()
+
+    def __init__(self, event_type: str, **kwargs):
+        self.event_type = catalogue.event_type(event_type)
+        super().__init__(queue=None, requeue_on_error=False, **kwargs)
+
+    @property
+    def subscriber(self) -> str:
+        return f"{self.container.service_name}.{self.method_name}"
+
+    def setup(self):
+        if self.subscriber not in self.event_type.subscribers:
+            raise RuntimeError(
+                f"{self.subscriber} handles {self.event_type.name} but is not listed as a "
+                f"subscriber in common/events.py; add it there so its queue is declared"
+            )
+        self.queue = queue_for(self.event_type, self.subscriber)
+        self.delays = retry_delays(self.container.config)
+        self.amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
+        super().setup()
+
+    # -- receiving
+
+    def handle_message(self, body, message):
+        try:
+            doc = body if isinstance(body, dict) else json.loads(body)
+            ev = catalogue.validate_envelope(doc)
+        except Exception as exc:  # noqa: BLE001 - anything invalid is parked, never retried
+            log.warning("parking invalid message on %s: %s", self.queue.name, exc)
+            self._park(message, f"invalid: {exc}")
+            self.queue_consumer.ack_message(message)
+            return
+        handle_result = partial(self.handle_result, message)
+        try:
+            self.container.spawn_worker(
+                self, (ev,), {}, context_data={}, handle_result=handle_result
+            )
+        except Exception:  # container being killed: leave it for another consumer
+            self.queue_consumer.requeue_message(message)
+
+    def park_undecodable(self, message, exc):
+        log.warning("parking undecodable message on %s: %s", self.queue.name, exc)
+        self._park(message, f"undecodable: {exc}")
+        self.queue_consumer.ack_message(message)
+
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return
+        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
+        error = f"{exc_info[0].__name__}: {exc_info[1]}"
+        try:
+            if attempts <= len(self.delays):
+                delay = self.delays[attempts - 1]
+                log.warning(
+                    "%s failed (attempt %d), retrying in %d ms: %s",
+                    self.subscriber, attempts, delay, error,
+                )
+                self._republish(message, retry_queue_name(self.queue.name, delay),
+                                {ATTEMPTS_HEADER: attempts, "x-last-error": error[:500]})
+            else:
+                log.error("%s failed %d times, parking: %s", self.subscriber, attempts, error)
+                self._park(message, error, attempts)
+        except Exception:  # noqa: BLE001 - cannot reach the broker: let it redeliver
+            log.exception("could not reroute failed message; requeueing")
+            eventlet.sleep(1)
+            self.queue_consumer.requeue_message(message)
+            return
+        self.queue_consumer.ack_message(message)
+
+    # -- rerouting
+
+    def _park(self, message, reason: str, attempts: int = 0):
+        self._republish(
+            message,
+            dead_queue_name(self.queue.name),
+            {
+                ATTEMPTS_HEADER: attempts,
+                "x-error": reason[:2000],
+                "x-failed-at": datetime.now(timezone.utc).isoformat(),
+                "x-original-queue": self.queue.name,
+            },
+        )
+
+    def _republish(self, message, queue_name: str, headers: dict):
+        merged = dict(message.headers or {})
+        merged.update(headers)
+        with get_producer(self.amqp_uri, confirms=True) as producer:
+            producer.publish(
+                message.body,
+                exchange="",
+                routing_key=queue_name,
+                headers=merged,
+                content_type=message.content_type or "application/octet-stream",
+                content_encoding=message.content_encoding or "binary",
+                delivery_mode=2,
+                message_id=message.properties.get("message_id"),
+                retry=True,
+            )
+
+
+handles = EventConsumer.decorator
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+class Outbox:
+    """What a worker gets: add events to the outbox within its transaction."""
+
+    def __init__(self, relay: "OutboxRelay"):
+        self._relay = relay
+
+    def add(self, session, name: str, tenant: str, data: dict):
+        ev = catalogue.make_event(name, tenant, data)
+        session.add(
+            self._relay.model(
+                event_id=ev.event_id,
+                event_type=ev.type,
+                tenant=tenant,
+                envelope=ev.to_dict(),
+                attempts=0,
+            )
+        )
+        # Wake the relay only once the row is visible to it.
+        sa_event.listen(session, "after_commit", lambda _s: self._relay.wake(), once=True)
+        return ev
+
+
+class OutboxRelay(DependencyProvider):
+    """Publishes a service's outbox rows; each worker gets an `Outbox`.
+
+    `store_attr` names the service attribute that is the `Database` dependency;
+    the relay reads and marks rows through the same `Store`.
+    """
+
+    batch_size = 200
+
+    def __init__(self, model, store_attr: str = "db", poll_interval: float = 1.0):
+        self.model = model
+        self.store_attr = store_attr
+        self.poll_interval = poll_interval
+        self._wakeup = GreenEvent()
+        self._running = False
+        self._gt = None
+
+    def setup(self):
+        self.amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
+        self.delays = retry_delays(self.container.config)
+        self.publisher = Publisher(self.amqp_uri, use_confirms=True, serializer="json")
+
+    def start(self):
+        self._running = True
+        self._gt = self.container.spawn_managed_thread(self._run, identifier="outbox-relay")
+
+    def stop(self):
+        self._running = False
+        self.wake()
+        if self._gt is not None:
+            self._gt.wait()
+
+    def kill(self):
+        self._running = False
+        if self._gt is not None:
+            self._gt.kill()
+
+    def get_dependency(self, worker_ctx):
+        return Outbox(self)
+
+    @property
+    def store(self):
+        provider = next(
+            d for d in self.container.dependencies if getattr(d, "attr_name", None) == self.store_attr
+        )
+        return provider.store
+
+    def wake(self):
+        if not self._wakeup.ready():
+            self._wakeup.send(True)
+
+    def _run(self):
+        backoff = 0.5
+        while self._running:
+            try:
+                sent = self.publish_pending()
+                backoff = 0.5
+            except Exception:  # noqa: BLE001 - broker or database away: try again later
+                log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, 30)
+                continue
+            if sent == self.batch_size:
+                continue  # more waiting
+            with eventlet.Timeout(self.poll_interval, False):
+                self._wakeup.wait()
+            self._wakeup = GreenEvent()
+
+    def publish_pending(self) -> int:
+        store = self.store
+        with store.transaction() as session:
+            query = (
+                select(self.model)
+                .where(self.model.published_at.is_(None))
+                .order_by(self.model.id)
+                .limit(self.batch_size)
+            )
+            if not store.url.startswith("sqlite"):
+                # Two replicas of a service never publish the same rows at once.
+                query = query.with_for_update(skip_locked=True)
+            rows = session.scalars(query).all()
+            sent_ids = []
+            for row in rows:
+                try:
+                    self._publish(row.envelope)
+                except UndeliverableMessage:
+                    # A queue vanished (someone deleted it): declare again, keep the row.
+                    declare_topology(self.amqp_uri, self.delays)
+                    row.attempts += 1
+                    row.last_error = "unroutable; topology re-declared"
+                    break
+                except (KombuError, OSError) as exc:
+                    row.attempts += 1
+                    row.last_error = str(exc)[:500]
+                    break
+                sent_ids.append(row.id)
+            if sent_ids:
+                session.execute(
+                    update(self.model).where(self.model.id.in_(sent_ids)).values(published_at=utcnow())
+                )
+        return len(sent_ids)
+
+    def _publish(self, envelope: dict):
+        et = catalogue.event_type(envelope["type"])
+        self.publisher.publish(
+            envelope,
+            exchange=exchange_for(et),
+            routing_key=et.name,
+            mandatory=bool(et.subscribers),
+            message_id=envelope["event_id"],
+            retry=True,
+            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        )

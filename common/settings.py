@@ -1,0 +1,50 @@
+"""Configuration of each service process, from environment variables.
+
+The embedded default needs no variable at all: SQLite files and a folder
+store under DATA_DIR (./var), RabbitMQ on localhost, mail into a maildir.
+docker-compose sets the production shape (PostgreSQL, MinIO, an SMTP relay).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# service name -> (import path of the nameko service class, default HTTP port)
+SERVICES: dict[str, tuple[str, int]] = {
+    "intake": ("services.intake.service:IntakeService", 8000),
+    "media": ("services.media.service:MediaService", 8003),
+    "review": ("services.review.service:ReviewService", 8001),
+    "notify": ("services.notify.service:NotifyService", 8002),
+}
+
+
+def migrations_dir(service: str) -> Path:
+    return ROOT / "services" / service / "migrations"
+
+
+def service_config(service: str, env: dict | None = None) -> dict:
+    env = dict(os.environ if env is None else env)
+    upper = service.upper()
+    data_dir = Path(env.get("DATA_DIR", ROOT / "var")).resolve()
+    port = int(env.get(f"{upper}_PORT", SERVICES[service][1]))
+    host = env.get("BIND_HOST", "127.0.0.1")
+    public_host = env.get("PUBLIC_HOST", "localhost")
+    delays = env.get("EVENT_RETRY_DELAYS_MS")
+    config = {
+        "AMQP_URI": env.get("AMQP_URI", "amqp://guest:guest@localhost:5672/"),
+        "DATABASE_URL": env.get(f"{upper}_DATABASE_URL", f"sqlite:///{data_dir / (service + '.db')}"),
+        "WEB_SERVER_ADDRESS": f"{host}:{port}",
+        "PUBLIC_URL": env.get(f"{upper}_PUBLIC_URL", f"http://{public_host}:{port}"),
+        "DATA_DIR": str(data_dir),
+        "max_workers": int(env.get("MAX_WORKERS", 10)),
+        "SERIALIZER": "json",
+        "OBJECT_STORE_URL": env.get("OBJECT_STORE_URL", f"folder://{data_dir / 'objects'}"),
+        "MAIL_URL": env.get("MAIL_URL", f"maildir://{data_dir / 'mailbox'}"),
+        "MAIL_FROM": env.get("MAIL_FROM", "四个一行动平台 <noreply@localhost>"),
+        "UPLOAD_TTL_S": int(env.get("UPLOAD_TTL_S", 24 * 3600)),
+    }
+    if delays:
+        config["EVENT_RETRY_DELAYS_MS"] = [int(x) for x in delays.split(",") if x.strip()]
+    return config

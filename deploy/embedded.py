@@ -1,0 +1,128 @@
+"""Run the whole platform on the embedded default, with demo data.
+
+    make run          (= deploy/bootstrap.sh; deploy/rabbitmq.sh; python -m deploy.embedded)
+
+Starts the four services as processes (SQLite and a folder store under ./var,
+mail into ./var/mailbox), loads the ministry's "四个一 2020" and the demo
+university 东南大学 (seu) with its derived campaign and org tree, prints the
+URLs and API keys, and stops everything on Ctrl-C.
+
+The demo's clock stands at 2020-06-12 09:00 Beijing time, so the 2020
+deadlines lie ahead (set PLATFORM_CLOCK_START to change, or to "" for real time).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_CLOCK = "2020-06-12T09:00:00+08:00"
+
+
+def seed(env: dict) -> dict:
+    """Tenants, keys, campaigns and orgs; returns the demo keys (issued once)."""
+    os.environ.update(env)
+    from common import clock
+    from datetime import datetime
+
+    if env.get("PLATFORM_CLOCK_START"):
+        clock.set_start(datetime.fromisoformat(env["PLATFORM_CLOCK_START"]))
+    from services.intake import admin, operations as ops
+
+    keys_file = Path(env["DATA_DIR"]) / "demo-keys.json"
+    if keys_file.exists():
+        return json.loads(keys_file.read_text())
+    store = admin.open_store()
+    try:
+        with store.transaction() as s:
+            admin.ensure_tenant(s, "ministry", "教育部思想政治工作司", "ministry")
+            admin.ensure_tenant(s, "seu", "东南大学", "university")
+            admin.ensure_tenant(s, "wust", "武汉科技大学", "university")
+            keys = {t: ops.issue_key(s, t, "demo") for t in ("ministry", "seu", "wust")}
+        with store.transaction() as s:
+            admin.publish_builtin(s, "siyige-2020", "ministry")
+        with store.transaction() as s:
+            admin.publish_builtin(s, "siyige-2020-seu", "seu")
+            admin.publish_builtin(s, "siyige-2020-wust", "wust")
+        with store.transaction() as s:
+            tenant = s.get(admin.Tenant, "seu")
+            ops.import_orgs(s, tenant, (ROOT / "deploy/demo/seu-orgs.csv").read_bytes(), "seu-orgs.csv", "text/csv")
+    finally:
+        store.dispose()
+    keys_file.write_text(json.dumps(keys))
+    return keys
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{url}: the service exited with {proc.returncode}; see var/logs/")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not become healthy in {timeout}s; see var/logs/")
+
+
+def main() -> int:
+    from common.settings import SERVICES
+
+    data_dir = Path(os.environ.get("DATA_DIR", ROOT / "var")).resolve()
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, DATA_DIR=str(data_dir))
+    env.setdefault("PLATFORM_CLOCK_START", DEMO_CLOCK)
+    keys = seed(env)
+
+    procs: dict[str, subprocess.Popen] = {}
+    for name in SERVICES:
+        log = open(data_dir / "logs" / f"{name}.log", "ab")
+        procs[name] = subprocess.Popen([sys.executable, "-m", "common.run", name], cwd=ROOT, env=env,
+                                       stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for name, (_, port) in SERVICES.items():
+            wait_healthy(f"http://localhost:{port}/health", procs[name])
+        port = {n: p for n, (_, p) in SERVICES.items()}
+        print(f"""
+四个一行动平台 is running (embedded default; data in {data_dir}).
+
+  Portal API      http://localhost:{port['intake']}/api/v1   (document: /api/v1/openapi.json)
+  Review UI       http://localhost:{port['review']}/
+  Ministry feed   http://localhost:{port['notify']}/feed/progress.json
+  Outgoing mail   {data_dir / 'mailbox'}
+  Logs            {data_dir / 'logs'}
+  Clock           {env['PLATFORM_CLOCK_START'] or 'real time'}
+
+  Demo API keys (shown on each start; stored in {data_dir / 'demo-keys.json'}):
+    ministry  {keys['ministry']}
+    seu       {keys['seu']}    (东南大学, campaign siyige-2020-seu)
+    wust      {keys['wust']}   (武汉科技大学, campaign siyige-2020-wust)
+
+  Try:  curl -H 'Authorization: Bearer {keys['seu']}' http://localhost:{port['intake']}/api/v1/orgs
+
+Ctrl-C stops everything.""", flush=True)
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs.values():
+            p.send_signal(signal.SIGTERM)
+        for p in procs.values():
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Operator commands for intake: tenants, API keys, built-in campaigns.
+
+    python -m services.intake.admin create-tenant seu 东南大学
+    python -m services.intake.admin issue-key seu --label "门户"
+    python -m services.intake.admin revoke-key sk_AbCdEfG
+    python -m services.intake.admin publish-builtin siyige-2020 --owner ministry
+
+A key is printed once; only its hash is kept.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sqlalchemy import select
+
+from common.db import Store, migrate, utcnow
+from common.errors import DomainError
+from common.settings import migrations_dir, service_config
+from services.intake import operations as ops
+from services.intake.models import ApiKey, OutboxMessage, Tenant
+
+
+class StandaloneOutbox:
+    """Writes outbox rows outside a nameko worker; intake's relay publishes them."""
+
+    def add(self, session, name: str, tenant: str, data: dict):
+        from common.events import make_event
+
+        ev = make_event(name, tenant, data)
+        session.add(OutboxMessage(event_id=ev.event_id, event_type=ev.type, tenant=tenant,
+                                  envelope=ev.to_dict(), attempts=0))
+        return ev
+
+
+def open_store() -> Store:
+    url = service_config("intake")["DATABASE_URL"]
+    migrate(url, migrations_dir("intake"))
+    return Store(url)
+
+
+def ensure_tenant(session, slug: str, name: str, kind: str) -> Tenant:
+    return session.get(Tenant, slug) or ops.create_tenant(session, slug, name, kind)
+
+
+def publish_builtin(session, campaign_id: str, owner: str) -> bool:
+    """Publish a shipped definition unless it is already published."""
+    from services.intake.domain.campaign import load_builtin_definitions
+    from services.intake.models import Campaign
+
+    if session.get(Campaign, campaign_id) is not None:
+        return False
+    definition = load_builtin_definitions()[campaign_id]
+    ops.publish_campaign(session, StandaloneOutbox(), session.get(Tenant, owner), definition.raw)
+    return True
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.intake.admin")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("create-tenant")
+    p.add_argument("slug")
+    p.add_argument("name")
+    p.add_argument("--kind", choices=["university", "ministry"], default="university")
+    p = sub.add_parser("issue-key")
+    p.add_argument("tenant")
+    p.add_argument("--label", default="")
+    p = sub.add_parser("revoke-key")
+    p.add_argument("prefix")
+    sub.add_parser("list-tenants")
+    p = sub.add_parser("publish-builtin")
+    p.add_argument("campaign_id")
+    p.add_argument("--owner", default="ministry")
+    args = parser.parse_args(argv)
+
+    store = open_store()
+    try:
+        with store.transaction() as s:
+            if args.cmd == "create-tenant":
+                ops.create_tenant(s, args.slug, args.name, args.kind)
+                print(f"created tenant {args.slug}")
+            elif args.cmd == "issue-key":
+                if s.get(Tenant, args.tenant) is None:
+                    print(f"no tenant {args.tenant}", file=sys.stderr)
+                    return 1
+                print(ops.issue_key(s, args.tenant, args.label))
+            elif args.cmd == "revoke-key":
+                keys = s.scalars(select(ApiKey).where(ApiKey.prefix == args.prefix)).all()
+                for k in keys:
+                    k.revoked_at = utcnow()
+                print(f"revoked {len(keys)} key(s)")
+            elif args.cmd == "list-tenants":
+                for t in s.scalars(select(Tenant).order_by(Tenant.id)):
+                    print(f"{t.id}\t{t.kind}\t{t.name}")
+            elif args.cmd == "publish-builtin":
+                print("published" if publish_builtin(s, args.campaign_id, args.owner) else "already published")
+    except DomainError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,314 @@
+"""Rules a submission must meet, as pure functions of plain values.
+
+The service layer loads what these need (the track, the org, counts, the
+clock) and calls them; each raises a `DomainError` whose Chinese message says
+what was expected, what was found and what to do.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
+
+from common.errors import Conflict, DomainError, Unprocessable
+from common.text import count_chars, describe_count_rule, starts_with_org_name
+from services.intake.domain.campaign import Stage, Track, effective_deadline
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+LEVEL_LABELS = {"branch": "党支部", "level2": "二级党组织", "university": "高校党委", "ministry": "教育部"}
+STATE_LABELS = {"draft": "草稿", "submitted": "已提交", "withdrawn": "已撤回"}
+
+
+def fmt_local(when: datetime) -> str:
+    return when.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def _field_problem(spec, code: str, message: str, expected=None, found=None) -> dict:
+    return {"field": f"fields.{spec.key}", "code": code, "message": message,
+            "expected": expected, "found": found}
+
+
+def _check_type(spec, value: Any, themes: list[str]) -> dict | None:
+    label = f"“{spec.label}”（{spec.key}）"
+    t = spec.type
+    if t in ("string", "text", "url"):
+        if not isinstance(value, str):
+            return _field_problem(spec, "wrong_type", f"{label}应为文本，实际为 {type(value).__name__}。", "string",
+                                  type(value).__name__)
+        if t == "string" and ("\n" in value or "\r" in value):
+            return _field_problem(spec, "multiline", f"{label}应为单行文本，实际包含换行。请删除换行。", "单行", "多行")
+        if t == "url":
+            parsed = urlparse(value)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                return _field_problem(spec, "invalid_url", f"{label}应为以 http:// 或 https:// 开头的链接，实际为“{value}”。",
+                                      "http(s) URL", value)
+    elif t == "date":
+        try:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            date.fromisoformat(value)
+        except ValueError:
+            return _field_problem(spec, "invalid_date", f"{label}应为日期，格式 YYYY-MM-DD（如 2020-06-30），实际为“{value}”。",
+                                  "YYYY-MM-DD", value)
+    elif t == "list":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            return _field_problem(spec, "wrong_type", f"{label}应为非空文本的列表（如 [\"张三\", \"李四\"]）。", "list of strings",
+                                  value)
+        if spec.min_items is not None and len(value) < spec.min_items:
+            return _field_problem(spec, "too_few_items", f"{label}至少需要 {spec.min_items} 项，实际为 {len(value)} 项。",
+                                  spec.min_items, len(value))
+        if spec.max_items is not None and len(value) > spec.max_items:
+            return _field_problem(spec, "too_many_items", f"{label}最多 {spec.max_items} 项，实际为 {len(value)} 项。",
+                                  spec.max_items, len(value))
+    elif t == "choice":
+        choices = list(spec.choices or []) or (themes if spec.choices_from == "themes" else [])
+        if value not in choices:
+            return _field_problem(spec, "not_a_choice", f"{label}只能从以下选项中选择：{'；'.join(choices)}。实际为“{value}”。",
+                                  choices, value)
+    return None
+
+
+def _check_length(spec, value: str) -> tuple[int, dict | None]:
+    n = count_chars(value)
+    label = f"“{spec.label}”（{spec.key}）"
+    if spec.max_chars is not None and n > spec.max_chars:
+        return n, _field_problem(
+            spec, "text_too_long",
+            f"{label}不超过 {spec.max_chars} 字，实际为 {n} 字，请删减 {n - spec.max_chars} 字。{describe_count_rule()}",
+            spec.max_chars, n)
+    if spec.min_chars is not None and n < spec.min_chars:
+        return n, _field_problem(
+            spec, "text_too_short",
+            f"{label}至少 {spec.min_chars} 字，实际为 {n} 字。{describe_count_rule()}", spec.min_chars, n)
+    return n, None
+
+
+def check_fields(track: Track, fields: dict, themes: list[str], required: list[str] | None = None,
+                 enforce_limits: bool = True) -> dict[str, int]:
+    """Validate field values; return the 字数 of every text value.
+
+    `required` lists the fields that must be present (a stage's); drafts pass
+    None and `enforce_limits=False`, so only types are checked and the counts
+    are returned for the submitter to see.
+    """
+    specs = {f.key: f for f in track.fields}
+    problems: list[dict] = []
+    unknown = sorted(set(fields) - set(specs))
+    for key in unknown:
+        problems.append({"field": f"fields.{key}", "code": "unknown_field",
+                         "message": f"赛道“{track.label}”没有字段 {key}。可用字段：{'、'.join(specs)}。",
+                         "expected": list(specs), "found": key})
+    counts: dict[str, int] = {}
+    for key, spec in specs.items():
+        value = fields.get(key)
+        empty = value is None or (isinstance(value, (str, list)) and not value) or (
+            isinstance(value, str) and not value.strip())
+        if empty:
+            if required is not None and key in required:
+                problems.append(_field_problem(spec, "missing_field",
+                                               f"缺少“{spec.label}”（{key}），本阶段必须填写。请补充后再提交。", "必填", "缺失"))
+            continue
+        problem = _check_type(spec, value, themes)
+        if problem is None and isinstance(value, str) and spec.type in ("string", "text"):
+            counts[key], problem = _check_length(spec, value)
+            if not enforce_limits:
+                problem = None
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise Unprocessable(_summary(problems), code=problems[0]["code"] if len(problems) == 1 else "invalid_fields",
+                            field=problems[0]["field"], expected=problems[0]["expected"],
+                            found=problems[0]["found"], details=problems)
+    return counts
+
+
+def _summary(problems: list[dict]) -> str:
+    if len(problems) == 1:
+        return problems[0]["message"]
+    return f"有 {len(problems)} 处需要修改：" + " ".join(f"{i}. {p['message']}" for i, p in enumerate(problems, 1))
+
+
+# --------------------------------------------------------------------------- naming rule
+
+
+def check_naming(track: Track, title: str, org_names: list[str]) -> None:
+    """「党组织名称+作品名称」: the title begins with the submitting org's name."""
+    if not track.naming_rule:
+        return
+    if not starts_with_org_name(title, org_names):
+        name = org_names[0]
+        raise Unprocessable(
+            f"作品名称应以党组织名称开头，即「党组织名称+作品名称」，例如“{name}{title[:12] or '战疫故事'}”；"
+            f"实际为“{title}”。请在标题前加上“{name}”。",
+            code="naming_rule", field="fields.title", expected=f"{name}+作品名称", found=title,
+        )
+
+
+# --------------------------------------------------------------------------- quota
+
+
+def quota_key(track: Track, fields: dict) -> str | None:
+    """Which quota bucket a work counts against (None: the track's total)."""
+    if track.quota_field:
+        return fields.get(track.quota_field)
+    return None
+
+
+def check_quota(track: Track, level: str, used: int, bucket: str | None = None) -> None:
+    """`used`: works of this org already submitted in this track (and bucket)."""
+    limit = track.quota.get(level)
+    if isinstance(limit, dict):
+        if bucket is None or bucket not in limit:
+            return  # values without a limit of their own are not capped
+        limit = limit[bucket]
+        what = f"“{track.label}”中“{bucket}”类"
+    else:
+        what = f"“{track.label}”"
+    if limit is None:
+        return
+    if used >= limit:
+        raise Conflict(
+            f"每个{LEVEL_LABELS.get(level, level)}最多提交 {limit} 件{what}作品，本组织已提交 {used} 件。"
+            f"如需替换，请先撤回一件已提交的作品。",
+            code="quota_exceeded", expected=limit, found=used,
+        )
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+@dataclass(frozen=True)
+class DeadlineCheck:
+    deadline: datetime | None
+    extended_until: datetime | None
+
+    @property
+    def effective(self) -> datetime | None:
+        if self.deadline is None:
+            return None
+        return max(self.deadline, self.extended_until) if self.extended_until else self.deadline
+
+
+def deadline_for(track: Track, stage_key: str, level: str, extension: datetime | None) -> DeadlineCheck:
+    return DeadlineCheck(effective_deadline(track, stage_key, level), extension)
+
+
+def check_deadline(track: Track, stage: Stage, level: str, now: datetime, extension: datetime | None,
+                   action: str = "提交") -> None:
+    check = deadline_for(track, stage.key, level, extension)
+    when = check.effective
+    if when is not None and now > when:
+        extra = "（含延期）" if check.extended_until else ""
+        raise DomainError(
+            f"“{track.label}”的“{stage.label}”阶段截止时间为 {fmt_local(when)}{extra}（北京时间），"
+            f"现在是 {fmt_local(now)}，已不能{action}。如确有特殊情况，请联系学校党委组织部申请延期。",
+            code="deadline_passed", status=409, expected=when.isoformat(), found=now.isoformat(),
+        )
+
+
+def check_extension(track: Track, stage: Stage, level: str, until: datetime, parent_level: str | None) -> None:
+    """An extension must still let the level above forward in time."""
+    if parent_level is None:
+        return
+    parent_deadline = effective_deadline(track, stage.key, parent_level)
+    if parent_deadline is not None and until >= parent_deadline:
+        raise Unprocessable(
+            f"延期后的截止时间须早于上级的截止时间 {fmt_local(parent_deadline)}，否则上级无法按时报送；"
+            f"申请的是 {fmt_local(until)}。请选择更早的时间。",
+            code="extension_too_late", field="until", expected=parent_deadline.isoformat(), found=until.isoformat(),
+        )
+
+
+# --------------------------------------------------------------------------- stages and files
+
+
+def next_stage(track: Track, current: str | None) -> Stage | None:
+    keys = [s.key for s in track.stages]
+    if current is None:
+        return track.stages[0]
+    i = keys.index(current)
+    return track.stages[i + 1] if i + 1 < len(keys) else None
+
+
+def stage_by_key(track: Track, key: str) -> Stage:
+    for stage in track.stages:
+        if stage.key == key:
+            return stage
+    raise Unprocessable(
+        f"赛道“{track.label}”没有“{key}”阶段；可用阶段：{'、'.join(s.key for s in track.stages)}。",
+        code="unknown_stage", field="stage", expected=[s.key for s in track.stages], found=key,
+    )
+
+
+KIND_LABELS = {"video": "视频", "image": "图片", "audio": "音频", "document": "文档", "subtitle": "字幕"}
+
+
+def check_stage_files(stage: Stage, stored_by_kind: dict[str, int], pending: int, failed: list[str]) -> None:
+    """The stage's files are all there, verified, and none failed its check."""
+    problems = []
+    if pending:
+        problems.append({"code": "upload_incomplete", "field": "files",
+                         "message": f"还有 {pending} 个文件未完成上传确认。请完成上传（或删除该文件）后再提交。",
+                         "expected": 0, "found": pending})
+    for req in stage.files:
+        n = stored_by_kind.get(req.kind, 0)
+        label = KIND_LABELS.get(req.kind, req.kind)
+        if n < req.min:
+            problems.append({"code": "file_missing", "field": f"files.{req.kind}",
+                             "message": f"“{stage.label}”阶段至少需要 {req.min} 个{label}文件，目前有 {n} 个。请上传后再提交。",
+                             "expected": req.min, "found": n})
+        if req.max is not None and n > req.max:
+            problems.append({"code": "too_many_files", "field": f"files.{req.kind}",
+                             "message": f"“{stage.label}”阶段最多 {req.max} 个{label}文件，目前有 {n} 个。请删除多余的文件。",
+                             "expected": req.max, "found": n})
+    for name in failed:
+        problems.append({"code": "file_check_failed", "field": "files",
+                         "message": f"文件“{name}”未通过格式检查。请按检查结果修改后重新上传替换。",
+                         "expected": "passed", "found": "failed"})
+    if problems:
+        raise Unprocessable(_summary(problems), code=problems[0]["code"] if len(problems) == 1 else "invalid_files",
+                            field=problems[0]["field"], expected=problems[0]["expected"],
+                            found=problems[0]["found"], details=problems)
+
+
+def check_file_kind(track: Track, kind: str, declared_size: int) -> int:
+    """A new file is of a kind the track accepts and within its size limit.
+
+    Returns the byte limit to enforce while the bytes arrive.
+    """
+    kinds = {r.kind for s in track.stages for r in s.files}
+    if kind not in kinds:
+        raise Unprocessable(
+            f"赛道“{track.label}”不接受{KIND_LABELS.get(kind, kind)}文件；可上传：{'、'.join(KIND_LABELS.get(k, k) for k in sorted(kinds)) or '无'}。",
+            code="file_kind_not_allowed", field="kind", expected=sorted(kinds), found=kind,
+        )
+    policy = track.media.get(kind)
+    limit = policy.max_bytes if policy and policy.max_bytes else DEFAULT_MAX_BYTES
+    if declared_size > limit:
+        raise DomainError(
+            f"{KIND_LABELS.get(kind, kind)}文件最大 {_human(limit)}，本文件为 {_human(declared_size)}。"
+            f"请压缩或剪辑后重新上传。",
+            code="file_too_large", status=413, field="size", expected=limit, found=declared_size,
+        )
+    return limit
+
+
+DEFAULT_MAX_BYTES = 2 * 1024 ** 3
+
+
+def _human(n: int) -> str:
+    for unit, size in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}".replace(".0 ", " ")
+    return f"{n} 字节"
+
+
+def receipt_number(tenant: str, seq: int, when: datetime) -> str:
+    """回执编号: tenant, date (Beijing) and a per-tenant sequence, e.g. SEU-20200714-00042."""
+    return f"{tenant.upper()}-{when.astimezone(SHANGHAI):%Y%m%d}-{seq:05d}"

@@ -1,0 +1,176 @@
+"""Intake's own tables: tenants, keys, the org tree, campaigns, submissions, files."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base
+
+from common.db import UTCDateTime, messaging_models, utcnow
+
+Base = declarative_base()
+OutboxMessage, ProcessedEvent = messaging_models(Base)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Tenant(Base):
+    """A university party committee (kind university) or the ministry."""
+
+    __tablename__ = "tenants"
+    id = Column(String(64), primary_key=True)  # slug: "seu", "wust", "ministry"
+    name = Column(String(200), nullable=False)
+    kind = Column(String(16), nullable=False)  # university | ministry
+    receipt_seq = Column(Integer, nullable=False, default=0)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ApiKey(Base):
+    """A portal's key. Only its SHA-256 is stored; the key is shown once.
+
+    Keys are 32 random bytes, so a fast hash is enough: there is nothing to
+    brute-force that a slow hash would protect.
+    """
+
+    __tablename__ = "api_keys"
+    id = Column(String(32), primary_key=True, default=new_id)
+    tenant_id = Column(String(64), ForeignKey("tenants.id"), nullable=False, index=True)
+    key_hash = Column(String(64), nullable=False, unique=True)
+    prefix = Column(String(16), nullable=False)
+    label = Column(String(200), nullable=False, default="")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    revoked_at = Column(UTCDateTime, nullable=True)
+
+
+class Org(Base):
+    """A level-2 party organisation or a branch of one university."""
+
+    __tablename__ = "orgs"
+    id = Column(String(32), primary_key=True, default=new_id)
+    tenant_id = Column(String(64), ForeignKey("tenants.id"), nullable=False)
+    name = Column(String(200), nullable=False)
+    short_name = Column(String(100), nullable=True)
+    level = Column(String(16), nullable=False)  # level2 | branch
+    parent_id = Column(String(32), ForeignKey("orgs.id"), nullable=True)
+    code = Column(String(64), nullable=True)
+    contact_name = Column(String(100), nullable=True)
+    contact_email = Column(String(200), nullable=True)
+    contact_phone = Column(String(40), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name", name="uq_org_tenant_name"),
+        Index("ix_orgs_tenant_level", "tenant_id", "level"),
+    )
+
+
+class Campaign(Base):
+    """A published campaign definition; `owner_id` is the ministry or a university."""
+
+    __tablename__ = "campaigns"
+    id = Column(String(64), primary_key=True)
+    owner_id = Column(String(64), ForeignKey("tenants.id"), nullable=False, index=True)
+    derives_from = Column(String(64), ForeignKey("campaigns.id"), nullable=True)
+    title = Column(String(300), nullable=False)
+    definition = Column(JSON, nullable=False)  # as submitted (parsed YAML/JSON)
+    published_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Submission(Base):
+    """A work of one org in one track, submitted stage by stage.
+
+    state: draft (nothing submitted yet) -> submitted (at least one stage) ->
+    withdrawn. `stage` is the last stage submitted; `complete` says whether
+    that was the track's final stage.
+    """
+
+    __tablename__ = "submissions"
+    id = Column(String(32), primary_key=True, default=new_id)
+    tenant_id = Column(String(64), ForeignKey("tenants.id"), nullable=False)
+    campaign_id = Column(String(64), ForeignKey("campaigns.id"), nullable=False)
+    track = Column(String(40), nullable=False)
+    org_id = Column(String(32), ForeignKey("orgs.id"), nullable=False)
+    state = Column(String(16), nullable=False, default="draft")
+    stage = Column(String(40), nullable=True)
+    complete = Column(Boolean, nullable=False, default=False)
+    title = Column(String(300), nullable=False, default="")
+    fields = Column(JSON, nullable=False, default=dict)
+    char_counts = Column(JSON, nullable=False, default=dict)
+    receipt_no = Column(String(64), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    submitted_at = Column(UTCDateTime, nullable=True)
+    withdrawn_at = Column(UTCDateTime, nullable=True)
+    __table_args__ = (
+        Index("ix_sub_tenant_campaign_track", "tenant_id", "campaign_id", "track", "state"),
+        Index("ix_sub_org_track", "org_id", "track", "state"),
+    )
+
+
+class Receipt(Base):
+    """回执: one per stage submitted, kept even if the work is later withdrawn."""
+
+    __tablename__ = "receipts"
+    receipt_no = Column(String(64), primary_key=True)
+    tenant_id = Column(String(64), ForeignKey("tenants.id"), nullable=False)
+    submission_id = Column(String(32), ForeignKey("submissions.id"), nullable=False, index=True)
+    stage = Column(String(40), nullable=False)
+    issued_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    summary = Column(JSON, nullable=False)  # what was received: fields and files
+
+
+class SubmissionLog(Base):
+    """Every action on a submission, in order."""
+
+    __tablename__ = "submission_log"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    submission_id = Column(String(32), ForeignKey("submissions.id"), nullable=False, index=True)
+    action = Column(String(40), nullable=False)
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    detail = Column(JSON, nullable=True)
+
+
+class FileRecord(Base):
+    """A file of a submission. pending -> stored (verified) | deleted."""
+
+    __tablename__ = "files"
+    id = Column(String(32), primary_key=True, default=new_id)
+    tenant_id = Column(String(64), ForeignKey("tenants.id"), nullable=False)
+    submission_id = Column(String(32), ForeignKey("submissions.id"), nullable=False, index=True)
+    kind = Column(String(16), nullable=False)
+    original_name = Column(String(255), nullable=False)
+    content_type = Column(String(120), nullable=False)
+    declared_size = Column(BigInteger, nullable=False)
+    declared_sha256 = Column(String(64), nullable=False)
+    object_key = Column(String(300), nullable=False, unique=True)
+    state = Column(String(16), nullable=False, default="pending")
+    upload_token = Column(String(64), nullable=True, unique=True)
+    upload_id = Column(String(300), nullable=True)  # S3 multipart
+    expires_at = Column(UTCDateTime, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    stored_at = Column(UTCDateTime, nullable=True)
+    check_verdict = Column(String(16), nullable=True)  # passed | warnings | failed
+    check_findings = Column(JSON, nullable=True)
+    __table_args__ = (Index("ix_files_state_expires", "state", "expires_at"),)
+
+
+class Extension(Base):
+    """A deadline extension an admin granted to one org for one stage."""
+
+    __tablename__ = "extensions"
+    id = Column(String(32), primary_key=True, default=new_id)
+    tenant_id = Column(String(64), ForeignKey("tenants.id"), nullable=False)
+    org_id = Column(String(32), ForeignKey("orgs.id"), nullable=False)
+    campaign_id = Column(String(64), ForeignKey("campaigns.id"), nullable=False)
+    track = Column(String(40), nullable=False)
+    stage = Column(String(40), nullable=False)
+    until = Column(UTCDateTime, nullable=False)
+    reason = Column(Text, nullable=False, default="")
+    granted_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("org_id", "campaign_id", "track", "stage", name="uq_extension"),
+    )

@@ -1,0 +1,555 @@
+"""Intake's use cases: each takes a session (one transaction) and plain values.
+
+Entrypoints in `service.py` authenticate, validate the body against the
+OpenAPI document, open a transaction and call exactly one function here. The
+state change and its event (through the outbox) commit together, or neither.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from common import clock
+from common.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized, Unprocessable
+from common.objectstore import new_key
+from services.intake.domain import submission as rules
+from services.intake.domain.campaign import (
+    CampaignDefinition, check_tightens, parent_level, parse_definition,
+)
+from services.intake.domain.orgs import parse_org_table
+from services.intake.models import (
+    ApiKey, Campaign, Extension, FileRecord, Org, Receipt, Submission, SubmissionLog, Tenant,
+)
+
+MINISTRY = "ministry"
+MAX_PER_PAGE = 200
+
+
+# --------------------------------------------------------------------------- tenants and keys
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_tenant(session, slug: str, name: str, kind: str = "university") -> Tenant:
+    if session.get(Tenant, slug) is not None:
+        raise Conflict(f"租户 {slug} 已存在。", code="tenant_exists", found=slug)
+    tenant = Tenant(id=slug, name=name, kind=kind, receipt_seq=0)
+    session.add(tenant)
+    session.flush()  # keys refer to it; no ORM relationship orders the inserts
+    return tenant
+
+
+def issue_key(session, tenant_id: str, label: str = "") -> str:
+    """Create an API key; the plain key is returned once and never stored."""
+    key = "sk_" + secrets.token_urlsafe(32)
+    session.add(ApiKey(tenant_id=tenant_id, key_hash=hash_key(key), prefix=key[:10], label=label))
+    return key
+
+
+def authenticate(session, headers) -> Tenant:
+    auth = headers.get("Authorization", "")
+    key = auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("X-API-Key", "").strip()
+    if not key:
+        raise Unauthorized(
+            "缺少 API 密钥。请在请求头中加入 Authorization: Bearer <密钥>（密钥由平台管理员发放）。",
+            code="missing_api_key", expected="Authorization: Bearer <key>", found="无",
+        )
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized(
+            "API 密钥无效或已停用。请检查密钥是否完整，或向平台管理员申请新密钥。",
+            code="invalid_api_key", found=key[:10] + "…",
+        )
+    return session.get(Tenant, row.tenant_id)
+
+
+def require_university(tenant: Tenant) -> None:
+    if tenant.kind != "university":
+        raise Forbidden("此操作由高校进行，教育部账户不能代为操作。", code="university_only",
+                        expected="university", found=tenant.kind)
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+_definitions: dict[tuple[str, str], CampaignDefinition] = {}
+
+
+def definition_of(campaign: Campaign) -> CampaignDefinition:
+    # A published definition never changes, so parsing once per process is enough.
+    key = (campaign.id, campaign.published_at.isoformat())
+    if key not in _definitions:
+        _definitions[key] = parse_definition(campaign.definition)
+    return _definitions[key]
+
+
+def visible_campaign(session, tenant: Tenant, campaign_id: str) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.owner_id not in (tenant.id, MINISTRY):
+        raise NotFound(f"找不到活动 {campaign_id}。请用 GET /api/v1/campaigns 查看可用的活动。",
+                       code="campaign_not_found", found=campaign_id)
+    return campaign
+
+
+def publish_campaign(session, outbox, tenant: Tenant, doc: dict) -> Campaign:
+    definition = parse_definition(doc)
+    if session.get(Campaign, definition.id) is not None:
+        raise Conflict(f"活动 {definition.id} 已发布，发布后不能覆盖。请换一个 id 发布新的版本。",
+                       code="campaign_exists", found=definition.id)
+    if tenant.kind == "university":
+        if not definition.derives_from:
+            raise Forbidden("高校只能发布派生自教育部活动的版本：请在定义中写明 derives_from。",
+                            code="must_derive", field="derives_from", expected="上级活动 id", found=None)
+        parent = visible_campaign(session, tenant, definition.derives_from)
+        check_tightens(definition_of(parent), definition)
+    elif definition.derives_from:
+        parent = visible_campaign(session, tenant, definition.derives_from)
+        check_tightens(definition_of(parent), definition)
+    campaign = Campaign(id=definition.id, owner_id=tenant.id, derives_from=definition.derives_from,
+                        title=definition.title, definition=definition.raw, published_at=clock.now())
+    session.add(campaign)
+    session.flush()
+    outbox.add(session, "campaign_published", tenant.id, campaign_event_data(definition))
+    return campaign
+
+
+def campaign_event_data(definition: CampaignDefinition) -> dict:
+    full = definition.to_dict()
+    policies = definition.media_policies()
+    return {
+        "campaign_id": definition.id,
+        "derives_from": definition.derives_from,
+        "title": definition.title,
+        "tracks": {
+            key: {
+                "label": track.label,
+                "department": track.department,
+                "media": policies.get(key, {}),
+                "rubric": full["tracks"][key].get("rubric", []),
+                "deadlines": {s["key"]: s.get("deadlines", {}) for s in full["tracks"][key]["stages"]},
+            }
+            for key, track in definition.tracks.items()
+        },
+    }
+
+
+def campaign_json(campaign: Campaign) -> dict:
+    d = definition_of(campaign).to_dict()
+    d.update({"owner": campaign.owner_id, "published_at": campaign.published_at.isoformat()})
+    return d
+
+
+def list_campaigns(session, tenant: Tenant) -> list[dict]:
+    rows = session.scalars(
+        select(Campaign).where(Campaign.owner_id.in_([tenant.id, MINISTRY])).order_by(Campaign.published_at)
+    ).all()
+    return [{"id": c.id, "title": c.title, "owner": c.owner_id, "derives_from": c.derives_from,
+             "published_at": c.published_at.isoformat()} for c in rows]
+
+
+def track_of(definition: CampaignDefinition, track_key: str):
+    track = definition.tracks.get(track_key)
+    if track is None:
+        raise Unprocessable(
+            f"活动“{definition.short_title}”没有赛道“{track_key}”；可用赛道：{'、'.join(definition.tracks)}。",
+            code="unknown_track", field="track", expected=list(definition.tracks), found=track_key,
+        )
+    return track
+
+
+# --------------------------------------------------------------------------- orgs
+
+
+def org_json(org: Org) -> dict:
+    return {"id": org.id, "name": org.name, "short_name": org.short_name, "level": org.level,
+            "parent_id": org.parent_id, "code": org.code, "contact_name": org.contact_name,
+            "contact_email": org.contact_email, "contact_phone": org.contact_phone}
+
+
+def get_org(session, tenant: Tenant, org_id: str) -> Org:
+    org = session.get(Org, org_id)
+    if org is None or org.tenant_id != tenant.id:
+        raise NotFound(f"找不到组织 {org_id}。请用 GET /api/v1/orgs 查看本校的组织。", code="org_not_found",
+                       found=org_id)
+    return org
+
+
+def import_orgs(session, tenant: Tenant, data: bytes, filename: str | None, content_type: str | None) -> dict:
+    """All rows or none: validation runs on the whole table before any write."""
+    require_university(tenant)
+    existing_rows = session.scalars(select(Org).where(Org.tenant_id == tenant.id)).all()
+    by_name = {o.name: o for o in existing_rows}
+    rows = parse_org_table(data, filename, content_type, {o.name: o.level for o in existing_rows})
+    created = updated = 0
+    for row in rows:  # level2 rows come first, so parents exist before branches
+        org = by_name.get(row.name)
+        parent = by_name.get(row.parent_name) if row.parent_name else None
+        values = dict(short_name=row.short_name, level=row.level, parent_id=parent.id if parent else None,
+                      code=row.code, contact_name=row.contact_name, contact_email=row.contact_email,
+                      contact_phone=row.contact_phone)
+        if org is None:
+            org = Org(tenant_id=tenant.id, name=row.name, **values)
+            session.add(org)
+            session.flush()
+            by_name[row.name] = org
+            created += 1
+        else:
+            for k, v in values.items():
+                setattr(org, k, v)
+            updated += 1
+    return {"created": created, "updated": updated, "total": len(rows)}
+
+
+def list_orgs(session, tenant: Tenant, level: str | None, parent_id: str | None, q: str | None,
+              page: int, per_page: int) -> dict:
+    query = select(Org).where(Org.tenant_id == tenant.id)
+    if level:
+        query = query.where(Org.level == level)
+    if parent_id:
+        query = query.where(Org.parent_id == parent_id)
+    if q:
+        query = query.where(Org.name.contains(q))
+    return paged(session, query.order_by(Org.level, Org.name), page, per_page, org_json)
+
+
+def paged(session, query, page: int, per_page: int, to_json) -> dict:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = session.scalars(query.offset((page - 1) * per_page).limit(per_page)).all()
+    return {"items": [to_json(r) for r in rows], "page": page, "per_page": per_page, "total": total}
+
+
+# --------------------------------------------------------------------------- submissions
+
+
+def log(session, submission_id: str, action: str, detail: Any = None) -> None:
+    session.add(SubmissionLog(submission_id=submission_id, action=action, at=clock.now(), detail=detail))
+
+
+def submission_json(session, sub: Submission, with_files: bool = True) -> dict:
+    d = {
+        "id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": sub.org_id,
+        "state": sub.state, "state_label": rules.STATE_LABELS[sub.state], "stage": sub.stage,
+        "complete": sub.complete, "title": sub.title, "fields": sub.fields, "char_counts": sub.char_counts,
+        "receipt_no": sub.receipt_no, "created_at": sub.created_at.isoformat(),
+        "updated_at": sub.updated_at.isoformat(),
+        "submitted_at": sub.submitted_at.isoformat() if sub.submitted_at else None,
+        "withdrawn_at": sub.withdrawn_at.isoformat() if sub.withdrawn_at else None,
+    }
+    if with_files:
+        files = session.scalars(select(FileRecord).where(
+            FileRecord.submission_id == sub.id, FileRecord.state.in_(("pending", "received", "stored")))).all()
+        d["files"] = [file_json(f) for f in files]
+    return d
+
+
+def get_submission(session, tenant: Tenant, submission_id: str) -> Submission:
+    sub = session.get(Submission, submission_id)
+    if sub is None or sub.tenant_id != tenant.id:
+        raise NotFound(f"找不到作品 {submission_id}。", code="submission_not_found", found=submission_id)
+    return sub
+
+
+def _context(session, tenant: Tenant, sub: Submission):
+    campaign = visible_campaign(session, tenant, sub.campaign_id)
+    definition = definition_of(campaign)
+    return definition, definition.tracks[sub.track], session.get(Org, sub.org_id)
+
+
+def create_submission(session, tenant: Tenant, body: dict) -> Submission:
+    require_university(tenant)
+    campaign = visible_campaign(session, tenant, body["campaign_id"])
+    definition = definition_of(campaign)
+    track = track_of(definition, body["track"])
+    org = get_org(session, tenant, body["org_id"])
+    if org.level not in track.submit_levels:
+        allowed = "、".join(rules.LEVEL_LABELS[lv] for lv in track.submit_levels)
+        raise Forbidden(
+            f"“{track.label}”由{allowed}提交，“{org.name}”是{rules.LEVEL_LABELS[org.level]}。请以{allowed}的身份提交。",
+            code="level_not_allowed", field="org_id", expected=track.submit_levels, found=org.level,
+        )
+    fields = body.get("fields", {})
+    counts = rules.check_fields(track, fields, definition.themes, required=None, enforce_limits=False)
+    now = clock.now()
+    sub = Submission(tenant_id=tenant.id, campaign_id=campaign.id, track=track.key, org_id=org.id, state="draft",
+                     title=str(fields.get("title", "")), fields=fields, char_counts=counts,
+                     created_at=now, updated_at=now)
+    session.add(sub)
+    session.flush()
+    log(session, sub.id, "created")
+    return sub
+
+
+def _editable(session, definition, track, org, sub: Submission, action: str) -> None:
+    if sub.state == "withdrawn":
+        raise Conflict("作品已撤回，不能再修改。如需重新参加，请新建作品。", code="submission_withdrawn",
+                       found="withdrawn")
+    stage = rules.next_stage(track, sub.stage) or rules.stage_by_key(track, sub.stage)
+    rules.check_deadline(track, stage, org.level, clock.now(), extension_until(session, org, sub, stage.key), action)
+
+
+def update_submission(session, tenant: Tenant, sub: Submission, fields: dict) -> Submission:
+    definition, track, org = _context(session, tenant, sub)
+    _editable(session, definition, track, org, sub, "修改")
+    merged = {**sub.fields, **fields}
+    merged = {k: v for k, v in merged.items() if v is not None}
+    if sub.state == "submitted":
+        # A submitted work stays valid: the rules of the stages done so far apply.
+        done = [s.key for s in track.stages[: [s.key for s in track.stages].index(sub.stage) + 1]]
+        required = sorted({f for s in track.stages if s.key in done for f in s.required_fields})
+        counts = rules.check_fields(track, merged, definition.themes, required=required)
+        rules.check_naming(track, str(merged.get("title", "")), _org_names(org))
+    else:
+        counts = rules.check_fields(track, merged, definition.themes, required=None, enforce_limits=False)
+    sub.fields, sub.char_counts = merged, counts
+    sub.title = str(merged.get("title", ""))
+    sub.updated_at = clock.now()
+    log(session, sub.id, "updated", {"fields": sorted(fields)})
+    return sub
+
+
+def _org_names(org: Org) -> list[str]:
+    return [n for n in (org.name, org.short_name) if n]
+
+
+def extension_until(session, org: Org, sub: Submission, stage_key: str) -> datetime | None:
+    ext = session.scalar(select(Extension).where(
+        Extension.org_id == org.id, Extension.campaign_id == sub.campaign_id,
+        Extension.track == sub.track, Extension.stage == stage_key))
+    return ext.until if ext else None
+
+
+def submit_submission(session, outbox, tenant: Tenant, sub: Submission, stage_key: str | None) -> Submission:
+    definition, track, org = _context(session, tenant, sub)
+    if sub.state == "withdrawn":
+        raise Conflict("作品已撤回，不能提交。如需重新参加，请新建作品。", code="submission_withdrawn", found="withdrawn")
+    stage = rules.next_stage(track, sub.stage)
+    if stage is None:
+        raise Conflict(f"作品的所有阶段都已提交（回执编号 {sub.receipt_no}）。如需修改内容，请直接修改作品。",
+                       code="already_submitted", found=sub.stage)
+    if stage_key is not None and stage_key != stage.key:
+        rules.stage_by_key(track, stage_key)
+        raise Conflict(f"下一个待提交的阶段是“{stage.label}”（{stage.key}），不是 {stage_key}。阶段须按顺序提交。",
+                       code="stage_out_of_order", field="stage", expected=stage.key, found=stage_key)
+    now = clock.now()
+    rules.check_deadline(track, stage, org.level, now, extension_until(session, org, sub, stage.key))
+    counts = rules.check_fields(track, sub.fields, definition.themes, required=list(stage.required_fields))
+    rules.check_naming(track, sub.title, _org_names(org))
+    if sub.state == "draft":
+        bucket = rules.quota_key(track, sub.fields)
+        rules.check_quota(track, org.level, _used_quota(session, sub, track, bucket), bucket)
+    files = session.scalars(select(FileRecord).where(
+        FileRecord.submission_id == sub.id, FileRecord.state.in_(("pending", "received", "stored")))).all()
+    stored: dict[str, int] = {}
+    for f in files:
+        if f.state == "stored":
+            stored[f.kind] = stored.get(f.kind, 0) + 1
+    rules.check_stage_files(stage, stored, sum(f.state != "stored" for f in files),
+                            [f.original_name for f in files if f.check_verdict == "failed"])
+    tenant_row = session.get(Tenant, tenant.id, with_for_update=True)
+    tenant_row.receipt_seq += 1
+    receipt_no = rules.receipt_number(tenant.id, tenant_row.receipt_seq, now)
+    final = rules.next_stage(track, stage.key) is None
+    sub.state, sub.stage, sub.complete = "submitted", stage.key, final
+    sub.char_counts, sub.receipt_no, sub.submitted_at, sub.updated_at = counts, receipt_no, now, now
+    stored_files = [f for f in files if f.state == "stored"]
+    session.add(Receipt(receipt_no=receipt_no, tenant_id=tenant.id, submission_id=sub.id, stage=stage.key,
+                        issued_at=now, summary={"title": sub.title, "fields": sorted(sub.fields),
+                                                "files": [{"name": f.original_name, "size": f.declared_size,
+                                                           "sha256": f.declared_sha256} for f in stored_files]}))
+    log(session, sub.id, "submitted", {"stage": stage.key, "receipt_no": receipt_no})
+    outbox.add(session, "submission_submitted", tenant.id, {
+        "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "stage": stage.key,
+        "final_stage": final, "org_id": org.id, "org_name": org.name, "org_level": org.level,
+        "title": sub.title, "receipt_no": receipt_no, "submitted_at": now.isoformat(),
+        "file_ids": [f.id for f in stored_files], "contact_email": org.contact_email,
+    })
+    return sub
+
+
+def _used_quota(session, sub: Submission, track, bucket: str | None) -> int:
+    others = session.scalars(select(Submission).where(
+        Submission.org_id == sub.org_id, Submission.campaign_id == sub.campaign_id,
+        Submission.track == sub.track, Submission.state == "submitted", Submission.id != sub.id)).all()
+    if bucket is None:
+        return len(others)
+    return sum(1 for o in others if rules.quota_key(track, o.fields) == bucket)
+
+
+def withdraw_submission(session, outbox, tenant: Tenant, sub: Submission) -> Submission:
+    definition, track, org = _context(session, tenant, sub)
+    if sub.state == "withdrawn":
+        return sub  # withdrawing twice is not an error: the portal may retry
+    _editable(session, definition, track, org, sub, "撤回")
+    now = clock.now()
+    was_submitted = sub.state == "submitted"
+    sub.state, sub.withdrawn_at, sub.updated_at = "withdrawn", now, now
+    log(session, sub.id, "withdrawn")
+    if was_submitted:
+        outbox.add(session, "submission_withdrawn", tenant.id, {
+            "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": org.id,
+            "withdrawn_at": now.isoformat()})
+    return sub
+
+
+def list_submissions(session, tenant: Tenant, filters: dict, page: int, per_page: int) -> dict:
+    query = select(Submission).where(Submission.tenant_id == tenant.id)
+    for key in ("campaign_id", "track", "org_id", "state", "stage"):
+        if filters.get(key):
+            query = query.where(getattr(Submission, key) == filters[key])
+    if filters.get("q"):
+        query = query.where(Submission.title.contains(filters["q"]))
+    query = query.order_by(Submission.created_at.desc(), Submission.id)
+    return paged(session, query, page, per_page, lambda s: submission_json(session, s, with_files=False))
+
+
+# --------------------------------------------------------------------------- extensions
+
+
+def grant_extension(session, tenant: Tenant, body: dict) -> Extension:
+    require_university(tenant)
+    campaign = visible_campaign(session, tenant, body["campaign_id"])
+    definition = definition_of(campaign)
+    track = track_of(definition, body["track"])
+    stage = rules.stage_by_key(track, body["stage"])
+    org = get_org(session, tenant, body["org_id"])
+    until = datetime.fromisoformat(body["until"])
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=rules.SHANGHAI)
+    rules.check_extension(track, stage, org.level, until, parent_level(org.level))
+    ext = session.scalar(select(Extension).where(
+        Extension.org_id == org.id, Extension.campaign_id == campaign.id, Extension.track == track.key,
+        Extension.stage == stage.key))
+    if ext is None:
+        ext = Extension(tenant_id=tenant.id, org_id=org.id, campaign_id=campaign.id, track=track.key,
+                        stage=stage.key, until=until, reason=body.get("reason", ""))
+        session.add(ext)
+    else:
+        ext.until, ext.reason, ext.granted_at = until, body.get("reason", ""), clock.now()
+    session.flush()
+    return ext
+
+
+def extension_json(ext: Extension) -> dict:
+    return {"id": ext.id, "org_id": ext.org_id, "campaign_id": ext.campaign_id, "track": ext.track,
+            "stage": ext.stage, "until": ext.until.isoformat(), "reason": ext.reason,
+            "granted_at": ext.granted_at.isoformat()}
+
+
+def list_extensions(session, tenant: Tenant, campaign_id: str | None) -> list[dict]:
+    query = select(Extension).where(Extension.tenant_id == tenant.id)
+    if campaign_id:
+        query = query.where(Extension.campaign_id == campaign_id)
+    return [extension_json(e) for e in session.scalars(query.order_by(Extension.granted_at)).all()]
+
+
+# --------------------------------------------------------------------------- files
+
+
+def file_json(f: FileRecord) -> dict:
+    return {"id": f.id, "submission_id": f.submission_id, "kind": f.kind, "name": f.original_name,
+            "content_type": f.content_type, "size": f.declared_size, "sha256": f.declared_sha256,
+            "state": f.state, "created_at": f.created_at.isoformat(),
+            "stored_at": f.stored_at.isoformat() if f.stored_at else None,
+            "expires_at": f.expires_at.isoformat() if f.state == "pending" else None,
+            "check": {"verdict": f.check_verdict, "findings": f.check_findings or []}}
+
+
+def safe_name(name: str) -> str:
+    """The name as shown to people; never used as a path."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    base = "".join(ch for ch in base if ch.isprintable())
+    if base in ("", ".", ".."):
+        raise Unprocessable(f"文件名“{name}”无效。请使用包含作品名称的普通文件名，如“计算机学院党委战疫故事.docx”。",
+                            code="invalid_filename", field="filename", found=name)
+    return base[:255]
+
+
+def register_file(session, tenant: Tenant, sub: Submission, body: dict, store, public_url: str,
+                  ttl_s: int) -> tuple[FileRecord, dict]:
+    definition, track, org = _context(session, tenant, sub)
+    _editable(session, definition, track, org, sub, "上传文件")
+    rules.check_file_kind(track, body["kind"], body["size"])
+    now = clock.now()
+    f = FileRecord(tenant_id=tenant.id, submission_id=sub.id, kind=body["kind"],
+                   original_name=safe_name(body["filename"]), content_type=body.get("content_type") or
+                   "application/octet-stream", declared_size=body["size"], declared_sha256=body["sha256"].lower(),
+                   state="pending", expires_at=now + timedelta(seconds=ttl_s), created_at=now)
+    f.id = secrets.token_hex(16)
+    f.object_key = new_key(tenant.id, f.id)
+    if store.kind == "folder":
+        f.upload_token = secrets.token_urlsafe(32)
+        target = {"method": "PUT", "url": f"{public_url}/api/v1/uploads/{f.upload_token}",
+                  "headers": {"Content-Type": "application/octet-stream"}}
+    else:
+        t = store.upload_target(f.object_key, f.declared_size, f.content_type)
+        f.upload_id = t.upload_id
+        target = t.to_dict()
+    session.add(f)
+    log(session, sub.id, "file_registered", {"file_id": f.id, "kind": f.kind})
+    return f, target
+
+
+def get_file(session, tenant: Tenant, file_id: str) -> FileRecord:
+    f = session.get(FileRecord, file_id)
+    if f is None or f.tenant_id != tenant.id or f.state in ("deleted", "expired"):
+        raise NotFound(f"找不到文件 {file_id}。", code="file_not_found", found=file_id)
+    return f
+
+
+def mismatch_error(f: FileRecord, size: int, sha256: str) -> DomainError:
+    if size != f.declared_size:
+        return Unprocessable(
+            f"收到的文件大小为 {size} 字节，与申报的 {f.declared_size} 字节不符，文件未保存。请重新上传完整文件。",
+            code="size_mismatch", expected=f.declared_size, found=size)
+    return Unprocessable(
+        "收到的文件内容与申报的 SHA-256 校验值不符（文件在传输中损坏或申报值有误），文件未保存。请重新计算校验值并重新上传。",
+        code="checksum_mismatch", expected=f.declared_sha256, found=sha256)
+
+
+def confirm_file(session, outbox, tenant: Tenant, f: FileRecord, verified_size: int | None,
+                 verified_sha: str | None) -> FileRecord:
+    """Mark a verified file stored and announce it; the caller did the verification."""
+    if f.state == "stored":
+        return f  # a retried confirmation is fine
+    if verified_size is None:
+        raise Conflict("尚未收到文件内容。请先按上传地址上传文件，再确认。", code="upload_missing",
+                       expected="已上传", found="未上传")
+    if verified_size != f.declared_size or verified_sha != f.declared_sha256:
+        raise mismatch_error(f, verified_size, verified_sha or "")
+    sub = session.get(Submission, f.submission_id)
+    f.state, f.stored_at, f.upload_token = "stored", clock.now(), None
+    log(session, sub.id, "file_stored", {"file_id": f.id})
+    outbox.add(session, "file_uploaded", tenant.id, {
+        "file_id": f.id, "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track,
+        "kind": f.kind, "object_key": f.object_key, "size": f.declared_size, "sha256": f.declared_sha256,
+        "content_type": f.content_type, "original_name": f.original_name})
+    return f
+
+
+def delete_file(session, tenant: Tenant, f: FileRecord) -> FileRecord:
+    sub = session.get(Submission, f.submission_id)
+    definition, track, org = _context(session, tenant, sub)
+    _editable(session, definition, track, org, sub, "删除文件")
+    f.state = "deleted"
+    log(session, sub.id, "file_deleted", {"file_id": f.id})
+    return f
+
+
+def record_file_check(session, data: dict) -> None:
+    f = session.get(FileRecord, data["file_id"])
+    if f is None:
+        return  # not ours (or long gone): nothing to record
+    f.check_verdict, f.check_findings = data["verdict"], data["findings"]
+    log(session, f.submission_id, "file_checked", {"file_id": f.id, "verdict": data["verdict"]})
+
+
+def expired_uploads(session, now: datetime, limit: int = 500) -> list[FileRecord]:
+    return session.scalars(select(FileRecord).where(
+        FileRecord.state.in_(("pending", "received")), FileRecord.expires_at < now).limit(limit)).all()
+
