@@ -31,6 +31,8 @@ TENANT = {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,62}$"}
 LEVEL = {"enum": ["branch", "level2", "university", "ministry"]}
 TRACK = {"type": "string", "pattern": "^[a-z_]{2,40}$"}
 TIMESTAMP = {"type": "string", "format": "date-time"}
+# Formats are only checked with a checker (RFC 3339 needs rfc3339-validator).
+_FORMATS = Draft202012Validator.FORMAT_CHECKER
 
 
 def _object(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict:
@@ -55,7 +57,7 @@ class EventType:
     _validator: Draft202012Validator = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "_validator", Draft202012Validator(self.data_schema))
+        object.__setattr__(self, "_validator", Draft202012Validator(self.data_schema, format_checker=_FORMATS))
 
     @property
     def exchange(self) -> str:
@@ -84,7 +86,7 @@ ENVELOPE_SCHEMA = _object(
         "data": {"type": "object"},
     }
 )
-_envelope_validator = Draft202012Validator(ENVELOPE_SCHEMA)
+_envelope_validator = Draft202012Validator(ENVELOPE_SCHEMA, format_checker=_FORMATS)
 
 _MEDIA_POLICY = {"type": "object"}  # structure owned by the campaign definition format
 

@@ -36,7 +36,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 class ObjectStore(DependencyProvider):
     def setup(self):
-        self.store = open_store(self.config["OBJECT_STORE_URL"])
+        self.store = open_store(self.container.config["OBJECT_STORE_URL"])
         if self.store.kind == "s3":
             self.store.ensure_bucket()
 
@@ -247,7 +247,9 @@ class IntakeService:
                                   f"请上传申报的那个文件，或重新申请上传。", code="size_mismatch",
                                   expected=declared, found=request.content_length)
         try:
-            stored = self.store.write_stream(key, request.stream, limit=declared)
+            # wsgi.input, not request.stream: werkzeug hands an empty stream to a
+            # chunked request (no Content-Length); eventlet's input decodes chunks.
+            stored = self.store.write_stream(key, request.environ["wsgi.input"], limit=declared)
         except SizeExceeded:
             raise PayloadTooLarge(f"发送的内容超过申报的 {declared} 字节，已丢弃。请上传申报的那个文件，或重新申请上传。",
                                   code="size_mismatch", expected=declared) from None

@@ -22,10 +22,10 @@ def judge(facts: dict, policy: dict | None) -> tuple[str, list[dict]]:
     findings: list[dict] = []
     if policy:
         limit = policy.get("max_bytes")
-        if limit is not None and facts.get("size", 0) > limit:
+        if limit is not None and facts.get("size_bytes", 0) > limit:
             findings.append({
-                "rule": "max_bytes", "severity": "error", "expected": limit, "actual": facts["size"],
-                "message": f"文件大小 {facts['size']} 字节，超过上限 {limit} 字节。请压缩后重新上传。",
+                "rule": "max_bytes", "severity": "error", "expected": limit, "actual": facts["size_bytes"],
+                "message": f"文件大小 {facts['size_bytes']} 字节，超过上限 {limit} 字节。请压缩后重新上传。",
             })
         for rule in policy.get("rules", []):
             fact = rule["fact"]

@@ -36,7 +36,7 @@ class MediaService:
             if s is None:
                 return
             copy = s.get(MediaPolicyCopy, (d["campaign_id"], d["track"], d["kind"]))
-            facts = {"size": d["size"], "declared_content_type": d["content_type"]}
+            facts = {"size_bytes": d["size"], "declared_content_type": d["content_type"]}
             verdict, findings = judge(facts, copy.policy if copy else None)
             s.merge(CheckReport(file_id=d["file_id"], submission_id=d["submission_id"], tenant=event.tenant,
                                 verdict=verdict, findings=findings, facts=facts))

@@ -31,7 +31,7 @@ RECEIPT_BODY = """{org_name}：
 
 class MailerProvider(DependencyProvider):
     def setup(self):
-        self.mailer = Mailer(self.config["MAIL_URL"])
+        self.mailer = Mailer(self.container.config["MAIL_URL"])
 
     def get_dependency(self, worker_ctx):
         return self.mailer

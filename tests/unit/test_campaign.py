@@ -370,6 +370,8 @@ LOOSENINGS = [
     pytest.param("ministry", "wust", lambda d: _set(_t(d, "lecture")["media"], "image", {"max_bytes": 1, "rules": []})
                  or _stage(d, "lecture", "video")["files"].append({"kind": "image", "min": 0}),
                  {"tracks.lecture.stages.video.files.image"}, id="file-kind-added"),
+    pytest.param("ministry", "seu", lambda d: _set(_stage(d, "lecture", "video")["files"][0], "max", 2),
+                 {"tracks.lecture.stages.video.files.video"}, id="file-count-raised"),
     pytest.param("ministry", "seu",
                  lambda d: _stage(d, "meeting_report", "submission")["files"].pop(0),
                  {"tracks.meeting_report.stages.submission.files.document"}, id="required-file-dropped"),
@@ -435,6 +437,40 @@ def test_tightening_and_free_changes_are_accepted(seu):
         _set(_t(d, "lecture"), "rubric", [{"key": "all", "label": "综合", "weight": 100, "max": 100}])
 
     check_tightens(seu, derive(seu, tighten))
+
+
+@pytest.mark.parametrize("fact, old, new, accepted", [
+    # SEU's duration_s le 1800 (error), replaced by another rule in a derived copy
+    ("duration_s", ("le", 1800), ("le", 1500, "error"), True),
+    ("duration_s", ("le", 1800), ("lt", 1800, "error"), True),
+    ("duration_s", ("le", 1800), ("lt", 1801, "error"), False),
+    ("duration_s", ("le", 1800), ("eq", 1500, "error"), True),
+    ("duration_s", ("le", 1800), ("eq", 1900, "error"), False),
+    ("duration_s", ("le", 1800), ("between", [60, 1800], "error"), True),
+    ("duration_s", ("le", 1800), ("between", [60, 1801], "error"), False),
+    ("duration_s", ("le", 1800), ("in", [900, 1200], "error"), True),
+    ("duration_s", ("le", 1800), ("in", [900, 2000], "error"), False),
+    ("duration_s", ("le", 1800), ("ge", 60, "error"), False),
+    ("duration_s", ("le", 1800), ("ne", 0, "error"), False),
+    # SEU's container in [mp4] (warning)
+    ("container", ("in", ["mp4"]), ("eq", "mp4", "warning"), True),
+    ("container", ("in", ["mp4"]), ("in", ["mp4"], "error"), True),
+    ("container", ("in", ["mp4"]), ("ne", "avi", "warning"), False),
+    ("container", ("in", ["mp4"]), ("eq", "mov", "error"), False),
+    # SEU's width eq 1920 (warning)
+    ("width", ("eq", 1920), ("between", [1920, 1920], "warning"), True),
+    ("width", ("eq", 1920), ("ge", 1920, "warning"), False),
+])
+def test_a_parent_rule_must_be_implied_by_a_child_rule(seu, fact, old, new, accepted):
+    def replace(d):
+        _rule(d, "lecture", "video", fact, *old).update(op=new[0], value=new[1], severity=new[2])
+
+    child = derive(seu, replace)
+    if accepted:
+        check_tightens(seu, child)
+    else:
+        error = refused(check_tightens, seu, child)
+        assert fields_of(error) == [f"tracks.lecture.media.video.rules.{fact}"]
 
 
 def test_a_child_must_name_its_parent(ministry, seu):

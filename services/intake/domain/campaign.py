@@ -775,7 +775,8 @@ def _check_stages(ctx: _TrackCtx) -> list[dict]:
             if key not in fields:
                 problems.append(_problem(f"{path}.required_fields", sorted(fields), key,
                                          f"{ctx.name}阶段「{stage['label']}」要求填写「{key}」，"
-                                         f"但本赛道没有这个字段（现有：{'、'.join(fields)}）；请改正或先在 fields 中定义。"))
+                                         f"但本赛道没有这个字段（现有：{'、'.join(fields)}）；"
+                                         "请改正或先在 fields 中定义。"))
         problems += _check_stage_files(ctx, path, stage, media)
     return problems
 
@@ -816,7 +817,8 @@ def _check_deadline_values(ctx: _TrackCtx) -> list[dict]:
                 except ValueError:
                     problems.append(_problem(f"{ctx.path}.stages.{stage['key']}.deadlines.{level}",
                                              "存在的日期", text, f"{ctx.name}阶段「{stage['label']}」"
-                                             f"{LEVEL_LABELS[level]}的截止时间「{text}」不是存在的日期或时刻；请改正。"))
+                                             f"{LEVEL_LABELS[level]}的截止时间「{text}」"
+                                             "不是存在的日期或时刻；请改正。"))
     return problems
 
 
@@ -1006,7 +1008,7 @@ def check_tightens(parent: CampaignDefinition, child: CampaignDefinition) -> Non
             continue
         for check in _TIGHTEN_CHECKS:
             problems += check(f"tracks.{key}", mine, theirs)
-    for key in child.tracks.keys() - parent.tracks.keys():
+    for key in sorted(child.tracks.keys() - parent.tracks.keys()):
         problems.append(_problem(f"tracks.{key}", sorted(parent.tracks), key,
                                  f"派生活动不能新增上级没有的赛道「{child.tracks[key].label}」；"
                                  "请删除，或请上级活动先加上。"))
@@ -1123,24 +1125,29 @@ def _tighten_required(where: str, track: Track, mine: Stage, stage: Stage) -> li
 
 
 def _tighten_files(where: str, track: Track, mine: Stage, stage: Stage) -> list[dict]:
-    problems = []
-    theirs = {f.kind: f for f in stage.files}
     name = f"赛道「{track.label}」阶段「{mine.label}」"
-    for need in mine.files:
-        have = theirs.get(need.kind)
-        if have is None:
-            if need.min > 0:  # dropping an optional kind only forbids it: stricter
-                problems.append(_problem(f"{where}.files.{need.kind}", need.to_dict(), None,
-                                         f"{name}上级要求至少 {need.min} 个 {need.kind} 文件，派生活动不能去掉；请补回。"))
-            continue
-        if have.min < need.min or (need.max is not None and (have.max is None or have.max > need.max)):
-            problems.append(_problem(f"{where}.files.{need.kind}", need.to_dict(), have.to_dict(),
-                                     f"{name}的 {need.kind} 文件数上级为 {need.min}–{need.max if need.max is not None else '不限'}，"
-                                     "派生活动只能提高下限、降低上限；请改正。"))
-    for kind in theirs.keys() - {f.kind for f in mine.files}:
+    theirs = {f.kind: f for f in stage.files}
+    problems = [_tighten_file(f"{where}.files.{need.kind}", name, need, theirs.get(need.kind))
+                for need in mine.files]
+    for kind in sorted(theirs.keys() - {f.kind for f in mine.files}):
         problems.append(_problem(f"{where}.files.{kind}", [f.kind for f in mine.files], kind,
                                  f"{name}上级不接收 {kind} 文件，派生活动不能新增；请删除。"))
-    return problems
+    return [p for p in problems if p is not None]
+
+
+def _tighten_file(path: str, name: str, need: FileRequirement, have: FileRequirement | None) -> dict | None:
+    if have is None:
+        if need.min == 0:
+            return None  # dropping an optional kind only forbids it: stricter
+        return _problem(path, need.to_dict(), None, f"{name}上级要求至少 {need.min} 个 {need.kind} 文件，"
+                        "派生活动不能去掉；请补回。")
+    within_max = need.max is None or (have.max is not None and have.max <= need.max)
+    if have.min >= need.min and within_max:
+        return None
+    limit = "不限" if need.max is None else need.max
+    return _problem(path, need.to_dict(), have.to_dict(),
+                    f"{name}的 {need.kind} 文件数上级为 {need.min}–{limit}，派生活动只能提高下限、"
+                    "降低上限；请改正。")
 
 
 def _tighten_deadlines(where: str, track: Track, mine: Stage, stage: Stage) -> list[dict]:
@@ -1208,8 +1215,9 @@ def _tighten_media(path: str, parent: Track, child: Track) -> list[dict]:
             continue
         if mine.max_bytes is not None and (theirs.max_bytes is None or theirs.max_bytes > mine.max_bytes):
             problems.append(_problem(f"{where}.max_bytes", f"不大于 {mine.max_bytes}", theirs.max_bytes,
-                                     f"赛道「{parent.label}」{kind} 文件的大小上限上级为 {_size(mine.max_bytes)}，"
-                                     f"派生活动只能更小，现为{_size(theirs.max_bytes)}；请改为不大于 {mine.max_bytes}。"))
+                                     f"赛道「{parent.label}」{kind} 文件的大小上限上级为 "
+                                     f"{_size(mine.max_bytes)}，派生活动只能更小，现为"
+                                     f"{_size(theirs.max_bytes)}；请改为不大于 {mine.max_bytes}。"))
         for rule in mine.rules:
             if not any(_implies(candidate, rule) for candidate in theirs.rules):
                 problems.append(_lost_rule(f"{where}.rules.{rule.fact}", parent.label, kind, rule, theirs))

@@ -6,6 +6,7 @@ what was expected, what was found and what to do.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -13,10 +14,11 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 from common.errors import Conflict, DomainError, Unprocessable
-from common.text import count_chars, describe_count_rule, starts_with_org_name
+from common.text import count_chars, describe_count_rule, starts_with_org_name, strip_invisible
 from services.intake.domain.campaign import Stage, Track, effective_deadline
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 LEVEL_LABELS = {"branch": "党支部", "level2": "二级党组织", "university": "高校党委", "ministry": "教育部"}
 STATE_LABELS = {"draft": "草稿", "submitted": "已提交", "withdrawn": "已撤回"}
@@ -50,7 +52,8 @@ def _check_type(spec, value: Any, themes: list[str]) -> dict | None:
                                       "http(s) URL", value)
     elif t == "date":
         try:
-            if not isinstance(value, str):
+            # fromisoformat also takes "20200630" and week dates; people are told YYYY-MM-DD.
+            if not isinstance(value, str) or not _DATE.fullmatch(value):
                 raise ValueError(value)
             date.fromisoformat(value)
         except ValueError:
@@ -107,8 +110,9 @@ def check_fields(track: Track, fields: dict, themes: list[str], required: list[s
     counts: dict[str, int] = {}
     for key, spec in specs.items():
         value = fields.get(key)
+        # Text of only zero-width characters or emoji is as empty as no text.
         empty = value is None or (isinstance(value, (str, list)) and not value) or (
-            isinstance(value, str) and not value.strip())
+            isinstance(value, str) and not strip_invisible(value).strip())
         if empty:
             if required is not None and key in required:
                 problems.append(_field_problem(spec, "missing_field",

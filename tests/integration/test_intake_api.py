@@ -1,0 +1,345 @@
+"""Intake's portal API over real HTTP, against a real RabbitMQ, on SQLite and PostgreSQL."""
+import hashlib
+import io
+import json
+from datetime import datetime
+
+import pytest
+import requests
+from kombu import Connection, Queue
+
+from common import clock
+from tests.conftest import wait_until
+
+SEU_ORGS = (
+    "名称,层级,上级组织,简称,邮箱\n"
+    "计算机科学与工程学院党委,二级党组织,,计算机学院党委,cse@demo.local\n"
+    "机械工程学院党委,二级党组织,,,me@demo.local\n"
+    "计算机科学与工程学院教工第一党支部,党支部,计算机科学与工程学院党委,,b1@demo.local\n"
+).encode("utf-8")
+WUST_ORGS = "名称,层级,上级组织\n资源与环境工程学院党委,二级党组织,\n".encode("utf-8")
+
+
+def seed(db_url):
+    """Tenants, keys and the shipped campaigns, as the operator CLI would."""
+    from common.db import Store, migrate
+    from common.settings import migrations_dir
+    from services.intake import admin, operations as ops
+
+    migrate(db_url, migrations_dir("intake"))
+    store = Store(db_url)
+    with store.transaction() as s:
+        for slug, name, kind in (("ministry", "教育部思政司", "ministry"), ("seu", "东南大学", "university"),
+                                 ("wust", "武汉科技大学", "university")):
+            admin.ensure_tenant(s, slug, name, kind)
+        keys = {t: ops.issue_key(s, t) for t in ("ministry", "seu", "wust")}
+    with store.transaction() as s:
+        admin.publish_builtin(s, "siyige-2020", "ministry")
+    with store.transaction() as s:
+        admin.publish_builtin(s, "siyige-2020-seu", "seu")
+        admin.publish_builtin(s, "siyige-2020-wust", "wust")
+    store.dispose()
+    return keys
+
+
+class Portal:
+    """A university portal: the API key, and helpers that speak the API."""
+
+    def __init__(self, base, key):
+        self.base, self.key = base, key
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {key}"
+
+    def __call__(self, method, path, **kw):
+        return self.http.request(method, self.base + path, timeout=30, **kw)
+
+    def org_id(self, name):
+        items = self("GET", "/api/v1/orgs", params={"q": name}).json()["items"]
+        return next(o["id"] for o in items if o["name"] == name)
+
+    def draft(self, campaign, track, org_name, **fields):
+        r = self("POST", "/api/v1/submissions",
+                 json={"campaign_id": campaign, "track": track, "org_id": self.org_id(org_name), "fields": fields})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def upload(self, submission_id, kind, name, data, declared_sha=None):
+        r = self("POST", f"/api/v1/submissions/{submission_id}/files", json={
+            "kind": kind, "filename": name, "size": len(data),
+            "sha256": declared_sha or hashlib.sha256(data).hexdigest(), "content_type": "video/mp4"})
+        assert r.status_code == 201, r.text
+        ticket = r.json()
+        put = requests.put(ticket["upload"]["url"], data=io.BytesIO(data), timeout=30)
+        return ticket["file"]["id"], put
+
+
+@pytest.fixture
+def intake(db_url, make_config, start_service):
+    from services.intake.service import IntakeService
+
+    keys = seed(db_url)
+    config = make_config("intake", DATABASE_URL=db_url)
+    config["PUBLIC_URL"] = "http://" + config["WEB_SERVER_ADDRESS"]
+    container = start_service(IntakeService, config)
+    base = config["PUBLIC_URL"]
+    seu, wust = Portal(base, keys["seu"]), Portal(base, keys["wust"])
+    ministry = Portal(base, keys["ministry"])
+    for portal, csv in ((seu, SEU_ORGS), (wust, WUST_ORGS)):
+        r = portal("POST", "/api/v1/orgs/import", data=csv, headers={"Content-Type": "text/csv"})
+        assert r.status_code == 200, r.text
+    clock.set_start(datetime.fromisoformat("2020-06-12T09:00:00+08:00"))
+    yield {"seu": seu, "wust": wust, "ministry": ministry, "base": base, "config": config, "container": container}
+    clock.set_start(None)
+
+
+def error_of(r, status, code):
+    assert r.status_code == status, r.text
+    body = r.json()["error"]
+    assert body["code"] == code, body
+    assert body["message"]  # Chinese text for a person
+    return body
+
+
+# --------------------------------------------------------------------------- keys and tenants
+
+
+def test_missing_and_wrong_keys_are_refused(intake):
+    base = intake["base"]
+    error_of(requests.get(base + "/api/v1/orgs", timeout=10), 401, "missing_api_key")
+    error_of(requests.get(base + "/api/v1/orgs", headers={"Authorization": "Bearer sk_nope"}, timeout=10),
+             401, "invalid_api_key")
+
+
+def test_another_universitys_objects_answer_404(intake):
+    seu, wust = intake["seu"], intake["wust"]
+    work = seu.draft("siyige-2020-seu", "story", "计算机科学与工程学院党委", title="计算机学院党委战疫故事")
+    error_of(wust("GET", f"/api/v1/submissions/{work['id']}"), 404, "submission_not_found")
+    error_of(wust("GET", "/api/v1/campaigns/siyige-2020-seu"), 404, "campaign_not_found")
+    error_of(wust("GET", f"/api/v1/orgs/{work['org_id']}"), 404, "org_not_found")
+    assert wust("GET", "/api/v1/submissions").json()["total"] == 0
+    assert all(o["name"] != "计算机科学与工程学院党委" for o in wust("GET", "/api/v1/orgs").json()["items"])
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+def test_campaigns_visible_are_the_ministrys_and_ones_own(intake):
+    ids = {c["id"] for c in intake["seu"]("GET", "/api/v1/campaigns").json()["items"]}
+    assert ids == {"siyige-2020", "siyige-2020-seu"}
+
+
+def test_a_university_cannot_loosen_the_ministrys_campaign(intake):
+    seu = intake["seu"]
+    doc = seu("GET", "/api/v1/campaigns/siyige-2020-seu").json()
+    from services.intake.domain.campaign import load_builtin_definitions
+
+    raw = json.loads(json.dumps(load_builtin_definitions()["siyige-2020-seu"].raw, default=str))
+    raw["id"] = "siyige-2020-seu-v2"
+    raw["tracks"]["lecture"]["forward"]["university"] = 5  # the ministry takes 1
+    body = error_of(seu("POST", "/api/v1/campaigns", json=raw), 422, "campaign_loosens_parent")
+    assert any("forward" in d["field"] for d in body["details"]), body
+    assert doc["id"] == "siyige-2020-seu"
+    assert seu("GET", "/api/v1/campaigns/siyige-2020-seu-v2").status_code == 404  # nothing stored
+
+
+# --------------------------------------------------------------------------- orgs
+
+
+def test_bad_org_rows_import_nothing(intake):
+    seu = intake["seu"]
+    before = seu("GET", "/api/v1/orgs").json()["total"]
+    bad = "名称,层级,上级组织\n新学院党委,二级党组织,\n新学院第一党支部,党支部,不存在的学院党委\n".encode()
+    body = error_of(seu("POST", "/api/v1/orgs/import", data=bad, headers={"Content-Type": "text/csv"}),
+                    422, "org_import_invalid")
+    assert body["details"][0]["row"] == 3
+    assert seu("GET", "/api/v1/orgs").json()["total"] == before
+
+
+def test_org_import_from_xlsx(intake):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["组织名称", "组织类型", "上级党组织"])
+    wb.active.append(["化学化工学院党委", "分党委", None])
+    wb.active.append(["化学化工学院学生党支部", "党支部", "化学化工学院党委"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = intake["seu"]("POST", "/api/v1/orgs/import", data=buf.getvalue(),
+                      headers={"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+    assert r.json() == {"created": 2, "updated": 0, "total": 2}
+    branches = intake["seu"]("GET", "/api/v1/orgs", params={"level": "branch", "q": "化学"}).json()["items"]
+    assert len(branches) == 1 and branches[0]["parent_id"]
+
+
+# --------------------------------------------------------------------------- submissions
+
+
+def test_story_submit_issues_a_receipt_and_publishes_the_event(intake):
+    seu = intake["seu"]
+    with Connection(intake["config"]["AMQP_URI"]) as conn:
+        from kombu import Exchange
+
+        q = Queue("probe-submitted", Exchange("intake.events", type="topic", durable=True),
+                  routing_key="submission_submitted", auto_delete=True)
+        q.bind(conn.channel()).declare()
+        work = seu.draft("siyige-2020-seu", "story", "计算机科学与工程学院党委",
+                         title="计算机学院党委战疫故事", text="疫情之中，党员冲在前面。")
+        r = seu("POST", f"/api/v1/submissions/{work['id']}/submit")
+        assert r.status_code == 200, r.text
+        done = r.json()
+        assert done["state"] == "submitted" and done["complete"] is True
+        assert done["receipt_no"].startswith("SEU-20200612-")
+        assert done["char_counts"]["text"] == 12
+
+        bound = q.bind(conn.channel())
+        msg = wait_until(lambda: bound.get(no_ack=True), what="submission_submitted on the broker")
+        from common.events import validate_envelope
+
+        ev = validate_envelope(msg.payload)
+        assert ev.type == "submission_submitted" and ev.tenant == "seu"
+        assert ev.data["receipt_no"] == done["receipt_no"] and ev.data["org_name"] == "计算机科学与工程学院党委"
+    receipts = seu("GET", f"/api/v1/submissions/{work['id']}/receipts").json()["items"]
+    assert [r["receipt_no"] for r in receipts] == [done["receipt_no"]]
+
+
+def test_wust_story_over_300_chars_is_refused_with_the_count(intake):
+    wust = intake["wust"]
+    work = wust.draft("siyige-2020-wust", "story", "资源与环境工程学院党委",
+                      title="资源与环境工程学院党委战疫故事", text="党" * 301)
+    assert work["char_counts"]["text"] == 301  # drafts may be long; the count is shown
+    body = error_of(wust("POST", f"/api/v1/submissions/{work['id']}/submit"), 422, "text_too_long")
+    assert body["expected"] == 300 and body["found"] == 301
+    assert "301" in body["message"] and "300" in body["message"]
+    assert wust("GET", f"/api/v1/submissions/{work['id']}").json()["state"] == "draft"
+
+
+def test_wust_naming_rule(intake):
+    wust = intake["wust"]
+    work = wust.draft("siyige-2020-wust", "story", "资源与环境工程学院党委", title="战疫故事", text="故事。")
+    error_of(wust("POST", f"/api/v1/submissions/{work['id']}/submit"), 422, "naming_rule")
+
+
+def test_quota_counts_submitted_works_and_withdrawal_frees_it(intake):
+    seu = intake["seu"]
+    ids = []
+    for i in range(3):
+        w = seu.draft("siyige-2020-seu", "story", "机械工程学院党委", title=f"机械学院故事{i}", text="故事。")
+        ids.append(w["id"])
+    for sid in ids[:2]:
+        assert seu("POST", f"/api/v1/submissions/{sid}/submit").status_code == 200
+    error_of(seu("POST", f"/api/v1/submissions/{ids[2]}/submit"), 409, "quota_exceeded")
+    assert seu("POST", f"/api/v1/submissions/{ids[0]}/withdraw").json()["state"] == "withdrawn"
+    assert seu("POST", f"/api/v1/submissions/{ids[2]}/submit").status_code == 200
+
+
+def test_deadline_in_beijing_time_and_extension(intake):
+    seu = intake["seu"]
+    work = seu.draft("siyige-2020-seu", "lecture", "机械工程学院党委", title="抓紧抓实抓细常态化疫情防控",
+                     lecturers=["张书记"], planned_date="2020-07-10")
+    clock.set_start(datetime.fromisoformat("2020-06-15T12:00:30+08:00"))
+    body = error_of(seu("POST", f"/api/v1/submissions/{work['id']}/submit"), 409, "deadline_passed")
+    assert "2020年06月15日 12:00" in body["message"]
+    r = seu("POST", "/api/v1/extensions", json={
+        "campaign_id": "siyige-2020-seu", "track": "lecture", "stage": "registration",
+        "org_id": work["org_id"], "until": "2020-06-16T18:00:00+08:00", "reason": "书记出差"})
+    assert r.status_code == 201, r.text
+    r = seu("POST", f"/api/v1/submissions/{work['id']}/submit")
+    assert r.status_code == 200 and r.json()["stage"] == "registration" and not r.json()["complete"]
+
+
+def test_lecture_video_stage_needs_its_uploaded_and_verified_video(intake):
+    seu = intake["seu"]
+    work = seu.draft("siyige-2020-seu", "lecture", "计算机科学与工程学院党委", title="让党旗在防控疫情斗争第一线高高飘扬",
+                     lecturers=["王书记", "李老师"], planned_date="2020-07-01",
+                     theme="让党旗在防控疫情斗争第一线高高飘扬")
+    assert seu("POST", f"/api/v1/submissions/{work['id']}/submit").json()["stage"] == "registration"
+    error_of(seu("POST", f"/api/v1/submissions/{work['id']}/submit"), 422, "file_missing")
+
+    video = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4000
+    file_id, put = seu.upload(work["id"], "video", "../../etc/党课.mp4", video)
+    assert put.status_code == 200, put.text
+    body = error_of(seu("POST", f"/api/v1/submissions/{work['id']}/submit"), 422, "invalid_files")
+    assert {d["code"] for d in body["details"]} == {"upload_incomplete", "file_missing"}
+    r = seu("POST", f"/api/v1/files/{file_id}/complete")
+    assert r.status_code == 200 and r.json()["state"] == "stored" and r.json()["name"] == "党课.mp4"
+    r = seu("POST", f"/api/v1/submissions/{work['id']}/submit")
+    assert r.status_code == 200, r.text
+    assert r.json()["complete"] is True and r.json()["stage"] == "video"
+
+
+def test_upload_with_wrong_checksum_stores_nothing(intake, tmp_path):
+    seu = intake["seu"]
+    work = seu.draft("siyige-2020-seu", "lecture", "机械工程学院党委", title="题目")
+    data = b"not what was declared" * 100
+    file_id, put = seu.upload(work["id"], "video", "a.mp4", data, declared_sha="0" * 64)
+    error_of(put, 422, "checksum_mismatch")
+    objects = tmp_path / "data" / "objects"
+    assert not any(p.is_file() for p in objects.rglob("*") if ".partial" not in p.parts)
+    error_of(seu("POST", f"/api/v1/files/{file_id}/complete"), 409, "upload_missing")
+
+
+def test_declared_size_over_the_policy_is_refused_before_any_byte(intake):
+    seu = intake["seu"]
+    work = seu.draft("siyige-2020-seu", "lecture", "机械工程学院党委", title="题目")
+    from services.intake.domain.campaign import load_builtin_definitions
+
+    limit = load_builtin_definitions()["siyige-2020-seu"].tracks["lecture"].media["video"].max_bytes
+    r = seu("POST", f"/api/v1/submissions/{work['id']}/files",
+            json={"kind": "video", "filename": "a.mp4", "size": limit + 1, "sha256": "a" * 64})
+    body = error_of(r, 413, "file_too_large")
+    assert body["expected"] == limit and body["found"] == limit + 1
+    assert seu("GET", f"/api/v1/submissions/{work['id']}").json()["files"] == []
+
+
+def test_sending_more_bytes_than_declared_is_refused(intake):
+    seu = intake["seu"]
+    work = seu.draft("siyige-2020-seu", "lecture", "机械工程学院党委", title="题目")
+    r = seu("POST", f"/api/v1/submissions/{work['id']}/files",
+            json={"kind": "video", "filename": "a.mp4", "size": 10, "sha256": "a" * 64})
+    url = r.json()["upload"]["url"]
+
+    def body():  # chunked: no Content-Length to refuse up front
+        yield b"x" * 5000
+
+    error_of(requests.put(url, data=body(), timeout=10), 413, "size_mismatch")
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("payload, headers, status, code", [
+    (b"{not json", {"Content-Type": "application/json"}, 400, "malformed_json"),
+    (b'{"campaign_id": 5, "track": "story", "org_id": "x"}', {"Content-Type": "application/json"}, 400,
+     "validation_failed"),
+    (b'{"campaign_id": "siyige-2020-seu", "track": "story"}', {"Content-Type": "application/json"}, 400,
+     "validation_failed"),
+    (b'{"campaign_id": "siyige-2020-seu", "track": "story", "org_id": "x"}', {"Content-Type": "text/plain"}, 415,
+     "unsupported_media_type"),
+    (b'{"a": "' + b"x" * 1_100_000 + b'"}', {"Content-Type": "application/json"}, 413, "body_too_large"),
+])
+def test_bad_bodies_get_clear_errors(intake, payload, headers, status, code):
+    seu = intake["seu"]
+    error_of(seu("POST", "/api/v1/submissions", data=payload, headers=headers), status, code)
+    assert seu("GET", "/api/v1/submissions").json()["total"] == 0
+
+
+def test_unknown_track_and_unknown_route(intake):
+    seu = intake["seu"]
+    org = seu.org_id("机械工程学院党委")
+    body = error_of(seu("POST", "/api/v1/submissions",
+                        json={"campaign_id": "siyige-2020-seu", "track": "poetry", "org_id": org}), 422, "unknown_track")
+    assert "story" in body["expected"]
+    error_of(seu("GET", "/api/v1/nothing-here"), 404, "route_not_found")
+
+
+def test_openapi_document_lists_every_route(intake):
+    doc = requests.get(intake["base"] + "/api/v1/openapi.json", timeout=10).json()
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops if m != "parameters"}
+    served = set()
+    for ext in intake["container"].entrypoints:
+        url = getattr(ext, "url", None)
+        if url and "<path:" not in url:
+            path = url.replace("<string:", "{").replace(">", "}")
+            for method in ext.method.split(","):
+                served.add((method, path))
+    assert served and served == documented
