@@ -1,0 +1,132 @@
+"""The event machinery against a real RabbitMQ: once-only effects, retries, parking, replay."""
+import json
+
+import pytest
+from kombu import Connection, Exchange
+from sqlalchemy import Column, Integer, String, func, select
+from sqlalchemy.orm import declarative_base
+
+from common import events as catalogue
+from common.db import Store, messaging_models
+from common.deadletters import list_dead, replay
+from tests.conftest import wait_until
+
+Base = declarative_base()
+_Outbox, Processed = messaging_models(Base)
+
+
+class Effect(Base):
+    __tablename__ = "effects"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    event_id = Column(String(32), nullable=False)
+
+
+PROBE = catalogue.EventType(
+    name="probe_pinged", source="probe", version=1, description="test only",
+    data_schema={"type": "object", "properties": {"fail_times": {"type": "integer"}, "n": {"type": "integer"}},
+                 "required": ["n"], "additionalProperties": False},
+    subscribers=("sink.on_ping",),
+)
+
+behaviour = {"fail_times": 0, "always_fail": False, "attempts": {}}
+
+
+@pytest.fixture
+def sink(monkeypatch, make_config, start_service, sqlite_url):
+    monkeypatch.setitem(catalogue.CATALOGUE, PROBE.name, PROBE)
+    behaviour.update(fail_times=0, always_fail=False, attempts={})
+    from common.dependencies import Database
+    from common.messaging import handles
+
+    class SinkService:
+        name = "sink"
+        db = Database(Processed)
+
+        @handles("probe_pinged")
+        def on_ping(self, event):
+            seen = behaviour["attempts"].setdefault(event.event_id, 0) + 1
+            behaviour["attempts"][event.event_id] = seen
+            if behaviour["always_fail"] or seen <= event.data.get("fail_times", 0):
+                raise RuntimeError(f"planned failure {seen}")
+            with self.db.handling(event) as s:
+                if s is not None:
+                    s.add(Effect(event_id=event.event_id))
+
+    store = Store(sqlite_url)
+    Base.metadata.create_all(store.engine)
+    config = make_config("intake", DATABASE_URL=sqlite_url)  # any service's config shape will do
+    from common.messaging import declare_topology, retry_delays
+
+    declare_topology(config["AMQP_URI"], retry_delays(config))
+    container_config = dict(config)
+    from nameko.containers import ServiceContainer
+
+    container = ServiceContainer(SinkService, container_config)
+    container.start()
+    yield {"store": store, "amqp": config["AMQP_URI"]}
+    container.stop()
+    store.dispose()
+
+
+def publish(amqp, body, content_type="application/json"):
+    with Connection(amqp) as conn:
+        conn.Producer().publish(body, exchange=Exchange("probe.events", type="topic", durable=True),
+                                routing_key="probe_pinged", content_type=content_type,
+                                content_encoding="utf-8", delivery_mode=2)
+
+
+def effects(store, event_id=None):
+    with store.transaction() as s:
+        q = select(func.count()).select_from(Effect)
+        if event_id:
+            q = q.where(Effect.event_id == event_id)
+        return s.scalar(q)
+
+
+def envelope(**data):
+    return catalogue.make_event("probe_pinged", "seu", data).to_dict()
+
+
+def test_a_duplicate_delivery_has_its_effect_once(sink):
+    doc = envelope(n=1)
+    publish(sink["amqp"], json.dumps(doc))
+    publish(sink["amqp"], json.dumps(doc))
+    wait_until(lambda: behaviour["attempts"].get(doc["event_id"]) == 2, what="both deliveries handled")
+    assert effects(sink["store"], doc["event_id"]) == 1
+
+
+def test_a_failing_handler_is_retried_with_backoff_then_succeeds(sink):
+    doc = envelope(n=2, fail_times=2)
+    publish(sink["amqp"], json.dumps(doc))
+    wait_until(lambda: effects(sink["store"], doc["event_id"]) == 1, what="effect after retries")
+    assert behaviour["attempts"][doc["event_id"]] == 3
+    assert list_dead(sink["amqp"]) == []
+
+
+def test_an_always_failing_handler_is_parked_then_replayed_once_fixed(sink):
+    behaviour["always_fail"] = True
+    doc = envelope(n=3)
+    publish(sink["amqp"], json.dumps(doc))
+    parked = wait_until(lambda: list_dead(sink["amqp"]), timeout=15, what="message parked")
+    assert parked[0]["event_id"] == doc["event_id"] and "planned failure 3" in parked[0]["error"]
+    assert behaviour["attempts"][doc["event_id"]] == 3  # 1 try + 2 retries, then parked: no hot loop
+    assert list_dead(sink["amqp"])  # listing does not consume
+
+    behaviour["always_fail"] = False
+    assert replay(sink["amqp"], {doc["event_id"]}) == 1
+    wait_until(lambda: effects(sink["store"], doc["event_id"]) == 1, what="effect after replay")
+    assert list_dead(sink["amqp"]) == []
+
+
+def test_poison_messages_are_parked_at_once_and_the_queue_keeps_flowing(sink):
+    publish(sink["amqp"], "{this is not json")
+    bad = envelope(n=4)
+    bad["data"]["n"] = "four"  # valid JSON, invalid by schema
+    publish(sink["amqp"], json.dumps(bad))
+    good = envelope(n=5)
+    publish(sink["amqp"], json.dumps(good))
+    wait_until(lambda: effects(sink["store"], good["event_id"]) == 1, what="good message handled")
+    parked = wait_until(lambda: len(list_dead(sink["amqp"])) == 2 and list_dead(sink["amqp"]), what="two parked")
+    errors = sorted(p["error"].split(":")[0] for p in parked)
+    assert errors == ["invalid", "undecodable"]
+    assert bad["event_id"] not in behaviour["attempts"]  # never reached the handler
