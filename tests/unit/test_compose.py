@@ -292,7 +292,7 @@ def _entrypoint(*args, env_extra=None, tmp_path):
     venv_bin = Path(sys.executable).parent
     env = {"PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "DATA_DIR": str(tmp_path),
            "HEALTH_FILE": str(tmp_path / "health-url"), **(env_extra or {})}
-    return subprocess.run(["sh", str(ROOT / "deploy/compose-entrypoint.sh"), *args], cwd=ROOT, env=env,
+    return subprocess.run(["/bin/sh", str(ROOT / "deploy/compose-entrypoint.sh"), *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
 
 

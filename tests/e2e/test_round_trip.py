@@ -1,0 +1,113 @@
+"""All four services as processes, driven only through HTTP as a university portal would."""
+import hashlib
+from email.header import decode_header, make_header
+import mailbox
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, free_port
+
+SERVICES = ("intake", "media", "review", "notify")
+
+
+def wait_http(url, proc, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"{url}: process exited {proc.returncode}"
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not healthy")
+
+
+def poll(fn, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def platform(tmp_path, amqp_uri):
+    ports = {s: free_port() for s in SERVICES}
+    env = dict(os.environ, DATA_DIR=str(tmp_path / "data"), AMQP_URI=amqp_uri, EVENT_RETRY_DELAYS_MS="200,500",
+               PLATFORM_CLOCK_START="2020-06-12T09:00:00+08:00",
+               **{f"{s.upper()}_PORT": str(p) for s, p in ports.items()})
+    admin = [sys.executable, "-m", "services.intake.admin"]
+    run = lambda *a: subprocess.run(admin + list(a), cwd=ROOT, env=env, check=True, capture_output=True,  # noqa: E731
+                                    text=True).stdout.strip()
+    run("create-tenant", "ministry", "教育部思政司", "--kind", "ministry")
+    run("create-tenant", "seu", "东南大学")
+    key = run("issue-key", "seu", "--label", "portal")
+    run("publish-builtin", "siyige-2020")
+    run("publish-builtin", "siyige-2020-seu", "--owner", "seu")
+    procs = {s: subprocess.Popen([sys.executable, "-m", "common.run", s], cwd=ROOT, env=env,
+                                 stdout=open(tmp_path / f"{s}.log", "wb"), stderr=subprocess.STDOUT)
+             for s in SERVICES}
+    try:
+        for s in SERVICES:
+            wait_http(f"http://127.0.0.1:{ports[s]}/health", procs[s])
+        yield {"ports": ports, "key": key, "data": Path(env["DATA_DIR"]), "logs": tmp_path}
+    finally:
+        for p in procs.values():
+            p.terminate()
+        for p in procs.values():
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_submit_check_review_notify_round_trip(platform):
+    base = f"http://127.0.0.1:{platform['ports']['intake']}/api/v1"
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {platform['key']}"
+    csv = ("名称,层级,上级组织,邮箱\n计算机科学与工程学院党委,二级党组织,,cse@demo.local\n").encode()
+    assert http.post(f"{base}/orgs/import", data=csv, headers={"Content-Type": "text/csv"}).status_code == 200
+    org = http.get(f"{base}/orgs").json()["items"][0]["id"]
+
+    work = http.post(f"{base}/submissions", json={
+        "campaign_id": "siyige-2020-seu", "track": "lecture", "org_id": org,
+        "fields": {"title": "让党旗在防控疫情斗争第一线高高飘扬", "lecturers": ["王书记"], "planned_date": "2020-07-01",
+                   "theme": "让党旗在防控疫情斗争第一线高高飘扬"}}).json()
+    assert http.post(f"{base}/submissions/{work['id']}/submit").json()["stage"] == "registration"
+
+    video = os.urandom(300_000)
+    ticket = http.post(f"{base}/submissions/{work['id']}/files", json={
+        "kind": "video", "filename": "微党课.mp4", "size": len(video),
+        "sha256": hashlib.sha256(video).hexdigest(), "content_type": "video/mp4"}).json()
+    assert requests.put(ticket["upload"]["url"], data=video, timeout=30).status_code == 200
+    file_id = ticket["file"]["id"]
+    assert http.post(f"{base}/files/{file_id}/complete").json()["state"] == "stored"
+
+    # intake -> media (file_uploaded) -> intake (file_checked)
+    checked = poll(lambda: http.get(f"{base}/files/{file_id}").json()["check"]["verdict"])
+    assert checked == "passed"
+
+    done = http.post(f"{base}/submissions/{work['id']}/submit").json()
+    assert done["complete"] is True
+
+    # intake -> review (submission_submitted)
+    review = f"http://127.0.0.1:{platform['ports']['review']}/"
+    poll(lambda: "lecture：1 件" in requests.get(review, timeout=5).text)
+
+    # intake -> notify: receipt e-mails in the mailbox, progress in the ministry's feed
+    feed = f"http://127.0.0.1:{platform['ports']['notify']}/feed/progress.json"
+    item = poll(lambda: requests.get(feed, timeout=5).json()["items"])[0]
+    assert (item["tenant"], item["track"], item["submitted"]) == ("seu", "lecture", 1)
+    box = mailbox.Maildir(platform["data"] / "mailbox", create=False)
+    subjects = poll(lambda: sorted(str(make_header(decode_header(m["Subject"]))) for m in box) if len(box) == 2 else None)
+    assert all(done["title"] in s for s in subjects)
+    assert any(done["receipt_no"] in s for s in subjects)
