@@ -1,0 +1,184 @@
+"""Intake benchmark (prints figures; never a test).
+
+    make bench            (or: .venv/bin/python tests/bench/bench_intake.py [--works 300] [--upload-mb 1024])
+
+1. Submissions sustained through the API to a published `submission_submitted`:
+   each work is created and submitted over HTTP; latency runs from the submit
+   request to the event arriving on a queue bound to intake's exchange.
+2. Peak RSS of the intake process while a file of --upload-mb MiB is streamed
+   to the folder backend (goal: under 150 MB for 1 GiB).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+from kombu import Connection, Exchange, Queue
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import free_port  # noqa: E402
+
+CHUNK = os.urandom(1024 * 1024)
+
+
+def rss_peak_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def rss_now_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--works", type=int, default=300)
+    ap.add_argument("--upload-mb", type=int, default=1024)
+    args = ap.parse_args()
+
+    data = Path(tempfile.mkdtemp(prefix="bench-intake-"))
+    port = free_port()
+    vhost = f"bench-{os.getpid()}"
+    api = "http://guest:guest@localhost:15672/api"
+    requests.put(f"{api}/vhosts/{vhost}", timeout=10).raise_for_status()
+    requests.put(f"{api}/permissions/{vhost}/guest", json={"configure": ".*", "write": ".*", "read": ".*"},
+                 timeout=10).raise_for_status()
+    amqp = f"amqp://guest:guest@localhost:5672/{vhost}"
+    env = dict(os.environ, DATA_DIR=str(data), AMQP_URI=amqp, INTAKE_PORT=str(port),
+               PLATFORM_CLOCK_START="2020-06-12T09:00:00+08:00", LOG_LEVEL="WARNING")
+    admin = [sys.executable, "-m", "services.intake.admin"]
+
+    def run(*a):
+        return subprocess.run(admin + list(a), cwd=ROOT, env=env, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    run("create-tenant", "ministry", "教育部", "--kind", "ministry")
+    run("create-tenant", "seu", "东南大学")
+    key = run("issue-key", "seu")
+    run("publish-builtin", "siyige-2020")
+    run("publish-builtin", "siyige-2020-seu", "--owner", "seu")
+    proc = subprocess.Popen([sys.executable, "-m", "common.run", "intake"], cwd=ROOT, env=env,
+                            stdout=open(data / "intake.log", "wb"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {key}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        # one level-2 org per work, so the quota never stops the run
+        rows = "".join(f"第{i}学院党委,二级党组织,\n" for i in range(args.works))
+        http.post(f"{base}/orgs/import", data=("名称,层级,上级组织\n" + rows).encode(),
+                  headers={"Content-Type": "text/csv"}).raise_for_status()
+        orgs = []
+        page = 1
+        while len(orgs) < args.works:
+            items = http.get(f"{base}/orgs", params={"per_page": 200, "page": page}).json()["items"]
+            orgs += [o["id"] for o in items]
+            page += 1
+
+        arrived: dict[str, float] = {}
+        with Connection(amqp) as conn:
+            q = Queue("bench-submitted", Exchange("intake.events", type="topic", durable=True),
+                      routing_key="submission_submitted", auto_delete=True)
+            channel = conn.channel()
+            q.bind(channel).declare()
+
+            def on_message(body, message):
+                doc = body if isinstance(body, dict) else json.loads(body)
+                arrived[doc["data"]["submission_id"]] = time.perf_counter()
+                message.ack()
+
+            consumer = conn.Consumer(q, callbacks=[on_message], channel=channel)
+            consumer.consume()
+            stop = threading.Event()
+
+            def drain():
+                while not stop.is_set():
+                    try:
+                        conn.drain_events(timeout=0.2)
+                    except TimeoutError:
+                        pass
+                    except Exception:  # noqa: BLE001
+                        if stop.is_set():
+                            return
+            t = threading.Thread(target=drain, daemon=True)
+            t.start()
+
+            sent: dict[str, float] = {}
+            t0 = time.perf_counter()
+            for org in orgs[: args.works]:
+                w = http.post(f"{base}/submissions", json={
+                    "campaign_id": "siyige-2020-seu", "track": "story", "org_id": org,
+                    "fields": {"title": "战疫故事", "text": "党员冲在抗疫第一线。" * 10}}).json()
+                sent[w["id"]] = time.perf_counter()
+                http.post(f"{base}/submissions/{w['id']}/submit").raise_for_status()
+            deadline = time.monotonic() + 60
+            while len(arrived) < len(sent) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            elapsed = max(arrived.values()) - t0
+            stop.set()
+            t.join(timeout=2)
+        lat = sorted((arrived[k] - sent[k]) * 1000 for k in sent if k in arrived)
+        p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+        print(f"works submitted (create + submit, sequential client): {len(sent)}; events arrived: {len(arrived)}")
+        print(f"sustained: {len(arrived) / elapsed:.1f} works/s (API to published submission_submitted)")
+        print(f"submit→event latency: p50 {p(0.50):.1f} ms, p99 {p(0.99):.1f} ms, "
+              f"mean {statistics.mean(lat):.1f} ms")
+
+        # 2. a large upload through the folder backend
+        org = orgs[0]
+        w = http.post(f"{base}/submissions", json={"campaign_id": "siyige-2020-seu", "track": "lecture",
+                                                   "org_id": org, "fields": {"title": "党课"}}).json()
+        size = args.upload_mb * 1024 * 1024
+        h = hashlib.sha256()
+        for _ in range(args.upload_mb):
+            h.update(CHUNK)
+        ticket = http.post(f"{base}/submissions/{w['id']}/files", json={
+            "kind": "video", "filename": "党课.mp4", "size": size, "sha256": h.hexdigest()}).json()
+        before = rss_now_kb(proc.pid)
+        t0 = time.perf_counter()
+
+        def body():
+            for _ in range(args.upload_mb):
+                yield CHUNK
+        r = requests.put(ticket["upload"]["url"], data=body(), timeout=600)  # chunked
+        if not r.ok:
+            raise SystemExit(f"upload refused: {r.status_code} {r.text}")
+        took = time.perf_counter() - t0
+        http.post(f"{base}/files/{ticket['file']['id']}/complete").raise_for_status()
+        print(f"upload of {args.upload_mb} MiB to the folder backend: {took:.1f} s "
+              f"({args.upload_mb / took:.0f} MiB/s), hashed and verified")
+        print(f"intake RSS: before {before / 1024:.0f} MB, peak over the whole run {rss_peak_kb(proc.pid) / 1024:.0f} MB")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        requests.delete(f"{api}/vhosts/{vhost}", timeout=10)
+        import shutil
+
+        shutil.rmtree(data, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
