@@ -54,7 +54,10 @@ with open(health_file, "w") as f:
 
 url = config["DATABASE_URL"]
 if url.startswith("postgresql"):
+    import time
+
     from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
 
     from common.db import migrate
 
@@ -62,8 +65,18 @@ if url.startswith("postgresql"):
     unlock = text("SELECT pg_advisory_unlock(hashtext(:k))")
     key = {"k": f"platform-migrations-{name}"}
     engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+    # depends_on orders the first start only; after a host reboot everything starts at once.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            conn = engine.connect()
+            break
+        except OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
     try:
-        with engine.connect() as conn:
+        with conn:
             conn.execute(lock, key)  # session-level: held until unlock or disconnect
             try:
                 migrate(url, migrations_dir(name))
