@@ -167,20 +167,47 @@ def messaging_models(Base):
     return OutboxMessage, ProcessedEvent
 
 
-def migrate(url: str, migrations_dir: Path) -> None:
-    """Bring the database at `url` to the newest revision in `migrations_dir`."""
+MIGRATION_LOCK = 726_001  # any constant: one advisory lock for "migrating this database"
+
+
+def migrate(url: str, migrations_dir: Path, wait_s: float = 60.0) -> None:
+    """Bring the database at `url` to the newest revision in `migrations_dir`.
+
+    Several replicas may start at once on an empty PostgreSQL database; an
+    advisory lock lets one migrate while the others wait and then find the
+    schema at head. The database may also come up after the service, so the
+    first connection is retried for `wait_s` seconds.
+    """
+    import time
+
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
 
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    cfg.attributes["configure_logger"] = False
     engine = make_engine(url)
+    deadline = time.monotonic() + wait_s
     try:
-        with engine.connect() as conn:
+        while True:
+            try:
+                conn = engine.connect()
+                break
+            except OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+        with conn:
+            if not is_sqlite(url):
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+                conn.commit()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
             conn.commit()
+            if not is_sqlite(url):
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                conn.commit()
     finally:
         engine.dispose()
