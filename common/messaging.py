@@ -335,38 +335,55 @@ class OutboxRelay(DependencyProvider):
             self._wakeup = GreenEvent()
 
     def publish_pending(self) -> int:
+        """Publish a batch of unsent rows in order; return how many went out.
+
+        On PostgreSQL the rows stay locked (FOR UPDATE SKIP LOCKED) while they
+        are published, so two replicas never send the same rows at once. On
+        SQLite a transaction holds the database's single write lock, so rows are
+        read, published outside any transaction, then marked: a crash between
+        publishing and marking sends them again, which consumers tolerate.
+        """
         store = self.store
+        if store.url.startswith("sqlite"):
+            with store.transaction() as session:
+                rows = [(r.id, r.envelope) for r in session.scalars(self._unsent()).all()]
+            sent_ids, failure = self._publish_rows(rows)
+            with store.transaction() as session:
+                self._mark(session, sent_ids, failure)
+            return len(sent_ids)
         with store.transaction() as session:
-            query = (
-                select(self.model)
-                .where(self.model.published_at.is_(None))
-                .order_by(self.model.id)
-                .limit(self.batch_size)
-            )
-            if not store.url.startswith("sqlite"):
-                # Two replicas of a service never publish the same rows at once.
-                query = query.with_for_update(skip_locked=True)
-            rows = session.scalars(query).all()
-            sent_ids = []
-            for row in rows:
-                try:
-                    self._publish(row.envelope)
-                except UndeliverableMessage:
-                    # A queue vanished (someone deleted it): declare again, keep the row.
-                    declare_topology(self.amqp_uri, self.delays)
-                    row.attempts += 1
-                    row.last_error = "unroutable; topology re-declared"
-                    break
-                except (KombuError, OSError) as exc:
-                    row.attempts += 1
-                    row.last_error = str(exc)[:500]
-                    break
-                sent_ids.append(row.id)
-            if sent_ids:
-                session.execute(
-                    update(self.model).where(self.model.id.in_(sent_ids)).values(published_at=utcnow())
-                )
+            rows = [(r.id, r.envelope) for r in
+                    session.scalars(self._unsent().with_for_update(skip_locked=True)).all()]
+            sent_ids, failure = self._publish_rows(rows)
+            self._mark(session, sent_ids, failure)
         return len(sent_ids)
+
+    def _unsent(self):
+        return (select(self.model).where(self.model.published_at.is_(None))
+                .order_by(self.model.id).limit(self.batch_size))
+
+    def _publish_rows(self, rows):
+        """Publish until the first failure; order is kept by stopping there."""
+        sent_ids = []
+        for row_id, envelope in rows:
+            try:
+                self._publish(envelope)
+            except UndeliverableMessage:
+                # A queue vanished (someone deleted it): declare again, retry later.
+                declare_topology(self.amqp_uri, self.delays)
+                return sent_ids, (row_id, "unroutable; topology re-declared")
+            except (KombuError, OSError) as exc:
+                return sent_ids, (row_id, str(exc)[:500])
+            sent_ids.append(row_id)
+        return sent_ids, None
+
+    def _mark(self, session, sent_ids, failure):
+        if sent_ids:
+            session.execute(update(self.model).where(self.model.id.in_(sent_ids)).values(published_at=utcnow()))
+        if failure is not None:
+            row_id, error = failure
+            session.execute(update(self.model).where(self.model.id == row_id)
+                            .values(attempts=self.model.attempts + 1, last_error=error))
 
     def _publish(self, envelope: dict):
         et = catalogue.event_type(envelope["type"])

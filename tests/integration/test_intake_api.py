@@ -73,12 +73,11 @@ class Portal:
         return ticket["file"]["id"], put
 
 
-@pytest.fixture
-def intake(db_url, make_config, start_service):
+def start_intake(db_url, make_config, start_service, **overrides):
     from services.intake.service import IntakeService
 
     keys = seed(db_url)
-    config = make_config("intake", DATABASE_URL=db_url)
+    config = make_config("intake", DATABASE_URL=db_url, **overrides)
     config["PUBLIC_URL"] = "http://" + config["WEB_SERVER_ADDRESS"]
     container = start_service(IntakeService, config)
     base = config["PUBLIC_URL"]
@@ -88,7 +87,12 @@ def intake(db_url, make_config, start_service):
         r = portal("POST", "/api/v1/orgs/import", data=csv, headers={"Content-Type": "text/csv"})
         assert r.status_code == 200, r.text
     clock.set_start(datetime.fromisoformat("2020-06-12T09:00:00+08:00"))
-    yield {"seu": seu, "wust": wust, "ministry": ministry, "base": base, "config": config, "container": container}
+    return {"seu": seu, "wust": wust, "ministry": ministry, "base": base, "config": config, "container": container}
+
+
+@pytest.fixture
+def intake(db_url, make_config, start_service):
+    yield start_intake(db_url, make_config, start_service)
     clock.set_start(None)
 
 
