@@ -174,3 +174,20 @@ class Extension(Base):
     __table_args__ = (
         UniqueConstraint("org_id", "campaign_id", "track", "stage", name="uq_extension"),
     )
+
+
+class IdempotencyKey(Base):
+    """A portal's `Idempotency-Key`: the first response, replayed on a retry.
+
+    Written in the same transaction as the effect, so a retry either finds the
+    stored response or finds that nothing happened.
+    """
+
+    __tablename__ = "idempotency_keys"
+    tenant_id = Column(String(64), ForeignKey("tenants.id"), primary_key=True)
+    key = Column(String(200), primary_key=True)
+    endpoint = Column(String(300), nullable=False)
+    fingerprint = Column(String(64), nullable=False)
+    status = Column(Integer, nullable=False)
+    response = Column(JSON, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)

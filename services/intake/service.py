@@ -6,6 +6,7 @@ transaction and returns JSON. Events leave through the outbox.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import yaml
@@ -44,6 +45,17 @@ class ObjectStore(DependencyProvider):
         return self.store
 
 
+_ROUTES = [
+    (re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$"),
+     sorted(m.upper() for m in ops_ if m != "parameters"))
+    for path, ops_ in OPENAPI["paths"].items()
+]
+
+
+def _documented_methods(path: str) -> list[str]:
+    return next((methods for pattern, methods in _ROUTES if pattern.match(path)), [])
+
+
 def _page_args(request) -> tuple[int, int]:
     def number(name, default, lo, hi):
         raw = request.args.get(name, str(default))
@@ -67,6 +79,13 @@ class IntakeService:
     db = Database(ProcessedEvent)
     outbox = OutboxRelay(OutboxMessage)
     store = ObjectStore()
+
+    def _once(self, request, session, tenant, body, action):
+        """Honour `Idempotency-Key` on a POST; without the header, just run."""
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return action()
+        return ops.run_idempotent(session, tenant, key, f"{request.method} {request.path}", body, action)
 
     # ------------------------------------------------------------------ basics
 
@@ -103,8 +122,8 @@ class IntakeService:
         doc = self._definition_body(request)
         with self.db.transaction() as s:
             tenant = ops.authenticate(s, request.headers)
-            campaign = ops.publish_campaign(s, self.outbox, tenant, doc)
-            return 201, ops.campaign_json(campaign)
+            return self._once(request, s, tenant, doc, lambda: (
+                201, ops.campaign_json(ops.publish_campaign(s, self.outbox, tenant, doc))))
 
     def _definition_body(self, request):
         # Definitions are written in YAML by people; JSON is accepted too.
@@ -175,8 +194,8 @@ class IntakeService:
         body = schemas.validate(read_json(request), "SubmissionCreate")
         with self.db.transaction() as s:
             tenant = ops.authenticate(s, request.headers)
-            sub = ops.create_submission(s, tenant, body)
-            return 201, ops.submission_json(s, sub)
+            return self._once(request, s, tenant, body, lambda: (
+                201, ops.submission_json(s, ops.create_submission(s, tenant, body))))
 
     @api("GET", "/api/v1/submissions/<string:submission_id>")
     def get_submission(self, request, submission_id):
@@ -198,15 +217,16 @@ class IntakeService:
         with self.db.transaction() as s:
             tenant = ops.authenticate(s, request.headers)
             sub = ops.get_submission(s, tenant, submission_id)
-            sub = ops.submit_submission(s, self.outbox, tenant, sub, body.get("stage"))
-            return ops.submission_json(s, sub)
+            return self._once(request, s, tenant, body, lambda: (
+                200, ops.submission_json(s, ops.submit_submission(s, self.outbox, tenant, sub, body.get("stage")))))
 
     @api("POST", "/api/v1/submissions/<string:submission_id>/withdraw")
     def withdraw_submission(self, request, submission_id):
         with self.db.transaction() as s:
             tenant = ops.authenticate(s, request.headers)
-            sub = ops.withdraw_submission(s, self.outbox, tenant, ops.get_submission(s, tenant, submission_id))
-            return ops.submission_json(s, sub)
+            sub = ops.get_submission(s, tenant, submission_id)
+            return self._once(request, s, tenant, {}, lambda: (
+                200, ops.submission_json(s, ops.withdraw_submission(s, self.outbox, tenant, sub))))
 
     @api("GET", "/api/v1/submissions/<string:submission_id>/receipts")
     def list_receipts(self, request, submission_id):
@@ -228,9 +248,12 @@ class IntakeService:
         with self.db.transaction() as s:
             tenant = ops.authenticate(s, request.headers)
             sub = ops.get_submission(s, tenant, submission_id)
-            f, target = ops.register_file(s, tenant, sub, body, self.store, public,
-                                          self.config["UPLOAD_TTL_S"])
-            return 201, {"file": ops.file_json(f), "upload": target}
+
+            def register():
+                f, target = ops.register_file(s, tenant, sub, body, self.store, public, self.config["UPLOAD_TTL_S"])
+                return 201, {"file": ops.file_json(f), "upload": target}
+
+            return self._once(request, s, tenant, body, register)
 
     @api("PUT", "/api/v1/uploads/<string:token>")
     def upload_bytes(self, request, token):
@@ -315,6 +338,7 @@ class IntakeService:
             targets = [(f.object_key, f.upload_id) for f in expired]
             for f in expired:
                 f.state, f.upload_token = "expired", None
+            ops.forget_idempotency_keys(s, clock.now())
         for key, upload_id in targets:
             try:
                 self.store.abort(key, upload_id)
@@ -337,14 +361,20 @@ class IntakeService:
         body = schemas.validate(read_json(request), "ExtensionCreate")
         with self.db.transaction() as s:
             tenant = ops.authenticate(s, request.headers)
-            return 201, ops.extension_json(ops.grant_extension(s, tenant, body))
+            return self._once(request, s, tenant, body, lambda: (
+                201, ops.extension_json(ops.grant_extension(s, tenant, body))))
 
     # ------------------------------------------------------------------ fallbacks
 
     @api("GET,POST,PUT,PATCH,DELETE", "/api/v1/<path:rest>")
     def unknown_route(self, request, rest):
-        raise DomainError(f"没有这个接口：{request.method} /api/v1/{rest}。接口清单见 /api/v1/openapi.json。",
-                          code="route_not_found", status=404, found=f"{request.method} /api/v1/{rest}")
+        path = f"/api/v1/{rest}"
+        allowed = _documented_methods(path)
+        if allowed:
+            raise DomainError(f"接口 {path} 不支持 {request.method}，支持：{'、'.join(allowed)}。",
+                              code="method_not_allowed", status=405, expected=allowed, found=request.method)
+        raise DomainError(f"没有这个接口：{request.method} {path}。接口清单见 /api/v1/openapi.json。",
+                          code="route_not_found", status=404, found=f"{request.method} {path}")
 
     # ------------------------------------------------------------------ events
 

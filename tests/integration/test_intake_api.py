@@ -347,3 +347,71 @@ def test_openapi_document_lists_every_route(intake):
             for method in ext.method.split(","):
                 served.add((method, path))
     assert served and served == documented
+
+
+# --------------------------------------------------------------------------- retries, methods, paging, edits
+
+
+def test_a_retried_post_with_the_same_idempotency_key_acts_once(intake):
+    seu = intake["seu"]
+    org = seu.org_id("机械工程学院党委")
+    body = {"campaign_id": "siyige-2020-seu", "track": "story", "org_id": org, "fields": {"title": "机械学院故事", "text": "故事。"}}
+    first = seu("POST", "/api/v1/submissions", json=body, headers={"Idempotency-Key": "k-1"})
+    again = seu("POST", "/api/v1/submissions", json=body, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    assert seu("GET", "/api/v1/submissions").json()["total"] == 1
+    other = dict(body, fields={"title": "另一篇"})
+    error_of(seu("POST", "/api/v1/submissions", json=other, headers={"Idempotency-Key": "k-1"}),
+             422, "idempotency_key_reused")
+
+    sid = first.json()["id"]
+    submitted = [seu("POST", f"/api/v1/submissions/{sid}/submit", headers={"Idempotency-Key": "k-2"})
+                 for _ in range(2)]
+    assert [r.status_code for r in submitted] == [200, 200]
+    assert submitted[0].json()["receipt_no"] == submitted[1].json()["receipt_no"]
+    assert len(seu("GET", f"/api/v1/submissions/{sid}/receipts").json()["items"]) == 1
+    # without a key, a second submit of a finished work is refused, as documented
+    error_of(seu("POST", f"/api/v1/submissions/{sid}/submit"), 409, "already_submitted")
+
+
+def test_a_failed_request_does_not_burn_its_idempotency_key(intake):
+    seu = intake["seu"]
+    org = seu.org_id("机械工程学院党委")
+    bad = {"campaign_id": "siyige-2020-seu", "track": "poetry", "org_id": org}
+    error_of(seu("POST", "/api/v1/submissions", json=bad, headers={"Idempotency-Key": "k-3"}), 422, "unknown_track")
+    error_of(seu("POST", "/api/v1/submissions", json=bad, headers={"Idempotency-Key": "k-3"}), 422, "unknown_track")
+
+
+def test_a_wrong_method_on_a_known_path_is_405(intake):
+    seu = intake["seu"]
+    work = seu.draft("siyige-2020-seu", "story", "机械工程学院党委", title="题目")
+    body = error_of(seu("DELETE", f"/api/v1/submissions/{work['id']}"), 405, "method_not_allowed")
+    assert body["expected"] == ["GET", "PATCH"]
+
+
+def test_lists_filter_and_page(intake):
+    seu = intake["seu"]
+    for i in range(5):
+        seu.draft("siyige-2020-seu", "story", "计算机科学与工程学院党委", title=f"计算机学院故事{i}")
+    seu.draft("siyige-2020-seu", "lecture", "机械工程学院党委", title="党课")
+    page = seu("GET", "/api/v1/submissions", params={"track": "story", "per_page": 2, "page": 3}).json()
+    assert (page["total"], len(page["items"]), page["page"]) == (5, 1, 3)
+    assert seu("GET", "/api/v1/submissions", params={"q": "党课"}).json()["total"] == 1
+    error_of(seu("GET", "/api/v1/submissions", params={"per_page": 1000}), 400, "invalid_query")
+    error_of(seu("GET", "/api/v1/submissions", params={"page": "two"}), 400, "invalid_query")
+
+
+def test_edits_and_withdrawal_stop_at_the_deadline(intake):
+    wust = intake["wust"]
+    work = wust.draft("siyige-2020-wust", "story", "资源与环境工程学院党委",
+                      title="资源与环境工程学院党委战疫故事", text="故事。")
+    assert wust("POST", f"/api/v1/submissions/{work['id']}/submit").status_code == 200
+    r = wust("PATCH", f"/api/v1/submissions/{work['id']}", json={"fields": {"text": "改过的故事。"}})
+    assert r.status_code == 200 and r.json()["char_counts"]["text"] == 6
+    error_of(wust("PATCH", f"/api/v1/submissions/{work['id']}", json={"fields": {"text": "党" * 301}}),
+             422, "text_too_long")  # a submitted work must stay valid
+    clock.set_start(datetime.fromisoformat("2020-07-16T08:00:00+08:00"))
+    error_of(wust("PATCH", f"/api/v1/submissions/{work['id']}", json={"fields": {"text": "迟到的修改。"}}),
+             409, "deadline_passed")
+    error_of(wust("POST", f"/api/v1/submissions/{work['id']}/withdraw"), 409, "deadline_passed")
+    assert wust("GET", f"/api/v1/submissions/{work['id']}").json()["fields"]["text"] == "改过的故事。"
