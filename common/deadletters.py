@@ -41,21 +41,25 @@ def _describe(queue: str, message) -> dict:
             "error": headers.get("x-error")}
 
 
+def _parked(conn, service: str | None):
+    """Yield (queue, channel, message) for every parked message, unacknowledged.
+
+    Closing each queue's channel returns what was not acknowledged, so a caller
+    that only looks takes nothing away.
+    """
+    for queue in _queues(service):
+        channel = conn.channel()
+        try:
+            while (message := channel.basic_get(dead_queue_name(queue), no_ack=False)) is not None:
+                yield queue, channel, message
+        finally:
+            channel.close()
+
+
 def list_dead(amqp_uri: str, service: str | None = None) -> list[dict]:
-    """Peek at every parked message; nothing is removed (unacked, then requeued)."""
-    found = []
+    """Peek at every parked message; nothing is removed."""
     with Connection(amqp_uri) as conn:
-        for queue in _queues(service):
-            channel = conn.channel()
-            try:
-                while True:
-                    message = channel.basic_get(dead_queue_name(queue), no_ack=False)
-                    if message is None:
-                        break
-                    found.append(_describe(queue, message))
-            finally:
-                channel.close()  # returns every unacked message to the queue
-    return found
+        return [_describe(queue, message) for queue, _, message in _parked(conn, service)]
 
 
 def replay(amqp_uri: str, event_ids: set[str] | None, service: str | None = None) -> int:
@@ -63,26 +67,18 @@ def replay(amqp_uri: str, event_ids: set[str] | None, service: str | None = None
     replayed = 0
     with Connection(amqp_uri) as conn:
         producer = conn.Producer()
-        for queue in _queues(service):
-            channel = conn.channel()
-            try:
-                while True:
-                    message = channel.basic_get(dead_queue_name(queue), no_ack=False)
-                    if message is None:
-                        break
-                    if event_ids is not None and _describe(queue, message)["event_id"] not in event_ids:
-                        continue  # left unacked: requeued when the channel closes
-                    headers = {k: v for k, v in (message.headers or {}).items()
-                               if k not in ("x-error", "x-failed-at", "x-last-error", "x-death")}
-                    headers[ATTEMPTS_HEADER] = 0
-                    headers["x-replayed"] = True
-                    producer.publish(message.body, exchange="", routing_key=queue, headers=headers,
-                                     content_type=message.content_type, content_encoding=message.content_encoding,
-                                     delivery_mode=2, message_id=message.properties.get("message_id"))
-                    channel.basic_ack(message.delivery_tag)
-                    replayed += 1
-            finally:
-                channel.close()
+        for queue, channel, message in _parked(conn, service):
+            if event_ids is not None and _describe(queue, message)["event_id"] not in event_ids:
+                continue  # left unacknowledged: back in the dead queue when the channel closes
+            headers = {k: v for k, v in (message.headers or {}).items()
+                       if k not in ("x-error", "x-failed-at", "x-last-error", "x-death")}
+            headers[ATTEMPTS_HEADER] = 0
+            headers["x-replayed"] = True
+            producer.publish(message.body, exchange="", routing_key=queue, headers=headers,
+                             content_type=message.content_type, content_encoding=message.content_encoding,
+                             delivery_mode=2, message_id=message.properties.get("message_id"))
+            channel.basic_ack(message.delivery_tag)
+            replayed += 1
     return replayed
 
 

@@ -42,24 +42,6 @@ def end_of(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(hour=23, minute=59, second=59, tzinfo=SHANGHAI)
 
 
-@pytest.fixture(scope="module")
-def builtin() -> dict[str, CampaignDefinition]:
-    return load_builtin_definitions()
-
-
-@pytest.fixture(scope="module")
-def ministry(builtin):
-    return builtin["siyige-2020"]
-
-
-@pytest.fixture(scope="module")
-def seu(builtin):
-    return builtin["siyige-2020-seu"]
-
-
-@pytest.fixture(scope="module")
-def wust(builtin):
-    return builtin["siyige-2020-wust"]
 
 
 def rules(track, kind, fact):

@@ -51,24 +51,6 @@ FIVE_EMOJI = [
 ]
 
 
-@pytest.fixture(scope="module")
-def defs():
-    return load_builtin_definitions()
-
-
-@pytest.fixture(scope="module")
-def ministry(defs):
-    return defs["siyige-2020"]
-
-
-@pytest.fixture(scope="module")
-def seu(defs):
-    return defs["siyige-2020-seu"]
-
-
-@pytest.fixture(scope="module")
-def wust(defs):
-    return defs["siyige-2020-wust"]
 
 
 def han(n: int) -> str:
@@ -441,8 +423,8 @@ def test_seu_material_buckets_are_independent_and_uncapped_values_never_refuse(s
     ("siyige-2020", "material", "branch"),
     ("siyige-2020-seu", "story", "branch"),  # level without a quota of its own
 ])
-def test_a_track_or_level_without_quota_never_refuses(defs, definition_id, track_key, level):
-    track = defs[definition_id].tracks[track_key]
+def test_a_track_or_level_without_quota_never_refuses(builtin, definition_id, track_key, level):
+    track = builtin[definition_id].tracks[track_key]
     for used in (0, 1, 10, 10_000):
         rules.check_quota(track, level, used, rules.quota_key(track, {}))
 
@@ -582,9 +564,9 @@ def test_an_extension_for_a_level_with_no_parent_is_not_limited(wust):
     ("siyige-2020-seu", "report", "submission", "level2", None),
     ("siyige-2020", "meeting_report", "submission", "branch", None),
 ])
-def test_effective_deadline_falls_back_to_the_level_above(defs, definition_id, track_key, stage_key,
+def test_effective_deadline_falls_back_to_the_level_above(builtin, definition_id, track_key, stage_key,
                                                          level, expected):
-    track = defs[definition_id].tracks[track_key]
+    track = builtin[definition_id].tracks[track_key]
     assert effective_deadline(track, stage_key, level) == expected
     assert rules.deadline_for(track, stage_key, level, None).effective == expected
 
@@ -608,8 +590,8 @@ def test_a_rolling_track_never_closes(seu):
 
 
 @pytest.mark.parametrize("definition_id", ["siyige-2020", "siyige-2020-seu", "siyige-2020-wust"])
-def test_lecture_has_registration_then_video(defs, definition_id):
-    track = defs[definition_id].tracks["lecture"]
+def test_lecture_has_registration_then_video(builtin, definition_id):
+    track = builtin[definition_id].tracks["lecture"]
     assert [s.key for s in track.stages] == ["registration", "video"]
     assert rules.next_stage(track, None).key == "registration"
     assert rules.next_stage(track, "registration").key == "video"
