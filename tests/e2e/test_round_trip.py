@@ -111,3 +111,15 @@ def test_submit_check_review_notify_round_trip(platform):
     subjects = poll(lambda: sorted(str(make_header(decode_header(m["Subject"]))) for m in box) if len(box) == 2 else None)
     assert all(done["title"] in s for s in subjects)
     assert any(done["receipt_no"] in s for s in subjects)
+
+    # a story submitted, then withdrawn before its deadline: review and the feed follow
+    story = http.post(f"{base}/submissions", json={
+        "campaign_id": "siyige-2020-seu", "track": "story", "org_id": org,
+        "fields": {"title": "计算机学院党委战疫故事", "text": "党员冲在抗疫第一线。"}}).json()
+    assert http.post(f"{base}/submissions/{story['id']}/submit").status_code == 200
+    poll(lambda: "story：1 件" in requests.get(review, timeout=5).text)
+    assert http.post(f"{base}/submissions/{story['id']}/withdraw").json()["state"] == "withdrawn"
+    poll(lambda: "story" not in requests.get(review, timeout=5).text)
+    row = poll(lambda: next((i for i in requests.get(feed, timeout=5).json()["items"]
+                             if i["track"] == "story" and i["withdrawn"] == 1), None))
+    assert row["submitted"] == 1
