@@ -12,7 +12,6 @@ from types import SimpleNamespace
 import pytest
 from jsonschema import Draft202012Validator
 
-from common import events
 from common.errors import InvalidInput
 from common.events import (
     CATALOGUE,

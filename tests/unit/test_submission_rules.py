@@ -18,7 +18,6 @@ from common.text import describe_count_rule
 from services.intake.domain import submission as rules
 from services.intake.domain.campaign import (
     effective_deadline,
-    load_builtin_definitions,
     parent_level,
 )
 

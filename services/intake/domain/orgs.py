@@ -493,7 +493,7 @@ def _check_parents(check: _Checker, parsed: list[OrgRow], header_row: int) -> No
     if branches and "parent_name" not in check.columns:
         # One message for the missing column rather than one per branch row.
         check.add(header_row, None, "missing_columns", _found_headers(check.columns),
-                  "上级组织", f"名单中有党支部，但表头缺少「上级组织」列。"
+                  "上级组织", "名单中有党支部，但表头缺少「上级组织」列。"
                   "请增加「上级组织」列，为每个党支部填写其所属二级党组织的名称。")
         return
     for r in parsed:
