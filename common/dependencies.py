@@ -40,3 +40,17 @@ class Database(DependencyProvider):
         consumer = f"{self.container.service_name}.{worker_ctx.entrypoint.method_name}"
         return ServiceDb(self.store, self.processed_model, consumer)
 
+
+
+class ObjectStore(DependencyProvider):
+    """The object store named by OBJECT_STORE_URL (folder or S3)."""
+
+    def setup(self):
+        from common.objectstore import open_store
+
+        self.store = open_store(self.container.config["OBJECT_STORE_URL"])
+        if self.store.kind == "s3":
+            self.store.ensure_bucket()
+
+    def get_dependency(self, worker_ctx):
+        return self.store

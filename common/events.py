@@ -204,7 +204,10 @@ CATALOGUE: dict[str, EventType] = {
                         ),
                     },
                     "facts": {"type": "object"},
-                }
+                    "checked_at": TIMESTAMP,
+                },
+                # object keys of the poster frame, contact sheet, playback copy, review copy
+                {"derived": {"type": "object", "additionalProperties": {"type": "string"}}},
             ),
             subscribers=("intake.on_file_checked",),
         ),

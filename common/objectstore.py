@@ -130,6 +130,17 @@ class FolderStore:
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
 
+    def local_copy(self, key: str, workdir: str) -> str:
+        """A path to read the object from; the folder store's own file, no copy."""
+        path = self._path(key)
+        if not path.exists():
+            raise FileNotFoundError(key)
+        return str(path)
+
+    def put_file(self, key: str, path: str) -> None:
+        with open(path, "rb") as f:
+            self.write_stream(key, f, limit=os.path.getsize(path))
+
     def open(self, key: str) -> BinaryIO:
         return self._path(key).open("rb")
 
@@ -237,6 +248,15 @@ class S3Store:
 
     def open(self, key: str) -> BinaryIO:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+
+    def local_copy(self, key: str, workdir: str) -> str:
+        """Download to `workdir` (streamed; the caller removes the folder)."""
+        path = os.path.join(workdir, "object")
+        self.client.download_file(self.bucket, key, path)
+        return path
+
+    def put_file(self, key: str, path: str) -> None:
+        self.client.upload_file(path, self.bucket, key)
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(rabbitmq-server curl)
 requirements=requirements.txt
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(postgresql docker-compose)
+  packages+=(postgresql docker-compose ffmpeg)
   requirements=requirements-dev.txt
 fi
 
@@ -27,8 +27,10 @@ fi
 if [[ ! -x .venv/bin/python ]]; then
   python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
 fi
-stamp=.venv/.requirements-$(cat requirements.txt "$requirements" | sha256sum | cut -c1-16)
+stamp=.venv/.requirements-$(cat requirements.txt "$requirements" pyproject.toml | sha256sum | cut -c1-16)
 if [[ ! -f "$stamp" ]]; then
   .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
+  # the project itself, for its console scripts (media-check)
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
   touch "$stamp"
 fi

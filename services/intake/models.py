@@ -155,6 +155,7 @@ class FileRecord(Base):
     stored_at = Column(UTCDateTime, nullable=True)
     check_verdict = Column(String(16), nullable=True)  # passed | warnings | failed
     check_findings = Column(JSON, nullable=True)
+    checked_at = Column(UTCDateTime, nullable=True)  # of the newest check recorded
     __table_args__ = (Index("ix_files_state_expires", "state", "expires_at"),)
 
 

@@ -352,7 +352,8 @@ def submit_submission(session, outbox, tenant: Tenant, sub: Submission, stage_ke
         if f.state == "stored":
             stored[f.kind] = stored.get(f.kind, 0) + 1
     rules.check_stage_files(stage, stored, sum(f.state != "stored" for f in files),
-                            [f.original_name for f in files if f.check_verdict == "failed"])
+                            [f.original_name for f in files if f.check_verdict == "failed"],
+                            [f.original_name for f in files if f.state == "stored" and f.check_verdict is None])
     tenant_row = session.get(Tenant, tenant.id, with_for_update=True)
     tenant_row.receipt_seq += 1
     receipt_no = rules.receipt_number(tenant.id, tenant_row.receipt_seq, now)
@@ -544,10 +545,14 @@ def delete_file(session, tenant: Tenant, f: FileRecord) -> FileRecord:
 
 
 def record_file_check(session, data: dict) -> None:
+    """Keep the newest check of a file; an older one arriving late changes nothing."""
     f = session.get(FileRecord, data["file_id"])
     if f is None:
         return  # not ours (or long gone): nothing to record
-    f.check_verdict, f.check_findings = data["verdict"], data["findings"]
+    checked_at = datetime.fromisoformat(data["checked_at"])
+    if f.checked_at is not None and f.checked_at >= checked_at:
+        return
+    f.check_verdict, f.check_findings, f.checked_at = data["verdict"], data["findings"], checked_at
     log(session, f.submission_id, "file_checked", {"file_id": f.id, "verdict": data["verdict"]})
 
 

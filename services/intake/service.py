@@ -11,16 +11,15 @@ from pathlib import Path
 
 import yaml
 from nameko.dependency_providers import Config
-from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from common import clock
-from common.dependencies import Database
+from common.dependencies import Database, ObjectStore
 from common.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
 from common.http import SchemaValidator, api, read_json
 from common.messaging import OutboxRelay, handles
-from common.objectstore import SizeExceeded, open_store
+from common.objectstore import SizeExceeded
 from services.intake import operations as ops
 from services.intake.domain.orgs import render_template_xlsx
 from services.intake.models import FileRecord, OutboxMessage, ProcessedEvent, Receipt
@@ -33,16 +32,6 @@ schemas = SchemaValidator(OPENAPI)
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class ObjectStore(DependencyProvider):
-    def setup(self):
-        self.store = open_store(self.container.config["OBJECT_STORE_URL"])
-        if self.store.kind == "s3":
-            self.store.ensure_bucket()
-
-    def get_dependency(self, worker_ctx):
-        return self.store
 
 
 _ROUTES = [

@@ -1,5 +1,5 @@
 """Media's own tables: its copy of the campaigns' media policies, and check reports."""
-from sqlalchemy import JSON, Column, String
+from sqlalchemy import JSON, Column, String, Text
 from sqlalchemy.orm import declarative_base
 
 from common.db import UTCDateTime, messaging_models, utcnow
@@ -19,11 +19,29 @@ class MediaPolicyCopy(Base):
 
 
 class CheckReport(Base):
+    """One file's check. state: checking (claimed by a replica) -> done.
+
+    The claim keeps two replicas from checking the same file when the same
+    `file_uploaded` reaches both (a duplicate publish); it expires, so a
+    replica that died mid-check does not block the file forever.
+    """
+
     __tablename__ = "check_reports"
     file_id = Column(String(32), primary_key=True)
     submission_id = Column(String(32), nullable=False, index=True)
     tenant = Column(String(64), nullable=False)
-    verdict = Column(String(16), nullable=False)
-    findings = Column(JSON, nullable=False)
-    facts = Column(JSON, nullable=False)
-    checked_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    campaign_id = Column(String(64), nullable=False)
+    track = Column(String(40), nullable=False)
+    kind = Column(String(16), nullable=False)
+    object_key = Column(String(300), nullable=False)
+    state = Column(String(16), nullable=False)
+    claimed_by = Column(String(64), nullable=True)
+    claimed_at = Column(UTCDateTime, nullable=True)
+    verdict = Column(String(16), nullable=True)
+    findings = Column(JSON, nullable=False, default=list)
+    facts = Column(JSON, nullable=False, default=dict)
+    derived = Column(JSON, nullable=False, default=dict)  # name -> object key
+    cues = Column(JSON, nullable=False, default=list)  # subtitle cues (embedded, or the sidecar's own)
+    text = Column(Text, nullable=False, default="")  # document or subtitle text, for text analysis
+    checked_at = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -1,9 +1,14 @@
 """Judging a file's facts against a media policy: pure, no I/O.
 
-Issue #3 adds the facts that need probing (codecs, resolution, duration,
-subtitles); the rule engine already takes any fact by name.
+A policy (from the campaign definition) has `max_bytes` and rules; each rule
+names a fact, an operator, a value and a severity (`error` blocks the
+submission, `warning` informs the submitter and the reviewers), in the spirit of
+MediaConch's policies. A finding says, in Chinese, what was expected, what was
+found and what to do.
 """
 from __future__ import annotations
+
+from typing import Any
 
 OPS = {
     "eq": lambda a, v: a == v,
@@ -16,27 +21,82 @@ OPS = {
     "in": lambda a, v: a in v,
 }
 
+FACT_LABELS = {
+    "container": "封装格式", "video_codec": "视频编码", "audio_codec": "音频编码", "codec": "音频编码",
+    "width": "画面宽度", "height": "画面高度", "duration_s": "时长", "frame_rate": "帧率",
+    "has_audio": "声音", "has_subtitles": "字幕", "size_bytes": "文件大小", "format": "文件格式",
+    "pages": "页数", "subtitle_coverage": "字幕覆盖率",
+}
 
-def judge(facts: dict, policy: dict | None) -> tuple[str, list[dict]]:
-    """Return (verdict, findings). Rules on facts not yet known are skipped."""
+OP_WORDS = {"eq": "应为", "ne": "不应为", "lt": "应小于", "le": "应不超过", "gt": "应大于", "ge": "应不少于",
+            "between": "应在", "in": "应为"}
+
+
+def fmt_value(fact: str, value: Any) -> str:
+    """A value as an office worker reads it: minutes, MB, 像素, 有/无."""
+    if isinstance(value, bool):
+        return "有" if value else "无"
+    if isinstance(value, (list, tuple)):
+        if fact != "duration_s" and fact != "size_bytes" and not all(isinstance(v, (int, float)) for v in value):
+            return "、".join(fmt_value(fact, v) for v in value)
+        return "至".join(fmt_value(fact, v) for v in value)
+    if value is None:
+        return "未知"
+    if fact == "duration_s":
+        minutes, seconds = divmod(int(round(value)), 60)
+        return f"{minutes}分{seconds:02d}秒" if seconds else f"{minutes}分钟"
+    if fact == "size_bytes":
+        for unit, size in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+            if value >= size:
+                return f"{value / size:.2f}".rstrip("0").rstrip(".") + f" {unit}"
+        return f"{value} 字节"
+    if fact in ("width", "height"):
+        return f"{value} 像素"
+    if fact == "subtitle_coverage":
+        return f"{value:.0%}"
+    if isinstance(value, str):
+        return value.upper() if fact in ("container", "format") else value.replace("h264", "H.264")
+    return str(value)
+
+
+def rule_finding(rule: dict, actual: Any) -> dict:
+    fact, op, value = rule["fact"], rule["op"], rule["value"]
+    label = FACT_LABELS.get(fact, fact)
+    expected = fmt_value(fact, value)
+    if op == "between":
+        expected = f"{expected}之间"
+    message = f"{label}{OP_WORDS[op]}{expected}，实际为{fmt_value(fact, actual)}。"
+    if rule.get("hint"):
+        message += rule["hint"]
+    return {"rule": f"{fact} {op} {value}", "severity": rule["severity"], "expected": value, "actual": actual,
+            "message": message}
+
+
+def judge(facts: dict, policy: dict | None) -> list[dict]:
+    """Findings of the policy's rules; rules on facts this file lacks are skipped."""
     findings: list[dict] = []
-    if policy:
-        limit = policy.get("max_bytes")
-        if limit is not None and facts.get("size_bytes", 0) > limit:
-            findings.append({
-                "rule": "max_bytes", "severity": "error", "expected": limit, "actual": facts["size_bytes"],
-                "message": f"文件大小 {facts['size_bytes']} 字节，超过上限 {limit} 字节。请压缩后重新上传。",
-            })
-        for rule in policy.get("rules", []):
-            fact = rule["fact"]
-            if fact not in facts:
-                continue
-            if not OPS[rule["op"]](facts[fact], rule["value"]):
-                findings.append({
-                    "rule": f"{fact} {rule['op']} {rule['value']}", "severity": rule["severity"],
-                    "expected": rule["value"], "actual": facts[fact],
-                    "message": rule.get("hint") or f"{fact} 应满足 {rule['op']} {rule['value']}，实际为 {facts[fact]}。",
-                })
+    if not policy:
+        return findings
+    limit = policy.get("max_bytes")
+    size = facts.get("size_bytes")
+    if limit is not None and size is not None and size > limit:
+        findings.append({"rule": "max_bytes", "severity": "error", "expected": limit, "actual": size,
+                         "message": f"文件大小上限为{fmt_value('size_bytes', limit)}，实际为{fmt_value('size_bytes', size)}。"
+                                    "请压缩或剪辑后重新上传。"})
+    for rule in policy.get("rules", []):
+        actual = facts.get(rule["fact"])
+        if actual is None:
+            continue
+        try:
+            ok = OPS[rule["op"]](actual, rule["value"])
+        except TypeError:
+            ok = False  # a fact of the wrong type never satisfies a rule
+        if not ok:
+            findings.append(rule_finding(rule, actual))
+    return findings
+
+
+def verdict_of(findings: list[dict]) -> str:
     if any(f["severity"] == "error" for f in findings):
-        return "failed", findings
-    return ("warnings" if findings else "passed"), findings
+        return "failed"
+    return "warnings" if findings else "passed"

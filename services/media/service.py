@@ -1,19 +1,90 @@
-"""Media: checks every uploaded file against its track's media policy."""
+"""Media: checks every uploaded file against its track's media policy.
+
+For each `file_uploaded`: claim the file (so a duplicate delivery to another
+replica does not check it twice), run `media-check` in a child process with a
+time and memory limit (probing is CPU-heavy and FFmpeg may misbehave on a
+pathological file: neither may touch this process's event loop), store the
+derived files, record the report and announce `file_checked`.
+"""
 from __future__ import annotations
 
-from nameko.web.handlers import http
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import tempfile
+from datetime import timedelta
 
-from common.dependencies import Database
+from eventlet.green import subprocess
+from nameko.dependency_providers import Config
+from nameko.web.handlers import http
+from sqlalchemy import select
+
+from common.db import utcnow
+from common.dependencies import Database, ObjectStore
 from common.messaging import OutboxRelay, handles
+from services.media.checker import finding
 from services.media.models import CheckReport, MediaPolicyCopy, OutboxMessage, ProcessedEvent
-from services.media.policy import judge
+from services.media.policy import judge, verdict_of
+from services.media.recheck import with_sidecar
+
+log = logging.getLogger(__name__)
+REPLICA = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_check(path: str, kind: str, policy: dict | None, workdir: str, timeout_s: float,
+              memory_mb: int, sidecar: str | None = None) -> dict:
+    """`media-check` in a child process; always returns a report dict."""
+    policy_file = os.path.join(workdir, "policy.json")
+    with open(policy_file, "w", encoding="utf-8") as f:
+        json.dump(policy or {}, f)
+    derived_dir = os.path.join(workdir, "derived")
+    cmd = [sys.executable, "-m", "services.media.cli", path, "--kind", kind, "--json",
+           "--policy-file", policy_file, "--derived-dir", derived_dir]
+    if sidecar:
+        cmd += ["--subtitles", sidecar]
+
+    def limit_memory():  # runs in the child before exec
+        import resource
+
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit_memory,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return {"verdict": "failed", "facts": {}, "derived": {}, "text": "", "cues": [], "findings": [finding(
+            "check_timeout", "error", f"文件检查超过 {int(timeout_s)} 秒仍未完成（文件可能已损坏或结构异常）。"
+            "请重新导出后上传；如仍失败，请联系平台管理员。", timeout_s, None)]}
+    try:
+        report = json.loads(out.decode("utf-8").strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        log.error("media-check exited %s without a report: %s", proc.returncode, err.decode(errors="replace")[-2000:])
+        report = {"findings": [finding("check_crashed", "error",
+                                       "检查程序无法处理这个文件（文件可能已损坏）。请重新导出后上传；如仍失败，请联系平台管理员。",
+                                       None, proc.returncode)], "facts": {}}
+    if report.get("verdict") == "unreadable":
+        report["verdict"] = "failed"
+    report.setdefault("derived", {})
+    report.setdefault("cues", [])
+    report.setdefault("text", "")
+    report["verdict"] = verdict_of(report["findings"])
+    return report
 
 
 class MediaService:
     name = "media"
 
+    config = Config()
     db = Database(ProcessedEvent)
     outbox = OutboxRelay(OutboxMessage)
+    store = ObjectStore()
 
     @http("GET", "/health")
     def health(self, request):
@@ -32,14 +103,79 @@ class MediaService:
     @handles("file_uploaded")
     def on_file_uploaded(self, event):
         d = event.data
+        if not self._claim(event):
+            return
+        with self.db.transaction() as s:
+            copy = s.get(MediaPolicyCopy, (d["campaign_id"], d["track"], d["kind"]))
+            policy = copy.policy if copy else None
+            sidecar_key = self._sidecar_key(s, d) if d["kind"] == "video" else None
+        workdir = tempfile.mkdtemp(prefix="media-check-")
+        try:
+            path = self.store.local_copy(d["object_key"], workdir)
+            sidecar = self.store.local_copy(sidecar_key, tempfile.mkdtemp(dir=workdir)) if sidecar_key else None
+            report = run_check(path, d["kind"], policy, workdir, float(self.config.get("MEDIA_CHECK_TIMEOUT_S", 900)),
+                               int(self.config.get("MEDIA_CHECK_MEMORY_MB", 3072)), sidecar)
+            derived = {}
+            for name, local in report["derived"].items():
+                key = f"derived/{event.tenant}/{d['file_id']}/{os.path.basename(local)}"
+                self.store.put_file(key, local)
+                derived[name] = key
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
         with self.db.handling(event) as s:
             if s is None:
                 return
-            copy = s.get(MediaPolicyCopy, (d["campaign_id"], d["track"], d["kind"]))
-            facts = {"size_bytes": d["size"], "declared_content_type": d["content_type"]}
-            verdict, findings = judge(facts, copy.policy if copy else None)
-            s.merge(CheckReport(file_id=d["file_id"], submission_id=d["submission_id"], tenant=event.tenant,
-                                verdict=verdict, findings=findings, facts=facts))
-            self.outbox.add(s, "file_checked", event.tenant, {
-                "file_id": d["file_id"], "submission_id": d["submission_id"], "verdict": verdict,
-                "findings": findings, "facts": facts})
+            row = s.get(CheckReport, d["file_id"])
+            row.state, row.verdict, row.findings, row.facts = "done", report["verdict"], report["findings"], report["facts"]
+            row.derived, row.cues, row.text, row.checked_at = derived, report["cues"], report["text"], utcnow()
+            self._announce(s, event.tenant, row)
+            if d["kind"] == "subtitle":
+                self._recheck_videos(s, event.tenant, row)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _claim(self, event) -> bool:
+        """Take the file for this replica unless another holds a live claim or it is done."""
+        d = event.data
+        lease = timedelta(seconds=2 * float(self.config.get("MEDIA_CHECK_TIMEOUT_S", 900)))
+        with self.db.transaction() as s:
+            row = s.get(CheckReport, d["file_id"], with_for_update=True)
+            now = utcnow()
+            if row is not None and (row.state == "done" or (row.claimed_at and now - row.claimed_at < lease
+                                                           and row.claimed_by != REPLICA)):
+                log.info("file %s already %s; skipping duplicate delivery", d["file_id"], row.state)
+                return False
+            if row is None:
+                s.add(CheckReport(file_id=d["file_id"], submission_id=d["submission_id"], tenant=event.tenant,
+                                  campaign_id=d["campaign_id"], track=d["track"], kind=d["kind"],
+                                  object_key=d["object_key"], state="checking", claimed_by=REPLICA,
+                                  claimed_at=now, findings=[], facts={}, derived={}, cues=[], text=""))
+            else:
+                row.state, row.claimed_by, row.claimed_at = "checking", REPLICA, now
+        return True
+
+    def _sidecar_key(self, s, d) -> str | None:
+        row = s.scalars(select(CheckReport).where(
+            CheckReport.submission_id == d["submission_id"], CheckReport.kind == "subtitle",
+            CheckReport.state == "done", CheckReport.verdict != "failed").order_by(CheckReport.checked_at.desc())
+        ).first()
+        return row.object_key if row else None
+
+    def _announce(self, s, tenant: str, row: CheckReport) -> None:
+        self.outbox.add(s, "file_checked", tenant, {
+            "file_id": row.file_id, "submission_id": row.submission_id, "verdict": row.verdict,
+            "findings": row.findings, "facts": row.facts, "derived": row.derived,
+            "checked_at": row.checked_at.isoformat()})
+
+    def _recheck_videos(self, s, tenant: str, subtitle: CheckReport) -> None:
+        """A sidecar arrived after its video was checked: judge the video again (no re-scan)."""
+        videos = s.scalars(select(CheckReport).where(
+            CheckReport.submission_id == subtitle.submission_id, CheckReport.kind == "video",
+            CheckReport.state == "done")).all()
+        for video in videos:
+            copy = s.get(MediaPolicyCopy, (video.campaign_id, video.track, "video"))
+            facts, findings = with_sidecar(video.facts, video.findings, video.cues, subtitle.cues,
+                                           copy.policy if copy else None, judge)
+            video.facts, video.findings, video.verdict = facts, findings, verdict_of(findings)
+            video.checked_at = utcnow()
+            self._announce(s, tenant, video)

@@ -96,6 +96,22 @@ def intake(db_url, make_config, start_service):
     clock.set_start(None)
 
 
+def announce_check(env, file_id, submission_id, verdict, findings=(), checked_at="2020-06-12T01:05:00+00:00"):
+    """Publish `file_checked` as the media service would, and wait for intake to record it."""
+    from kombu import Exchange
+
+    from common.events import make_event
+
+    ev = make_event("file_checked", "seu", {
+        "file_id": file_id, "submission_id": submission_id, "verdict": verdict, "findings": list(findings),
+        "facts": {}, "checked_at": checked_at})
+    with Connection(env["config"]["AMQP_URI"]) as conn:
+        conn.Producer().publish(ev.to_dict(), exchange=Exchange("media.events", type="topic", durable=True),
+                                routing_key="file_checked", serializer="json", delivery_mode=2)
+    wait_until(lambda: env["seu"]("GET", f"/api/v1/files/{file_id}").json()["check"]["verdict"] == verdict,
+               what=f"intake records verdict {verdict}")
+
+
 def error_of(r, status, code):
     assert r.status_code == status, r.text
     body = r.json()["error"]
@@ -266,6 +282,27 @@ def test_lecture_video_stage_needs_its_uploaded_and_verified_video(intake):
     assert {d["code"] for d in body["details"]} == {"upload_incomplete", "file_missing"}
     r = seu("POST", f"/api/v1/files/{file_id}/complete")
     assert r.status_code == 200 and r.json()["state"] == "stored" and r.json()["name"] == "党课.mp4"
+    error_of(seu("POST", f"/api/v1/submissions/{work['id']}/submit"), 409, "file_check_pending")
+
+    bad = {"rule": "file_truncated", "severity": "error", "message": "文件不完整。"}
+    announce_check(intake, file_id, work["id"], "failed", [bad])
+    body = error_of(seu("POST", f"/api/v1/submissions/{work['id']}/submit"), 422, "file_check_failed")
+    assert "党课.mp4" in body["message"]
+    # an older check that arrives late does not overwrite the newer one
+    announce_check(intake, file_id, work["id"], "failed", [bad], checked_at="2020-06-12T01:06:00+00:00")
+    announce_check(intake, file_id, work["id"], "passed", checked_at="2020-06-12T01:07:00+00:00")
+    from kombu import Exchange
+
+    from common.events import make_event
+
+    stale = make_event("file_checked", "seu", {"file_id": file_id, "submission_id": work["id"], "verdict": "failed",
+                                               "findings": [bad], "facts": {}, "checked_at": "2020-06-12T01:01:00+00:00"})
+    with Connection(intake["config"]["AMQP_URI"]) as conn:
+        conn.Producer().publish(stale.to_dict(), exchange=Exchange("media.events", type="topic", durable=True),
+                                routing_key="file_checked", serializer="json")
+    import eventlet
+
+    eventlet.sleep(0.5)  # let intake consume the stale check before submitting
     r = seu("POST", f"/api/v1/submissions/{work['id']}/submit")
     assert r.status_code == 200, r.text
     assert r.json()["complete"] is True and r.json()["stage"] == "video"

@@ -85,6 +85,8 @@ SAMPLE_DATA: dict[str, dict] = {
         "findings": [{"rule": "width eq 1920", "severity": "warning", "message": "学校建议分辨率1920×1080。",
                       "expected": 1920, "actual": 1280}],
         "facts": {"width": 1280, "height": 720},
+        "checked_at": "2020-06-20T08:00:00+00:00",
+        "derived": {"poster": "derived/seu/f-1/poster.jpg"},
     },
 }
 

@@ -766,3 +766,10 @@ def test_receipt_number(tenant, seq, when, expected):
     number = rules.receipt_number(tenant, seq, when)
     assert number == expected
     assert re.fullmatch(r"[A-Z0-9-]+-\d{8}-\d{5}", number)
+
+
+def test_a_stage_waits_for_files_still_being_checked(seu):
+    with pytest.raises(DomainError) as info:
+        rules.check_stage_files(video_stage(seu), {"video": 1}, 0, [], ["党课.mp4"])
+    assert (info.value.code, info.value.status) == ("file_check_pending", 409)
+    assert "党课.mp4" in info.value.message

@@ -253,8 +253,17 @@ def stage_by_key(track: Track, key: str) -> Stage:
 KIND_LABELS = {"video": "视频", "image": "图片", "audio": "音频", "document": "文档", "subtitle": "字幕"}
 
 
-def check_stage_files(stage: Stage, stored_by_kind: dict[str, int], pending: int, failed: list[str]) -> None:
-    """The stage's files are all there, verified, and none failed its check."""
+def check_stage_files(stage: Stage, stored_by_kind: dict[str, int], pending: int, failed: list[str],
+                      unchecked: list[str] | None = None) -> None:
+    """The stage's files are all there, verified, checked, and none failed its check.
+
+    A work goes to review only with files that passed the media check, so a
+    submit waits for checks still running (seconds for most files).
+    """
+    if unchecked:
+        raise Conflict(
+            f"文件“{'、'.join(unchecked)}”正在进行格式检查，通常在一分钟内完成。请稍后再提交。",
+            code="file_check_pending", field="files", expected="checked", found="checking")
     problems = []
     if pending:
         problems.append({"code": "upload_incomplete", "field": "files",

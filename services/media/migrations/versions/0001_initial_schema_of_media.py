@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 07:15:10.547301
+Create Date: 2026-11-22 07:54:58.414314
 """
 from alembic import op
 import sqlalchemy as sa
@@ -21,10 +21,21 @@ def upgrade() -> None:
     sa.Column('file_id', sa.String(length=32), nullable=False),
     sa.Column('submission_id', sa.String(length=32), nullable=False),
     sa.Column('tenant', sa.String(length=64), nullable=False),
-    sa.Column('verdict', sa.String(length=16), nullable=False),
+    sa.Column('campaign_id', sa.String(length=64), nullable=False),
+    sa.Column('track', sa.String(length=40), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('object_key', sa.String(length=300), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('claimed_by', sa.String(length=64), nullable=True),
+    sa.Column('claimed_at', common.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('verdict', sa.String(length=16), nullable=True),
     sa.Column('findings', sa.JSON(), nullable=False),
     sa.Column('facts', sa.JSON(), nullable=False),
-    sa.Column('checked_at', common.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('derived', sa.JSON(), nullable=False),
+    sa.Column('cues', sa.JSON(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('checked_at', common.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', common.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('file_id')
     )
     with op.batch_alter_table('check_reports', schema=None) as batch_op:

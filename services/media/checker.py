@@ -1,0 +1,227 @@
+"""Check one file of a given kind against its policy: facts, findings, verdict, derived files.
+
+Used in-process by `media-check` and in a child process by the service. It
+does no I/O besides reading the file and writing derived files into
+`derived_dir`; the caller stores them.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from services.media import probe
+from services.media.policy import judge, verdict_of
+
+KIND_LABELS = {"video": "视频", "image": "图片", "audio": "音频", "document": "文档", "subtitle": "字幕"}
+IMAGE_FORMATS = {"jpeg", "png"}
+DOCUMENT_SNIFFS = {"pdf", "zip", "ole"}
+
+
+class NotMedia(Exception):
+    """The file cannot be read as anything we check (CLI exit 2)."""
+
+
+@dataclass
+class Report:
+    kind: str
+    facts: dict
+    findings: list[dict]
+    derived: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+    cues: list[tuple[float, float, str]] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        return verdict_of(self.findings)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "verdict": self.verdict, "findings": self.findings, "facts": self.facts,
+                "derived": self.derived, "text": self.text,
+                "cues": [list(c) for c in self.cues]}
+
+
+def finding(rule: str, severity: str, message: str, expected=None, actual=None) -> dict:
+    return {"rule": rule, "severity": severity, "expected": expected, "actual": actual, "message": message}
+
+
+def detect_kind(path: str) -> str:
+    """What the content is, for the CLI when no kind is given."""
+    sniffed = probe.sniff(path)
+    if sniffed in IMAGE_FORMATS:
+        return "image"
+    if sniffed in DOCUMENT_SNIFFS:
+        return "document"
+    try:
+        facts = probe.header_facts(path)
+    except probe.Unreadable:
+        from services.media import subtitles
+
+        with open(path, "rb") as f:
+            head = f.read(2_000_000)
+        try:
+            subtitles.parse_sidecar(head)
+            return "subtitle"
+        except ValueError:
+            raise NotMedia("无法识别的文件：既不是音视频，也不是图片、文档或字幕。") from None
+    if facts["has_video"]:
+        return "video"
+    if facts["has_audio"]:
+        return "audio"
+    raise NotMedia("文件中没有音频或视频流。")
+
+
+def _mismatch(kind: str, sniffed: str | None) -> dict | None:
+    """A file whose content is plainly another kind than declared."""
+    if kind == "video" and sniffed in IMAGE_FORMATS | DOCUMENT_SNIFFS:
+        found = {"jpeg": "图片", "png": "图片", "pdf": "PDF 文档", "zip": "压缩包或 Word 文档", "ole": "旧版 Office 文档"}[sniffed]
+        return finding("content_mismatch", "error",
+                       f"以视频上传，但文件内容是{found}。请上传视频文件本身。", "video", sniffed)
+    if kind == "image" and sniffed not in (None, "jpeg", "png") and sniffed not in ("gif",):
+        return finding("content_mismatch", "error", f"以图片上传，但文件内容是 {sniffed}。请上传 JPG 或 PNG 图片。",
+                       "image", sniffed)
+    return None
+
+
+def check_video(path: str, policy: dict | None, derived_dir: str | None, sidecar_cues=None) -> Report:
+    try:
+        facts = probe.header_facts(path)
+    except probe.Unreadable as exc:
+        raise NotMedia(f"无法作为视频读取：{exc}") from None
+    findings: list[dict] = []
+    if not facts["has_video"]:
+        findings.append(finding("no_video_stream", "error", "文件中没有视频画面（只有声音或为空）。请上传含画面的视频。",
+                                True, False))
+    result = probe.scan(path)
+    facts["integrity"] = {"packets": result.packets, "bytes": result.bytes, "last_video_s": result.last_video_s,
+                          "errors": result.errors[:5]}
+    if result.truncated(facts["duration_s"]):
+        facts["complete"] = False
+        findings.append(finding(
+            "file_truncated", "error",
+            f"文件不完整：文件头表明时长{_minutes(facts['duration_s'])}，但数据只到{_minutes(result.last_video_s)}"
+            "（上传中断或文件损坏）。请重新导出并完整上传。", facts["duration_s"], result.last_video_s))
+    else:
+        facts["complete"] = True
+    facts["index_at_front"] = probe.index_at_front(path)
+
+    cues = list(result.cues) + list(sidecar_cues or [])
+    facts.update(subtitle_facts(result.cues, sidecar_cues, facts["duration_s"]))
+    if cues:
+        from services.media import subtitles
+
+        findings += subtitles.subtitle_findings(facts["subtitle_coverage"], has_track=True)
+    findings += judge(facts, policy)
+
+    derived: dict[str, str] = {}
+    if derived_dir and facts["has_video"] and facts["complete"]:
+        poster, sheet = os.path.join(derived_dir, "poster.jpg"), os.path.join(derived_dir, "contact_sheet.jpg")
+        errors = probe.derive_images(path, poster, sheet, facts["duration_s"])
+        if os.path.exists(poster):
+            derived.update(poster=poster, contact_sheet=sheet)
+        if errors:
+            facts["decode_errors"] = errors[:5]
+            findings.append(finding("decode_errors", "warning",
+                                    "部分画面无法解码，视频可能有损坏。请播放检查后，必要时重新导出上传。", 0, len(errors)))
+        if facts["index_at_front"] is False:
+            playback = os.path.join(derived_dir, "playback.mp4")
+            probe.remux_faststart(path, playback)
+            derived["playback"] = playback
+    return Report("video", facts, findings, derived, text="\n".join(c[2] for c in cues), cues=cues)
+
+
+def subtitle_facts(embedded, sidecar, duration_s) -> dict:
+    from services.media import subtitles
+
+    cues = [subtitles.Cue(s, e, t) for s, e, t in list(embedded or []) + list(sidecar or [])]
+    source = "embedded" if embedded else ("sidecar" if sidecar else None)
+    cov = subtitles.coverage(cues, duration_s) if cues and duration_s else 0.0
+    return {"has_subtitles": bool(cues), "subtitle_source": source, "subtitle_coverage": round(cov, 3)}
+
+
+def _minutes(seconds) -> str:
+    if seconds is None:
+        return "未知"
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}分{s:02d}秒"
+
+
+def check_image(path: str, policy: dict | None, derived_dir: str | None) -> Report:
+    from services.media import images
+
+    try:
+        report = images.inspect_image(path)
+    except ValueError as exc:
+        raise NotMedia(str(exc)) from None
+    findings = list(report.findings)
+    broken = any(f["severity"] == "error" for f in findings)
+    findings += judge(report.facts, policy)
+    derived = {}
+    if derived_dir and not broken:
+        copy = os.path.join(derived_dir, "review.jpg")
+        images.make_review_copy(path, copy)
+        derived["review_copy"] = copy
+    return Report("image", dict(report.facts), findings, derived)
+
+
+def check_audio(path: str, policy: dict | None) -> Report:
+    try:
+        facts = probe.audio_facts(path)
+    except probe.Unreadable as exc:
+        raise NotMedia(f"无法作为音频读取：{exc}") from None
+    findings = []
+    if not facts["has_audio"]:
+        findings.append(finding("no_audio_stream", "error", "文件中没有声音。请上传音频文件本身。", True, False))
+    return Report("audio", facts, findings + judge(facts, policy))
+
+
+def check_document(path: str, policy: dict | None) -> Report:
+    from services.media import documents
+
+    try:
+        report = documents.inspect_document(path)
+    except ValueError as exc:
+        raise NotMedia(str(exc)) from None
+    findings = list(report.findings) + judge(report.facts, policy)
+    return Report("document", dict(report.facts), findings, text=report.text)
+
+
+def check_subtitle(path: str, policy: dict | None) -> Report:
+    from services.media import subtitles
+
+    with open(path, "rb") as f:
+        data = f.read(20_000_000)
+    try:
+        track = subtitles.parse_sidecar(data)
+    except ValueError as exc:
+        raise NotMedia(str(exc)) from None
+    facts = {"format": track.format, "size_bytes": os.path.getsize(path), "cues": len(track.cues)}
+    findings = [finding("subtitle_problem", "warning", p) for p in track.problems[:5]]
+    cues = [(c.start_s, c.end_s, c.text) for c in track.cues]
+    return Report("subtitle", facts, findings + judge(facts, policy), text=subtitles.subtitle_text(track.cues),
+                  cues=cues)
+
+
+def check_file(path: str, kind: str | None, policy: dict | None, derived_dir: str | None = None,
+               sidecar_path: str | None = None) -> Report:
+    """The one entry point: raises NotMedia when the file is not readable at all."""
+    if not os.path.getsize(path):
+        raise NotMedia("文件为空（0 字节）。请重新上传。")
+    kind = kind or detect_kind(path)
+    sniffed = probe.sniff(path)
+    mismatch = _mismatch(kind, sniffed)
+    if mismatch:
+        return Report(kind, {"size_bytes": os.path.getsize(path), "sniffed": sniffed}, [mismatch])
+    if derived_dir:
+        os.makedirs(derived_dir, exist_ok=True)
+    if kind == "video":
+        sidecar = check_subtitle(sidecar_path, None).cues if sidecar_path else None
+        return check_video(path, policy, derived_dir, sidecar)
+    if kind == "image":
+        return check_image(path, policy, derived_dir)
+    if kind == "audio":
+        return check_audio(path, policy)
+    if kind == "document":
+        return check_document(path, policy)
+    if kind == "subtitle":
+        return check_subtitle(path, policy)
+    raise ValueError(f"unknown kind {kind!r}")

@@ -1,0 +1,94 @@
+"""media-check: check a file the way the platform will, before uploading it.
+
+    media-check FILE [--campaign ID] [--track TRACK] [--kind KIND] [--subtitles SIDECAR] [--json]
+
+Exit 0 when no error-level rule fails (warnings allowed), 1 when one does,
+2 when the file cannot be read as media at all. Default campaign: the shipped
+四个一 2020 in 东南大学's version (the strictest); default track: lecture.
+
+The media service runs this same program in a child process per file, with
+`--policy-file` (its own copy of the policy) and `--derived-dir`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from services.media.checker import KIND_LABELS, NotMedia, check_file, detect_kind
+
+DEFAULT_CAMPAIGN = "siyige-2020-seu"
+VERDICT_LABELS = {"passed": "通过", "warnings": "通过（有提示）", "failed": "未通过"}
+
+
+def builtin_policy(campaign: str, track: str, kind: str) -> dict | None:
+    # The shipped definitions are intake's data; their parser is pure and shared read-only.
+    from services.intake.domain.campaign import load_builtin_definitions
+
+    definitions = load_builtin_definitions()
+    if campaign not in definitions:
+        raise SystemExit(f"未知的活动 {campaign}；内置活动：{'、'.join(definitions)}")
+    policies = definitions[campaign].media_policies()
+    if track not in policies:
+        raise SystemExit(f"活动 {campaign} 没有赛道 {track}；可用：{'、'.join(policies)}")
+    return policies[track].get(kind)
+
+
+def human(report: dict, path: str) -> str:
+    lines = [f"{path}：{KIND_LABELS.get(report['kind'], report['kind'])}，{VERDICT_LABELS[report['verdict']]}"]
+    for f in report["findings"]:
+        mark = "✗ 错误" if f["severity"] == "error" else "! 提示"
+        lines.append(f"  {mark}：{f['message']}")
+    facts = report["facts"]
+    shown = ["container", "video_codec", "width", "height", "duration_s", "audio_codec", "subtitle_tracks",
+             "subtitle_coverage", "format", "pages", "size_bytes"]
+    lines.append("  " + "  ".join(f"{k}={facts[k]}" for k in shown if facts.get(k) is not None))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="media-check", description="按活动的文件要求检查一个文件。")
+    ap.add_argument("file")
+    ap.add_argument("--campaign", default=DEFAULT_CAMPAIGN)
+    ap.add_argument("--track", default="lecture")
+    ap.add_argument("--kind", choices=sorted(KIND_LABELS))
+    ap.add_argument("--subtitles", help="a sidecar subtitle file (.srt/.vtt/.ass) that goes with the video")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--policy-file", help=argparse.SUPPRESS)
+    ap.add_argument("--derived-dir", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    try:
+        kind = args.kind or detect_kind(args.file)
+        if args.policy_file:
+            with open(args.policy_file, encoding="utf-8") as f:
+                policy = json.load(f)
+        else:
+            policy = builtin_policy(args.campaign, args.track, kind)
+        report = check_file(args.file, kind, policy, args.derived_dir, args.subtitles).to_dict()
+    except NotMedia as exc:
+        report = {"verdict": "unreadable", "kind": args.kind, "facts": {}, "derived": {},
+                  "findings": [{"rule": "unreadable", "severity": "error", "expected": "媒体文件", "actual": None,
+                                "message": f"{exc} 请确认上传的是正确的文件。"}]}
+        print(json.dumps(report, ensure_ascii=False) if args.json else f"{args.file}：无法读取。{exc}")
+        return 2
+    except FileNotFoundError:
+        print(f"找不到文件：{args.file}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a pathological file must yield a report, not a trace
+        import traceback
+
+        traceback.print_exc()
+        report = {"verdict": "unreadable", "kind": args.kind, "facts": {}, "derived": {},
+                  "findings": [{"rule": "check_crashed", "severity": "error", "expected": None,
+                                "actual": type(exc).__name__,
+                                "message": "检查程序无法处理这个文件（文件可能已损坏）。请重新导出后上传；如仍失败，请联系平台管理员。"}]}
+        print(json.dumps(report, ensure_ascii=False) if args.json else f"{args.file}：无法检查（{exc}）。")
+        return 2
+    if not args.json:
+        report.pop("cues", None)
+    print(json.dumps(report, ensure_ascii=False) if args.json else human(report, args.file))
+    return 1 if report["verdict"] == "failed" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,510 @@
+"""Generated test media for the media service (PyAV, Pillow, python-docx, pypdf; nothing downloaded).
+
+Every ``make_*`` function writes one file into ``folder`` and returns its Path;
+``make_all(folder)`` writes the whole set and returns ``{name: Path}``.
+
+Speed: a lecture of any length is built by encoding ONE short closed GOP of
+video (static frames, ``preset=ultrafast``, no B-frames) and a few seconds of
+8 kHz mono AAC once per (codec, size), then stream-copying those packets again
+and again with shifted timestamps until the wanted running time is reached.
+No frame is encoded twice, so a 31-minute 1080p file costs about as much as a
+10-second one.  The whole set takes a few seconds on two cores.
+
+Names (the keys of ``make_all``):
+
+=======================  ==================================================================
+lecture_ok               MP4, H.264 yuv420p 1920x1080, AAC, mov_text subtitles covering
+                         >= 90 % of the running time, 16 min, faststart (moov before mdat)
+lecture_720p             as ok, 1280x720
+lecture_mpeg4            as ok, MPEG-4 Part 2 video (``mpeg4``)
+lecture_mkv_named_mp4    Matroska content (subrip subtitles) in a file named ``.mp4``
+lecture_too_long         as ok, 31 min
+lecture_too_short        as ok, 1 min
+lecture_no_subtitles     as ok, no subtitle stream (its sidecar is ``subtitles_srt``)
+lecture_no_audio         as ok, no audio stream
+lecture_index_at_end     as ok, without faststart: moov after mdat
+lecture_truncated        the bytes of lecture_ok cut at 60 %: header (moov) intact, data missing
+text_named_mp4           a UTF-8 text file named 党课.mp4
+subtitles_srt            lecture_no_subtitles.srt, UTF-8 Chinese, cues covering ~80 %
+image_gps                JPEG 1200x800 with EXIF incl. a GPS IFD (latitude/longitude)
+image_bomb               PNG, header 40000x40000 1-bit, ~280 KB, decompresses to 200 MB
+audio_ok                 M4A (AAC) 30 s
+document_docx            .docx with Chinese paragraphs
+document_pdf             PDF, 3 pages
+=======================  ==================================================================
+"""
+from __future__ import annotations
+
+import io
+import struct
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+# --------------------------------------------------------------------------- facts the tests rely on
+
+LECTURE_S = 16 * 60          # inside the 15-20 min recommendation
+TOO_LONG_S = 31 * 60
+TOO_SHORT_S = 60
+AUDIO_S = 30
+FPS = 1                      # static slides: 1 frame per second keeps files tiny
+GOP_S = 10                   # one closed GOP of 10 s is encoded, then repeated
+AUDIO_RATE = 8000
+AUDIO_FRAME = 1024           # AAC samples per packet
+TRUNCATE_AT = 0.6
+BOMB_SIZE = 40000
+SUBTITLE_COVERAGE = 0.9375   # embedded cues: 7.5 s of every 8 s
+SIDECAR_COVERAGE = 0.8       # sidecar .srt: 8 s of every 10 s
+GPS = {"lat": (32, 3, 36.0), "lat_ref": "N", "lon": (118, 47, 24.0), "lon_ref": "E"}  # Nanjing
+
+CUES = [
+    "同志们好，今天我们讲抓紧抓实抓细常态化疫情防控工作",
+    "坚持人民至上、生命至上，守护人民群众生命安全和身体健康",
+    "不忘初心、牢记使命，始终把人民放在心中最高位置",
+    "弘扬伟大抗疫精神，把党的政治优势和组织优势转化为防控优势",
+    "基层党组织要发挥战斗堡垒作用，党员要发挥先锋模范作用",
+    "学思用贯通、知信行统一，把学习成果转化为工作实效",
+]
+
+# The text subtitle encoders read their styles from an ASS header (FFmpeg's default one).
+ASS_HEADER = (
+    "[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY: 288\r\n\r\n"
+    "[V4+ Styles]\r\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
+    "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, "
+    "Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\r\n"
+    "Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\r\n\r\n"
+    "[Events]\r\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n"
+).encode()
+
+_SEGMENTS: dict[tuple, "_Segment"] = {}
+
+
+# --------------------------------------------------------------------------- the shared segment
+
+
+@dataclass
+class _Segment:
+    """One encoded GOP of video and a cycle of audio, kept in memory for stream copy."""
+    holder: av.container.InputContainer   # keeps the template streams alive
+    video: av.stream.Stream
+    video_packets: list                   # (payload, pts, dts, duration, keyframe), in video_tb
+    video_tb: Fraction
+    video_cycle: int                      # length of the GOP in video_tb
+    audio: av.stream.Stream
+    audio_packets: list                   # (payload, duration), contiguous, in audio_tb
+    audio_tb: Fraction
+    audio_cycle: int
+
+
+def _slide(width: int, height: int, index: int) -> np.ndarray:
+    """A simple 'slide': dark red band, light body, a few text-like bars (moves a little per frame)."""
+    img = np.full((height, width, 3), 238, np.uint8)
+    band = height // 7
+    img[:band] = (178, 24, 30)
+    img[band: band + max(2, height // 180)] = (212, 175, 55)
+    bar_h = max(4, height // 40)
+    for line in range(6):
+        top = band + height // 10 + line * 3 * bar_h
+        length = width // 2 + ((line * 7919 + index * 131) % (width // 3))
+        img[top: top + bar_h, width // 12: width // 12 + length] = (60, 60, 60)
+    return img
+
+
+def _segment(codec: str, width: int, height: int) -> _Segment:
+    key = (codec, width, height)
+    if key in _SEGMENTS:
+        return _SEGMENTS[key]
+    gop = FPS * GOP_S
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        v = out.add_stream(codec, rate=FPS)
+        v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        if codec == "libx264":
+            v.options = {"preset": "ultrafast", "g": str(gop), "keyint_min": str(gop), "bf": "0",
+                         "sc_threshold": "0", "crf": "30"}
+        else:
+            v.options = {"g": str(gop), "bf": "0", "qscale": "8"}
+        a = out.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+        a.bit_rate = 16000
+        for i in range(gop):
+            frame = av.VideoFrame.from_ndarray(_slide(width, height, i), format="rgb24")
+            frame.pts = i
+            out.mux(v.encode(frame))
+        out.mux(v.encode())
+        n = AUDIO_FRAME * (AUDIO_RATE * GOP_S // AUDIO_FRAME + 2)
+        t = np.arange(n) / AUDIO_RATE
+        # a quiet 'voice-like' tone, 220 Hz with a slow swell
+        tone = (0.08 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t)))
+        frame = av.AudioFrame.from_ndarray(tone.astype(np.float32)[None, :], format="flt", layout="mono")
+        frame.sample_rate, frame.pts = AUDIO_RATE, 0
+        out.mux(a.encode(frame))
+        out.mux(a.encode())
+    buf.seek(0)
+    holder = av.open(buf)
+    vin, ain = holder.streams.video[0], holder.streams.audio[0]
+    video, audio = [], []
+    for p in holder.demux():
+        if p.size == 0:
+            continue
+        if p.stream is vin:
+            video.append((bytes(p), p.pts, p.dts, p.duration, p.is_keyframe))
+        elif p.pts >= 0 and p.duration == AUDIO_FRAME:    # drop priming and the short tail
+            audio.append((bytes(p), p.duration))
+    audio = audio[: AUDIO_RATE * GOP_S // AUDIO_FRAME]
+    assert video[0][4], "the segment must start with a keyframe"
+    video_tb = vin.time_base
+    seg = _Segment(holder, vin, video, video_tb, int(Fraction(GOP_S) / video_tb),
+                   ain, audio, ain.time_base, len(audio) * AUDIO_FRAME)
+    _SEGMENTS[key] = seg
+    return seg
+
+
+def _packet(payload: bytes, stream, pts: int, dts: int, duration: int, tb: Fraction, key: bool):
+    p = av.Packet(payload)
+    p.pts, p.dts, p.duration, p.time_base, p.stream = pts, dts, duration, tb, stream
+    p.is_keyframe = key
+    return p
+
+
+def _cues(duration_s: float, every: float, show: float):
+    """(start_s, end_s, text) covering show/every of the running time."""
+    cues, start, i = [], 0.0, 0
+    while start + 0.5 < duration_s:
+        cues.append((start, min(start + show, duration_s), CUES[i % len(CUES)]))
+        start += every
+        i += 1
+    return cues
+
+
+# --------------------------------------------------------------------------- the shared builder
+
+
+def make_lecture(path, *, width: int, height: int, duration_s: float, codec: str = "libx264",
+                 container: str = "mp4", audio: bool = True, subtitles: bool = True,
+                 faststart: bool = True) -> Path:
+    """Write a lecture video: video (+ 8 kHz mono AAC) (+ Chinese subtitle cues) of ``duration_s``.
+
+    ``codec``: "libx264" or "mpeg4"; ``container``: "mp4", "mov" or "matroska"/"mkv" (the file
+    name is not consulted, so Matroska can be written to a name ending in .mp4).  Subtitles are
+    ``mov_text`` in MP4/MOV and ``subrip`` in Matroska.  ``faststart`` (MP4/MOV only) moves the
+    moov box in front of mdat; without it the index is written at the end.
+    """
+    path = Path(path)
+    fmt = {"mkv": "matroska"}.get(container, container)
+    seg = _segment(codec, width, height)
+    options = {"movflags": "faststart"} if faststart and fmt in ("mp4", "mov") else {}
+    with av.open(str(path), "w", format=fmt, options=options) as out:
+        vs = out.add_stream_from_template(seg.video)
+        vs.codec_context.framerate = Fraction(FPS)
+        ast = out.add_stream_from_template(seg.audio) if audio else None
+        ss = None
+        if subtitles:
+            ss = out.add_stream("mov_text" if fmt in ("mp4", "mov") else "subrip")
+            ss.codec_context.time_base = Fraction(1, 1000)
+            ss.codec_context.subtitle_header = ASS_HEADER
+            ss.metadata["language"] = "chi"
+        out.metadata["title"] = "微党课"
+
+        # Interleave by time: all packets up to each subtitle cue / audio packet / video frame.
+        frame_tb = Fraction(1, FPS)
+        n_frames = int(round(duration_s * FPS))
+        n_audio = int(duration_s * AUDIO_RATE) // AUDIO_FRAME if audio else 0
+        events = []   # (time_s, order, kind, index)
+        gop = len(seg.video_packets)
+        for i in range(n_frames):
+            events.append((float(i * frame_tb), 0, "v", i))
+        for j in range(n_audio):
+            events.append((j * AUDIO_FRAME / AUDIO_RATE, 1, "a", j))
+        cues = _cues(duration_s, 8.0, 7.5) if subtitles else []
+        for k, cue in enumerate(cues):
+            events.append((cue[0], 2, "s", k))
+        events.sort()
+        n_cycle_a = len(seg.audio_packets)
+        for _, _, kind, i in events:
+            if kind == "v":
+                cycle, pos = divmod(i, gop)
+                payload, pts, dts, dur, key = seg.video_packets[pos]
+                shift = cycle * seg.video_cycle
+                out.mux(_packet(payload, vs, pts + shift, dts + shift, dur, seg.video_tb, key))
+            elif kind == "a":
+                payload, dur = seg.audio_packets[i % n_cycle_a]
+                out.mux(_packet(payload, ast, i * AUDIO_FRAME, i * AUDIO_FRAME, dur, seg.audio_tb, True))
+            else:
+                start, end, text = cues[i]
+                start_ms, end_ms = int(start * 1000), int(end * 1000)
+                sub = av.subtitles.subtitle.SubtitleSet.create(
+                    f"{i},0,Default,,0,0,0,,{text}".encode(), 0, end_ms - start_ms, pts=start_ms)
+                pkt = ss.codec_context.encode_subtitle(sub)
+                pkt.time_base, pkt.stream = Fraction(1, 1000), ss
+                out.mux(pkt)
+    return path
+
+
+# --------------------------------------------------------------------------- the named fixtures
+
+
+def make_lecture_ok(folder) -> Path:
+    return make_lecture(Path(folder) / "lecture_ok.mp4", width=1920, height=1080, duration_s=LECTURE_S)
+
+
+def make_lecture_720p(folder) -> Path:
+    return make_lecture(Path(folder) / "lecture_720p.mp4", width=1280, height=720, duration_s=LECTURE_S)
+
+
+def make_lecture_mpeg4(folder) -> Path:
+    return make_lecture(Path(folder) / "lecture_mpeg4.mp4", width=1920, height=1080, duration_s=LECTURE_S,
+                        codec="mpeg4")
+
+
+def make_lecture_mkv_named_mp4(folder) -> Path:
+    return make_lecture(Path(folder) / "lecture_mkv_named.mp4", width=1920, height=1080,
+                        duration_s=LECTURE_S, container="matroska")
+
+
+def make_lecture_too_long(folder) -> Path:
+    return make_lecture(Path(folder) / "lecture_too_long.mp4", width=1920, height=1080, duration_s=TOO_LONG_S)
+
+
+def make_lecture_too_short(folder) -> Path:
+    return make_lecture(Path(folder) / "lecture_too_short.mp4", width=1920, height=1080,
+                        duration_s=TOO_SHORT_S)
+
+
+def make_lecture_no_subtitles(folder) -> Path:
+    return make_lecture(Path(folder) / "lecture_no_subtitles.mp4", width=1920, height=1080,
+                        duration_s=LECTURE_S, subtitles=False)
+
+
+def make_lecture_no_audio(folder) -> Path:
+    return make_lecture(Path(folder) / "lecture_no_audio.mp4", width=1920, height=1080,
+                        duration_s=LECTURE_S, audio=False)
+
+
+def make_lecture_index_at_end(folder) -> Path:
+    return make_lecture(Path(folder) / "lecture_index_at_end.mp4", width=1920, height=1080,
+                        duration_s=LECTURE_S, faststart=False)
+
+
+def make_lecture_truncated(folder, source=None) -> Path:
+    """The first 60 % of the bytes of a faststart lecture (``source``, default: a fresh lecture_ok).
+
+    The moov box sits in front, so the header is intact; most of mdat is missing.
+    """
+    path = Path(folder) / "lecture_truncated.mp4"
+    if source is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = make_lecture_ok(tmp).read_bytes()
+    else:
+        data = Path(source).read_bytes()
+    path.write_bytes(data[: int(len(data) * TRUNCATE_AT)])
+    return path
+
+
+def make_text_named_mp4(folder) -> Path:
+    path = Path(folder) / "党课.mp4"
+    path.write_text("这不是视频文件。\n同志们好，今天我们讲抓紧抓实抓细常态化疫情防控工作。\n", encoding="utf-8")
+    return path
+
+
+def _srt_time(s: float) -> str:
+    ms = int(round(s * 1000))
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+def make_subtitles_srt(folder, duration_s: float = LECTURE_S) -> Path:
+    """Sidecar for lecture_no_subtitles (same stem), cues covering ~80 % of ``duration_s``."""
+    path = Path(folder) / "lecture_no_subtitles.srt"
+    blocks = [f"{n}\n{_srt_time(a)} --> {_srt_time(b)}\n{text}\n"
+              for n, (a, b, text) in enumerate(_cues(duration_s, 10.0, 10.0 * SIDECAR_COVERAGE), 1)]
+    path.write_text("\n".join(blocks), encoding="utf-8")
+    return path
+
+
+def make_image_gps(folder) -> Path:
+    from PIL import ExifTags, Image
+
+    img = Image.fromarray(_slide(1200, 800, 0))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "Huawei"
+    exif[ExifTags.Base.Model] = "P40"
+    exif[ExifTags.Base.DateTime] = "2020:06:12 09:30:00"
+    exif[ExifTags.Base.ImageDescription] = "party lecture"
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSVersionID] = b"\x02\x02\x00\x00"
+    gps[ExifTags.GPS.GPSLatitudeRef] = GPS["lat_ref"]
+    gps[ExifTags.GPS.GPSLatitude] = tuple(float(x) for x in GPS["lat"])
+    gps[ExifTags.GPS.GPSLongitudeRef] = GPS["lon_ref"]
+    gps[ExifTags.GPS.GPSLongitude] = tuple(float(x) for x in GPS["lon"])
+    path = Path(folder) / "image_gps.jpg"
+    img.save(path, "JPEG", quality=80, exif=exif)
+    return path
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def make_image_bomb(folder, size: int = BOMB_SIZE) -> Path:
+    """A genuine decompression bomb: a valid 1-bit white PNG of size x size (200 MB raw) in ~280 KB.
+
+    The deflate stream is built from one compressed block of identical rows that is repeated
+    (each block ends with a full flush, so it never refers to earlier data), then the Adler-32
+    of the whole raw image closes it.  Takes a fraction of a second and no big buffer.
+    """
+    assert size % 8 == 0
+    rows_per_block = next(n for n in (1000, 800, 500, 400, 250, 200, 100, 50, 40, 25, 20, 10, 8, 5, 4, 2, 1)
+                          if size % n == 0)
+    block_raw = (b"\x00" + b"\xff" * (size // 8)) * rows_per_block
+    comp = zlib.compressobj(9)
+    first = comp.compress(block_raw) + comp.flush(zlib.Z_FULL_FLUSH)   # starts with the zlib header
+    repeat = comp.compress(block_raw) + comp.flush(zlib.Z_FULL_FLUSH)
+    n_blocks = size // rows_per_block
+    adler = 1
+    for _ in range(n_blocks):
+        adler = zlib.adler32(block_raw, adler)
+    idat = first + repeat * (n_blocks - 1) + b"\x03\x00" + struct.pack(">I", adler)   # empty final block
+    ihdr = struct.pack(">IIBBBBB", size, size, 1, 0, 0, 0, 0)    # bit depth 1, greyscale
+    path = Path(folder) / "image_bomb.png"
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr))
+        for off in range(0, len(idat), 1 << 16):
+            f.write(_png_chunk(b"IDAT", idat[off: off + (1 << 16)]))
+        f.write(_png_chunk(b"IEND", b""))
+    return path
+
+
+def make_audio_ok(folder, duration_s: float = AUDIO_S) -> Path:
+    path = Path(folder) / "audio_ok.m4a"
+    rate = 16000
+    with av.open(str(path), "w", format="ipod") as out:
+        a = out.add_stream("aac", rate=rate, layout="mono")
+        a.bit_rate = 32000
+        n = int(duration_s * rate)
+        t = np.arange(n) / rate
+        tone = (0.1 * np.sin(2 * np.pi * 196 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.7 * t)))
+        for start in range(0, n, rate):
+            frame = av.AudioFrame.from_ndarray(tone[start: start + rate].astype(np.float32)[None, :],
+                                               format="flt", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            out.mux(a.encode(frame))
+        out.mux(a.encode())
+    return path
+
+
+DOCX_PARAGRAPHS = [
+    "微党课讲稿：抓紧抓实抓细常态化疫情防控工作",
+    "同志们好！今天我们围绕坚持人民至上、生命至上，谈一谈基层党组织如何发挥战斗堡垒作用。",
+    "一、提高政治站位。疫情防控是一场大考，党员干部要冲锋在前、担当作为。",
+    "二、压实防控责任。落实“四方责任”，做到守土有责、守土担责、守土尽责。",
+    "三、弘扬抗疫精神。把伟大抗疫精神转化为推动学校事业发展的强大动力。",
+]
+
+
+def make_document_docx(folder) -> Path:
+    import docx
+
+    doc = docx.Document()
+    doc.core_properties.title = "微党课讲稿"
+    doc.core_properties.author = "东南大学党委"
+    doc.add_heading(DOCX_PARAGRAPHS[0], level=1)
+    for text in DOCX_PARAGRAPHS[1:]:
+        doc.add_paragraph(text)
+    path = Path(folder) / "document.docx"
+    doc.save(path)
+    return path
+
+
+PDF_PAGES = 3
+
+
+def make_document_pdf(folder, pages: int = PDF_PAGES) -> Path:
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    font = writer._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject("/Helvetica")}))
+    for n in range(1, pages + 1):
+        page = writer.add_blank_page(width=595, height=842)   # A4 in points
+        content = DecodedStreamObject()
+        content.set_data(f"BT /F1 18 Tf 72 760 Td (Party micro-lecture, page {n} of {pages}) Tj ET"
+                         .encode("ascii"))
+        page[NameObject("/Contents")] = writer._add_object(content)
+        page[NameObject("/Resources")] = DictionaryObject({
+            NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
+    writer.add_metadata({"/Title": "微党课讲稿", "/Author": "东南大学党委"})
+    path = Path(folder) / "document.pdf"
+    with open(path, "wb") as f:
+        writer.write(f)
+    return path
+
+
+# --------------------------------------------------------------------------- all of them
+
+MAKERS = {
+    "lecture_ok": make_lecture_ok,
+    "lecture_720p": make_lecture_720p,
+    "lecture_mpeg4": make_lecture_mpeg4,
+    "lecture_mkv_named_mp4": make_lecture_mkv_named_mp4,
+    "lecture_too_long": make_lecture_too_long,
+    "lecture_too_short": make_lecture_too_short,
+    "lecture_no_subtitles": make_lecture_no_subtitles,
+    "lecture_no_audio": make_lecture_no_audio,
+    "lecture_index_at_end": make_lecture_index_at_end,
+    "lecture_truncated": make_lecture_truncated,
+    "text_named_mp4": make_text_named_mp4,
+    "subtitles_srt": make_subtitles_srt,
+    "image_gps": make_image_gps,
+    "image_bomb": make_image_bomb,
+    "audio_ok": make_audio_ok,
+    "document_docx": make_document_docx,
+    "document_pdf": make_document_pdf,
+}
+
+
+def make_all(folder) -> dict[str, Path]:
+    """Write every fixture into ``folder`` (created if missing); returns {name: path}."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    made: dict[str, Path] = {}
+    for name, maker in MAKERS.items():
+        if name == "lecture_truncated":
+            made[name] = make_lecture_truncated(folder, source=made["lecture_ok"])
+        else:
+            made[name] = maker(folder)
+    return made
+
+
+_SESSION: dict[str, Path] | None = None
+
+
+def session_media(tmp_path_factory) -> dict[str, Path]:
+    """make_all once per test process, for session-scoped fixtures in any test module::
+
+        @pytest.fixture(scope="session")
+        def media(tmp_path_factory):
+            return session_media(tmp_path_factory)
+    """
+    global _SESSION
+    if _SESSION is None or not all(p.exists() for p in _SESSION.values()):
+        _SESSION = make_all(tmp_path_factory.mktemp("media"))
+    return _SESSION
+
+
+if __name__ == "__main__":   # python -m tests.media_fixtures [FOLDER]: write the set, print the time
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/media-fixtures")
+    t0 = time.perf_counter()
+    files = make_all(target)
+    elapsed = time.perf_counter() - t0
+    for key, p in files.items():
+        print(f"{key:24s} {p.stat().st_size:>12,d}  {p}")
+    print(f"generated {len(files)} files in {elapsed:.2f} s")
