@@ -74,32 +74,39 @@ CUES = [
 
 # The text subtitle encoders read their styles from an ASS header (FFmpeg's default one).
 ASS_HEADER = (
-    "[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY: 288\r\n\r\n"
-    "[V4+ Styles]\r\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
-    "BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, "
-    "Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\r\n"
-    "Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\r\n\r\n"
-    "[Events]\r\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n"
-).encode()
+    b"[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY: 288\r\n\r\n"
+    b"[V4+ Styles]\r\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, "
+    b"BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, "
+    b"Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\r\n"
+    b"Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\r\n\r\n"
+    b"[Events]\r\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n"
+)
 
-_SEGMENTS: dict[tuple, "_Segment"] = {}
+_SEGMENTS: dict[tuple, Segment] = {}
 
 
 # --------------------------------------------------------------------------- the shared segment
 
 
 @dataclass
-class _Segment:
-    """One encoded GOP of video and a cycle of audio, kept in memory for stream copy."""
+class Segment:
+    """One closed GOP of video and a cycle of audio, encoded once and kept in memory for stream copy."""
     holder: av.container.InputContainer   # keeps the template streams alive
+    fps: int
     video: av.stream.Stream
     video_packets: list                   # (payload, pts, dts, duration, keyframe), in video_tb
     video_tb: Fraction
     video_cycle: int                      # length of the GOP in video_tb
     audio: av.stream.Stream
-    audio_packets: list                   # (payload, duration), contiguous, in audio_tb
-    audio_tb: Fraction
-    audio_cycle: int
+    audio_rate: int
+    audio_packets: list                   # (payload, duration): AUDIO_FRAME samples each, contiguous
+
+    @property
+    def bytes_per_second(self) -> float:
+        seconds = float(self.video_cycle * self.video_tb)
+        return (sum(len(p[0]) for p in self.video_packets) / seconds
+                + sum(len(p[0]) for p in self.audio_packets) / (len(self.audio_packets) * AUDIO_FRAME
+                                                                 / self.audio_rate))
 
 
 def _slide(width: int, height: int, index: int) -> np.ndarray:
@@ -116,34 +123,51 @@ def _slide(width: int, height: int, index: int) -> np.ndarray:
     return img
 
 
-def _segment(codec: str, width: int, height: int) -> _Segment:
-    key = (codec, width, height)
-    if key in _SEGMENTS:
-        return _SEGMENTS[key]
-    gop = FPS * GOP_S
+def encode_segment(codec: str = "libx264", width: int = 1920, height: int = 1080, *, fps: int = FPS,
+                   seconds: int = GOP_S, frame=None, video_bit_rate: int | None = None,
+                   audio_rate: int = AUDIO_RATE, audio_layout: str = "mono",
+                   audio_bit_rate: int = 16000) -> Segment:
+    """Encode ``seconds`` of video as ONE closed GOP (no B-frames) plus a cycle of AAC audio.
+
+    ``frame(i, width, height)`` returns the i-th picture as an ``av.VideoFrame`` or an RGB
+    ndarray (default: a static slide).  Without ``video_bit_rate`` the quality is constant
+    (x264 crf 30 / mpeg4 qscale 8), which makes static slides almost free.
+    """
+    gop = fps * seconds
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
-        v = out.add_stream(codec, rate=FPS)
+        v = out.add_stream(codec, rate=fps)
         v.width, v.height, v.pix_fmt = width, height, "yuv420p"
+        opts = {"g": str(gop), "bf": "0"}
         if codec == "libx264":
-            v.options = {"preset": "ultrafast", "g": str(gop), "keyint_min": str(gop), "bf": "0",
-                         "sc_threshold": "0", "crf": "30"}
-        else:
-            v.options = {"g": str(gop), "bf": "0", "qscale": "8"}
-        a = out.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-        a.bit_rate = 16000
+            opts.update({"preset": "ultrafast", "keyint_min": str(gop), "sc_threshold": "0"})
+            if not video_bit_rate:
+                opts["crf"] = "30"
+        elif not video_bit_rate:
+            opts["qscale"] = "8"
+        if video_bit_rate:
+            v.bit_rate = video_bit_rate
+        v.options = opts
+        a = out.add_stream("aac", rate=audio_rate, layout=audio_layout)
+        a.bit_rate = audio_bit_rate
         for i in range(gop):
-            frame = av.VideoFrame.from_ndarray(_slide(width, height, i), format="rgb24")
-            frame.pts = i
-            out.mux(v.encode(frame))
+            pic = frame(i, width, height) if frame else _slide(width, height, i)
+            if not isinstance(pic, av.VideoFrame):
+                pic = av.VideoFrame.from_ndarray(pic, format="rgb24")
+            pic.pts = i
+            out.mux(v.encode(pic))
         out.mux(v.encode())
-        n = AUDIO_FRAME * (AUDIO_RATE * GOP_S // AUDIO_FRAME + 2)
-        t = np.arange(n) / AUDIO_RATE
+        n = AUDIO_FRAME * (audio_rate * seconds // AUDIO_FRAME + 2)
+        t = np.arange(n) / audio_rate
         # a quiet 'voice-like' tone, 220 Hz with a slow swell
         tone = (0.08 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t)))
-        frame = av.AudioFrame.from_ndarray(tone.astype(np.float32)[None, :], format="flt", layout="mono")
-        frame.sample_rate, frame.pts = AUDIO_RATE, 0
-        out.mux(a.encode(frame))
+        channels = len(a.layout.channels)
+        pcm = np.repeat(tone.astype(np.float32)[None, :], channels, axis=0)
+        for off in range(0, n, audio_rate):
+            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[:, off:off + audio_rate]), format="fltp",
+                                            layout=audio_layout)
+            af.sample_rate, af.pts = audio_rate, off
+            out.mux(a.encode(af))
         out.mux(a.encode())
     buf.seek(0)
     holder = av.open(buf)
@@ -156,13 +180,18 @@ def _segment(codec: str, width: int, height: int) -> _Segment:
             video.append((bytes(p), p.pts, p.dts, p.duration, p.is_keyframe))
         elif p.pts >= 0 and p.duration == AUDIO_FRAME:    # drop priming and the short tail
             audio.append((bytes(p), p.duration))
-    audio = audio[: AUDIO_RATE * GOP_S // AUDIO_FRAME]
-    assert video[0][4], "the segment must start with a keyframe"
-    video_tb = vin.time_base
-    seg = _Segment(holder, vin, video, video_tb, int(Fraction(GOP_S) / video_tb),
-                   ain, audio, ain.time_base, len(audio) * AUDIO_FRAME)
-    _SEGMENTS[key] = seg
-    return seg
+    audio = audio[: audio_rate * seconds // AUDIO_FRAME]
+    if len(video) != gop or not video[0][4]:
+        raise RuntimeError(f"expected one closed GOP of {gop} frames from {codec}")
+    return Segment(holder, fps, vin, video, vin.time_base, int(Fraction(seconds) / vin.time_base),
+                   ain, audio_rate, audio)
+
+
+def _segment(codec: str, width: int, height: int) -> Segment:
+    key = (codec, width, height)
+    if key not in _SEGMENTS:
+        _SEGMENTS[key] = encode_segment(codec, width, height)
+    return _SEGMENTS[key]
 
 
 def _packet(payload: bytes, stream, pts: int, dts: int, duration: int, tb: Fraction, key: bool):
@@ -182,6 +211,53 @@ def _cues(duration_s: float, every: float, show: float):
     return cues
 
 
+def write_repeated(path, seg: Segment, duration_s: float, *, container: str = "mp4", audio: bool = True,
+                   subtitles: bool = True, faststart: bool = True) -> Path:
+    """Mux ``seg``'s packets again and again, timestamps shifted, for ``duration_s`` (stream copy)."""
+    path = Path(path)
+    fmt = {"mkv": "matroska"}.get(container, container)
+    options = {"movflags": "faststart"} if faststart and fmt in ("mp4", "mov") else {}
+    with av.open(str(path), "w", format=fmt, options=options) as out:
+        vs = out.add_stream_from_template(seg.video)
+        vs.codec_context.framerate = Fraction(seg.fps)
+        ast = out.add_stream_from_template(seg.audio) if audio else None
+        ss = None
+        if subtitles:
+            ss = out.add_stream("mov_text" if fmt in ("mp4", "mov") else "subrip")
+            ss.codec_context.time_base = Fraction(1, 1000)
+            ss.codec_context.subtitle_header = ASS_HEADER
+            ss.metadata["language"] = "chi"
+        out.metadata["title"] = "微党课"
+
+        # Interleave by time, as a real encoder would write them.
+        n_frames = round(duration_s * seg.fps)
+        n_audio = int(duration_s * seg.audio_rate) // AUDIO_FRAME if audio else 0
+        cues = _cues(duration_s, 8.0, 7.5) if subtitles else []
+        events = [(i / seg.fps, 0, i) for i in range(n_frames)]                      # 0: video
+        events += [(j * AUDIO_FRAME / seg.audio_rate, 1, j) for j in range(n_audio)]  # 1: audio
+        events += [(cue[0], 2, k) for k, cue in enumerate(cues)]                       # 2: subtitle
+        events.sort()
+        gop, n_cycle_a = len(seg.video_packets), len(seg.audio_packets)
+        for _, kind, i in events:
+            if kind == 0:
+                cycle, pos = divmod(i, gop)
+                payload, pts, dts, dur, key = seg.video_packets[pos]
+                shift = cycle * seg.video_cycle
+                out.mux(_packet(payload, vs, pts + shift, dts + shift, dur, seg.video_tb, key))
+            elif kind == 1:
+                payload, dur = seg.audio_packets[i % n_cycle_a]
+                out.mux(_packet(payload, ast, i * AUDIO_FRAME, i * AUDIO_FRAME, dur, seg.audio.time_base, True))
+            else:
+                start, end, text = cues[i]
+                start_ms, end_ms = int(start * 1000), int(end * 1000)
+                sub = av.subtitles.subtitle.SubtitleSet.create(
+                    f"{i},0,Default,,0,0,0,,{text}".encode(), 0, end_ms - start_ms, pts=start_ms)
+                pkt = ss.codec_context.encode_subtitle(sub)
+                pkt.time_base, pkt.stream = Fraction(1, 1000), ss
+                out.mux(pkt)
+    return path
+
+
 # --------------------------------------------------------------------------- the shared builder
 
 
@@ -192,58 +268,11 @@ def make_lecture(path, *, width: int, height: int, duration_s: float, codec: str
 
     ``codec``: "libx264" or "mpeg4"; ``container``: "mp4", "mov" or "matroska"/"mkv" (the file
     name is not consulted, so Matroska can be written to a name ending in .mp4).  Subtitles are
-    ``mov_text`` in MP4/MOV and ``subrip`` in Matroska.  ``faststart`` (MP4/MOV only) moves the
-    moov box in front of mdat; without it the index is written at the end.
+    ``mov_text`` in MP4/MOV and ``subrip`` in Matroska, 7.5 s of every 8 s.  ``faststart``
+    (MP4/MOV only) moves the moov box in front of mdat; without it the index is at the end.
     """
-    path = Path(path)
-    fmt = {"mkv": "matroska"}.get(container, container)
-    seg = _segment(codec, width, height)
-    options = {"movflags": "faststart"} if faststart and fmt in ("mp4", "mov") else {}
-    with av.open(str(path), "w", format=fmt, options=options) as out:
-        vs = out.add_stream_from_template(seg.video)
-        vs.codec_context.framerate = Fraction(FPS)
-        ast = out.add_stream_from_template(seg.audio) if audio else None
-        ss = None
-        if subtitles:
-            ss = out.add_stream("mov_text" if fmt in ("mp4", "mov") else "subrip")
-            ss.codec_context.time_base = Fraction(1, 1000)
-            ss.codec_context.subtitle_header = ASS_HEADER
-            ss.metadata["language"] = "chi"
-        out.metadata["title"] = "微党课"
-
-        # Interleave by time: all packets up to each subtitle cue / audio packet / video frame.
-        frame_tb = Fraction(1, FPS)
-        n_frames = int(round(duration_s * FPS))
-        n_audio = int(duration_s * AUDIO_RATE) // AUDIO_FRAME if audio else 0
-        events = []   # (time_s, order, kind, index)
-        gop = len(seg.video_packets)
-        for i in range(n_frames):
-            events.append((float(i * frame_tb), 0, "v", i))
-        for j in range(n_audio):
-            events.append((j * AUDIO_FRAME / AUDIO_RATE, 1, "a", j))
-        cues = _cues(duration_s, 8.0, 7.5) if subtitles else []
-        for k, cue in enumerate(cues):
-            events.append((cue[0], 2, "s", k))
-        events.sort()
-        n_cycle_a = len(seg.audio_packets)
-        for _, _, kind, i in events:
-            if kind == "v":
-                cycle, pos = divmod(i, gop)
-                payload, pts, dts, dur, key = seg.video_packets[pos]
-                shift = cycle * seg.video_cycle
-                out.mux(_packet(payload, vs, pts + shift, dts + shift, dur, seg.video_tb, key))
-            elif kind == "a":
-                payload, dur = seg.audio_packets[i % n_cycle_a]
-                out.mux(_packet(payload, ast, i * AUDIO_FRAME, i * AUDIO_FRAME, dur, seg.audio_tb, True))
-            else:
-                start, end, text = cues[i]
-                start_ms, end_ms = int(start * 1000), int(end * 1000)
-                sub = av.subtitles.subtitle.SubtitleSet.create(
-                    f"{i},0,Default,,0,0,0,,{text}".encode(), 0, end_ms - start_ms, pts=start_ms)
-                pkt = ss.codec_context.encode_subtitle(sub)
-                pkt.time_base, pkt.stream = Fraction(1, 1000), ss
-                out.mux(pkt)
-    return path
+    return write_repeated(path, _segment(codec, width, height), duration_s, container=container,
+                          audio=audio, subtitles=subtitles, faststart=faststart)
 
 
 # --------------------------------------------------------------------------- the named fixtures
@@ -313,7 +342,7 @@ def make_text_named_mp4(folder) -> Path:
 
 
 def _srt_time(s: float) -> str:
-    ms = int(round(s * 1000))
+    ms = round(s * 1000)
     return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
 
 
@@ -373,8 +402,7 @@ def make_image_bomb(folder, size: int = BOMB_SIZE) -> Path:
     path = Path(folder) / "image_bomb.png"
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr))
-        for off in range(0, len(idat), 1 << 16):
-            f.write(_png_chunk(b"IDAT", idat[off: off + (1 << 16)]))
+        f.writelines(_png_chunk(b"IDAT", idat[off: off + (1 << 16)]) for off in range(0, len(idat), 1 << 16))
         f.write(_png_chunk(b"IEND", b""))
     return path
 

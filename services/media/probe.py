@@ -186,29 +186,41 @@ def _cue_text(codec: str, payload: bytes) -> str:
 
 
 def scan(path: str) -> ScanResult:
-    """Demux every packet of the file (no decoding), like `ffmpeg -c copy -f null`."""
+    """Demux the whole file, like `ffmpeg -c copy -f null`.
+
+    The demuxer reads every byte of every stream; Python sees only the packets
+    of the video and text-subtitle streams (audio packets are skipped inside
+    FFmpeg's loop), which is what truncation and subtitle coverage need and
+    keeps the per-packet cost off the interpreter.
+    """
     result = ScanResult()
     with _open(path) as c:
         video = next((s for s in c.streams.video), None)
         text_streams = {s.index: s.codec_context.name for s in c.streams.subtitles
                         if s.codec_context.name in TEXT_SUBTITLE_CODECS}
+        wanted = ([video] if video is not None else []) + [s for s in c.streams.subtitles if s.index in text_streams]
+        if not wanted:
+            wanted = list(c.streams)
         video_index = video.index if video is not None else None
         video_tb = float(video.time_base) if video is not None else 0.0
-        last_video = None
+        last_video_ticks = None
+        packets = size_total = 0
         try:
-            for packet in c.demux():
+            for packet in c.demux(*wanted):
                 size = packet.size
                 if not size:
                     continue  # the flush packet at the end of each stream
-                result.packets += 1
-                result.bytes += size
+                packets += 1
+                size_total += size
                 index = packet.stream_index
                 if index == video_index:
-                    pts = packet.pts if packet.pts is not None else packet.dts
+                    pts = packet.pts
+                    if pts is None:
+                        pts = packet.dts
                     if pts is not None:
-                        end = (pts + (packet.duration or 0)) * video_tb
-                        if last_video is None or end > last_video:
-                            last_video = end
+                        end = pts + (packet.duration or 0)
+                        if last_video_ticks is None or end > last_video_ticks:
+                            last_video_ticks = end
                 elif index in text_streams and packet.pts is not None:
                     tb = float(packet.time_base)
                     start = packet.pts * tb
@@ -217,7 +229,8 @@ def scan(path: str) -> ScanResult:
                         result.cues.append((start, start + (packet.duration or 0) * tb, text))
         except (av.FFmpegError, EOFError) as exc:
             result.errors.append(str(exc))
-    result.last_video_s = round(last_video, 3) if last_video is not None else None
+    result.packets, result.bytes = packets, size_total
+    result.last_video_s = round(last_video_ticks * video_tb, 3) if last_video_ticks is not None else None
     return result
 
 

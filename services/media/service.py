@@ -15,10 +15,12 @@ import shutil
 import socket
 import sys
 import tempfile
+import uuid
 from datetime import timedelta
 
 from eventlet.green import subprocess
 from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 from sqlalchemy import select
 
@@ -31,7 +33,20 @@ from services.media.policy import judge, verdict_of
 from services.media.recheck import with_sidecar
 
 log = logging.getLogger(__name__)
-REPLICA = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class ClaimHeld(Exception):
+    """Another check of this file is under way; try again later."""
+
+
+class ReplicaId(DependencyProvider):
+    """Who holds a claim: host, process and container, unique per replica."""
+
+    def setup(self):
+        self.value = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def get_dependency(self, worker_ctx):
+        return self.value
 
 
 def run_check(path: str, kind: str, policy: dict | None, workdir: str, timeout_s: float,
@@ -85,6 +100,7 @@ class MediaService:
     db = Database(ProcessedEvent)
     outbox = OutboxRelay(OutboxMessage)
     store = ObjectStore()
+    replica = ReplicaId()
 
     @http("GET", "/health")
     def health(self, request):
@@ -113,13 +129,16 @@ class MediaService:
         try:
             path = self.store.local_copy(d["object_key"], workdir)
             sidecar = self.store.local_copy(sidecar_key, tempfile.mkdtemp(dir=workdir)) if sidecar_key else None
-            report = run_check(path, d["kind"], policy, workdir, float(self.config.get("MEDIA_CHECK_TIMEOUT_S", 900)),
+            report = run_check(path, d["kind"], policy, workdir, self._timeout(),
                                int(self.config.get("MEDIA_CHECK_MEMORY_MB", 3072)), sidecar)
             derived = {}
             for name, local in report["derived"].items():
                 key = f"derived/{event.tenant}/{d['file_id']}/{os.path.basename(local)}"
                 self.store.put_file(key, local)
                 derived[name] = key
+        except Exception:
+            self._release(d["file_id"])  # the retry may check it at once
+            raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         with self.db.handling(event) as s:
@@ -135,24 +154,40 @@ class MediaService:
     # ------------------------------------------------------------------ helpers
 
     def _claim(self, event) -> bool:
-        """Take the file for this replica unless another holds a live claim or it is done."""
+        """Take the file for this replica; False if its check is already done.
+
+        A live claim (a check under way anywhere) raises `ClaimHeld`, so the
+        message comes back later through the retry queues instead of being
+        dropped: if that check finishes, the retry finds it done; if its
+        replica died, the claim expires and the retry takes it over.
+        """
         d = event.data
-        lease = timedelta(seconds=2 * float(self.config.get("MEDIA_CHECK_TIMEOUT_S", 900)))
+        lease = timedelta(seconds=self._timeout() + 60)
         with self.db.transaction() as s:
             row = s.get(CheckReport, d["file_id"], with_for_update=True)
             now = utcnow()
-            if row is not None and (row.state == "done" or (row.claimed_at and now - row.claimed_at < lease
-                                                           and row.claimed_by != REPLICA)):
-                log.info("file %s already %s; skipping duplicate delivery", d["file_id"], row.state)
+            if row is not None and row.state == "done":
+                log.info("file %s already checked; skipping duplicate delivery", d["file_id"])
                 return False
+            if row is not None and row.claimed_at is not None and now - row.claimed_at < lease:
+                raise ClaimHeld(f"file {d['file_id']} is being checked by {row.claimed_by}")
             if row is None:
                 s.add(CheckReport(file_id=d["file_id"], submission_id=d["submission_id"], tenant=event.tenant,
                                   campaign_id=d["campaign_id"], track=d["track"], kind=d["kind"],
-                                  object_key=d["object_key"], state="checking", claimed_by=REPLICA,
+                                  object_key=d["object_key"], state="checking", claimed_by=self.replica,
                                   claimed_at=now, findings=[], facts={}, derived={}, cues=[], text=""))
             else:
-                row.state, row.claimed_by, row.claimed_at = "checking", REPLICA, now
+                row.state, row.claimed_by, row.claimed_at = "checking", self.replica, now
         return True
+
+    def _release(self, file_id: str) -> None:
+        with self.db.transaction() as s:
+            row = s.get(CheckReport, file_id)
+            if row is not None and row.state == "checking" and row.claimed_by == self.replica:
+                row.claimed_by, row.claimed_at = None, None
+
+    def _timeout(self) -> float:
+        return float(self.config.get("MEDIA_CHECK_TIMEOUT_S", 600))
 
     def _sidecar_key(self, s, d) -> str | None:
         row = s.scalars(select(CheckReport).where(

@@ -84,7 +84,9 @@ def test_submit_check_review_notify_round_trip(platform):
                    "theme": "让党旗在防控疫情斗争第一线高高飘扬"}}).json()
     assert http.post(f"{base}/submissions/{work['id']}/submit").json()["stage"] == "registration"
 
-    video = os.urandom(300_000)
+    from tests import media_fixtures
+
+    video = media_fixtures.make_lecture_ok(platform["logs"]).read_bytes()
     ticket = http.post(f"{base}/submissions/{work['id']}/files", json={
         "kind": "video", "filename": "微党课.mp4", "size": len(video),
         "sha256": hashlib.sha256(video).hexdigest(), "content_type": "video/mp4"}).json()
@@ -93,8 +95,8 @@ def test_submit_check_review_notify_round_trip(platform):
     assert http.post(f"{base}/files/{file_id}/complete").json()["state"] == "stored"
 
     # intake -> media (file_uploaded) -> intake (file_checked)
-    checked = poll(lambda: http.get(f"{base}/files/{file_id}").json()["check"]["verdict"])
-    assert checked == "passed"
+    checked = poll(lambda: http.get(f"{base}/files/{file_id}").json()["check"]["verdict"], timeout=60)
+    assert checked == "passed", http.get(f"{base}/files/{file_id}").json()["check"]
 
     done = http.post(f"{base}/submissions/{work['id']}/submit").json()
     assert done["complete"] is True

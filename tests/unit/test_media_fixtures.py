@@ -142,7 +142,7 @@ def test_lecture_streams_and_duration(media, name):
             assert not c.streams.subtitles
 
 
-def test_lecture_ok_is_h264_high_enough_and_decodes_after_the_first_gop(media):
+def test_lecture_ok_decodes_after_the_first_gop(media):
     """Packets were stream-copied many times: a frame from the middle must still decode."""
     with av.open(str(media["lecture_ok"])) as c:
         v = c.streams.video[0]
