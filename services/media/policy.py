@@ -59,9 +59,19 @@ def fmt_value(fact: str, value: Any) -> str:
     return str(value)
 
 
+# Yes/no facts read better as a sentence than as "应为有，实际为无".
+ABSENT = {
+    "has_subtitles": "没有检测到字幕：视频中没有内嵌字幕轨，也没有随视频上传的字幕文件。",
+    "has_audio": "视频没有声音轨道。",
+}
+
+
 def rule_finding(rule: dict, actual: Any) -> dict:
     fact, op, value = rule["fact"], rule["op"], rule["value"]
     label = FACT_LABELS.get(fact, fact)
+    if fact in ABSENT and op == "eq" and value is True and actual is False:
+        return {"rule": f"{fact} {op} {value}", "severity": rule["severity"], "expected": value, "actual": actual,
+                "message": ABSENT[fact] + rule.get("hint", "")}
     expected = fmt_value(fact, value)
     if op == "between":
         expected = f"{expected}之间"

@@ -18,6 +18,7 @@ import tempfile
 import uuid
 from datetime import timedelta
 
+import eventlet
 from eventlet.green import subprocess
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
@@ -70,8 +71,11 @@ def run_check(path: str, kind: str, policy: dict | None, workdir: str, timeout_s
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit_memory,
                             cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     try:
-        out, err = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
+        # eventlet's green subprocess is a copy of the standard module with its
+        # own TimeoutExpired class; a green Timeout is the dependable limit here.
+        with eventlet.Timeout(timeout_s):
+            out, err = proc.communicate()
+    except eventlet.Timeout:
         proc.kill()
         proc.communicate()
         return {"verdict": "failed", "facts": {}, "derived": {}, "text": "", "cues": [], "findings": [finding(
