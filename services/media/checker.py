@@ -157,8 +157,11 @@ def check_image(path: str, policy: dict | None, derived_dir: str | None) -> Repo
     findings += judge(report.facts, policy)
     derived = {}
     if derived_dir and not broken:
-        copy = os.path.join(derived_dir, "review.jpg")
-        images.make_review_copy(path, copy)
+        # JPEG, or PNG where the picture really uses transparency
+        tmp = os.path.join(derived_dir, "review.tmp")
+        info = images.make_review_copy(path, tmp)
+        copy = os.path.join(derived_dir, "review." + ("png" if info["format"] == "png" else "jpg"))
+        os.replace(tmp, copy)
         derived["review_copy"] = copy
     return Report("image", dict(report.facts), findings, derived)
 

@@ -141,3 +141,28 @@ def test_a_check_over_its_time_limit_yields_a_finding_and_the_worker_moves_on(me
         assert ev["data"]["findings"][0]["rule"] == "check_timeout"
         assert "秒" in ev["data"]["findings"][0]["message"]
     assert sorted(ev["data"]["file_id"] for ev in events) == ["f-next", "f-slow"]
+
+
+def test_a_sidecar_uploaded_after_its_video_updates_the_videos_verdict(media, media_files):
+    start, store = media
+    config = start(n=1)
+    conn, bound = collect_checked(config["AMQP_URI"])
+    publish(config["AMQP_URI"], seu_campaign_event())
+    import eventlet
+
+    eventlet.sleep(1)
+    video = upload_event(store, media_files, "lecture_no_subtitles", "video", "f-video")
+    publish(config["AMQP_URI"], video)
+    first = drain(bound, 1)[0]["data"]
+    assert first["facts"]["has_subtitles"] is False
+    assert any(f["rule"].startswith("has_subtitles") for f in first["findings"])
+
+    srt = upload_event(store, media_files, "subtitles_srt", "subtitle", "f-srt")
+    srt.data["submission_id"] = video.data["submission_id"]  # the same work
+    publish(config["AMQP_URI"], srt)
+    later = {ev["data"]["file_id"]: ev["data"] for ev in drain(bound, 2)}
+    conn.release()
+    assert later["f-srt"]["verdict"] == "passed" and later["f-srt"]["facts"]["format"] == "srt"
+    again = later["f-video"]
+    assert again["facts"]["has_subtitles"] is True and 0.75 <= again["facts"]["subtitle_coverage"] <= 0.85
+    assert again["verdict"] == "passed" and again["checked_at"] > first["checked_at"]
