@@ -15,6 +15,7 @@ bench:          ## benchmarks (not tests): print figures
 	deploy/bootstrap.sh --test
 	deploy/rabbitmq.sh
 	.venv/bin/python tests/bench/bench_intake.py
+	.venv/bin/python tests/bench/bench_media.py
 
 clean:
 	rm -rf var .pytest_cache
