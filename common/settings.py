@@ -44,6 +44,9 @@ def service_config(service: str, env: dict | None = None) -> dict:
         "MAIL_URL": env.get("MAIL_URL", f"maildir://{data_dir / 'mailbox'}"),
         "MAIL_FROM": env.get("MAIL_FROM", "四个一行动平台 <noreply@localhost>"),
         "UPLOAD_TTL_S": int(env.get("UPLOAD_TTL_S", 24 * 3600)),
+        # media: each check runs in a child process with these limits
+        "MEDIA_CHECK_TIMEOUT_S": float(env.get("MEDIA_CHECK_TIMEOUT_S", 600)),
+        "MEDIA_CHECK_MEMORY_MB": int(env.get("MEDIA_CHECK_MEMORY_MB", 3072)),
     }
     if delays:
         config["EVENT_RETRY_DELAYS_MS"] = [int(x) for x in delays.split(",") if x.strip()]
