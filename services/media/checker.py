@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 
 from services.media import probe
-from services.media.policy import judge, verdict_of
+from services.media.policy import finding, judge, verdict_of
 
 KIND_LABELS = {"video": "视频", "image": "图片", "audio": "音频", "document": "文档", "subtitle": "字幕"}
 IMAGE_FORMATS = {"jpeg", "png"}
@@ -38,10 +38,6 @@ class Report:
         return {"kind": self.kind, "verdict": self.verdict, "findings": self.findings, "facts": self.facts,
                 "derived": self.derived, "text": self.text,
                 "cues": [list(c) for c in self.cues]}
-
-
-def finding(rule: str, severity: str, message: str, expected=None, actual=None) -> dict:
-    return {"rule": rule, "severity": severity, "expected": expected, "actual": actual, "message": message}
 
 
 def detect_kind(path: str) -> str:

@@ -15,6 +15,8 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
+from services.media.policy import finding
+
 # A long 讲稿 with photos is a few MB zipped and rarely 30 MB unzipped; 200 MB unzipped is no text.
 MAX_UNCOMPRESSED = 200 * 1024 * 1024
 # XML compresses 5-20x, photos not at all; a bomb of zeros reaches 1000x. Above MIN_RATIO_BYTES
@@ -49,10 +51,6 @@ class DocumentReport:
     facts: dict
     findings: list[dict] = field(default_factory=list)
     text: str = ""
-
-
-def finding(rule: str, severity: str, message: str, expected=None, actual=None) -> dict:
-    return {"rule": rule, "severity": severity, "expected": expected, "actual": actual, "message": message}
 
 
 def _facts(fmt: str, size_bytes: int, **more) -> dict:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from services.media.policy import finding
+
 # 1920x1080 is 2 Mpx and a 200-Mpx phone sensor is binned to ~50 Mpx, so 80 Mpx leaves room for
 # every genuine photo or poster while a 30000x30000 bomb (900 Mpx, ~3.6 GB decoded) is refused.
 MAX_PIXELS = 80_000_000
@@ -51,10 +53,6 @@ MSG_GPS = "照片含有拍摄地点（GPS）信息；评审看到的副本已去
 class ImageReport:
     facts: dict
     findings: list[dict] = field(default_factory=list)
-
-
-def finding(rule: str, severity: str, message: str, expected=None, actual=None) -> dict:
-    return {"rule": rule, "severity": severity, "expected": expected, "actual": actual, "message": message}
 
 
 def _sniff(path: str) -> str | None:

@@ -106,6 +106,10 @@ def judge(facts: dict, policy: dict | None) -> list[dict]:
     return findings
 
 
+def finding(rule: str, severity: str, message: str, expected=None, actual=None) -> dict:
+    return {"rule": rule, "severity": severity, "expected": expected, "actual": actual, "message": message}
+
+
 def verdict_of(findings: list[dict]) -> str:
     if any(f["severity"] == "error" for f in findings):
         return "failed"

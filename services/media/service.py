@@ -28,9 +28,8 @@ from sqlalchemy import select
 from common.db import utcnow
 from common.dependencies import Database, ObjectStore
 from common.messaging import OutboxRelay, handles
-from services.media.checker import finding
 from services.media.models import CheckReport, MediaPolicyCopy, OutboxMessage, ProcessedEvent
-from services.media.policy import judge, verdict_of
+from services.media.policy import finding, judge, verdict_of
 from services.media.recheck import with_sidecar
 
 log = logging.getLogger(__name__)

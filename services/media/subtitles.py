@@ -15,6 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from services.media.policy import finding
+
 FORMATS = ("srt", "vtt", "ass")
 
 
@@ -30,10 +32,6 @@ class SubtitleTrack:
     format: str
     cues: list[Cue]
     problems: list[str] = field(default_factory=list)
-
-
-def finding(rule: str, severity: str, message: str, expected=None, actual=None) -> dict:
-    return {"rule": rule, "severity": severity, "expected": expected, "actual": actual, "message": message}
 
 
 NOT_SUBTITLES = ("无法识别的字幕文件：内容不是 SRT、WebVTT 或 ASS/SSA 格式（未找到字幕时间轴）。"
