@@ -113,6 +113,8 @@ CATALOGUE: dict[str, EventType] = {
                                 "media": {"type": "object", "additionalProperties": _MEDIA_POLICY},
                                 "rubric": {"type": "array"},
                                 "deadlines": {"type": "object"},
+                                "submit_levels": {"type": "array", "items": LEVEL},
+                                "stage_labels": {"type": "object", "additionalProperties": {"type": "string"}},
                             }
                         ),
                     },
@@ -120,6 +122,20 @@ CATALOGUE: dict[str, EventType] = {
             ),
             subscribers=("media.on_campaign_published", "review.on_campaign_published",
                          "notify.on_campaign_published"),
+        ),
+        EventType(
+            name="orgs_imported",
+            source="intake",
+            version=1,
+            description="A university's org tree changed (an import); carries every org with its contact, "
+            "so consumers replace their copy.",
+            data_schema=_object({
+                "orgs": {"type": "array", "maxItems": 20000, "items": _object(
+                    {"org_id": ID, "name": {"type": "string"}, "level": LEVEL},
+                    {"parent_id": {"type": ["string", "null"]}, "contact_email": {"type": ["string", "null"]}},
+                )},
+            }),
+            subscribers=("notify.on_orgs_imported",),
         ),
         EventType(
             name="submission_submitted",

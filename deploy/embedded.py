@@ -52,7 +52,8 @@ def seed(env: dict) -> dict:
             admin.publish_builtin(s, "siyige-2020-wust", "wust")
         with store.transaction() as s:
             tenant = s.get(admin.Tenant, "seu")
-            ops.import_orgs(s, tenant, (ROOT / "deploy/demo/seu-orgs.csv").read_bytes(), "seu-orgs.csv", "text/csv")
+            ops.import_orgs(s, admin.StandaloneOutbox(), tenant, (ROOT / "deploy/demo/seu-orgs.csv").read_bytes(),
+                            "seu-orgs.csv", "text/csv")
     finally:
         store.dispose()
     keys_file.write_text(json.dumps(keys))

@@ -135,6 +135,8 @@ def campaign_event_data(definition: CampaignDefinition) -> dict:
                 "media": policies.get(key, {}),
                 "rubric": full["tracks"][key].get("rubric", []),
                 "deadlines": {s["key"]: s.get("deadlines", {}) for s in full["tracks"][key]["stages"]},
+                "submit_levels": list(track.submit_levels),
+                "stage_labels": {s.key: s.label for s in track.stages},
             }
             for key, track in definition.tracks.items()
         },
@@ -182,7 +184,7 @@ def get_org(session, tenant: Tenant, org_id: str) -> Org:
     return org
 
 
-def import_orgs(session, tenant: Tenant, data: bytes, filename: str | None, content_type: str | None) -> dict:
+def import_orgs(session, outbox, tenant: Tenant, data: bytes, filename: str | None, content_type: str | None) -> dict:
     """All rows or none: validation runs on the whole table before any write."""
     require_university(tenant)
     existing_rows = session.scalars(select(Org).where(Org.tenant_id == tenant.id)).all()
@@ -205,6 +207,11 @@ def import_orgs(session, tenant: Tenant, data: bytes, filename: str | None, cont
             for k, v in values.items():
                 setattr(org, k, v)
             updated += 1
+    session.flush()
+    # The whole tree, so a consumer replaces its copy rather than patching it.
+    outbox.add(session, "orgs_imported", tenant.id, {"orgs": [
+        {"org_id": o.id, "name": o.name, "level": o.level, "parent_id": o.parent_id, "contact_email": o.contact_email}
+        for o in by_name.values()]})
     return {"created": created, "updated": updated, "total": len(rows)}
 
 

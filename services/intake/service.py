@@ -166,7 +166,7 @@ class IntakeService:
         filename = request.args.get("filename")
         with self.db.transaction() as s:
             tenant = ops.authenticate(s, request.headers)
-            return ops.import_orgs(s, tenant, data, filename, request.mimetype)
+            return ops.import_orgs(s, self.outbox, tenant, data, filename, request.mimetype)
 
     # ------------------------------------------------------------------ submissions
 

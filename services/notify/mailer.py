@@ -4,16 +4,16 @@ from __future__ import annotations
 import mailbox
 import smtplib
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import urlparse
 
 
-def build_message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
+def build_message(sender: str, to: str, subject: str, body: str, message_id: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, to, subject
     msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = make_msgid(domain="siyige.local")
+    msg["Message-ID"] = message_id
     msg.set_content(body, charset="utf-8")
     return msg
 

@@ -1,40 +1,61 @@
-"""Notify: receipts by e-mail and the ministry's progress feed.
+"""Notify: e-mail (receipts, deadline reminders) and the ministry's progress feed.
 
-Reminders, webhooks and the full feeds come with issue #5.
+Handlers never talk to the mail server. They render the message and write it
+to the message log in the same transaction as the event's other effects, under
+a unique key, so a redelivered event adds nothing. A sender loop delivers due
+messages, retries temporary failures with backoff, and marks permanent
+refusals failed. Webhooks and the full feeds come with the rest of issue #5.
 """
 from __future__ import annotations
 
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
-from sqlalchemy import select
+from nameko.timer import timer
+from sqlalchemy import delete, select
 
+from common import clock
 from common.db import utcnow
 from common.dependencies import Database
 from common.http import api
 from common.messaging import OutboxRelay, handles
+from services.notify import mail, reminders
 from services.notify.mailer import Mailer, build_message
-from services.notify.models import CampaignTitle, MessageLog, OutboxMessage, ProcessedEvent, TrackProgress
+from services.notify.models import (
+    CampaignCopy, Contact, MessageLog, OutboxMessage, ProcessedEvent, SubmissionCopy, TrackProgress,
+)
 
-RECEIPT_BODY = """{org_name}：
+log = logging.getLogger(__name__)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SEND_BATCH = 50
 
-您单位提交的作品已收到。
 
-回执编号：{receipt_no}
-作品名称：{title}
-所属活动：{campaign}
-赛道：{track}　阶段：{stage}
-提交时间：{submitted_at}
-
-请妥善保存回执编号，查询或咨询时请提供。本邮件由系统自动发送，请勿直接回复。
-"""
+def beijing(iso: str | datetime) -> str:
+    when = datetime.fromisoformat(iso) if isinstance(iso, str) else iso
+    return when.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
 
 
 class MailerProvider(DependencyProvider):
     def setup(self):
-        self.mailer = Mailer(self.container.config["MAIL_URL"])
+        cfg = self.container.config
+        self.mailer = Mailer(cfg["MAIL_URL"])
+        self.templates = mail.Templates(cfg.get("TEMPLATE_DIR"))
 
     def get_dependency(self, worker_ctx):
-        return self.mailer
+        return self
+
+
+def enqueue(session, templates, *, kind: str, tenant: str, recipient: str, dedupe_key: str, context: dict) -> bool:
+    """Add a message to the log unless one with this key exists; True if added."""
+    if session.scalar(select(MessageLog.id).where(MessageLog.dedupe_key == dedupe_key)) is not None:
+        return False
+    subject, body = templates.render(kind, tenant, context)
+    session.add(MessageLog(dedupe_key=dedupe_key, kind=kind, tenant=tenant, recipient=recipient, subject=subject,
+                           body=body, state="pending", attempts=0, next_attempt_at=utcnow()))
+    return True
 
 
 class NotifyService:
@@ -43,7 +64,7 @@ class NotifyService:
     config = Config()
     db = Database(ProcessedEvent)
     outbox = OutboxRelay(OutboxMessage)
-    mailer = MailerProvider()
+    mail = MailerProvider()
 
     @api("GET", "/health")
     def health(self, request):
@@ -57,12 +78,25 @@ class NotifyService:
                                "submitted": r.submitted, "withdrawn": r.withdrawn, "orgs_submitted": len(r.orgs),
                                "updated_at": r.updated_at.isoformat()} for r in rows]}
 
+    # ------------------------------------------------------------------ copies of other services' data
+
     @handles("campaign_published")
     def on_campaign_published(self, event):
+        d = event.data
         with self.db.handling(event) as s:
             if s is not None:
-                s.merge(CampaignTitle(campaign_id=event.data["campaign_id"], title=event.data["title"],
-                                      derives_from=event.data["derives_from"]))
+                s.merge(CampaignCopy(campaign_id=d["campaign_id"], tenant=event.tenant, title=d["title"],
+                                     derives_from=d["derives_from"], tracks=d["tracks"]))
+
+    @handles("orgs_imported")
+    def on_orgs_imported(self, event):
+        with self.db.handling(event) as s:
+            if s is None:
+                return
+            s.execute(delete(Contact).where(Contact.tenant == event.tenant))
+            for org in event.data["orgs"]:
+                s.add(Contact(org_id=org["org_id"], tenant=event.tenant, name=org["name"], level=org["level"],
+                              parent_id=org.get("parent_id"), email=org.get("contact_email")))
 
     @handles("submission_submitted")
     def on_submission_submitted(self, event):
@@ -70,25 +104,23 @@ class NotifyService:
         with self.db.handling(event) as s:
             if s is None:
                 return
-            row = s.get(TrackProgress, (event.tenant, d["campaign_id"], d["track"]))
-            if row is None:
-                row = TrackProgress(tenant=event.tenant, campaign_id=d["campaign_id"], track=d["track"],
-                                    submitted=0, withdrawn=0, orgs=[])
-                s.add(row)
-            if d.get("final_stage"):
-                row.submitted += 1
-            if d["org_id"] not in row.orgs:
-                row.orgs = row.orgs + [d["org_id"]]
-            row.updated_at = utcnow()
+            copy = s.get(SubmissionCopy, d["submission_id"])
+            if copy is None:
+                copy = SubmissionCopy(submission_id=d["submission_id"], tenant=event.tenant,
+                                      campaign_id=d["campaign_id"], track=d["track"], org_id=d["org_id"],
+                                      stages=[], state="submitted")
+                s.add(copy)
+            copy.stages, copy.state = sorted(set(copy.stages) | {d["stage"]}), "submitted"
+            self._count(s, event.tenant, d, submitted=1 if d.get("final_stage") else 0)
             if d.get("contact_email"):
-                campaign = s.get(CampaignTitle, d["campaign_id"])
-                subject = f"【回执 {d['receipt_no']}】{d['title']}"
-                body = RECEIPT_BODY.format(campaign=campaign.title if campaign else d["campaign_id"], **d)
-                # Sent inside the transaction: if the send fails, nothing is
-                # recorded and the event is retried.
-                self.mailer.send(build_message(self.config["MAIL_FROM"], d["contact_email"], subject, body))
-                s.add(MessageLog(event_id=event.event_id, kind="receipt", tenant=event.tenant,
-                                 recipient=d["contact_email"], subject=subject, state="sent"))
+                campaign = s.get(CampaignCopy, d["campaign_id"])
+                track = (campaign.tracks.get(d["track"], {}) if campaign else {})
+                enqueue(s, self.mail.templates, kind="receipt", tenant=event.tenant, recipient=d["contact_email"],
+                        dedupe_key=f"receipt:{d['receipt_no']}", context={
+                            **d, "campaign": campaign.title if campaign else d["campaign_id"],
+                            "track": track.get("label", d["track"]),
+                            "stage": track.get("stage_labels", {}).get(d["stage"], d["stage"]),
+                            "submitted_at": beijing(d["submitted_at"])})
 
     @handles("submission_withdrawn")
     def on_submission_withdrawn(self, event):
@@ -96,7 +128,86 @@ class NotifyService:
         with self.db.handling(event) as s:
             if s is None:
                 return
-            row = s.get(TrackProgress, (event.tenant, d["campaign_id"], d["track"]))
-            if row is not None:
-                row.withdrawn += 1
-                row.updated_at = utcnow()
+            copy = s.get(SubmissionCopy, d["submission_id"])
+            if copy is not None:
+                copy.state = "withdrawn"
+            self._count(s, event.tenant, d, withdrawn=1)
+
+    def _count(self, s, tenant, d, submitted=0, withdrawn=0):
+        row = s.get(TrackProgress, (tenant, d["campaign_id"], d["track"]))
+        if row is None:
+            row = TrackProgress(tenant=tenant, campaign_id=d["campaign_id"], track=d["track"], submitted=0,
+                                withdrawn=0, orgs=[])
+            s.add(row)
+        row.submitted += submitted
+        row.withdrawn += withdrawn
+        if submitted and d["org_id"] not in row.orgs:
+            row.orgs = row.orgs + [d["org_id"]]
+        row.updated_at = utcnow()
+
+    # ------------------------------------------------------------------ reminders
+
+    @timer(interval=3600)
+    def send_reminders(self):
+        """Queue the deadline reminders due today (不掉队); safe to run any number of times."""
+        with self.db.transaction() as s:
+            campaigns = [{"campaign_id": c.campaign_id, "tenant": c.tenant, "title": c.title, "tracks": c.tracks}
+                         for c in s.scalars(select(CampaignCopy).where(CampaignCopy.tenant != "ministry"))]
+            contacts = {c.org_id: c for c in s.scalars(select(Contact))}
+            submitted = {(x.campaign_id, x.track, stage, x.org_id)
+                         for x in s.scalars(select(SubmissionCopy).where(SubmissionCopy.state == "submitted"))
+                         for stage in x.stages}
+            due = reminders.due_reminders(
+                clock.now(), campaigns,
+                [{"tenant": c.tenant, "org_id": c.org_id, "level": c.level} for c in contacts.values()], submitted)
+            by_id = {c["campaign_id"]: c for c in campaigns}
+            queued = 0
+            for r in due:
+                contact = contacts[r.org_id]
+                if not contact.email:
+                    continue
+                track = by_id[r.campaign_id]["tracks"][r.track]
+                queued += enqueue(s, self.mail.templates, kind="reminder", tenant=r.tenant, recipient=contact.email,
+                                  dedupe_key=r.dedupe_key, context={
+                                      "org_name": contact.name, "campaign": by_id[r.campaign_id]["title"],
+                                      "track": track.get("label", r.track),
+                                      "stage": track.get("stage_labels", {}).get(r.stage, r.stage),
+                                      "deadline": beijing(r.deadline), "days_left": r.days_left})
+        if queued:
+            log.info("queued %d deadline reminders", queued)
+        return queued
+
+    # ------------------------------------------------------------------ delivery
+
+    @timer(interval=1)
+    def send_due(self):
+        """Deliver pending messages whose time has come."""
+        with self.db.transaction() as s:
+            due = s.scalars(select(MessageLog).where(MessageLog.state == "pending",
+                                                     MessageLog.next_attempt_at <= utcnow())
+                            .order_by(MessageLog.id).limit(SEND_BATCH)).all()
+            batch = [(m.id, m.dedupe_key, m.recipient, m.subject, m.body) for m in due]
+        sent = 0
+        for message_id, key, recipient, subject, body in batch:
+            msg = build_message(self.config["MAIL_FROM"], recipient, subject, body, mail.message_id(key))
+            try:
+                self.mail.mailer.send(msg)
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded on the message
+                self._failed(message_id, exc)
+                continue
+            with self.db.transaction() as s:
+                m = s.get(MessageLog, message_id)
+                m.state, m.sent_at, m.attempts, m.last_error = "sent", utcnow(), m.attempts + 1, None
+            sent += 1
+        return sent
+
+    def _failed(self, message_id: int, exc: Exception) -> None:
+        with self.db.transaction() as s:
+            m = s.get(MessageLog, message_id)
+            m.attempts += 1
+            m.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+            if mail.is_permanent(exc) or m.attempts >= mail.MAX_ATTEMPTS:
+                m.state = "failed"
+                log.warning("message %s to %s failed for good: %s", m.id, m.recipient, m.last_error)
+            else:
+                m.next_attempt_at = utcnow() + mail.retry_delay(m.attempts)

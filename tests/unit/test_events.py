@@ -41,8 +41,18 @@ SAMPLE_DATA: dict[str, dict] = {
                 "media": {"video": {"kind": "video", "max_bytes": 2147483648, "rules": []}},
                 "rubric": [{"key": "thought", "label": "思想性", "weight": 40, "max": 10}],
                 "deadlines": {"registration": {"level2": "2020-06-15T12:00:00+08:00"}},
+                "submit_levels": ["level2"],
+                "stage_labels": {"registration": "报名", "video": "党课视频"},
             },
         },
+    },
+    "orgs_imported": {
+        "orgs": [
+            {"org_id": "o-1", "name": "计算机学院党委", "level": "level2", "parent_id": None,
+             "contact_email": "cse@demo.local"},
+            {"org_id": "o-2", "name": "计算机学院教工第一党支部", "level": "branch", "parent_id": "o-1",
+             "contact_email": None},
+        ],
     },
     "submission_submitted": {
         "submission_id": "s-1",

@@ -1,0 +1,159 @@
+"""Notify against a real RabbitMQ and a real SMTP server (aiosmtpd on loopback)."""
+import mailbox
+import subprocess
+import sys
+import time
+from datetime import datetime
+from email.header import decode_header, make_header
+
+import pytest
+from kombu import Connection, Exchange
+from nameko.testing.services import entrypoint_hook
+from sqlalchemy import select
+
+from common import clock
+from common.db import Store
+from common.events import make_event
+from tests.conftest import ROOT, free_port, wait_until
+
+INTAKE = Exchange("intake.events", type="topic", durable=True)
+
+
+class SmtpServer:
+    def __init__(self, port, maildir):
+        self.port, self.maildir, self.proc = port, maildir, None
+
+    def start(self):
+        self.proc = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}",
+                                      "-c", "tests.smtp_server.Recorder", str(self.maildir)], cwd=ROOT)
+        import socket
+
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("SMTP server did not start")
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def received(self):
+        box = mailbox.Maildir(self.maildir, create=True)
+        return [{"to": m["To"], "subject": str(make_header(decode_header(m["Subject"]))),
+                 "message_id": m["Message-ID"], "body": m.get_payload(decode=True).decode("utf-8")} for m in box]
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    server = SmtpServer(free_port(), tmp_path / "received")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def notify(make_config, start_service, sqlite_url, smtp, tmp_path):
+    from services.notify.service import NotifyService
+
+    templates = tmp_path / "templates"
+    config = make_config("notify", DATABASE_URL=sqlite_url, MAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
+                         TEMPLATE_DIR=str(templates))
+    container = start_service(NotifyService, config)
+    yield {"container": container, "amqp": config["AMQP_URI"], "store": Store(sqlite_url), "templates": templates}
+    clock.set_start(None)
+
+
+def publish(amqp, *events):
+    with Connection(amqp) as conn:
+        producer = conn.Producer()
+        for ev in events:
+            producer.publish(ev.to_dict(), exchange=INTAKE, routing_key=ev.type, serializer="json", delivery_mode=2)
+
+
+def seu_campaign():
+    from services.intake.domain.campaign import load_builtin_definitions
+    from services.intake.operations import campaign_event_data
+
+    return make_event("campaign_published", "seu", campaign_event_data(load_builtin_definitions()["siyige-2020-seu"]))
+
+
+ORGS = make_event("orgs_imported", "seu", {"orgs": [
+    {"org_id": "o-cse", "name": "计算机科学与工程学院党委", "level": "level2", "parent_id": None,
+     "contact_email": "cse@demo.local"},
+    {"org_id": "o-me", "name": "机械工程学院党委", "level": "level2", "parent_id": None,
+     "contact_email": "me@demo.local"},
+    {"org_id": "o-gone", "name": "已撤销学院党委", "level": "level2", "parent_id": None,
+     "contact_email": "bounce-gone@demo.local"},
+    {"org_id": "o-branch", "name": "计算机科学与工程学院教工第一党支部", "level": "branch", "parent_id": "o-cse",
+     "contact_email": "b1@demo.local"},
+]})
+
+
+def story_submitted(org_id="o-cse", email="cse@demo.local", receipt="SEU-20200714-00001"):
+    return make_event("submission_submitted", "seu", {
+        "submission_id": f"s-{org_id}", "campaign_id": "siyige-2020-seu", "track": "story", "stage": "submission",
+        "final_stage": True, "org_id": org_id, "org_name": "计算机科学与工程学院党委", "org_level": "level2",
+        "title": "计算机学院党委战疫故事", "receipt_no": receipt, "submitted_at": "2020-07-14T02:00:00+00:00",
+        "file_ids": [], "contact_email": email})
+
+
+def messages(store):
+    from services.notify.models import MessageLog
+
+    with store.transaction() as s:
+        return [(m.kind, m.recipient, m.state, m.attempts, m.last_error) for m in
+                s.scalars(select(MessageLog).order_by(MessageLog.id))]
+
+
+def test_receipts_and_reminders_reach_a_real_smtp_server_once(notify, smtp):
+    smtp.start()
+    publish(notify["amqp"], seu_campaign(), ORGS)
+    submitted = story_submitted()
+    publish(notify["amqp"], submitted, submitted)  # a duplicate delivery
+    got = wait_until(lambda: smtp.received() or None, timeout=20, what="the receipt e-mail")
+    assert len(got) == 1
+    receipt = got[0]
+    assert receipt["to"] == "cse@demo.local" and "SEU-20200714-00001" in receipt["subject"]
+    assert "回执编号：SEU-20200714-00001" in receipt["body"] and "2020年07月14日 10:00" in receipt["body"]
+
+    # 2020-07-13 is 7 days before 东南大学's story deadline (7/20) for level-2 orgs
+    clock.set_start(datetime.fromisoformat("2020-07-13T09:00:00+08:00"))
+    with entrypoint_hook(notify["container"], "send_reminders") as remind:
+        assert remind() == 2  # 机械 and the bounced address; 计算机 has submitted; branches do not submit stories
+        assert remind() == 0  # running again queues nothing new
+    wait_until(lambda: len(smtp.received()) == 2, timeout=20, what="the reminder")
+    reminder = next(m for m in smtp.received() if m["to"] == "me@demo.local")
+    assert "7 天后截止" in reminder["subject"] and "2020年07月20日 23:59" in reminder["body"]
+    assert "机械工程学院党委" in reminder["body"]
+    bounced = wait_until(lambda: [m for m in messages(notify["store"]) if m[2] == "failed"], what="the 550")
+    assert bounced[0][1] == "bounce-gone@demo.local" and "550" in bounced[0][4] and bounced[0][3] == 1
+
+
+def test_mail_waits_while_the_smtp_server_is_down_and_goes_out_once_it_is_back(notify, smtp):
+    from services.notify.models import MessageLog
+
+    publish(notify["amqp"], seu_campaign(), ORGS, story_submitted())
+    failing = wait_until(lambda: [m for m in messages(notify["store"]) if m[3] >= 1], timeout=20,
+                         what="a failed attempt")
+    assert failing[0][2] == "pending" and "ConnectionRefusedError" in failing[0][4]
+    smtp.start()
+    with notify["store"].transaction() as s:  # skip the backoff wait
+        for m in s.scalars(select(MessageLog)):
+            m.next_attempt_at = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
+    wait_until(lambda: len(smtp.received()) == 1, timeout=20, what="the delayed receipt")
+    assert messages(notify["store"])[0][2] == "sent"
+
+
+def test_a_university_overrides_a_template(notify, smtp):
+    (notify["templates"] / "seu").mkdir(parents=True)
+    (notify["templates"] / "seu" / "receipt.subject.txt").write_text("东南大学党委组织部回执：{{ receipt_no }}",
+                                                                        encoding="utf-8")
+    smtp.start()
+    publish(notify["amqp"], seu_campaign(), ORGS, story_submitted())
+    got = wait_until(lambda: smtp.received() or None, timeout=20, what="the receipt")
+    assert got[0]["subject"] == "东南大学党委组织部回执：SEU-20200714-00001"
+    assert "您单位提交的作品已收到" in got[0]["body"]  # the body was not overridden
