@@ -124,6 +124,25 @@ CATALOGUE: dict[str, EventType] = {
                          "notify.on_campaign_published"),
         ),
         EventType(
+            name="api_key_issued",
+            source="intake",
+            version=1,
+            description="An API key was issued; carries only its SHA-256, so services facing callers can "
+            "authenticate without reading intake's tables.",
+            data_schema=_object({"key_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                 "tenant_kind": {"enum": ["university", "ministry"]},
+                                 "tenant_name": {"type": "string"}}),
+            subscribers=("notify.on_api_key_issued",),
+        ),
+        EventType(
+            name="api_key_revoked",
+            source="intake",
+            version=1,
+            description="An API key was revoked.",
+            data_schema=_object({"key_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}),
+            subscribers=("notify.on_api_key_revoked",),
+        ),
+        EventType(
             name="orgs_imported",
             source="intake",
             version=1,

@@ -44,7 +44,7 @@ def seed(env: dict) -> dict:
             admin.ensure_tenant(s, "ministry", "教育部思想政治工作司", "ministry")
             admin.ensure_tenant(s, "seu", "东南大学", "university")
             admin.ensure_tenant(s, "wust", "武汉科技大学", "university")
-            keys = {t: ops.issue_key(s, t, "demo") for t in ("ministry", "seu", "wust")}
+            keys = {t: ops.issue_key(s, admin.StandaloneOutbox(), t, "demo") for t in ("ministry", "seu", "wust")}
         with store.transaction() as s:
             admin.publish_builtin(s, "siyige-2020", "ministry")
         with store.transaction() as s:

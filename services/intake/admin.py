@@ -14,11 +14,11 @@ import sys
 
 from sqlalchemy import select
 
-from common.db import Store, migrate, utcnow
+from common.db import Store, migrate
 from common.errors import DomainError
 from common.settings import migrations_dir, service_config
 from services.intake import operations as ops
-from services.intake.models import ApiKey, OutboxMessage, Tenant
+from services.intake.models import OutboxMessage, Tenant
 
 
 class StandaloneOutbox:
@@ -83,12 +83,9 @@ def main(argv: list[str]) -> int:
                 if s.get(Tenant, args.tenant) is None:
                     print(f"no tenant {args.tenant}", file=sys.stderr)
                     return 1
-                print(ops.issue_key(s, args.tenant, args.label))
+                print(ops.issue_key(s, StandaloneOutbox(), args.tenant, args.label))
             elif args.cmd == "revoke-key":
-                keys = s.scalars(select(ApiKey).where(ApiKey.prefix == args.prefix)).all()
-                for k in keys:
-                    k.revoked_at = utcnow()
-                print(f"revoked {len(keys)} key(s)")
+                print(f"revoked {ops.revoke_keys(s, StandaloneOutbox(), args.prefix)} key(s)")
             elif args.cmd == "list-tenants":
                 for t in s.scalars(select(Tenant).order_by(Tenant.id)):
                     print(f"{t.id}\t{t.kind}\t{t.name}")

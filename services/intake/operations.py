@@ -16,7 +16,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from common import clock
-from common.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized, Unprocessable
+from common.auth import bearer_key, hash_key, invalid_key
+from common.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unprocessable
 from common.objectstore import new_key
 from services.intake.domain import submission as rules
 from services.intake.domain.campaign import (
@@ -34,10 +35,6 @@ MAX_PER_PAGE = 200
 # --------------------------------------------------------------------------- tenants and keys
 
 
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def create_tenant(session, slug: str, name: str, kind: str = "university") -> Tenant:
     if session.get(Tenant, slug) is not None:
         raise Conflict(f"租户 {slug} 已存在。", code="tenant_exists", found=slug)
@@ -47,27 +44,29 @@ def create_tenant(session, slug: str, name: str, kind: str = "university") -> Te
     return tenant
 
 
-def issue_key(session, tenant_id: str, label: str = "") -> str:
+def issue_key(session, outbox, tenant_id: str, label: str = "") -> str:
     """Create an API key; the plain key is returned once and never stored."""
     key = "sk_" + secrets.token_urlsafe(32)
+    tenant = session.get(Tenant, tenant_id)
     session.add(ApiKey(tenant_id=tenant_id, key_hash=hash_key(key), prefix=key[:10], label=label))
+    outbox.add(session, "api_key_issued", tenant_id, {"key_hash": hash_key(key), "tenant_kind": tenant.kind,
+                                                           "tenant_name": tenant.name})
     return key
 
 
+def revoke_keys(session, outbox, prefix: str) -> int:
+    keys = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))).all()
+    for k in keys:
+        k.revoked_at = clock.now()
+        outbox.add(session, "api_key_revoked", k.tenant_id, {"key_hash": k.key_hash})
+    return len(keys)
+
+
 def authenticate(session, headers) -> Tenant:
-    auth = headers.get("Authorization", "")
-    key = auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("X-API-Key", "").strip()
-    if not key:
-        raise Unauthorized(
-            "缺少 API 密钥。请在请求头中加入 Authorization: Bearer <密钥>（密钥由平台管理员发放）。",
-            code="missing_api_key", expected="Authorization: Bearer <key>", found="无",
-        )
+    key = bearer_key(headers)
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
     if row is None or row.revoked_at is not None:
-        raise Unauthorized(
-            "API 密钥无效或已停用。请检查密钥是否完整，或向平台管理员申请新密钥。",
-            code="invalid_api_key", found=key[:10] + "…",
-        )
+        raise invalid_key(key)
     return session.get(Tenant, row.tenant_id)
 
 

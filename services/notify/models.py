@@ -1,6 +1,6 @@
 """Notify's own tables: contacts, campaigns and submissions it has heard of, the
 message log, and the ministry's read model."""
-from sqlalchemy import JSON, Column, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String, Text
 from sqlalchemy.orm import declarative_base
 
 from common.db import UTCDateTime, messaging_models, utcnow
@@ -41,9 +41,35 @@ class SubmissionCopy(Base):
     campaign_id = Column(String(64), nullable=False)
     track = Column(String(40), nullable=False)
     org_id = Column(String(32), nullable=False)
+    level = Column(String(16), nullable=False)
     stages = Column(JSON, nullable=False, default=list)  # stage keys submitted
+    complete = Column(Boolean, nullable=False, default=False)  # the final stage is in
     state = Column(String(16), nullable=False)  # submitted | withdrawn
-    __table_args__ = (Index("ix_notify_sub_campaign", "campaign_id", "track", "state"),)
+    __table_args__ = (Index("ix_notify_sub_progress", "tenant", "campaign_id", "track", "level"),)
+
+
+class ApiKeyCopy(Base):
+    """The hash of a key intake issued (`api_key_issued`), to authenticate callers here."""
+
+    __tablename__ = "api_keys"
+    key_hash = Column(String(64), primary_key=True)
+    tenant = Column(String(64), nullable=False)
+    tenant_kind = Column(String(16), nullable=False)
+    revoked = Column(Boolean, nullable=False, default=False)
+
+
+class TenantName(Base):
+    __tablename__ = "tenants"
+    tenant = Column(String(64), primary_key=True)
+    name = Column(String(200), nullable=False)
+
+
+class Counter(Base):
+    """Monotonic change numbers for the feeds' since-cursor."""
+
+    __tablename__ = "counters"
+    name = Column(String(40), primary_key=True)
+    value = Column(BigInteger, nullable=False)
 
 
 class MessageLog(Base):
@@ -70,14 +96,23 @@ class MessageLog(Base):
     __table_args__ = (Index("ix_messages_due", "state", "next_attempt_at"),)
 
 
-class TrackProgress(Base):
-    """Read model for the ministry: works submitted per university, campaign and track."""
+class Progress(Base):
+    """Read model for the ministry: per university, campaign, track and submitting level.
 
-    __tablename__ = "track_progress"
+    Recomputed for its key on every event that touches it; `seq` is the
+    change number the feed's since-cursor follows.
+    """
+
+    __tablename__ = "progress"
     tenant = Column(String(64), primary_key=True)
     campaign_id = Column(String(64), primary_key=True)
     track = Column(String(40), primary_key=True)
-    submitted = Column(Integer, nullable=False, default=0)
-    withdrawn = Column(Integer, nullable=False, default=0)
-    orgs = Column(JSON, nullable=False, default=list)  # ids of orgs that submitted
+    level = Column(String(16), primary_key=True)
+    orgs_expected = Column(Integer, nullable=False, default=0)
+    orgs_submitted = Column(Integer, nullable=False, default=0)
+    works_submitted = Column(Integer, nullable=False, default=0)  # final stage in
+    works_in_progress = Column(Integer, nullable=False, default=0)  # an earlier stage in
+    works_withdrawn = Column(Integer, nullable=False, default=0)
+    works_forwarded = Column(Integer, nullable=False, default=0)
+    seq = Column(BigInteger, nullable=False, unique=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -17,20 +17,25 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from sqlalchemy import delete, select
 
+from werkzeug.wrappers import Response
+
 from common import clock
+from common.auth import bearer_key, hash_key, invalid_key
 from common.db import utcnow
 from common.dependencies import Database
 from common.http import api
 from common.messaging import OutboxRelay, handles
-from services.notify import mail, reminders
+from services.notify import feeds, mail, readmodel, reminders
 from services.notify.mailer import Mailer, build_message
 from services.notify.models import (
-    CampaignCopy, Contact, MessageLog, OutboxMessage, ProcessedEvent, SubmissionCopy, TrackProgress,
+    ApiKeyCopy, CampaignCopy, Contact, MessageLog, OutboxMessage, ProcessedEvent, SubmissionCopy, TenantName,
 )
 
 log = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEND_BATCH = 50
+EXPORT_LIMIT = 100_000  # rows in one Atom or XLSX export (3,000 universities × tracks × levels fit)
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def beijing(iso: str | datetime) -> str:
@@ -70,13 +75,41 @@ class NotifyService:
     def health(self, request):
         return {"service": "notify", "status": "ok"}
 
-    @api("GET", "/feed/progress.json")
-    def progress_feed(self, request):
+    # ------------------------------------------------------------------ feeds
+
+    def _caller(self, s, request) -> str | None:
+        """The tenant whose rows the caller may see; None means all (the ministry)."""
+        key = bearer_key(request.headers)
+        row = s.get(ApiKeyCopy, hash_key(key))
+        if row is None or row.revoked:
+            raise invalid_key(key)
+        return None if row.tenant_kind == "ministry" else row.tenant
+
+    def _progress_rows(self, request, limit: int):
+        cursor = request.args.get("cursor")
         with self.db.transaction() as s:
-            rows = s.scalars(select(TrackProgress).order_by(TrackProgress.tenant, TrackProgress.track)).all()
-            return {"items": [{"tenant": r.tenant, "campaign_id": r.campaign_id, "track": r.track,
-                               "submitted": r.submitted, "withdrawn": r.withdrawn, "orgs_submitted": len(r.orgs),
-                               "updated_at": r.updated_at.isoformat()} for r in rows]}
+            tenant = self._caller(s, request)
+            # one row more than asked, so the page knows whether more follow
+            return readmodel.rows_after(s, feeds.decode_cursor(cursor), limit + 1, tenant), cursor
+
+    @api("GET", "/api/v1/feed/progress")
+    def progress_feed(self, request):
+        """Progress rows changed since the cursor, oldest change first."""
+        limit = feeds.parse_limit(request.args.get("limit"))
+        rows, cursor = self._progress_rows(request, limit)
+        return feeds.page(rows, limit, cursor=cursor)
+
+    @api("GET", "/api/v1/feed/progress.atom")
+    def progress_atom(self, request):
+        rows, _ = self._progress_rows(request, EXPORT_LIMIT)
+        body = feeds.progress_atom(rows[:EXPORT_LIMIT], request.url, clock.now())
+        return Response(body, mimetype="application/atom+xml")
+
+    @api("GET", "/api/v1/feed/progress.xlsx")
+    def progress_xlsx(self, request):
+        rows, _ = self._progress_rows(request, EXPORT_LIMIT)
+        return Response(feeds.progress_xlsx(rows[:EXPORT_LIMIT]), mimetype=XLSX_TYPE,
+                        headers={"Content-Disposition": "attachment; filename=progress.xlsx"})
 
     # ------------------------------------------------------------------ copies of other services' data
 
@@ -85,8 +118,27 @@ class NotifyService:
         d = event.data
         with self.db.handling(event) as s:
             if s is not None:
-                s.merge(CampaignCopy(campaign_id=d["campaign_id"], tenant=event.tenant, title=d["title"],
-                                     derives_from=d["derives_from"], tracks=d["tracks"]))
+                campaign = s.merge(CampaignCopy(campaign_id=d["campaign_id"], tenant=event.tenant, title=d["title"],
+                                                derives_from=d["derives_from"], tracks=d["tracks"]))
+                s.flush()
+                readmodel.refresh_campaign(s, campaign)
+
+    @handles("api_key_issued")
+    def on_api_key_issued(self, event):
+        d = event.data
+        with self.db.handling(event) as s:
+            if s is not None:
+                s.merge(ApiKeyCopy(key_hash=d["key_hash"], tenant=event.tenant, tenant_kind=d["tenant_kind"],
+                                   revoked=False))
+                s.merge(TenantName(tenant=event.tenant, name=d["tenant_name"]))
+
+    @handles("api_key_revoked")
+    def on_api_key_revoked(self, event):
+        with self.db.handling(event) as s:
+            if s is not None:
+                row = s.get(ApiKeyCopy, event.data["key_hash"])
+                if row is not None:
+                    row.revoked = True
 
     @handles("orgs_imported")
     def on_orgs_imported(self, event):
@@ -97,6 +149,8 @@ class NotifyService:
             for org in event.data["orgs"]:
                 s.add(Contact(org_id=org["org_id"], tenant=event.tenant, name=org["name"], level=org["level"],
                               parent_id=org.get("parent_id"), email=org.get("contact_email")))
+            s.flush()
+            readmodel.refresh_tenant(s, event.tenant)
 
     @handles("submission_submitted")
     def on_submission_submitted(self, event):
@@ -108,10 +162,12 @@ class NotifyService:
             if copy is None:
                 copy = SubmissionCopy(submission_id=d["submission_id"], tenant=event.tenant,
                                       campaign_id=d["campaign_id"], track=d["track"], org_id=d["org_id"],
-                                      stages=[], state="submitted")
+                                      level=d["org_level"], stages=[], complete=False, state="submitted")
                 s.add(copy)
             copy.stages, copy.state = sorted(set(copy.stages) | {d["stage"]}), "submitted"
-            self._count(s, event.tenant, d, submitted=1 if d.get("final_stage") else 0)
+            copy.complete = copy.complete or d["final_stage"]
+            s.flush()
+            readmodel.refresh(s, event.tenant, d["campaign_id"], d["track"], d["org_level"])
             if d.get("contact_email"):
                 campaign = s.get(CampaignCopy, d["campaign_id"])
                 track = (campaign.tracks.get(d["track"], {}) if campaign else {})
@@ -131,19 +187,8 @@ class NotifyService:
             copy = s.get(SubmissionCopy, d["submission_id"])
             if copy is not None:
                 copy.state = "withdrawn"
-            self._count(s, event.tenant, d, withdrawn=1)
-
-    def _count(self, s, tenant, d, submitted=0, withdrawn=0):
-        row = s.get(TrackProgress, (tenant, d["campaign_id"], d["track"]))
-        if row is None:
-            row = TrackProgress(tenant=tenant, campaign_id=d["campaign_id"], track=d["track"], submitted=0,
-                                withdrawn=0, orgs=[])
-            s.add(row)
-        row.submitted += submitted
-        row.withdrawn += withdrawn
-        if submitted and d["org_id"] not in row.orgs:
-            row.orgs = row.orgs + [d["org_id"]]
-        row.updated_at = utcnow()
+                s.flush()
+                readmodel.refresh(s, event.tenant, copy.campaign_id, copy.track, copy.level)
 
     # ------------------------------------------------------------------ reminders
 

@@ -106,9 +106,18 @@ def test_submit_check_review_notify_round_trip(platform):
     poll(lambda: "lecture：1 件" in requests.get(review, timeout=5).text)
 
     # intake -> notify: receipt e-mails in the mailbox, progress in the ministry's feed
-    feed = f"http://127.0.0.1:{platform['ports']['notify']}/feed/progress.json"
-    item = poll(lambda: requests.get(feed, timeout=5).json()["items"])[0]
-    assert (item["tenant"], item["track"], item["submitted"]) == ("seu", "lecture", 1)
+    feed = f"http://127.0.0.1:{platform['ports']['notify']}/api/v1/feed/progress"
+
+    def row(track):
+        items = http.get(feed, params={"limit": 100}, timeout=5).json()["items"]
+        latest = {}
+        for item in items:  # one row per key, at its newest change
+            latest[(item["track"], item["level"])] = item
+        return latest.get((track, "level2"))
+
+    lecture = poll(lambda: (r := row("lecture")) and r["works"]["submitted"] == 1 and r)
+    assert (lecture["tenant"], lecture["orgs_expected"], lecture["orgs_submitted"]) == ("seu", 1, 1)
+    assert requests.get(feed, timeout=5).json()["error"]["code"] == "missing_api_key"
     box = mailbox.Maildir(platform["data"] / "mailbox", create=False)
     subjects = poll(lambda: sorted(str(make_header(decode_header(m["Subject"]))) for m in box) if len(box) == 2 else None)
     assert all(done["title"] in s for s in subjects)
@@ -122,6 +131,5 @@ def test_submit_check_review_notify_round_trip(platform):
     poll(lambda: "story：1 件" in requests.get(review, timeout=5).text)
     assert http.post(f"{base}/submissions/{story['id']}/withdraw").json()["state"] == "withdrawn"
     poll(lambda: "story" not in requests.get(review, timeout=5).text)
-    row = poll(lambda: next((i for i in requests.get(feed, timeout=5).json()["items"]
-                             if i["track"] == "story" and i["withdrawn"] == 1), None))
-    assert row["submitted"] == 1
+    story = poll(lambda: (r := row("story")) and r["works"]["withdrawn"] == 1 and r)
+    assert story["works"]["submitted"] == 0 and story["orgs_submitted"] == 0

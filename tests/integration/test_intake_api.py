@@ -32,7 +32,7 @@ def seed(db_url):
         for slug, name, kind in (("ministry", "教育部思政司", "ministry"), ("seu", "东南大学", "university"),
                                  ("wust", "武汉科技大学", "university")):
             admin.ensure_tenant(s, slug, name, kind)
-        keys = {t: ops.issue_key(s, t) for t in ("ministry", "seu", "wust")}
+        keys = {t: ops.issue_key(s, admin.StandaloneOutbox(), t) for t in ("ministry", "seu", "wust")}
     with store.transaction() as s:
         admin.publish_builtin(s, "siyige-2020", "ministry")
     with store.transaction() as s:

@@ -157,3 +157,58 @@ def test_a_university_overrides_a_template(notify, smtp):
     got = wait_until(lambda: smtp.received() or None, timeout=20, what="the receipt")
     assert got[0]["subject"] == "东南大学党委组织部回执：SEU-20200714-00001"
     assert "您单位提交的作品已收到" in got[0]["body"]  # the body was not overridden
+
+
+def key_events(tenant, kind, name, key):
+    from common.auth import hash_key
+
+    return make_event("api_key_issued", tenant, {"key_hash": hash_key(key), "tenant_kind": kind, "tenant_name": name})
+
+
+def test_the_progress_feed_by_cursor_for_the_ministry_and_each_university(notify, smtp, make_config):
+    import requests
+
+    base = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"] + "/api/v1/feed/progress"
+    wust_campaign = seu_campaign()
+    from services.intake.domain.campaign import load_builtin_definitions
+    from services.intake.operations import campaign_event_data
+
+    wust_campaign = make_event("campaign_published", "wust",
+                               campaign_event_data(load_builtin_definitions()["siyige-2020-wust"]))
+    publish(notify["amqp"], key_events("ministry", "ministry", "教育部思政司", "sk_ministry"),
+            key_events("seu", "university", "东南大学", "sk_seu"),
+            key_events("wust", "university", "武汉科技大学", "sk_wust"), seu_campaign(), wust_campaign, ORGS)
+
+    def get(key, **params):
+        return requests.get(base, params=params, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+
+    story = wait_until(lambda: next((r for r in get("sk_seu").json().get("items", [])
+                                     if r["track"] == "story" and r["orgs_expected"] == 3), None),
+                       what="SEU's story row with its three level-2 orgs")
+    assert (story["tenant_name"], story["base_campaign_id"], story["orgs_submitted"]) == ("东南大学", "siyige-2020", 0)
+
+    everything = get("sk_ministry", limit=500).json()
+    assert {r["tenant"] for r in everything["items"]} == {"seu", "wust"}
+    assert {r["tenant"] for r in get("sk_wust", limit=500).json()["items"]} == {"wust"}
+
+    cursor = everything["next_cursor"]
+    assert get("sk_ministry", cursor=cursor).json()["items"] == []
+    publish(notify["amqp"], story_submitted())
+    changed = wait_until(lambda: get("sk_ministry", cursor=cursor).json()["items"], what="the changed row")
+    assert [(r["tenant"], r["track"], r["orgs_submitted"], r["works"]["submitted"]) for r in changed] == [
+        ("seu", "story", 1, 1)]
+
+    assert get("sk_nobody").json()["error"]["code"] == "invalid_api_key"
+    assert get("sk_ministry", cursor="not-a-cursor").json()["error"]["code"] == "invalid_cursor"
+    assert get("sk_ministry", limit=0).json()["error"]["code"] == "invalid_limit"
+
+    atom = requests.get(base + ".atom", headers={"Authorization": "Bearer sk_seu"}, timeout=10)
+    assert atom.headers["Content-Type"].startswith("application/atom+xml") and "东南大学" in atom.text
+    assert "武汉科技大学" not in atom.text
+    xlsx = requests.get(base + ".xlsx", headers={"Authorization": "Bearer sk_ministry"}, timeout=10)
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(BytesIO(xlsx.content))["进度"]
+    assert sheet["A1"].value == "高校" and {c.value for c in sheet["A"][1:]} == {"东南大学", "武汉科技大学"}

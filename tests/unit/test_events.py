@@ -46,6 +46,8 @@ SAMPLE_DATA: dict[str, dict] = {
             },
         },
     },
+    "api_key_issued": {"key_hash": "a" * 64, "tenant_kind": "university", "tenant_name": "东南大学"},
+    "api_key_revoked": {"key_hash": "b" * 64},
     "orgs_imported": {
         "orgs": [
             {"org_id": "o-1", "name": "计算机学院党委", "level": "level2", "parent_id": None,

@@ -1,0 +1,77 @@
+"""The ministry's progress read model, kept from events; one row per university,
+campaign, track and submitting level, recomputed for its key when touched."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from common.db import utcnow
+from services.notify.models import CampaignCopy, Contact, Counter, Progress, SubmissionCopy, TenantName
+
+
+def next_seq(s) -> int:
+    counter = s.get(Counter, "progress", with_for_update=True)
+    if counter is None:
+        counter = Counter(name="progress", value=0)
+        s.add(counter)
+    counter.value += 1
+    return counter.value
+
+
+def refresh(s, tenant: str, campaign_id: str, track: str, level: str) -> Progress:
+    key = (SubmissionCopy.tenant == tenant, SubmissionCopy.campaign_id == campaign_id,
+           SubmissionCopy.track == track, SubmissionCopy.level == level)
+    counts = {(state, complete): n for state, complete, n in s.execute(
+        select(SubmissionCopy.state, SubmissionCopy.complete, func.count()).where(*key)
+        .group_by(SubmissionCopy.state, SubmissionCopy.complete))}
+    orgs_submitted = s.scalar(select(func.count(func.distinct(SubmissionCopy.org_id)))
+                              .where(*key, SubmissionCopy.state == "submitted"))
+    expected = s.scalar(select(func.count()).select_from(Contact).where(Contact.tenant == tenant,
+                                                                        Contact.level == level))
+    seq = next_seq(s)  # before a new row is added: autoflush would insert it without one
+    row = s.get(Progress, (tenant, campaign_id, track, level))
+    if row is None:
+        row = Progress(tenant=tenant, campaign_id=campaign_id, track=track, level=level, works_forwarded=0, seq=seq)
+        s.add(row)
+    row.orgs_expected, row.orgs_submitted = expected, orgs_submitted
+    row.works_submitted = counts.get(("submitted", True), 0)
+    row.works_in_progress = counts.get(("submitted", False), 0)
+    row.works_withdrawn = counts.get(("withdrawn", True), 0) + counts.get(("withdrawn", False), 0)
+    row.seq, row.updated_at = seq, utcnow()
+    return row
+
+
+def refresh_campaign(s, campaign: CampaignCopy) -> None:
+    if campaign.tenant == "ministry":
+        return  # progress is of universities; they report under their own copies
+    for track_key, track in campaign.tracks.items():
+        for level in track.get("submit_levels", []):
+            refresh(s, campaign.tenant, campaign.campaign_id, track_key, level)
+
+
+def refresh_tenant(s, tenant: str) -> None:
+    for campaign in s.scalars(select(CampaignCopy).where(CampaignCopy.tenant == tenant)):
+        refresh_campaign(s, campaign)
+
+
+def row_json(row: Progress, names: dict[str, str], campaigns: dict[str, CampaignCopy]) -> dict:
+    campaign = campaigns.get(row.campaign_id)
+    track = campaign.tracks.get(row.track, {}) if campaign else {}
+    return {
+        "tenant": row.tenant, "tenant_name": names.get(row.tenant, row.tenant), "campaign_id": row.campaign_id,
+        "base_campaign_id": campaign.derives_from if campaign else None, "track": row.track,
+        "track_label": track.get("label", row.track), "level": row.level, "orgs_expected": row.orgs_expected,
+        "orgs_submitted": row.orgs_submitted,
+        "works": {"submitted": row.works_submitted, "in_progress": row.works_in_progress,
+                  "withdrawn": row.works_withdrawn, "forwarded": row.works_forwarded},
+        "updated_at": row.updated_at.isoformat(), "seq": row.seq,
+    }
+
+
+def rows_after(s, seq: int, limit: int, tenant: str | None) -> list[dict]:
+    query = select(Progress).where(Progress.seq > seq)
+    if tenant is not None:
+        query = query.where(Progress.tenant == tenant)
+    rows = s.scalars(query.order_by(Progress.seq).limit(limit)).all()
+    names = {t.tenant: t.name for t in s.scalars(select(TenantName))}
+    campaigns = {c.campaign_id: c for c in s.scalars(select(CampaignCopy))}
+    return [row_json(r, names, campaigns) for r in rows]
