@@ -1,6 +1,6 @@
 """Notify's own tables: contacts, campaigns and submissions it has heard of, the
 message log, and the ministry's read model."""
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
 from common.db import UTCDateTime, messaging_models, utcnow
@@ -116,3 +116,37 @@ class Progress(Base):
     works_forwarded = Column(Integer, nullable=False, default=0)
     seq = Column(BigInteger, nullable=False, unique=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class WebhookSubscription(Base):
+    """A portal's subscription to event types of its own university."""
+
+    __tablename__ = "webhook_subscriptions"
+    id = Column(String(32), primary_key=True)
+    tenant = Column(String(64), nullable=False, index=True)
+    url = Column(String(500), nullable=False)
+    event_types = Column(JSON, nullable=False)
+    secret = Column(String(100), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event to one subscription: pending -> delivered, or failed after its attempts."""
+
+    __tablename__ = "webhook_deliveries"
+    id = Column(String(32), primary_key=True)  # sent as X-Siyige-Delivery
+    subscription_id = Column(String(32), nullable=False, index=True)
+    tenant = Column(String(64), nullable=False)
+    event_id = Column(String(32), nullable=False)
+    event_type = Column(String(64), nullable=False)
+    body = Column(Text, nullable=False)
+    state = Column(String(16), nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    last_status = Column(Integer, nullable=True)
+    last_error = Column(Text, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    delivered_at = Column(UTCDateTime, nullable=True)
+    __table_args__ = (UniqueConstraint("subscription_id", "event_id", name="uq_delivery_once"),
+                      Index("ix_deliveries_due", "state", "next_attempt_at"))

@@ -9,6 +9,8 @@ refusals failed. Webhooks and the full feeds come with the rest of issue #5.
 from __future__ import annotations
 
 import logging
+
+import requests
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,12 +25,13 @@ from common import clock
 from common.auth import bearer_key, hash_key, invalid_key
 from common.db import utcnow
 from common.dependencies import Database
-from common.http import api
+from common.http import SchemaValidator, api, read_json
 from common.messaging import OutboxRelay, handles
-from services.notify import feeds, mail, readmodel, reminders
+from services.notify import feeds, hooks, mail, readmodel, reminders, webhooks
 from services.notify.mailer import Mailer, build_message
 from services.notify.models import (
     ApiKeyCopy, CampaignCopy, Contact, MessageLog, OutboxMessage, ProcessedEvent, SubmissionCopy, TenantName,
+    WebhookDelivery, WebhookSubscription,
 )
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEND_BATCH = 50
 EXPORT_LIMIT = 100_000  # rows in one Atom or XLSX export (3,000 universities × tracks × levels fit)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WEBHOOK_SCHEMAS = SchemaValidator({"components": {"schemas": {"Subscription": {
+    "type": "object", "additionalProperties": False, "required": ["url", "event_types"],
+    "properties": {"url": {"type": "string", "maxLength": 500},
+                   "event_types": {"type": "array", "minItems": 1, "items": {"type": "string"}}}}}}})
 
 
 def beijing(iso: str | datetime) -> str:
@@ -111,6 +118,74 @@ class NotifyService:
         return Response(feeds.progress_xlsx(rows[:EXPORT_LIMIT]), mimetype=XLSX_TYPE,
                         headers={"Content-Disposition": "attachment; filename=progress.xlsx"})
 
+    # ------------------------------------------------------------------ webhooks
+
+    @api("POST", "/api/v1/webhooks")
+    def subscribe(self, request):
+        body = WEBHOOK_SCHEMAS.validate(read_json(request), "Subscription")
+        with self.db.transaction() as s:
+            sub, secret = hooks.subscribe(s, self._caller(s, request), body)
+            s.flush()
+            # the secret is shown once, like an API key
+            return 201, {**hooks.subscription_json(sub), "secret": secret}
+
+    @api("GET", "/api/v1/webhooks")
+    def list_subscriptions(self, request):
+        with self.db.transaction() as s:
+            tenant = self._caller(s, request)
+            subs = s.scalars(select(WebhookSubscription).where(WebhookSubscription.tenant == tenant,
+                                                               WebhookSubscription.active))
+            return {"items": [hooks.subscription_json(x) for x in subs]}
+
+    @api("DELETE", "/api/v1/webhooks/<string:sub_id>")
+    def unsubscribe(self, request, sub_id):
+        with self.db.transaction() as s:
+            hooks.own_subscription(s, self._caller(s, request), sub_id).active = False
+            return {"id": sub_id, "active": False}
+
+    @api("GET", "/api/v1/webhooks/<string:sub_id>/deliveries")
+    def list_deliveries(self, request, sub_id):
+        with self.db.transaction() as s:
+            sub = hooks.own_subscription(s, self._caller(s, request), sub_id)
+            rows = s.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id)
+                             .order_by(WebhookDelivery.created_at.desc()).limit(200))
+            return {"items": [hooks.delivery_json(d) for d in rows]}
+
+    @api("POST", "/api/v1/webhooks/<string:sub_id>/deliveries/<string:delivery_id>/replay")
+    def replay_delivery(self, request, sub_id, delivery_id):
+        with self.db.transaction() as s:
+            return hooks.delivery_json(hooks.replay(s, self._caller(s, request), sub_id, delivery_id))
+
+    @timer(interval=1)
+    def deliver_webhooks(self):
+        """POST due deliveries, signed; failures come back later with exponential backoff."""
+        with self.db.transaction() as s:
+            due = s.scalars(select(WebhookDelivery).where(WebhookDelivery.state == "pending",
+                                                          WebhookDelivery.next_attempt_at <= utcnow())
+                            .order_by(WebhookDelivery.created_at).limit(SEND_BATCH)).all()
+            batch = []
+            for d in due:
+                sub = s.get(WebhookSubscription, d.subscription_id)
+                batch.append((d.id, sub.url, sub.secret, d.body, d.event_type, sub.active))
+        for delivery_id, url, secret, body, event_type, active in batch:
+            status = error = None
+            if active:
+                data = body.encode("utf-8")
+                headers = webhooks.signature_headers(data, secret, int(clock.now().timestamp()), delivery_id,
+                                                     event_type)
+                try:
+                    status = requests.post(url, data=data, headers=headers, timeout=10,
+                                           allow_redirects=False).status_code
+                except requests.RequestException as exc:
+                    error = f"{type(exc).__name__}: {exc}"[:500]
+            else:
+                error = "subscription deleted"
+            with self.db.transaction() as s:
+                d = s.get(WebhookDelivery, delivery_id)
+                hooks.record_attempt(d, status, error if status is None else None, utcnow())
+                if not active:
+                    d.state = "failed"
+
     # ------------------------------------------------------------------ copies of other services' data
 
     @handles("campaign_published")
@@ -168,6 +243,7 @@ class NotifyService:
             copy.complete = copy.complete or d["final_stage"]
             s.flush()
             readmodel.refresh(s, event.tenant, d["campaign_id"], d["track"], d["org_level"])
+            hooks.enqueue(s, event)
             if d.get("contact_email"):
                 campaign = s.get(CampaignCopy, d["campaign_id"])
                 track = (campaign.tracks.get(d["track"], {}) if campaign else {})
@@ -189,6 +265,7 @@ class NotifyService:
                 copy.state = "withdrawn"
                 s.flush()
                 readmodel.refresh(s, event.tenant, copy.campaign_id, copy.track, copy.level)
+            hooks.enqueue(s, event)
 
     # ------------------------------------------------------------------ reminders
 

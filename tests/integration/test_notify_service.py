@@ -1,4 +1,5 @@
 """Notify against a real RabbitMQ and a real SMTP server (aiosmtpd on loopback)."""
+import json
 import mailbox
 import subprocess
 import sys
@@ -212,3 +213,89 @@ def test_the_progress_feed_by_cursor_for_the_ministry_and_each_university(notify
 
     sheet = load_workbook(BytesIO(xlsx.content))["进度"]
     assert sheet["A1"].value == "高校" and {c.value for c in sheet["A"][1:]} == {"东南大学", "武汉科技大学"}
+
+
+@pytest.fixture
+def portal_receiver():
+    """A portal's webhook endpoint on loopback: verifies signatures, can be told to fail."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from services.notify import webhooks
+
+    state = {"secret": None, "fail_next": 0, "received": [], "rejected": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            try:
+                webhooks.verify(body, dict(self.headers), state["secret"], int(time.time()))
+            except ValueError as exc:
+                state["rejected"].append(str(exc))
+                self.send_response(401)
+                self.end_headers()
+                return
+            if state["fail_next"] > 0:
+                state["fail_next"] -= 1
+                self.send_response(503)
+                self.end_headers()
+                return
+            state["received"].append((self.headers["X-Siyige-Delivery"], json.loads(body)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    yield state
+    server.shutdown()
+
+
+def test_webhooks_are_signed_retried_scoped_to_the_university_and_replayable(notify, smtp, portal_receiver):
+    import requests
+
+    from services.notify.models import WebhookDelivery
+
+    base = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"] + "/api/v1/webhooks"
+    publish(notify["amqp"], key_events("seu", "university", "东南大学", "sk_seu"),
+            key_events("wust", "university", "武汉科技大学", "sk_wust"), seu_campaign(), ORGS)
+    seu = {"Authorization": "Bearer sk_seu"}
+    r = wait_until(lambda: (x := requests.post(base, json={"url": portal_receiver["url"],
+                                                           "event_types": ["submission_submitted"]},
+                                               headers=seu, timeout=10)).status_code == 201 and x,
+                   what="the subscription")
+    sub = r.json()
+    portal_receiver["secret"] = sub["secret"]
+    assert "secret" not in requests.get(base, headers=seu, timeout=10).json()["items"][0]
+    bad = requests.post(base, json={"url": "ftp://x", "event_types": ["submission_submitted"]}, headers=seu, timeout=10)
+    assert bad.json()["error"]["code"] == "invalid_url"
+    assert requests.get(f"{base}/{sub['id']}/deliveries", headers={"Authorization": "Bearer sk_wust"},
+                        timeout=10).json()["error"]["code"] == "subscription_not_found"
+
+    portal_receiver["fail_next"] = 1
+    wust_event = make_event("submission_submitted", "wust", {**story_submitted().data, "campaign_id": "x"})
+    publish(notify["amqp"], story_submitted(), wust_event)
+    failed_once = wait_until(lambda: [d for d in requests.get(f"{base}/{sub['id']}/deliveries", headers=seu,
+                                                              timeout=10).json()["items"] if d["attempts"] == 1],
+                             what="the first, failed attempt")
+    assert failed_once[0]["last_status"] == 503 and failed_once[0]["state"] == "pending"
+    with notify["store"].transaction() as s:  # skip the backoff wait
+        for d in s.scalars(select(WebhookDelivery)):
+            d.next_attempt_at = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
+    wait_until(lambda: portal_receiver["received"], what="the retried delivery")
+    delivery_id, payload = portal_receiver["received"][0]
+    assert payload["type"] == "submission_submitted" and payload["tenant"] == "seu"
+    assert portal_receiver["rejected"] == []
+    import eventlet
+
+    eventlet.sleep(1.5)
+    assert len(portal_receiver["received"]) == 1  # WUST's event never reaches SEU's portal
+
+    replayed = requests.post(f"{base}/{sub['id']}/deliveries/{delivery_id}/replay", headers=seu, timeout=10)
+    assert replayed.json()["state"] == "pending"
+    wait_until(lambda: len(portal_receiver["received"]) == 2, what="the replayed delivery")
+    assert portal_receiver["received"][1][0] == delivery_id  # same delivery id: the portal can de-duplicate

@@ -1,0 +1,99 @@
+"""Webhook subscriptions and deliveries: what the entrypoints call, one transaction each."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from urllib.parse import urlparse
+
+from sqlalchemy import select
+
+from common.db import utcnow
+from common.errors import Forbidden, NotFound, Unprocessable
+from services.notify import webhooks
+from services.notify.models import WebhookDelivery, WebhookSubscription
+
+# What a portal can subscribe to: events about its own university's works.
+DELIVERABLE = ("submission_submitted", "submission_withdrawn")
+MAX_SUBSCRIPTIONS = 20
+
+
+def subscribe(s, tenant: str | None, body: dict) -> tuple[WebhookSubscription, str]:
+    if tenant is None:
+        raise Forbidden("Webhook 由高校门户订阅本校的事件；教育部账户请使用进度订阅源。", code="university_only")
+    url = urlparse(body["url"])
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise Unprocessable(f"回调地址应为 http(s):// 开头的完整地址，实际为“{body['url']}”。", code="invalid_url",
+                            field="url", expected="http(s)://host/path", found=body["url"])
+    unknown = sorted(set(body["event_types"]) - set(DELIVERABLE))
+    if unknown:
+        raise Unprocessable(f"不能订阅这些事件：{'、'.join(unknown)}。可订阅：{'、'.join(DELIVERABLE)}。",
+                            code="unknown_event_type", field="event_types", expected=list(DELIVERABLE), found=unknown)
+    count = len(s.scalars(select(WebhookSubscription.id).where(WebhookSubscription.tenant == tenant,
+                                                             WebhookSubscription.active)).all())
+    if count >= MAX_SUBSCRIPTIONS:
+        raise Unprocessable(f"每所高校最多 {MAX_SUBSCRIPTIONS} 个订阅，已有 {count} 个。请先删除不用的订阅。",
+                            code="too_many_subscriptions", expected=MAX_SUBSCRIPTIONS, found=count)
+    secret = webhooks.new_secret()
+    sub = WebhookSubscription(id=uuid.uuid4().hex, tenant=tenant, url=body["url"],
+                              event_types=sorted(set(body["event_types"])), secret=secret, active=True)
+    s.add(sub)
+    return sub, secret
+
+
+def subscription_json(sub: WebhookSubscription) -> dict:
+    return {"id": sub.id, "url": sub.url, "event_types": sub.event_types, "active": sub.active,
+            "created_at": sub.created_at.isoformat() if sub.created_at else None}
+
+
+def own_subscription(s, tenant: str | None, sub_id: str) -> WebhookSubscription:
+    sub = s.get(WebhookSubscription, sub_id)
+    if sub is None or sub.tenant != tenant or not sub.active:
+        raise NotFound(f"找不到订阅 {sub_id}。", code="subscription_not_found", found=sub_id)
+    return sub
+
+
+def enqueue(s, event) -> int:
+    """A delivery per active subscription of the event's university to its type."""
+    subs = s.scalars(select(WebhookSubscription).where(WebhookSubscription.tenant == event.tenant,
+                                                       WebhookSubscription.active)).all()
+    added = 0
+    for sub in subs:
+        if event.type not in sub.event_types:
+            continue
+        exists = s.scalar(select(WebhookDelivery.id).where(WebhookDelivery.subscription_id == sub.id,
+                                                           WebhookDelivery.event_id == event.event_id))
+        if exists is None:
+            s.add(WebhookDelivery(id=uuid.uuid4().hex, subscription_id=sub.id, tenant=event.tenant,
+                                  event_id=event.event_id, event_type=event.type,
+                                  body=json.dumps(event.to_dict(), ensure_ascii=False), state="pending",
+                                  attempts=0, next_attempt_at=utcnow()))
+            added += 1
+    return added
+
+
+def delivery_json(d: WebhookDelivery) -> dict:
+    return {"id": d.id, "event_id": d.event_id, "event_type": d.event_type, "state": d.state,
+            "attempts": d.attempts, "last_status": d.last_status, "last_error": d.last_error,
+            "created_at": d.created_at.isoformat(), "next_attempt_at": d.next_attempt_at.isoformat(),
+            "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None}
+
+
+def replay(s, tenant: str | None, sub_id: str, delivery_id: str) -> WebhookDelivery:
+    own_subscription(s, tenant, sub_id)
+    d = s.get(WebhookDelivery, delivery_id)
+    if d is None or d.subscription_id != sub_id:
+        raise NotFound(f"找不到投递记录 {delivery_id}。", code="delivery_not_found", found=delivery_id)
+    d.state, d.next_attempt_at, d.attempts = "pending", utcnow(), 0
+    return d
+
+
+def record_attempt(d: WebhookDelivery, status: int | None, error: str | None, now: datetime) -> None:
+    d.attempts += 1
+    d.last_status, d.last_error = status, error
+    if status is not None and 200 <= status < 300:
+        d.state, d.delivered_at = "delivered", now
+    elif webhooks.is_exhausted(d.attempts):
+        d.state = "failed"
+    else:
+        d.next_attempt_at = now + timedelta(seconds=webhooks.next_attempt_delay(d.attempts))
