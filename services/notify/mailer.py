@@ -26,9 +26,30 @@ class Mailer:
         elif self.url.scheme != "smtp":
             raise ValueError(f"unknown MAIL_URL {url!r} (expected smtp://host:port or maildir:///path)")
 
-    def send(self, msg: EmailMessage) -> None:
+    def send_many(self, messages: list[EmailMessage]) -> list[Exception | None]:
+        """Send over one connection; the outcome of each message, in order.
+
+        A failure to connect is every message's failure; a refused recipient
+        is only that message's.
+        """
         if self.url.scheme == "maildir":
-            self.maildir.add(msg)
-            return
-        with smtplib.SMTP(self.url.hostname, self.url.port or 25, timeout=30) as smtp:
-            smtp.send_message(msg)
+            for m in messages:
+                self.maildir.add(m)
+            return [None] * len(messages)
+        try:
+            smtp = smtplib.SMTP(self.url.hostname, self.url.port or 25, timeout=30)
+        except (OSError, smtplib.SMTPException) as exc:
+            return [exc] * len(messages)
+        outcomes: list[Exception | None] = []
+        with smtp:
+            for m in messages:
+                try:
+                    smtp.send_message(m)
+                    outcomes.append(None)
+                except smtplib.SMTPServerDisconnected as exc:
+                    outcomes += [exc] * (len(messages) - len(outcomes))
+                    break
+                except (OSError, smtplib.SMTPException) as exc:
+                    outcomes.append(exc)
+                    smtp.rset()
+        return outcomes

@@ -72,6 +72,9 @@ def rows_after(s, seq: int, limit: int, tenant: str | None) -> list[dict]:
     if tenant is not None:
         query = query.where(Progress.tenant == tenant)
     rows = s.scalars(query.order_by(Progress.seq).limit(limit)).all()
-    names = {t.tenant: t.name for t in s.scalars(select(TenantName))}
-    campaigns = {c.campaign_id: c for c in s.scalars(select(CampaignCopy))}
+    # only the names and campaigns this page needs: at national scale there are thousands
+    names = {t.tenant: t.name for t in s.scalars(
+        select(TenantName).where(TenantName.tenant.in_({r.tenant for r in rows})))}
+    campaigns = {c.campaign_id: c for c in s.scalars(
+        select(CampaignCopy).where(CampaignCopy.campaign_id.in_({r.campaign_id for r in rows})))}
     return [row_json(r, names, campaigns) for r in rows]

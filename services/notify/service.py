@@ -303,33 +303,36 @@ class NotifyService:
 
     @timer(interval=1)
     def send_due(self):
-        """Deliver pending messages whose time has come."""
-        with self.db.transaction() as s:
-            due = s.scalars(select(MessageLog).where(MessageLog.state == "pending",
-                                                     MessageLog.next_attempt_at <= utcnow())
-                            .order_by(MessageLog.id).limit(SEND_BATCH)).all()
-            batch = [(m.id, m.dedupe_key, m.recipient, m.subject, m.body) for m in due]
+        """Deliver pending messages whose time has come, batch by batch until none is due."""
         sent = 0
-        for message_id, key, recipient, subject, body in batch:
-            msg = build_message(self.config["MAIL_FROM"], recipient, subject, body, mail.message_id(key))
-            try:
-                self.mail.mailer.send(msg)
-            except Exception as exc:  # noqa: BLE001 - every failure is recorded on the message
-                self._failed(message_id, exc)
-                continue
+        while True:
             with self.db.transaction() as s:
-                m = s.get(MessageLog, message_id)
-                m.state, m.sent_at, m.attempts, m.last_error = "sent", utcnow(), m.attempts + 1, None
-            sent += 1
-        return sent
+                due = s.scalars(select(MessageLog).where(MessageLog.state == "pending",
+                                                         MessageLog.next_attempt_at <= utcnow())
+                                .order_by(MessageLog.id).limit(SEND_BATCH)).all()
+                batch = [(m.id, m.dedupe_key, m.recipient, m.subject, m.body) for m in due]
+            if not batch:
+                return sent
+            messages = [build_message(self.config["MAIL_FROM"], to, subject, body, mail.message_id(key))
+                        for _, key, to, subject, body in batch]
+            outcomes = self.mail.mailer.send_many(messages)
+            with self.db.transaction() as s:
+                for (message_id, *_), error in zip(batch, outcomes, strict=True):
+                    m = s.get(MessageLog, message_id)
+                    if error is None:
+                        m.state, m.sent_at, m.attempts, m.last_error = "sent", utcnow(), m.attempts + 1, None
+                        sent += 1
+                    else:
+                        self._failed(m, error)
+            if len(batch) < SEND_BATCH or all(e is not None for e in outcomes):
+                return sent  # the rest waits for its retry time
 
-    def _failed(self, message_id: int, exc: Exception) -> None:
-        with self.db.transaction() as s:
-            m = s.get(MessageLog, message_id)
-            m.attempts += 1
-            m.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-            if mail.is_permanent(exc) or m.attempts >= mail.MAX_ATTEMPTS:
-                m.state = "failed"
-                log.warning("message %s to %s failed for good: %s", m.id, m.recipient, m.last_error)
-            else:
-                m.next_attempt_at = utcnow() + mail.retry_delay(m.attempts)
+    @staticmethod
+    def _failed(m: MessageLog, exc: Exception) -> None:
+        m.attempts += 1
+        m.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        if mail.is_permanent(exc) or m.attempts >= mail.MAX_ATTEMPTS:
+            m.state = "failed"
+            log.warning("message %s to %s failed for good: %s", m.id, m.recipient, m.last_error)
+        else:
+            m.next_attempt_at = utcnow() + mail.retry_delay(m.attempts)
