@@ -340,7 +340,7 @@ def progress_xlsx(rows: Iterable[dict]) -> bytes:
         values = _xlsx_row(row)
         ws.append(values)
         count += 1
-        r = ws.max_row
+        r = count + 1  # ws.max_row scans every cell: quadratic over a national export
         for col, value in enumerate(values, start=1):
             cell = ws.cell(row=r, column=col)
             if isinstance(value, str):
