@@ -16,6 +16,7 @@ bench:          ## benchmarks (not tests): print figures
 	deploy/rabbitmq.sh
 	.venv/bin/python tests/bench/bench_intake.py
 	.venv/bin/python tests/bench/bench_media.py
+	.venv/bin/python tests/bench/bench_notify.py
 
 clean:
 	rm -rf var .pytest_cache

@@ -97,7 +97,7 @@ def main() -> int:
 
   Portal API      http://localhost:{port['intake']}/api/v1   (document: /api/v1/openapi.json)
   Review UI       http://localhost:{port['review']}/
-  Ministry feed   http://localhost:{port['notify']}/feed/progress.json
+  Ministry feed   http://localhost:{port['notify']}/api/v1/feed/progress   (also .atom, .xlsx; ministry key)
   Outgoing mail   {data_dir / 'mailbox'}
   Logs            {data_dir / 'logs'}
   Clock           {env['PLATFORM_CLOCK_START'] or 'real time'}
@@ -108,6 +108,7 @@ def main() -> int:
     wust      {keys['wust']}   (武汉科技大学, campaign siyige-2020-wust)
 
   Try:  curl -H 'Authorization: Bearer {keys['seu']}' http://localhost:{port['intake']}/api/v1/orgs
+        curl -H 'Authorization: Bearer {keys['ministry']}' http://localhost:{port['notify']}/api/v1/feed/progress
 
 Ctrl-C stops everything.""", flush=True)
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
