@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 from common import clock
 from common.auth import bearer_key, hash_key, invalid_key
 from common.db import utcnow
+from common.errors import InvalidInput
 from common.dependencies import Database
 from common.http import SchemaValidator, api, read_json
 from common.messaging import OutboxRelay, handles
@@ -117,6 +118,31 @@ class NotifyService:
         rows, _ = self._progress_rows(request, EXPORT_LIMIT)
         return Response(feeds.progress_xlsx(rows[:EXPORT_LIMIT]), mimetype=XLSX_TYPE,
                         headers={"Content-Disposition": "attachment; filename=progress.xlsx"})
+
+    @api("GET", "/api/v1/messages")
+    def list_messages(self, request):
+        """The message log of the caller's university (the ministry's key: all), newest first.
+
+        `?state=failed` is the list of addresses that refused mail for good:
+        what the organisation department fixes in its org list.
+        """
+        state = request.args.get("state")
+        if state not in (None, "pending", "sent", "failed"):
+            raise InvalidInput(f"参数 state 只能是 pending、sent 或 failed，实际为“{state}”。", code="invalid_query",
+                               field="state", expected=["pending", "sent", "failed"], found=state)
+        limit = feeds.parse_limit(request.args.get("limit"))
+        with self.db.transaction() as s:
+            tenant = self._caller(s, request)
+            query = select(MessageLog)
+            if tenant is not None:
+                query = query.where(MessageLog.tenant == tenant)
+            if state:
+                query = query.where(MessageLog.state == state)
+            rows = s.scalars(query.order_by(MessageLog.id.desc()).limit(limit))
+            return {"items": [{"id": m.id, "kind": m.kind, "recipient": m.recipient, "subject": m.subject,
+                               "state": m.state, "attempts": m.attempts, "last_error": m.last_error,
+                               "created_at": m.created_at.isoformat(),
+                               "sent_at": m.sent_at.isoformat() if m.sent_at else None} for m in rows]}
 
     # ------------------------------------------------------------------ webhooks
 

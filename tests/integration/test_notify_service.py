@@ -133,6 +133,18 @@ def test_receipts_and_reminders_reach_a_real_smtp_server_once(notify, smtp):
     bounced = wait_until(lambda: [m for m in messages(notify["store"]) if m[2] == "failed"], what="the 550")
     assert bounced[0][1] == "bounce-gone@demo.local" and "550" in bounced[0][4] and bounced[0][3] == 1
 
+    # the organisation department sees which addresses to fix; another university sees nothing of it
+    import requests
+
+    publish(notify["amqp"], key_events("seu", "university", "东南大学", "sk_seu"),
+            key_events("wust", "university", "武汉科技大学", "sk_wust"))
+    url = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"] + "/api/v1/messages"
+    failed = wait_until(lambda: requests.get(url, params={"state": "failed"}, timeout=10,
+                                             headers={"Authorization": "Bearer sk_seu"}).json().get("items"),
+                        what="the failed-address list")
+    assert [(m["recipient"], m["kind"]) for m in failed] == [("bounce-gone@demo.local", "reminder")]
+    assert requests.get(url, headers={"Authorization": "Bearer sk_wust"}, timeout=10).json()["items"] == []
+
 
 def test_mail_waits_while_the_smtp_server_is_down_and_goes_out_once_it_is_back(notify, smtp):
     from services.notify.models import MessageLog
