@@ -65,7 +65,7 @@ def db_url(env: dict, service: str) -> str:
 @pytest.fixture(scope="module")
 def compose() -> dict:
     if shutil.which("docker-compose") is None:
-        pytest.skip("docker-compose is not installed")
+        pytest.fail("docker-compose is not installed; `make test` installs it (deploy/bootstrap.sh --test)")
     # A clean environment: the defaults written in the file, not this shell's variables.
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
     proc = subprocess.run(
