@@ -213,9 +213,10 @@ CATALOGUE: dict[str, EventType] = {
                     "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                     "content_type": {"type": "string"},
                     "original_name": {"type": "string"},
+                    "org_id": ID,
                 }
             ),
-            subscribers=("media.on_file_uploaded",),
+            subscribers=("media.on_file_uploaded", "notify.on_file_uploaded"),
         ),
         EventType(
             name="file_checked",
@@ -244,7 +245,7 @@ CATALOGUE: dict[str, EventType] = {
                 # object keys of the poster frame, contact sheet, playback copy, review copy
                 {"derived": {"type": "object", "additionalProperties": {"type": "string"}}},
             ),
-            subscribers=("intake.on_file_checked",),
+            subscribers=("intake.on_file_checked", "notify.on_file_checked"),
         ),
     ]
 }

@@ -537,7 +537,7 @@ def confirm_file(session, outbox, tenant: Tenant, f: FileRecord, verified_size: 
     outbox.add(session, "file_uploaded", tenant.id, {
         "file_id": f.id, "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track,
         "kind": f.kind, "object_key": f.object_key, "size": f.declared_size, "sha256": f.declared_sha256,
-        "content_type": f.content_type, "original_name": f.original_name})
+        "content_type": f.content_type, "original_name": f.original_name, "org_id": sub.org_id})
     return f
 
 

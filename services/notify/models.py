@@ -150,3 +150,14 @@ class WebhookDelivery(Base):
     delivered_at = Column(UTCDateTime, nullable=True)
     __table_args__ = (UniqueConstraint("subscription_id", "event_id", name="uq_delivery_once"),
                       Index("ix_deliveries_due", "state", "next_attempt_at"))
+
+
+class FileCopy(Base):
+    """Which org a file belongs to (from `file_uploaded`), to tell it the check result."""
+
+    __tablename__ = "files"
+    file_id = Column(String(32), primary_key=True)
+    tenant = Column(String(64), nullable=False)
+    submission_id = Column(String(32), nullable=False)
+    org_id = Column(String(32), nullable=False)
+    name = Column(String(255), nullable=False)

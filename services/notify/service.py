@@ -31,13 +31,14 @@ from common.messaging import OutboxRelay, handles
 from services.notify import feeds, hooks, mail, readmodel, reminders, webhooks
 from services.notify.mailer import Mailer, build_message
 from services.notify.models import (
-    ApiKeyCopy, CampaignCopy, Contact, MessageLog, OutboxMessage, ProcessedEvent, SubmissionCopy, TenantName,
+    ApiKeyCopy, CampaignCopy, Contact, FileCopy, MessageLog, OutboxMessage, ProcessedEvent, SubmissionCopy, TenantName,
     WebhookDelivery, WebhookSubscription,
 )
 
 log = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEND_BATCH = 50
+VERDICT_LABELS = {"warnings": "通过（有建议）", "failed": "未通过"}
 EXPORT_LIMIT = 100_000  # rows in one Atom or XLSX export (3,000 universities × tracks × levels fit)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WEBHOOK_SCHEMAS = SchemaValidator({"components": {"schemas": {"Subscription": {
@@ -279,6 +280,33 @@ class NotifyService:
                             "track": track.get("label", d["track"]),
                             "stage": track.get("stage_labels", {}).get(d["stage"], d["stage"]),
                             "submitted_at": beijing(d["submitted_at"])})
+
+    @handles("file_uploaded")
+    def on_file_uploaded(self, event):
+        d = event.data
+        with self.db.handling(event) as s:
+            if s is not None:
+                s.merge(FileCopy(file_id=d["file_id"], tenant=event.tenant, submission_id=d["submission_id"],
+                                 org_id=d["org_id"], name=d["original_name"]))
+
+    @handles("file_checked")
+    def on_file_checked(self, event):
+        """Tell the org what to fix; a clean pass needs no e-mail."""
+        d = event.data
+        with self.db.handling(event) as s:
+            if s is None or d["verdict"] == "passed":
+                return
+            f = s.get(FileCopy, d["file_id"])
+            if f is None:
+                # the upload's event is still on its way: retry later rather than lose the mail
+                raise LookupError(f"file {d['file_id']} not known yet")
+            contact = s.get(Contact, f.org_id)
+            if contact is None or not contact.email:
+                return
+            enqueue(s, self.mail.templates, kind="check_result", tenant=event.tenant, recipient=contact.email,
+                    dedupe_key=f"check:{d['file_id']}:{d['checked_at']}", context={
+                        "org_name": contact.name, "file_name": f.name, "verdict": d["verdict"],
+                        "verdict_label": VERDICT_LABELS[d["verdict"]], "findings": d["findings"]})
 
     @handles("submission_withdrawn")
     def on_submission_withdrawn(self, event):

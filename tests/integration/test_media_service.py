@@ -30,7 +30,7 @@ def upload_event(store, media_files, name, kind, file_id, track="lecture"):
     return make_event("file_uploaded", "seu", {
         "file_id": file_id, "submission_id": f"sub-{file_id}", "campaign_id": "siyige-2020-seu", "track": track,
         "kind": kind, "object_key": key, "size": size, "sha256": "0" * 64, "content_type": "application/octet-stream",
-        "original_name": media_files[name].name})
+        "original_name": media_files[name].name, "org_id": "o-cse"})
 
 
 def publish(amqp, *events):

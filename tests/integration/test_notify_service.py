@@ -311,3 +311,38 @@ def test_webhooks_are_signed_retried_scoped_to_the_university_and_replayable(not
     assert replayed.json()["state"] == "pending"
     wait_until(lambda: len(portal_receiver["received"]) == 2, what="the replayed delivery")
     assert portal_receiver["received"][1][0] == delivery_id  # same delivery id: the portal can de-duplicate
+
+
+def test_the_check_result_tells_the_org_what_to_fix(notify, smtp):
+    smtp.start()
+    uploaded = make_event("file_uploaded", "seu", {
+        "file_id": "f-1", "submission_id": "s-o-cse", "campaign_id": "siyige-2020-seu", "track": "lecture",
+        "kind": "video", "object_key": "seu/f-1", "size": 10, "sha256": "0" * 64, "content_type": "video/mp4",
+        "original_name": "计算机学院党委微党课.mp4", "org_id": "o-cse"})
+    finding = {"rule": "duration_s le 1800", "severity": "error", "expected": 1800, "actual": 1860,
+               "message": "时长应不超过30分钟，实际为31分钟。微党课时长不超过30分钟，请剪辑后重新上传。"}
+    checked = make_event("file_checked", "media", {
+        "file_id": "f-1", "submission_id": "s-o-cse", "verdict": "failed", "findings": [finding],
+        "facts": {"duration_s": 1860}, "checked_at": "2020-07-10T02:00:00+00:00"})
+    passed = make_event("file_checked", "media", {
+        "file_id": "f-1", "submission_id": "s-o-cse", "verdict": "passed", "findings": [],
+        "facts": {}, "checked_at": "2020-07-10T03:00:00+00:00"})
+    publish(notify["amqp"], ORGS)
+    from services.notify.models import Contact
+
+    def contacts():
+        with notify["store"].transaction() as s:
+            return len(s.scalars(select(Contact)).all())
+
+    wait_until(lambda: contacts() == 4, what="the contacts")
+    # the check result may overtake the upload event: the mail waits for it, it is not lost
+    with Connection(notify["amqp"]) as conn:
+        conn.Producer().publish(checked.to_dict(), exchange=Exchange("media.events", type="topic", durable=True),
+                                routing_key="file_checked", serializer="json")
+        conn.Producer().publish(passed.to_dict(), exchange=Exchange("media.events", type="topic", durable=True),
+                                routing_key="file_checked", serializer="json")
+    publish(notify["amqp"], uploaded)
+    got = wait_until(lambda: smtp.received() or None, timeout=20, what="the check result e-mail")
+    assert len(got) == 1 and got[0]["to"] == "cse@demo.local"
+    assert "未通过" in got[0]["subject"] and "计算机学院党委微党课.mp4" in got[0]["subject"]
+    assert "【须修改】时长应不超过30分钟" in got[0]["body"] and "重新上传" in got[0]["body"]

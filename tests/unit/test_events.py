@@ -89,6 +89,7 @@ SAMPLE_DATA: dict[str, dict] = {
         "sha256": "a" * 64,
         "content_type": "video/mp4",
         "original_name": "党课.mp4",
+        "org_id": "o-1",
     },
     "file_checked": {
         "file_id": "f-1",
@@ -404,7 +405,7 @@ def test_catalogue_markdown_lists_every_type():
     assert len(table) == 2 + len(CATALOGUE)
     for line, et in zip(table[2:], CATALOGUE.values()):
         assert line.startswith(f"| `{et.name}` | {et.source} | ")
-    assert "| `file_checked` | media | intake | 1 |" in catalogue_markdown()
+    assert "| `file_checked` | media | intake, notify | 1 |" in catalogue_markdown()
     assert "| `submission_submitted` | intake | notify, review | 1 |" in catalogue_markdown()
 
 
