@@ -61,17 +61,18 @@ def seed(env: dict) -> dict:
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    """Wait until a service process answers `url` (its /health); also used by tests and benchmarks."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"{url}: the service exited with {proc.returncode}; see var/logs/")
+            raise RuntimeError(f"{url}: the service exited with {proc.returncode}; see its log")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
                     return
         except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not become healthy in {timeout}s; see var/logs/")
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become healthy in {timeout}s; see its log")
 
 
 def main() -> int:
@@ -90,7 +91,10 @@ def main() -> int:
                                        stdout=log, stderr=subprocess.STDOUT)
     try:
         for name, (_, port) in SERVICES.items():
-            wait_healthy(f"http://localhost:{port}/health", procs[name])
+            try:
+                wait_healthy(f"http://localhost:{port}/health", procs[name])
+            except RuntimeError as exc:
+                raise SystemExit(f"{exc} (logs in {data_dir / 'logs'})") from None
         port = {n: p for n, (_, p) in SERVICES.items()}
         print(f"""
 四个一行动平台 is running (embedded default; data in {data_dir}).

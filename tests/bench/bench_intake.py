@@ -28,6 +28,7 @@ from kombu import Connection, Exchange, Queue
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from deploy.embedded import wait_healthy  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 CHUNK = os.urandom(1024 * 1024)
@@ -80,12 +81,7 @@ def main() -> int:
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {key}"
     try:
-        for _ in range(300):
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_healthy(f"http://127.0.0.1:{port}/health", proc, timeout=60)
         # one level-2 org per work, so the quota never stops the run
         rows = "".join(f"第{i}学院党委,二级党组织,\n" for i in range(args.works))
         http.post(f"{base}/orgs/import", data=("名称,层级,上级组织\n" + rows).encode(),

@@ -94,6 +94,7 @@ def main() -> int:
     ap.add_argument("--works", type=int, default=1_000_000)
     ap.add_argument("--emails", type=int, default=2000)
     args = ap.parse_args()
+    from deploy.embedded import wait_healthy
     from tests.conftest import free_port
 
     data = Path(tempfile.mkdtemp(prefix="bench-notify-"))
@@ -111,12 +112,7 @@ def main() -> int:
     http = requests.Session()
     http.headers["Authorization"] = "Bearer sk_bench_ministry"
     try:
-        for _ in range(300):
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_healthy(f"http://127.0.0.1:{port}/health", proc, timeout=60)
         first = http.get(base, params={"limit": 200}).json()
         assert len(first["items"]) == 200, first
         middle = first["next_cursor"]

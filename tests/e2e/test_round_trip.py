@@ -11,22 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from deploy.embedded import wait_healthy
 from tests.conftest import ROOT, free_port
 
 SERVICES = ("intake", "media", "review", "notify")
-
-
-def wait_http(url, proc, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"{url}: process exited {proc.returncode}"
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} not healthy")
 
 
 def poll(fn, timeout=20):
@@ -58,7 +46,7 @@ def platform(tmp_path, amqp_uri):
              for s in SERVICES}
     try:
         for s in SERVICES:
-            wait_http(f"http://127.0.0.1:{ports[s]}/health", procs[s])
+            wait_healthy(f"http://127.0.0.1:{ports[s]}/health", procs[s], timeout=60)
         yield {"ports": ports, "key": key, "data": Path(env["DATA_DIR"]), "logs": tmp_path}
     finally:
         for p in procs.values():
