@@ -115,7 +115,15 @@ CATALOGUE: dict[str, EventType] = {
                                 "deadlines": {"type": "object"},
                                 "submit_levels": {"type": "array", "items": LEVEL},
                                 "stage_labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                            }
+                            },
+                            {
+                                # identifying fields (lecturers, branch) are hidden from reviewers
+                                "fields": {"type": "array", "items": _object(
+                                    {"key": {"type": "string"}, "label": {"type": "string"}, "type": {"type": "string"}},
+                                    {"identifying": {"type": "boolean"}})},
+                                "quota": {"type": "object"},
+                                "forward": {"type": "object", "additionalProperties": {"type": "integer"}},
+                            },
                         ),
                     },
                 }
@@ -151,10 +159,11 @@ CATALOGUE: dict[str, EventType] = {
             data_schema=_object({
                 "orgs": {"type": "array", "maxItems": 20000, "items": _object(
                     {"org_id": ID, "name": {"type": "string"}, "level": LEVEL},
-                    {"parent_id": {"type": ["string", "null"]}, "contact_email": {"type": ["string", "null"]}},
+                    {"parent_id": {"type": ["string", "null"]}, "contact_email": {"type": ["string", "null"]},
+                     "short_name": {"type": ["string", "null"]}},
                 )},
-            }),
-            subscribers=("notify.on_orgs_imported",),
+            }, {"tenant_name": {"type": "string"}}),
+            subscribers=("notify.on_orgs_imported", "review.on_orgs_imported"),
         ),
         EventType(
             name="submission_submitted",
@@ -176,7 +185,10 @@ CATALOGUE: dict[str, EventType] = {
                     "submitted_at": TIMESTAMP,
                     "file_ids": {"type": "array", "items": ID},
                 },
-                {"contact_email": {"type": ["string", "null"]}},
+                {"contact_email": {"type": ["string", "null"]},
+                 # the work's field values; review hides the identifying ones from reviewers
+                 "fields": {"type": "object"},
+                 "parent_org_id": {"type": ["string", "null"]}},
             ),
             subscribers=("review.on_submission_submitted", "notify.on_submission_submitted"),
         ),
@@ -216,7 +228,7 @@ CATALOGUE: dict[str, EventType] = {
                     "org_id": ID,
                 }
             ),
-            subscribers=("media.on_file_uploaded", "notify.on_file_uploaded"),
+            subscribers=("media.on_file_uploaded", "notify.on_file_uploaded", "review.on_file_uploaded"),
         ),
         EventType(
             name="file_checked",
@@ -245,7 +257,59 @@ CATALOGUE: dict[str, EventType] = {
                 # object keys of the poster frame, contact sheet, playback copy, review copy
                 {"derived": {"type": "object", "additionalProperties": {"type": "string"}}},
             ),
-            subscribers=("intake.on_file_checked", "notify.on_file_checked"),
+            subscribers=("intake.on_file_checked", "notify.on_file_checked", "review.on_file_checked"),
+        ),
+        EventType(
+            name="reviewer_invited",
+            source="review",
+            version=1,
+            description="A reviewer was given a single-use sign-in link to a round, with the number of works "
+            "assigned to them; notify e-mails it.",
+            data_schema=_object({
+                "reviewer_id": ID, "round_id": ID, "name": {"type": "string"}, "email": {"type": "string"},
+                "round_title": {"type": "string"}, "sign_in_url": {"type": "string"},
+                "link_expires_at": TIMESTAMP, "assigned": {"type": "integer", "minimum": 0},
+                "open": {"type": "integer", "minimum": 0},
+            }, {"reminder": {"type": "boolean"}}),
+            subscribers=("notify.on_reviewer_invited",),
+        ),
+        EventType(
+            name="selection_made",
+            source="review",
+            version=1,
+            description="A round's admin confirmed which works go on to the next level (择优报送); intake "
+            "forwards them, notify tells the orgs.",
+            data_schema=_object({
+                "round_id": ID, "campaign_id": ID, "track": TRACK, "level": LEVEL,
+                "to_level": {"enum": ["level2", "university", "ministry", None]},  # None: the ministry's final say
+                "owner_org_id": {"type": ["string", "null"]},
+                "selected": {"type": "array", "items": ID},
+                "not_selected": {"type": "array", "items": ID},
+                # per work: its tenant (the ministry's round spans universities), rank and score
+                "results": {"type": "array", "items": _object(
+                    {"submission_id": ID, "tenant": TENANT, "rank": {"type": "integer"},
+                     "selected": {"type": "boolean"}},
+                    {"normalised": {"type": ["number", "null"]}, "title": {"type": "string"}})},
+            }),
+            subscribers=("intake.on_selection_made", "notify.on_selection_made"),
+        ),
+        EventType(
+            name="submission_forwarded",
+            source="intake",
+            version=1,
+            description="A selected work was forwarded to the level above (a level-2 org to its university, a "
+            "university to the ministry); it enters that level's review round and the ministry's feed.",
+            data_schema=_object({
+                "submission_id": ID, "campaign_id": ID, "track": TRACK, "org_id": ID, "org_name": {"type": "string"},
+                "org_level": LEVEL, "from_level": LEVEL, "to_level": LEVEL, "title": {"type": "string"},
+                "receipt_no": {"type": ["string", "null"]}, "forwarded_at": TIMESTAMP,
+                "fields": {"type": "object"},
+                "files": {"type": "array", "items": _object(
+                    {"file_id": ID, "kind": {"type": "string"}, "object_key": {"type": "string"},
+                     "size": {"type": "integer"}, "content_type": {"type": "string"}},
+                    {"sha256": {"type": "string"}, "verdict": {"type": ["string", "null"]}})},
+            }, {"tenant_name": {"type": "string"}, "root_campaign_id": ID}),
+            subscribers=("review.on_submission_forwarded", "notify.on_submission_forwarded"),
         ),
     ]
 }

@@ -43,6 +43,8 @@ def service_config(service: str, env: dict | None = None) -> dict:
         "OBJECT_STORE_URL": env.get("OBJECT_STORE_URL", f"folder://{data_dir / 'objects'}"),
         "MAIL_URL": env.get("MAIL_URL", f"maildir://{data_dir / 'mailbox'}"),
         "MAIL_FROM": env.get("MAIL_FROM", "四个一行动平台 <noreply@localhost>"),
+        # signs session cookies, CSRF tokens and file links; replicas must share it
+        "WEB_SECRET": env.get("WEB_SECRET", ""),
         "UPLOAD_TTL_S": int(env.get("UPLOAD_TTL_S", 24 * 3600)),
         # media: each check runs in a child process with these limits
         "MEDIA_CHECK_TIMEOUT_S": float(env.get("MEDIA_CHECK_TIMEOUT_S", 600)),

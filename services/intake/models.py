@@ -105,6 +105,9 @@ class Submission(Base):
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
     submitted_at = Column(UTCDateTime, nullable=True)
     withdrawn_at = Column(UTCDateTime, nullable=True)
+    # The highest level the work was forwarded to (择优报送), by a confirmed selection.
+    forwarded_to = Column(String(16), nullable=True)
+    forwarded_at = Column(UTCDateTime, nullable=True)
     __table_args__ = (
         Index("ix_sub_tenant_campaign_track", "tenant_id", "campaign_id", "track", "state"),
         Index("ix_sub_org_track", "org_id", "track", "state"),

@@ -21,7 +21,7 @@ from common.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFou
 from common.objectstore import new_key
 from services.intake.domain import submission as rules
 from services.intake.domain.campaign import (
-    CampaignDefinition, check_tightens, parent_level, parse_definition,
+    LEVELS, CampaignDefinition, check_tightens, parent_level, parse_definition,
 )
 from services.intake.domain.orgs import parse_org_table
 from services.intake.models import (
@@ -136,6 +136,10 @@ def campaign_event_data(definition: CampaignDefinition) -> dict:
                 "deadlines": {s["key"]: s.get("deadlines", {}) for s in full["tracks"][key]["stages"]},
                 "submit_levels": list(track.submit_levels),
                 "stage_labels": {s.key: s.label for s in track.stages},
+                "fields": [{"key": f.key, "label": f.label, "type": f.type, "identifying": f.identifying}
+                           for f in track.fields],
+                "quota": dict(track.quota),
+                "forward": dict(track.forward),
             }
             for key, track in definition.tracks.items()
         },
@@ -208,8 +212,9 @@ def import_orgs(session, outbox, tenant: Tenant, data: bytes, filename: str | No
             updated += 1
     session.flush()
     # The whole tree, so a consumer replaces its copy rather than patching it.
-    outbox.add(session, "orgs_imported", tenant.id, {"orgs": [
-        {"org_id": o.id, "name": o.name, "level": o.level, "parent_id": o.parent_id, "contact_email": o.contact_email}
+    outbox.add(session, "orgs_imported", tenant.id, {"tenant_name": tenant.name, "orgs": [
+        {"org_id": o.id, "name": o.name, "short_name": o.short_name, "level": o.level, "parent_id": o.parent_id,
+         "contact_email": o.contact_email}
         for o in by_name.values()]})
     return {"created": created, "updated": updated, "total": len(rows)}
 
@@ -377,6 +382,7 @@ def submit_submission(session, outbox, tenant: Tenant, sub: Submission, stage_ke
         "final_stage": final, "org_id": org.id, "org_name": org.name, "org_level": org.level,
         "title": sub.title, "receipt_no": receipt_no, "submitted_at": now.isoformat(),
         "file_ids": [f.id for f in stored_files], "contact_email": org.contact_email,
+        "fields": sub.fields, "parent_org_id": org.parent_id,
     })
     return sub
 
@@ -608,3 +614,75 @@ def run_idempotent(session, tenant: Tenant, key: str, endpoint: str, body: Any, 
 def forget_idempotency_keys(session, now: datetime) -> int:
     result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now - IDEMPOTENCY_TTL))
     return result.rowcount or 0
+
+
+# --------------------------------------------------------------------------- forwarding (择优报送)
+
+
+def root_campaign_id(session, campaign_id: str) -> str:
+    campaign = session.get(Campaign, campaign_id)
+    while campaign is not None and campaign.derives_from:
+        campaign = session.get(Campaign, campaign.derives_from)
+    return campaign.id if campaign is not None else campaign_id
+
+
+def forward_selection(session, outbox, round_tenant: str, data: dict) -> list[Submission]:
+    """Forward the works a round selected to the level above, all or none.
+
+    A redelivered selection forwards nothing twice: works already at the target
+    level are skipped. The ministry's own selection (to_level None) is the
+    national result: it is logged on each work, nothing moves.
+    """
+    now = clock.now()
+    to_level = data["to_level"]
+    if to_level is None:
+        for sid in data["selected"]:
+            if session.get(Submission, sid) is not None:
+                log(session, sid, "selected_nationally", {"round_id": data["round_id"]})
+        return []
+    moving: list[tuple[Submission, Org]] = []
+    for sid in data["selected"]:
+        sub = session.get(Submission, sid)
+        if sub is None or sub.tenant_id != round_tenant or sub.track != data["track"]:
+            raise NotFound(f"入选作品 {sid} 不是本校“{data['track']}”中的作品，整次报送未执行。", code="submission_not_found",
+                           found=sid)
+        if sub.state != "submitted" or not sub.complete:
+            raise Conflict(f"入选作品“{sub.title}”的状态为{rules.STATE_LABELS[sub.state]}，只能报送已完整提交的作品。",
+                           code="not_forwardable", found=sub.state)
+        if sub.forwarded_to is not None and LEVELS.index(sub.forwarded_to) >= LEVELS.index(to_level):
+            continue
+        org = session.get(Org, sub.org_id)
+        at = rules.level_of_work(org.level, sub.forwarded_to)
+        if at != data["level"]:
+            raise Conflict(f"作品“{sub.title}”目前在{rules.LEVEL_LABELS[at]}一级，不在本轮评审的层级。",
+                           code="wrong_level", expected=data["level"], found=at)
+        moving.append((sub, org))
+    if not moving:
+        return []
+    definition, track, _ = _context(session, session.get(Tenant, round_tenant), moving[0][0])
+    reached = [lv for lv in LEVELS if LEVELS.index(lv) >= LEVELS.index(to_level)]
+    already = select(func.count()).select_from(Submission).join(Org, Org.id == Submission.org_id).where(
+        Submission.tenant_id == round_tenant, Submission.campaign_id == moving[0][0].campaign_id,
+        Submission.track == data["track"], Submission.forwarded_to.in_(reached))
+    if data["level"] == "level2":
+        owner = data["owner_org_id"]
+        already = already.where((Org.parent_id == owner) | (Org.id == owner))
+    rules.check_forward(track, data["level"], session.scalar(already), len(moving))
+    tenant = session.get(Tenant, round_tenant)
+    root = root_campaign_id(session, moving[0][0].campaign_id)
+    for sub, org in moving:
+        from_level = rules.level_of_work(org.level, sub.forwarded_to)
+        sub.forwarded_to, sub.forwarded_at = to_level, now
+        log(session, sub.id, "forwarded", {"to": to_level, "round_id": data["round_id"]})
+        files = session.scalars(select(FileRecord).where(FileRecord.submission_id == sub.id,
+                                                         FileRecord.state == "stored")).all()
+        outbox.add(session, "submission_forwarded", round_tenant, {
+            "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": org.id,
+            "org_name": org.name, "org_level": org.level, "from_level": from_level, "to_level": to_level,
+            "title": sub.title, "receipt_no": sub.receipt_no, "forwarded_at": now.isoformat(),
+            "fields": sub.fields, "tenant_name": tenant.name, "root_campaign_id": root,
+            "files": [{"file_id": f.id, "kind": f.kind, "object_key": f.object_key, "size": f.declared_size,
+                       "content_type": f.content_type, "sha256": f.declared_sha256, "verdict": f.check_verdict}
+                      for f in files],
+        })
+    return [sub for sub, _ in moving]

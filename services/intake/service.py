@@ -367,6 +367,12 @@ class IntakeService:
 
     # ------------------------------------------------------------------ events
 
+    @handles("selection_made")
+    def on_selection_made(self, event):
+        with self.db.handling(event) as s:
+            if s is not None:
+                ops.forward_selection(s, self.outbox, event.tenant, event.data)
+
     @handles("file_checked")
     def on_file_checked(self, event):
         with self.db.handling(event) as s:

@@ -1,5 +1,16 @@
-"""Review's own tables: its copy of rubrics and of the works that entered review."""
-from sqlalchemy import JSON, Column, String
+"""Review's own tables: copies of what it needs from intake and media, and the review itself.
+
+Copies (filled from events, never from another service's tables): campaigns
+with their rubrics, the org trees (to mask names and to find conflicts),
+API key hashes (admins sign in with their university's key), files with
+their check results and derived files, and the works that entered review.
+
+Its own: rounds (per campaign, track and level), reviewers, assignments,
+scores with every change logged, sign-in links, and the confirmed selection.
+"""
+from sqlalchemy import (
+    JSON, Boolean, Column, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+)
 from sqlalchemy.orm import declarative_base
 
 from common.db import UTCDateTime, messaging_models, utcnow
@@ -15,8 +26,65 @@ class RubricCopy(Base):
     criteria = Column(JSON, nullable=False)
 
 
+class CampaignCopy(Base):
+    """A published campaign as review needs it: tracks with labels, fields, quotas."""
+
+    __tablename__ = "campaigns"
+    campaign_id = Column(String(64), primary_key=True)
+    tenant = Column(String(64), nullable=False)
+    derives_from = Column(String(64), nullable=True)
+    title = Column(String(300), nullable=False)
+    tracks = Column(JSON, nullable=False)
+
+
+class TenantCopy(Base):
+    __tablename__ = "tenants"
+    tenant = Column(String(64), primary_key=True)
+    name = Column(String(200), nullable=False)
+
+
+class ApiKeyCopy(Base):
+    """An admin signs in to the review UI with their university's (or the ministry's) key."""
+
+    __tablename__ = "api_keys"
+    key_hash = Column(String(64), primary_key=True)
+    tenant = Column(String(64), nullable=False)
+    tenant_kind = Column(String(16), nullable=False)
+    revoked = Column(Boolean, nullable=False, default=False)
+
+
+class OrgCopy(Base):
+    __tablename__ = "orgs"
+    org_id = Column(String(32), primary_key=True)
+    tenant = Column(String(64), nullable=False, index=True)
+    name = Column(String(200), nullable=False)
+    short_name = Column(String(100), nullable=True)
+    level = Column(String(16), nullable=False)
+    parent_id = Column(String(32), nullable=True)
+
+
+class FileCopy(Base):
+    """A stored file and its newest media check. The original name is never kept: reviewers score blind."""
+
+    __tablename__ = "files"
+    file_id = Column(String(32), primary_key=True)
+    submission_id = Column(String(32), nullable=False, index=True)
+    kind = Column(String(16), nullable=False)
+    object_key = Column(String(300), nullable=False)
+    content_type = Column(String(120), nullable=False)
+    size = Column(Integer, nullable=False)
+    verdict = Column(String(16), nullable=True)
+    findings = Column(JSON, nullable=True)
+    facts = Column(JSON, nullable=True)
+    derived = Column(JSON, nullable=True)
+    checked_at = Column(UTCDateTime, nullable=True)
+
+
 class Entry(Base):
-    """A submitted work as review knows it: ids and title, never the org's name."""
+    """A work in review: a submitted (or forwarded) work and the round it sits in.
+
+    `org_name` is for the admin's ranking only; reviewer pages never show it.
+    """
 
     __tablename__ = "entries"
     submission_id = Column(String(32), primary_key=True)
@@ -24,6 +92,134 @@ class Entry(Base):
     campaign_id = Column(String(64), nullable=False)
     track = Column(String(40), nullable=False)
     stage = Column(String(40), nullable=False)
+    final_stage = Column(Boolean, nullable=False, default=True)
     title = Column(String(300), nullable=False)
+    org_id = Column(String(32), nullable=True)
+    org_name = Column(String(200), nullable=True)
+    org_level = Column(String(16), nullable=True)
+    parent_org_id = Column(String(32), nullable=True)
+    fields = Column(JSON, nullable=False, default=dict)
+    file_ids = Column(JSON, nullable=False, default=list)
     state = Column(String(16), nullable=False)  # submitted | withdrawn
+    level = Column(String(16), nullable=True)  # the level whose round it is in
+    round_id = Column(String(32), ForeignKey("rounds.id"), nullable=True, index=True)
+    submitted_at = Column(UTCDateTime, nullable=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Round(Base):
+    """A review round: one campaign, track and level of one university (or of the ministry).
+
+    state: open (reviewers score) -> closed (scores final, ranking shown) -> selected (confirmed).
+    """
+
+    __tablename__ = "rounds"
+    id = Column(String(32), primary_key=True)
+    tenant = Column(String(64), nullable=False, index=True)  # the university, or "ministry"
+    campaign_id = Column(String(64), nullable=False)
+    track = Column(String(40), nullable=False)
+    level = Column(String(16), nullable=False)  # level2 | university | ministry
+    owner_org_id = Column(String(32), nullable=False, default="")  # the level-2 org of a level2 round
+    title = Column(String(300), nullable=False)
+    reviewers_per_work = Column(Integer, nullable=False, default=3)
+    state = Column(String(16), nullable=False, default="open")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    closed_at = Column(UTCDateTime, nullable=True)
+    selected_at = Column(UTCDateTime, nullable=True)
+    __table_args__ = (UniqueConstraint("tenant", "campaign_id", "track", "level", "owner_org_id", name="uq_round"),)
+
+
+class Reviewer(Base):
+    """An expert in one round's pool (评审专家)."""
+
+    __tablename__ = "reviewers"
+    id = Column(String(32), primary_key=True)
+    round_id = Column(String(32), ForeignKey("rounds.id"), nullable=False, index=True)
+    name = Column(String(100), nullable=False)
+    email = Column(String(200), nullable=False)
+    university = Column(String(64), nullable=True)  # tenant slug of the reviewer's own university
+    org_id = Column(String(32), nullable=True)  # the reviewer's own org, for conflicts inside a university
+    expertise = Column(JSON, nullable=False, default=list)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    __table_args__ = (UniqueConstraint("round_id", "email", name="uq_reviewer_round_email"),)
+
+
+class Conflict(Base):
+    """A declared conflict of interest (回避): the reviewer never gets the work."""
+
+    __tablename__ = "conflicts"
+    reviewer_id = Column(String(32), ForeignKey("reviewers.id"), primary_key=True)
+    submission_id = Column(String(32), primary_key=True)
+    reason = Column(Text, nullable=False, default="")
+    declared_by = Column(String(16), nullable=False)  # reviewer | admin
+    declared_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Assignment(Base):
+    """A work given to a reviewer. state: assigned | declined."""
+
+    __tablename__ = "assignments"
+    id = Column(String(32), primary_key=True)
+    round_id = Column(String(32), ForeignKey("rounds.id"), nullable=False)
+    reviewer_id = Column(String(32), ForeignKey("reviewers.id"), nullable=False)
+    submission_id = Column(String(32), nullable=False)
+    state = Column(String(16), nullable=False, default="assigned")
+    manual = Column(Boolean, nullable=False, default=False)
+    position = Column(Integer, nullable=False, default=0)  # order in the reviewer's queue
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    declined_reason = Column(Text, nullable=True)
+    __table_args__ = (
+        UniqueConstraint("reviewer_id", "submission_id", name="uq_assignment"),
+        Index("ix_assignments_round_state", "round_id", "state"),
+        Index("ix_assignments_reviewer", "reviewer_id", "state", "position"),
+    )
+
+
+class Score(Base):
+    """A reviewer's marks for one assignment. state: draft | submitted."""
+
+    __tablename__ = "scores"
+    assignment_id = Column(String(32), ForeignKey("assignments.id"), primary_key=True)
+    marks = Column(JSON, nullable=False, default=dict)
+    comment = Column(Text, nullable=False, default="")
+    total = Column(Float, nullable=True)
+    state = Column(String(16), nullable=False, default="draft")
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    submitted_at = Column(UTCDateTime, nullable=True)
+
+
+class ScoreLog(Base):
+    """Every save of a score, in order: who changed what, when."""
+
+    __tablename__ = "score_log"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    assignment_id = Column(String(32), ForeignKey("assignments.id"), nullable=False, index=True)
+    action = Column(String(16), nullable=False)  # draft | submit | change
+    marks = Column(JSON, nullable=False)
+    total = Column(Float, nullable=True)
+    comment = Column(Text, nullable=False, default="")
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class SignInLink(Base):
+    """A single-use, expiring sign-in link sent to a reviewer; only its hash is kept."""
+
+    __tablename__ = "sign_in_links"
+    token_hash = Column(String(64), primary_key=True)
+    reviewer_id = Column(String(32), ForeignKey("reviewers.id"), nullable=False, index=True)
+    expires_at = Column(UTCDateTime, nullable=False)
+    used_at = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class SelectionRow(Base):
+    """The confirmed selection of a round: each work's rank and whether it goes up."""
+
+    __tablename__ = "selections"
+    round_id = Column(String(32), ForeignKey("rounds.id"), primary_key=True)
+    submission_id = Column(String(32), primary_key=True)
+    rank = Column(Integer, nullable=False)
+    normalised = Column(Float, nullable=True)
+    raw_mean = Column(Float, nullable=True)
+    selected = Column(Boolean, nullable=False)

@@ -101,6 +101,26 @@ SAMPLE_DATA: dict[str, dict] = {
         "checked_at": "2020-06-20T08:00:00+00:00",
         "derived": {"poster": "derived/seu/f-1/poster.jpg"},
     },
+    "reviewer_invited": {
+        "reviewer_id": "r-1", "round_id": "rd-1", "name": "王老师", "email": "wang@example.edu.cn",
+        "round_title": "东南大学 · 战疫故事汇 · 校级评审", "sign_in_url": "http://localhost:8001/sign-in/abc",
+        "link_expires_at": "2020-07-20T08:00:00+00:00", "assigned": 40, "open": 40,
+    },
+    "selection_made": {
+        "round_id": "rd-1", "campaign_id": "siyige-2020-seu", "track": "story", "level": "university",
+        "to_level": "ministry", "owner_org_id": None, "selected": ["s-1"], "not_selected": ["s-2"],
+        "results": [{"submission_id": "s-1", "tenant": "seu", "rank": 1, "selected": True, "normalised": 88.5},
+                    {"submission_id": "s-2", "tenant": "seu", "rank": 2, "selected": False, "normalised": 70.0}],
+    },
+    "submission_forwarded": {
+        "submission_id": "s-1", "campaign_id": "siyige-2020-seu", "track": "story", "org_id": "o-1",
+        "org_name": "计算机学院党委", "org_level": "level2", "from_level": "university", "to_level": "ministry",
+        "title": "战疫故事", "receipt_no": "SEU-20200714-0001", "forwarded_at": "2020-07-25T08:00:00+00:00",
+        "fields": {"title": "战疫故事", "text": "……"},
+        "files": [{"file_id": "f-1", "kind": "image", "object_key": "seu/f-1", "size": 1234,
+                   "content_type": "image/jpeg"}],
+        "tenant_name": "东南大学", "root_campaign_id": "siyige-2020",
+    },
 }
 
 # For each type: an id its data requires (to drop) — the first required key.

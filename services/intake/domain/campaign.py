@@ -40,13 +40,13 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from common.errors import Unprocessable
+from common.levels import LEVELS, parent_level  # noqa: F401  (re-exported: intake imports them from here)
 
 CAMPAIGN_INVALID = "campaign_invalid"
 CAMPAIGN_LOOSENS_PARENT = "campaign_loosens_parent"
 
 # Org levels, bottom to top. Work flows upward: each level submits or forwards
 # to its parent level by that level's deadline.
-LEVELS = ("branch", "level2", "university", "ministry")
 LEVEL_LABELS = {"branch": "党支部", "level2": "二级党组织", "university": "高校党委", "ministry": "教育部"}
 # Levels whose orgs create works (a university only selects and forwards).
 SUBMIT_LEVELS = ("branch", "level2")
@@ -86,13 +86,6 @@ END_OF_DAY = time(23, 59, 59)
 DEFINITIONS_DIR = Path(__file__).resolve().parent.parent / "definitions"
 
 
-def parent_level(level: str) -> str | None:
-    """The level an org of `level` forwards to; None for the ministry."""
-    if level not in LEVELS:
-        raise ValueError(f"unknown org level {level!r}; expected one of {LEVELS}")
-    index = LEVELS.index(level)
-    return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
-
 
 # --------------------------------------------------------------------------- #
 # The parsed definition
@@ -111,6 +104,8 @@ class FieldSpec:
     choices: list[str] | None = None  # resolved: also set when choices_from is used
     choices_from: str | None = None  # "themes"
     choice_labels: dict[str, str] | None = None  # Chinese label per choice value, for the UI
+    # Names a person (a lecturer, a branch): hidden from reviewers, who score blind.
+    identifying: bool = False
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"key": self.key, "label": self.label, "type": self.type,
@@ -125,6 +120,8 @@ class FieldSpec:
             out["choices"] = list(self.choices)
         if self.choice_labels is not None:
             out["choice_labels"] = dict(self.choice_labels)
+        if self.identifying:
+            out["identifying"] = True
         return out
 
 
@@ -330,6 +327,7 @@ _FIELD = _object(
         "choices": _list(_TEXT, minItems=1, uniqueItems=True),
         "choices_from": {"enum": ["themes"]},
         "choice_labels": {"type": "object", "additionalProperties": _TEXT},
+        "identifying": {"type": "boolean"},
     },
 )
 _FILE = _object({"kind": {"enum": list(MEDIA_KINDS)}},
@@ -620,6 +618,7 @@ def _build_field(raw: dict, themes: list[str]) -> FieldSpec:
         min_items=raw.get("min_items"), max_items=raw.get("max_items"),
         choices=list(choices) if choices is not None else None,
         choices_from=raw.get("choices_from"), choice_labels=raw.get("choice_labels"),
+        identifying=raw.get("identifying", False),
     )
 
 

@@ -11,17 +11,16 @@ Pure functions: no I/O besides reading the given bytes, no database.
 """
 from __future__ import annotations
 
-import csv
 import difflib
 import io
 import re
 import unicodedata
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 from common.errors import InvalidInput, Unprocessable
+from common.tables import INVISIBLE, header_key, open_rows
 
 ORG_LEVELS = ("level2", "branch")
 
@@ -34,12 +33,6 @@ ERROR_CODE = "org_import_invalid"
 # header is searched for among the first few non-blank rows.
 _HEADER_SEARCH_ROWS = 10
 
-_XLSX_MAGIC = b"PK\x03\x04"
-# OLE2 compound file: legacy .xls, WPS .et and password-protected .xlsx.
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
-
-# Characters that are invisible but break equality (copy-paste from web/WeChat).
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
 _PHONE_RE = re.compile(r"^[0-9+\- ]{7,20}$")
@@ -168,91 +161,8 @@ def render_template_xlsx() -> bytes:
 Rows = Iterator[tuple[int, list[str]]]
 
 
-@contextmanager
-def _open_rows(data: bytes, filename: str | None, content_type: str | None) -> Iterator[Rows]:
-    """Yield an iterator of (Excel row number, trimmed cell texts)."""
-    if not data.strip():
-        _fail_file("empty_file", "上传的组织名单文件是空的。请填写组织名单后重新上传。",
-                   expected="包含表头和组织数据的 .xlsx 或 .csv 文件", found="空文件")
-    if data.startswith(_OLE_MAGIC):
-        _fail_file("unsupported_format",
-                   f"{_describe(filename)}是旧版 Excel（.xls）、WPS（.et）或设置了密码的文件，无法读取。"
-                   "请在 Excel 或 WPS 中取消密码并“另存为” .xlsx 格式后重新上传。",
-                   expected=".xlsx 或 .csv", found=_found_format(".xls/.et", filename, content_type))
-    if data.startswith(_XLSX_MAGIC):
-        with _xlsx_rows(data, filename, content_type) as rows:
-            yield rows
-    else:
-        yield _csv_rows(_decode_text(data, filename, content_type))
-
-
-@contextmanager
-def _xlsx_rows(data: bytes, filename: str | None, content_type: str | None) -> Iterator[Rows]:
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many types for a zip that isn't a workbook
-        _fail_file("unsupported_format",
-                   f"{_describe(filename)}是压缩文件，但不是有效的 Excel .xlsx 工作簿（可能已损坏，或是 .docx/.zip 等）。"
-                   "请用 Excel 或 WPS 打开组织名单并另存为 .xlsx 后重新上传。",
-                   expected=".xlsx 或 .csv", found=_found_format("zip", filename, content_type))
-    try:
-        ws = wb.worksheets[0]  # the first sheet, not the active one: predictable for users
-        ws.reset_dimensions()  # some generators write a wrong <dimension>; don't trust it
-        # openpyxl fills skipped rows, so enumeration gives the Excel row number.
-        yield ((n, [_cell_text(v) for v in values])
-               for n, values in enumerate(ws.iter_rows(values_only=True), start=1))
-    finally:
-        wb.close()
-
-
-def _decode_text(data: bytes, filename: str | None, content_type: str | None) -> str:
-    """UTF-8 (with or without BOM), else GB18030, which Chinese Excel writes."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        # Excel's “Unicode 文本” export: UTF-16 with BOM, tab-separated.
-        return data.decode("utf-16")
-    if b"\x00" not in data:
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                return data.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-    _fail_file("unsupported_format",
-               f"无法识别{_describe(filename)}的格式：它既不是 Excel .xlsx，也不是 UTF-8 或 GBK/GB18030 编码的 CSV 文本。"
-               "请用组织名单模板填写，保存为 .xlsx（或 CSV UTF-8）后重新上传。",
-               expected=".xlsx 或 .csv", found=_found_format("未知", filename, content_type))
-
-
-def _csv_rows(text: str) -> Rows:
-    delimiter = _sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        # A record, not a physical line, is one row once Excel opens the CSV.
-        for number, record in enumerate(reader, start=1):
-            yield number, [_cell_text(v) for v in record]
-    except csv.Error as exc:
-        _fail_file("unsupported_format",
-                   f"CSV 文件第{reader.line_num}行无法解析（{exc}）。请用 Excel 打开后另存为 .xlsx 再上传。",
-                   expected="规范的 CSV 文件", found=str(exc))
-
-
-def _sniff_delimiter(text: str) -> str:
-    # Only comma and tab occur in practice (Excel “CSV” and “文本文件(制表符分隔)”).
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
-    return "\t" if first_line.count("\t") > first_line.count(",") else ","
-
-
-def _cell_text(value: Any) -> str:
-    """Cell value -> trimmed text; Excel numbers lose their spurious '.0'."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, float):
-        # Phones and codes typed into numeric cells arrive as 13871155658.0.
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value).translate(_INVISIBLE).strip()
+def _open_rows(data: bytes, filename: str | None, content_type: str | None):
+    return open_rows(data, filename, content_type, what="组织名单", error_code=ERROR_CODE)
 
 
 # --------------------------------------------------------------------------- #
@@ -265,20 +175,16 @@ class _Found:
     header: str  # as written in the file, to point the user at their own column
 
 
-def _header_key(text: str) -> str:
-    # Users write “组织 名称”, “Name”, “short name”, “名称*” for required columns.
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return re.sub(r"[\s_\-*]", "", folded)
 
 
-_FIELD_BY_HEADER = {_header_key(a): c.field for c in _COLUMNS for a in c.aliases}
-_LEVEL_BY_VALUE = {_header_key(v): level for level, vs in _LEVEL_VALUES.items() for v in vs}
+_FIELD_BY_HEADER = {header_key(a): c.field for c in _COLUMNS for a in c.aliases}
+_LEVEL_BY_VALUE = {header_key(v): level for level, vs in _LEVEL_VALUES.items() for v in vs}
 
 
 def _match_columns(cells: list[str]) -> dict[str, _Found]:
     columns: dict[str, _Found] = {}
     for index, text in enumerate(cells):
-        field = _FIELD_BY_HEADER.get(_header_key(text))
+        field = _FIELD_BY_HEADER.get(header_key(text))
         if field and field not in columns:  # a repeated header: the first one wins
             columns[field] = _Found(index, text)
     return columns
@@ -327,7 +233,7 @@ def _read_records(rows: Rows, columns: dict[str, _Found]) -> list[tuple[int, dic
 
 def org_name_key(name: str) -> str:
     """Identity of a name: full-/half-width folded, no whitespace, case-folded."""
-    folded = unicodedata.normalize("NFKC", name.translate(_INVISIBLE)).casefold()
+    folded = unicodedata.normalize("NFKC", name.translate(INVISIBLE)).casefold()
     return re.sub(r"\s+", "", folded)
 
 
@@ -427,7 +333,7 @@ def _check_level(check: _Checker, row: int, text: str) -> str | None:
         check.add(row, "level", "missing_value", "", _ALLOWED_LEVELS_TEXT,
                   f"{check.where(row, 'level')}为空。请填写以下之一：{_ALLOWED_LEVELS_TEXT}。")
         return None
-    level = _LEVEL_BY_VALUE.get(_header_key(text))
+    level = _LEVEL_BY_VALUE.get(header_key(text))
     if level is None:
         check.add(row, "level", "unknown_level", text, _ALLOWED_LEVELS_TEXT,
                   f"{check.where(row, 'level')}填写的「{text}」不是可识别的层级。"
@@ -583,13 +489,6 @@ def _found_headers(columns: dict[str, _Found]) -> list[str]:
     return [f.header for f in sorted(columns.values(), key=lambda f: f.index)]
 
 
-def _describe(filename: str | None) -> str:
-    return f"文件「{filename}」" if filename else "上传的文件"
-
-
-def _found_format(kind: str, filename: str | None, content_type: str | None) -> str:
-    parts = [kind] + [p for p in (filename, content_type) if p]
-    return "，".join(parts)
 
 
 def _add_instructions(ws) -> None:

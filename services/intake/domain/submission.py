@@ -14,13 +14,13 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 from common.errors import Conflict, DomainError, Unprocessable
+from common.levels import LEVEL_LABELS, forward_limit, parent_level
 from common.text import count_chars, describe_count_rule, starts_with_org_name, strip_invisible
 from services.intake.domain.campaign import Stage, Track, effective_deadline
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-LEVEL_LABELS = {"branch": "党支部", "level2": "二级党组织", "university": "高校党委", "ministry": "教育部"}
 STATE_LABELS = {"draft": "草稿", "submitted": "已提交", "withdrawn": "已撤回"}
 
 
@@ -325,3 +325,21 @@ def _human(n: int) -> str:
 def receipt_number(tenant: str, seq: int, when: datetime) -> str:
     """回执编号: tenant, date (Beijing) and a per-tenant sequence, e.g. SEU-20200714-00042."""
     return f"{tenant.upper()}-{when.astimezone(SHANGHAI):%Y%m%d}-{seq:05d}"
+
+
+# --------------------------------------------------------------------------- forwarding (择优报送)
+
+
+def level_of_work(org_level: str, forwarded_to: str | None) -> str:
+    """The level whose round a work sits in: where it was forwarded, else its org's parent level."""
+    return forwarded_to or parent_level(org_level)
+
+
+def check_forward(track: Track, level: str, already: int, adding: int) -> None:
+    """A level may forward at most its limit (`forward`, else its own quota) of works upward."""
+    limit = forward_limit(track.forward, track.quota, level)
+    if limit is not None and already + adding > limit:
+        raise Conflict(
+            f"“{track.label}”每个{LEVEL_LABELS.get(level, level)}最多报送 {limit} 件，已报送 {already} 件，"
+            f"本次又选了 {adding} 件。请减少入选作品后重新确认。",
+            code="forward_quota_exceeded", expected=limit, found=already + adding)

@@ -1,0 +1,39 @@
+"""The levels of the org tree, and how many works a level may forward up.
+
+Intake enforces the forwarding limit when it forwards; review shows it to the
+admin who selects. Both read the same track data (`forward`, `quota` from the
+campaign definition), so the rule lives here once.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+LEVELS = ("branch", "level2", "university", "ministry")
+LEVEL_LABELS = {"branch": "党支部", "level2": "二级党组织", "university": "高校党委", "ministry": "教育部"}
+# What a review round at a level is called in the UI.
+ROUND_LABELS = {"level2": "院级评审", "university": "校级评审", "ministry": "全国评审"}
+
+
+def parent_level(level: str) -> str | None:
+    """The level an org of `level` forwards to; None for the ministry."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown org level {level!r}; expected one of {LEVELS}")
+    index = LEVELS.index(level)
+    return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
+
+
+def forward_limit(forward: dict[str, int], quota: dict[str, Any], level: str) -> int | None:
+    """How many works one org at `level` (or the university) may forward upward; None: no limit.
+
+    `forward` is the campaign's own number for that level ("高校党委提交1部精品微党课视频");
+    without one, an org forwards at most what it could have submitted itself (its quota,
+    summed over forms when the quota is per form).
+    """
+    if level in forward:
+        return int(forward[level])
+    own = quota.get(level)
+    if isinstance(own, int):
+        return own
+    if isinstance(own, dict):
+        return sum(int(v) for v in own.values())
+    return None

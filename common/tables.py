@@ -1,0 +1,139 @@
+"""Reading a table people keep in Excel: .xlsx, or CSV in UTF-8, GB18030 or UTF-16.
+
+Offices upload lists (组织名单, 评审专家名单) from Excel or WPS. This module turns the
+bytes into (Excel row number, trimmed cell texts), refusing what it cannot read
+with a Chinese message naming the list (`what`) and what to do. Pure: no I/O
+besides reading the given bytes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+from common.errors import Unprocessable
+
+_XLSX_MAGIC = b"PK\x03\x04"
+# Legacy .xls/.et, and password-protected .xlsx (an OLE container too).
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def header_key(text: str) -> str:
+    """Users write “组织 名称”, “Name”, “short name”, “名称*” for required columns."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"[\s_\-*]", "", folded)
+
+
+def _fail(what: str, error_code: str, code: str, message: str, *, expected: Any, found: Any,
+          row: int | None = None) -> NoReturn:
+    """A problem with the file as a whole, in the same shape as row problems."""
+    detail = {"row": row, "column": None, "code": code, "found": found, "expected": expected, "message": message}
+    raise Unprocessable(message, code=error_code, expected=expected, found=found, details=[detail])
+
+
+def _describe(filename: str | None) -> str:
+    return f"文件「{filename}」" if filename else "上传的文件"
+
+
+def _found_format(kind: str, filename: str | None, content_type: str | None) -> str:
+    parts = [kind] + [p for p in (filename, content_type) if p]
+    return "，".join(parts)
+
+
+Rows = Iterator[tuple[int, list[str]]]
+
+
+@contextmanager
+def open_rows(data: bytes, filename: str | None, content_type: str | None, *, what: str,
+              error_code: str) -> Iterator[Rows]:
+    """Yield an iterator of (Excel row number, trimmed cell texts)."""
+    if not data.strip():
+        _fail(what, error_code, "empty_file", f"上传的{what}文件是空的。请填写{what}后重新上传。",
+                   expected="包含表头和组织数据的 .xlsx 或 .csv 文件", found="空文件")
+    if data.startswith(_OLE_MAGIC):
+        _fail(what, error_code, "unsupported_format",
+                   f"{_describe(filename)}是旧版 Excel（.xls）、WPS（.et）或设置了密码的文件，无法读取。"
+                   "请在 Excel 或 WPS 中取消密码并“另存为” .xlsx 格式后重新上传。",
+                   expected=".xlsx 或 .csv", found=_found_format(".xls/.et", filename, content_type))
+    if data.startswith(_XLSX_MAGIC):
+        with _xlsx_rows(data, filename, content_type, what, error_code) as rows:
+            yield rows
+    else:
+        yield _csv_rows(_decode_text(data, filename, content_type, what, error_code), what, error_code)
+
+
+@contextmanager
+def _xlsx_rows(data: bytes, filename: str | None, content_type: str | None, what: str,
+               error_code: str) -> Iterator[Rows]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many types for a zip that isn't a workbook
+        _fail(what, error_code, "unsupported_format",
+                   f"{_describe(filename)}是压缩文件，但不是有效的 Excel .xlsx 工作簿（可能已损坏，或是 .docx/.zip 等）。"
+                   f"请用 Excel 或 WPS 打开{what}并另存为 .xlsx 后重新上传。",
+                   expected=".xlsx 或 .csv", found=_found_format("zip", filename, content_type))
+    try:
+        ws = wb.worksheets[0]  # the first sheet, not the active one: predictable for users
+        ws.reset_dimensions()  # some generators write a wrong <dimension>; don't trust it
+        # openpyxl fills skipped rows, so enumeration gives the Excel row number.
+        yield ((n, [cell_text(v) for v in values])
+               for n, values in enumerate(ws.iter_rows(values_only=True), start=1))
+    finally:
+        wb.close()
+
+
+def _decode_text(data: bytes, filename: str | None, content_type: str | None, what: str, error_code: str) -> str:
+    """UTF-8 (with or without BOM), else GB18030, which Chinese Excel writes."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Excel's “Unicode 文本” export: UTF-16 with BOM, tab-separated.
+        return data.decode("utf-16")
+    if b"\x00" not in data:
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+    _fail(what, error_code, "unsupported_format",
+               f"无法识别{_describe(filename)}的格式：它既不是 Excel .xlsx，也不是 UTF-8 或 GBK/GB18030 编码的 CSV 文本。"
+               f"请用{what}模板填写，保存为 .xlsx（或 CSV UTF-8）后重新上传。",
+               expected=".xlsx 或 .csv", found=_found_format("未知", filename, content_type))
+
+
+def _csv_rows(text: str, what: str, error_code: str) -> Rows:
+    delimiter = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        # A record, not a physical line, is one row once Excel opens the CSV.
+        for number, record in enumerate(reader, start=1):
+            yield number, [cell_text(v) for v in record]
+    except csv.Error as exc:
+        _fail(what, error_code, "unsupported_format",
+                   f"CSV 文件第{reader.line_num}行无法解析（{exc}）。请用 Excel 打开后另存为 .xlsx 再上传。",
+                   expected="规范的 CSV 文件", found=str(exc))
+
+
+def _sniff_delimiter(text: str) -> str:
+    # Only comma and tab occur in practice (Excel “CSV” and “文本文件(制表符分隔)”).
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    return "\t" if first_line.count("\t") > first_line.count(",") else ","
+
+
+def cell_text(value: Any) -> str:
+    """Cell value -> trimmed text; Excel numbers lose their spurious '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        # Phones and codes typed into numeric cells arrive as 13871155658.0.
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value).translate(INVISIBLE).strip()
+
+
