@@ -140,7 +140,7 @@ CATALOGUE: dict[str, EventType] = {
             data_schema=_object({"key_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                                  "tenant_kind": {"enum": ["university", "ministry"]},
                                  "tenant_name": {"type": "string"}}),
-            subscribers=("notify.on_api_key_issued",),
+            subscribers=("notify.on_api_key_issued", "review.on_api_key_issued"),
         ),
         EventType(
             name="api_key_revoked",
@@ -148,7 +148,7 @@ CATALOGUE: dict[str, EventType] = {
             version=1,
             description="An API key was revoked.",
             data_schema=_object({"key_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}),
-            subscribers=("notify.on_api_key_revoked",),
+            subscribers=("notify.on_api_key_revoked", "review.on_api_key_revoked"),
         ),
         EventType(
             name="orgs_imported",

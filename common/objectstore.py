@@ -87,6 +87,10 @@ class FolderStore:
             raise ValueError(f"object key escapes the store: {key!r}")
         return path
 
+    def local_path(self, key: str) -> Path:
+        """Where the object lies, to serve it with HTTP ranges (seeking in a video)."""
+        return self._path(key)
+
     def write_stream(self, key: str, stream: BinaryIO, limit: int) -> StoredObject:
         """Copy `stream` to `key`, at most `limit` bytes, hashing as it goes.
 
@@ -248,6 +252,14 @@ class S3Store:
 
     def open(self, key: str) -> BinaryIO:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+
+    def download_url(self, key: str, name: str, content_type: str, ttl_s: int) -> str:
+        """A short-lived GET link that shows the object under `name` (S3 serves the ranges)."""
+        from urllib.parse import quote
+
+        return self.presigner.generate_presigned_url("get_object", ExpiresIn=ttl_s, Params={
+            "Bucket": self.bucket, "Key": key, "ResponseContentType": content_type,
+            "ResponseContentDisposition": f"inline; filename*=UTF-8''{quote(name)}"})
 
     def local_copy(self, key: str, workdir: str) -> str:
         """Download to `workdir` (streamed; the caller removes the folder)."""

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(rabbitmq-server curl)
 requirements=requirements.txt
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(postgresql docker-compose ffmpeg)
+  packages+=(postgresql docker-compose ffmpeg chromium)  # chromium: the review UI tests (Playwright)
   requirements=requirements-dev.txt
 fi
 

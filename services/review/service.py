@@ -1,61 +1,365 @@
-"""Review: keeps the works that enter review; scoring and the UI come with issue #4."""
+"""Review: blind expert scoring, fair assignment, normalised ranking and selection, in a Chinese web UI.
+
+Two kinds of people use it. Admins of a university (组织部/宣传部) or of the
+ministry sign in with their API key; they set up rounds, reviewers and
+assignments, watch progress, rank, select and export. Reviewers sign in through
+a single-use link that notify e-mails them; they see only their own queue, blind.
+Pages are rendered on the server (Jinja2, autoescaped); every form carries a
+CSRF token; files are served through short-lived signed links.
+"""
 from __future__ import annotations
 
-import html
+from pathlib import Path
 
-from sqlalchemy import func, select
+from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
-from common.db import utcnow
-from common.dependencies import Database
+from common.auth import hash_key
+from common.dependencies import Database, ObjectStore
+from common.errors import DomainError, NotFound
 from common.http import api
 from common.messaging import OutboxRelay, handles
-from services.review.models import Entry, OutboxMessage, ProcessedEvent, RubricCopy
+from common.web import (
+    CSRF_FIELD, FileLinks, Sessions, Templates, page, redirect, require_session, static_file, web_secret,
+)
+from services.review import export
+from services.review import operations as ops
+from services.review.domain import assignment as assigning
+from services.review.domain.reviewers import one_reviewer, parse_reviewer_table
+from services.review.models import OutboxMessage, ProcessedEvent, Round
+
+HERE = Path(__file__).resolve().parent
+MAX_UPLOAD = 5 * 1024 * 1024
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+STATE_LABELS = {"open": "评分中", "closed": "评分已结束", "selected": "已确认入选"}
+SCORE_LABELS = {"open": "未评", "draft": "草稿", "submitted": "已提交"}
+
+
+class Web(DependencyProvider):
+    """Sessions, templates and file links, built once per service container."""
+
+    def setup(self):
+        cfg = self.container.config
+        secret = web_secret(cfg)
+        self.sessions = Sessions(secret, secure=str(cfg.get("PUBLIC_URL", "")).startswith("https://"))
+        self.links = FileLinks(secret)
+        self.templates = Templates(HERE / "pages", state_labels=STATE_LABELS, score_labels=SCORE_LABELS,
+                                   csrf_field=CSRF_FIELD)
+        self.public_url = cfg.get("PUBLIC_URL", "")
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def render(self, name: str, session: dict | None, status: int = 200, **context) -> Response:
+        token = self.sessions.csrf_token(session) if session else ""
+        return self.templates.response(name, status, session=session, csrf_token=token, **context)
 
 
 class ReviewService:
     name = "review"
 
+    config = Config()
     db = Database(ProcessedEvent)
     outbox = OutboxRelay(OutboxMessage)
+    store = ObjectStore()
+    web = Web()
 
     @api("GET", "/health")
     def health(self, request):
         return {"service": "review", "status": "ok"}
 
-    @api("GET", "/")
+    @page("GET", "/static/<path:name>")
+    def static(self, request, name):
+        return static_file(HERE / "static", name)
+
+    # ------------------------------------------------------------------ signing in
+
+    @page("GET", "/")
     def home(self, request):
+        session = self.web.sessions.read(request)
+        if session is None:
+            return redirect("/sign-in")
+        if session["role"] == "reviewer":
+            return redirect("/queue")
         with self.db.transaction() as s:
-            rows = s.execute(select(Entry.track, func.count()).where(Entry.state == "submitted")
-                             .group_by(Entry.track)).all()
-        items = "".join(f"<li>{html.escape(t)}：{n} 件</li>" for t, n in rows) or "<li>暂无作品</li>"
-        page = (f"<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>专家评审</title>"
-                f"<h1>专家评审</h1><p>已进入评审的作品：</p><ul>{items}</ul></html>")
-        return Response(page, mimetype="text/html")
+            return self.web.render("rounds.html", session, rounds=ops.rounds_of(s, session["tenant"]),
+                                   owner=ops.tenant_name(s, session["tenant"]))
+
+    @page("GET", "/sign-in")
+    def sign_in_form(self, request):
+        return self.web.render("sign_in.html", None)
+
+    @page("POST", "/sign-in")
+    def sign_in(self, request):
+        # No session exists yet to bind a CSRF token to; signing someone in with a key
+        # only they hold gains an attacker nothing, and the cookie is SameSite=Lax.
+        key = (request.form.get("api_key") or "").strip()
+        with self.db.transaction() as s:
+            admin = ops.admin_for_key(s, hash_key(key)) if key else None
+        if admin is None:
+            return self.web.render("sign_in.html", None, 401,
+                                   error="密钥无效或已停用。请核对后重新输入，或向平台管理员申请新密钥。")
+        response = redirect("/")
+        self.web.sessions.start(response, role="admin", tenant=admin.tenant, kind=admin.tenant_kind)
+        return response
+
+    @page("GET", "/sign-in/<string:token>")
+    def sign_in_link(self, request, token):
+        # A page with a button rather than signing in on GET: mail scanners open links,
+        # and a single-use link must not be used up by them.
+        return self.web.render("link.html", None, token=token)
+
+    @page("POST", "/sign-in/<string:token>")
+    def redeem_link(self, request, token):
+        with self.db.transaction() as s:
+            reviewer = ops.redeem_link(s, token)
+            reviewer_id, round_id, name = reviewer.id, reviewer.round_id, reviewer.name
+        response = redirect("/queue")
+        self.web.sessions.start(response, role="reviewer", reviewer_id=reviewer_id, round_id=round_id, name=name)
+        return response
+
+    @page("POST", "/sign-out")
+    def sign_out(self, request):
+        require_session(self.web.sessions, request)
+        response = redirect("/sign-in")
+        self.web.sessions.end(response)
+        return response
+
+    @page("GET", "/files/<string:token>")
+    def file(self, request, token):
+        return self.web.links.response(self.store, token, request)
+
+    # ------------------------------------------------------------------ reviewers
+
+    def _reviewer(self, request) -> dict:
+        return require_session(self.web.sessions, request, "reviewer")
+
+    @page("GET", "/queue")
+    def reviewer_queue(self, request):
+        session = self._reviewer(request)
+        with self.db.transaction() as s:
+            items = ops.queue(s, session["reviewer_id"])
+            rnd = s.get(Round, session["round_id"])
+            return self.web.render("queue.html", session, items=items, round=rnd, round_title=ops.blind_title(s, rnd),
+                                   done=sum(i["state"] == "submitted" for i in items))
+
+    @page("GET", "/works/<string:assignment_id>")
+    def work(self, request, assignment_id):
+        session = self._reviewer(request)
+        with self.db.transaction() as s:
+            a = ops.reviewer_assignment(s, session["reviewer_id"], assignment_id)
+            view = ops.work_view(s, a, self.web.links)
+            return self.web.render("work.html", session, saved=request.args.get("saved"), **view)
+
+    @page("POST", "/works/<string:assignment_id>/score")
+    def score(self, request, assignment_id):
+        session = self._reviewer(request)
+        submit = request.form.get("action") == "submit"
+        try:
+            with self.db.transaction() as s:
+                a = ops.reviewer_assignment(s, session["reviewer_id"], assignment_id)
+                ops.save_score(s, a, request.form, submit)
+                view = ops.work_view(s, a, self.web.links)
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            with self.db.transaction() as s:
+                a = ops.reviewer_assignment(s, session["reviewer_id"], assignment_id)
+                view = ops.work_view(s, a, self.web.links)
+                return self.web.render("work.html", session, exc.status, error=exc.message,
+                                       form=request.form, **view)
+        if submit and view["next_id"]:
+            return redirect(f"/works/{view['next_id']}?saved=submitted")
+        return redirect(f"/works/{assignment_id}?saved={'submitted' if submit else 'draft'}")
+
+    @page("POST", "/works/<string:assignment_id>/decline")
+    def decline(self, request, assignment_id):
+        session = self._reviewer(request)
+        with self.db.transaction() as s:
+            a = ops.reviewer_assignment(s, session["reviewer_id"], assignment_id)
+            ops.decline(s, a, request.form.get("reason", ""), request.form.get("conflict") == "on")
+        return redirect("/queue")
+
+    # ------------------------------------------------------------------ admins
+
+    def _admin_round(self, s, request, round_id) -> tuple[dict, Round]:
+        session = require_session(self.web.sessions, request, "admin")
+        return session, ops.round_of_admin(s, round_id, session["tenant"])
+
+    @page("GET", "/rounds/<string:round_id>")
+    def round_page(self, request, round_id):
+        with self.db.transaction() as s:
+            session, rnd = self._admin_round(s, request, round_id)
+            return self.web.render("round.html", session, round=rnd, message=request.args.get("msg"),
+                                   **ops.round_overview(s, rnd))
+
+    def _act(self, request, round_id, action, done: str | None = None):
+        """Run an admin action on a round; a refusal is shown on the round page, nothing half-done."""
+        try:
+            with self.db.transaction() as s:
+                _, rnd = self._admin_round(s, request, round_id)
+                result = action(s, rnd)
+        except DomainError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            with self.db.transaction() as s:
+                session, rnd = self._admin_round(s, request, round_id)
+                return self.web.render("round.html", session, exc.status, round=rnd, error=exc.message,
+                                       **ops.round_overview(s, rnd))
+        message = done.format(**result) if done and isinstance(result, dict) else (done or "已保存")
+        from urllib.parse import quote
+        return redirect(f"/rounds/{round_id}?msg={quote(message)}")
+
+    @page("POST", "/rounds/<string:round_id>/settings")
+    def round_settings(self, request, round_id):
+        return self._act(request, round_id, lambda s, rnd: ops.set_reviewers_per_work(
+            s, rnd, request.form.get("reviewers_per_work", "")), "已保存：每件作品的评审专家人数")
+
+    @page("POST", "/rounds/<string:round_id>/reviewers")
+    def add_reviewer(self, request, round_id):
+        f = request.form
+        return self._act(request, round_id, lambda s, rnd: ops.add_reviewers(s, rnd, [one_reviewer(
+            f.get("name", ""), f.get("email", ""), f.get("university", ""), f.get("org", ""),
+            f.get("expertise", ""))]), "已添加 {added} 位、更新 {updated} 位专家")
+
+    @page("POST", "/rounds/<string:round_id>/reviewers/import")
+    def import_reviewers(self, request, round_id):
+        upload = request.files.get("file")
+
+        def action(s, rnd):
+            if upload is None or not upload.filename:
+                raise DomainError("请选择要导入的评审专家名单文件（.xlsx 或 .csv）。", code="file_missing")
+            data = upload.stream.read(MAX_UPLOAD + 1)
+            if len(data) > MAX_UPLOAD:
+                raise DomainError(f"名单文件最大 {MAX_UPLOAD // 1024 // 1024} MB。", code="file_too_large", status=413)
+            return ops.add_reviewers(s, rnd, parse_reviewer_table(data, upload.filename, upload.mimetype))
+
+        return self._act(request, round_id, action, "已导入：新增 {added} 位、更新 {updated} 位专家")
+
+    @page("POST", "/rounds/<string:round_id>/assign")
+    def assign(self, request, round_id):
+        def action(s, rnd):
+            try:
+                return ops.run_assignment(s, rnd)
+            except assigning.AssignmentImpossible as exc:
+                raise DomainError(str(exc), code="assignment_impossible", status=409) from None
+
+        return self._act(request, round_id, action, "已分配：新增 {added} 项，共 {total} 项，专家间任务数最多相差 {spread}")
+
+    @page("POST", "/rounds/<string:round_id>/assignments")
+    def assign_one(self, request, round_id):
+        return self._act(request, round_id, lambda s, rnd: ops.assign_manually(
+            s, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", "")), "已手动分配")
+
+    @page("POST", "/rounds/<string:round_id>/assignments/<string:assignment_id>/remove")
+    def unassign(self, request, round_id, assignment_id):
+        return self._act(request, round_id, lambda s, rnd: ops.remove_assignment(s, rnd, assignment_id), "已撤销分配")
+
+    @page("POST", "/rounds/<string:round_id>/conflicts")
+    def add_conflict(self, request, round_id):
+        return self._act(request, round_id, lambda s, rnd: ops.declare_conflict(
+            s, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", ""),
+            request.form.get("reason", ""), "admin"), "已登记回避")
+
+    @page("POST", "/rounds/<string:round_id>/invite")
+    def invite(self, request, round_id):
+        reminder = request.form.get("reminder") == "1"
+        return self._act(request, round_id, lambda s, rnd: {"sent": ops.issue_sign_in_links(
+            s, self.outbox, rnd, self.web.public_url, reminder)}, "已发送 {sent} 封登录邮件")
+
+    @page("POST", "/rounds/<string:round_id>/close")
+    def close(self, request, round_id):
+        return self._act(request, round_id, ops.close_round, "评分已结束，可以查看排名并确认入选")
+
+    @page("POST", "/rounds/<string:round_id>/reopen")
+    def reopen(self, request, round_id):
+        return self._act(request, round_id, ops.reopen_round, "已重新开放评分")
+
+    @page("GET", "/rounds/<string:round_id>/ranking")
+    def ranking(self, request, round_id):
+        with self.db.transaction() as s:
+            session, rnd = self._admin_round(s, request, round_id)
+            return self.web.render("ranking.html", session, round=rnd, message=request.args.get("msg"),
+                                   **ops.ranking_of(s, rnd))
+
+    @page("POST", "/rounds/<string:round_id>/selection")
+    def select(self, request, round_id):
+        try:
+            with self.db.transaction() as s:
+                _, rnd = self._admin_round(s, request, round_id)
+                ops.confirm_selection(s, self.outbox, rnd, request.form.getlist("selected"))
+        except DomainError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            with self.db.transaction() as s:
+                session, rnd = self._admin_round(s, request, round_id)
+                return self.web.render("ranking.html", session, exc.status, round=rnd, error=exc.message,
+                                       **ops.ranking_of(s, rnd))
+        return redirect(f"/rounds/{round_id}/ranking?msg=%E5%B7%B2%E7%A1%AE%E8%AE%A4")  # 已确认
+
+    @page("GET", "/rounds/<string:round_id>/export.xlsx")
+    def export_xlsx(self, request, round_id):
+        with self.db.transaction() as s:
+            _, rnd = self._admin_round(s, request, round_id)
+            body = export.ranking_xlsx(s, rnd)
+        return Response(body, mimetype=XLSX_TYPE, headers={
+            "Content-Disposition": "attachment; filename=ranking.xlsx", "Cache-Control": "no-store"})
+
+    # ------------------------------------------------------------------ events
 
     @handles("campaign_published")
     def on_campaign_published(self, event):
         with self.db.handling(event) as s:
-            if s is None:
-                return
-            for track, spec in event.data["tracks"].items():
-                s.merge(RubricCopy(campaign_id=event.data["campaign_id"], track=track, criteria=spec["rubric"]))
+            if s is not None:
+                ops.record_campaign(s, event.tenant, event.data)
+
+    @handles("orgs_imported")
+    def on_orgs_imported(self, event):
+        with self.db.handling(event) as s:
+            if s is not None:
+                ops.record_orgs(s, event.tenant, event.data)
+
+    @handles("api_key_issued")
+    def on_api_key_issued(self, event):
+        with self.db.handling(event) as s:
+            if s is not None:
+                ops.record_key(s, event.tenant, event.data)
+
+    @handles("api_key_revoked")
+    def on_api_key_revoked(self, event):
+        with self.db.handling(event) as s:
+            if s is not None:
+                ops.revoke_key(s, event.data)
+
+    @handles("file_uploaded")
+    def on_file_uploaded(self, event):
+        with self.db.handling(event) as s:
+            if s is not None:
+                ops.record_file(s, event.data)
+
+    @handles("file_checked")
+    def on_file_checked(self, event):
+        with self.db.handling(event) as s:
+            if s is not None and not ops.record_file_check(s, event.data):
+                # The check overtook its upload event: raising rolls back and retries later.
+                raise NotFound(f"file {event.data['file_id']} not known yet", code="file_not_known_yet")
 
     @handles("submission_submitted")
     def on_submission_submitted(self, event):
-        d = event.data
         with self.db.handling(event) as s:
-            if s is None:
-                return
-            s.merge(Entry(submission_id=d["submission_id"], tenant=event.tenant, campaign_id=d["campaign_id"],
-                          track=d["track"], stage=d["stage"], title=d["title"], state="submitted",
-                          updated_at=utcnow()))
+            if s is not None:
+                ops.record_submission(s, event.tenant, event.data)
 
     @handles("submission_withdrawn")
     def on_submission_withdrawn(self, event):
         with self.db.handling(event) as s:
-            if s is None:
-                return
-            entry = s.get(Entry, event.data["submission_id"])
-            if entry is not None:
-                entry.state, entry.updated_at = "withdrawn", utcnow()
+            if s is not None:
+                ops.record_withdrawal(s, event.tenant, event.data)
+
+    @handles("submission_forwarded")
+    def on_submission_forwarded(self, event):
+        with self.db.handling(event) as s:
+            if s is not None:
+                ops.record_forwarded(s, event.tenant, event.data)
+

@@ -1,0 +1,113 @@
+"""Drives the review UI in Debian's chromium (headless) through Playwright; run by test_review_ui.py.
+
+A separate process: the tests' process is monkey-patched by eventlet, which
+Playwright's own event loop must not share. Prints one JSON line of what it saw;
+any failed expectation raises and exits non-zero with the trace.
+
+    drive_review.py admin-setup BASE_URL API_KEY ROUND_ID
+    drive_review.py reviewer BASE_URL SIGN_IN_URL
+    drive_review.py admin-select BASE_URL API_KEY ROUND_ID
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+from playwright.sync_api import expect, sync_playwright
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def sign_in_admin(page, base, key):
+    page.goto(f"{base}/sign-in")
+    page.fill("#api_key", key)
+    page.click("text=登录 >> nth=-1")
+    expect(page.locator("h1")).to_contain_text("评审轮次")
+
+
+def admin_setup(page, base, key, round_id):
+    sign_in_admin(page, base, key)
+    page.click(f"a[href='/rounds/{round_id}']")
+    page.fill("#k", "1")
+    page.click("form[action$='/settings'] button")
+    expect(page.locator(".notice")).to_contain_text("已保存")
+    form = page.locator("#add-reviewer")
+    form.locator("[name=name]").fill("王评委")
+    form.locator("[name=email]").fill("wang.expert@example.edu.cn")
+    form.locator("[name=expertise]").fill("党课、思政")
+    form.locator("button").click()
+    expect(page.locator(".notice")).to_contain_text("已添加 1 位")
+    page.click("#assign")
+    expect(page.locator(".notice")).to_contain_text("已分配")
+    page.click("#invite")
+    expect(page.locator(".notice")).to_contain_text("已发送 1 封")
+    return {"reviewers": page.locator("#reviewers tbody tr").count()}
+
+
+def reviewer(page, base, link):
+    page.goto(link)
+    page.click("text=进入评审")
+    expect(page.locator("h1")).to_have_text("我的评审任务")
+    queue = page.content()
+    page.click("a.button")  # 继续评审下一件
+    video = page.locator("video")
+    expect(video).to_be_visible()
+    # The player loads the video and can seek: the server answers HTTP ranges.
+    page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=20000)
+    duration = page.evaluate("document.querySelector('video').duration")
+    page.evaluate("v => { const el = document.querySelector('video'); el.currentTime = el.duration / 2; }", None)
+    page.wait_for_function("document.querySelector('video').seeking === false "
+                           "&& document.querySelector('video').currentTime > 0", timeout=20000)
+    work = page.content()
+    # The rubric from the keyboard: the first criterion has the focus; Tab moves on; Ctrl+Enter submits.
+    page.keyboard.type("9")
+    page.keyboard.press("Tab")
+    page.keyboard.type("8.5")
+    page.keyboard.press("Tab")
+    page.keyboard.type("8")
+    page.keyboard.press("Tab")
+    page.keyboard.type("<b>讲得好</b>")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".notice")).to_contain_text("评分已提交")
+    total = page.locator("#total").inner_text()
+    escaped = "&lt;b&gt;讲得好&lt;/b&gt;" in page.content() and page.locator("#comment b").count() == 0
+    page.goto(f"{base}/queue")
+    done = page.locator("#done").inner_text()
+    return {"queue_html": queue, "work_html": work, "duration": duration, "total": total, "done": done,
+            "comment_escaped": escaped}
+
+
+def admin_select(page, base, key, round_id):
+    sign_in_admin(page, base, key)
+    page.goto(f"{base}/rounds/{round_id}")
+    page.click("#close")
+    expect(page.locator(".notice")).to_contain_text("评分已结束")
+    page.goto(f"{base}/rounds/{round_id}/ranking")
+    rows = page.locator("#ranking tbody tr").count()
+    first_checked = page.locator("#ranking tbody tr >> nth=0 >> input[type=checkbox]").is_checked()
+    page.click("#confirm")
+    expect(page.locator(".notice")).to_contain_text("已确认")
+    return {"rows": rows, "first_checked": first_checked, "html": page.content()}
+
+
+def main():
+    action, base, *rest = sys.argv[1:]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_context(locale="zh-CN").new_page()
+        page.set_default_timeout(20000)
+        try:
+            if action == "admin-setup":
+                result = admin_setup(page, base, *rest)
+            elif action == "reviewer":
+                result = reviewer(page, base, *rest)
+            else:
+                result = admin_select(page, base, *rest)
+        finally:
+            browser.close()
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

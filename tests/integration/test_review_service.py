@@ -1,0 +1,271 @@
+"""Review against a real RabbitMQ: works enter rounds from events; admins and reviewers over HTTP.
+
+The browser test (tests/browser/) drives the same pages in Chromium; here the
+rules behind them are checked with plain HTTP: blindness, 404 for what is not
+yours, CSRF, single-use links, scoring, ranking, selection and its event.
+"""
+import hashlib
+import io
+import re
+
+import pytest
+import requests
+from kombu import Connection, Exchange
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from common.db import Store
+from common.events import make_event
+from tests.conftest import wait_until
+
+INTAKE = Exchange("intake.events", type="topic", durable=True)
+MEDIA = Exchange("media.events", type="topic", durable=True)
+ADMIN_KEY = "sk_review_admin_seu"
+OTHER_KEY = "sk_review_admin_wust"
+
+
+def publish(amqp, exchange, *events):
+    with Connection(amqp) as conn:
+        producer = conn.Producer()
+        for ev in events:
+            producer.publish(ev.to_dict(), exchange=exchange, routing_key=ev.type, serializer="json", delivery_mode=2)
+
+
+def campaign_event():
+    from services.intake.domain.campaign import load_builtin_definitions
+    from services.intake.operations import campaign_event_data
+
+    return make_event("campaign_published", "seu", campaign_event_data(load_builtin_definitions()["siyige-2020-seu"]))
+
+
+ORG_NAMES = {"o-cse": "计算机科学与工程学院党委", "o-me": "机械工程学院党委", "o-ee": "电子科学与工程学院党委",
+             "o-ch": "化学化工学院党委", "o-ma": "数学学院党委"}
+
+
+def orgs_event():
+    return make_event("orgs_imported", "seu", {"tenant_name": "东南大学", "orgs": [
+        {"org_id": oid, "name": name, "level": "level2", "parent_id": None, "contact_email": None}
+        for oid, name in ORG_NAMES.items()]})
+
+
+def story(oid: str, n: int, file_ids=()):
+    name = ORG_NAMES[oid]
+    return make_event("submission_submitted", "seu", {
+        "submission_id": f"s-{oid}-{n}", "campaign_id": "siyige-2020-seu", "track": "story", "stage": "submission",
+        "final_stage": True, "org_id": oid, "org_name": name, "org_level": "level2", "title": f"{name}战疫故事{n}",
+        "receipt_no": f"SEU-{oid}-{n}", "submitted_at": "2020-07-14T02:00:00+00:00", "file_ids": list(file_ids),
+        "fields": {"title": f"{name}战疫故事{n}", "text": f"{name[:-2]}的张老师在东南大学坚守岗位。第{n}个故事。",
+                   "branch_name": "教工第一党支部"}, "parent_org_id": None})
+
+
+def upload(file_id, sub_id, kind="image"):
+    return make_event("file_uploaded", "seu", {
+        "file_id": file_id, "submission_id": sub_id, "campaign_id": "siyige-2020-seu", "track": "story",
+        "kind": kind, "object_key": f"seu/{file_id}", "size": 3, "sha256": "0" * 64, "content_type": "image/jpeg",
+        "original_name": "张三的照片-计算机学院.jpg", "org_id": "o-cse"})
+
+
+def checked(file_id, sub_id, verdict="passed"):
+    return make_event("file_checked", "seu", {
+        "file_id": file_id, "submission_id": sub_id, "verdict": verdict, "findings": [], "facts": {},
+        "checked_at": "2020-07-14T01:00:00+00:00", "derived": {"review_copy": f"derived/{file_id}/review.jpg"}})
+
+
+@pytest.fixture
+def review(make_config, start_service, sqlite_url, tmp_path):
+    from services.review.service import ReviewService
+
+    config = make_config("review", DATABASE_URL=sqlite_url, WEB_SECRET="test-secret")
+    config["PUBLIC_URL"] = f"http://{config['WEB_SERVER_ADDRESS']}"  # the host of the sign-in links
+    start_service(ReviewService, config)
+    store = Store(sqlite_url)
+    base = f"http://{config['WEB_SERVER_ADDRESS']}"
+    keys = [make_event("api_key_issued", t, {"key_hash": hashlib.sha256(k.encode()).hexdigest(),
+                                             "tenant_kind": "university", "tenant_name": n})
+            for t, k, n in (("seu", ADMIN_KEY, "东南大学"), ("wust", OTHER_KEY, "武汉科技大学"))]
+    publish(config["AMQP_URI"], INTAKE, campaign_event(), orgs_event(), *keys)
+    objects = tmp_path / "data" / "objects"
+    return {"amqp": config["AMQP_URI"], "store": store, "base": base, "objects": objects}
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([0-9a-f]+)"', html).group(1)
+
+
+def admin(base, key=ADMIN_KEY) -> requests.Session:
+    web = requests.Session()
+    r = web.post(f"{base}/sign-in", data={"api_key": key}, allow_redirects=False)
+    assert r.status_code == 303, r.text
+    return web
+
+
+def the_round(store):
+    from services.review.models import Round
+
+    with store.transaction() as s:
+        rows = s.scalars(select(Round)).all()
+        return rows[0].id if len(rows) == 1 else None
+
+
+def count_in_round(store) -> int:
+    from services.review.models import Entry
+
+    with store.transaction() as s:
+        return len(s.scalars(select(Entry).where(Entry.round_id.is_not(None))).all())
+
+
+def outbox(store, type_):
+    from services.review.models import OutboxMessage
+
+    with store.transaction() as s:
+        return [m.envelope for m in s.scalars(select(OutboxMessage).where(OutboxMessage.event_type == type_)
+                                              .order_by(OutboxMessage.id))]
+
+
+def test_works_enter_their_round_only_when_their_files_passed(review):
+    publish(review["amqp"], INTAKE, upload("f-1", "s-o-cse-1"), story("o-cse", 1, ["f-1"]), story("o-me", 1))
+    round_id = wait_until(lambda: the_round(review["store"]), timeout=20, what="the round")
+    from services.review.models import Entry, Round
+
+    def entries():
+        with review["store"].transaction() as s:
+            return {e.submission_id: e.round_id for e in s.scalars(select(Entry))}
+
+    wait_until(lambda: entries().get("s-o-me-1") == round_id, what="the work without files in the round")
+    assert entries()["s-o-cse-1"] is None  # its picture is not checked yet
+    publish(review["amqp"], MEDIA, checked("f-1", "s-o-cse-1"))
+    wait_until(lambda: entries().get("s-o-cse-1") == round_id, what="the checked work in the round")
+    with review["store"].transaction() as s:
+        rnd = s.get(Round, round_id)
+        assert (rnd.tenant, rnd.level, rnd.track) == ("seu", "university", "story")
+        assert rnd.title == "东南大学 · 战疫故事汇 · 校级评审"
+
+
+def test_the_whole_round_admin_and_reviewers_over_http(review):
+    base, store = review["base"], review["store"]
+    for oid in ORG_NAMES:
+        for n in (1, 2):
+            publish(review["amqp"], INTAKE, story(oid, n))
+    round_id = wait_until(lambda: the_round(store), timeout=20, what="the round")
+    from services.review.models import Entry
+
+    wait_until(lambda: count_in_round(store) == 10, what="10 works")
+
+    # Another university's admin: the round does not exist for them.
+    other = admin(base, OTHER_KEY)
+    assert other.get(f"{base}/rounds/{round_id}").status_code == 404
+    assert round_id not in other.get(f"{base}/").text
+
+    web = admin(base)
+    page = web.get(f"{base}/rounds/{round_id}")
+    assert page.status_code == 200 and "东南大学 · 战疫故事汇 · 校级评审" in page.text
+    token = csrf(page.text)
+    # A form without the token is refused and changes nothing.
+    assert web.post(f"{base}/rounds/{round_id}/settings", data={"reviewers_per_work": "2"}).status_code == 403
+    r = web.post(f"{base}/rounds/{round_id}/settings", data={"reviewers_per_work": "0", "csrf_token": token})
+    assert r.status_code == 400 and "1 到 15" in r.text
+    web.post(f"{base}/rounds/{round_id}/settings", data={"reviewers_per_work": "2", "csrf_token": token})
+    table = "姓名,邮箱,所在单位,研究方向\n" + "\n".join(
+        f"专家{i},expert{i}@example.edu.cn,{name},党建" for i, name in enumerate(ORG_NAMES.values()))
+    r = web.post(f"{base}/rounds/{round_id}/reviewers/import", data={"csrf_token": token},
+                 files={"file": ("专家.csv", table.encode("gb18030"), "text/csv")})
+    assert r.status_code == 200 and "新增 5 位" in r.text, r.text[:500]
+    bad = web.post(f"{base}/rounds/{round_id}/reviewers/import", data={"csrf_token": token},
+                   files={"file": ("x.csv", "姓名,邮箱\n王,not-an-email\n".encode(), "text/csv")})
+    assert bad.status_code == 422 and "格式不正确" in bad.text
+    r = web.post(f"{base}/rounds/{round_id}/assign", data={"csrf_token": token})
+    assert "新增 20 项" in r.text and "最多相差 0" in r.text, r.text[:800]
+
+    # Nobody scores a work of their own org (university level).
+    from services.review.models import Assignment, Reviewer
+
+    with store.transaction() as s:
+        pairs = s.execute(select(Reviewer.org_id, Entry.org_id, Assignment.id, Reviewer.id)
+                          .join(Assignment, Assignment.reviewer_id == Reviewer.id)
+                          .join(Entry, Entry.submission_id == Assignment.submission_id)).all()
+    assert len(pairs) == 20 and all(r_org != e_org for r_org, e_org, _, _ in pairs)
+
+    r = web.post(f"{base}/rounds/{round_id}/invite", data={"csrf_token": token})
+    assert "已发送 5 封" in r.text
+    invites = outbox(store, "reviewer_invited")
+    assert len(invites) == 5 and all(i["data"]["assigned"] == 4 for i in invites)
+
+    # Each reviewer signs in with their link (once), scores everything in the queue.
+    totals = {}
+    for n, invite in enumerate(invites):
+        link = invite["data"]["sign_in_url"]
+        expert = requests.Session()
+        assert expert.get(link).status_code == 200  # a button, not a sign-in: mail scanners open links
+        assert expert.post(link, allow_redirects=False).status_code == 303
+        assert requests.post(link, allow_redirects=False).status_code == 401  # single use
+        queue = expert.get(f"{base}/queue").text
+        ids = re.findall(r'href="/works/([0-9a-f]{32})"', queue)
+        assert len(set(ids)) == 4
+        for org in ORG_NAMES.values():  # blind: no org name, short name or university
+            assert org not in queue and org[:-2] not in queue
+        assert "东南大学" not in queue
+        for i, aid in enumerate(dict.fromkeys(ids)):
+            work = expert.get(f"{base}/works/{aid}")
+            assert work.status_code == 200
+            assert "〔已隐去〕" in work.text and "东南大学" not in work.text and "教工第一党支部" not in work.text
+            token_r = csrf(work.text)
+            r = expert.post(f"{base}/works/{aid}/score", data={
+                "csrf_token": token_r, "action": "submit", "mark_thought": "11", "mark_appeal": "8", "mark_form": "8"})
+            assert r.status_code == 400 and "思想性" in r.text
+            mark = 5 + (i + n) % 5
+            expert.post(f"{base}/works/{aid}/score", data={
+                "csrf_token": token_r, "action": "submit", "mark_thought": str(mark), "mark_appeal": "8",
+                "mark_form": "7.5", "comment": "<script>alert(1)</script>"})
+            totals[aid] = mark
+            assert "&lt;script&gt;" in expert.get(f"{base}/works/{aid}").text
+        # Another reviewer's work is 404 for this one.
+        others = {a for a in totals if a not in ids}
+        if others:
+            assert expert.get(f"{base}/works/{next(iter(others))}").status_code == 404
+
+    r = web.get(f"{base}/rounds/{round_id}")
+    assert 'id="progress">20 / 20' in r.text
+    assert web.post(f"{base}/rounds/{round_id}/selection", data={"csrf_token": token, "selected": []}).status_code == 409
+    web.post(f"{base}/rounds/{round_id}/close", data={"csrf_token": token})
+    ranking = web.get(f"{base}/rounds/{round_id}/ranking").text
+    assert "校正后得分" in ranking and 'id="limit">10' in ranking
+    chosen = re.findall(r'name="selected" value="([^"]+)"', ranking)[:3]
+    r = web.post(f"{base}/rounds/{round_id}/selection", data={"csrf_token": token, "selected": chosen})
+    assert r.status_code == 200 and "已确认" in r.text
+    made = outbox(store, "selection_made")
+    assert len(made) == 1 and made[0]["data"]["selected"] == chosen and made[0]["data"]["to_level"] == "ministry"
+    assert len(made[0]["data"]["not_selected"]) == 7
+
+    sheet = load_workbook(io.BytesIO(web.get(f"{base}/rounds/{round_id}/export.xlsx").content))
+    rows = list(sheet["排名"].iter_rows(values_only=True))
+    assert rows[0][0] == "名次" and len(rows) == 11
+    assert sum(1 for r in rows[1:] if r[-1] == "是") == 3
+
+
+def test_a_reviewer_who_declines_is_replaced(review):
+    base, store = review["base"], review["store"]
+    publish(review["amqp"], INTAKE, story("o-cse", 1), story("o-me", 1))
+    round_id = wait_until(lambda: the_round(store), timeout=20, what="the round")
+    from services.review.models import Assignment, Entry
+
+    wait_until(lambda: count_in_round(store) == 2, what="2 works")
+    web = admin(base)
+    token = csrf(web.get(f"{base}/rounds/{round_id}").text)
+    web.post(f"{base}/rounds/{round_id}/settings", data={"reviewers_per_work": "1", "csrf_token": token})
+    for i in range(3):
+        web.post(f"{base}/rounds/{round_id}/reviewers", data={
+            "csrf_token": token, "name": f"专家{i}", "email": f"e{i}@example.edu.cn"})
+    web.post(f"{base}/rounds/{round_id}/assign", data={"csrf_token": token})
+    web.post(f"{base}/rounds/{round_id}/invite", data={"csrf_token": token})
+    invite = outbox(store, "reviewer_invited")[0]["data"]
+    expert = requests.Session()
+    expert.post(invite["sign_in_url"])
+    aid = re.search(r'href="/works/([0-9a-f]{32})"', expert.get(f"{base}/queue").text).group(1)
+    page = expert.get(f"{base}/works/{aid}").text
+    expert.post(f"{base}/works/{aid}/decline", data={"csrf_token": csrf(page), "conflict": "on", "reason": "指导过作者"})
+    with store.transaction() as s:
+        declined = s.get(Assignment, aid)
+        others = s.scalars(select(Assignment).where(Assignment.submission_id == declined.submission_id,
+                                                    Assignment.state == "assigned")).all()
+    assert declined.state == "declined" and len(others) == 1 and others[0].reviewer_id != declined.reviewer_id
+    assert expert.get(f"{base}/works/{aid}").status_code == 404
