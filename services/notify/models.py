@@ -161,3 +161,29 @@ class FileCopy(Base):
     submission_id = Column(String(32), nullable=False)
     org_id = Column(String(32), nullable=False)
     name = Column(String(255), nullable=False)
+
+
+class ForwardedWork(Base):
+    """A work a level forwarded upward (择优报送), with what the level above needs to see of it.
+
+    The ministry's feed lists those forwarded to it; a university sees its own.
+    `seq` is the change number the feed's since-cursor follows.
+    """
+
+    __tablename__ = "forwarded_works"
+    submission_id = Column(String(32), primary_key=True)
+    tenant = Column(String(64), nullable=False, index=True)
+    tenant_name = Column(String(200), nullable=False, default="")
+    campaign_id = Column(String(64), nullable=False)
+    root_campaign_id = Column(String(64), nullable=True)
+    track = Column(String(40), nullable=False)
+    org_name = Column(String(200), nullable=False)
+    org_level = Column(String(16), nullable=False)
+    to_level = Column(String(16), nullable=False)
+    title = Column(String(300), nullable=False)
+    receipt_no = Column(String(64), nullable=True)
+    fields = Column(JSON, nullable=False)
+    files = Column(JSON, nullable=False)
+    forwarded_at = Column(UTCDateTime, nullable=False)
+    seq = Column(BigInteger, nullable=False, unique=True)
+    __table_args__ = (Index("ix_forwarded_level_seq", "to_level", "seq"),)

@@ -2,10 +2,12 @@
 campaign, track and submitting level, recomputed for its key when touched."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 
 from common.db import utcnow
-from services.notify.models import CampaignCopy, Contact, Counter, Progress, SubmissionCopy, TenantName
+from services.notify.models import CampaignCopy, Contact, Counter, ForwardedWork, Progress, SubmissionCopy, TenantName
 
 
 def next_seq(s) -> int:
@@ -36,6 +38,9 @@ def refresh(s, tenant: str, campaign_id: str, track: str, level: str) -> Progres
     row.works_submitted = counts.get(("submitted", True), 0)
     row.works_in_progress = counts.get(("submitted", False), 0)
     row.works_withdrawn = counts.get(("withdrawn", True), 0) + counts.get(("withdrawn", False), 0)
+    row.works_forwarded = s.scalar(select(func.count()).select_from(ForwardedWork).where(
+        ForwardedWork.tenant == tenant, ForwardedWork.campaign_id == campaign_id, ForwardedWork.track == track,
+        ForwardedWork.org_level == level, ForwardedWork.to_level == "ministry"))
     row.seq, row.updated_at = seq, utcnow()
     return row
 
@@ -78,3 +83,43 @@ def rows_after(s, seq: int, limit: int, tenant: str | None) -> list[dict]:
     campaigns = {c.campaign_id: c for c in s.scalars(
         select(CampaignCopy).where(CampaignCopy.campaign_id.in_({r.campaign_id for r in rows})))}
     return [row_json(r, names, campaigns) for r in rows]
+
+
+def record_forwarded(s, tenant: str, d: dict) -> None:
+    """Keep a forwarded work (the highest level it reached) and recount its progress row."""
+    seq = next_seq(s)
+    row = s.get(ForwardedWork, d["submission_id"])
+    if row is None:
+        row = ForwardedWork(submission_id=d["submission_id"], seq=seq)
+        s.add(row)
+    row.tenant, row.tenant_name, row.campaign_id = tenant, d.get("tenant_name", tenant), d["campaign_id"]
+    row.root_campaign_id, row.track, row.org_name = d.get("root_campaign_id"), d["track"], d["org_name"]
+    row.org_level, row.to_level, row.title, row.receipt_no = d["org_level"], d["to_level"], d["title"], d["receipt_no"]
+    row.fields, row.files, row.seq = d["fields"], d["files"], seq
+    row.forwarded_at = datetime.fromisoformat(d["forwarded_at"])
+    s.flush()
+    refresh(s, tenant, d["campaign_id"], d["track"], d["org_level"])
+
+
+def forwarded_after(s, seq: int, limit: int, tenant: str | None) -> list[ForwardedWork]:
+    """The ministry (tenant None) sees only what reached it; a university, all it forwarded."""
+    query = select(ForwardedWork).where(ForwardedWork.seq > seq)
+    query = query.where(ForwardedWork.to_level == "ministry") if tenant is None else query.where(
+        ForwardedWork.tenant == tenant)
+    return s.scalars(query.order_by(ForwardedWork.seq).limit(limit)).all()
+
+
+def forwarded_json(row: ForwardedWork, links) -> dict:
+    names: dict[str, int] = {}
+    files = []
+    for f in row.files:
+        names[f["kind"]] = names.get(f["kind"], 0) + 1
+        name = f"{row.title}-{f['kind']}{names[f['kind']]}"
+        files.append({"file_id": f["file_id"], "kind": f["kind"], "size": f["size"],
+                      "content_type": f["content_type"], "sha256": f.get("sha256"),
+                      "url": links.url(f["object_key"], name, f["content_type"])})
+    return {"submission_id": row.submission_id, "tenant": row.tenant, "tenant_name": row.tenant_name,
+            "campaign_id": row.campaign_id, "base_campaign_id": row.root_campaign_id, "track": row.track,
+            "org_name": row.org_name, "org_level": row.org_level, "to_level": row.to_level, "title": row.title,
+            "receipt_no": row.receipt_no, "fields": row.fields, "files": files,
+            "forwarded_at": row.forwarded_at.isoformat(), "seq": row.seq}

@@ -25,13 +25,16 @@ from common import clock
 from common.auth import bearer_key, hash_key, invalid_key
 from common.db import utcnow
 from common.errors import InvalidInput
-from common.dependencies import Database
+from common.dependencies import Database, ObjectStore
+from common.levels import LEVEL_LABELS, ROUND_LABELS
+from common.web import FileLinks, web_secret
 from common.http import SchemaValidator, api, read_json
 from common.messaging import OutboxRelay, handles
 from services.notify import feeds, hooks, mail, readmodel, reminders, webhooks
 from services.notify.mailer import Mailer, build_message
 from services.notify.models import (
-    ApiKeyCopy, CampaignCopy, Contact, FileCopy, MessageLog, OutboxMessage, ProcessedEvent, SubmissionCopy, TenantName,
+    ApiKeyCopy, CampaignCopy, Contact, FileCopy, ForwardedWork, MessageLog, OutboxMessage, ProcessedEvent,
+    SubmissionCopy, TenantName,
     WebhookDelivery, WebhookSubscription,
 )
 
@@ -79,6 +82,7 @@ class NotifyService:
     db = Database(ProcessedEvent)
     outbox = OutboxRelay(OutboxMessage)
     mail = MailerProvider()
+    store = ObjectStore()
 
     @api("GET", "/health")
     def health(self, request):
@@ -119,6 +123,25 @@ class NotifyService:
         rows, _ = self._progress_rows(request, EXPORT_LIMIT)
         return Response(feeds.progress_xlsx(rows[:EXPORT_LIMIT]), mimetype=XLSX_TYPE,
                         headers={"Content-Disposition": "attachment; filename=progress.xlsx"})
+
+    @api("GET", "/api/v1/feed/forwarded")
+    def forwarded_feed(self, request):
+        """Works forwarded upward, oldest change first, with short-lived links to their files.
+
+        The ministry sees what universities forwarded to it; a university sees what it forwarded.
+        """
+        limit = feeds.parse_limit(request.args.get("limit"))
+        cursor = request.args.get("cursor")
+        links = FileLinks(web_secret(self.config), self.config.get("PUBLIC_URL", ""))
+        with self.db.transaction() as s:
+            tenant = self._caller(s, request)
+            rows = readmodel.forwarded_after(s, feeds.decode_cursor(cursor), limit + 1, tenant)
+            items = [readmodel.forwarded_json(r, links) for r in rows]
+        return feeds.page(items, limit, cursor=cursor)
+
+    @api("GET", "/files/<string:token>")
+    def file(self, request, token):
+        return FileLinks(web_secret(self.config)).response(self.store, token, request)
 
     @api("GET", "/api/v1/messages")
     def list_messages(self, request):
@@ -319,6 +342,46 @@ class NotifyService:
                 copy.state = "withdrawn"
                 s.flush()
                 readmodel.refresh(s, event.tenant, copy.campaign_id, copy.track, copy.level)
+            hooks.enqueue(s, event)
+
+    @handles("submission_forwarded")
+    def on_submission_forwarded(self, event):
+        d = event.data
+        with self.db.handling(event) as s:
+            if s is None:
+                return
+            readmodel.record_forwarded(s, event.tenant, d)
+            hooks.enqueue(s, event)
+
+    @handles("reviewer_invited")
+    def on_reviewer_invited(self, event):
+        d = event.data
+        with self.db.handling(event) as s:
+            if s is not None:
+                enqueue(s, self.mail.templates, kind="reviewer_invite", tenant=event.tenant, recipient=d["email"],
+                        dedupe_key=f"invite:{event.event_id}",
+                        context={**d, "reminder": d.get("reminder", False), "expires": beijing(d["link_expires_at"])})
+
+    @handles("selection_made")
+    def on_selection_made(self, event):
+        """Tell each org whose work was ranked whether it goes on."""
+        d = event.data
+        with self.db.handling(event) as s:
+            if s is None:
+                return
+            campaign = s.get(CampaignCopy, d["campaign_id"])
+            track = campaign.tracks.get(d["track"], {}) if campaign else {}
+            round_title = f"{track.get('label', d['track'])} · {ROUND_LABELS.get(d['level'], d['level'])}"
+            for result in d["results"]:
+                copy = s.get(SubmissionCopy, result["submission_id"])
+                contact = s.get(Contact, copy.org_id) if copy is not None else None
+                if contact is None or not contact.email:
+                    continue
+                enqueue(s, self.mail.templates, kind="selection_result", tenant=contact.tenant,
+                        recipient=contact.email, dedupe_key=f"selection:{d['round_id']}:{result['submission_id']}",
+                        context={**result, "org_name": contact.name, "round_title": round_title,
+                                 "title": result.get("title", ""),
+                                 "to_level_label": LEVEL_LABELS.get(d["to_level"] or "", "")})
             hooks.enqueue(s, event)
 
     # ------------------------------------------------------------------ reminders

@@ -10,6 +10,7 @@ CSRF token; files are served through short-lived signed links.
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
@@ -30,6 +31,7 @@ from services.review.domain.reviewers import one_reviewer, parse_reviewer_table
 from services.review.models import OutboxMessage, ProcessedEvent, Round
 
 HERE = Path(__file__).resolve().parent
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_UPLOAD = 5 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATE_LABELS = {"open": "评分中", "closed": "评分已结束", "selected": "已确认入选"}
@@ -47,6 +49,7 @@ class Web(DependencyProvider):
         self.templates = Templates(HERE / "pages", state_labels=STATE_LABELS, score_labels=SCORE_LABELS,
                                    csrf_field=CSRF_FIELD)
         self.public_url = cfg.get("PUBLIC_URL", "")
+        self.templates.env.filters["beijing"] = lambda when: when.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
     def get_dependency(self, worker_ctx):
         return self

@@ -26,9 +26,22 @@ def sign_in_admin(page, base, key):
     expect(page.locator("h1")).to_contain_text("评审轮次")
 
 
+def open_round(page, base, round_id):
+    """The round's page; "first": the first round listed, waiting for it to appear (events are asynchronous)."""
+    if round_id != "first":
+        page.goto(f"{base}/rounds/{round_id}")
+        return
+    for _ in range(60):
+        if page.locator("table.list tbody a").count():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    page.locator("table.list tbody a").first.click()
+
+
 def admin_setup(page, base, key, round_id):
     sign_in_admin(page, base, key)
-    page.click(f"a[href='/rounds/{round_id}']")
+    open_round(page, base, round_id)
     page.fill("#k", "1")
     page.click("form[action$='/settings'] button")
     expect(page.locator(".notice")).to_contain_text("已保存")
@@ -54,10 +67,11 @@ def reviewer(page, base, link):
     video = page.locator("video")
     expect(video).to_be_visible()
     # The player loads the video and can seek: the server answers HTTP ranges.
-    page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=20000)
+    # Predicates as functions: a string would be eval'ed in the page, which our CSP forbids.
+    page.wait_for_function("() => document.querySelector('video').readyState >= 1", timeout=20000)
     duration = page.evaluate("document.querySelector('video').duration")
     page.evaluate("v => { const el = document.querySelector('video'); el.currentTime = el.duration / 2; }", None)
-    page.wait_for_function("document.querySelector('video').seeking === false "
+    page.wait_for_function("() => document.querySelector('video').seeking === false "
                            "&& document.querySelector('video').currentTime > 0", timeout=20000)
     work = page.content()
     # The rubric from the keyboard: the first criterion has the focus; Tab moves on; Ctrl+Enter submits.
@@ -80,14 +94,14 @@ def reviewer(page, base, link):
 
 def admin_select(page, base, key, round_id):
     sign_in_admin(page, base, key)
-    page.goto(f"{base}/rounds/{round_id}")
+    open_round(page, base, round_id)
     page.click("#close")
     expect(page.locator(".notice")).to_contain_text("评分已结束")
-    page.goto(f"{base}/rounds/{round_id}/ranking")
+    page.click("text=排名与入选")
     rows = page.locator("#ranking tbody tr").count()
     first_checked = page.locator("#ranking tbody tr >> nth=0 >> input[type=checkbox]").is_checked()
     page.click("#confirm")
-    expect(page.locator(".notice")).to_contain_text("已确认")
+    expect(page.get_by_role("status")).to_contain_text("已确认")
     return {"rows": rows, "first_checked": first_checked, "html": page.content()}
 
 

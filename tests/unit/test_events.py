@@ -425,7 +425,7 @@ def test_catalogue_markdown_lists_every_type():
     assert len(table) == 2 + len(CATALOGUE)
     for line, et in zip(table[2:], CATALOGUE.values()):
         assert line.startswith(f"| `{et.name}` | {et.source} | ")
-    assert "| `file_checked` | media | intake, notify | 1 |" in catalogue_markdown()
+    assert "| `file_checked` | media | intake, notify, review | 1 |" in catalogue_markdown()
     assert "| `submission_submitted` | intake | notify, review | 1 |" in catalogue_markdown()
 
 
