@@ -773,3 +773,30 @@ def test_a_stage_waits_for_files_still_being_checked(seu):
         rules.check_stage_files(video_stage(seu), {"video": 1}, 0, [], ["党课.mp4"])
     assert (info.value.code, info.value.status) == ("file_check_pending", 409)
     assert "党课.mp4" in info.value.message
+
+
+# --------------------------------------------------------------------------- forwarding (择优报送)
+
+
+def test_a_work_sits_where_it_was_forwarded_else_at_its_orgs_parent_level():
+    assert rules.level_of_work("branch", None) == "level2"
+    assert rules.level_of_work("level2", None) == "university"
+    assert rules.level_of_work("level2", "ministry") == "ministry"
+
+
+def test_a_university_forwards_one_lecture_and_about_ten_stories(seu):
+    rules.check_forward(seu.tracks["lecture"], "university", 0, 1)
+    with pytest.raises(Conflict) as err:
+        rules.check_forward(seu.tracks["lecture"], "university", 1, 1)
+    assert err.value.code == "forward_quota_exceeded" and "最多报送 1 件" in err.value.message
+    rules.check_forward(seu.tracks["story"], "university", 4, 6)
+    with pytest.raises(Conflict):
+        rules.check_forward(seu.tracks["story"], "university", 4, 7)
+
+
+def test_the_identifying_fields_are_marked_in_every_shipped_definition(builtin):
+    for definition in builtin.values():
+        lecture = {f.key: f for f in definition.tracks["lecture"].fields}
+        story = {f.key: f for f in definition.tracks["story"].fields}
+        assert lecture["lecturers"].identifying and story["branch_name"].identifying
+        assert not lecture["title"].identifying
