@@ -17,6 +17,7 @@ bench:          ## benchmarks (not tests): print figures
 	.venv/bin/python tests/bench/bench_intake.py
 	.venv/bin/python tests/bench/bench_media.py
 	.venv/bin/python tests/bench/bench_notify.py
+	.venv/bin/python tests/bench/bench_review.py
 
 clean:
 	rm -rf var .pytest_cache

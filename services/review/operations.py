@@ -12,7 +12,7 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from common import clock
 from common.errors import Conflict as ConflictError
@@ -311,15 +311,17 @@ def run_assignment(s, rnd: Round) -> dict:
     known = set(keep)
     positions = Counter(a.reviewer_id for a in current)
     order = {e.submission_id: i for i, e in enumerate(entries)}
-    added = 0
+    rows, now = [], clock.now()
     for work_id, reviewer_id in sorted(plan.pairs, key=lambda p: (order.get(p[0], 0), p[1])):
         if (work_id, reviewer_id) in known:
             continue
         positions[reviewer_id] += 1
-        s.add(Assignment(id=new_id(), round_id=rnd.id, reviewer_id=reviewer_id, submission_id=work_id,
-                         state="assigned", manual=False, position=positions[reviewer_id], created_at=clock.now()))
-        added += 1
+        rows.append({"id": new_id(), "round_id": rnd.id, "reviewer_id": reviewer_id, "submission_id": work_id,
+                     "state": "assigned", "manual": False, "position": positions[reviewer_id], "created_at": now})
+    if rows:  # one multi-row insert: a national round writes 30,000 of them
+        s.execute(insert(Assignment), rows)
     loads = plan.loads.values()
+    added = len(rows)
     return {"added": added, "total": len(plan.pairs), "spread": (max(loads) - min(loads)) if loads else 0}
 
 
@@ -594,7 +596,8 @@ def ranking_of(s, rnd: Round) -> dict:
     scores = [ranking.Score(w, r, t) for w, r, t in rows if w in entries and t is not None]
     ranked = ranking.rank(scores) if scores else []
     biases = ranking.reviewer_biases(scores) if scores else []
-    unscored = [e for sid, e in entries.items() if sid not in {r.work_id for r in ranked}]
+    scored = {r.work_id for r in ranked}
+    unscored = [e for sid, e in entries.items() if sid not in scored]
     track = _track(s, rnd.campaign_id, rnd.track)
     limit = rounds.selection_limit(track, rnd.level)
     chosen = {row.submission_id for row in s.scalars(select(SelectionRow).where(
