@@ -366,7 +366,7 @@ def remove_assignment(s, rnd: Round, assignment_id: str) -> None:
     s.delete(a)
 
 
-def decline(s, a: Assignment, reason: str, conflict: bool) -> str | None:
+def decline(s, a: Assignment, reason: str, conflict: bool, by: str = "reviewer") -> str | None:
     """A reviewer declines a work; it goes to the least-loaded eligible colleague. Returns their name."""
     rnd = s.get(Round, a.round_id)
     _open(rnd)
@@ -378,7 +378,7 @@ def decline(s, a: Assignment, reason: str, conflict: bool) -> str | None:
     a.state, a.declined_reason = "declined", (reason or "").strip()[:500] or "未说明"
     if conflict:
         s.merge(Conflict(reviewer_id=a.reviewer_id, submission_id=a.submission_id, reason=a.declined_reason,
-                         declared_by="reviewer", declared_at=clock.now()))
+                         declared_by=by, declared_at=clock.now()))
     s.flush()
     _, works, reviewers, declared = _pool(s, rnd)
     current = s.scalars(select(Assignment).where(Assignment.round_id == rnd.id)).all()
@@ -401,7 +401,10 @@ def decline(s, a: Assignment, reason: str, conflict: bool) -> str | None:
     return s.get(Reviewer, new_reviewer).name
 
 
-def round_overview(s, rnd: Round) -> dict:
+WORKS_PER_PAGE = 100
+
+
+def round_overview(s, rnd: Round, page: int = 1) -> dict:
     """Progress per reviewer and works short of reviewers, for the admin's round page."""
     rows = s.execute(select(Assignment.reviewer_id, Assignment.state, Score.state, func.count())
                      .outerjoin(Score, Score.assignment_id == Assignment.id)
@@ -422,8 +425,20 @@ def round_overview(s, rnd: Round) -> dict:
     short = [e for e in entries if counts.get(e.submission_id, 0) < rnd.reviewers_per_work]
     total_assigned = sum(r["assigned"] for r in reviewers)
     done = sum(r["submitted"] for r in reviewers)
+    pages = max(1, -(-len(entries) // WORKS_PER_PAGE))
+    page = min(max(1, page), pages)
+    shown = entries[(page - 1) * WORKS_PER_PAGE: page * WORKS_PER_PAGE]
+    names = {r["reviewer"].id: r["reviewer"].name for r in reviewers}
+    on_work: dict[str, list] = defaultdict(list)
+    for aid, sid, rid, score_state in s.execute(
+            select(Assignment.id, Assignment.submission_id, Assignment.reviewer_id, Score.state)
+            .outerjoin(Score, Score.assignment_id == Assignment.id)
+            .where(Assignment.round_id == rnd.id, Assignment.state == "assigned",
+                   Assignment.submission_id.in_([e.submission_id for e in shown] or [""]))):
+        on_work[sid].append({"id": aid, "name": names.get(rid, rid), "state": score_state or "open"})
     return {"reviewers": reviewers, "entries": entries, "short": short, "assigned": total_assigned,
-            "submitted": done, "track": _track(s, rnd.campaign_id, rnd.track)}
+            "submitted": done, "track": _track(s, rnd.campaign_id, rnd.track), "shown": shown,
+            "on_work": on_work, "page": page, "pages": pages}
 
 
 def issue_sign_in_links(s, outbox, rnd: Round, base_url: str, reminder: bool = False) -> int:
@@ -580,8 +595,18 @@ def save_score(s, a: Assignment, form: dict, submit: bool) -> Score:
 
 
 def declare_conflict(s, rnd: Round, reviewer_id: str, submission_id: str, reason: str, by: str) -> None:
-    s.merge(Conflict(reviewer_id=reviewer_id, submission_id=submission_id, reason=reason[:500], declared_by=by,
-                     declared_at=clock.now()))
+    """The reviewer must never get the work; if they have it and have not scored it, it is reassigned."""
+    _open(rnd)
+    reviewer, entry = s.get(Reviewer, reviewer_id), s.get(Entry, submission_id)
+    if reviewer is None or reviewer.round_id != rnd.id or entry is None or entry.round_id != rnd.id:
+        raise NotFound("专家或作品不在本轮评审中。", code="not_in_round")
+    a = s.scalar(select(Assignment).where(Assignment.reviewer_id == reviewer_id,
+                                          Assignment.submission_id == submission_id))
+    if a is not None and a.state == "assigned":
+        decline(s, a, reason or "登记回避", conflict=True, by=by)
+        return
+    s.merge(Conflict(reviewer_id=reviewer_id, submission_id=submission_id, reason=(reason or "登记回避")[:500],
+                     declared_by=by, declared_at=clock.now()))
 
 
 # --------------------------------------------------------------------------- ranking and selection

@@ -194,8 +194,9 @@ class ReviewService:
     def round_page(self, request, round_id):
         with self.db.transaction() as s:
             session, rnd = self._admin_round(s, request, round_id)
+            page = request.args.get("page", "1")
             return self.web.render("round.html", session, round=rnd, message=request.args.get("msg"),
-                                   **ops.round_overview(s, rnd))
+                                   **ops.round_overview(s, rnd, int(page) if page.isdigit() else 1))
 
     def _act(self, request, round_id, action, done: str | None = None):
         """Run an admin action on a round; a refusal is shown on the round page, nothing half-done."""

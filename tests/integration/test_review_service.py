@@ -31,11 +31,11 @@ def publish(amqp, exchange, *events):
             producer.publish(ev.to_dict(), exchange=exchange, routing_key=ev.type, serializer="json", delivery_mode=2)
 
 
-def campaign_event():
+def campaign_event(campaign_id="siyige-2020-seu", owner="seu"):
     from services.intake.domain.campaign import load_builtin_definitions
     from services.intake.operations import campaign_event_data
 
-    return make_event("campaign_published", "seu", campaign_event_data(load_builtin_definitions()["siyige-2020-seu"]))
+    return make_event("campaign_published", owner, campaign_event_data(load_builtin_definitions()[campaign_id]))
 
 
 ORG_NAMES = {"o-cse": "计算机科学与工程学院党委", "o-me": "机械工程学院党委", "o-ee": "电子科学与工程学院党委",
@@ -83,7 +83,8 @@ def review(make_config, start_service, sqlite_url, tmp_path):
     keys = [make_event("api_key_issued", t, {"key_hash": hashlib.sha256(k.encode()).hexdigest(),
                                              "tenant_kind": "university", "tenant_name": n})
             for t, k, n in (("seu", ADMIN_KEY, "东南大学"), ("wust", OTHER_KEY, "武汉科技大学"))]
-    publish(config["AMQP_URI"], INTAKE, campaign_event(), orgs_event(), *keys)
+    publish(config["AMQP_URI"], INTAKE, campaign_event("siyige-2020", "ministry"), campaign_event(), orgs_event(),
+            *keys)
     objects = tmp_path / "data" / "objects"
     return {"amqp": config["AMQP_URI"], "store": store, "base": base, "objects": objects}
 
@@ -269,3 +270,92 @@ def test_a_reviewer_who_declines_is_replaced(review):
                                                     Assignment.state == "assigned")).all()
     assert declined.state == "declined" and len(others) == 1 and others[0].reviewer_id != declined.reviewer_id
     assert expert.get(f"{base}/works/{aid}").status_code == 404
+
+
+def forwarded(tenant: str, n: int):
+    return make_event("submission_forwarded", tenant, {
+        "submission_id": f"{tenant}-{n}", "campaign_id": f"siyige-2020-{tenant}", "track": "story",
+        "org_id": f"{tenant}-o{n}", "org_name": f"{tenant}学院党委", "org_level": "level2",
+        "from_level": "university", "to_level": "ministry", "title": f"{tenant} 的故事 {n}",
+        "receipt_no": f"R-{tenant}-{n}", "forwarded_at": "2020-07-25T02:00:00+00:00",
+        "fields": {"title": f"{tenant} 的故事 {n}", "text": "抗疫一线的党员。"}, "files": [],
+        "tenant_name": {"seu": "东南大学", "wust": "武汉科技大学", "hust": "华中科技大学"}[tenant],
+        "root_campaign_id": "siyige-2020"})
+
+
+def test_the_ministry_round_never_gives_a_reviewer_a_work_of_their_own_university(review):
+    base, store = review["base"], review["store"]
+    ministry_key = "sk_review_ministry"
+    publish(review["amqp"], INTAKE, make_event("api_key_issued", "ministry", {
+        "key_hash": hashlib.sha256(ministry_key.encode()).hexdigest(), "tenant_kind": "ministry",
+        "tenant_name": "教育部思政司"}), *[forwarded(t, n) for t in ("seu", "wust", "hust") for n in (1, 2)])
+    round_id = wait_until(lambda: the_round(store), timeout=20, what="the ministry round")
+    wait_until(lambda: count_in_round(store) == 6, what="6 forwarded works")
+    # A university's admin does not see the ministry's round; the ministry does.
+    assert admin(base).get(f"{base}/rounds/{round_id}").status_code == 404
+    web = admin(base, ministry_key)
+    page = web.get(f"{base}/rounds/{round_id}")
+    assert "教育部 · 战疫故事汇 · 全国评审" in page.text
+    token = csrf(page.text)
+    for i, (university, name) in enumerate([("seu", "东南大学"), ("wust", "武汉科技大学"), ("东南大学", "")]):
+        web.post(f"{base}/rounds/{round_id}/reviewers", data={
+            "csrf_token": token, "name": f"专家{i}", "email": f"m{i}@example.edu.cn", "university": university})
+    # Three reviewers, two of them from SEU: SEU's works have one eligible reviewer, not three.
+    r = web.post(f"{base}/rounds/{round_id}/assign", data={"csrf_token": token})
+    assert r.status_code == 409 and "同属一所高校" in r.text and "seu-1" in r.text
+    web.post(f"{base}/rounds/{round_id}/settings", data={"reviewers_per_work": "1", "csrf_token": token})
+    r = web.post(f"{base}/rounds/{round_id}/assign", data={"csrf_token": token})
+    assert "新增 6 项" in r.text
+    from services.review.models import Assignment, Conflict, Entry, Reviewer
+
+    with store.transaction() as s:
+        rows = s.execute(select(Reviewer.university, Entry.tenant, Reviewer.id, Entry.submission_id, Assignment.id)
+                         .join(Assignment, Assignment.reviewer_id == Reviewer.id)
+                         .join(Entry, Entry.submission_id == Assignment.submission_id)).all()
+    assert len(rows) == 6 and all(u != t for u, t, *_ in rows)
+    seu_reviewer = next(rid for u, _, rid, _, _ in rows if u == "seu")
+    # A manual assignment that breaks the rule is refused, with the reason.
+    r = web.post(f"{base}/rounds/{round_id}/assignments", data={
+        "csrf_token": token, "reviewer_id": seu_reviewer, "submission_id": "seu-1"})
+    assert r.status_code == 409 and "同属一所高校" in r.text
+    # The admin declares a conflict on an assigned pair: the work goes to someone else.
+    _, _, rid, sid, aid = next(row for row in rows if row[1] == "hust")
+    web.post(f"{base}/rounds/{round_id}/conflicts", data={"csrf_token": token, "reviewer_id": rid,
+                                                         "submission_id": sid, "reason": "指导过作者"})
+    with store.transaction() as s:
+        assert s.get(Assignment, aid).state == "declined"
+        assert s.get(Conflict, (rid, sid)).declared_by == "admin"
+        now = s.scalars(select(Assignment).where(Assignment.submission_id == sid,
+                                                 Assignment.state == "assigned")).all()
+        assert len(now) == 1 and now[0].reviewer_id != rid
+
+
+def test_a_changed_score_is_logged_and_closed_rounds_refuse_changes(review):
+    base, store = review["base"], review["store"]
+    publish(review["amqp"], INTAKE, story("o-cse", 1))
+    round_id = wait_until(lambda: the_round(store), timeout=20, what="the round")
+    wait_until(lambda: count_in_round(store) == 1, what="the work")
+    web = admin(base)
+    token = csrf(web.get(f"{base}/rounds/{round_id}").text)
+    web.post(f"{base}/rounds/{round_id}/settings", data={"reviewers_per_work": "1", "csrf_token": token})
+    web.post(f"{base}/rounds/{round_id}/reviewers", data={"csrf_token": token, "name": "王", "email": "w@example.cn"})
+    web.post(f"{base}/rounds/{round_id}/assign", data={"csrf_token": token})
+    web.post(f"{base}/rounds/{round_id}/invite", data={"csrf_token": token})
+    expert = requests.Session()
+    expert.post(outbox(store, "reviewer_invited")[0]["data"]["sign_in_url"])
+    aid = re.search(r'href="/works/([0-9a-f]{32})"', expert.get(f"{base}/queue").text).group(1)
+    t = csrf(expert.get(f"{base}/works/{aid}").text)
+    marks = {"csrf_token": t, "mark_thought": "8", "mark_appeal": "8", "mark_form": "8"}
+    expert.post(f"{base}/works/{aid}/score", data={**marks, "action": "draft", "mark_form": ""})
+    expert.post(f"{base}/works/{aid}/score", data={**marks, "action": "submit"})
+    expert.post(f"{base}/works/{aid}/score", data={**marks, "action": "submit", "mark_thought": "10"})
+    from services.review.models import Score, ScoreLog
+
+    with store.transaction() as s:
+        log = [(x.action, x.marks.get("thought"), x.total) for x in
+               s.scalars(select(ScoreLog).where(ScoreLog.assignment_id == aid).order_by(ScoreLog.id))]
+        assert s.get(Score, aid).total == 88.0
+    assert log == [("draft", 8.0, None), ("submit", 8.0, 80.0), ("change", 10.0, 88.0)]
+    web.post(f"{base}/rounds/{round_id}/close", data={"csrf_token": token})
+    r = expert.post(f"{base}/works/{aid}/score", data={**marks, "action": "submit"})
+    assert r.status_code == 409 and "已结束评分" in r.text
