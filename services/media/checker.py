@@ -173,7 +173,7 @@ def check_audio(path: str, policy: dict | None) -> Report:
     return Report("audio", facts, findings + judge(facts, policy))
 
 
-def check_document(path: str, policy: dict | None) -> Report:
+def check_document(path: str, policy: dict | None, derived_dir: str | None = None) -> Report:
     from services.media import documents
 
     try:
@@ -181,7 +181,14 @@ def check_document(path: str, policy: dict | None) -> Report:
     except ValueError as exc:
         raise NotMedia(str(exc)) from None
     findings = list(report.findings) + judge(report.facts, policy)
-    return Report("document", dict(report.facts), findings, text=report.text)
+    derived = {}
+    fmt = report.facts.get("format")
+    if derived_dir and fmt in ("docx", "pdf") and not any(f["severity"] == "error" for f in report.findings):
+        # Reviewers score blind: the author's name in the file's properties must not reach them.
+        copy = os.path.join(derived_dir, f"review.{fmt}")
+        if documents.make_review_copy(path, copy, fmt):
+            derived["review_copy"] = copy
+    return Report("document", dict(report.facts), findings, derived, text=report.text)
 
 
 def check_subtitle(path: str, policy: dict | None) -> Report:
@@ -220,7 +227,7 @@ def check_file(path: str, kind: str | None, policy: dict | None, derived_dir: st
     if kind == "audio":
         return check_audio(path, policy)
     if kind == "document":
-        return check_document(path, policy)
+        return check_document(path, policy, derived_dir)
     if kind == "subtitle":
         return check_subtitle(path, policy)
     raise ValueError(f"unknown kind {kind!r}")

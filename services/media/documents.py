@@ -309,3 +309,43 @@ def _ole_stream_names(path: str, limit: int = 64 * 1024 * 1024) -> set[str]:
         if name.encode("utf-16-le") in data:
             found.add(name)
     return found
+
+
+# --------------------------------------------------------------------------- review copy (blind review)
+
+# docProps parts that name people or organisations: author, last editor, company, manager, custom fields.
+_DOCX_DROP = {"docProps/custom.xml"}
+_DOCX_BLANK = {"docProps/core.xml": ("dc:creator", "cp:lastModifiedBy", "dc:title", "dc:subject", "cp:keywords",
+                                     "dc:description", "cp:category"),
+               "docProps/app.xml": ("Company", "Manager")}
+
+
+def make_review_copy(path: str, out: str, fmt: str) -> bool:
+    """A copy without the metadata that names the author, for blind review; False if there is none to make.
+
+    DOCX: the document properties (creator, last editor, company, manager, custom fields) are emptied,
+    the text itself is kept. PDF: the document information dictionary and XMP metadata are dropped.
+    """
+    if fmt == "docx":
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for item in src.infolist():
+                if item.filename in _DOCX_DROP:
+                    continue
+                data = src.read(item)
+                for tag in _DOCX_BLANK.get(item.filename, ()):
+                    data = re.sub(rf"<{tag}(\s[^>]*)?>.*?</{tag}>".encode(), f"<{tag}></{tag}>".encode(), data,
+                                  flags=re.S)
+                dst.writestr(item, data)
+        return True
+    if fmt == "pdf":
+        from pypdf import PdfWriter
+
+        writer = PdfWriter(clone_from=path)
+        writer.metadata = None
+        root = writer._root_object
+        if "/Metadata" in root:
+            del root["/Metadata"]
+        with open(out, "wb") as f:
+            writer.write(f)
+        return True
+    return False

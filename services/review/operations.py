@@ -548,7 +548,8 @@ def work_view(s, a: Assignment, links) -> dict:
                 if derived.get(extra):
                     item[extra] = links.url(derived[extra], f"{extra}.jpg", "image/jpeg")
         else:
-            item["url"] = links.url(f.object_key, name, f.content_type)
+            # documents: the copy without author metadata, when media made one
+            item["url"] = links.url(derived.get("review_copy") or f.object_key, name, f.content_type)
         files.append(item)
     score = s.get(Score, a.id)
     position = s.scalar(select(func.count()).select_from(Assignment).where(

@@ -411,3 +411,35 @@ def test_report_is_plain_data(tmp_path):
     report = inspect_document(str(make_docx(tmp_path / "d.docx")))
     assert isinstance(report.facts, dict) and isinstance(report.findings, list) and isinstance(report.text, str)
     assert set(report.facts) >= {"format", "pages", "pages_estimated", "size_bytes", "text_chars", "encrypted"}
+
+
+# --------------------------------------------------------------------------- review copies (blind review)
+
+
+def test_the_docx_review_copy_names_nobody_and_keeps_the_text(tmp_path):
+    from tests.media_fixtures import make_document_docx
+
+    source = make_document_docx(tmp_path)
+    d = docx.Document(source)
+    d.core_properties.last_modified_by = "王书记"
+    d.save(source)
+    copy = tmp_path / "review.docx"
+    assert documents.make_review_copy(str(source), str(copy), "docx")
+    props = docx.Document(copy).core_properties
+    assert (props.author, props.last_modified_by) == ("", "")
+    raw = b"".join(zipfile.ZipFile(copy).read(n) for n in zipfile.ZipFile(copy).namelist())
+    assert "东南大学党委".encode() not in raw and "王书记".encode() not in raw
+    assert inspect_document(str(copy)).text == inspect_document(str(source)).text
+
+
+def test_the_pdf_review_copy_has_no_author(tmp_path):
+    from tests.media_fixtures import make_document_pdf
+
+    source = make_document_pdf(tmp_path)
+    assert PdfReader(source).metadata["/Author"] == "东南大学党委"
+    copy = tmp_path / "review.pdf"
+    assert documents.make_review_copy(str(source), str(copy), "pdf")
+    reader = PdfReader(copy)
+    assert not reader.metadata or "/Author" not in reader.metadata
+    assert len(reader.pages) == len(PdfReader(source).pages)
+    assert "东南大学党委".encode("utf-16-be") not in copy.read_bytes()
