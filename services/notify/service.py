@@ -289,7 +289,10 @@ class NotifyService:
                                       campaign_id=d["campaign_id"], track=d["track"], org_id=d["org_id"],
                                       level=d["org_level"], stages=[], complete=False, state="submitted")
                 s.add(copy)
-            copy.stages, copy.state = sorted(set(copy.stages) | {d["stage"]}), "submitted"
+            # A withdrawal that overtook this event wins: withdrawn is final in intake.
+            copy.stages = sorted(set(copy.stages) | {d["stage"]})
+            copy.state = "withdrawn" if copy.state == "withdrawn" else "submitted"
+            copy.level = d["org_level"]
             copy.complete = copy.complete or d["final_stage"]
             s.flush()
             readmodel.refresh(s, event.tenant, d["campaign_id"], d["track"], d["org_level"])
@@ -338,10 +341,18 @@ class NotifyService:
             if s is None:
                 return
             copy = s.get(SubmissionCopy, d["submission_id"])
-            if copy is not None:
-                copy.state = "withdrawn"
-                s.flush()
-                readmodel.refresh(s, event.tenant, copy.campaign_id, copy.track, copy.level)
+            if copy is None:
+                # Out of order: the submission's event is still on its way. Remember the withdrawal so
+                # that it does not count the work as submitted when it arrives.
+                contact = s.get(Contact, d["org_id"])
+                copy = SubmissionCopy(submission_id=d["submission_id"], tenant=event.tenant,
+                                      campaign_id=d["campaign_id"], track=d["track"], org_id=d["org_id"],
+                                      level=contact.level if contact else "level2", stages=[], complete=False,
+                                      state="withdrawn")
+                s.add(copy)
+            copy.state = "withdrawn"
+            s.flush()
+            readmodel.refresh(s, event.tenant, copy.campaign_id, copy.track, copy.level)
             hooks.enqueue(s, event)
 
     @handles("submission_forwarded")

@@ -351,3 +351,63 @@ def test_the_check_result_tells_the_org_what_to_fix(notify, smtp):
     assert len(got) == 1 and got[0]["to"] == "cse@demo.local"
     assert "未通过" in got[0]["subject"] and "计算机学院党委微党课.mp4" in got[0]["subject"]
     assert "【须修改】时长应不超过30分钟" in got[0]["body"] and "重新上传" in got[0]["body"]
+
+
+def test_a_withdrawal_that_overtakes_its_submission_still_wins(notify, smtp):
+    from services.notify.models import Progress, SubmissionCopy
+
+    publish(notify["amqp"], seu_campaign(), ORGS)
+    submitted = story_submitted()
+    withdrawn = make_event("submission_withdrawn", "seu", {
+        "submission_id": submitted.data["submission_id"], "campaign_id": "siyige-2020-seu", "track": "story",
+        "org_id": "o-cse", "withdrawn_at": "2020-07-14T03:00:00+00:00"})
+    publish(notify["amqp"], withdrawn)
+
+    def copy_state():
+        with notify["store"].transaction() as s:
+            row = s.get(SubmissionCopy, submitted.data["submission_id"])
+            return row and (row.state, tuple(row.stages))
+
+    wait_until(lambda: copy_state() == ("withdrawn", ()), what="the early withdrawal")
+    publish(notify["amqp"], submitted)
+    wait_until(lambda: copy_state() == ("withdrawn", ("submission",)), what="the late submission")
+    with notify["store"].transaction() as s:
+        row = s.get(Progress, ("seu", "siyige-2020-seu", "story", "level2"))
+        assert (row.works_submitted, row.works_withdrawn, row.orgs_submitted) == (0, 1, 0)
+
+
+def test_reviewers_get_their_link_and_orgs_their_selection_result(notify, smtp):
+    smtp.start()
+    publish(notify["amqp"], seu_campaign(), ORGS, story_submitted())
+    from services.notify.models import SubmissionCopy
+
+    def known():
+        with notify["store"].transaction() as s:
+            return s.get(SubmissionCopy, "s-o-cse") is not None
+
+    wait_until(known, what="the submission")
+    invited = make_event("reviewer_invited", "seu", {
+        "reviewer_id": "r-1", "round_id": "rd-1", "name": "王老师", "email": "wang@example.edu.cn",
+        "round_title": "东南大学 · 战疫故事汇 · 校级评审", "sign_in_url": "http://localhost:8001/sign-in/tok123",
+        "link_expires_at": "2020-07-28T08:00:00+00:00", "assigned": 40, "open": 40})
+    selected = make_event("selection_made", "seu", {
+        "round_id": "rd-1", "campaign_id": "siyige-2020-seu", "track": "story", "level": "university",
+        "to_level": "ministry", "owner_org_id": None, "selected": ["s-o-cse"], "not_selected": [],
+        "results": [{"submission_id": "s-o-cse", "tenant": "seu", "rank": 1, "selected": True, "normalised": 90.0,
+                     "title": "计算机学院党委战疫故事"}]})
+    with Connection(notify["amqp"]) as conn:
+        for ev in (invited, invited, selected):  # the invitation twice: one e-mail
+            conn.Producer().publish(ev.to_dict(), exchange=Exchange("review.events", type="topic", durable=True),
+                                    routing_key=ev.type, serializer="json", delivery_mode=2)
+    got = wait_until(lambda: (m := smtp.received()) and len(m) >= 3 and m, timeout=30, what="three e-mails")
+    by_subject = {m["subject"]: m for m in got}
+    invite = next(m for s, m in by_subject.items() if "评审邀请" in s)
+    assert invite["to"] == "wang@example.edu.cn" and "http://localhost:8001/sign-in/tok123" in invite["body"]
+    assert "40 件" in invite["body"] and "2020年07月28日 16:00" in invite["body"]
+    result = next(m for s, m in by_subject.items() if "评审结果" in s)
+    assert result["to"] == "cse@demo.local" and "入选" in result["subject"] and "第 1 位" in result["body"]
+    assert "教育部" in result["body"]
+    import time as _time
+
+    _time.sleep(1)
+    assert sum("评审邀请" in m["subject"] for m in smtp.received()) == 1
