@@ -132,6 +132,16 @@ CATALOGUE: dict[str, EventType] = {
                          "notify.on_campaign_published"),
         ),
         EventType(
+            name="tenant_registered",
+            source="intake",
+            version=1,
+            description="A university (or the ministry) joined the platform, with the mailbox of its "
+            "organisation department, which is told about addresses that cannot be reached.",
+            data_schema=_object({"name": {"type": "string"}, "kind": {"enum": ["university", "ministry"]},
+                                 "contact_email": {"type": ["string", "null"]}}),
+            subscribers=("notify.on_tenant_registered",),
+        ),
+        EventType(
             name="api_key_issued",
             source="intake",
             version=1,

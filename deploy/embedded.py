@@ -42,8 +42,8 @@ def seed(env: dict) -> dict:
     try:
         with store.transaction() as s:
             admin.ensure_tenant(s, "ministry", "教育部思想政治工作司", "ministry")
-            admin.ensure_tenant(s, "seu", "东南大学", "university")
-            admin.ensure_tenant(s, "wust", "武汉科技大学", "university")
+            admin.ensure_tenant(s, "seu", "东南大学", "university", "zzb@seu.demo.local")
+            admin.ensure_tenant(s, "wust", "武汉科技大学", "university", "zzb@wust.demo.local")
             keys = {t: ops.issue_key(s, admin.StandaloneOutbox(), t, "demo") for t in ("ministry", "seu", "wust")}
         with store.transaction() as s:
             admin.publish_builtin(s, "siyige-2020", "ministry")

@@ -39,8 +39,9 @@ def open_store() -> Store:
     return Store(url)
 
 
-def ensure_tenant(session, slug: str, name: str, kind: str) -> Tenant:
-    return session.get(Tenant, slug) or ops.create_tenant(session, slug, name, kind)
+def ensure_tenant(session, slug: str, name: str, kind: str, contact_email: str | None = None) -> Tenant:
+    return session.get(Tenant, slug) or ops.create_tenant(session, slug, name, kind, contact_email,
+                                                          StandaloneOutbox())
 
 
 def publish_builtin(session, campaign_id: str, owner: str) -> bool:
@@ -62,6 +63,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("slug")
     p.add_argument("name")
     p.add_argument("--kind", choices=["university", "ministry"], default="university")
+    p.add_argument("--contact-email", default=None, help="the organisation department's mailbox")
     p = sub.add_parser("issue-key")
     p.add_argument("tenant")
     p.add_argument("--label", default="")
@@ -77,7 +79,7 @@ def main(argv: list[str]) -> int:
     try:
         with store.transaction() as s:
             if args.cmd == "create-tenant":
-                ops.create_tenant(s, args.slug, args.name, args.kind)
+                ops.create_tenant(s, args.slug, args.name, args.kind, args.contact_email, StandaloneOutbox())
                 print(f"created tenant {args.slug}")
             elif args.cmd == "issue-key":
                 if s.get(Tenant, args.tenant) is None:

@@ -25,6 +25,8 @@ class Tenant(Base):
     id = Column(String(64), primary_key=True)  # slug: "seu", "wust", "ministry"
     name = Column(String(200), nullable=False)
     kind = Column(String(16), nullable=False)  # university | ministry
+    # the organisation department's mailbox (e.g. seuzzb@126.com): told about addresses that fail
+    contact_email = Column(String(200), nullable=True)
     receipt_seq = Column(Integer, nullable=False, default=0)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 

@@ -35,12 +35,15 @@ MAX_PER_PAGE = 200
 # --------------------------------------------------------------------------- tenants and keys
 
 
-def create_tenant(session, slug: str, name: str, kind: str = "university") -> Tenant:
+def create_tenant(session, slug: str, name: str, kind: str = "university", contact_email: str | None = None,
+                  outbox=None) -> Tenant:
     if session.get(Tenant, slug) is not None:
         raise Conflict(f"租户 {slug} 已存在。", code="tenant_exists", found=slug)
-    tenant = Tenant(id=slug, name=name, kind=kind, receipt_seq=0)
+    tenant = Tenant(id=slug, name=name, kind=kind, receipt_seq=0, contact_email=contact_email)
     session.add(tenant)
     session.flush()  # keys refer to it; no ORM relationship orders the inserts
+    if outbox is not None:
+        outbox.add(session, "tenant_registered", slug, {"name": name, "kind": kind, "contact_email": contact_email})
     return tenant
 
 

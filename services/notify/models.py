@@ -62,6 +62,7 @@ class TenantName(Base):
     __tablename__ = "tenants"
     tenant = Column(String(64), primary_key=True)
     name = Column(String(200), nullable=False)
+    contact_email = Column(String(200), nullable=True)  # told about addresses that fail for good
 
 
 class Counter(Base):

@@ -248,6 +248,15 @@ class NotifyService:
                 s.flush()
                 readmodel.refresh_campaign(s, campaign)
 
+    @handles("tenant_registered")
+    def on_tenant_registered(self, event):
+        d = event.data
+        with self.db.handling(event) as s:
+            if s is not None:
+                row = s.get(TenantName, event.tenant) or TenantName(tenant=event.tenant, name=d["name"])
+                row.name, row.contact_email = d["name"], d["contact_email"]
+                s.merge(row)
+
     @handles("api_key_issued")
     def on_api_key_issued(self, event):
         d = event.data
@@ -255,7 +264,11 @@ class NotifyService:
             if s is not None:
                 s.merge(ApiKeyCopy(key_hash=d["key_hash"], tenant=event.tenant, tenant_kind=d["tenant_kind"],
                                    revoked=False))
-                s.merge(TenantName(tenant=event.tenant, name=d["tenant_name"]))
+                row = s.get(TenantName, event.tenant)
+                if row is None:
+                    s.add(TenantName(tenant=event.tenant, name=d["tenant_name"]))
+                else:
+                    row.name = d["tenant_name"]
 
     @handles("api_key_revoked")
     def on_api_key_revoked(self, event):
@@ -452,8 +465,20 @@ class NotifyService:
                         sent += 1
                     else:
                         self._failed(m, error)
+                        if m.state == "failed":
+                            self._report_failed_address(s, m)
             if len(batch) < SEND_BATCH or all(e is not None for e in outcomes):
                 return sent  # the rest waits for its retry time
+
+    def _report_failed_address(self, s, m: MessageLog) -> None:
+        """Tell the university's organisation department that an address cannot be reached (once per message)."""
+        tenant = s.get(TenantName, m.tenant)
+        if m.kind == "address_failed" or tenant is None or not tenant.contact_email:
+            return  # never report a report: a dead admin mailbox would loop
+        enqueue(s, self.mail.templates, kind="address_failed", tenant=m.tenant, recipient=tenant.contact_email,
+                dedupe_key=f"address_failed:{m.id}", context={
+                    "tenant_name": tenant.name, "recipient": m.recipient, "subject": m.subject,
+                    "error": m.last_error or "", "attempts": m.attempts})
 
     @staticmethod
     def _failed(m: MessageLog, exc: Exception) -> None:

@@ -101,6 +101,7 @@ SAMPLE_DATA: dict[str, dict] = {
         "checked_at": "2020-06-20T08:00:00+00:00",
         "derived": {"poster": "derived/seu/f-1/poster.jpg"},
     },
+    "tenant_registered": {"name": "东南大学", "kind": "university", "contact_email": "seuzzb@126.com"},
     "reviewer_invited": {
         "reviewer_id": "r-1", "round_id": "rd-1", "name": "王老师", "email": "wang@example.edu.cn",
         "round_title": "东南大学 · 战疫故事汇 · 校级评审", "sign_in_url": "http://localhost:8001/sign-in/abc",
