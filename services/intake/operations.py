@@ -256,6 +256,7 @@ def submission_json(session, sub: Submission, with_files: bool = True) -> dict:
         "updated_at": sub.updated_at.isoformat(),
         "submitted_at": sub.submitted_at.isoformat() if sub.submitted_at else None,
         "withdrawn_at": sub.withdrawn_at.isoformat() if sub.withdrawn_at else None,
+        "forwarded_to": sub.forwarded_to, "forwarded_at": sub.forwarded_at.isoformat() if sub.forwarded_at else None,
     }
     if with_files:
         files = session.scalars(select(FileRecord).where(

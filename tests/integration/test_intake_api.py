@@ -4,6 +4,7 @@ import io
 import json
 from datetime import datetime
 
+import eventlet
 import pytest
 import requests
 from kombu import Connection, Queue
@@ -452,3 +453,58 @@ def test_edits_and_withdrawal_stop_at_the_deadline(intake):
              409, "deadline_passed")
     error_of(wust("POST", f"/api/v1/submissions/{work['id']}/withdraw"), 409, "deadline_passed")
     assert wust("GET", f"/api/v1/submissions/{work['id']}").json()["fields"]["text"] == "改过的故事。"
+
+
+def select(env, selected, *, level="university", to_level="ministry"):
+    from kombu import Exchange
+
+    from common.events import make_event
+
+    ev = make_event("selection_made", "seu", {
+        "round_id": "rd-1", "campaign_id": "siyige-2020-seu", "track": "story", "level": level,
+        "to_level": to_level, "owner_org_id": None, "selected": selected, "not_selected": [],
+        "results": [{"submission_id": s, "tenant": "seu", "rank": n, "selected": True}
+                    for n, s in enumerate(selected, start=1)]})
+    with Connection(env["config"]["AMQP_URI"]) as conn:
+        for _ in range(2):  # delivered twice: forwarded once
+            conn.Producer().publish(ev.to_dict(), exchange=Exchange("review.events", type="topic", durable=True),
+                                    routing_key="selection_made", serializer="json", delivery_mode=2)
+
+
+def test_a_confirmed_selection_is_forwarded_once_and_within_the_limit(intake):
+    from kombu import Exchange
+
+    seu = intake["seu"]
+    colleges = [f"第{n}学院党委" for n in range(6)]
+    csv = "名称,层级\n" + "".join(f"{c},二级党组织\n" for c in colleges)
+    assert seu("POST", "/api/v1/orgs/import", data=csv.encode(), headers={"Content-Type": "text/csv"}).ok
+    works = []
+    for n in range(11):  # SEU lets each college submit two stories
+        w = seu.draft("siyige-2020-seu", "story", colleges[n // 2], title=f"故事{n}", text="党员冲在前面。")
+        assert seu("POST", f"/api/v1/submissions/{w['id']}/submit").status_code == 200
+        works.append(w["id"])
+    with Connection(intake["config"]["AMQP_URI"]) as conn:
+        q = Queue("probe-forwarded", Exchange("intake.events", type="topic", durable=True),
+                  routing_key="submission_forwarded", auto_delete=True)
+        q.bind(conn.channel()).declare()
+        # "高校提交10个左右": eleven are refused whole, nothing is forwarded
+        select(intake, works)
+        from common.deadletters import list_dead
+
+        # refused after its retries and parked for an operator, with the reason
+        dead = wait_until(lambda: [d for d in list_dead(intake["config"]["AMQP_URI"], "intake")
+                                   if d["type"] == "selection_made"], timeout=20, what="the parked selection")
+        assert "forward_quota_exceeded" in (dead[0]["error"] or "") or "最多报送" in (dead[0]["error"] or ""), dead
+        assert all(seu("GET", f"/api/v1/submissions/{w}").json()["forwarded_to"] is None for w in works)
+        select(intake, works[:2])
+        wait_until(lambda: all(seu("GET", f"/api/v1/submissions/{w}").json()["forwarded_to"] == "ministry"
+                               for w in works[:2]), what="two works forwarded")
+        eventlet.sleep(1)
+        bound = q.bind(conn.channel())
+        got = []
+        while (msg := bound.get(no_ack=True)) is not None:
+            got.append(msg.payload["data"])
+    assert sorted(d["submission_id"] for d in got) == sorted(works[:2])
+    assert {(d["from_level"], d["to_level"], d["tenant_name"], d["root_campaign_id"]) for d in got} == {
+        ("university", "ministry", "东南大学", "siyige-2020")}
+    assert seu("GET", f"/api/v1/submissions/{works[2]}").json()["forwarded_to"] is None
