@@ -24,7 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from zoneinfo import ZoneInfo
+
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -137,13 +140,18 @@ def require_session(sessions: Sessions, request, *roles: str) -> dict:
     return session
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
 class Templates:
     """Jinja2 pages with autoescaping: text from submitters can never become markup."""
 
     def __init__(self, directory: Path, **globals_: Any):
         self.env = Environment(loader=FileSystemLoader(str(directory)), autoescape=select_autoescape(default=True),
                                trim_blocks=True, lstrip_blocks=True)
-        self.env.globals.update(globals_)
+        self.env.globals.update(globals_, csrf_field=CSRF_FIELD)
+        # People read times in Beijing time, whatever the server's zone.
+        self.env.filters["beijing"] = lambda when: when.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
     def render(self, name: str, **context: Any) -> str:
         return self.env.get_template(name).render(**context)
@@ -258,3 +266,25 @@ class FileLinks:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Cache-Control"] = "private, max-age=600"
         return response
+
+
+class WebPages(DependencyProvider):
+    """A service's pages: sessions, templates from its `pages/` folder, and signed file links."""
+
+    def __init__(self, pages: Path, **globals_: Any):
+        self.pages, self.globals = pages, globals_
+
+    def setup(self):
+        cfg = self.container.config
+        secret = web_secret(cfg)
+        self.public_url = cfg.get("PUBLIC_URL", "")
+        self.sessions = Sessions(secret, secure=str(self.public_url).startswith("https://"))
+        self.links = FileLinks(secret)  # relative: pages link to files on the same host
+        self.templates = Templates(self.pages, **self.globals)
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def render(self, name: str, session: dict | None, status: int = 200, **context) -> Response:
+        token = self.sessions.csrf_token(session) if session else ""
+        return self.templates.response(name, status, session=session, csrf_token=token, **context)

@@ -27,13 +27,15 @@ from common.db import utcnow
 from common.errors import InvalidInput
 from common.dependencies import Database, ObjectStore
 from common.levels import LEVEL_LABELS, ROUND_LABELS
-from common.web import FileLinks, web_secret
+from common.web import FileLinks, WebPages, page, redirect, require_session, static_file, web_secret
 from common.http import SchemaValidator, api, read_json
 from common.messaging import OutboxRelay, handles
-from services.notify import feeds, hooks, mail, readmodel, reminders, webhooks
+from pathlib import Path
+
+from services.notify import dashboard, feeds, hooks, mail, readmodel, reminders, webhooks
 from services.notify.mailer import Mailer, build_message
 from services.notify.models import (
-    ApiKeyCopy, CampaignCopy, Contact, FileCopy, ForwardedWork, MessageLog, OutboxMessage, ProcessedEvent,
+    ApiKeyCopy, CampaignCopy, Contact, FileCopy, MessageLog, OutboxMessage, ProcessedEvent,
     SubmissionCopy, TenantName,
     WebhookDelivery, WebhookSubscription,
 )
@@ -83,6 +85,7 @@ class NotifyService:
     outbox = OutboxRelay(OutboxMessage)
     mail = MailerProvider()
     store = ObjectStore()
+    web = WebPages(Path(__file__).resolve().parent / "pages")
 
     @api("GET", "/health")
     def health(self, request):
@@ -142,6 +145,55 @@ class NotifyService:
     @api("GET", "/files/<string:token>")
     def file(self, request, token):
         return FileLinks(web_secret(self.config)).response(self.store, token, request)
+
+    # ------------------------------------------------------------------ the dashboard (people in a browser)
+
+    @page("GET", "/static/<path:name>")
+    def static(self, request, name):
+        return static_file(Path(__file__).resolve().parent / "static", name)
+
+    @page("GET", "/sign-in")
+    def sign_in_form(self, request):
+        return self.web.render("sign_in.html", None)
+
+    @page("POST", "/sign-in")
+    def sign_in(self, request):
+        # No session yet to bind a CSRF token to: signing in with a key only its holder has
+        # gains an attacker nothing, and the cookie is SameSite=Lax.
+        key = (request.form.get("api_key") or "").strip()
+        with self.db.transaction() as s:
+            row = s.get(ApiKeyCopy, hash_key(key)) if key else None
+            row = None if row is None or row.revoked else (row.tenant, row.tenant_kind)
+        if row is None:
+            return self.web.render("sign_in.html", None, 401, error="密钥无效或已停用。请核对后重新输入。")
+        response = redirect("/dashboard")
+        self.web.sessions.start(response, role=row[1], tenant=row[0])
+        return response
+
+    @page("POST", "/sign-out")
+    def sign_out(self, request):
+        require_session(self.web.sessions, request)
+        response = redirect("/sign-in")
+        self.web.sessions.end(response)
+        return response
+
+    @page("GET", "/dashboard")
+    def dashboard(self, request):
+        session = self.web.sessions.read(request)
+        if session is None:
+            return redirect("/sign-in")
+        tenant = None if session["role"] == "ministry" else session["tenant"]
+        filters = dashboard.Filters(request.args.get("campaign") or None, request.args.get("track") or None)
+        with self.db.transaction() as s:
+            data = dashboard.aggregate(s, tenant, filters)
+            viewer = "教育部思政司" if tenant is None else (
+                (s.get(TenantName, tenant).name if s.get(TenantName, tenant) else tenant))
+        return self.web.render(
+            "dashboard.html", session, viewer=viewer, filters=filters, total=data["total"], tracks=data["tracks"],
+            track_labels=data["track_labels"], campaigns=data["campaigns"], show_universities=tenant is None,
+            universities=len(data["universities"]), laggards=dashboard.laggards(data["universities"]),
+            heading="全国高校进度" if tenant is None else f"{viewer}进度",
+            chart_json=dashboard.embed(dashboard.charts(data)))
 
     @api("GET", "/api/v1/messages")
     def list_messages(self, request):

@@ -10,10 +10,8 @@ CSRF token; files are served through short-lived signed links.
 from __future__ import annotations
 
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from nameko.dependency_providers import Config
-from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
 from common.auth import hash_key
@@ -21,9 +19,7 @@ from common.dependencies import Database, ObjectStore
 from common.errors import DomainError, NotFound
 from common.http import api
 from common.messaging import OutboxRelay, handles
-from common.web import (
-    CSRF_FIELD, FileLinks, Sessions, Templates, page, redirect, require_session, static_file, web_secret,
-)
+from common.web import WebPages, page, redirect, require_session, static_file
 from services.review import export
 from services.review import operations as ops
 from services.review.domain import assignment as assigning
@@ -31,32 +27,10 @@ from services.review.domain.reviewers import one_reviewer, parse_reviewer_table
 from services.review.models import OutboxMessage, ProcessedEvent, Round
 
 HERE = Path(__file__).resolve().parent
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_UPLOAD = 5 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATE_LABELS = {"open": "评分中", "closed": "评分已结束", "selected": "已确认入选"}
 SCORE_LABELS = {"open": "未评", "draft": "草稿", "submitted": "已提交"}
-
-
-class Web(DependencyProvider):
-    """Sessions, templates and file links, built once per service container."""
-
-    def setup(self):
-        cfg = self.container.config
-        secret = web_secret(cfg)
-        self.sessions = Sessions(secret, secure=str(cfg.get("PUBLIC_URL", "")).startswith("https://"))
-        self.links = FileLinks(secret)
-        self.templates = Templates(HERE / "pages", state_labels=STATE_LABELS, score_labels=SCORE_LABELS,
-                                   csrf_field=CSRF_FIELD)
-        self.public_url = cfg.get("PUBLIC_URL", "")
-        self.templates.env.filters["beijing"] = lambda when: when.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-    def render(self, name: str, session: dict | None, status: int = 200, **context) -> Response:
-        token = self.sessions.csrf_token(session) if session else ""
-        return self.templates.response(name, status, session=session, csrf_token=token, **context)
 
 
 class ReviewService:
@@ -66,7 +40,7 @@ class ReviewService:
     db = Database(ProcessedEvent)
     outbox = OutboxRelay(OutboxMessage)
     store = ObjectStore()
-    web = Web()
+    web = WebPages(HERE / "pages", state_labels=STATE_LABELS, score_labels=SCORE_LABELS)
 
     @api("GET", "/health")
     def health(self, request):

@@ -7,6 +7,7 @@ any failed expectation raises and exits non-zero with the trace.
     drive_review.py admin-setup BASE_URL API_KEY ROUND_ID
     drive_review.py reviewer BASE_URL SIGN_IN_URL
     drive_review.py admin-select BASE_URL API_KEY ROUND_ID
+    drive_review.py dashboard NOTIFY_URL API_KEY
 """
 from __future__ import annotations
 
@@ -105,6 +106,16 @@ def admin_select(page, base, key, round_id):
     return {"rows": rows, "first_checked": first_checked, "html": page.content()}
 
 
+def dashboard(page, base, key):
+    """notify's dashboard: ECharts (served by the project) draws into canvases."""
+    page.goto(f"{base}/sign-in")
+    page.fill("#api_key", key)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("进度")
+    page.wait_for_function("() => document.querySelectorAll('.chart canvas').length >= 2", timeout=20000)
+    return {"canvases": page.locator(".chart canvas").count(), "echarts": page.evaluate("() => echarts.version")}
+
+
 def main():
     action, base, *rest = sys.argv[1:]
     with sync_playwright() as p:
@@ -116,6 +127,8 @@ def main():
                 result = admin_setup(page, base, *rest)
             elif action == "reviewer":
                 result = reviewer(page, base, *rest)
+            elif action == "dashboard":
+                result = dashboard(page, base, *rest)
             else:
                 result = admin_select(page, base, *rest)
         finally:

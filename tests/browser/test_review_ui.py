@@ -95,3 +95,8 @@ def test_a_reviewer_scores_in_the_browser_and_the_admin_selects(platform):  # no
     assert ranged.status_code == 206 and len(ranged.content) == 100
     result = poll(lambda: [m for m in mails(data) if "评审结果" in m["subject"]], timeout=30)[0]
     assert result["to"] == "cse@demo.local" and "入选" in result["subject"]
+
+
+def test_the_dashboard_draws_its_charts_in_the_browser(platform):  # noqa: F811
+    drawn = drive("dashboard", f"http://localhost:{platform['ports']['notify']}", platform["key"])
+    assert drawn["canvases"] >= 2 and drawn["echarts"].startswith("5.")

@@ -1,0 +1,104 @@
+"""The ministry's dashboard: progress per university and per track, as numbers ready to draw.
+
+`aggregate` asks the progress read model three GROUP BY questions (in total,
+per track, per university), so 3,000 universities and a million works cost a
+few thousand summed rows, never the works themselves. The functions below it
+are pure: they shape those sums into chart series, the histogram of
+universities by submission rate, and the list of those furthest behind — the
+names an organisation department needs when it picks up the phone.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from services.notify.models import CampaignCopy, Progress, TenantName
+
+BUCKETS = 10  # 0–10 %, 10–20 %, … 90–100 %
+LAGGARDS = 20
+_SUMS = ("orgs_expected", "orgs_submitted", "works_submitted", "works_in_progress", "works_withdrawn",
+         "works_forwarded")
+
+
+@dataclass(frozen=True)
+class Filters:
+    campaign: str | None = None  # the ministry's campaign id (a university's copy derives from it)
+    track: str | None = None
+
+
+def _sums():
+    return [func.coalesce(func.sum(getattr(Progress, name)), 0).label(name) for name in _SUMS]
+
+
+def aggregate(s, tenant: str | None, filters: Filters) -> dict:
+    """Totals, per track and per university for the caller (tenant None: the ministry, every university)."""
+    where = []
+    if tenant is not None:
+        where.append(Progress.tenant == tenant)
+    if filters.track:
+        where.append(Progress.track == filters.track)
+    if filters.campaign:
+        copies = select(CampaignCopy.campaign_id).where(
+            (CampaignCopy.derives_from == filters.campaign) | (CampaignCopy.campaign_id == filters.campaign))
+        where.append(Progress.campaign_id.in_(copies))
+    total = s.execute(select(*_sums()).where(*where)).one()._asdict()
+    tracks = [row._asdict() for row in s.execute(select(Progress.track, *_sums()).where(*where)
+                                                 .group_by(Progress.track).order_by(Progress.track))]
+    universities = [row._asdict() for row in s.execute(
+        select(Progress.tenant, TenantName.name, *_sums()).outerjoin(TenantName, TenantName.tenant == Progress.tenant)
+        .where(*where).group_by(Progress.tenant, TenantName.name))]
+    labels: dict[str, str] = {}
+    for c in s.scalars(select(CampaignCopy).where(CampaignCopy.derives_from.is_(None))):
+        for key, spec in (c.tracks or {}).items():
+            labels.setdefault(key, spec.get("label", key))
+    campaigns = [(c.campaign_id, c.title) for c in s.scalars(
+        select(CampaignCopy).where(CampaignCopy.derives_from.is_(None)).order_by(CampaignCopy.campaign_id))]
+    return {"total": total, "tracks": tracks, "universities": universities, "track_labels": labels,
+            "campaigns": campaigns}
+
+
+def rate(submitted: int, expected: int) -> float | None:
+    return submitted / expected if expected else None
+
+
+def histogram(universities: list[dict]) -> list[int]:
+    """How many universities have each tenth of their orgs submitted (100 % falls in the last bucket)."""
+    counts = [0] * BUCKETS
+    for u in universities:
+        r = rate(u["orgs_submitted"], u["orgs_expected"])
+        if r is not None:
+            counts[min(BUCKETS - 1, int(r * BUCKETS))] += 1
+    return counts
+
+
+def laggards(universities: list[dict], n: int = LAGGARDS) -> list[dict]:
+    """The universities furthest behind: lowest share of orgs submitted, then most orgs missing."""
+    known = [u for u in universities if u["orgs_expected"]]
+    known.sort(key=lambda u: (u["orgs_submitted"] / u["orgs_expected"],
+                              -(u["orgs_expected"] - u["orgs_submitted"]), u["tenant"]))
+    return [{"tenant": u["tenant"], "name": u["name"] or u["tenant"], "orgs_expected": u["orgs_expected"],
+             "orgs_submitted": u["orgs_submitted"], "missing": u["orgs_expected"] - u["orgs_submitted"],
+             "rate": round(100 * u["orgs_submitted"] / u["orgs_expected"], 1),
+             "works_submitted": u["works_submitted"], "works_forwarded": u["works_forwarded"]} for u in known[:n]]
+
+
+def charts(data: dict) -> dict:
+    """The series the page draws (and prints as tables when scripts are off)."""
+    labels = data["track_labels"]
+    tracks = data["tracks"]
+    return {
+        "tracks": [labels.get(t["track"], t["track"]) for t in tracks],
+        "orgs_expected": [t["orgs_expected"] for t in tracks],
+        "orgs_submitted": [t["orgs_submitted"] for t in tracks],
+        "works": {key: [t[f"works_{key}"] for t in tracks]
+                  for key in ("submitted", "in_progress", "withdrawn", "forwarded")},
+        "histogram": histogram(data["universities"]),
+        "buckets": [f"{10 * i}–{10 * (i + 1)}%" for i in range(BUCKETS)],
+    }
+
+
+def embed(payload: dict) -> str:
+    """JSON for a <script type="application/json"> element: nothing in it can close the element."""
+    return json.dumps(payload, ensure_ascii=False).replace("<", "\\u003c")

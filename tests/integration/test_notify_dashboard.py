@@ -1,0 +1,77 @@
+"""The ministry's dashboard over HTTP: sign-in with a key, what each caller sees, the charts' data."""
+import json
+import re
+
+import requests
+
+from common.events import make_event
+from tests.conftest import wait_until
+from tests.integration.test_notify_service import (  # noqa: F401  (fixtures)
+    ORGS, key_events, notify, publish, seu_campaign, smtp, story_submitted,
+)
+
+
+def wust_events():
+    from services.intake.domain.campaign import load_builtin_definitions
+    from services.intake.operations import campaign_event_data
+
+    campaign = make_event("campaign_published", "wust",
+                          campaign_event_data(load_builtin_definitions()["siyige-2020-wust"]))
+    orgs = make_event("orgs_imported", "wust", {"orgs": [
+        {"org_id": "w-1", "name": "资源与环境工程学院党委", "level": "level2", "parent_id": None}]})
+    return campaign, orgs
+
+
+def sign_in(base, key):
+    web = requests.Session()
+    r = web.post(f"{base}/sign-in", data={"api_key": key}, allow_redirects=False, timeout=10)
+    return web, r
+
+
+def test_the_dashboard_for_the_ministry_and_for_a_university(notify):  # noqa: F811
+    from services.intake.domain.campaign import load_builtin_definitions
+    from services.intake.operations import campaign_event_data
+
+    base = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"]
+    ministry_campaign = make_event("campaign_published", "ministry",
+                                   campaign_event_data(load_builtin_definitions()["siyige-2020"]))
+    publish(notify["amqp"], key_events("ministry", "ministry", "教育部思政司", "sk_ministry"),
+            key_events("seu", "university", "东南大学", "sk_seu"),
+            key_events("wust", "university", "武汉科技大学", "sk_wust"), ministry_campaign, seu_campaign(),
+            *wust_events(), ORGS, story_submitted())
+
+    assert requests.get(f"{base}/dashboard", allow_redirects=False, timeout=10).headers["Location"] == "/sign-in"
+    web, r = sign_in(base, "sk_wrong")
+    assert r.status_code == 401 and "密钥无效" in r.text and "session" not in r.cookies
+    web, r = sign_in(base, "sk_ministry")
+    assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
+
+    def page():
+        html = web.get(f"{base}/dashboard", timeout=10).text
+        return html if "1</b>件作品已提交" in html else None
+
+    html = wait_until(page, timeout=20, what="the submitted story on the dashboard")
+    assert '<script src="/static/echarts.min.js"' in html and "东南大学" in html and "武汉科技大学" in html
+    data = json.loads(re.search(r'<script type="application/json" id="dashboard-data">(.*?)</script>', html,
+                                re.S).group(1))
+    story = data["tracks"].index("战疫故事汇")
+    assert data["orgs_submitted"][story] == 1 and data["works"]["submitted"][story] == 1
+    assert sum(data["histogram"]) == 2  # two universities drawn
+    laggards = re.search(r'<table class="list" id="laggards">(.*?)</table>', html, re.S).group(1)
+    assert laggards.index("武汉科技大学") < laggards.index("东南大学")  # nothing submitted yet: first
+    # Filters: the ministry's campaign (the universities' copies derive from it) and a track.
+    lecture = web.get(f"{base}/dashboard", params={"campaign": "siyige-2020", "track": "lecture"}, timeout=10).text
+    assert "0</b>件作品已提交" in lecture
+
+    # A university sees itself only.
+    seu, _ = sign_in(base, "sk_seu")
+    own = seu.get(f"{base}/dashboard", timeout=10).text
+    assert "东南大学进度" in own and "武汉科技大学" not in own and 'id="laggards"' not in own
+
+    js = requests.get(f"{base}/static/echarts.min.js", timeout=10)
+    assert js.status_code == 200 and "javascript" in js.headers["Content-Type"] and len(js.content) > 100_000
+    assert requests.get(f"{base}/static/../service.py", timeout=10).status_code == 404
+    assert web.post(f"{base}/sign-out", timeout=10).status_code == 403  # no CSRF token
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html).group(1)
+    assert web.post(f"{base}/sign-out", data={"csrf_token": token}, allow_redirects=False,
+                    timeout=10).status_code == 303
