@@ -288,3 +288,20 @@ class WebPages(DependencyProvider):
     def render(self, name: str, session: dict | None, status: int = 200, **context) -> Response:
         token = self.sessions.csrf_token(session) if session else ""
         return self.templates.response(name, status, session=session, csrf_token=token, **context)
+
+    def sign_in_with_key(self, request, who, landing: str) -> Response:
+        """Sign in with an API key: `who(key_hash)` gives the session's contents, or None for a bad key.
+
+        There is no session yet to bind a CSRF token to; signing someone in with a key only
+        they hold gains an attacker nothing, and the cookie is SameSite=Lax.
+        """
+        from common.auth import hash_key
+
+        key = (request.form.get("api_key") or "").strip()
+        payload = who(hash_key(key)) if key else None
+        if payload is None:
+            return self.render("sign_in.html", None, 401,
+                               error="密钥无效或已停用。请核对后重新输入，或向平台管理员申请新密钥。")
+        response = redirect(landing)
+        self.sessions.start(response, **payload)
+        return response

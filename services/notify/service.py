@@ -158,17 +158,12 @@ class NotifyService:
 
     @page("POST", "/sign-in")
     def sign_in(self, request):
-        # No session yet to bind a CSRF token to: signing in with a key only its holder has
-        # gains an attacker nothing, and the cookie is SameSite=Lax.
-        key = (request.form.get("api_key") or "").strip()
-        with self.db.transaction() as s:
-            row = s.get(ApiKeyCopy, hash_key(key)) if key else None
-            row = None if row is None or row.revoked else (row.tenant, row.tenant_kind)
-        if row is None:
-            return self.web.render("sign_in.html", None, 401, error="密钥无效或已停用。请核对后重新输入。")
-        response = redirect("/dashboard")
-        self.web.sessions.start(response, role=row[1], tenant=row[0])
-        return response
+        def who(key_hash):
+            with self.db.transaction() as s:
+                row = s.get(ApiKeyCopy, key_hash)
+                return None if row is None or row.revoked else {"role": row.tenant_kind, "tenant": row.tenant}
+
+        return self.web.sign_in_with_key(request, who, "/dashboard")
 
     @page("POST", "/sign-out")
     def sign_out(self, request):

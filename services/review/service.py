@@ -14,7 +14,6 @@ from pathlib import Path
 from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
 
-from common.auth import hash_key
 from common.dependencies import Database, ObjectStore
 from common.errors import DomainError, NotFound
 from common.http import api
@@ -69,17 +68,12 @@ class ReviewService:
 
     @page("POST", "/sign-in")
     def sign_in(self, request):
-        # No session exists yet to bind a CSRF token to; signing someone in with a key
-        # only they hold gains an attacker nothing, and the cookie is SameSite=Lax.
-        key = (request.form.get("api_key") or "").strip()
-        with self.db.transaction() as s:
-            admin = ops.admin_for_key(s, hash_key(key)) if key else None
-        if admin is None:
-            return self.web.render("sign_in.html", None, 401,
-                                   error="密钥无效或已停用。请核对后重新输入，或向平台管理员申请新密钥。")
-        response = redirect("/")
-        self.web.sessions.start(response, role="admin", tenant=admin.tenant, kind=admin.tenant_kind)
-        return response
+        def who(key_hash):
+            with self.db.transaction() as s:
+                admin = ops.admin_for_key(s, key_hash)
+                return admin and {"role": "admin", "tenant": admin.tenant, "kind": admin.tenant_kind}
+
+        return self.web.sign_in_with_key(request, who, "/")
 
     @page("GET", "/sign-in/<string:token>")
     def sign_in_link(self, request, token):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from tests.bench.timing import timed  # noqa: E402
 
 
 def build(db_url: str, universities: int, works: int) -> None:
@@ -78,15 +79,6 @@ def build(db_url: str, universities: int, works: int) -> None:
           f"read model ({universities * len(track_keys)} rows) recomputed in {time.perf_counter() - t0:.1f} s")
     store.dispose()
 
-
-def timed(fn, n):
-    xs = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        xs.append((time.perf_counter() - t) * 1000)
-    xs.sort()
-    return statistics.median(xs), xs[min(len(xs) - 1, int(0.95 * len(xs)))]
 
 
 def main() -> int:

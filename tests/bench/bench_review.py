@@ -29,6 +29,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.bench.timing import timed  # noqa: E402
+
 UNIVERSITIES, WORKS, REVIEWERS = 50, 10_000, 500
 TOKEN = "bench-sign-in-token"
 
@@ -132,15 +134,6 @@ def build(db_url: str) -> tuple[str, str]:
     store.dispose()
     return reviewer, work
 
-
-def timed(fn, n):
-    xs = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        xs.append((time.perf_counter() - t) * 1000)
-    xs.sort()
-    return statistics.median(xs), xs[min(len(xs) - 1, int(0.95 * len(xs)))]
 
 
 def bench_server() -> None:
