@@ -75,8 +75,13 @@ def build(db_url: str, universities: int, works: int) -> None:
     with store.transaction() as s:
         for campaign in s.query(CampaignCopy).all():
             readmodel.refresh_campaign(s, campaign)
+        from sqlalchemy import func, select
+
+        from services.notify.models import Progress
+
+        rows = s.scalar(select(func.count()).select_from(Progress))
     print(f"built: {universities} universities, {universities * 30} orgs, {works} works in {loaded:.1f} s; "
-          f"read model ({universities * len(track_keys)} rows) recomputed in {time.perf_counter() - t0:.1f} s")
+          f"read model ({rows} rows, every track and submitting level) recomputed in {time.perf_counter() - t0:.1f} s")
     store.dispose()
 
 
@@ -107,7 +112,7 @@ def main() -> int:
     try:
         wait_healthy(f"http://127.0.0.1:{port}/health", proc, timeout=60)
         first = http.get(base, params={"limit": 200}).json()
-        assert len(first["items"]) == 200, first
+        assert len(first["items"]) == 200 or not first["has_more"], first  # a small --universities has fewer
         middle = first["next_cursor"]
         for _ in range(30):  # walk to the middle of the feed
             middle = http.get(base, params={"limit": 200, "cursor": middle}).json()["next_cursor"]
