@@ -248,7 +248,7 @@ class FileLinks:
     def response(self, store, token: str, request) -> Response:
         claim = self._signer.unsign(token)
         if claim is None:
-            raise DomainError("文件链接无效或已过期（链接有效期 15 分钟）。请刷新页面获取新链接。",
+            raise DomainError("文件链接无效或已过期。请刷新页面（或重新导出列表）获取新链接。",
                               code="file_link_expired", status=404)
         key, name, ctype = claim["k"], claim["n"], claim["t"]
         if store.kind == "s3":

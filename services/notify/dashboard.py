@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from services.notify import readmodel
 from services.notify.models import CampaignCopy, Progress, TenantName
 
 BUCKETS = 10  # 0–10 %, 10–20 %, … 90–100 %
@@ -49,10 +50,7 @@ def aggregate(s, tenant: str | None, filters: Filters) -> dict:
     universities = [row._asdict() for row in s.execute(
         select(Progress.tenant, TenantName.name, *_sums()).outerjoin(TenantName, TenantName.tenant == Progress.tenant)
         .where(*where).group_by(Progress.tenant, TenantName.name))]
-    labels: dict[str, str] = {}
-    for c in s.scalars(select(CampaignCopy).where(CampaignCopy.derives_from.is_(None))):
-        for key, spec in (c.tracks or {}).items():
-            labels.setdefault(key, spec.get("label", key))
+    labels = readmodel.track_labels(s)
     campaigns = [(c.campaign_id, c.title) for c in s.scalars(
         select(CampaignCopy).where(CampaignCopy.derives_from.is_(None)).order_by(CampaignCopy.campaign_id))]
     return {"total": total, "tracks": tracks, "universities": universities, "track_labels": labels,

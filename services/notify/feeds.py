@@ -375,3 +375,56 @@ def progress_xlsx(rows: Iterable[dict]) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+# --------------------------------------------------------------------------- #
+# Forwarded works (择优报送): Atom and XLSX
+# --------------------------------------------------------------------------- #
+
+FORWARDED_HEADER = ("高校", "活动", "赛道", "作品名称", "报送单位", "回执编号", "报送时间", "文件")
+
+
+def forwarded_atom(items: Iterable[dict], feed_url: str, updated: datetime, track_labels: dict[str, str]) -> bytes:
+    """One entry per forwarded work, with a link to each of its files."""
+    feed = ET.Element("feed", {"xmlns": ATOM_NS, "{http://www.w3.org/XML/1998/namespace}lang": "zh-CN"})
+    _sub(feed, "id", TAG_AUTHORITY + "forwarded")
+    _sub(feed, "title", "报送作品")
+    _sub(feed, "updated", _rfc3339(updated, "updated"))
+    _sub(feed, "link", rel="self", type="application/atom+xml", href=feed_url)
+    _sub(_sub(feed, "author"), "name", FEED_AUTHOR)
+    for item in items:
+        entry = _sub(feed, "entry")
+        _sub(entry, "id", TAG_AUTHORITY + "forwarded:" + _tag_part(item["submission_id"]))
+        _sub(entry, "title", f"{item['tenant_name']}·{item['title']}")
+        _sub(entry, "updated", _rfc3339(item["forwarded_at"], "forwarded_at"))
+        _sub(entry, "category", term=item["track"], label=track_labels.get(item["track"], item["track"]))
+        _sub(entry, "content", f"{item['tenant_name']} {item['org_name']} 报送，回执编号 {item['receipt_no'] or '无'}，"
+                               f"报送时间 {_beijing_text(item['forwarded_at'])}（北京时间）。", type="text")
+        for f in item["files"]:
+            _sub(entry, "link", rel="enclosure", href=f["url"], type=f["content_type"], length=str(f["size"]))
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def forwarded_xlsx(items: Iterable[dict], track_labels: dict[str, str], link_hours: int) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "报送作品"
+    ws.append(list(FORWARDED_HEADER))
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for r, item in enumerate(items, start=2):
+        values = [item["tenant_name"], item["campaign_id"], track_labels.get(item["track"], item["track"]),
+                  item["title"], item["org_name"], item["receipt_no"] or "", _beijing_text(item["forwarded_at"]),
+                  "\n".join(f["url"] for f in item["files"])]
+        ws.append([_cell_text(v) for v in values])
+        for col in range(1, len(values) + 1):
+            ws.cell(row=r, column=col).data_type = "s"  # a title starting with "=" stays text
+    ws.freeze_panes = "A2"
+    notes = wb.create_sheet("说明")
+    notes.append([f"文件链接 {link_hours} 小时内有效；过期后请重新导出，或通过报送作品接口获取新链接。"])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

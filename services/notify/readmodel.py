@@ -123,3 +123,12 @@ def forwarded_json(row: ForwardedWork, links) -> dict:
             "org_name": row.org_name, "org_level": row.org_level, "to_level": row.to_level, "title": row.title,
             "receipt_no": row.receipt_no, "fields": row.fields, "files": files,
             "forwarded_at": row.forwarded_at.isoformat(), "seq": row.seq}
+
+
+def track_labels(s) -> dict[str, str]:
+    """Track key -> its Chinese label, from the ministry's campaigns."""
+    labels: dict[str, str] = {}
+    for c in s.scalars(select(CampaignCopy).where(CampaignCopy.derives_from.is_(None))):
+        for key, spec in (c.tracks or {}).items():
+            labels.setdefault(key, spec.get("label", key))
+    return labels

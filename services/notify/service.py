@@ -46,6 +46,7 @@ SEND_BATCH = 50
 VERDICT_LABELS = {"warnings": "通过（有建议）", "failed": "未通过"}
 EXPORT_LIMIT = 100_000  # rows in one Atom or XLSX export (3,000 universities × tracks × levels fit)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORT_LINK_TTL_S = 24 * 3600  # file links in an exported list: a working day to download them
 WEBHOOK_SCHEMAS = SchemaValidator({"components": {"schemas": {"Subscription": {
     "type": "object", "additionalProperties": False, "required": ["url", "event_types"],
     "properties": {"url": {"type": "string", "maxLength": 500},
@@ -141,6 +142,26 @@ class NotifyService:
             rows = readmodel.forwarded_after(s, feeds.decode_cursor(cursor), limit + 1, tenant)
             items = [readmodel.forwarded_json(r, links) for r in rows]
         return feeds.page(items, limit, cursor=cursor)
+
+    def _forwarded_export(self, request, ttl_s: float):
+        links = FileLinks(web_secret(self.config), self.config.get("PUBLIC_URL", ""), ttl_s=ttl_s)
+        with self.db.transaction() as s:
+            tenant = self._caller(s, request)
+            rows = readmodel.forwarded_after(s, 0, EXPORT_LIMIT, tenant)
+            labels = readmodel.track_labels(s)
+            return [readmodel.forwarded_json(r, links) for r in rows], labels
+
+    @api("GET", "/api/v1/feed/forwarded.atom")
+    def forwarded_atom(self, request):
+        items, labels = self._forwarded_export(request, EXPORT_LINK_TTL_S)
+        return Response(feeds.forwarded_atom(items, request.url, clock.now(), labels),
+                        mimetype="application/atom+xml")
+
+    @api("GET", "/api/v1/feed/forwarded.xlsx")
+    def forwarded_xlsx(self, request):
+        items, labels = self._forwarded_export(request, EXPORT_LINK_TTL_S)
+        return Response(feeds.forwarded_xlsx(items, labels, EXPORT_LINK_TTL_S // 3600), mimetype=XLSX_TYPE,
+                        headers={"Content-Disposition": "attachment; filename=forwarded.xlsx"})
 
     @api("GET", "/files/<string:token>")
     def file(self, request, token):

@@ -95,6 +95,14 @@ def test_a_reviewer_scores_in_the_browser_and_the_admin_selects(platform):  # no
     assert ranged.status_code == 206 and len(ranged.content) == 100
     result = poll(lambda: [m for m in mails(data) if "评审结果" in m["subject"]], timeout=30)[0]
     assert result["to"] == "cse@demo.local" and "入选" in result["subject"]
+    atom = http.get(feed + ".atom", timeout=10)
+    assert atom.status_code == 200 and 'rel="enclosure"' in atom.text and "东南大学" in atom.text
+    from openpyxl import load_workbook
+    import io
+
+    sheet = load_workbook(io.BytesIO(http.get(feed + ".xlsx", timeout=10).content))["报送作品"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][0] == "东南大学" and rows[1][2] == "专题微党课" and "/files/" in rows[1][-1]
 
 
 def test_the_dashboard_draws_its_charts_in_the_browser(platform):  # noqa: F811
