@@ -97,3 +97,22 @@ def test_one_reviewer_from_the_form_is_checked_too():
     with pytest.raises(InvalidInput):
         one_reviewer("王老师", "wang@")
     assert one_reviewer(" 王老师 ", "W@X.cn", expertise="党建 思政").expertise == ("党建", "思政")
+
+
+def test_reviewer_list_from_excel_with_a_title_row():
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["2020年四个一评审专家名单"])
+    ws.append(["序号", "专家姓名", "E-mail", "学校", "研究方向"])
+    ws.append([1, "李老师", "li@example.edu.cn", "武汉科技大学", "新媒体，视频"])
+    ws.append([None, None, None, None, None])
+    ws.append([2, "赵老师", "zhao@example.edu.cn", None, None])
+    out = io.BytesIO()
+    wb.save(out)
+    rows = parse_reviewer_table(out.getvalue(), "专家.xlsx")
+    assert [(r.name, r.university, r.expertise, r.row) for r in rows] == [
+        ("李老师", "武汉科技大学", ("新媒体", "视频"), 3), ("赵老师", "", (), 5)]
