@@ -280,7 +280,7 @@ CATALOGUE: dict[str, EventType] = {
                 "round_title": {"type": "string"}, "sign_in_url": {"type": "string"},
                 "link_expires_at": TIMESTAMP, "assigned": {"type": "integer", "minimum": 0},
                 "open": {"type": "integer", "minimum": 0},
-            }, {"reminder": {"type": "boolean"}}),
+            }, {"reminder": {"type": "boolean"}, "deadline": TIMESTAMP}),
             subscribers=("notify.on_reviewer_invited",),
         ),
         EventType(

@@ -152,6 +152,7 @@ class Templates:
         self.env.globals.update(globals_, csrf_field=CSRF_FIELD)
         # People read times in Beijing time, whatever the server's zone.
         self.env.filters["beijing"] = lambda when: when.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        self.env.filters["beijing_date"] = lambda when: when.astimezone(SHANGHAI).strftime("%Y-%m-%d")
 
     def render(self, name: str, **context: Any) -> str:
         return self.env.get_template(name).render(**context)

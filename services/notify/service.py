@@ -452,7 +452,8 @@ class NotifyService:
             if s is not None:
                 enqueue(s, self.mail.templates, kind="reviewer_invite", tenant=event.tenant, recipient=d["email"],
                         dedupe_key=f"invite:{event.event_id}",
-                        context={**d, "reminder": d.get("reminder", False), "expires": beijing(d["link_expires_at"])})
+                        context={**d, "reminder": d.get("reminder", False), "expires": beijing(d["link_expires_at"]),
+                                 "deadline": beijing(d["deadline"]) if d.get("deadline") else None})
 
     @handles("selection_made")
     def on_selection_made(self, event):

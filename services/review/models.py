@@ -122,6 +122,8 @@ class Round(Base):
     owner_org_id = Column(String(32), nullable=False, default="")  # the level-2 org of a level2 round
     title = Column(String(300), nullable=False)
     reviewers_per_work = Column(Integer, nullable=False, default=3)
+    scoring_deadline = Column(UTCDateTime, nullable=True)  # end of the day the admin set, Beijing time
+    reminders_sent = Column(JSON, nullable=False, default=list)  # which reminders went out ("3", "1")
     state = Column(String(16), nullable=False, default="open")
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     closed_at = Column(UTCDateTime, nullable=True)

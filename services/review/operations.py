@@ -233,9 +233,28 @@ def _open(rnd: Round) -> None:
                             code="round_closed", found=rnd.state)
 
 
-def set_reviewers_per_work(s, rnd: Round, value: str) -> None:
+def set_round_settings(s, rnd: Round, reviewers_per_work: str, scoring_deadline: str | None) -> None:
     _open(rnd)
-    rnd.reviewers_per_work = rounds.check_reviewers_per_work(value)
+    k = rounds.check_reviewers_per_work(reviewers_per_work)
+    if scoring_deadline is not None:
+        today = clock.now().astimezone(rounds.SHANGHAI).date()
+        deadline = rounds.parse_scoring_deadline(scoring_deadline, today)
+        if deadline != rnd.scoring_deadline:
+            rnd.scoring_deadline, rnd.reminders_sent = deadline, []
+    rnd.reviewers_per_work = k
+
+
+def send_due_reminders(s, outbox, base_url: str) -> int:
+    """Remind reviewers with open work 3 and 1 days before each open round's scoring deadline."""
+    sent = 0
+    now = clock.now()
+    for rnd in s.scalars(select(Round).where(Round.state == "open", Round.scoring_deadline.is_not(None))):
+        key = rounds.reminder_due(rnd.scoring_deadline, now, rnd.reminders_sent or [])
+        if key is None:
+            continue
+        sent += issue_sign_in_links(s, outbox, rnd, base_url, reminder=True)
+        rnd.reminders_sent = [*(rnd.reminders_sent or []), key]
+    return sent
 
 
 def _resolve_reviewer(s, rnd: Round, row: ReviewerRow) -> tuple[str | None, str | None]:
@@ -457,7 +476,8 @@ def issue_sign_in_links(s, outbox, rnd: Round, base_url: str, reminder: bool = F
         outbox.add(s, "reviewer_invited", rnd.tenant, {
             "reviewer_id": r.id, "round_id": rnd.id, "name": r.name, "email": r.email, "round_title": rnd.title,
             "sign_in_url": f"{base_url.rstrip('/')}/sign-in/{token}", "link_expires_at": expires.isoformat(),
-            "assigned": row["assigned"], "open": row["assigned"] - row["submitted"], "reminder": reminder})
+            "assigned": row["assigned"], "open": row["assigned"] - row["submitted"], "reminder": reminder,
+            **({"deadline": rnd.scoring_deadline.isoformat()} if rnd.scoring_deadline else {})})
         sent += 1
     return sent
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nameko.dependency_providers import Config
+from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from common.dependencies import Database, ObjectStore
@@ -185,8 +186,8 @@ class ReviewService:
 
     @page("POST", "/rounds/<string:round_id>/settings")
     def round_settings(self, request, round_id):
-        return self._act(request, round_id, lambda s, rnd: ops.set_reviewers_per_work(
-            s, rnd, request.form.get("reviewers_per_work", "")), "已保存：每件作品的评审专家人数")
+        return self._act(request, round_id, lambda s, rnd: ops.set_round_settings(
+            s, rnd, request.form.get("reviewers_per_work", ""), request.form.get("scoring_deadline")), "设置已保存")
 
     @page("POST", "/rounds/<string:round_id>/reviewers")
     def add_reviewer(self, request, round_id):
@@ -277,6 +278,12 @@ class ReviewService:
             body = export.ranking_xlsx(s, rnd)
         return Response(body, mimetype=XLSX_TYPE, headers={
             "Content-Disposition": "attachment; filename=ranking.xlsx", "Cache-Control": "no-store"})
+
+    @timer(interval=3600)
+    def remind_reviewers(self):
+        """Reviewers with open work hear 3 and 1 days before the scoring deadline; safe to run any time."""
+        with self.db.transaction() as s:
+            return ops.send_due_reminders(s, self.outbox, self.web.public_url)
 
     # ------------------------------------------------------------------ events
 

@@ -77,7 +77,7 @@ def review(make_config, start_service, sqlite_url, tmp_path):
 
     config = make_config("review", DATABASE_URL=sqlite_url, WEB_SECRET="test-secret")
     config["PUBLIC_URL"] = f"http://{config['WEB_SERVER_ADDRESS']}"  # the host of the sign-in links
-    start_service(ReviewService, config)
+    container = start_service(ReviewService, config)
     store = Store(sqlite_url)
     base = f"http://{config['WEB_SERVER_ADDRESS']}"
     keys = [make_event("api_key_issued", t, {"key_hash": hashlib.sha256(k.encode()).hexdigest(),
@@ -86,7 +86,7 @@ def review(make_config, start_service, sqlite_url, tmp_path):
     publish(config["AMQP_URI"], INTAKE, campaign_event("siyige-2020", "ministry"), campaign_event(), orgs_event(),
             *keys)
     objects = tmp_path / "data" / "objects"
-    return {"amqp": config["AMQP_URI"], "store": store, "base": base, "objects": objects}
+    return {"amqp": config["AMQP_URI"], "store": store, "base": base, "objects": objects, "container": container}
 
 
 def csrf(html: str) -> str:
@@ -359,3 +359,38 @@ def test_a_changed_score_is_logged_and_closed_rounds_refuse_changes(review):
     web.post(f"{base}/rounds/{round_id}/close", data={"csrf_token": token})
     r = expert.post(f"{base}/works/{aid}/score", data={**marks, "action": "submit"})
     assert r.status_code == 409 and "已结束评分" in r.text
+
+
+def test_reviewers_with_open_work_are_reminded_before_the_scoring_deadline(review, start_service):
+    from datetime import datetime
+
+    from nameko.testing.services import entrypoint_hook
+
+    from common import clock
+
+    base, store = review["base"], review["store"]
+    publish(review["amqp"], INTAKE, story("o-cse", 1), story("o-me", 1))
+    round_id = wait_until(lambda: the_round(store), timeout=20, what="the round")
+    wait_until(lambda: count_in_round(store) == 2, what="2 works")
+    clock.set_start(datetime.fromisoformat("2020-07-20T09:00:00+08:00"))
+    try:
+        web = admin(base)
+        token = csrf(web.get(f"{base}/rounds/{round_id}").text)
+        r = web.post(f"{base}/rounds/{round_id}/settings", data={
+            "csrf_token": token, "reviewers_per_work": "1", "scoring_deadline": "2020-07-19"})
+        assert r.status_code == 400 and "已经过去" in r.text
+        web.post(f"{base}/rounds/{round_id}/settings", data={
+            "csrf_token": token, "reviewers_per_work": "1", "scoring_deadline": "2020-07-25"})
+        for i in range(2):
+            web.post(f"{base}/rounds/{round_id}/reviewers", data={"csrf_token": token, "name": f"专家{i}",
+                                                                 "email": f"d{i}@example.edu.cn"})
+        web.post(f"{base}/rounds/{round_id}/assign", data={"csrf_token": token})
+        container = review["container"]
+        with entrypoint_hook(container, "remind_reviewers") as remind:
+            assert remind() == 0  # five days left
+            clock.set_start(datetime.fromisoformat("2020-07-22T09:00:00+08:00"))
+            assert remind() == 2 and remind() == 0  # the 3-day reminder, once
+        reminders = [e["data"] for e in outbox(store, "reviewer_invited") if e["data"].get("reminder")]
+        assert len(reminders) == 2 and reminders[0]["deadline"] == "2020-07-25T15:59:59+00:00"
+    finally:
+        clock.set_start(None)

@@ -116,3 +116,31 @@ def test_reviewer_list_from_excel_with_a_title_row():
     rows = parse_reviewer_table(out.getvalue(), "专家.xlsx")
     assert [(r.name, r.university, r.expertise, r.row) for r in rows] == [
         ("李老师", "武汉科技大学", ("新媒体", "视频"), 3), ("赵老师", "", (), 5)]
+
+
+def test_the_scoring_deadline_is_the_end_of_a_beijing_day_and_not_in_the_past():
+    from datetime import date
+
+    when = rounds.parse_scoring_deadline("2020-07-25", date(2020, 7, 20))
+    assert when.isoformat() == "2020-07-25T15:59:59+00:00"
+    assert rounds.parse_scoring_deadline("", date(2020, 7, 20)) is None
+    with pytest.raises(InvalidInput, match="已经过去"):
+        rounds.parse_scoring_deadline("2020-07-19", date(2020, 7, 20))
+    with pytest.raises(InvalidInput, match="年-月-日"):
+        rounds.parse_scoring_deadline("7/25", date(2020, 7, 20))
+
+
+def test_reviewer_reminders_3_and_1_days_before_once_each():
+    from datetime import date, datetime, timezone
+
+    deadline = rounds.parse_scoring_deadline("2020-07-25", date(2020, 7, 1))
+    at = lambda text: datetime.fromisoformat(text)  # noqa: E731
+    assert rounds.reminder_due(deadline, at("2020-07-21T12:00:00+08:00"), []) is None  # 4 days left
+    assert rounds.reminder_due(deadline, at("2020-07-22T00:30:00+08:00"), []) == "3"
+    assert rounds.reminder_due(deadline, at("2020-07-22T00:30:00+08:00"), ["3"]) is None
+    assert rounds.reminder_due(deadline, at("2020-07-23T09:00:00+08:00"), ["3"]) is None  # 2 days left
+    assert rounds.reminder_due(deadline, at("2020-07-24T09:00:00+08:00"), ["3"]) == "1"
+    assert rounds.reminder_due(deadline, at("2020-07-26T09:00:00+08:00"), ["3"]) is None  # past
+    # set late: only the nearest one, never two at once
+    assert rounds.reminder_due(deadline, at("2020-07-24T23:00:00+08:00"), []) == "1"
+    assert rounds.reminder_due(None, datetime(2020, 7, 24, tzinfo=timezone.utc), []) is None

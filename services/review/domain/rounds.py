@@ -8,11 +8,15 @@ round forwards up to the level above, within its limit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
 
 from common.errors import Conflict, InvalidInput
 from common.levels import LEVEL_LABELS, ROUND_LABELS, forward_limit, parent_level
 
 MINISTRY = "ministry"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+REMINDER_DAYS = (3, 1)  # reviewers with open work are reminded 3 and 1 Beijing days before the deadline
 DEFAULT_REVIEWERS_PER_WORK = 3
 MAX_REVIEWERS_PER_WORK = 15
 
@@ -89,3 +93,35 @@ def check_reviewers_per_work(value: str | int) -> int:
 def ready_for_review(final_stage: bool, verdicts: list[str | None]) -> bool:
     """A work enters its round once its last stage is in and every file passed the media check."""
     return final_stage and all(v in ("passed", "warnings") for v in verdicts)
+
+
+def parse_scoring_deadline(value: str, today: date) -> datetime | None:
+    """A date typed by the admin (YYYY-MM-DD) as the end of that day in Beijing; empty: none."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"评分截止日期应为“年-月-日”，如 2020-07-25，收到的是“{value}”。", code="invalid_deadline",
+                           field="scoring_deadline", expected="YYYY-MM-DD", found=value) from None
+    if day < today:
+        raise InvalidInput(f"评分截止日期 {day} 已经过去（今天是 {today}）。请选择今天或以后的日期。",
+                           code="deadline_in_past", field="scoring_deadline", expected=f">= {today}", found=value)
+    return datetime.combine(day, time(23, 59, 59), SHANGHAI).astimezone(timezone.utc)
+
+
+def reminder_due(deadline: datetime | None, now: datetime, sent: list[str]) -> str | None:
+    """The reminder due now ("3" or "1": days before the deadline, Beijing calendar days) unless sent.
+
+    Only the nearest one: a deadline set two days ahead sends the 3-day reminder now and the
+    1-day one the day before, never two at once.
+    """
+    if deadline is None:
+        return None
+    days_left = (deadline.astimezone(SHANGHAI).date() - now.astimezone(SHANGHAI).date()).days
+    candidates = [d for d in REMINDER_DAYS if 0 <= days_left <= d]
+    if not candidates:
+        return None
+    key = str(min(candidates))
+    return None if key in sent else key
