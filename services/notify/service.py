@@ -209,7 +209,7 @@ class NotifyService:
             track_labels=data["track_labels"], campaigns=data["campaigns"], show_universities=tenant is None,
             universities=len(data["universities"]), laggards=dashboard.laggards(data["universities"]),
             heading="全国高校进度" if tenant is None else f"{viewer}进度",
-            chart_json=dashboard.embed(dashboard.charts(data)))
+            charts=(charts := dashboard.charts(data)), chart_json=dashboard.embed(charts))
 
     @api("GET", "/api/v1/messages")
     def list_messages(self, request):

@@ -44,19 +44,28 @@ def test_the_dashboard_for_the_ministry_and_for_a_university(notify):  # noqa: F
     web, r = sign_in(base, "sk_wrong")
     assert r.status_code == 401 and "密钥无效" in r.text and "session" not in r.cookies
     web, r = sign_in(base, "sk_ministry")
-    assert r.status_code == 303 and r.headers["Location"] == "/dashboard"
+    assert r.status_code == 303 and r.headers["Location"] == "/dashboard" and "session" in r.cookies
 
     def page():
         html = web.get(f"{base}/dashboard", timeout=10).text
         return html if "1</b>件作品已提交" in html else None
 
     html = wait_until(page, timeout=20, what="the submitted story on the dashboard")
+    headers = web.get(f"{base}/dashboard", timeout=10).headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    # No inline script (the CSP would block it): every script is a file of ours, or the JSON data.
+    scripts = re.findall(r"<script([^>]*)>", html)
+    assert scripts and all('src="/static/' in a or 'type="application/json"' in a for a in scripts)
     assert '<script src="/static/echarts.min.js"' in html and "东南大学" in html and "武汉科技大学" in html
     data = json.loads(re.search(r'<script type="application/json" id="dashboard-data">(.*?)</script>', html,
                                 re.S).group(1))
     story = data["tracks"].index("战疫故事汇")
     assert data["orgs_submitted"][story] == 1 and data["works"]["submitted"][story] == 1
     assert sum(data["histogram"]) == 2  # two universities drawn
+    # Both under 10 % (one org in one track of SEU; nothing of WUST), and the same numbers as text.
+    assert data["histogram"][0] == 2
+    rates = re.search(r'<table class="list" id="rates">(.*?)</table>', html, re.S).group(1)
+    assert re.findall(r"<td>(\d+)</td>", rates) == [str(n) for n in data["histogram"]]
     laggards = re.search(r'<table class="list" id="laggards">(.*?)</table>', html, re.S).group(1)
     assert laggards.index("武汉科技大学") < laggards.index("东南大学")  # nothing submitted yet: first
     # Filters: the ministry's campaign (the universities' copies derive from it) and a track.

@@ -11,10 +11,12 @@ document.addEventListener("DOMContentLoaded", function () {
     window.addEventListener("resize", function () { chart.resize(); });
   }
   var axis = { type: "category", data: data.tracks, axisLabel: { interval: 0 } };
+  // Stacked: submitted + not yet submitted = expected, so each bar's height is what the track expects.
+  var missing = data.orgs_expected.map(function (n, i) { return Math.max(0, n - data.orgs_submitted[i]); });
   draw("chart-orgs", {
-    tooltip: { trigger: "axis" }, legend: { data: ["应提交组织", "已提交组织"] }, xAxis: axis, yAxis: { type: "value" },
-    series: [{ name: "应提交组织", type: "bar", data: data.orgs_expected },
-             { name: "已提交组织", type: "bar", data: data.orgs_submitted }]
+    tooltip: { trigger: "axis" }, legend: {}, xAxis: axis, yAxis: { type: "value", name: "组织数" },
+    series: [{ name: "已提交组织", type: "bar", stack: "orgs", data: data.orgs_submitted },
+             { name: "未提交组织", type: "bar", stack: "orgs", data: missing }]
   });
   var names = { submitted: "已提交", in_progress: "进行中", withdrawn: "已撤回", forwarded: "已报送" };
   draw("chart-works", {
