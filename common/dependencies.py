@@ -54,3 +54,23 @@ class ObjectStore(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.store
+
+
+class Segmenter(DependencyProvider):
+    """jieba, loaded once when the service starts, on the service's own thread.
+
+    Segmentation then runs in `eventlet.tpool` threads; loading there would hang,
+    because the loading locks (jieba's, OpenCC's in `common.text`) are created under
+    eventlet's monkey-patching (green locks) and a real thread cannot wait on them.
+    Once loaded, cutting and converting take no lock.
+    """
+
+    def setup(self):
+        from common import segment
+
+        segment.words("預熱：加載分詞詞典和繁簡轉換表")  # loads jieba, the dictionary and OpenCC
+
+    def get_dependency(self, worker_ctx):
+        from common import segment
+
+        return segment

@@ -225,3 +225,31 @@ class SelectionRow(Base):
     normalised = Column(Float, nullable=True)
     raw_mean = Column(Float, nullable=True)
     selected = Column(Boolean, nullable=False)
+
+
+class TextPrint(Base):
+    """A work's text fingerprint (its word set, hashed) for near-duplicate detection across universities."""
+
+    __tablename__ = "text_prints"
+    submission_id = Column(String(32), primary_key=True)
+    tenant = Column(String(64), nullable=False)
+    features = Column(JSON, nullable=False)
+
+
+class TextBand(Base):
+    """One LSH band of a fingerprint: works that share a (band, key) are candidates."""
+
+    __tablename__ = "text_bands"
+    band = Column(Integer, primary_key=True)
+    key = Column(String(40), primary_key=True)
+    submission_id = Column(String(32), primary_key=True)
+
+
+class TextMatch(Base):
+    """Two works whose texts are near-duplicates (a < b)."""
+
+    __tablename__ = "text_matches"
+    a = Column(String(32), primary_key=True)
+    b = Column(String(32), primary_key=True, index=True)
+    similarity = Column(Float, nullable=False)
+    found_at = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -18,6 +18,7 @@ from common import clock
 from common.errors import Conflict as ConflictError
 from common.errors import DomainError, Forbidden, InvalidInput, NotFound
 from common.levels import parent_level
+from common import neardup
 from common.text import count_chars
 from services.review.domain import assignment as assigning
 from services.review.domain import blind, ranking, rounds
@@ -25,7 +26,7 @@ from services.review.domain import rubric as rubrics
 from services.review.domain.reviewers import ReviewerRow
 from services.review.models import (
     ApiKeyCopy, Assignment, CampaignCopy, Conflict, Entry, FileCopy, OrgCopy, Reviewer, Round, RubricCopy, Score,
-    ScoreLog, SelectionRow, SignInLink, TenantCopy,
+    ScoreLog, SelectionRow, SignInLink, TenantCopy, TextMatch,
 )
 
 SIGN_IN_LINK_TTL = timedelta(days=14)
@@ -89,7 +90,7 @@ def record_file_check(s, data: dict) -> bool:
     return True
 
 
-def record_submission(s, tenant: str, d: dict) -> None:
+def record_submission(s, tenant: str, d: dict, fp=None) -> None:
     entry = s.get(Entry, d["submission_id"])
     if entry is None:
         entry = Entry(submission_id=d["submission_id"], tenant=tenant)
@@ -102,6 +103,7 @@ def record_submission(s, tenant: str, d: dict) -> None:
     entry.fields, entry.file_ids = d.get("fields") or {"title": d["title"]}, d["file_ids"]
     entry.state, entry.submitted_at, entry.updated_at = "submitted", datetime.fromisoformat(d["submitted_at"]), clock.now()
     place(s, entry)
+    index_text(s, entry.submission_id, tenant, fp)
 
 
 def record_withdrawal(s, tenant: str, d: dict) -> None:
@@ -457,7 +459,7 @@ def round_overview(s, rnd: Round, page: int = 1) -> dict:
         on_work[sid].append({"id": aid, "name": names.get(rid, rid), "state": score_state or "open"})
     return {"reviewers": reviewers, "entries": entries, "short": short, "assigned": total_assigned,
             "submitted": done, "track": _track(s, rnd.campaign_id, rnd.track), "shown": shown,
-            "on_work": on_work, "page": page, "pages": pages}
+            "on_work": on_work, "page": page, "pages": pages, "matches": matches_for(s, shown, rnd)}
 
 
 def issue_sign_in_links(s, outbox, rnd: Round, base_url: str, reminder: bool = False) -> int:
@@ -582,6 +584,7 @@ def work_view(s, a: Assignment, links) -> dict:
         "title": blind.mask(entry.title, names),
         "fields": [(key, label, text, count_chars(text) if key in text_keys else None) for key, label, text in fields],
         "files": files, "rubric": track.get("rubric", []), "score": score, "next_id": following,
+        "matches": matches_for_reviewer(s, entry),
     }
 
 
@@ -692,3 +695,84 @@ def score_sheet(s, rnd: Round) -> list[tuple]:
                      .where(Assignment.round_id == rnd.id)
                      .order_by(Entry.title, R.name)).all()
     return [(t, n, labels.get(st, st), total, c) for t, n, st, total, c in rows]
+
+
+# --------------------------------------------------------------------------- near-duplicate texts (issue #6)
+
+NEARDUP_TRACK_TEXT = ("text", "summary", "outline")  # the fields whose text is compared
+
+
+def work_text(fields: dict) -> str:
+    """The prose of a work: title and its text fields, as the submitter wrote them."""
+    parts = [str(fields.get(k) or "") for k in ("title", *NEARDUP_TRACK_TEXT)]
+    return "\n".join(p for p in parts if p.strip())
+
+
+def index_text(s, submission_id: str, tenant: str, fp) -> list[TextMatch]:
+    """Keep a work's fingerprint and record which earlier works (of any university) it nearly copies."""
+    from services.review.models import TextBand, TextPrint
+
+    if fp is None or not fp.features:
+        return []
+    if s.get(TextPrint, submission_id) is not None:
+        return []  # indexed already (a redelivery, or a later stage): the first text stands
+    bands = [(b, bytes(fp.signature[b * neardup.ROWS:(b + 1) * neardup.ROWS]).hex()) for b in range(neardup.BANDS)]
+    candidates: set[str] = set()
+    for band, key in bands:
+        candidates.update(s.scalars(select(TextBand.submission_id).where(TextBand.band == band, TextBand.key == key)
+                                    .limit(neardup.MAX_BUCKET)))
+    s.add(TextPrint(submission_id=submission_id, tenant=tenant, features=sorted(fp.features)))
+    s.execute(insert(TextBand), [{"band": b, "key": k, "submission_id": submission_id} for b, k in bands])
+    found = []
+    mine = frozenset(fp.features)
+    for other in s.scalars(select(TextPrint).where(TextPrint.submission_id.in_(candidates - {submission_id}))):
+        sim = neardup.jaccard(mine, frozenset(other.features))
+        if sim >= neardup.THRESHOLD:
+            a, b = sorted((submission_id, other.submission_id))
+            match = TextMatch(a=a, b=b, similarity=round(sim, 3), found_at=clock.now())
+            s.merge(match)
+            found.append(match)
+    return found
+
+
+def matches_for(s, entries: list[Entry], viewer_round: Round) -> dict[str, list[dict]]:
+    """Near-duplicates of these works as their round's admin may see them.
+
+    The other work is named only when it sits in a round of the same owner; otherwise it is
+    "another university's work" (or "another work"), never its title or org.
+    """
+    ids = [e.submission_id for e in entries]
+    if not ids:
+        return {}
+    rows = s.scalars(select(TextMatch).where(TextMatch.a.in_(ids) | TextMatch.b.in_(ids))).all()
+    out: dict[str, list[dict]] = defaultdict(list)
+    for m in rows:
+        for mine, theirs in ((m.a, m.b), (m.b, m.a)):
+            if mine not in ids:
+                continue
+            me, other = s.get(Entry, mine), s.get(Entry, theirs)
+            if other is None:
+                continue
+            other_round = s.get(Round, other.round_id) if other.round_id else None
+            visible = other_round is not None and other_round.tenant == viewer_round.tenant
+            passage, _ = neardup.overlapping_passage(work_text(me.fields or {}), work_text(other.fields or {}))
+            out[mine].append({
+                "similarity": m.similarity, "passage": passage,
+                "other": (f"《{other.title}》（{other.org_name or ''}）" if visible else
+                          ("本校另一件作品" if other.tenant == me.tenant else "另一所高校的一件作品"))})
+    return out
+
+
+def matches_for_reviewer(s, entry: Entry) -> list[dict]:
+    """What a reviewer is told: that a passage of this work also appears elsewhere; nothing about where."""
+    rows = s.scalars(select(TextMatch).where((TextMatch.a == entry.submission_id)
+                                             | (TextMatch.b == entry.submission_id))).all()
+    names = masked_names(s, entry.tenant)
+    out = []
+    for m in rows:
+        other = s.get(Entry, m.b if m.a == entry.submission_id else m.a)
+        if other is None:
+            continue
+        passage, _ = neardup.overlapping_passage(work_text(entry.fields or {}), work_text(other.fields or {}))
+        out.append({"similarity": m.similarity, "passage": blind.mask(passage, names)})
+    return out

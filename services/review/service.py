@@ -15,7 +15,10 @@ from nameko.dependency_providers import Config
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
-from common.dependencies import Database, ObjectStore
+from eventlet import tpool
+
+from common import neardup
+from common.dependencies import Database, ObjectStore, Segmenter
 from common.errors import DomainError, NotFound
 from common.http import api
 from common.messaging import OutboxRelay, handles
@@ -40,6 +43,7 @@ class ReviewService:
     db = Database(ProcessedEvent)
     outbox = OutboxRelay(OutboxMessage)
     store = ObjectStore()
+    segmenter = Segmenter()  # loads jieba at start: near-duplicate fingerprints of submitted texts
     web = WebPages(HERE / "pages", state_labels=STATE_LABELS, score_labels=SCORE_LABELS)
 
     @api("GET", "/health")
@@ -326,9 +330,12 @@ class ReviewService:
 
     @handles("submission_submitted")
     def on_submission_submitted(self, event):
+        text = ops.work_text(event.data.get("fields") or {})
+        # jieba is CPU work: off the event loop, before the transaction opens
+        fp = tpool.execute(neardup.fingerprint, event.data["submission_id"], text) if text else None
         with self.db.handling(event) as s:
             if s is not None:
-                ops.record_submission(s, event.tenant, event.data)
+                ops.record_submission(s, event.tenant, event.data, fp)
 
     @handles("submission_withdrawn")
     def on_submission_withdrawn(self, event):

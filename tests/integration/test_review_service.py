@@ -132,7 +132,8 @@ def test_works_enter_their_round_only_when_their_files_passed(review):
         with review["store"].transaction() as s:
             return {e.submission_id: e.round_id for e in s.scalars(select(Entry))}
 
-    wait_until(lambda: entries().get("s-o-me-1") == round_id, what="the work without files in the round")
+    wait_until(lambda: entries().get("s-o-me-1") == round_id and "s-o-cse-1" in entries(),
+               what="both works known, the one without files in the round")
     assert entries()["s-o-cse-1"] is None  # its picture is not checked yet
     publish(review["amqp"], MEDIA, checked("f-1", "s-o-cse-1"))
     wait_until(lambda: entries().get("s-o-cse-1") == round_id, what="the checked work in the round")
@@ -394,3 +395,41 @@ def test_reviewers_with_open_work_are_reminded_before_the_scoring_deadline(revie
         assert len(reminders) == 2 and reminders[0]["deadline"] == "2020-07-25T15:59:59+00:00"
     finally:
         clock.set_start(None)
+
+
+def test_a_story_copied_across_universities_is_flagged_without_naming_the_other(review):
+    from tests import textgen
+
+    base, store = review["base"], review["store"]
+    rng = __import__("random").Random(5)
+    original = textgen.story(rng)
+    copied = textgen.edited_copy(original, rng, traditional=True)
+    seu_story = story("o-cse", 1)
+    seu_story.data["fields"]["text"] = original
+    seu_other = story("o-me", 1)
+    wust_story = make_event("submission_submitted", "wust", {
+        "submission_id": "w-1", "campaign_id": "siyige-2020-wust", "track": "story", "stage": "submission",
+        "final_stage": True, "org_id": "w-org", "org_name": "资源与环境工程学院党委", "org_level": "level2",
+        "title": "武科大机密标题", "receipt_no": "WUST-1", "submitted_at": "2020-07-14T03:00:00+00:00",
+        "file_ids": [], "fields": {"title": "武科大机密标题", "text": copied}})
+    publish(review["amqp"], INTAKE, seu_story, seu_other)
+    wait_until(lambda: count_in_round(store) == 2, timeout=20, what="SEU's stories")
+    publish(review["amqp"], INTAKE, wust_story)
+    from services.review.models import Round, TextMatch
+
+    match = wait_until(lambda: _matches(store), timeout=20, what="the match")
+    assert match == [("s-o-cse-1", "w-1")]
+    with store.transaction() as s:
+        seu_round = s.scalar(select(Round.id).where(Round.tenant == "seu"))
+    page = admin(base).get(f"{base}/rounds/{seu_round}").text
+    assert "另一所高校的一件作品" in page and "武科大机密标题" not in page and "资源与环境" not in page
+    assert page.count('class="warning match"') == 1
+    with store.transaction() as s:
+        assert s.get(TextMatch, ("s-o-cse-1", "w-1")).similarity >= 0.3
+
+
+def _matches(store):
+    from services.review.models import TextMatch
+
+    with store.transaction() as s:
+        return [(m.a, m.b) for m in s.scalars(select(TextMatch))] or None

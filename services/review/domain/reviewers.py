@@ -66,7 +66,6 @@ def one_reviewer(name: str, email: str, university: str = "", org: str = "", exp
 def parse_reviewer_table(data: bytes, filename: str | None = None, content_type: str | None = None) -> list[ReviewerRow]:
     with open_rows(data, filename, content_type, what="评审专家名单", error_code=ERROR_CODE) as rows:
         columns: dict[str, int] = {}
-        header_row = 0
         records: list[ReviewerRow] = []
         problems: list[dict] = []
         seen: dict[str, int] = {}
@@ -75,7 +74,7 @@ def parse_reviewer_table(data: bytes, filename: str | None = None, content_type:
                 found = {_BY_HEADER[header_key(c)]: i for i, c in reversed(list(enumerate(cells)))
                          if header_key(c) in _BY_HEADER}
                 if "name" in found and "email" in found:
-                    columns, header_row = found, number
+                    columns = found
                 elif any(cells) and number >= 10:
                     break
                 continue
