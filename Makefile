@@ -18,6 +18,7 @@ bench:          ## benchmarks (not tests): print figures
 	.venv/bin/python tests/bench/bench_media.py
 	.venv/bin/python tests/bench/bench_notify.py
 	.venv/bin/python tests/bench/bench_review.py
+	.venv/bin/python tests/bench/bench_text.py
 
 clean:
 	rm -rf var .pytest_cache
