@@ -29,10 +29,15 @@ from common.text import normalise
 PERMUTATIONS = 192
 BANDS, ROWS = 48, 4
 THRESHOLD = 0.3  # exact Jaccard of the word sets at or above which two texts are near-duplicates
-_PRIME = (1 << 61) - 1
 _rng = np.random.default_rng(20200701)
-_A = _rng.integers(1, _PRIME, size=PERMUTATIONS, dtype=np.uint64)
-_B = _rng.integers(0, _PRIME, size=PERMUTATIONS, dtype=np.uint64)
+# Multiply-add-shift hashing of 32-bit word hashes: (a*h + b mod 2^64) >> 32 with a random odd a is a
+# universal family (Dietzfelbinger), and needs no modulo, which numpy does slowly on uint64.
+_A = _rng.integers(1, 1 << 63, size=PERMUTATIONS, dtype=np.uint64) | np.uint64(1)
+_B = _rng.integers(0, 1 << 63, size=PERMUTATIONS, dtype=np.uint64)
+_SHIFT = np.uint64(32)
+_EMPTY = np.uint64(1 << 32)  # above every hash: the signature of a text without words
+# Odd multipliers that fold a band's ROWS values into one 64-bit bucket key.
+_FOLD = _rng.integers(1, 1 << 63, size=ROWS, dtype=np.uint64) | np.uint64(1)
 # Bucket sizes are capped: a bucket as large as this holds boilerplate, not copies.
 MAX_BUCKET = 200
 
@@ -61,12 +66,19 @@ def _features(content_words: list[str]) -> frozenset[int]:
 
 
 def signature(feats: frozenset[int]) -> np.ndarray:
+    """The MinHash signature: per permutation, the least hash of the text's words."""
     if not feats:
-        return np.full(PERMUTATIONS, np.iinfo(np.uint64).max, dtype=np.uint64)
+        return np.full(PERMUTATIONS, _EMPTY, dtype=np.uint64)
     h = np.fromiter(feats, dtype=np.uint64, count=len(feats))
-    # (a*h + b) mod p per permutation. uint64 products wrap modulo 2^64 before the reduction; the
-    # family stays random enough for MinHash (the tests check the estimates against exact Jaccard).
-    return ((np.outer(_A, h) + _B[:, None]) % _PRIME).min(axis=1)
+    return ((np.outer(_A, h) + _B[:, None]) >> _SHIFT).min(axis=1)
+
+
+def band_keys(signatures: np.ndarray) -> np.ndarray:
+    """One 64-bit bucket key per band: (n, PERMUTATIONS) signatures -> (n, BANDS) keys (a 1-D signature
+    gives BANDS keys). Two texts share a bucket when their ROWS values in that band are all equal; a chance
+    collision of different values only adds a candidate, which the exact check then drops."""
+    bands = signatures.reshape(*signatures.shape[:-1], BANDS, ROWS)
+    return (bands * _FOLD).sum(axis=-1, dtype=np.uint64)  # wraps modulo 2^64, as meant
 
 
 def fingerprint(doc_id: str, text: str) -> Fingerprint:
@@ -103,29 +115,42 @@ def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
     return len(a & b) / len(a | b)
 
 
-def candidate_pairs(prints: Sequence[Fingerprint]) -> set[tuple[int, int]]:
-    """Index pairs that share at least one LSH band."""
-    pairs: set[tuple[int, int]] = set()
-    if not prints:
-        return pairs
-    sigs = np.stack([p.signature for p in prints])
+def candidate_pairs(prints: Sequence[Fingerprint]) -> np.ndarray:
+    """Index pairs (i < j) that share at least one LSH bucket, as an (m, 2) array.
+
+    Per band the keys are sorted, so equal keys lie side by side: the work is a sort
+    per band, and pairs are made only inside the (few, small) buckets that hold more
+    than one text. Buckets larger than MAX_BUCKET hold boilerplate, not copies.
+    """
+    n = len(prints)
+    if n < 2:
+        return np.empty((0, 2), dtype=np.int64)
+    keys = band_keys(np.stack([p.signature for p in prints]))
+    found = []
     for band in range(BANDS):
-        block = sigs[:, band * ROWS:(band + 1) * ROWS]
-        buckets: dict[bytes, list[int]] = defaultdict(list)
-        for i, key in enumerate(map(bytes, block)):
-            buckets[key].append(i)
-        for members in buckets.values():
-            if 1 < len(members) <= MAX_BUCKET:
-                for x in range(len(members)):
-                    for y in range(x + 1, len(members)):
-                        pairs.add((members[x], members[y]))
-    return pairs
+        column = keys[:, band]
+        order = np.argsort(column, kind="stable")
+        ordered = column[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        sizes = np.diff(np.r_[starts, n])
+        two = starts[sizes == 2]  # most shared buckets hold a pair: made in one step
+        first, second = order[two], order[two + 1]
+        found.append(np.minimum(first, second) * n + np.maximum(first, second))
+        for start, size in zip(starts[(sizes > 2) & (sizes <= MAX_BUCKET)].tolist(),
+                               sizes[(sizes > 2) & (sizes <= MAX_BUCKET)].tolist()):
+            members = np.sort(order[start:start + size])
+            x, y = np.triu_indices(size, k=1)
+            found.append(members[x] * n + members[y])
+    if not found:
+        return np.empty((0, 2), dtype=np.int64)
+    codes = np.unique(np.concatenate(found))
+    return np.stack([codes // n, codes % n], axis=1)
 
 
 def near_duplicates(prints: Sequence[Fingerprint], threshold: float = THRESHOLD) -> list[Match]:
     """Confirmed near-duplicate pairs, most similar first."""
     found = []
-    for i, j in candidate_pairs(prints):
+    for i, j in candidate_pairs(prints).tolist():
         sim = jaccard(prints[i].features, prints[j].features)
         if sim >= threshold:
             a, b = sorted((prints[i].doc_id, prints[j].doc_id))

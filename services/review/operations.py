@@ -716,7 +716,7 @@ def index_text(s, submission_id: str, tenant: str, fp) -> list[TextMatch]:
         return []
     if s.get(TextPrint, submission_id) is not None:
         return []  # indexed already (a redelivery, or a later stage): the first text stands
-    bands = [(b, bytes(fp.signature[b * neardup.ROWS:(b + 1) * neardup.ROWS]).hex()) for b in range(neardup.BANDS)]
+    bands = [(b, format(int(k), "016x")) for b, k in enumerate(neardup.band_keys(fp.signature))]
     candidates: set[str] = set()
     for band, key in bands:
         candidates.update(s.scalars(select(TextBand.submission_id).where(TextBand.band == band, TextBand.key == key)

@@ -33,7 +33,7 @@ def main() -> int:
     print(f"generated {len(docs)} stories ({chars / len(docs):.0f} characters on average) in "
           f"{time.perf_counter() - t0:.1f} s")
 
-    segment.tokenizer()
+    segment.dictionary()
     sample = "".join(t for _, t in docs[:4000])
     t0 = time.perf_counter()
     segment.words(sample)

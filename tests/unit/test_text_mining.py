@@ -28,6 +28,31 @@ def test_mixed_latin_and_digits_are_words_too():
     assert "2020" in ws and "B站" in ws and "微党课" in ws and "微信公众号" in ws
 
 
+def _jieba_with_our_dictionary():
+    import jieba
+
+    tok = jieba.Tokenizer()
+    tok.load_userdict(str(segment.DICTIONARY))
+    return tok
+
+
+def test_our_cut_is_jiebas_accurate_mode_word_for_word():
+    tok = _jieba_with_our_dictionary()
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    texts += [t for _, t in textgen.corpus(300, 20, seed=3)[0]]
+    texts += ["iPhone 12和5G网络，C++与Python3.11，A B C，95%的党员，2020-07-01，中国共产党第十九届五中全会",
+              "𠀀㐀龥\r\n\t  多个空格 ﹏ ℃ abc123def 一 ！！", ""]
+    for text in texts:
+        assert segment.cut(text) == tok.lcut(text, HMM=False)
+
+
+def test_search_tokens_are_jiebas_search_mode():
+    tok = _jieba_with_our_dictionary()
+    text = "中华人民共和国成立七十周年，常态化疫情防控和红色防火墙建设，党支部书记讲微党课"
+    expected = [w for w in tok.lcut_for_search(text, HMM=False) if w.strip() and w not in "，"]
+    assert segment.search_tokens(text) == expected
+
+
 def test_keywords_are_the_fields_terms_not_the_most_frequent_words():
     text = "各党支部认真做好工作，扎实推进工作，抓好工作落实，确保工作见效。召开组织生活会，筑牢红色防火墙，党员先锋岗发挥作用。"
     # Frequency after a stop-word list puts 工作 first: that alone would not make keywords.
