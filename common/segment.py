@@ -44,21 +44,36 @@ class Dictionary:
         self.unknown_char = unknown_char  # ln(1 / total): what jieba gives a character it does not know
 
 
+def _jieba_data(name: str) -> Path:
+    import jieba  # only for where its data files are: dict.txt (words and frequencies), analyse/idf.txt
+
+    return Path(jieba.__file__).resolve().parent / name
+
+
 def dictionary() -> Dictionary:
-    """Built once per process from jieba's dictionary and `party_terms.txt` (about a second)."""
+    """Built once per process from jieba's dict.txt and our `party_terms.txt` (about a second), the way
+    jieba's `Tokenizer.initialize` and `load_userdict` build theirs; read directly, because a jieba
+    Tokenizer would hold a second copy of the table for the life of the process."""
     global _dictionary
     if _dictionary is None:
         with _lock:
             if _dictionary is None:
-                import jieba
-
-                jieba.setLogLevel(logging.WARNING)
-                tok = jieba.Tokenizer()
-                tok.initialize()
-                tok.load_userdict(str(DICTIONARY))
-                log_total = math.log(tok.total)
-                table = {w: (math.log(f) - log_total if f else 0.0) for w, f in tok.FREQ.items()}
-                _dictionary = Dictionary(table, -log_total)
+                freq: dict[str, int] = {}
+                total = 0
+                for path in (_jieba_data("dict.txt"), DICTIONARY):
+                    with open(path, encoding="utf-8") as f:
+                        for line in f:
+                            parts = line.strip().lstrip("\ufeff").split(" ")
+                            if len(parts) < 2:
+                                continue
+                            word, n = parts[0], int(parts[1])
+                            freq[word] = n
+                            total += n
+                            for end in range(1, len(word)):
+                                freq.setdefault(word[:end], 0)
+                log_total = math.log(total)
+                _dictionary = Dictionary({w: (math.log(n) - log_total if n else 0.0) for w, n in freq.items()},
+                                         -log_total)
     return _dictionary
 
 
@@ -196,29 +211,38 @@ def search_tokens(text: str) -> list[str]:
     return out
 
 
+def idf(word: str) -> float:
+    """How rare a word is in general language (jieba's IDF table). The domain dictionary's terms are not in
+    that table: they get the highest IDF, like rare words, and other unknown words the median."""
+    global _idf
+    if _idf is None:
+        # jieba.analyse's own loader would import jieba.posseg and its HMM tables (about 130 MB)
+        with open(_jieba_data("analyse/idf.txt"), encoding="utf-8") as f:
+            table = {w: float(v) for w, v in (line.split(" ") for line in f if " " in line)}
+        values = sorted(table.values())
+        _idf = (table, values[len(values) // 2], values[-1])
+    freq, median, highest = _idf
+    known = freq.get(word)
+    if known is not None:
+        return known
+    return highest if word in _domain_terms() else median
+
+
+def weighted_terms(text: str) -> dict[str, float]:
+    """Content words of two or more characters weighted by TF-IDF with a sublinear term frequency (1 + ln tf),
+    so that 工作 said four times in an official text does not outweigh 红色防火墙 said once."""
+    counts = Counter(w for w in content_words(text) if len(w) > 1)
+    return {w: (1 + math.log(n)) * idf(w) for w, n in counts.items()}
+
+
 def keywords(text: str, top: int = 8) -> list[tuple[str, float]]:
     """The words that characterise a text: TF-IDF against jieba's general-language frequencies.
 
     The domain dictionary keeps the field's terms whole, and their rarity in general
-    language (their IDF) is what lifts them above words that are merely frequent; the
-    term frequency is sublinear (1 + ln tf), so 工作 said four times in an official
-    text does not outweigh 红色防火墙 said once.
+    language (their IDF) is what lifts them above words that are merely frequent.
     """
-    global _idf
-    if _idf is None:
-        import jieba.analyse
-
-        _idf = jieba.analyse.TFIDF()  # only its IDF table is used; cutting is ours
-    counts = Counter(w for w in content_words(text) if len(w) > 1)
-    if not counts:
-        return []
-    freq, median = _idf.idf_freq, _idf.median_idf
-    # Terms of our dictionary are not in jieba's IDF table: give them a high IDF, like rare words.
-    domain_idf = max(freq.values()) if freq else 12.0
-    scored = {w: (1 + math.log(n)) * freq.get(w, domain_idf if w in _domain_terms() else median)
-              for w, n in counts.items()}
-    best = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-    return [(w, round(s, 4)) for w, s in best]
+    best = sorted(weighted_terms(text).items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return [(w, round(score, 4)) for w, score in best]
 
 
 _terms: frozenset[str] | None = None

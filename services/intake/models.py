@@ -102,6 +102,8 @@ class Submission(Base):
     title = Column(String(300), nullable=False, default="")
     fields = Column(JSON, nullable=False, default=dict)
     char_counts = Column(JSON, nullable=False, default=dict)
+    # keywords and theme suggestion read from the text (domain/analysis.py); advice, never the submitter's fields
+    analysis = Column(JSON, nullable=True)
     receipt_no = Column(String(64), nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import secrets
 from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -19,6 +20,7 @@ from common import clock
 from common.auth import bearer_key, hash_key, invalid_key
 from common.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unprocessable
 from common.objectstore import new_key
+from services.intake.domain import analysis
 from services.intake.domain import submission as rules
 from services.intake.domain.campaign import (
     LEVELS, CampaignDefinition, check_tightens, parent_level, parse_definition,
@@ -30,6 +32,8 @@ from services.intake.models import (
 
 MINISTRY = "ministry"
 MAX_PER_PAGE = 200
+# analysis.analyse_work, or the service's wrapper that runs it in a tpool thread (jieba is CPU-bound)
+Analyser = Callable[..., dict | None]
 
 
 # --------------------------------------------------------------------------- tenants and keys
@@ -257,6 +261,7 @@ def submission_json(session, sub: Submission, with_files: bool = True) -> dict:
         "submitted_at": sub.submitted_at.isoformat() if sub.submitted_at else None,
         "withdrawn_at": sub.withdrawn_at.isoformat() if sub.withdrawn_at else None,
         "forwarded_to": sub.forwarded_to, "forwarded_at": sub.forwarded_at.isoformat() if sub.forwarded_at else None,
+        "analysis": sub.analysis,
     }
     if with_files:
         files = session.scalars(select(FileRecord).where(
@@ -278,7 +283,7 @@ def _context(session, tenant: Tenant, sub: Submission):
     return definition, definition.tracks[sub.track], session.get(Org, sub.org_id)
 
 
-def create_submission(session, tenant: Tenant, body: dict) -> Submission:
+def create_submission(session, tenant: Tenant, body: dict, analyse: Analyser = analysis.analyse_work) -> Submission:
     require_university(tenant)
     campaign = visible_campaign(session, tenant, body["campaign_id"])
     definition = definition_of(campaign)
@@ -295,7 +300,7 @@ def create_submission(session, tenant: Tenant, body: dict) -> Submission:
     now = clock.now()
     sub = Submission(tenant_id=tenant.id, campaign_id=campaign.id, track=track.key, org_id=org.id, state="draft",
                      title=str(fields.get("title", "")), fields=fields, char_counts=counts,
-                     created_at=now, updated_at=now)
+                     analysis=analyse(track, fields, definition.themes, ()), created_at=now, updated_at=now)
     session.add(sub)
     session.flush()
     log(session, sub.id, "created")
@@ -310,7 +315,8 @@ def _editable(session, definition, track, org, sub: Submission, action: str) -> 
     rules.check_deadline(track, stage, org.level, clock.now(), extension_until(session, org, sub, stage.key), action)
 
 
-def update_submission(session, tenant: Tenant, sub: Submission, fields: dict) -> Submission:
+def update_submission(session, tenant: Tenant, sub: Submission, fields: dict,
+                      analyse: Analyser = analysis.analyse_work) -> Submission:
     definition, track, org = _context(session, tenant, sub)
     _editable(session, definition, track, org, sub, "修改")
     merged = {**sub.fields, **fields}
@@ -325,6 +331,7 @@ def update_submission(session, tenant: Tenant, sub: Submission, fields: dict) ->
         counts = rules.check_fields(track, merged, definition.themes, required=None, enforce_limits=False)
     sub.fields, sub.char_counts = merged, counts
     sub.title = str(merged.get("title", ""))
+    sub.analysis = analyse(track, merged, definition.themes, (sub.analysis or {}).get("subtitle_keywords", ()))
     sub.updated_at = clock.now()
     log(session, sub.id, "updated", {"fields": sorted(fields)})
     return sub
@@ -560,8 +567,9 @@ def delete_file(session, tenant: Tenant, f: FileRecord) -> FileRecord:
     return f
 
 
-def record_file_check(session, data: dict) -> None:
-    """Keep the newest check of a file; an older one arriving late changes nothing."""
+def record_file_check(session, data: dict, analyse: Analyser = analysis.analyse_work) -> None:
+    """Keep the newest check of a file; an older one arriving late changes nothing. The keywords media read
+    in a lecture's subtitles join its theme suggestion."""
     f = session.get(FileRecord, data["file_id"])
     if f is None:
         return  # not ours (or long gone): nothing to record
@@ -570,6 +578,14 @@ def record_file_check(session, data: dict) -> None:
         return
     f.check_verdict, f.check_findings, f.checked_at = data["verdict"], data["findings"], checked_at
     log(session, f.submission_id, "file_checked", {"file_id": f.id, "verdict": data["verdict"]})
+    heard = data.get("facts", {}).get("keywords")
+    if heard and f.kind in ("video", "subtitle"):
+        sub = session.get(Submission, f.submission_id)
+        campaign = session.get(Campaign, sub.campaign_id)
+        definition = definition_of(campaign)
+        track = definition.tracks.get(sub.track)
+        if track is not None:
+            sub.analysis = analyse(track, sub.fields, definition.themes, tuple(heard))
 
 
 def expired_uploads(session, now: datetime, limit: int = 500) -> list[FileRecord]:

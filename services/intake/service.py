@@ -10,17 +10,19 @@ import re
 from pathlib import Path
 
 import yaml
+from eventlet import tpool
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from common import clock
-from common.dependencies import Database, ObjectStore
+from common.dependencies import Database, ObjectStore, Segmenter
 from common.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
 from common.http import SchemaValidator, api, read_json
 from common.messaging import OutboxRelay, handles
 from common.objectstore import SizeExceeded
 from services.intake import operations as ops
+from services.intake.domain.analysis import analyse_work
 from services.intake.domain.orgs import render_template_xlsx
 from services.intake.models import FileRecord, OutboxMessage, ProcessedEvent, Receipt
 
@@ -68,6 +70,12 @@ class IntakeService:
     db = Database(ProcessedEvent)
     outbox = OutboxRelay(OutboxMessage)
     store = ObjectStore()
+    segmenter = Segmenter()  # jieba and OpenCC loaded at start, for keywords and theme suggestions
+
+    @staticmethod
+    def _analyse(*args):
+        """`analyse_work` in a real thread: jieba would otherwise hold the event loop."""
+        return tpool.execute(analyse_work, *args)
 
     def _once(self, request, session, tenant, body, action):
         """Honour `Idempotency-Key` on a POST; without the header, just run."""
@@ -184,7 +192,7 @@ class IntakeService:
         with self.db.transaction() as s:
             tenant = ops.authenticate(s, request.headers)
             return self._once(request, s, tenant, body, lambda: (
-                201, ops.submission_json(s, ops.create_submission(s, tenant, body))))
+                201, ops.submission_json(s, ops.create_submission(s, tenant, body, self._analyse))))
 
     @api("GET", "/api/v1/submissions/<string:submission_id>")
     def get_submission(self, request, submission_id):
@@ -197,7 +205,8 @@ class IntakeService:
         body = schemas.validate(read_json(request), "SubmissionUpdate")
         with self.db.transaction() as s:
             tenant = ops.authenticate(s, request.headers)
-            sub = ops.update_submission(s, tenant, ops.get_submission(s, tenant, submission_id), body["fields"])
+            sub = ops.update_submission(s, tenant, ops.get_submission(s, tenant, submission_id), body["fields"],
+                                        self._analyse)
             return ops.submission_json(s, sub)
 
     @api("POST", "/api/v1/submissions/<string:submission_id>/submit")
@@ -377,4 +386,4 @@ class IntakeService:
     def on_file_checked(self, event):
         with self.db.handling(event) as s:
             if s is not None:
-                ops.record_file_check(s, event.data)
+                ops.record_file_check(s, event.data, self._analyse)

@@ -97,7 +97,8 @@ def intake(db_url, make_config, start_service):
     clock.set_start(None)
 
 
-def announce_check(env, file_id, submission_id, verdict, findings=(), checked_at="2020-06-12T01:05:00+00:00"):
+def announce_check(env, file_id, submission_id, verdict, findings=(), checked_at="2020-06-12T01:05:00+00:00",
+                   facts=None):
     """Publish `file_checked` as the media service would, and wait for intake to record it."""
     from kombu import Exchange
 
@@ -105,7 +106,7 @@ def announce_check(env, file_id, submission_id, verdict, findings=(), checked_at
 
     ev = make_event("file_checked", "seu", {
         "file_id": file_id, "submission_id": submission_id, "verdict": verdict, "findings": list(findings),
-        "facts": {}, "checked_at": checked_at})
+        "facts": facts or {}, "checked_at": checked_at})
     with Connection(env["config"]["AMQP_URI"]) as conn:
         conn.Producer().publish(ev.to_dict(), exchange=Exchange("media.events", type="topic", durable=True),
                                 routing_key="file_checked", serializer="json", delivery_mode=2)
@@ -307,6 +308,46 @@ def test_lecture_video_stage_needs_its_uploaded_and_verified_video(intake):
     r = seu("POST", f"/api/v1/submissions/{work['id']}/submit")
     assert r.status_code == 200, r.text
     assert r.json()["complete"] is True and r.json()["stage"] == "video"
+
+
+def test_a_lecture_gets_keywords_and_a_theme_suggestion_that_never_changes_its_theme(intake):
+    seu = intake["seu"]
+    chosen = "让党旗在防控疫情斗争第一线高高飘扬"
+    work = seu.draft("siyige-2020-seu", "lecture", "计算机科学与工程学院党委", title="返校复学第一课",
+                     lecturers=["王书记"], planned_date="2020-07-01", theme=chosen,
+                     outline="学生分批返校，线上教学与课堂教学衔接，有序推进复课，守护校园。")
+    analysis = work["analysis"]
+    assert "复学" in analysis["keywords"] and "返校" in analysis["keywords"]
+    suggestion = analysis["theme_suggestion"]
+    assert suggestion["theme"] == "有序推进学校复学复课" and suggestion["score"] > 0.2
+    assert suggestion["chosen"] == chosen and suggestion["differs"] is True
+    assert [x["score"] for x in suggestion["scores"]] == sorted((x["score"] for x in suggestion["scores"]), reverse=True)
+    assert len(suggestion["scores"]) == 5 and work["fields"]["theme"] == chosen
+
+    # the outline changes: the suggestion follows, the chosen theme stays
+    r = seu("PATCH", f"/api/v1/submissions/{work['id']}", json={"fields": {
+        "outline": "党员突击队冲锋在前，党旗在战疫一线高高飘扬，先锋模范守土有责。"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["analysis"]["theme_suggestion"]["theme"] == chosen
+    assert r.json()["analysis"]["theme_suggestion"]["differs"] is False
+
+    # what the lecturer actually said (media's subtitle keywords) joins the text
+    video = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 400
+    file_id, put = seu.upload(work["id"], "video", "党课.mp4", video)
+    assert put.status_code == 200 and seu("POST", f"/api/v1/files/{file_id}/complete").status_code == 200
+    heard = ["青年", "志愿者", "青春", "大学生", "志愿服务", "奉献", "研究生", "成长"]
+    announce_check(intake, file_id, work["id"], "passed", facts={"keywords": heard})
+    wait_until(lambda: seu("GET", f"/api/v1/submissions/{work['id']}").json()["analysis"]["subtitle_keywords"]
+               == heard, what="intake adds the subtitle keywords")
+    scores = {x["theme"]: x["score"] for x in
+              seu("GET", f"/api/v1/submissions/{work['id']}").json()["analysis"]["theme_suggestion"]["scores"]}
+    assert scores["让青春在党和人民最需要的地方绽放绚丽之花"] > 0.1
+
+
+def test_a_work_without_text_has_no_analysis(intake):
+    seu = intake["seu"]
+    work = seu.draft("siyige-2020-seu", "lecture", "机械工程学院党委", lecturers=["张书记"])
+    assert work["analysis"] is None
 
 
 def test_upload_with_wrong_checksum_stores_nothing(intake, tmp_path):
