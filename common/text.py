@@ -378,3 +378,17 @@ def starts_with_org_name(title: str, org_names: Iterable[str]) -> bool:
         if canonical_name and canonical_title.startswith(canonical_name):
             return True
     return False
+
+
+# ---------------------------------------------------------------------------
+# A work's prose
+# ---------------------------------------------------------------------------
+
+# The free-text fields of the campaign definitions: 故事正文, 情况简述 / 内容简介, 内容提要.
+PROSE_FIELDS = ("text", "summary", "outline")
+
+
+def work_prose(fields: dict) -> str:
+    """The prose of a work as the submitter wrote it: its title and its free-text fields, one per line."""
+    parts = [str(fields.get(k) or "") for k in ("title", *PROSE_FIELDS)]
+    return "\n".join(p for p in parts if p.strip())

@@ -162,6 +162,8 @@ class FileCopy(Base):
     submission_id = Column(String(32), nullable=False)
     org_id = Column(String(32), nullable=False)
     name = Column(String(255), nullable=False)
+    # media's copy of the file's text (a document's, a video's subtitles), for the material library
+    text_key = Column(String(300), nullable=True)
 
 
 class ForwardedWork(Base):
@@ -188,3 +190,28 @@ class ForwardedWork(Base):
     forwarded_at = Column(UTCDateTime, nullable=False)
     seq = Column(BigInteger, nullable=False, unique=True)
     __table_args__ = (Index("ix_forwarded_level_seq", "to_level", "seq"),)
+
+
+class LibraryWork(Base):
+    """A work of the education material library (教育素材库): selected in the ministry's round.
+
+    Its words are indexed in `library_fts`, which the migration creates per dialect
+    (an FTS5 table on SQLite, a tsvector with a GIN index on PostgreSQL); see library.py.
+    """
+
+    __tablename__ = "library_works"
+    doc_id = Column(Integer, primary_key=True, autoincrement=True)
+    submission_id = Column(String(32), nullable=False, unique=True)
+    tenant = Column(String(64), nullable=False, index=True)
+    tenant_name = Column(String(200), nullable=False)
+    campaign_id = Column(String(64), nullable=False)
+    track = Column(String(40), nullable=False, index=True)
+    track_label = Column(String(100), nullable=False)
+    theme = Column(String(200), nullable=True, index=True)
+    year = Column(Integer, nullable=False, index=True)
+    title = Column(String(300), nullable=False)
+    org_name = Column(String(200), nullable=False)
+    text = Column(Text, nullable=False)  # title, prose fields and the text of its documents and subtitles
+    keywords = Column(JSON, nullable=False)
+    files = Column(JSON, nullable=False)
+    selected_at = Column(UTCDateTime, nullable=False, index=True)

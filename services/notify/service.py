@@ -9,15 +9,17 @@ refusals failed. Webhooks and the full feeds come with the rest of issue #5.
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 import requests
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from eventlet import tpool
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from werkzeug.wrappers import Response
 
@@ -25,18 +27,19 @@ from common import clock
 from common.auth import bearer_key, hash_key, invalid_key
 from common.db import utcnow
 from common.errors import InvalidInput
-from common.dependencies import Database, ObjectStore
+from common.dependencies import Database, ObjectStore, Segmenter
 from common.levels import LEVEL_LABELS, ROUND_LABELS
 from common.web import FileLinks, WebPages, page, redirect, require_session, static_file, web_secret
 from common.http import SchemaValidator, api, read_json
+from common.text import work_prose
 from common.messaging import OutboxRelay, handles
 from pathlib import Path
 
-from services.notify import dashboard, feeds, hooks, mail, readmodel, reminders, webhooks
+from services.notify import casebook, dashboard, feeds, hooks, library, mail, readmodel, reminders, webhooks
 from services.notify.mailer import Mailer, build_message
 from services.notify.models import (
-    ApiKeyCopy, CampaignCopy, Contact, FileCopy, MessageLog, OutboxMessage, ProcessedEvent,
-    SubmissionCopy, TenantName,
+    ApiKeyCopy, CampaignCopy, Contact, FileCopy, ForwardedWork, LibraryWork, MessageLog, OutboxMessage,
+    ProcessedEvent, SubmissionCopy, TenantName,
     WebhookDelivery, WebhookSubscription,
 )
 
@@ -46,6 +49,9 @@ SEND_BATCH = 50
 VERDICT_LABELS = {"warnings": "通过（有建议）", "failed": "未通过"}
 EXPORT_LIMIT = 100_000  # rows in one Atom or XLSX export (3,000 universities × tracks × levels fit)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+CASEBOOK_LIMIT = 1000  # works in one exported case collection
+FILE_TEXT_LIMIT = 2_000_000  # bytes of a file's extracted text read into the library
 EXPORT_LINK_TTL_S = 24 * 3600  # file links in an exported list: a working day to download them
 WEBHOOK_SCHEMAS = SchemaValidator({"components": {"schemas": {"Subscription": {
     "type": "object", "additionalProperties": False, "required": ["url", "event_types"],
@@ -87,6 +93,7 @@ class NotifyService:
     mail = MailerProvider()
     store = ObjectStore()
     web = WebPages(Path(__file__).resolve().parent / "pages")
+    segmenter = Segmenter()  # jieba and OpenCC loaded at start, for the material library
 
     @api("GET", "/health")
     def health(self, request):
@@ -167,6 +174,92 @@ class NotifyService:
     def file(self, request, token):
         return FileLinks(web_secret(self.config)).response(self.store, token, request)
 
+    # ------------------------------------------------------------------ the education material library
+
+    def _library_query(self, args, tenant_param: str = "university") -> library.Query:
+        def whole(name: str, low: int, high: int) -> int | None:
+            raw = (args.get(name) or "").strip()
+            if not raw:
+                return None
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise InvalidInput(f"参数 {name} 应为 {low}–{high} 之间的整数，收到的是“{raw[:20]}”。请改正后重试。",
+                                   code="invalid_parameter", field=name, expected=f"{low}–{high}", found=raw[:20])
+            return int(raw)
+
+        q = (args.get("q") or "").strip()
+        if len(q) > 100:
+            raise InvalidInput(f"检索词最多 100 个字符，收到 {len(q)} 个。请缩短后重试。", code="query_too_long",
+                               field="q", expected="≤ 100", found=len(q))
+        return library.Query(q=q, track=args.get("track") or None, theme=args.get("theme") or None,
+                             tenant=args.get(tenant_param) or None, year=whole("year", 2000, 2100),
+                             page=whole("page", 1, 10_000) or 1,
+                             words=tpool.execute(library.query_words, q) if q else ())
+
+    def _library_page(self, query: library.Query) -> dict:
+        with self.db.transaction() as s:
+            works, total, ranked = library.search(s, query)
+            return {"items": [library.work_json(w, query.words) for w in works], "total": total,
+                    "page": query.page, "per_page": library.PER_PAGE, "words": list(query.words),
+                    "order": "relevance" if ranked else "newest"}
+
+    def _casebook(self, query: library.Query) -> Response:
+        with self.db.transaction() as s:
+            works = library.all_matching(s, query, CASEBOOK_LIMIT)
+            cases = [casebook.Case(submission_id=w.submission_id, title=w.title, track=w.track,
+                                   track_label=w.track_label, university=w.tenant_name, org_name=w.org_name,
+                                   theme=w.theme, year=w.year, text=w.text, keywords=tuple(w.keywords))
+                     for w in works]
+        subtitle = f"检索：{' '.join(query.words)}" if query.words else ""
+        body = tpool.execute(casebook.case_collection, "教育素材库案例集", cases, subtitle=subtitle)
+        return Response(body, mimetype=DOCX_TYPE,
+                        headers={"Content-Disposition": "attachment; filename=casebook.docx"})
+
+    @api("GET", "/api/v1/library")
+    def library_search(self, request):
+        """The education material library: full-text search with filters, a page of works with snippets."""
+        with self.db.transaction() as s:
+            self._caller(s, request)  # any university or the ministry: the library is shared material
+        page = self._library_page(self._library_query(request.args))
+        with self.db.transaction() as s:
+            page["facets"] = library.facets(s)
+        return page
+
+    @api("GET", "/api/v1/library/casebook.docx")
+    def library_casebook(self, request):
+        """The case collection (案例集) of the works matching the query and filters, as a Word document."""
+        with self.db.transaction() as s:
+            self._caller(s, request)
+        return self._casebook(self._library_query(request.args))
+
+    @page("GET", "/library")
+    def library_page(self, request):
+        session = self.web.sessions.read(request)
+        if session is None:
+            return redirect("/sign-in")
+        query = self._library_query(request.args)
+        data = self._library_page(query)
+        with self.db.transaction() as s:
+            facets, size = library.facets(s), s.scalar(select(func.count()).select_from(LibraryWork))
+            viewer = self._viewer(s, session)
+        args = {k: v for k, v in (("q", query.q), ("track", query.track), ("theme", query.theme),
+                                  ("university", query.tenant), ("year", query.year)) if v}
+        return self.web.render("library.html", session, viewer=viewer, query=query, facets=facets, size=size,
+                               items=data["items"], total=data["total"], per_page=library.PER_PAGE,
+                               export_args=urlencode(args),
+                               page_args=lambda n: urlencode({**args, "page": n}))
+
+    @page("GET", "/library/casebook.docx")
+    def library_page_casebook(self, request):
+        if self.web.sessions.read(request) is None:
+            return redirect("/sign-in")
+        return self._casebook(self._library_query(request.args))
+
+    def _viewer(self, s, session) -> str:
+        if session["role"] == "ministry":
+            return "教育部思政司"
+        name = s.get(TenantName, session["tenant"])
+        return name.name if name else session["tenant"]
+
     # ------------------------------------------------------------------ the dashboard (people in a browser)
 
     @page("GET", "/static/<path:name>")
@@ -202,8 +295,7 @@ class NotifyService:
         filters = dashboard.Filters(request.args.get("campaign") or None, request.args.get("track") or None)
         with self.db.transaction() as s:
             data = dashboard.aggregate(s, tenant, filters)
-            viewer = "教育部思政司" if tenant is None else (
-                (s.get(TenantName, tenant).name if s.get(TenantName, tenant) else tenant))
+            viewer = self._viewer(s, session)
         return self.web.render(
             "dashboard.html", session, viewer=viewer, filters=filters, total=data["total"], tracks=data["tracks"],
             track_labels=data["track_labels"], campaigns=data["campaigns"], show_universities=tenant is None,
@@ -398,12 +490,17 @@ class NotifyService:
 
     @handles("file_checked")
     def on_file_checked(self, event):
-        """Tell the org what to fix; a clean pass needs no e-mail."""
+        """Tell the org what to fix (a clean pass needs no e-mail); remember where media put the file's text."""
         d = event.data
+        text_key = (d.get("derived") or {}).get("text")
         with self.db.handling(event) as s:
-            if s is None or d["verdict"] == "passed":
+            if s is None or (d["verdict"] == "passed" and not text_key):
                 return
             f = s.get(FileCopy, d["file_id"])
+            if f is not None and text_key:
+                f.text_key = text_key
+            if d["verdict"] == "passed":
+                return
             if f is None:
                 # the upload's event is still on its way: retry later rather than lose the mail
                 raise LookupError(f"file {d['file_id']} not known yet")
@@ -475,7 +572,39 @@ class NotifyService:
                         context={**result, "org_name": contact.name, "round_title": round_title,
                                  "title": result.get("title", ""),
                                  "to_level_label": LEVEL_LABELS.get(d["to_level"] or "", "")})
+            if d["level"] == "ministry":
+                self._add_to_library(s, d, track.get("label"))
             hooks.enqueue(s, event)
+
+    def _add_to_library(self, s, d: dict, track_label: str | None) -> None:
+        """The ministry's final selection enters the education material library."""
+        for result in d["results"]:
+            if not result["selected"]:
+                continue
+            work = s.get(ForwardedWork, result["submission_id"])
+            if work is None:
+                # its `submission_forwarded` is still on its way: retry later rather than leave it out
+                raise LookupError(f"forwarded work {result['submission_id']} not known yet")
+            texts = [work_prose(work.fields)] + [self._file_text(s, f["file_id"]) for f in work.files]
+            text = "\n".join(t for t in texts if t)
+            tokens, keywords = tpool.execute(library.analyse, text)
+            theme = work.fields.get("theme")
+            if not track_label:  # the ministry's campaign unknown here: the university's own words for the track
+                own = s.get(CampaignCopy, work.campaign_id)
+                track_label = (own.tracks.get(work.track, {}).get("label") if own else None) or work.track
+            library.add(s, LibraryWork(
+                submission_id=work.submission_id, tenant=work.tenant, tenant_name=work.tenant_name,
+                campaign_id=work.root_campaign_id or work.campaign_id, track=work.track, track_label=track_label,
+                theme=theme if isinstance(theme, str) and theme else None,
+                year=work.forwarded_at.astimezone(SHANGHAI).year, title=work.title, org_name=work.org_name,
+                text=text, keywords=keywords, files=work.files, selected_at=clock.now()), tokens)
+
+    def _file_text(self, s, file_id: str) -> str:
+        f = s.get(FileCopy, file_id)
+        if f is None or not f.text_key:
+            return ""
+        with self.store.open(f.text_key) as stream:
+            return stream.read(FILE_TEXT_LIMIT).decode("utf-8", errors="replace")
 
     # ------------------------------------------------------------------ reminders
 

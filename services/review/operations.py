@@ -19,7 +19,7 @@ from common.errors import Conflict as ConflictError
 from common.errors import DomainError, Forbidden, InvalidInput, NotFound
 from common.levels import parent_level
 from common import neardup
-from common.text import count_chars
+from common.text import count_chars, work_prose
 from services.review.domain import assignment as assigning
 from services.review.domain import blind, ranking, rounds
 from services.review.domain import rubric as rubrics
@@ -699,13 +699,7 @@ def score_sheet(s, rnd: Round) -> list[tuple]:
 
 # --------------------------------------------------------------------------- near-duplicate texts (issue #6)
 
-NEARDUP_TRACK_TEXT = ("text", "summary", "outline")  # the fields whose text is compared
-
-
-def work_text(fields: dict) -> str:
-    """The prose of a work: title and its text fields, as the submitter wrote them."""
-    parts = [str(fields.get(k) or "") for k in ("title", *NEARDUP_TRACK_TEXT)]
-    return "\n".join(p for p in parts if p.strip())
+work_text = work_prose  # the text compared for near-duplicates
 
 
 def index_text(s, submission_id: str, tenant: str, fp) -> list[TextMatch]:

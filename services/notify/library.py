@@ -1,0 +1,213 @@
+"""The education material library (教育素材库): the works selected in the ministry's round, searchable.
+
+A work enters when the ministry confirms its selection (`selection_made` at the
+ministry level). Its text is the title, the prose fields and the text media read in
+its documents and subtitles. Search uses jieba's search-mode tokens (long words also
+as the shorter words inside them, see `common.segment.search_tokens`), stop words
+left out, written to a full-text index per database:
+
+- SQLite (the embedded default): an FTS5 table `library_fts(tokens)` whose rowid is
+  the work's `doc_id`; the tokens are joined by spaces, which FTS5's unicode61
+  tokenizer splits on, so jieba's words are FTS5's terms. Ranked by bm25.
+- PostgreSQL: `library_fts(doc_id, tokens tsvector)` with a GIN index. The vector is
+  built with `array_to_tsvector` and queries are cast to `tsquery` from quoted lexemes,
+  so PostgreSQL's own parser (which depends on the server's locale for Chinese) never
+  touches the words. Ranked by ts_rank.
+
+A query is cut the same way (accurate mode, stop words out) and every word must
+match. Snippets are made here, from the normalised text, with the words marked.
+Cutting is CPU-bound: callers run `index_tokens` and `query_words` in `eventlet.tpool`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
+from sqlalchemy import func, select, text
+
+from common import segment
+from common.text import normalise
+from services.notify.models import LibraryWork
+
+PER_PAGE = 20
+SNIPPET_CHARS = 90
+MAX_QUERY_WORDS = 12
+
+
+@dataclass(frozen=True)
+class Query:
+    q: str = ""
+    track: str | None = None
+    theme: str | None = None
+    tenant: str | None = None
+    year: int | None = None
+    page: int = 1
+    words: tuple[str, ...] = field(default=(), compare=False)  # `q` cut into words (query_words)
+
+
+def index_tokens(text_: str) -> list[str]:
+    """The terms a work is found by: search-mode tokens without stop words, each once."""
+    stop = segment.stop_words()
+    return sorted({w for w in segment.search_tokens(text_) if w not in stop and w.strip()})
+
+
+def analyse(text_: str) -> tuple[list[str], list[str]]:
+    """A work's index terms and its keywords, in one call (one tpool trip)."""
+    return index_tokens(text_), [w for w, _ in segment.keywords(text_, 8)]
+
+
+def query_words(q: str) -> tuple[str, ...]:
+    """The words a query must all match: content words, or all its words if it has only stop words."""
+    ws = segment.content_words(q) or segment.words(q)
+    return tuple(dict.fromkeys(ws))[:MAX_QUERY_WORDS]
+
+
+# --------------------------------------------------------------------------- writing
+
+def add(s, work: LibraryWork, tokens: list[str]) -> None:
+    """Insert the work and its index entry (same transaction); a work already in the library is kept."""
+    if s.scalar(select(LibraryWork.doc_id).where(LibraryWork.submission_id == work.submission_id)) is not None:
+        return
+    s.add(work)
+    s.flush()
+    if s.bind.dialect.name == "sqlite":
+        s.execute(text("INSERT INTO library_fts (rowid, tokens) VALUES (:id, :tokens)"),
+                  {"id": work.doc_id, "tokens": " ".join(tokens)})
+    else:
+        s.execute(text("INSERT INTO library_fts (doc_id, tokens) VALUES (:id, array_to_tsvector(CAST(:tokens AS text[])))"),
+                  {"id": work.doc_id, "tokens": tokens})
+
+
+# --------------------------------------------------------------------------- reading
+
+def _fts5_match(words: tuple[str, ...]) -> str:
+    # Each word a quoted phrase (quotes doubled), all required.
+    return " AND ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def _tsquery(words: tuple[str, ...]) -> str:
+    # Quoted lexemes, taken as they are (quote and backslash escaped), all required.
+    return " & ".join("'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in words)
+
+
+# Columns with few values (a handful of tracks, five themes, a few years). With words in the query, SQLite
+# must find the matches through FTS5 first and check these on each match: given an index on them, its
+# planner would rather walk, say, every story and run the MATCH once per story (seconds on 100,000 works).
+# A unary + in front of the column takes its index out of the planner's choice.
+_BROAD = ("track", "theme", "year")
+
+
+def _filters(query: Query, sqlite_fts: bool = False) -> tuple[str, dict]:
+    sql, params = [], {}
+    for name in ("track", "theme", "tenant", "year"):
+        value = getattr(query, name)
+        if value not in (None, ""):
+            plus = "+" if sqlite_fts and name in _BROAD else ""
+            sql.append(f" AND {plus}w.{name} = :{name}")
+            params[name] = value
+    return "".join(sql), params
+
+
+# Ranking by relevance (bm25, ts_rank) scores every match; past this many a common word (党员 is in most
+# stories) would cost more than the page is worth, and those matches are listed newest first instead,
+# which the index yields in order and stops after one page.
+RANK_AT_MOST = 5000
+
+
+def search(s, query: Query, per_page: int = PER_PAGE) -> tuple[list[LibraryWork], int, bool]:
+    """One page of works matching the query and filters, and how many match in all, and whether the page is
+    ranked by relevance (else newest first: no words, or more than RANK_AT_MOST matches)."""
+    sqlite = s.bind.dialect.name == "sqlite"
+    where, params = _filters(query, sqlite_fts=sqlite and bool(query.words))
+    params.update(limit=per_page, offset=(max(1, query.page) - 1) * per_page)
+    newest = "ORDER BY w.selected_at DESC, w.doc_id DESC"
+    if not query.words:
+        base = f"FROM library_works w WHERE 1 = 1{where}"
+        total = s.execute(text(f"SELECT count(*) {base}"), params).scalar_one()
+        ranked, order = False, newest
+    else:
+        if sqlite:
+            params["match"] = _fts5_match(query.words)
+            base = f"FROM library_fts f JOIN library_works w ON w.doc_id = f.rowid WHERE library_fts MATCH :match{where}"
+            # without filters the count needs no join
+            counted = "FROM library_fts WHERE library_fts MATCH :match" if not where else base
+            relevance = "ORDER BY bm25(library_fts), w.doc_id"
+            latest = "ORDER BY f.rowid DESC"  # FTS5 walks its rowids backwards and stops after the page
+        else:
+            params["match"] = _tsquery(query.words)
+            base = (f"FROM library_fts f JOIN library_works w ON w.doc_id = f.doc_id "
+                    f"WHERE f.tokens @@ CAST(:match AS tsquery){where}")
+            counted = base
+            relevance = "ORDER BY ts_rank(f.tokens, CAST(:match AS tsquery)) DESC, w.doc_id"
+            latest = "ORDER BY w.doc_id DESC"
+        total = s.execute(text(f"SELECT count(*) {counted}"), params).scalar_one()
+        ranked = total <= RANK_AT_MOST
+        # works enter in selection order, so the newest are the highest doc_ids: the index's own order
+        order = relevance if ranked else latest
+    ids = s.execute(text(f"SELECT w.doc_id {base} {order} LIMIT :limit OFFSET :offset"), params).scalars().all()
+    found = {w.doc_id: w for w in s.scalars(select(LibraryWork).where(LibraryWork.doc_id.in_(ids)))}
+    return [found[i] for i in ids], total, ranked
+
+
+def all_matching(s, query: Query, limit: int) -> list[LibraryWork]:
+    """Up to `limit` matching works (for the case collection), grouped by track, best first within each."""
+    works, _, _ = search(s, Query(q=query.q, track=query.track, theme=query.theme, tenant=query.tenant,
+                               year=query.year, words=query.words), per_page=limit)
+    order = {t: i for i, t in enumerate(dict.fromkeys(w.track for w in works))}
+    return sorted(works, key=lambda w: order[w.track])
+
+
+def facets(s) -> dict:
+    """The values the filters offer, with how many works each has."""
+    def grouped(*columns):
+        return s.execute(select(*columns, func.count()).group_by(*columns).order_by(*columns)).all()
+
+    return {
+        "tracks": [{"value": t, "label": label, "count": n} for t, label, n in
+                   grouped(LibraryWork.track, LibraryWork.track_label)],
+        "themes": [{"value": t, "count": n} for t, n in grouped(LibraryWork.theme) if t],
+        "universities": [{"value": t, "label": name, "count": n} for t, name, n in
+                         grouped(LibraryWork.tenant, LibraryWork.tenant_name)],
+        "years": [{"value": y, "count": n} for y, n in grouped(LibraryWork.year)],
+    }
+
+
+def snippet(text_: str, words: tuple[str, ...], width: int = SNIPPET_CHARS) -> Markup:
+    """A passage of the (normalised) text around the densest cluster of the query's words, escaped, with
+    the words in <mark>; the beginning of the text when no word occurs."""
+    clean = " ".join(normalise(text_).split())
+    hits = sorted((i, i + len(w), w) for w in set(words) if w for i in _find_all(clean, w))
+    if not hits:
+        return escape(clean[:width]) + ("…" if len(clean) > width else "")
+    # the window starting shortly before the hit after which the most distinct words follow within `width`
+    best = max(range(len(hits)), key=lambda k: (len({w for i, _, w in hits[k:] if i < hits[k][0] + width}), -k))
+    start = max(0, hits[best][0] - width // 4)
+    end = min(len(clean), start + width)
+    out, pos = [Markup("…") if start else Markup("")], start
+    for i, j, _ in hits:
+        if i < pos or i >= end:
+            continue  # overlaps a word already marked, or outside the window
+        out += [escape(clean[pos:i]), Markup("<mark>"), escape(clean[i:min(j, end)]), Markup("</mark>")]
+        pos = min(j, end)
+    out.append(escape(clean[pos:end]))
+    if end < len(clean):
+        out.append(Markup("…"))
+    return Markup("").join(out)
+
+
+def _find_all(haystack: str, needle: str, limit: int = 50) -> list[int]:
+    found, i = [], haystack.find(needle)
+    while i >= 0 and len(found) < limit:
+        found.append(i)
+        i = haystack.find(needle, i + len(needle))
+    return found
+
+
+def work_json(work: LibraryWork, words: tuple[str, ...]) -> dict:
+    return {
+        "submission_id": work.submission_id, "title": work.title, "track": work.track,
+        "track_label": work.track_label, "theme": work.theme, "year": work.year,
+        "university": work.tenant_name, "tenant": work.tenant, "org_name": work.org_name,
+        "keywords": work.keywords, "selected_at": work.selected_at.isoformat(),
+        "snippet_html": str(snippet(work.text, words)),
+    }
