@@ -19,6 +19,7 @@ import uuid
 from datetime import timedelta
 
 import eventlet
+from eventlet import tpool
 from eventlet.green import subprocess
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
@@ -26,13 +27,14 @@ from nameko.web.handlers import http
 from sqlalchemy import select
 
 from common.db import utcnow
-from common.dependencies import Database, ObjectStore
+from common.dependencies import Database, ObjectStore, Segmenter
 from common.messaging import OutboxRelay, handles
 from services.media.models import CheckReport, MediaPolicyCopy, OutboxMessage, ProcessedEvent
 from services.media.policy import finding, judge, verdict_of
 from services.media.recheck import with_sidecar
 
 log = logging.getLogger(__name__)
+KEYWORDS = 10  # keywords kept from a document's or subtitles' text
 
 
 class ClaimHeld(Exception):
@@ -104,6 +106,7 @@ class MediaService:
     outbox = OutboxRelay(OutboxMessage)
     store = ObjectStore()
     replica = ReplicaId()
+    segmenter = Segmenter()  # jieba and OpenCC loaded at start: keywords of documents and subtitles
 
     @http("GET", "/health")
     def health(self, request):
@@ -139,6 +142,16 @@ class MediaService:
                 key = f"derived/{event.tenant}/{d['file_id']}/{os.path.basename(local)}"
                 self.store.put_file(key, local)
                 derived[name] = key
+            if report["text"].strip():
+                # The words of a document or of subtitles: keywords for the portal and the theme suggestion,
+                # and the text itself for the material library, so nobody parses the file again.
+                keywords = tpool.execute(self.segmenter.keywords, report["text"], KEYWORDS)
+                report["facts"]["keywords"] = [w for w, _ in keywords]
+                local = os.path.join(workdir, "text.txt")
+                with open(local, "w", encoding="utf-8") as f:
+                    f.write(report["text"])
+                derived["text"] = f"derived/{event.tenant}/{d['file_id']}/text.txt"
+                self.store.put_file(derived["text"], local)
         except Exception:
             self._release(d["file_id"])  # the retry may check it at once
             raise

@@ -163,6 +163,34 @@ def test_a_sidecar_uploaded_after_its_video_updates_the_videos_verdict(media, me
     later = {ev["data"]["file_id"]: ev["data"] for ev in drain(bound, 2)}
     conn.release()
     assert later["f-srt"]["verdict"] == "passed" and later["f-srt"]["facts"]["format"] == "srt"
+    # the subtitles' words: keywords in the facts (intake's theme suggestion), the text kept for the library
+    assert later["f-srt"]["facts"]["keywords"]
+    with store.open(later["f-srt"]["derived"]["text"]) as f:
+        said = f.read().decode("utf-8")
+    assert media_fixtures.CUES[0] in said and all(w in said for w in later["f-srt"]["facts"]["keywords"])
     again = later["f-video"]
     assert again["facts"]["has_subtitles"] is True and 0.75 <= again["facts"]["subtitle_coverage"] <= 0.85
     assert again["verdict"] == "passed" and again["checked_at"] > first["checked_at"]
+
+
+def test_a_documents_keywords_and_text_are_kept_and_an_image_has_none(media, media_files):
+    from services.media import documents
+
+    start, store = media
+    config = start(n=1)
+    conn, bound = collect_checked(config["AMQP_URI"])
+    publish(config["AMQP_URI"], seu_campaign_event())
+    import eventlet
+
+    eventlet.sleep(1)
+    publish(config["AMQP_URI"], upload_event(store, media_files, "document_docx", "document", "f-doc", track="material"),
+            upload_event(store, media_files, "image_gps", "image", "f-img", track="material"))
+    got = {ev["data"]["file_id"]: ev["data"] for ev in drain(bound, 2)}
+    conn.release()
+    doc = got["f-doc"]
+    assert {"抗疫精神", "战斗堡垒"} & set(doc["facts"]["keywords"]) and len(doc["facts"]["keywords"]) <= 10
+    with store.open(doc["derived"]["text"]) as f:
+        kept = f.read().decode("utf-8")
+    assert kept == documents.inspect_document(str(media_files["document_docx"])).text
+    assert all(p in kept for p in media_fixtures.DOCX_PARAGRAPHS)
+    assert "keywords" not in got["f-img"]["facts"] and "text" not in got["f-img"]["derived"]
