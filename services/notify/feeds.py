@@ -381,7 +381,7 @@ def progress_xlsx(rows: Iterable[dict]) -> bytes:
 # Forwarded works (择优报送): Atom and XLSX
 # --------------------------------------------------------------------------- #
 
-FORWARDED_HEADER = ("高校", "活动", "赛道", "作品名称", "报送单位", "回执编号", "报送时间", "文件")
+FORWARDED_HEADER = ("高校", "活动", "赛道", "作品名称", "报送单位", "回执编号", "报送时间", "关键词", "文件")
 
 
 def forwarded_atom(items: Iterable[dict], feed_url: str, updated: datetime, track_labels: dict[str, str]) -> bytes:
@@ -399,7 +399,8 @@ def forwarded_atom(items: Iterable[dict], feed_url: str, updated: datetime, trac
         _sub(entry, "updated", _rfc3339(item["forwarded_at"], "forwarded_at"))
         _sub(entry, "category", term=item["track"], label=track_labels.get(item["track"], item["track"]))
         _sub(entry, "content", f"{item['tenant_name']} {item['org_name']} 报送，回执编号 {item['receipt_no'] or '无'}，"
-                               f"报送时间 {_beijing_text(item['forwarded_at'])}（北京时间）。", type="text")
+                               f"报送时间 {_beijing_text(item['forwarded_at'])}（北京时间）。"
+                               + (f"关键词：{'、'.join(item['keywords'])}。" if item.get("keywords") else ""), type="text")
         for f in item["files"]:
             _sub(entry, "link", rel="enclosure", href=f["url"], type=f["content_type"], length=str(f["size"]))
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
@@ -418,7 +419,7 @@ def forwarded_xlsx(items: Iterable[dict], track_labels: dict[str, str], link_hou
     for r, item in enumerate(items, start=2):
         values = [item["tenant_name"], item["campaign_id"], track_labels.get(item["track"], item["track"]),
                   item["title"], item["org_name"], item["receipt_no"] or "", _beijing_text(item["forwarded_at"]),
-                  "\n".join(f["url"] for f in item["files"])]
+                  "、".join(item.get("keywords") or []), "\n".join(f["url"] for f in item["files"])]
         ws.append([_cell_text(v) for v in values])
         for col in range(1, len(values) + 1):
             ws.cell(row=r, column=col).data_type = "s"  # a title starting with "=" stays text

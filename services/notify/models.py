@@ -187,6 +187,7 @@ class ForwardedWork(Base):
     receipt_no = Column(String(64), nullable=True)
     fields = Column(JSON, nullable=False)
     files = Column(JSON, nullable=False)
+    keywords = Column(JSON, nullable=True)  # of its prose and its documents' and subtitles' text
     forwarded_at = Column(UTCDateTime, nullable=False)
     seq = Column(BigInteger, nullable=False, unique=True)
     __table_args__ = (Index("ix_forwarded_level_seq", "to_level", "seq"),)

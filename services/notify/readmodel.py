@@ -85,8 +85,9 @@ def rows_after(s, seq: int, limit: int, tenant: str | None) -> list[dict]:
     return [row_json(r, names, campaigns) for r in rows]
 
 
-def record_forwarded(s, tenant: str, d: dict) -> None:
-    """Keep a forwarded work (the highest level it reached) and recount its progress row."""
+def record_forwarded(s, tenant: str, d: dict, keywords: list[str] | None = None) -> None:
+    """Keep a forwarded work (the highest level it reached), with the keywords of its text, and recount its
+    progress row."""
     seq = next_seq(s)
     row = s.get(ForwardedWork, d["submission_id"])
     if row is None:
@@ -95,7 +96,7 @@ def record_forwarded(s, tenant: str, d: dict) -> None:
     row.tenant, row.tenant_name, row.campaign_id = tenant, d.get("tenant_name", tenant), d["campaign_id"]
     row.root_campaign_id, row.track, row.org_name = d.get("root_campaign_id"), d["track"], d["org_name"]
     row.org_level, row.to_level, row.title, row.receipt_no = d["org_level"], d["to_level"], d["title"], d["receipt_no"]
-    row.fields, row.files, row.seq = d["fields"], d["files"], seq
+    row.fields, row.files, row.seq, row.keywords = d["fields"], d["files"], seq, keywords
     row.forwarded_at = datetime.fromisoformat(d["forwarded_at"])
     s.flush()
     refresh(s, tenant, d["campaign_id"], d["track"], d["org_level"])
@@ -121,7 +122,7 @@ def forwarded_json(row: ForwardedWork, links) -> dict:
     return {"submission_id": row.submission_id, "tenant": row.tenant, "tenant_name": row.tenant_name,
             "campaign_id": row.campaign_id, "base_campaign_id": row.root_campaign_id, "track": row.track,
             "org_name": row.org_name, "org_level": row.org_level, "to_level": row.to_level, "title": row.title,
-            "receipt_no": row.receipt_no, "fields": row.fields, "files": files,
+            "receipt_no": row.receipt_no, "fields": row.fields, "keywords": row.keywords or [], "files": files,
             "forwarded_at": row.forwarded_at.isoformat(), "seq": row.seq}
 
 

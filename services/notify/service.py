@@ -539,7 +539,9 @@ class NotifyService:
         with self.db.handling(event) as s:
             if s is None:
                 return
-            readmodel.record_forwarded(s, event.tenant, d)
+            text = self._work_text(s, d["fields"], d["files"])
+            keywords = [w for w, _ in tpool.execute(self.segmenter.keywords, text, 8)] if text else []
+            readmodel.record_forwarded(s, event.tenant, d, keywords)
             hooks.enqueue(s, event)
 
     @handles("reviewer_invited")
@@ -585,8 +587,7 @@ class NotifyService:
             if work is None:
                 # its `submission_forwarded` is still on its way: retry later rather than leave it out
                 raise LookupError(f"forwarded work {result['submission_id']} not known yet")
-            texts = [work_prose(work.fields)] + [self._file_text(s, f["file_id"]) for f in work.files]
-            text = "\n".join(t for t in texts if t)
+            text = self._work_text(s, work.fields, work.files)
             tokens, keywords = tpool.execute(library.analyse, text)
             theme = work.fields.get("theme")
             if not track_label:  # the ministry's campaign unknown here: the university's own words for the track
@@ -598,6 +599,11 @@ class NotifyService:
                 theme=theme if isinstance(theme, str) and theme else None,
                 year=work.forwarded_at.astimezone(SHANGHAI).year, title=work.title, org_name=work.org_name,
                 text=text, keywords=keywords, files=work.files, selected_at=clock.now()), tokens)
+
+    def _work_text(self, s, fields: dict, files: list[dict]) -> str:
+        """A work's prose and the text media read in its documents and subtitles."""
+        texts = [work_prose(fields)] + [self._file_text(s, f["file_id"]) for f in files]
+        return "\n".join(t for t in texts if t)
 
     def _file_text(self, s, file_id: str) -> str:
         f = s.get(FileCopy, file_id)

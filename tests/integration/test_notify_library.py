@@ -175,6 +175,9 @@ def test_the_ministrys_selection_enters_the_library_with_its_documents_text(noti
     assert item["year"] == 2020 and item["track_label"] == "教育素材" and "三微一端" in item["keywords"]
     assert page["facets"]["tracks"] == [{"value": "material", "label": "教育素材", "count": 1}]
     assert search(q="先锋岗", track="story")["total"] == 0
+    feed = requests.get(f"{base}/api/v1/feed/forwarded", headers=auth, timeout=10).json()["items"]
+    everything = "云端党日的实践 线上主题党日活动。" + doc_text
+    assert feed[0]["keywords"] and all(w in everything for w in feed[0]["keywords"])
 
     r = requests.get(f"{base}/api/v1/library", params={"year": "二〇二〇"}, headers=auth, timeout=10)
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_parameter" and "整数" in r.json()["error"]["message"]

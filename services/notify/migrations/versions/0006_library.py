@@ -1,4 +1,5 @@
-"""education material library: works selected in the ministry's round, and their full-text index
+"""education material library: works selected in the ministry's round, and their full-text index;
+keywords of forwarded works
 
 Revision ID: 0006
 Revises: 0005
@@ -18,6 +19,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('files', schema=None) as batch_op:
         batch_op.add_column(sa.Column('text_key', sa.String(length=300), nullable=True))
+    with op.batch_alter_table('forwarded_works', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('keywords', sa.JSON(), nullable=True))
     op.create_table(
         'library_works',
         sa.Column('doc_id', sa.Integer(), autoincrement=True, nullable=False),
@@ -52,5 +55,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TABLE library_fts")
     op.drop_table('library_works')
+    with op.batch_alter_table('forwarded_works', schema=None) as batch_op:
+        batch_op.drop_column('keywords')
     with op.batch_alter_table('files', schema=None) as batch_op:
         batch_op.drop_column('text_key')
