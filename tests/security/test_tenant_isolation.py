@@ -1,0 +1,168 @@
+"""Tenant isolation over every endpoint of the portal API (issue #7).
+
+The test walks intake's OpenAPI document: every operation must be listed in ACCESS
+below, so an endpoint added later without a decision about who may reach what fails
+here until it is classified. With 武汉科技大学's key, each of 东南大学's objects answers
+404 (the same answer as an id that does not exist, so nothing about it leaks), each
+list leaves them out, and nothing of 东南大学's changes.
+"""
+import hashlib
+import json
+
+import pytest
+import yaml
+
+from services.intake.service import OPENAPI
+from tests.integration.test_intake_api import intake  # noqa: F401  (fixture)
+
+PLANTED_TITLE = "东南大学绝密作品标题甲乙丙"
+PLANTED_FILE = "东南大学秘密文件名.mp4"
+
+# What each operation may touch, for a caller of another university:
+#   "public"      no key (health, the API document)
+#   "capability"  the URL's token is the credential (an upload target handed out with the file)
+#   "own"         only the caller's own objects can be named (lists, the caller's own data, imports)
+#   "foreign"     names another university's object (in the path or the body): must answer 404
+ACCESS = {
+    ("get", "/health"): "public",
+    ("get", "/api/v1/openapi.json"): "public",
+    ("get", "/api/v1/me"): "own",
+    ("get", "/api/v1/campaigns"): "own",
+    ("post", "/api/v1/campaigns"): "foreign",  # a copy deriving from 东南大学's campaign
+    ("get", "/api/v1/campaigns/{campaign_id}"): "foreign",
+    ("get", "/api/v1/orgs"): "own",
+    ("post", "/api/v1/orgs/import"): "own",  # rows name parents by name, within the caller's own file
+    ("get", "/api/v1/orgs/template.xlsx"): "own",
+    ("get", "/api/v1/orgs/{org_id}"): "foreign",
+    ("get", "/api/v1/submissions"): "own",
+    ("post", "/api/v1/submissions"): "foreign",  # with 东南大学's org
+    ("get", "/api/v1/submissions/{submission_id}"): "foreign",
+    ("patch", "/api/v1/submissions/{submission_id}"): "foreign",
+    ("post", "/api/v1/submissions/{submission_id}/submit"): "foreign",
+    ("post", "/api/v1/submissions/{submission_id}/withdraw"): "foreign",
+    ("get", "/api/v1/submissions/{submission_id}/receipts"): "foreign",
+    ("post", "/api/v1/submissions/{submission_id}/files"): "foreign",
+    ("put", "/api/v1/uploads/{token}"): "capability",
+    ("get", "/api/v1/files/{file_id}"): "foreign",
+    ("delete", "/api/v1/files/{file_id}"): "foreign",
+    ("post", "/api/v1/files/{file_id}/complete"): "foreign",
+    ("get", "/api/v1/extensions"): "own",
+    ("post", "/api/v1/extensions"): "foreign",  # for 东南大学's org
+}
+METHODS = {"get", "put", "post", "patch", "delete"}
+
+
+def operations():
+    return {(m, path) for path, item in OPENAPI["paths"].items() for m in item if m in METHODS}
+
+
+def test_every_operation_of_the_api_document_is_classified():
+    missing = operations() - set(ACCESS)
+    assert not missing, f"classify these endpoints in ACCESS (who may reach what): {sorted(missing)}"
+    assert not set(ACCESS) - operations(), "ACCESS lists operations the API no longer has"
+
+
+@pytest.fixture
+def two_universities(intake):  # noqa: F811
+    seu, wust = intake["seu"], intake["wust"]
+    org = seu.org_id("计算机科学与工程学院党委")
+    work = seu.draft("siyige-2020-seu", "lecture", "计算机科学与工程学院党委", title=PLANTED_TITLE,
+                     lecturers=["张书记"], planned_date="2020-07-01")
+    video = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
+    r = seu("POST", f"/api/v1/submissions/{work['id']}/files", json={
+        "kind": "video", "filename": PLANTED_FILE, "size": len(video),
+        "sha256": hashlib.sha256(video).hexdigest(), "content_type": "video/mp4"})
+    assert r.status_code == 201, r.text
+    file_id = r.json()["file"]["id"]
+    r = seu("POST", "/api/v1/extensions", json={
+        "campaign_id": "siyige-2020-seu", "track": "lecture", "stage": "video", "org_id": org,
+        "until": "2020-07-16T12:00:00+08:00", "reason": "东南大学延期理由"})
+    assert r.status_code == 201, r.text
+    ids = {"campaign_id": "siyige-2020-seu", "org_id": org, "submission_id": work["id"], "file_id": file_id}
+    return intake, ids
+
+
+def foreign_request(method, path, ids):
+    """The request that names 东南大学's object: in the path, and in a body valid for the schema."""
+    url = path.format(**ids)
+    body = None
+    if (method, path) == ("post", "/api/v1/campaigns"):
+        body = {"data": _wust_copy_deriving_from_seu().encode(), "headers": {"Content-Type": "application/yaml"}}
+    elif (method, path) == ("post", "/api/v1/submissions"):
+        body = {"json": {"campaign_id": "siyige-2020-seu", "track": "lecture", "org_id": ids["org_id"],
+                         "fields": {"title": "冒名"}}}
+    elif (method, path) == ("patch", "/api/v1/submissions/{submission_id}"):
+        body = {"json": {"fields": {"title": "篡改"}}}
+    elif path.endswith("/files") and method == "post":
+        body = {"json": {"kind": "video", "filename": "x.mp4", "size": 10, "sha256": "0" * 64,
+                         "content_type": "video/mp4"}}
+    elif (method, path) == ("post", "/api/v1/extensions"):
+        body = {"json": {"campaign_id": "siyige-2020-wust", "track": "lecture", "stage": "video",
+                         "org_id": ids["org_id"], "until": "2020-07-16T12:00:00+08:00"}}
+    return method.upper(), url, body or {}
+
+
+def _wust_copy_deriving_from_seu() -> str:
+    from pathlib import Path
+
+    from services.intake.domain import campaign
+
+    text = (Path(campaign.__file__).resolve().parents[1] / "definitions" / "siyige-2020-wust.yaml").read_text(
+        encoding="utf-8")
+    doc = yaml.safe_load(text)
+    doc["id"], doc["derives_from"] = "wust-copy-of-seu", "siyige-2020-seu"
+    return yaml.safe_dump(doc, allow_unicode=True)
+
+
+def test_another_universitys_objects_answer_404_on_every_endpoint(two_universities):
+    env, ids = two_universities
+    seu, wust = env["seu"], env["wust"]
+    before = seu("GET", f"/api/v1/submissions/{ids['submission_id']}").json()
+    for (method, path), access in sorted(ACCESS.items()):
+        if access != "foreign":
+            continue
+        verb, url, body = foreign_request(method, path, ids)
+        r = wust(verb, url, **body)
+        assert r.status_code == 404, (verb, url, r.status_code, r.text[:300])
+        assert r.json()["error"]["code"].endswith("_not_found"), (verb, url, r.text[:300])
+        # the same answer as for an object that does not exist
+        missing = {k: "0" * 32 if k != "campaign_id" else "no-such-campaign" for k in ids}
+        verb, url_missing, body_missing = foreign_request(method, path, missing)
+        r2 = wust(verb, url_missing, **body_missing)
+        assert (r2.status_code, r2.json()["error"]["code"]) == (r.status_code, r.json()["error"]["code"]), url
+    after = seu("GET", f"/api/v1/submissions/{ids['submission_id']}").json()
+    assert {k: v for k, v in after.items() if k != "updated_at"} == {
+        k: v for k, v in before.items() if k != "updated_at"}
+    assert after["title"] == PLANTED_TITLE and after["state"] == "draft"
+    assert seu("GET", f"/api/v1/files/{ids['file_id']}").status_code == 200
+
+
+def test_lists_and_own_data_never_show_another_universitys_objects(two_universities):
+    env, ids = two_universities
+    wust = env["wust"]
+    planted = [PLANTED_TITLE, PLANTED_FILE, "东南大学延期理由", "计算机科学与工程学院党委", *ids.values()]
+    planted.remove("siyige-2020-seu")  # campaign ids are listed only if visible; checked separately below
+    for (method, path), access in sorted(ACCESS.items()):
+        if access != "own" or method != "get":
+            continue
+        r = wust("GET", path)
+        assert r.status_code == 200, (path, r.text[:300])
+        text = r.content.decode("utf-8", errors="replace") if "json" in r.headers["Content-Type"] else ""
+        leaked = [p for p in planted if p in text]
+        assert not leaked, (path, leaked)
+    campaigns = {c["id"] for c in wust("GET", "/api/v1/campaigns").json()["items"]}
+    assert "siyige-2020-seu" not in campaigns and "siyige-2020-wust" in campaigns
+    # the query filters cannot reach across either
+    for params in ({"q": PLANTED_TITLE}, {"org_id": ids["org_id"]}, {"campaign_id": "siyige-2020-seu"}):
+        assert wust("GET", "/api/v1/submissions", params=params).json()["total"] == 0
+    assert not wust("GET", "/api/v1/orgs", params={"q": "计算机科学与工程学院"}).json()["items"]
+    assert "东南大学" not in json.dumps(wust("GET", "/api/v1/extensions",
+                                             params={"campaign_id": "siyige-2020-seu"}).json(), ensure_ascii=False)
+
+
+def test_an_upload_token_is_the_only_way_to_its_target(two_universities):
+    env, _ = two_universities
+    import requests
+
+    r = requests.put(env["base"] + "/api/v1/uploads/not-a-token", data=b"x", timeout=10)
+    assert r.status_code == 404 and r.json()["error"]["code"].endswith("not_found")
