@@ -14,6 +14,7 @@ import yaml
 
 from services.intake.service import OPENAPI
 from tests.integration.test_intake_api import intake  # noqa: F401  (fixture)
+from tests.integration.test_notify_service import notify, smtp  # noqa: F401  (fixtures)
 
 PLANTED_TITLE = "东南大学绝密作品标题甲乙丙"
 PLANTED_FILE = "东南大学秘密文件名.mp4"
@@ -166,3 +167,109 @@ def test_an_upload_token_is_the_only_way_to_its_target(two_universities):
 
     r = requests.put(env["base"] + "/api/v1/uploads/not-a-token", data=b"x", timeout=10)
     assert r.status_code == 404 and r.json()["error"]["code"].endswith("not_found")
+
+
+# --------------------------------------------------------------------------- notify: feeds, messages, webhooks
+
+# Notify has no API document; its routes are walked from the running service's entrypoints instead.
+NOTIFY_ACCESS = {
+    ("GET", "/health"): "public",
+    ("GET", "/static/<path:name>"): "public",
+    ("GET", "/sign-in"): "public",
+    ("POST", "/sign-in"): "public",
+    ("POST", "/sign-out"): "own",
+    ("GET", "/dashboard"): "own",
+    ("GET", "/api/v1/feed/progress"): "own",
+    ("GET", "/api/v1/feed/progress.atom"): "own",
+    ("GET", "/api/v1/feed/progress.xlsx"): "own",
+    ("GET", "/api/v1/feed/forwarded"): "own",
+    ("GET", "/api/v1/feed/forwarded.atom"): "own",
+    ("GET", "/api/v1/feed/forwarded.xlsx"): "own",
+    ("GET", "/files/<string:token>"): "capability",
+    ("GET", "/api/v1/messages"): "own",
+    ("POST", "/api/v1/webhooks"): "own",
+    ("GET", "/api/v1/webhooks"): "own",
+    ("DELETE", "/api/v1/webhooks/<string:sub_id>"): "foreign",
+    ("GET", "/api/v1/webhooks/<string:sub_id>/deliveries"): "foreign",
+    ("POST", "/api/v1/webhooks/<string:sub_id>/deliveries/<string:delivery_id>/replay"): "foreign",
+    # The education material library is national material, shared with every university by design.
+    ("GET", "/api/v1/library"): "shared",
+    ("GET", "/api/v1/library/casebook.docx"): "shared",
+    ("GET", "/library"): "shared",
+    ("GET", "/library/casebook.docx"): "shared",
+}
+
+
+def routes(container) -> set[tuple[str, str]]:
+    from nameko.web.handlers import HttpRequestHandler
+
+    return {(e.method, e.url) for e in container.entrypoints if isinstance(e, HttpRequestHandler)}
+
+
+def text_of(response) -> str:
+    kind = response.headers.get("Content-Type", "")
+    if "spreadsheetml" in kind:
+        import io
+
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(response.content))
+        return "\n".join(str(v) for ws in book for row in ws.iter_rows(values_only=True) for v in row if v)
+    return response.content.decode("utf-8", errors="replace")
+
+
+def test_notify_never_shows_one_university_anothers_rows_messages_or_webhooks(notify):  # noqa: F811
+    import requests
+    from kombu import Connection
+
+    from common.events import make_event
+    from tests.conftest import wait_until
+    from tests.integration.test_notify_dashboard import sign_in
+    from tests.integration.test_notify_service import ORGS, key_events, publish, seu_campaign, story_submitted
+
+    missing = routes(notify["container"]) - set(NOTIFY_ACCESS)
+    assert not missing, f"classify these notify routes in NOTIFY_ACCESS: {sorted(missing)}"
+    base = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"]
+    seu_key, wust_key = "sk_seu_isolation", "sk_wust_isolation"
+    publish(notify["amqp"], key_events("seu", "university", "东南大学", seu_key),
+            key_events("wust", "university", "武汉科技大学", wust_key), seu_campaign(), ORGS)
+    seu = requests.Session()
+    seu.headers["Authorization"] = f"Bearer {seu_key}"
+    wust = requests.Session()
+    wust.headers["Authorization"] = f"Bearer {wust_key}"
+    sub = wait_until(lambda: (r := seu.post(f"{base}/api/v1/webhooks", json={
+        "url": "http://127.0.0.1:9/hook", "event_types": ["submission_submitted"]}, timeout=10)).status_code == 201
+        and r.json(), timeout=20, what="the key copies")
+    forwarded = make_event("submission_forwarded", "seu", {
+        "submission_id": "s-planted", "campaign_id": "siyige-2020-seu", "track": "story", "org_id": "o-cse",
+        "org_name": "计算机科学与工程学院党委", "org_level": "level2", "from_level": "university",
+        "to_level": "ministry", "title": PLANTED_TITLE, "receipt_no": "SEU-PLANTED-1",
+        "forwarded_at": "2020-07-20T02:00:00+00:00", "fields": {"title": PLANTED_TITLE}, "files": []})
+    publish(notify["amqp"], story_submitted(), forwarded)
+    deliveries = wait_until(lambda: seu.get(f"{base}/api/v1/webhooks/{sub['id']}/deliveries", timeout=10)
+                            .json()["items"], timeout=20, what="a webhook delivery")
+    wait_until(lambda: seu.get(f"{base}/api/v1/messages", timeout=10).json()["items"], timeout=20,
+               what="SEU's receipt in the message log")
+    wait_until(lambda: PLANTED_TITLE in seu.get(f"{base}/api/v1/feed/forwarded", timeout=10).text, timeout=20,
+               what="SEU's forwarded work in its own feed")
+    planted = [PLANTED_TITLE, "SEU-PLANTED-1", "cse@demo.local", "计算机科学与工程学院党委", "东南大学", sub["id"],
+               deliveries[0]["id"], "127.0.0.1:9"]
+
+    ids = {"sub_id": sub["id"], "delivery_id": deliveries[0]["id"], "token": "x", "path:name": "x"}
+    web, _ = sign_in(base, wust_key)
+    for (method, url), access in sorted(NOTIFY_ACCESS.items()):
+        path = url
+        for name, value in ids.items():
+            path = path.replace(f"<string:{name}>", value).replace(f"<{name}>", value)
+        if access == "foreign":
+            r = wust.request(method, base + path, timeout=10)
+            assert r.status_code == 404, (method, path, r.status_code, r.text[:200])
+            assert r.json()["error"]["code"].endswith("_not_found")
+        elif access == "own" and method == "GET":
+            r = (web if not path.startswith("/api/") else wust).get(base + path, timeout=30)
+            assert r.status_code == 200, (path, r.status_code, r.text[:200])
+            leaked = [p for p in planted if p in text_of(r)]
+            assert not leaked, (path, leaked)
+    # SEU's subscription is untouched, and its own key still sees everything above
+    assert [s["id"] for s in seu.get(f"{base}/api/v1/webhooks", timeout=10).json()["items"]] == [sub["id"]]
+    assert "cse@demo.local" in seu.get(f"{base}/api/v1/messages", timeout=10).text
