@@ -56,6 +56,18 @@ class ObjectStore(DependencyProvider):
         return self.store
 
 
+class Limits(DependencyProvider):
+    """The service's rate limits (`common.ratelimit.RateLimits`), one set per process."""
+
+    def setup(self):
+        from common.ratelimit import RateLimits
+
+        self.limits = RateLimits(self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return self.limits
+
+
 class Segmenter(DependencyProvider):
     """jieba, loaded once when the service starts, on the service's own thread.
 

@@ -84,3 +84,14 @@ class PayloadTooLarge(DomainError):
 class Unprocessable(DomainError):
     status = 422
     code = "unprocessable"
+
+
+class TooManyRequests(DomainError):
+    """Answered with a Retry-After header (whole seconds)."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_s: float, **kw):
+        super().__init__(message, **kw)
+        self.retry_after_s = max(1, int(retry_after_s + 0.999))

@@ -33,9 +33,17 @@ def json_response(payload: Any, status: int = 200, headers: dict | None = None) 
     )
 
 
+def client_address(request) -> str:
+    """The caller's address as the socket sees it. Behind a reverse proxy this is the proxy's; trusting
+    X-Forwarded-For would let any client choose its own address, so a proxy in front should limit too."""
+    return request.remote_addr or "unknown"
+
+
 def error_response(exc: DomainError) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return json_response(exc.to_dict(), exc.status, headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    if getattr(exc, "retry_after_s", None):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return json_response(exc.to_dict(), exc.status, headers or None)
 
 
 class JsonApi(HttpRequestHandler):

@@ -33,6 +33,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from common.errors import DomainError, Unauthorized
+from common.http import client_address
 
 log = logging.getLogger(__name__)
 
@@ -282,9 +283,25 @@ class WebPages(DependencyProvider):
         self.sessions = Sessions(secret, secure=str(self.public_url).startswith("https://"))
         self.links = FileLinks(secret)  # relative: pages link to files on the same host
         self.templates = Templates(self.pages, **self.globals)
+        from common.ratelimit import RateLimits
+
+        self.limits = RateLimits(cfg)
 
     def get_dependency(self, worker_ctx):
         return self
+
+    def too_many_failures(self, request) -> Response | None:
+        """The sign-in page with 429 when this client address failed too often lately, else None."""
+        wait = self.limits.failed_sign_ins.retry_after(client_address(request))
+        if wait is None:
+            return None
+        response = self.render("sign_in.html", None, 429,
+                               error=f"登录失败次数过多。请 {max(1, round(wait))} 秒后再试；若忘记密钥，请向平台管理员申请。")
+        response.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+        return response
+
+    def failed(self, request) -> None:
+        self.limits.failed_sign_ins.hit(client_address(request))
 
     def render(self, name: str, session: dict | None, status: int = 200, **context) -> Response:
         token = self.sessions.csrf_token(session) if session else ""
@@ -298,9 +315,13 @@ class WebPages(DependencyProvider):
         """
         from common.auth import hash_key
 
+        refused = self.too_many_failures(request)
+        if refused is not None:
+            return refused
         key = (request.form.get("api_key") or "").strip()
         payload = who(hash_key(key)) if key else None
         if payload is None:
+            self.failed(request)
             return self.render("sign_in.html", None, 401,
                                error="密钥无效或已停用。请核对后重新输入，或向平台管理员申请新密钥。")
         response = redirect(landing)

@@ -16,9 +16,9 @@ from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from common import clock
-from common.dependencies import Database, ObjectStore, Segmenter
+from common.dependencies import Database, Limits, ObjectStore, Segmenter
 from common.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
-from common.http import SchemaValidator, api, read_json
+from common.http import SchemaValidator, api, client_address, read_json
 from common.messaging import OutboxRelay, handles
 from common.objectstore import SizeExceeded
 from services.intake import operations as ops
@@ -71,6 +71,18 @@ class IntakeService:
     outbox = OutboxRelay(OutboxMessage)
     store = ObjectStore()
     segmenter = Segmenter()  # jieba and OpenCC loaded at start, for keywords and theme suggestions
+    limits = Limits()
+
+    def _tenant(self, s, request):
+        """The caller's university; a client that keeps sending wrong keys is told to wait (429)."""
+        client = client_address(request)
+        self.limits.bad_keys.check(client, "使用无效密钥访问")
+        try:
+            return ops.authenticate(s, request.headers)
+        except DomainError as exc:
+            if exc.status == 401:
+                self.limits.bad_keys.hit(client)
+            raise
 
     @staticmethod
     def _analyse(*args):
@@ -97,7 +109,7 @@ class IntakeService:
     @api("GET", "/api/v1/me")
     def me(self, request):
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return {"tenant": tenant.id, "name": tenant.name, "kind": tenant.kind}
 
     # ------------------------------------------------------------------ campaigns
@@ -105,20 +117,20 @@ class IntakeService:
     @api("GET", "/api/v1/campaigns")
     def list_campaigns(self, request):
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return {"items": ops.list_campaigns(s, tenant)}
 
     @api("GET", "/api/v1/campaigns/<string:campaign_id>")
     def get_campaign(self, request, campaign_id):
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return ops.campaign_json(ops.visible_campaign(s, tenant, campaign_id))
 
     @api("POST", "/api/v1/campaigns")
     def publish_campaign(self, request):
         doc = self._definition_body(request)
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return self._once(request, s, tenant, doc, lambda: (
                 201, ops.campaign_json(ops.publish_campaign(s, self.outbox, tenant, doc))))
 
@@ -146,21 +158,21 @@ class IntakeService:
     def list_orgs(self, request):
         page, per_page = _page_args(request)
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return ops.list_orgs(s, tenant, request.args.get("level"), request.args.get("parent_id"),
                                  request.args.get("q"), page, per_page)
 
     @api("GET", "/api/v1/orgs/template.xlsx")
     def org_template(self, request):
         with self.db.transaction() as s:
-            ops.authenticate(s, request.headers)
+            self._tenant(s, request)
         return Response(render_template_xlsx(), mimetype=XLSX_TYPE,
                         headers={"Content-Disposition": "attachment; filename=org-template.xlsx"})
 
     @api("GET", "/api/v1/orgs/<string:org_id>")
     def get_org(self, request, org_id):
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return ops.org_json(ops.get_org(s, tenant, org_id))
 
     @api("POST", "/api/v1/orgs/import")
@@ -173,7 +185,7 @@ class IntakeService:
             raise PayloadTooLarge("组织名单文件最大 10 MB。", code="body_too_large", expected=MAX_IMPORT_BYTES)
         filename = request.args.get("filename")
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return ops.import_orgs(s, self.outbox, tenant, data, filename, request.mimetype)
 
     # ------------------------------------------------------------------ submissions
@@ -183,28 +195,28 @@ class IntakeService:
         page, per_page = _page_args(request)
         filters = {k: request.args.get(k) for k in ("campaign_id", "track", "org_id", "state", "stage", "q")}
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return ops.list_submissions(s, tenant, filters, page, per_page)
 
     @api("POST", "/api/v1/submissions")
     def create_submission(self, request):
         body = schemas.validate(read_json(request), "SubmissionCreate")
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return self._once(request, s, tenant, body, lambda: (
                 201, ops.submission_json(s, ops.create_submission(s, tenant, body, self._analyse))))
 
     @api("GET", "/api/v1/submissions/<string:submission_id>")
     def get_submission(self, request, submission_id):
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return ops.submission_json(s, ops.get_submission(s, tenant, submission_id))
 
     @api("PATCH", "/api/v1/submissions/<string:submission_id>")
     def update_submission(self, request, submission_id):
         body = schemas.validate(read_json(request), "SubmissionUpdate")
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             sub = ops.update_submission(s, tenant, ops.get_submission(s, tenant, submission_id), body["fields"],
                                         self._analyse)
             return ops.submission_json(s, sub)
@@ -213,7 +225,7 @@ class IntakeService:
     def submit_submission(self, request, submission_id):
         body = schemas.validate(read_json(request), "SubmitRequest") if request.content_length else {}
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             sub = ops.get_submission(s, tenant, submission_id)
             return self._once(request, s, tenant, body, lambda: (
                 200, ops.submission_json(s, ops.submit_submission(s, self.outbox, tenant, sub, body.get("stage")))))
@@ -221,7 +233,7 @@ class IntakeService:
     @api("POST", "/api/v1/submissions/<string:submission_id>/withdraw")
     def withdraw_submission(self, request, submission_id):
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             sub = ops.get_submission(s, tenant, submission_id)
             return self._once(request, s, tenant, {}, lambda: (
                 200, ops.submission_json(s, ops.withdraw_submission(s, self.outbox, tenant, sub))))
@@ -231,7 +243,7 @@ class IntakeService:
         from sqlalchemy import select
 
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             sub = ops.get_submission(s, tenant, submission_id)
             rows = s.scalars(select(Receipt).where(Receipt.submission_id == sub.id).order_by(Receipt.issued_at))
             return {"items": [{"receipt_no": r.receipt_no, "stage": r.stage, "issued_at": r.issued_at.isoformat(),
@@ -244,11 +256,13 @@ class IntakeService:
         body = schemas.validate(read_json(request), "FileCreate")
         public = self.config["PUBLIC_URL"]
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             sub = ops.get_submission(s, tenant, submission_id)
 
             def register():
+                self.limits.uploads.check(tenant.id, "登记上传文件")
                 f, target = ops.register_file(s, tenant, sub, body, self.store, public, self.config["UPLOAD_TTL_S"])
+                self.limits.uploads.hit(tenant.id)
                 return 201, {"file": ops.file_json(f), "upload": target}
 
             return self._once(request, s, tenant, body, register)
@@ -286,7 +300,7 @@ class IntakeService:
     def complete_file(self, request, file_id):
         body = schemas.validate(read_json(request), "FileComplete") if request.content_length else {}
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             f = ops.get_file(s, tenant, file_id)
             state, key, upload_id = f.state, f.object_key, f.upload_id
             declared = (f.declared_size, f.declared_sha256)
@@ -309,20 +323,20 @@ class IntakeService:
                 if (size, sha) != declared:
                     self.store.delete(key)
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             f = ops.confirm_file(s, self.outbox, tenant, ops.get_file(s, tenant, file_id), size, sha)
             return ops.file_json(f)
 
     @api("GET", "/api/v1/files/<string:file_id>")
     def get_file(self, request, file_id):
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return ops.file_json(ops.get_file(s, tenant, file_id))
 
     @api("DELETE", "/api/v1/files/<string:file_id>")
     def delete_file(self, request, file_id):
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             f = ops.delete_file(s, tenant, ops.get_file(s, tenant, file_id))
             key, upload_id = f.object_key, f.upload_id
         self.store.abort(key, upload_id)
@@ -351,14 +365,14 @@ class IntakeService:
     @api("GET", "/api/v1/extensions")
     def list_extensions(self, request):
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return {"items": ops.list_extensions(s, tenant, request.args.get("campaign_id"))}
 
     @api("POST", "/api/v1/extensions")
     def grant_extension(self, request):
         body = schemas.validate(read_json(request), "ExtensionCreate")
         with self.db.transaction() as s:
-            tenant = ops.authenticate(s, request.headers)
+            tenant = self._tenant(s, request)
             return self._once(request, s, tenant, body, lambda: (
                 201, ops.extension_json(ops.grant_extension(s, tenant, body))))
 

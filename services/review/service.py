@@ -88,9 +88,16 @@ class ReviewService:
 
     @page("POST", "/sign-in/<string:token>")
     def redeem_link(self, request, token):
-        with self.db.transaction() as s:
-            reviewer = ops.redeem_link(s, token)
-            reviewer_id, round_id, name = reviewer.id, reviewer.round_id, reviewer.name
+        refused = self.web.too_many_failures(request)  # guessing links is as bad as guessing keys
+        if refused is not None:
+            return refused
+        try:
+            with self.db.transaction() as s:
+                reviewer = ops.redeem_link(s, token)
+                reviewer_id, round_id, name = reviewer.id, reviewer.round_id, reviewer.name
+        except DomainError:
+            self.web.failed(request)
+            raise
         response = redirect("/queue")
         self.web.sessions.start(response, role="reviewer", reviewer_id=reviewer_id, round_id=round_id, name=name)
         return response
