@@ -50,6 +50,8 @@ def service_config(service: str, env: dict | None = None) -> dict:
         "MEDIA_CHECK_TIMEOUT_S": float(env.get("MEDIA_CHECK_TIMEOUT_S", 600)),
         "MEDIA_CHECK_MEMORY_MB": int(env.get("MEDIA_CHECK_MEMORY_MB", 3072)),
     }
+    # rate limits (common/ratelimit.py): RATE_FAILED_SIGN_INS, RATE_BAD_KEYS, RATE_UPLOADS
+    config.update({k: int(v) for k, v in env.items() if k.startswith("RATE_") and v.strip().isdigit()})
     if delays:
         config["EVENT_RETRY_DELAYS_MS"] = [int(x) for x in delays.split(",") if x.strip()]
     return config
