@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from deploy.embedded import wait_healthy
-from tests.conftest import ROOT, free_port, wait_until
+from tests.conftest import RABBIT_API, ROOT, free_port, wait_until
 from tests.integration.test_notify_service import SmtpServer
 
 WORKS = 200
@@ -24,6 +24,19 @@ WORKS = 200
 
 def broker(action: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", action], check=True, capture_output=True, timeout=120)
+
+
+def broker_back() -> None:
+    """The broker and its management API (which the other tests' fixtures use) answer again."""
+    subprocess.run(["rabbitmqctl", "-q", "await_startup", "--timeout", "60"], check=True, timeout=90)
+
+    def api_up():
+        try:
+            return requests.get(f"{RABBIT_API.rstrip('/')}/api/overview", timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    wait_until(api_up, timeout=60, what="RabbitMQ's management API")
 
 
 @pytest.fixture
@@ -95,10 +108,12 @@ def test_every_work_submitted_through_a_broker_restart_gets_one_receipt(two_serv
     sender.start()
     wait_until(lambda: len(submitted) >= WORKS // 4, timeout=60, what="a quarter of the works in")
     broker("stop_app")
-    time.sleep(3)  # works keep being submitted while the broker is down
-    during = len(submitted)
-    broker("start_app")
-    subprocess.run(["rabbitmqctl", "-q", "await_startup", "--timeout", "60"], check=True, timeout=90)
+    try:
+        time.sleep(3)  # works keep being submitted while the broker is down
+        during = len(submitted)
+    finally:  # whatever happens, the broker is back for the tests after this one
+        broker("start_app")
+        broker_back()
     sender.join(timeout=120)
     assert not errors, errors[:3]
     assert len(submitted) == WORKS and during > WORKS // 4  # intake kept accepting while the broker was down
