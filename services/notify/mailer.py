@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import mailbox
 import smtplib
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -26,30 +27,43 @@ class Mailer:
         elif self.url.scheme != "smtp":
             raise ValueError(f"unknown MAIL_URL {url!r} (expected smtp://host:port or maildir:///path)")
 
-    def send_many(self, messages: list[EmailMessage]) -> list[Exception | None]:
+    def send_many(self, messages: list[EmailMessage],
+                  on_outcome: Callable[[int, Exception | None], None] | None = None) -> list[Exception | None]:
         """Send over one connection; the outcome of each message, in order.
 
-        A failure to connect is every message's failure; a refused recipient
-        is only that message's.
+        A failure to connect is every message's failure; a refused recipient is
+        only that message's. `on_outcome(index, error)` is called as soon as each
+        message's outcome is known, so the caller can record it before the next is
+        sent: a crash then leaves at most one message whose sending is unrecorded.
         """
+        outcomes: list[Exception | None] = []
+
+        def settle(error: Exception | None) -> None:
+            outcomes.append(error)
+            if on_outcome is not None:
+                on_outcome(len(outcomes) - 1, error)
+
         if self.url.scheme == "maildir":
             for m in messages:
                 self.maildir.add(m)
-            return [None] * len(messages)
+                settle(None)
+            return outcomes
         try:
             smtp = smtplib.SMTP(self.url.hostname, self.url.port or 25, timeout=30)
         except (OSError, smtplib.SMTPException) as exc:
-            return [exc] * len(messages)
-        outcomes: list[Exception | None] = []
+            for _ in messages:
+                settle(exc)
+            return outcomes
         with smtp:
             for m in messages:
                 try:
                     smtp.send_message(m)
-                    outcomes.append(None)
+                    settle(None)
                 except smtplib.SMTPServerDisconnected as exc:
-                    outcomes += [exc] * (len(messages) - len(outcomes))
+                    while len(outcomes) < len(messages):
+                        settle(exc)
                     break
                 except (OSError, smtplib.SMTPException) as exc:
-                    outcomes.append(exc)
+                    settle(exc)
                     smtp.rset()
         return outcomes

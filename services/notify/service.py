@@ -660,17 +660,24 @@ class NotifyService:
                 return sent
             messages = [build_message(self.config["MAIL_FROM"], to, subject, body, mail.message_id(key))
                         for _, key, to, subject, body in batch]
-            outcomes = self.mail.mailer.send_many(messages)
-            with self.db.transaction() as s:
-                for (message_id, *_), error in zip(batch, outcomes, strict=True):
-                    m = s.get(MessageLog, message_id)
+            accepted = 0
+
+            def record(index: int, error: Exception | None) -> None:
+                # One commit per message, right after the mail server's answer: after a crash only the
+                # message between its answer and this commit can go out again (with the same Message-ID).
+                nonlocal accepted
+                with self.db.transaction() as s:
+                    m = s.get(MessageLog, batch[index][0])
                     if error is None:
                         m.state, m.sent_at, m.attempts, m.last_error = "sent", utcnow(), m.attempts + 1, None
-                        sent += 1
+                        accepted += 1
                     else:
                         self._failed(m, error)
                         if m.state == "failed":
                             self._report_failed_address(s, m)
+
+            outcomes = self.mail.mailer.send_many(messages, on_outcome=record)
+            sent += accepted
             if len(batch) < SEND_BATCH or all(e is not None for e in outcomes):
                 return sent  # the rest waits for its retry time
 

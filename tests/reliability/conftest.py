@@ -1,0 +1,98 @@
+"""Intake and notify as processes, as in production, with a real SMTP server: for fault tests."""
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from deploy.embedded import wait_healthy
+from tests.conftest import ROOT, free_port
+from tests.integration.test_notify_service import SmtpServer
+
+
+class Platform:
+    def __init__(self, tmp_path, amqp_uri):
+        self.smtp = SmtpServer(free_port(), tmp_path / "received")
+        self.ports = {"intake": free_port(), "notify": free_port()}
+        self.logs = tmp_path
+        self.env = dict(os.environ, DATA_DIR=str(tmp_path / "data"), AMQP_URI=amqp_uri,
+                        EVENT_RETRY_DELAYS_MS="200,500", PLATFORM_CLOCK_START="2020-07-10T09:00:00+08:00",
+                        MAIL_URL=f"smtp://127.0.0.1:{self.smtp.port}", RATE_UPLOADS="100000",
+                        **{f"{s.upper()}_PORT": str(p) for s, p in self.ports.items()})
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def admin(self, *args) -> str:
+        return subprocess.run([sys.executable, "-m", "services.intake.admin", *args], cwd=ROOT, env=self.env,
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    def start(self, service: str) -> None:
+        log = open(self.logs / f"{service}.log", "ab")
+        self.procs[service] = subprocess.Popen([sys.executable, "-m", "common.run", service], cwd=ROOT,
+                                               env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        wait_healthy(f"http://127.0.0.1:{self.ports[service]}/health", self.procs[service], timeout=60)
+
+    def kill(self, service: str) -> None:
+        """SIGKILL: no clean-up, no acknowledgements, as when a machine loses power."""
+        self.procs[service].send_signal(signal.SIGKILL)
+        self.procs[service].wait(timeout=10)
+
+    def portal(self, key: str) -> requests.Session:
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {key}"
+        return http
+
+    def stop(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        self.smtp.stop()
+
+
+@pytest.fixture
+def platform(tmp_path, amqp_uri):
+    """Tenants, a key and the campaigns seeded; intake and notify running; `key` is 东南大学's."""
+    p = Platform(tmp_path, amqp_uri)
+    p.smtp.start()
+    p.admin("create-tenant", "ministry", "教育部思政司", "--kind", "ministry")
+    p.admin("create-tenant", "seu", "东南大学")
+    p.key = p.admin("issue-key", "seu", "--label", "portal")
+    p.admin("publish-builtin", "siyige-2020")
+    p.admin("publish-builtin", "siyige-2020-seu", "--owner", "seu")
+    try:
+        for s in p.ports:
+            p.start(s)
+        yield p
+    finally:
+        p.stop()
+
+
+def import_orgs(http: requests.Session, base: str, n: int) -> dict[str, str]:
+    """n level-2 orgs, each with its own mailbox; name -> id."""
+    rows = "".join(f"学院{i:03d}党委,二级党组织,,org{i:03d}@demo.local\n" for i in range(n))
+    r = http.post(f"{base}/orgs/import", data=("名称,层级,上级组织,邮箱\n" + rows).encode(),
+                  headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200, r.text
+    orgs = {}
+    page = 1
+    while len(orgs) < n:
+        items = http.get(f"{base}/orgs", params={"per_page": 200, "page": page}).json()["items"]
+        assert items, "fewer orgs than imported"
+        orgs.update({o["name"]: o["id"] for o in items})
+        page += 1
+    return orgs
+
+
+def submit_story(http: requests.Session, base: str, org_id: str, n: int) -> str:
+    work = http.post(f"{base}/submissions", timeout=30, json={
+        "campaign_id": "siyige-2020-seu", "track": "story", "org_id": org_id,
+        "fields": {"title": f"学院{n:03d}战疫故事", "text": "党员冲锋在前，守护校园平安。"}}).json()
+    done = http.post(f"{base}/submissions/{work['id']}/submit", timeout=30)
+    assert done.status_code == 200, done.text
+    return work["id"]
