@@ -1,5 +1,5 @@
 # The two commands of the README, and the rest.
-.PHONY: run test bench clean
+.PHONY: run test bench soak clean
 
 run:            ## the whole system on the embedded default
 	deploy/bootstrap.sh
@@ -19,6 +19,11 @@ bench:          ## benchmarks (not tests): print figures
 	.venv/bin/python tests/bench/bench_notify.py
 	.venv/bin/python tests/bench/bench_review.py
 	.venv/bin/python tests/bench/bench_text.py
+
+soak:           ## 10 minutes of mixed load with one broker restart; prints counts in and out of every stage
+	deploy/bootstrap.sh --test
+	deploy/rabbitmq.sh
+	.venv/bin/python -m tests.reliability.soak --minutes 10
 
 clean:
 	rm -rf var .pytest_cache

@@ -8,14 +8,14 @@ import pytest
 import requests
 
 from deploy.embedded import wait_healthy
-from tests.conftest import ROOT, free_port
+from tests.conftest import RABBIT_API, ROOT, free_port, wait_until
 from tests.integration.test_notify_service import SmtpServer
 
 
 class Platform:
-    def __init__(self, tmp_path, amqp_uri):
+    def __init__(self, tmp_path, amqp_uri, services=("intake", "notify")):
         self.smtp = SmtpServer(free_port(), tmp_path / "received")
-        self.ports = {"intake": free_port(), "notify": free_port()}
+        self.ports = {s: free_port() for s in services}
         self.logs = tmp_path
         self.env = dict(os.environ, DATA_DIR=str(tmp_path / "data"), AMQP_URI=amqp_uri,
                         EVENT_RETRY_DELAYS_MS="200,500", PLATFORM_CLOCK_START="2020-07-10T09:00:00+08:00",
@@ -55,20 +55,25 @@ class Platform:
         self.smtp.stop()
 
 
-@pytest.fixture
-def platform(tmp_path, amqp_uri):
-    """Tenants, a key and the campaigns seeded; intake and notify running; `key` is 东南大学's."""
-    p = Platform(tmp_path, amqp_uri)
+def seeded(p: Platform) -> Platform:
+    """Tenants, 东南大学's key (`p.key`) and the campaigns, as the operator CLI makes them; services started."""
     p.smtp.start()
     p.admin("create-tenant", "ministry", "教育部思政司", "--kind", "ministry")
     p.admin("create-tenant", "seu", "东南大学")
     p.key = p.admin("issue-key", "seu", "--label", "portal")
     p.admin("publish-builtin", "siyige-2020")
     p.admin("publish-builtin", "siyige-2020-seu", "--owner", "seu")
+    for s in p.ports:
+        p.start(s)
+    return p
+
+
+@pytest.fixture
+def platform(tmp_path, amqp_uri):
+    """Intake and notify running, seeded; `key` is 东南大学's."""
+    p = Platform(tmp_path, amqp_uri)
     try:
-        for s in p.ports:
-            p.start(s)
-        yield p
+        yield seeded(p)
     finally:
         p.stop()
 
@@ -96,3 +101,20 @@ def submit_story(http: requests.Session, base: str, org_id: str, n: int) -> str:
     done = http.post(f"{base}/submissions/{work['id']}/submit", timeout=30)
     assert done.status_code == 200, done.text
     return work["id"]
+
+
+def broker(action: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", action], check=True, capture_output=True, timeout=120)
+
+
+def broker_back() -> None:
+    """The broker and its management API (which the other tests' fixtures use) answer again."""
+    subprocess.run(["rabbitmqctl", "-q", "await_startup", "--timeout", "60"], check=True, timeout=90)
+
+    def api_up():
+        try:
+            return requests.get(f"{RABBIT_API.rstrip('/')}/api/overview", timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    wait_until(api_up, timeout=60, what="RabbitMQ's management API")

@@ -6,33 +6,13 @@ application is stopped and started again. Intake keeps accepting (its events wai
 its outbox); the services reconnect; every work ends submitted with one receipt, and
 every org gets exactly one receipt e-mail: none lost, none twice.
 """
-import subprocess
 import threading
 import time
 
-import requests
-
-from tests.conftest import RABBIT_API, wait_until
-from tests.reliability.conftest import import_orgs, submit_story
+from tests.conftest import wait_until
+from tests.reliability.conftest import broker, broker_back, import_orgs, submit_story
 
 WORKS = 200
-
-
-def broker(action: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", action], check=True, capture_output=True, timeout=120)
-
-
-def broker_back() -> None:
-    """The broker and its management API (which the other tests' fixtures use) answer again."""
-    subprocess.run(["rabbitmqctl", "-q", "await_startup", "--timeout", "60"], check=True, timeout=90)
-
-    def api_up():
-        try:
-            return requests.get(f"{RABBIT_API.rstrip('/')}/api/overview", timeout=5).ok
-        except requests.RequestException:
-            return False
-
-    wait_until(api_up, timeout=60, what="RabbitMQ's management API")
 
 
 def test_every_work_submitted_through_a_broker_restart_gets_one_receipt(platform):
