@@ -194,3 +194,39 @@ def test_a_documents_keywords_and_text_are_kept_and_an_image_has_none(media, med
     assert kept == documents.inspect_document(str(media_files["document_docx"])).text
     assert all(p in kept for p in media_fixtures.DOCX_PARAGRAPHS)
     assert "keywords" not in got["f-img"]["facts"] and "text" not in got["f-img"]["derived"]
+
+
+def test_a_check_waits_while_the_object_store_is_unavailable_and_happens_once_it_is_back(media, media_files):
+    """The store gone for a while (its folder moved away): the check is retried, not marked done, not lost."""
+    import eventlet
+
+    start, store = media
+    config = start(n=1, EVENT_RETRY_DELAYS_MS=[500, 1000, 2000, 4000, 8000])
+    conn, bound = collect_checked(config["AMQP_URI"])
+    publish(config["AMQP_URI"], seu_campaign_event())
+    eventlet.sleep(1)
+    upload = upload_event(store, media_files, "image_gps", "image", "f-outage", track="material")
+    root = store.root
+    away = root.with_name(root.name + "-unavailable")
+    root.rename(away)  # the store is down: every read fails
+    try:
+        publish(config["AMQP_URI"], upload)
+        eventlet.sleep(3)  # a few retries fail meanwhile
+        assert drain(bound, 0, timeout=1) == []  # nothing announced while the file cannot be read
+        from sqlalchemy import select
+
+        from common.db import Store
+        from services.media.models import CheckReport
+
+        db = Store(config["DATABASE_URL"])
+        with db.transaction() as s:
+            row = s.scalars(select(CheckReport).where(CheckReport.file_id == "f-outage")).first()
+            assert row is None or row.state != "done"
+    finally:
+        away.rename(root)  # the store is back
+    got = drain(bound, 1, timeout=60)
+    eventlet.sleep(2)
+    got += drain(bound, 0, timeout=1)
+    conn.release()
+    assert [e["data"]["file_id"] for e in got] == ["f-outage"]  # checked once
+    assert got[0]["data"]["verdict"] in ("passed", "warnings") and "review_copy" in got[0]["data"]["derived"]
