@@ -115,3 +115,35 @@ def test_a_reviewer_sees_nothing_that_names_the_author_and_no_other_reviewers_sc
         assert not leaked, (path, leaked, [text[max(0, text.find(p) - 200):text.find(p) + 50] for p in leaked])
     # a work assigned to nobody in this session answers 404
     assert first.get(f"{base}/works/{'0' * 32}").status_code == 404
+    # a reviewer's forms without their CSRF token are refused, and change nothing
+    for path, data in ((f"/works/{assignments[0]}/score", {"action": "submit", "mark_thought": "9",
+                                                            "mark_appeal": "9", "mark_form": "9"}),
+                       (f"/works/{assignments[0]}/decline", {}), ("/sign-out", {})):
+        assert first.post(base + path, data=data, allow_redirects=False).status_code == 403, path
+    assert first.get(f"{base}/queue").status_code == 200  # still signed in, nothing declined
+    assert len(set(re.findall(r'href="/works/([0-9a-f]{32})"', first.get(f"{base}/queue").text))) == 3
+
+
+def test_another_universitys_admin_gets_404_on_every_round_route_and_every_form_needs_its_token(review):  # noqa: F811
+    from tests.integration.test_review_service import OTHER_KEY
+
+    base, store = review["base"], review["store"]
+    publish(review["amqp"], INTAKE, story("o-cse", 1), story("o-me", 1))
+    round_id = wait_until(lambda: the_round(store), timeout=20, what="the round")
+    own, other = admin(base), admin(base, OTHER_KEY)
+    other_token = csrf(other.get(f"{base}/").text)
+    ids = {"round_id": round_id, "assignment_id": "0" * 32}
+    for (method, url), access in sorted(REVIEW_ACCESS.items()):
+        if access != "admin" or "<string:round_id>" not in url:
+            continue
+        path = url
+        for name, value in ids.items():
+            path = path.replace(f"<string:{name}>", value)
+        r = other.request(method, base + path, data={"csrf_token": other_token}, allow_redirects=False)
+        assert r.status_code == 404, (method, path, r.status_code)
+        assert "东南大学" not in r.text
+        if method == "POST":  # the round's own admin, but the form without its token: refused, nothing done
+            r = own.request(method, base + path, data={}, allow_redirects=False)
+            assert r.status_code == 403, (method, path, r.status_code)
+    assert own.get(f"{base}/rounds/{round_id}").status_code == 200  # the round is still there, unchanged
+    assert "新增" not in own.get(f"{base}/rounds/{round_id}").text
