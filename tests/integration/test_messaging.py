@@ -130,3 +130,22 @@ def test_poison_messages_are_parked_at_once_and_the_queue_keeps_flowing(sink):
     errors = sorted(p["error"].split(":")[0] for p in parked)
     assert errors == ["invalid", "undecodable"]
     assert bad["event_id"] not in behaviour["attempts"]  # never reached the handler
+
+
+def test_a_message_invalid_by_schema_is_replayed_once_the_schema_is_fixed(sink, monkeypatch):
+    bad = envelope(n=6)
+    bad["data"]["n"] = "six"  # a producer sent a string; the schema says integer
+    publish(sink["amqp"], json.dumps(bad))
+    wait_until(lambda: [p for p in list_dead(sink["amqp"]) if p["event_id"] == bad["event_id"]], what="parked")
+    assert effects(sink["store"], bad["event_id"]) == 0
+    # the fix is deployed: the schema accepts what producers really send
+    fixed = catalogue.EventType(
+        name=PROBE.name, source=PROBE.source, version=PROBE.version, description=PROBE.description,
+        data_schema={**PROBE.data_schema, "properties": {**PROBE.data_schema["properties"],
+                                                         "n": {"type": ["integer", "string"]}}},
+        subscribers=PROBE.subscribers)
+    monkeypatch.setitem(catalogue.CATALOGUE, PROBE.name, fixed)
+    assert replay(sink["amqp"], {bad["event_id"]}) == 1
+    wait_until(lambda: effects(sink["store"], bad["event_id"]) == 1, what="handled after replay")
+    assert replay(sink["amqp"], {bad["event_id"]}) == 0  # replayed once: nothing left to replay
+    assert effects(sink["store"], bad["event_id"]) == 1
