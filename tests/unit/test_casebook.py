@@ -1,6 +1,5 @@
 """The case collection (案例集) as a Word document, read back with python-docx."""
 import io
-import time
 from datetime import datetime, timezone
 
 import docx
@@ -162,14 +161,10 @@ def test_body_and_heading_fonts_for_chinese_text():
     assert document.styles["Normal"].font.size == Pt(10.5)
 
 
-def test_five_hundred_cases_build_quickly():
+def test_five_hundred_cases_are_all_in_the_headings_and_the_contents():
     tracks = [("story", "战疫故事汇"), ("lecture", "专题微党课"), ("material", "优秀教育素材")]
     cases = [case(n, *tracks[n % 3], text="党支部召开组织生活会，" * 27 + "\n第二段。") for n in range(500)]
-    started = time.perf_counter()
-    data = case_collection("案例集", cases)
-    took = time.perf_counter() - started
+    data = case_collection("案例集", cases)  # its speed is measured by tests/bench/bench_text.py
     document = docx.Document(io.BytesIO(data))
     assert sum(1 for s, _ in headings(document) if s == "Heading 2") == 500
     assert len(toc_field(document)[1]) == 503
-    print(f"500 cases: {took:.2f} s, {len(data)} bytes")
-    assert took < 10
