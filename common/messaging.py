@@ -123,10 +123,17 @@ def wait_for_broker(amqp_uri: str, timeout_s: float = 60.0) -> None:
 
 
 class _SafeQueueConsumer(QueueConsumer):
-    """nameko's queue consumer, except that an undecodable message is parked.
+    """nameko's queue consumer, except that neither a bad message nor a lost connection kills the service.
 
     Without `on_decode_error`, kombu raises out of the consume loop and the
     whole container dies on one bad message.
+
+    nameko's ack and requeue ignore only amqp's ConnectionError. When the broker
+    goes away while a worker is handling a message, the worker's ack meets a
+    socket error (ECONNRESET, EPIPE), which ends the worker thread with an error
+    and so the whole container: the service stopped after a broker restart. An
+    unacknowledged message on a lost connection is redelivered by the broker,
+    and the handler runs once per event id, so giving up on the ack is safe.
     """
 
     def get_consumers(self, consumer_cls, channel):
@@ -134,6 +141,18 @@ class _SafeQueueConsumer(QueueConsumer):
         for provider, consumer in self._consumers.items():
             consumer.on_decode_error = partial(provider.park_undecodable)
         return consumers
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        except OSError as exc:
+            log.warning("connection lost before an ack (%s); the broker will redeliver", exc)
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except OSError as exc:
+            log.warning("connection lost before a requeue (%s); the broker will redeliver", exc)
 
 
 class EventConsumer(Consumer):

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from eventlet.event import Event
 from kombu import Connection, Exchange
 from sqlalchemy import Column, Integer, String, func, select
 from sqlalchemy.orm import declarative_base
@@ -9,7 +10,8 @@ from sqlalchemy.orm import declarative_base
 from common import events as catalogue
 from common.db import Store, messaging_models
 from common.deadletters import list_dead, replay
-from tests.conftest import wait_until
+from tests.conftest import RABBIT_API, wait_until
+from tests.netfault import CuttableLink
 
 Base = declarative_base()
 _Outbox, Processed = messaging_models(Base)
@@ -28,13 +30,13 @@ PROBE = catalogue.EventType(
     subscribers=("sink.on_ping",),
 )
 
-behaviour = {"fail_times": 0, "always_fail": False, "attempts": {}}
+behaviour = {"fail_times": 0, "always_fail": False, "attempts": {}, "hold": None}
 
 
 @pytest.fixture
 def sink(monkeypatch, make_config, start_service, sqlite_url):
     monkeypatch.setitem(catalogue.CATALOGUE, PROBE.name, PROBE)
-    behaviour.update(fail_times=0, always_fail=False, attempts={})
+    behaviour.update(fail_times=0, always_fail=False, attempts={}, hold=None)
     from common.dependencies import Database
     from common.messaging import handles
 
@@ -46,6 +48,8 @@ def sink(monkeypatch, make_config, start_service, sqlite_url):
         def on_ping(self, event):
             seen = behaviour["attempts"].setdefault(event.event_id, 0) + 1
             behaviour["attempts"][event.event_id] = seen
+            if behaviour["hold"] is not None:  # an eventlet Event the test sends when the handler may go on
+                behaviour["hold"].wait()
             if behaviour["always_fail"] or seen <= event.data.get("fail_times", 0):
                 raise RuntimeError(f"planned failure {seen}")
             with self.db.handling(event) as s:
@@ -58,13 +62,17 @@ def sink(monkeypatch, make_config, start_service, sqlite_url):
     from common.messaging import declare_topology, retry_delays
 
     declare_topology(config["AMQP_URI"], retry_delays(config))
-    container_config = dict(config)
+    link = CuttableLink(config["AMQP_URI"])  # the service reaches the broker through a link a test can cut
     from nameko.containers import ServiceContainer
 
-    container = ServiceContainer(SinkService, container_config)
+    container = ServiceContainer(SinkService, dict(config, AMQP_URI=link.uri))
     container.start()
-    yield {"store": store, "amqp": config["AMQP_URI"]}
-    container.stop()
+    yield {"store": store, "amqp": config["AMQP_URI"], "container": container, "link": link}
+    if container._died.ready():  # a test saw it die; stop() would wait on its dead consumer
+        container.kill()
+    else:
+        container.stop()
+    link.close()
     store.dispose()
 
 
@@ -149,3 +157,22 @@ def test_a_message_invalid_by_schema_is_replayed_once_the_schema_is_fixed(sink, 
     wait_until(lambda: effects(sink["store"], bad["event_id"]) == 1, what="handled after replay")
     assert replay(sink["amqp"], {bad["event_id"]}) == 0  # replayed once: nothing left to replay
     assert effects(sink["store"], bad["event_id"]) == 1
+
+
+def test_a_connection_lost_while_a_handler_works_neither_stops_the_service_nor_loses_the_event(sink):
+    behaviour["hold"] = hold = Event()
+    doc = envelope(n=7)
+    publish(sink["amqp"], json.dumps(doc))
+    wait_until(lambda: behaviour["attempts"].get(doc["event_id"]) == 1, what="the handler at work")
+    # The handler finishes the moment the broker hangs up, so its ack meets the reset socket before the
+    # consumer has noticed (as in a broker restart under load). nameko lets that socket error end the
+    # worker, and with it the whole service, unless our consumer catches it.
+    sink["link"].on_hang_up = lambda: hold.ready() or hold.send()
+    sink["link"].broker_hangs_up(RABBIT_API)
+    behaviour["hold"] = None
+    # The unacknowledged message comes back on the new connection; its effect is already recorded.
+    wait_until(lambda: behaviour["attempts"].get(doc["event_id"]) == 2, timeout=30, what="the redelivery")
+    assert not sink["container"]._died.ready(), "the service stopped after an ack on a lost connection"
+    publish(sink["amqp"], json.dumps(after := envelope(n=8)))  # and it goes on consuming
+    wait_until(lambda: effects(sink["store"], after["event_id"]) == 1, timeout=30, what="the next event")
+    assert effects(sink["store"], doc["event_id"]) == 1

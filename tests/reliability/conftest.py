@@ -43,6 +43,15 @@ class Platform:
         http.headers["Authorization"] = f"Bearer {key}"
         return http
 
+    def wait(self, predicate, *, timeout: float, what: str, progress=lambda: ""):
+        """wait_until, but a timeout says how far things got and ends with each service's log tail."""
+        try:
+            return wait_until(predicate, timeout=timeout, what=what)
+        except AssertionError as exc:
+            tails = "".join(f"\n--- {s}.log (last 40 lines) ---\n" + "\n".join(
+                (self.logs / f"{s}.log").read_text(errors="replace").splitlines()[-40:]) for s in self.procs)
+            raise AssertionError(f"{exc}; {progress()}{tails}") from None
+
     def stop(self) -> None:
         for p in self.procs.values():
             if p.poll() is None:

@@ -47,8 +47,8 @@ def test_every_work_submitted_through_a_broker_restart_gets_one_receipt(platform
     assert len(submitted) == WORKS and during > WORKS // 4  # intake kept accepting while the broker was down
 
     smtp = platform.smtp
-    got = wait_until(lambda: (m := smtp.received()) and len(m) >= WORKS and m, timeout=180,
-                     what=f"{WORKS} receipt e-mails")
+    got = platform.wait(lambda: (m := smtp.received()) and len(m) >= WORKS and m, timeout=180,
+                        what=f"{WORKS} receipt e-mails", progress=lambda: f"{len(smtp.received())} received")
     time.sleep(5)  # room for a duplicate to show up
     got = smtp.received()
     recipients = [m["to"] for m in got]

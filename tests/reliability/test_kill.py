@@ -29,8 +29,8 @@ def test_notify_killed_mid_flow_sends_every_receipt_once(platform):
     at_kill = len(platform.smtp.received())
     platform.start("notify")
 
-    wait_until(lambda: len({m["message_id"] for m in platform.smtp.received()}) >= WORKS, timeout=180,
-               what=f"{WORKS} distinct receipts")
+    platform.wait(lambda: len({m["message_id"] for m in platform.smtp.received()}) >= WORKS, timeout=180,
+                  what=f"{WORKS} distinct receipts", progress=lambda: f"{len(platform.smtp.received())} received")
     time.sleep(3)  # room for more duplicates to show up
     got = platform.smtp.received()
     distinct = {m["message_id"] for m in got}
