@@ -43,11 +43,11 @@ def main(argv: list[str]) -> int:
     from nameko.runners import ServiceRunner
 
     from common.db import migrate
-    from common.messaging import declare_topology, retry_delays, wait_for_broker
+    from common.messaging import declare_topology, queue_type, retry_delays, wait_for_broker
 
     wait_for_broker(config["AMQP_URI"], timeout_s=float(os.environ.get("BROKER_WAIT_S", 60)))
     migrate(config["DATABASE_URL"], migrations_dir(name))
-    declare_topology(config["AMQP_URI"], retry_delays(config))
+    declare_topology(config["AMQP_URI"], retry_delays(config), queue_type(config))
 
     runner = ServiceRunner(config)
     runner.add_service(load_service_class(SERVICES[name][0]))
@@ -59,6 +59,9 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     runner.start()
+    from common.looplag import monitor
+
+    monitor.start()  # /health reports how late the event loop wakes up
     logging.getLogger(name).info("%s ready at %s", name, config["PUBLIC_URL"])
     runner.wait()
     return 0

@@ -15,7 +15,7 @@ from nameko.dependency_providers import Config
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
-from common import clock
+from common import clock, looplag
 from common.dependencies import Database, Limits, ObjectStore, Segmenter
 from common.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
 from common.http import SchemaValidator, api, client_address, read_json
@@ -100,7 +100,7 @@ class IntakeService:
 
     @api("GET", "/health")
     def health(self, request):
-        return {"service": "intake", "status": "ok"}
+        return {"service": "intake", "status": "ok", **looplag.monitor.report()}
 
     @api("GET", "/api/v1/openapi.json")
     def openapi(self, request):

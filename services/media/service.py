@@ -26,6 +26,7 @@ from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 from sqlalchemy import select
 
+from common import looplag
 from common.db import utcnow
 from common.dependencies import Database, ObjectStore, Segmenter
 from common.messaging import OutboxRelay, handles
@@ -110,7 +111,7 @@ class MediaService:
 
     @http("GET", "/health")
     def health(self, request):
-        return 200, '{"service": "media", "status": "ok"}'
+        return 200, json.dumps({"service": "media", "status": "ok", **looplag.monitor.report()})
 
     @handles("campaign_published")
     def on_campaign_published(self, event):

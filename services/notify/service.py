@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select
 
 from werkzeug.wrappers import Response
 
-from common import clock
+from common import clock, looplag
 from common.auth import bearer_key, hash_key, invalid_key
 from common.db import utcnow
 from common.errors import InvalidInput
@@ -97,7 +97,7 @@ class NotifyService:
 
     @api("GET", "/health")
     def health(self, request):
-        return {"service": "notify", "status": "ok"}
+        return {"service": "notify", "status": "ok", **looplag.monitor.report()}
 
     # ------------------------------------------------------------------ feeds
 

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from eventlet import tpool
 
-from common import neardup
+from common import looplag, neardup
 from common.dependencies import Database, ObjectStore, Segmenter
 from common.errors import DomainError, NotFound
 from common.http import api
@@ -48,7 +48,7 @@ class ReviewService:
 
     @api("GET", "/health")
     def health(self, request):
-        return {"service": "review", "status": "ok"}
+        return {"service": "review", "status": "ok", **looplag.monitor.report()}
 
     @page("GET", "/static/<path:name>")
     def static(self, request, name):
