@@ -40,11 +40,32 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
 RETRY_DELAYS_KEY = "EVENT_RETRY_DELAYS_MS"
+QUEUE_TYPE_KEY = "QUEUE_TYPE"
 ATTEMPTS_HEADER = "x-attempts"
 
 
 def retry_delays(config) -> tuple[int, ...]:
     return tuple(int(ms) for ms in config.get(RETRY_DELAYS_KEY, DEFAULT_RETRY_DELAYS_MS))
+
+
+def queue_type(config) -> str:
+    """"classic" (one node, the embedded default) or "quorum" (replicated on a cluster: deploy/SCALING.md)."""
+    kind = config.get(QUEUE_TYPE_KEY, "classic")
+    if kind not in ("classic", "quorum"):
+        raise ValueError(f"{QUEUE_TYPE_KEY} must be classic or quorum, not {kind!r}")
+    return kind
+
+
+def _arguments(kind: str, extra: dict | None = None) -> dict:
+    """Queue arguments for the queue type; every service must declare a queue with the same ones."""
+    args = dict(extra or {})
+    if kind == "quorum":
+        args["x-queue-type"] = "quorum"
+        if "x-dead-letter-exchange" in args:
+            # A quorum queue dead-letters at most once unless told otherwise; a retry queue's expired
+            # message must reach its work queue even if a node fails at that moment.
+            args.update({"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"})
+    return args
 
 
 def retry_queue_name(queue: str, delay_ms: int) -> str:
@@ -61,45 +82,46 @@ def exchange_for(et: catalogue.EventType) -> Exchange:
     return Exchange(et.exchange, type="topic", durable=True)
 
 
-def queue_for(et: catalogue.EventType, subscriber: str) -> Queue:
+def queue_for(et: catalogue.EventType, subscriber: str, kind: str = "classic") -> Queue:
     return Queue(
         et.queue_for(subscriber),
         exchange=exchange_for(et),
         routing_key=et.name,
         durable=True,
         auto_delete=False,
+        queue_arguments=_arguments(kind),
     )
 
 
-def topology_entities(delays: tuple[int, ...]):
+def topology_entities(delays: tuple[int, ...], kind: str = "classic"):
     """Every kombu entity the catalogue implies, in declaration order."""
     entities = []
     for et in catalogue.CATALOGUE.values():
         entities.append(exchange_for(et))
     for et, subscriber in catalogue.subscriptions():
-        queue = queue_for(et, subscriber)
+        queue = queue_for(et, subscriber, kind)
         entities.append(queue)
         for delay in delays:
             entities.append(
                 Queue(
                     retry_queue_name(queue.name, delay),
                     durable=True,
-                    queue_arguments={
+                    queue_arguments=_arguments(kind, {
                         "x-message-ttl": delay,
                         "x-dead-letter-exchange": "",
                         "x-dead-letter-routing-key": queue.name,
-                    },
+                    }),
                 )
             )
-        entities.append(Queue(dead_queue_name(queue.name), durable=True))
+        entities.append(Queue(dead_queue_name(queue.name), durable=True, queue_arguments=_arguments(kind)))
     return entities
 
 
-def declare_topology(amqp_uri: str, delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS_MS) -> None:
+def declare_topology(amqp_uri: str, delays: tuple[int, ...] = DEFAULT_RETRY_DELAYS_MS, kind: str = "classic") -> None:
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
         try:
-            for entity in topology_entities(delays):
+            for entity in topology_entities(delays, kind):
                 entity.bind(channel).declare()
         finally:
             channel.close()
@@ -172,7 +194,7 @@ class EventConsumer(Consumer):
                 f"{self.subscriber} handles {self.event_type.name} but is not listed as a "
                 f"subscriber in common/events.py; add it there so its queue is declared"
             )
-        self.queue = queue_for(self.event_type, self.subscriber)
+        self.queue = queue_for(self.event_type, self.subscriber, queue_type(self.container.config))
         self.delays = retry_delays(self.container.config)
         self.amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
         super().setup()
@@ -305,6 +327,7 @@ class OutboxRelay(DependencyProvider):
     def setup(self):
         self.amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
         self.delays = retry_delays(self.container.config)
+        self.queue_type = queue_type(self.container.config)
         self.publisher = Publisher(self.amqp_uri, use_confirms=True, serializer="json")
 
     def start(self):
@@ -389,7 +412,7 @@ class OutboxRelay(DependencyProvider):
                 self._publish(envelope)
             except UndeliverableMessage:
                 # A queue vanished (someone deleted it): declare again, retry later.
-                declare_topology(self.amqp_uri, self.delays)
+                declare_topology(self.amqp_uri, self.delays, self.queue_type)
                 return sent_ids, (row_id, "unroutable; topology re-declared")
             except (KombuError, OSError) as exc:
                 return sent_ids, (row_id, str(exc)[:500])

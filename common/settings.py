@@ -40,6 +40,8 @@ def service_config(service: str, env: dict | None = None) -> dict:
         "DATA_DIR": str(data_dir),
         "max_workers": int(env.get("MAX_WORKERS", 10)),
         "SERIALIZER": "json",
+        # classic queues on one node; quorum queues on a RabbitMQ cluster (deploy/SCALING.md)
+        "QUEUE_TYPE": env.get("QUEUE_TYPE", "classic"),
         "OBJECT_STORE_URL": env.get("OBJECT_STORE_URL", f"folder://{data_dir / 'objects'}"),
         "MAIL_URL": env.get("MAIL_URL", f"maildir://{data_dir / 'mailbox'}"),
         "MAIL_FROM": env.get("MAIL_FROM", "四个一行动平台 <noreply@localhost>"),

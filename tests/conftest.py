@@ -7,12 +7,7 @@ import eventlet
 
 eventlet.monkey_patch()
 
-import glob  # noqa: E402
 import os  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -20,15 +15,12 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 import requests  # noqa: E402
 
+from deploy.embedded import free_port  # noqa: E402,F401 (tests import it from here)
+from tests.pg import create_database, pg_bindir, pg_cluster  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 RABBIT_API = os.environ.get("RABBIT_API_URI", "http://guest:guest@localhost:15672")
 AMQP_BASE = os.environ.get("AMQP_BASE_URI", "amqp://guest:guest@localhost:5672")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -46,44 +38,17 @@ def amqp_uri():
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-def _pg_bin() -> str | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return os.path.dirname(found[-1]) if found else shutil.which("pg_ctl") and os.path.dirname(shutil.which("pg_ctl"))
-
-
 @pytest.fixture(scope="session")
 def pg_server():
     """A throwaway PostgreSQL cluster (Debian's packages), as the postgres user when we are root."""
-    bindir = _pg_bin()
-    if bindir is None:
+    if pg_bindir() is None:
         pytest.fail("PostgreSQL is not installed; `make test` installs it (deploy/bootstrap.sh --test)")
-    root = os.geteuid() == 0
-    datadir = tempfile.mkdtemp(prefix="pgtest-")
-    port = free_port()
-    as_pg = ["runuser", "-u", "postgres", "--"] if root else []
-    if root:
-        shutil.chown(datadir, "postgres", "postgres")
-    subprocess.run(as_pg + [f"{bindir}/initdb", "-D", datadir, "--auth=trust", "-U", "postgres", "-E", "UTF8"],
-                   check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(as_pg + [f"{bindir}/pg_ctl", "-D", datadir, "-w", "-l", f"{datadir}/log", "-o",
-                            f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, stdout=subprocess.DEVNULL)
-    yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}"
-    subprocess.run(as_pg + [f"{bindir}/pg_ctl", "-D", datadir, "-m", "immediate", "stop"],
-                   stdout=subprocess.DEVNULL)
-    shutil.rmtree(datadir, ignore_errors=True)
+    with pg_cluster() as url:
+        yield url
 
 
 def _create_pg_database(server_url: str) -> str:
-    import psycopg2
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    dsn = server_url.replace("postgresql+psycopg2://", "postgresql://") + "/postgres"
-    conn = psycopg2.connect(dsn)
-    conn.autocommit = True
-    conn.cursor().execute(f"CREATE DATABASE {name}")
-    conn.close()
-    return f"{server_url}/{name}"
+    return create_database(server_url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -123,14 +88,14 @@ def start_service():
     from nameko.containers import ServiceContainer
 
     from common.db import migrate
-    from common.messaging import declare_topology, retry_delays
+    from common.messaging import declare_topology, queue_type, retry_delays
     from common.settings import migrations_dir
 
     started = []
 
     def start(cls, config):
         migrate(config["DATABASE_URL"], migrations_dir(cls.name))
-        declare_topology(config["AMQP_URI"], retry_delays(config))
+        declare_topology(config["AMQP_URI"], retry_delays(config), queue_type(config))
         container = ServiceContainer(cls, config)
         container.start()
         started.append(container)

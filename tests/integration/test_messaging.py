@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import requests
 from eventlet.event import Event
 from kombu import Connection, Exchange
 from sqlalchemy import Column, Integer, String, func, select
@@ -34,7 +35,8 @@ behaviour = {"fail_times": 0, "always_fail": False, "attempts": {}, "hold": None
 
 
 @pytest.fixture
-def sink(monkeypatch, make_config, start_service, sqlite_url):
+def sink(request, monkeypatch, make_config, start_service, sqlite_url):
+    """A service handling probe_pinged; `request.param` (indirect) is the queue type, classic by default."""
     monkeypatch.setitem(catalogue.CATALOGUE, PROBE.name, PROBE)
     behaviour.update(fail_times=0, always_fail=False, attempts={}, hold=None)
     from common.dependencies import Database
@@ -58,10 +60,11 @@ def sink(monkeypatch, make_config, start_service, sqlite_url):
 
     store = Store(sqlite_url)
     Base.metadata.create_all(store.engine)
-    config = make_config("intake", DATABASE_URL=sqlite_url)  # any service's config shape will do
-    from common.messaging import declare_topology, retry_delays
+    config = make_config("intake", DATABASE_URL=sqlite_url,  # any service's config shape will do
+                         QUEUE_TYPE=getattr(request, "param", "classic"))
+    from common.messaging import declare_topology, queue_type, retry_delays
 
-    declare_topology(config["AMQP_URI"], retry_delays(config))
+    declare_topology(config["AMQP_URI"], retry_delays(config), queue_type(config))
     link = CuttableLink(config["AMQP_URI"])  # the service reaches the broker through a link a test can cut
     from nameko.containers import ServiceContainer
 
@@ -103,14 +106,22 @@ def test_a_duplicate_delivery_has_its_effect_once(sink):
     assert effects(sink["store"], doc["event_id"]) == 1
 
 
+@pytest.mark.parametrize("sink", ["classic", "quorum"], indirect=True)
 def test_a_failing_handler_is_retried_with_backoff_then_succeeds(sink):
     doc = envelope(n=2, fail_times=2)
     publish(sink["amqp"], json.dumps(doc))
     wait_until(lambda: effects(sink["store"], doc["event_id"]) == 1, what="effect after retries")
     assert behaviour["attempts"][doc["event_id"]] == 3
     assert list_dead(sink["amqp"]) == []
+    # the work queue and its retry queues are of the configured type
+    kind = sink["container"].config["QUEUE_TYPE"]
+    vhost = sink["amqp"].rsplit("/", 1)[1]
+    queues = requests.get(f"{RABBIT_API.rstrip('/')}/api/queues/{vhost}", timeout=10).json()
+    probe = [q for q in queues if q["name"].startswith(PROBE.queue_for("sink.on_ping"))]
+    assert len(probe) >= 4 and {q["type"] for q in probe} == {kind}
 
 
+@pytest.mark.parametrize("sink", ["classic", "quorum"], indirect=True)
 def test_an_always_failing_handler_is_parked_then_replayed_once_fixed(sink):
     behaviour["always_fail"] = True
     doc = envelope(n=3)
