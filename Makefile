@@ -11,14 +11,10 @@ test:           ## install everything the tests need, then run every test
 	deploy/rabbitmq.sh
 	.venv/bin/python -m pytest tests -q
 
-bench:          ## benchmarks (not tests): print figures
+bench:          ## every benchmark (not tests), then one table of figures with peers: var/bench/table.md
 	deploy/bootstrap.sh --test
 	deploy/rabbitmq.sh
-	.venv/bin/python tests/bench/bench_intake.py
-	.venv/bin/python tests/bench/bench_media.py
-	.venv/bin/python tests/bench/bench_notify.py
-	.venv/bin/python tests/bench/bench_review.py
-	.venv/bin/python tests/bench/bench_text.py
+	.venv/bin/python tests/bench/run_all.py
 
 soak:           ## 10 minutes of mixed load with one broker restart; prints counts in and out of every stage
 	deploy/bootstrap.sh --test

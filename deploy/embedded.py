@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -58,6 +59,13 @@ def seed(env: dict) -> dict:
         store.dispose()
     keys_file.write_text(json.dumps(keys))
     return keys
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (for services, tests and benchmarks on loopback)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:

@@ -28,8 +28,8 @@ from kombu import Connection, Exchange, Queue
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from deploy.embedded import wait_healthy  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
+from deploy.embedded import free_port, wait_healthy  # noqa: E402
+from tests.bench.report import record  # noqa: E402
 
 CHUNK = os.urandom(1024 * 1024)
 
@@ -52,7 +52,14 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--works", type=int, default=300)
     ap.add_argument("--upload-mb", type=int, default=1024)
+    ap.add_argument("--s3-mb", type=int, default=512, help="size of the S3 upload compared with plain boto3")
     args = ap.parse_args()
+    status = folder_and_events(args)
+    s3_upload_against_boto3(args.s3_mb)
+    return status
+
+
+def folder_and_events(args) -> int:
 
     data = Path(tempfile.mkdtemp(prefix="bench-intake-"))
     port = free_port()
@@ -141,6 +148,10 @@ def main() -> int:
         print(f"sustained: {len(arrived) / elapsed:.1f} works/s (API to published submission_submitted)")
         print(f"submit→event latency: p50 {p(0.50):.1f} ms, p99 {p(0.99):.1f} ms, "
               f"mean {statistics.mean(lat):.1f} ms")
+        record("intake", "works created and submitted (sequential client)", len(arrived) / elapsed, "works/s",
+               lower_is_better=False)
+        record("intake", "submit → event on the broker, p50", p(0.50), "ms")
+        record("intake", "submit → event on the broker, p99", p(0.99), "ms")
 
         # 2. a large upload through the folder backend
         org = orgs[0]
@@ -166,6 +177,10 @@ def main() -> int:
         print(f"upload of {args.upload_mb} MiB to the folder backend: {took:.1f} s "
               f"({args.upload_mb / took:.0f} MiB/s), hashed and verified")
         print(f"intake RSS: before {before / 1024:.0f} MB, peak over the whole run {rss_peak_kb(proc.pid) / 1024:.0f} MB")
+        record("intake", f"{args.upload_mb} MiB upload to the folder store, hashed and verified", took, "s",
+               note=f"{args.upload_mb / took:.0f} MiB/s")
+        record("intake", "peak RSS (whole run, upload included)", rss_peak_kb(proc.pid) / 1024, "MB",
+               goal="< 150 MB")
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -174,6 +189,103 @@ def main() -> int:
 
         shutil.rmtree(data, ignore_errors=True)
     return 0
+
+
+def s3_upload_against_boto3(megabytes: int) -> None:
+    """A portal's upload through intake to S3 (register, PUT to presigned URLs, complete: intake checks size
+    and SHA-256) against a plain boto3 upload of the same file to the same endpoint, parts one at a time
+    and of the same size on both sides. The endpoint is moto's S3 server (MinIO does not run here)."""
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+
+    from common import objectstore
+
+    work = Path(tempfile.mkdtemp(prefix="bench-s3-"))
+    source = work / "lecture.mp4"
+    digest = hashlib.sha256()
+    with open(source, "wb") as out:
+        for _ in range(megabytes):
+            out.write(CHUNK)
+            digest.update(CHUNK)
+    size = source.stat().st_size
+    s3_port, port = free_port(), free_port()
+    endpoint = f"http://127.0.0.1:{s3_port}"
+    creds = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+    moto = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-p", str(s3_port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, **creds))
+    vhost = f"bench-s3-{os.getpid()}"
+    api = "http://guest:guest@localhost:15672/api"
+    requests.put(f"{api}/vhosts/{vhost}", timeout=10).raise_for_status()
+    requests.put(f"{api}/permissions/{vhost}/guest", json={"configure": ".*", "write": ".*", "read": ".*"},
+                 timeout=10).raise_for_status()
+    env = dict(os.environ, **creds, DATA_DIR=str(work / "data"), AMQP_URI=f"amqp://guest:guest@localhost:5672/{vhost}",
+               INTAKE_PORT=str(port), PLATFORM_CLOCK_START="2020-06-12T09:00:00+08:00", LOG_LEVEL="WARNING",
+               OBJECT_STORE_URL=f"s3://works?endpoint={endpoint}&region=us-east-1")
+    proc = None
+    try:
+        wait_healthy(f"{endpoint}/moto-api/", moto, timeout=30)
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="bench", aws_secret_access_key="bench")
+        s3.create_bucket(Bucket="works")
+
+        def admin(*a):
+            return subprocess.run([sys.executable, "-m", "services.intake.admin", *a], cwd=ROOT, env=env,
+                                  check=True, capture_output=True, text=True).stdout.strip()
+
+        admin("create-tenant", "ministry", "教育部", "--kind", "ministry")
+        admin("create-tenant", "seu", "东南大学")
+        key = admin("issue-key", "seu")
+        admin("publish-builtin", "siyige-2020")
+        admin("publish-builtin", "siyige-2020-seu", "--owner", "seu")
+        proc = subprocess.Popen([sys.executable, "-m", "common.run", "intake"], cwd=ROOT, env=env,
+                                stdout=open(work / "intake.log", "wb"), stderr=subprocess.STDOUT)
+        wait_healthy(f"http://127.0.0.1:{port}/health", proc, timeout=60)
+        base = f"http://127.0.0.1:{port}/api/v1"
+        http = requests.Session()
+        http.headers["Authorization"] = f"Bearer {key}"
+        http.post(f"{base}/orgs/import", data="名称,层级,上级组织\n机械工程学院党委,二级党组织,\n".encode(),
+                  headers={"Content-Type": "text/csv"}).raise_for_status()
+        org = http.get(f"{base}/orgs").json()["items"][0]["id"]
+        w = http.post(f"{base}/submissions", json={"campaign_id": "siyige-2020-seu", "track": "lecture",
+                                                   "org_id": org, "fields": {"title": "党课"}}).json()
+
+        t0 = time.perf_counter()
+        ticket = http.post(f"{base}/submissions/{w['id']}/files", json={
+            "kind": "video", "filename": "党课.mp4", "size": size, "sha256": digest.hexdigest()}).json()
+        parts = ticket["upload"].get("multipart", {}).get("parts") or [
+            {"part_number": None, "url": ticket["upload"]["url"], "size": size}]
+        etags = []
+        with open(source, "rb") as f:
+            for part in parts:
+                r = requests.put(part["url"], data=f.read(part["size"]), timeout=600)
+                r.raise_for_status()
+                etags.append({"part_number": part["part_number"], "etag": r.headers["ETag"]})
+        body = {"parts": etags} if parts[0]["part_number"] else None
+        done = http.post(f"{base}/files/{ticket['file']['id']}/complete", json=body, timeout=600)
+        done.raise_for_status()
+        ours = time.perf_counter() - t0
+
+        config = TransferConfig(multipart_threshold=objectstore.MULTIPART_THRESHOLD,
+                                multipart_chunksize=objectstore.PART_SIZE, max_concurrency=1, use_threads=False)
+        t0 = time.perf_counter()
+        s3.upload_file(str(source), "works", "peer/lecture.mp4", Config=config)
+        peer = time.perf_counter() - t0
+        print(f"S3 upload of {megabytes} MiB ({len(parts)} parts of at most {objectstore.PART_SIZE >> 20} MiB): "
+              f"through intake {ours:.1f} s (register, presigned PUTs, complete with size and SHA-256 checked); "
+              f"plain boto3 upload_file {peer:.1f} s")
+        record("intake", f"{megabytes} MiB upload to S3 (moto server): register, PUT, complete", ours, "s",
+               peer=peer, peer_label="boto3 upload_file, same part size",
+               note="intake reads the object back to check its SHA-256")
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=20)
+        moto.terminate()
+        moto.wait(timeout=20)
+        requests.delete(f"{api}/vhosts/{vhost}", timeout=10)
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

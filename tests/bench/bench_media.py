@@ -41,6 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+from tests.bench.report import record  # noqa: E402
 
 GOALS = {"header": 1.5, "scan": 1.0, "rss_mb": 200}
 WIDTH, HEIGHT, FPS, SEGMENT_S = 1920, 1080, 25, 10
@@ -300,6 +301,14 @@ def main() -> int:
         fail([(f"the full check did not complete (exit {check['rc']}, verdict "
                f"{report.get('verdict') if isinstance(report, dict) else 'none'}): {detail[:400]}"),
               "so no peak RSS is reported for it"])
+    size_note = f"{size / 1e9:.2f} GB {args.minutes}-min 1080p H.264"
+    record("media", "header check", ours_header * 1000, "ms", peer=peer_header * 1000, peer_label="ffprobe",
+           goal=f"≤ {GOALS['header']}× peer", note=size_note)
+    record("media", "integrity scan (every packet)", ours_scan, "s", peer=peer_scan,
+           peer_label="ffmpeg -c copy -f null", goal=f"≤ {GOALS['scan']}× peer", note=size_note)
+    if check_ok:
+        record("media", "peak RSS of a full check", rss_mb, "MB", peer=ffmpeg_rss_kb / 1024,
+               peer_label="ffmpeg -c copy", goal=f"< {GOALS['rss_mb']} MB")
     missed = [r[0] for r in rows if r[-1] != "ok"]
     if missed:
         print(f"goals missed: {', '.join(missed)}")

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.bench.timing import timed  # noqa: E402
+from tests.bench.report import record  # noqa: E402
 
 UNIVERSITIES, WORKS, REVIEWERS = 50, 10_000, 500
 TOKEN = "bench-sign-in-token"
@@ -59,6 +60,7 @@ def bench_domain() -> None:
     bad = sum(1 for w, r in plan.pairs if conflicted("ministry", by_r[r], by_w[w], declared))
     print(f"review assignment: {WORKS} works, {REVIEWERS} reviewers, k=3, ministry conflicts + 200 declared: "
           f"{took:.2f} s (goal < 5 s); load spread {plan.spread}; conflicted pairs {bad}")
+    record("review", f"assignment of {WORKS:,} works to {REVIEWERS:,} reviewers, k=3", took, "s", goal="< 5 s")
 
     scores, quality, _ = ranking.synthetic_round(33_334, 1000, 3, seed=5)
     took, ranked = median_of(lambda: ranking.rank(scores))
@@ -68,6 +70,7 @@ def bench_domain() -> None:
         sums[s.work_id].append(s.total)
     raw = sorted(sums, key=lambda w: (-sum(sums[w]) / len(sums[w]), w))
     print(f"review ranking: {len(scores)} scores, {len(quality)} works: {took:.2f} s (goal < 1 s)")
+    record("review", f"normalised ranking of {len(scores):,} scores", took, "s", goal="< 1 s")
     print(f"Kendall tau vs the true order: raw mean {ranking.kendall_tau(raw, truth):.3f}, "
           f"normalised {ranking.kendall_tau([r.work_id for r in ranked], truth):.3f}")
 
@@ -138,7 +141,7 @@ def build(db_url: str) -> tuple[str, str]:
 
 def bench_server() -> None:
     from deploy.embedded import wait_healthy
-    from tests.conftest import free_port
+    from deploy.embedded import free_port
 
     data = Path(tempfile.mkdtemp(prefix="bench-review-"))
     db_url = f"sqlite:///{data / 'review.db'}"
@@ -160,6 +163,7 @@ def bench_server() -> None:
         print(f"reviewer queue page ({n} works): p50 {p50:.1f} ms, p95 {p95:.1f} ms (goal < 300 ms)")
         p50, p95 = timed(lambda: expert.get(f"{base}/works/{assignment_id}").raise_for_status(), 50)
         print(f"reviewer work page: p50 {p50:.1f} ms, p95 {p95:.1f} ms (goal < 300 ms)")
+        record("review", "reviewer work page, p95", p95, "ms", goal="< 300 ms")
         admin = requests.Session()
         admin.post(f"{base}/sign-in", data={"api_key": "sk_bench_ministry"}).raise_for_status()
         p50, p95 = timed(lambda: admin.get(f"{base}/rounds/bench-round/ranking").raise_for_status(), 5)

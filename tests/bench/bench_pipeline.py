@@ -1,0 +1,351 @@
+"""What crosses services: end-to-end latency, pipeline throughput with one and two replicas, memory,
+and the event loop during a 1 GB upload and scan.
+
+All four services run as processes, as deployed, on PostgreSQL (one database each; fsync on), the OS's
+RabbitMQ, a folder object store and a real SMTP server (aiosmtpd). Three phases:
+
+1. Latency at a steady load: portals create and submit stories at --rate per second for --seconds;
+   for each, the time from sending the submit request to the receipt e-mail's arrival at the SMTP
+   server (the Maildir file's time): p50 and p99.
+2. Throughput, once with one replica of every service and once with two of media and review
+   (competing consumers on the same queues): --works stories, each with a photo, are created by 8
+   portal clients, uploaded, checked by media, submitted once the check passed, and taken into the
+   university's review round (where assignment runs over them). Works per second from the first
+   upload to the last work in the round.
+3. The event loop under CPU-heavy work: a --scan-mb lecture video is uploaded to intake (hashed in
+   its thread pool) and checked by media (scanned in a child process) while /health of both is
+   polled every 100 ms: the slowest answer, and each service's own loop-lag monitor.
+
+Peak RSS (VmHWM) of every service process is read at the end of each configuration.
+
+    .venv/bin/python tests/bench/bench_pipeline.py [--works 400] [--rate 4] [--seconds 60] [--scan-mb 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import mailbox
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from email.utils import parseaddr
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+from deploy.embedded import free_port, wait_healthy  # noqa: E402
+from tests.bench.report import record  # noqa: E402
+from tests.conftest import AMQP_BASE, RABBIT_API  # noqa: E402  (also patches for eventlet, as the tests do)
+from tests.integration.test_notify_service import SmtpServer  # noqa: E402
+from tests.pg import create_database, pg_cluster  # noqa: E402
+from tests.reliability.conftest import import_orgs  # noqa: E402
+from tests.reliability.soak import Portal  # noqa: E402
+
+SERVICES = ("intake", "media", "review", "notify")
+
+
+class Cluster:
+    """One configuration: fresh databases, vhost, SMTP server and data folder; services as processes."""
+
+    def __init__(self, pg_url: str, workdir: Path, replicas: dict[str, int]):
+        self.workdir = workdir
+        self.replicas = replicas
+        self.vhost = f"bench-{uuid.uuid4().hex[:8]}"
+        api = RABBIT_API.rstrip("/")
+        requests.put(f"{api}/api/vhosts/{self.vhost}", timeout=10).raise_for_status()
+        requests.put(f"{api}/api/permissions/{self.vhost}/guest",
+                     json={"configure": ".*", "write": ".*", "read": ".*"}, timeout=10).raise_for_status()
+        self.smtp = SmtpServer(free_port(), workdir / "mail")
+        self.smtp.start()
+        self.db = {s: create_database(pg_url) for s in SERVICES}
+        self.env = dict(os.environ, DATA_DIR=str(workdir / "data"), AMQP_URI=f"{AMQP_BASE}/{self.vhost}",
+                        PLATFORM_CLOCK_START="2020-07-10T09:00:00+08:00", LOG_LEVEL="WARNING",
+                        MAIL_URL=f"smtp://127.0.0.1:{self.smtp.port}", RATE_UPLOADS="1000000",
+                        **{f"{s.upper()}_DATABASE_URL": url for s, url in self.db.items()})
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.ports: dict[str, int] = {}
+
+    def admin(self, *args) -> str:
+        return subprocess.run([sys.executable, "-m", "services.intake.admin", *args], cwd=ROOT, env=self.env,
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    def start(self) -> None:
+        self.admin("create-tenant", "ministry", "教育部思政司", "--kind", "ministry")
+        self.admin("create-tenant", "seu", "东南大学")
+        self.key = self.admin("issue-key", "seu", "--label", "portal")
+        self.admin("publish-builtin", "siyige-2020")
+        self.admin("publish-builtin", "siyige-2020-seu", "--owner", "seu")
+        for service in SERVICES:
+            for replica in range(self.replicas.get(service, 1)):
+                name = f"{service}-{replica + 1}"
+                port = self.ports[name] = free_port()
+                self.procs[name] = subprocess.Popen(
+                    [sys.executable, "-m", "common.run", service], cwd=ROOT,
+                    env=dict(self.env, **{f"{service.upper()}_PORT": str(port)}),
+                    stdout=open(self.workdir / f"{name}.log", "ab"), stderr=subprocess.STDOUT)
+        for name, proc in self.procs.items():
+            wait_healthy(f"http://127.0.0.1:{self.ports[name]}/health", proc, timeout=120)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        out = {}
+        for name, proc in self.procs.items():
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            out[name] = int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1]) / 1024
+        return out
+
+    def in_round(self) -> int:
+        """Works review has taken into a round (what assignment runs over)."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.db["review"])
+        try:
+            with engine.connect() as c:
+                return c.execute(text("SELECT count(*) FROM entries WHERE round_id IS NOT NULL "
+                                      "AND state = 'submitted'")).scalar()
+        finally:
+            engine.dispose()
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.smtp.stop()
+        requests.delete(f"{RABBIT_API.rstrip('/')}/api/vhosts/{self.vhost}", timeout=10)
+
+
+def mail_arrivals(maildir: Path) -> dict[str, float]:
+    """Recipient → arrival time (the Maildir file's modification time, wall clock)."""
+    box = mailbox.Maildir(maildir, create=True)
+    out = {}
+    for key, message in box.iteritems():
+        sub = "new" if (maildir / "new" / key).exists() else "cur"
+        out[parseaddr(message["To"])[1]] = (maildir / sub / key).stat().st_mtime
+    return out
+
+
+def latency_at_steady_load(c: Cluster, rate: float, seconds: float) -> list[float]:
+    base = c.url("intake-1") + "/api/v1"
+    n = int(rate * seconds)
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {c.key}"
+    orgs = import_orgs(http, base, n)
+    time.sleep(3)  # notify has the contacts
+    sent: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {c.key}"
+        work = s.post(f"{base}/submissions", timeout=30, json={
+            "campaign_id": "siyige-2020-seu", "track": "story", "org_id": orgs[f"学院{i:03d}党委"],
+            "fields": {"title": f"学院{i:03d}战疫故事", "text": "党员冲锋在前，守护校园平安。" * 8}}).json()
+        at = time.time()
+        s.post(f"{base}/submissions/{work['id']}/submit", timeout=30).raise_for_status()
+        with lock:
+            sent[f"org{i:03d}@demo.local"] = at
+
+    threads = []
+    start = time.monotonic()
+    for i in range(n):  # an open-loop load: a new portal request on schedule, whatever the last one does
+        time.sleep(max(0.0, start + i / rate - time.monotonic()))
+        t = threading.Thread(target=one, args=(i,))
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join(timeout=60)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(mail_arrivals(c.workdir / "mail")) < n:
+        time.sleep(0.5)
+    arrived = mail_arrivals(c.workdir / "mail")
+    missing = [r for r in sent if r not in arrived]
+    if missing:
+        raise SystemExit(f"{len(missing)} of {n} receipts never arrived: no figure is made up")
+    return sorted((arrived[r] - sent[r]) * 1000 for r in sent)
+
+
+def pipeline_throughput(c: Cluster, works: int, clients: int = 8) -> tuple[float, float]:
+    base = c.url("intake-1") + "/api/v1"
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {c.key}"
+    already = c.in_round()
+    orgs = list(import_orgs(http, base, works // 2 + clients).values())
+    orgs = [o for o in orgs][-(works // 2 + clients):]
+    time.sleep(3)
+    per_client = works // clients
+    portals = [Portal(base, c.key, orgs[k * (per_client // 2 + 1):(k + 1) * (per_client // 2 + 1)])
+               for k in range(clients)]
+    first_upload = []
+
+    def client(p: Portal) -> None:
+        for _ in range(per_client):
+            p.new_work()
+            if not first_upload:
+                first_upload.append(time.monotonic())
+            p.submit_ready()
+        deadline = time.monotonic() + 300
+        while p.pending and time.monotonic() < deadline:
+            time.sleep(0.2)
+            p.submit_ready()
+
+    threads = [threading.Thread(target=client, args=(p,)) for p in portals]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    total = per_client * clients
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and c.in_round() - already < total:
+        time.sleep(0.2)
+    done = time.monotonic()
+    for t in threads:
+        t.join(timeout=60)
+    got = c.in_round() - already
+    if got < total:
+        raise SystemExit(f"only {got} of {total} works reached the review round: no figure is made up")
+    return total / (done - first_upload[0]), done - t0
+
+
+def loop_under_heavy_work(c: Cluster, scan_mb: int, video: Path) -> dict:
+    """Upload and check a large video while /health of intake and media is polled."""
+    base = c.url("intake-1") + "/api/v1"
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {c.key}"
+    org = next(iter(import_orgs(http, base, 1).values()))
+    work = http.post(f"{base}/submissions", json={"campaign_id": "siyige-2020-seu", "track": "lecture",
+                                                  "org_id": org, "fields": {"title": "党课"}}).json()
+    digest = hashlib.sha256()
+    with open(video, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    size = video.stat().st_size
+    polls: dict[str, list[float]] = {"intake-1": [], "media-1": []}
+    stop = threading.Event()
+
+    def poll(name: str) -> None:
+        s = requests.Session()
+        while not stop.is_set():
+            t = time.perf_counter()
+            s.get(c.url(name) + "/health", timeout=30).raise_for_status()
+            polls[name].append((time.perf_counter() - t) * 1000)
+            time.sleep(0.1)
+
+    idle = {name: [] for name in polls}
+    for name in polls:  # the baseline: the same poll with nothing else going on
+        s = requests.Session()
+        for _ in range(20):
+            t = time.perf_counter()
+            s.get(c.url(name) + "/health", timeout=30)
+            idle[name].append((time.perf_counter() - t) * 1000)
+            time.sleep(0.05)
+    pollers = [threading.Thread(target=poll, args=(name,)) for name in polls]
+    for t in pollers:
+        t.start()
+    t0 = time.perf_counter()
+    ticket = http.post(f"{base}/submissions/{work['id']}/files", json={
+        "kind": "video", "filename": "党课.mp4", "size": size, "sha256": digest.hexdigest()}).json()
+
+    def body():
+        with open(video, "rb") as f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+
+    requests.put(ticket["upload"]["url"], data=body(), timeout=600).raise_for_status()
+    http.post(f"{base}/files/{ticket['file']['id']}/complete", timeout=600).raise_for_status()
+    uploaded = time.perf_counter() - t0
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        f = http.get(f"{base}/files/{ticket['file']['id']}").json()
+        if (f.get("check") or {}).get("verdict"):
+            break
+        time.sleep(0.2)
+    checked = time.perf_counter() - t0
+    stop.set()
+    for t in pollers:
+        t.join(timeout=30)
+    lag = {name: requests.get(c.url(name) + "/health", timeout=30).json().get("event_loop", {}) for name in polls}
+    return {"size": size, "uploaded_s": uploaded, "checked_s": checked, "verdict": f["check"]["verdict"],
+            "idle_max": {n: max(v) for n, v in idle.items()}, "busy_max": {n: max(v) for n, v in polls.items()},
+            "busy_p50": {n: statistics.median(v) for n, v in polls.items()}, "polls": {n: len(v) for n, v in polls.items()},
+            "lag": lag}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--works", type=int, default=400, help="works through the pipeline per configuration")
+    ap.add_argument("--rate", type=float, default=4.0, help="stories per second in the latency phase")
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of the latency phase")
+    ap.add_argument("--scan-mb", type=int, default=1000, help="size of the video in the event-loop phase")
+    args = ap.parse_args()
+    from tests.bench.bench_media import generate
+
+    minutes = max(1, round(20 * args.scan_mb / 1000))
+    video, _ = generate(Path("/tmp/bench-media" if args.scan_mb >= 1000 else "/tmp/bench-media-quick"),
+                        minutes, args.scan_mb)
+    results = {}
+    with pg_cluster(fsync=True, max_connections=300) as pg_url:
+        for label, replicas in (("1 replica each", {}), ("2 media + 2 review", {"media": 2, "review": 2})):
+            workdir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+            c = Cluster(pg_url, workdir, replicas)
+            try:
+                c.start()
+                r = results[label] = {}
+                if not replicas:
+                    lat = latency_at_steady_load(c, args.rate, args.seconds)
+                    r["latency"] = lat
+                    print(f"[{label}] submit → receipt e-mail at {args.rate:g} stories/s for {args.seconds:g} s "
+                          f"({len(lat)} works): p50 {statistics.median(lat):.0f} ms, "
+                          f"p99 {lat[int(0.99 * (len(lat) - 1))]:.0f} ms, max {lat[-1]:.0f} ms")
+                rate, took = pipeline_throughput(c, args.works)
+                r["throughput"] = rate
+                print(f"[{label}] pipeline (create + photo upload → media check → submit → review round), "
+                      f"{args.works} works, 8 portal clients: {rate:.1f} works/s ({took:.0f} s in all)")
+                if not replicas:
+                    heavy = loop_under_heavy_work(c, args.scan_mb, video)
+                    r["heavy"] = heavy
+                    print(f"[{label}] {heavy['size'] / 1e9:.2f} GB video: uploaded and hashed in "
+                          f"{heavy['uploaded_s']:.1f} s, checked by {heavy['checked_s']:.1f} s ({heavy['verdict']}); "
+                          f"/health polled every 100 ms meanwhile ({heavy['polls']}): slowest "
+                          f"{heavy['busy_max']} ms, median {heavy['busy_p50']} ms; idle slowest {heavy['idle_max']} ms; "
+                          f"loop lag reported by the services {heavy['lag']}")
+                r["rss"] = c.peak_rss_mb()
+                print(f"[{label}] peak RSS (MB): " + ", ".join(f"{n} {v:.0f}" for n, v in r["rss"].items()))
+            finally:
+                c.stop()
+
+    one, two = results["1 replica each"], results["2 media + 2 review"]
+    lat = one["latency"]
+    record("pipeline", f"portal submit → receipt e-mail at {args.rate:g} stories/s, p50", statistics.median(lat), "ms")
+    record("pipeline", f"portal submit → receipt e-mail at {args.rate:g} stories/s, p99",
+           lat[int(0.99 * (len(lat) - 1))], "ms")
+    record("pipeline", "works/s upload → check → submit → review round, 1 replica each", one["throughput"],
+           "works/s", lower_is_better=False)
+    record("pipeline", "works/s, 2 media + 2 review replicas (peer: 1 replica each)", two["throughput"],
+           "works/s", peer=one["throughput"], peer_label="1 replica each", lower_is_better=False,
+           note=f"{os.cpu_count()} cores shared by every process")
+    for name, mb in one["rss"].items():
+        record("pipeline", f"peak RSS of {name.rsplit('-', 1)[0]}", mb, "MB")
+    heavy = one["heavy"]
+    for name in ("intake-1", "media-1"):
+        service = name.rsplit("-", 1)[0]
+        record("event loop", f"slowest /health of {service} during a {heavy['size'] / 1e9:.1f} GB upload + scan",
+               heavy["busy_max"][name], "ms", peer=heavy["idle_max"][name], peer_label="idle",
+               note=f"loop lag seen by {service}: {heavy['lag'][name].get('max_lag_ms_last_minute', '?')} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
