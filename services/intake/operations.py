@@ -348,7 +348,31 @@ def extension_until(session, org: Org, sub: Submission, stage_key: str) -> datet
     return ext.until if ext else None
 
 
+# FOR NO KEY UPDATE on PostgreSQL: it excludes another change of the same row but not the KEY SHARE
+# locks that inserts referencing the row take. A plain FOR UPDATE after such an insert deadlocked
+# concurrent submits (bench_pipeline found it: two portals, one tenant).
+_ROW_LOCK = {"key_share": True}
+
+
+def _lock_for_change(session, sub: Submission) -> None:
+    """Serialise changes of one org's works (the quota counts them), then re-read the work.
+
+    The org is locked before anything is read for the decision; re-reading the work after the lock
+    sees what a concurrent request committed (its state, its stage). On SQLite, BEGIN IMMEDIATE
+    serialises writers already and the lock clause is left out.
+    """
+    session.get(Org, sub.org_id, with_for_update=_ROW_LOCK, populate_existing=True)
+    session.refresh(sub)
+
+
+def _next_receipt_seq(session, tenant: Tenant) -> int:
+    row = session.get(Tenant, tenant.id, with_for_update=_ROW_LOCK, populate_existing=True)
+    row.receipt_seq += 1
+    return row.receipt_seq
+
+
 def submit_submission(session, outbox, tenant: Tenant, sub: Submission, stage_key: str | None) -> Submission:
+    _lock_for_change(session, sub)
     definition, track, org = _context(session, tenant, sub)
     if sub.state == "withdrawn":
         raise Conflict("作品已撤回，不能提交。如需重新参加，请新建作品。", code="submission_withdrawn", found="withdrawn")
@@ -376,9 +400,7 @@ def submit_submission(session, outbox, tenant: Tenant, sub: Submission, stage_ke
     rules.check_stage_files(stage, stored, sum(f.state != "stored" for f in files),
                             [f.original_name for f in files if f.check_verdict == "failed"],
                             [f.original_name for f in files if f.state == "stored" and f.check_verdict is None])
-    tenant_row = session.get(Tenant, tenant.id, with_for_update=True)
-    tenant_row.receipt_seq += 1
-    receipt_no = rules.receipt_number(tenant.id, tenant_row.receipt_seq, now)
+    receipt_no = rules.receipt_number(tenant.id, _next_receipt_seq(session, tenant), now)
     final = rules.next_stage(track, stage.key) is None
     sub.state, sub.stage, sub.complete = "submitted", stage.key, final
     sub.char_counts, sub.receipt_no, sub.submitted_at, sub.updated_at = counts, receipt_no, now, now
@@ -408,6 +430,7 @@ def _used_quota(session, sub: Submission, track, bucket: str | None) -> int:
 
 
 def withdraw_submission(session, outbox, tenant: Tenant, sub: Submission) -> Submission:
+    _lock_for_change(session, sub)
     definition, track, org = _context(session, tenant, sub)
     if sub.state == "withdrawn":
         return sub  # withdrawing twice is not an error: the portal may retry

@@ -254,6 +254,39 @@ def test_quota_counts_submitted_works_and_withdrawal_frees_it(intake):
     assert seu("POST", f"/api/v1/submissions/{ids[2]}/submit").status_code == 200
 
 
+def test_concurrent_submits_all_get_receipts_and_the_quota_holds(intake):
+    """Portals submit at once: every work within its org's quota gets a receipt (no deadlock, no gap
+    in the numbers) and an org never ends over its quota (two stories), however the requests interleave."""
+    seu = intake["seu"]
+    names = [f"并发测试{i}学院党委" for i in range(6)]
+    csv = "名称,层级,上级组织\n" + "".join(f"{n},二级党组织,\n" for n in names)
+    assert seu("POST", "/api/v1/orgs/import", data=csv.encode(), headers={"Content-Type": "text/csv"}).status_code == 200
+    within = [seu.draft("siyige-2020-seu", "story", n, title=f"{n}故事{k}", text="故事。")["id"]
+              for n in names for k in range(2)]
+    crowded = [seu.draft("siyige-2020-seu", "story", "机械工程学院党委", title=f"机械学院故事{k}", text="故事。")["id"]
+               for k in range(5)]
+    pool = eventlet.GreenPool(17)
+    results = dict(zip(within + crowded, pool.imap(
+        lambda sid: seu("POST", f"/api/v1/submissions/{sid}/submit"), within + crowded)))
+    assert {results[sid].status_code for sid in within} == {200}, [r.text for r in results.values()]
+    crowded_codes = sorted(results[sid].status_code for sid in crowded)
+    assert crowded_codes == [200, 200, 409, 409, 409], [results[sid].text for sid in crowded]
+    assert {results[sid].json()["error"]["code"] for sid in crowded if results[sid].status_code == 409} \
+        == {"quota_exceeded"}
+    numbers = sorted(int(r.json()["receipt_no"].rsplit("-", 1)[1]) for r in results.values() if r.status_code == 200)
+    assert numbers == list(range(numbers[0], numbers[0] + 14))
+
+
+def test_a_work_submitted_twice_at_once_gets_one_receipt(intake):
+    seu = intake["seu"]
+    work = seu.draft("siyige-2020-seu", "story", "计算机科学与工程学院党委", title="计算机学院故事", text="故事。")
+    pool = eventlet.GreenPool(4)
+    codes = sorted(r.status_code for r in pool.imap(
+        lambda _: seu("POST", f"/api/v1/submissions/{work['id']}/submit"), range(4)))
+    assert codes == [200, 409, 409, 409]
+    assert len(seu("GET", f"/api/v1/submissions/{work['id']}/receipts").json()["items"]) == 1
+
+
 def test_deadline_in_beijing_time_and_extension(intake):
     seu = intake["seu"]
     work = seu.draft("siyige-2020-seu", "lecture", "机械工程学院党委", title="抓紧抓实抓细常态化疫情防控",
