@@ -14,6 +14,8 @@ import eventlet
 
 TICK = 0.05  # seconds between wake-ups
 WINDOW = 60.0  # seconds of history kept for the report
+STALL = 0.010  # a lag worth listing with its time: a request waiting 10 ms more is felt
+LISTED = 20  # the longest stalls listed
 
 
 class LoopLag:
@@ -42,12 +44,18 @@ class LoopLag:
                 self.samples.popleft()
 
     def report(self) -> dict:
-        """For /health: the worst lag in the last minute and since start, in milliseconds."""
+        """For /health: the worst lag in the last minute and since start, in milliseconds, and the
+        longest stalls of the last minute with how long ago they ended (so a benchmark can tell a
+        stall during its run from one at start-up)."""
         if self._thread is None:
             return {}
         recent = max((lag for _, lag in self.samples), default=0.0)
+        now = time.monotonic()
+        stalls = sorted(((now - when, lag) for when, lag in self.samples if lag >= STALL), key=lambda x: -x[1])
         return {"event_loop": {"max_lag_ms_last_minute": round(recent * 1000, 1),
-                               "max_lag_ms_since_start": round(self.worst * 1000, 1), "ticks": self.ticks}}
+                               "max_lag_ms_since_start": round(self.worst * 1000, 1), "ticks": self.ticks,
+                               "stalls_last_minute": [{"ended_s_ago": round(ago, 2), "lag_ms": round(lag * 1000, 1)}
+                                                      for ago, lag in stalls[:LISTED]]}}
 
 
 monitor = LoopLag()

@@ -87,20 +87,21 @@ def platform(tmp_path, amqp_uri):
         p.stop()
 
 
-def import_orgs(http: requests.Session, base: str, n: int) -> dict[str, str]:
-    """n level-2 orgs, each with its own mailbox; name -> id."""
-    rows = "".join(f"学院{i:03d}党委,二级党组织,,org{i:03d}@demo.local\n" for i in range(n))
+def import_orgs(http: requests.Session, base: str, n: int, start: int = 0) -> dict[str, str]:
+    """n level-2 orgs numbered from start, each with its own mailbox (org{i:03d}@demo.local); name -> id."""
+    names = [f"学院{i:03d}党委" for i in range(start, start + n)]
+    rows = "".join(f"{name},二级党组织,,org{i:03d}@demo.local\n" for i, name in zip(range(start, start + n), names))
     r = http.post(f"{base}/orgs/import", data=("名称,层级,上级组织,邮箱\n" + rows).encode(),
                   headers={"Content-Type": "text/csv"})
     assert r.status_code == 200, r.text
-    orgs = {}
+    known = {}
     page = 1
-    while len(orgs) < n:
+    while not all(name in known for name in names):
         items = http.get(f"{base}/orgs", params={"per_page": 200, "page": page}).json()["items"]
         assert items, "fewer orgs than imported"
-        orgs.update({o["name"]: o["id"] for o in items})
+        known.update({o["name"]: o["id"] for o in items})
         page += 1
-    return orgs
+    return {name: known[name] for name in names}
 
 
 def submit_story(http: requests.Session, base: str, org_id: str, n: int) -> str:

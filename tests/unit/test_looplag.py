@@ -20,6 +20,8 @@ def test_a_free_loop_shows_little_lag_and_a_held_loop_shows_the_hold():
     assert held["max_lag_ms_last_minute"] >= 250
     assert held["max_lag_ms_since_start"] >= held["max_lag_ms_last_minute"]
     assert free["max_lag_ms_since_start"] < 250
+    [stall] = [x for x in held["stalls_last_minute"] if x["lag_ms"] >= 250]
+    assert 0.0 <= stall["ended_s_ago"] < 1.0  # it ended just now, not at some other time
 
 
 def test_old_lags_leave_the_window():
