@@ -72,6 +72,10 @@ class CuttableLink:
                 eventlet.sleep(0.2)
         self.hanging_up = []
 
+    def node_goes_away(self) -> None:
+        """A cluster node that is gone for good: every connection reset, and nothing answers any more."""
+        self.close()
+
     def close(self) -> None:
         self._accepting.kill()
         for pair in list(self.pairs):

@@ -68,7 +68,12 @@ def sink(request, monkeypatch, make_config, start_service, sqlite_url):
     link = CuttableLink(config["AMQP_URI"])  # the service reaches the broker through a link a test can cut
     from nameko.containers import ServiceContainer
 
-    container = ServiceContainer(SinkService, dict(config, AMQP_URI=link.uri))
+    uri = link.uri
+    if request.node.get_closest_marker("cluster_of_two"):
+        # Two addresses, as a client of a RabbitMQ cluster is configured (kombu's ";" list, tried in
+        # turn): the first through the link, the second straight to the broker.
+        uri = f"{link.uri};{config['AMQP_URI']}"
+    container = ServiceContainer(SinkService, dict(config, AMQP_URI=uri))
     container.start()
     yield {"store": store, "amqp": config["AMQP_URI"], "container": container, "link": link}
     if container._died.ready():  # a test saw it die; stop() would wait on its dead consumer
@@ -187,3 +192,15 @@ def test_a_connection_lost_while_a_handler_works_neither_stops_the_service_nor_l
     publish(sink["amqp"], json.dumps(after := envelope(n=8)))  # and it goes on consuming
     wait_until(lambda: effects(sink["store"], after["event_id"]) == 1, timeout=30, what="the next event")
     assert effects(sink["store"], doc["event_id"]) == 1
+
+
+@pytest.mark.cluster_of_two
+def test_when_the_node_a_service_uses_goes_away_it_carries_on_with_the_next_one(sink):
+    publish(sink["amqp"], json.dumps(before := envelope(n=1)))
+    wait_until(lambda: effects(sink["store"], before["event_id"]) == 1, what="an event through the first node")
+    assert sink["link"].pairs, "the service did not connect through the first address"
+    sink["link"].node_goes_away()
+    publish(sink["amqp"], json.dumps(after := envelope(n=2)))
+    wait_until(lambda: effects(sink["store"], after["event_id"]) == 1, timeout=60,
+               what="the next event, consumed through the second address")
+    assert not sink["container"]._died.ready()
