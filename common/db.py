@@ -170,6 +170,25 @@ def messaging_models(Base):
 MIGRATION_LOCK = 726_001  # any constant: one advisory lock for "migrating this database"
 
 
+def serialize_on(session: Session, *key: str) -> None:
+    """Until this transaction ends, other transactions serialising on the same key wait here.
+
+    For handlers of different events about one object (a work's upload, check and submission)
+    that each decide from what the others write: under READ COMMITTED, two running at once each
+    miss the other's row and neither acts. The statements after this one see what the waited-for
+    transaction committed. On PostgreSQL a transaction-scoped advisory lock; SQLite (BEGIN
+    IMMEDIATE) runs one writer at a time already.
+    """
+    import hashlib
+
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b("\x1f".join(key).encode("utf-8"), digest_size=8).digest()
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest, "big", signed=True)})
+
+
 def migrate(url: str, migrations_dir: Path, wait_s: float = 60.0) -> None:
     """Bring the database at `url` to the newest revision in `migrations_dir`.
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select
 
 from common import clock
+from common.db import serialize_on
 from common.errors import Conflict as ConflictError
 from common.errors import DomainError, Forbidden, InvalidInput, NotFound
 from common.levels import parent_level
@@ -66,7 +67,14 @@ def revoke_key(s, data: dict) -> None:
         row.revoked = True
 
 
+def _one_event_per_work_at_a_time(s, submission_id: str) -> None:
+    # A work's check and its submission may be handled at once (two replicas, or two workers):
+    # each would miss the other's uncommitted row and neither would put the work in its round.
+    serialize_on(s, "review.work", submission_id)
+
+
 def record_file(s, data: dict) -> None:
+    _one_event_per_work_at_a_time(s, data["submission_id"])
     row = s.get(FileCopy, data["file_id"])
     if row is None:
         row = FileCopy(file_id=data["file_id"])
@@ -77,6 +85,7 @@ def record_file(s, data: dict) -> None:
 
 def record_file_check(s, data: dict) -> bool:
     """Keep the newest check. False when the upload is not known yet: the caller retries later."""
+    _one_event_per_work_at_a_time(s, data["submission_id"])
     row = s.get(FileCopy, data["file_id"])
     if row is None:
         return False
@@ -91,6 +100,7 @@ def record_file_check(s, data: dict) -> bool:
 
 
 def record_submission(s, tenant: str, d: dict, fp=None) -> None:
+    _one_event_per_work_at_a_time(s, d["submission_id"])
     entry = s.get(Entry, d["submission_id"])
     if entry is None:
         entry = Entry(submission_id=d["submission_id"], tenant=tenant)
@@ -107,6 +117,7 @@ def record_submission(s, tenant: str, d: dict, fp=None) -> None:
 
 
 def record_withdrawal(s, tenant: str, d: dict) -> None:
+    _one_event_per_work_at_a_time(s, d["submission_id"])
     entry = s.get(Entry, d["submission_id"])
     if entry is None:
         # Out of order: remember the withdrawal, so the late submission event does not bring it back.
@@ -123,6 +134,7 @@ def record_withdrawal(s, tenant: str, d: dict) -> None:
 
 
 def record_forwarded(s, tenant: str, d: dict) -> None:
+    _one_event_per_work_at_a_time(s, d["submission_id"])
     entry = s.get(Entry, d["submission_id"])
     if entry is None:
         entry = Entry(submission_id=d["submission_id"], tenant=tenant, stage="", final_stage=True)
