@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(rabbitmq-server curl)
 requirements=requirements.txt
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(postgresql docker-compose ffmpeg chromium)  # chromium: the review UI tests (Playwright)
+  # chromium: the review UI tests (Playwright); caddy: validating the compose proxy's Caddyfile
+  packages+=(postgresql docker-compose ffmpeg chromium caddy)
   requirements=requirements-dev.txt
 fi
 

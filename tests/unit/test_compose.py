@@ -8,6 +8,7 @@ that only read files always run.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+NATIONAL_FILE = ROOT / "docker-compose.national.yml"
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
 APP_SERVICES = ("intake", "media", "review", "notify")
 DEFAULT_PORTS = {"intake": 8000, "review": 8001, "notify": 8002, "media": 8003}
 # Read by libraries rather than by our code: boto3's standard credentials.
@@ -190,15 +193,43 @@ def test_postgres_init_script_creates_the_four_databases(services):
 
 
 @needs_compose
-def test_media_can_be_scaled(services):
-    media = services["media"]
-    assert host_ports(media) == [], "a fixed host port would stop `--scale media=3`"
-    assert "container_name" not in media
-    assert media["deploy"]["replicas"] >= 1
-    for name in ("intake", "review", "notify"):
-        assert host_ports(services[name]) == [DEFAULT_PORTS[name]], name
+def test_every_service_can_be_scaled_behind_the_proxy(services):
     for name in APP_SERVICES:
+        assert host_ports(services[name]) == [], f"a fixed host port would stop `--scale {name}=3`"
         assert "container_name" not in services[name]
+        assert services[name]["deploy"]["replicas"] >= 1
+    proxy = services["proxy"]
+    assert sorted(host_ports(proxy)) == sorted(DEFAULT_PORTS[n] for n in ("intake", "review", "notify"))
+    assert set(proxy["depends_on"]) >= {"intake", "review", "notify"}
+    [mount] = [v for v in proxy["volumes"] if "Caddyfile" in str(v)]
+    source = mount["source"] if isinstance(mount, dict) else str(mount).split(":")[0]
+    assert Path(source) == CADDYFILE
+
+
+def caddy_routes() -> dict[int, tuple[str, int]]:
+    """Listening port → (service name, port) of the dynamic upstream, from Caddy's own reading."""
+    proc = subprocess.run(["caddy", "adapt", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    routes = {}
+    for server in json.loads(proc.stdout)["apps"]["http"]["servers"].values():
+        [listen] = server["listen"]
+        for route in server["routes"]:
+            for handler in route["handle"]:
+                for inner in [handler] + [h for r in handler.get("routes", []) for h in r["handle"]]:
+                    if inner.get("handler") == "reverse_proxy":
+                        up = inner["dynamic_upstreams"]
+                        routes[int(listen.rsplit(":", 1)[1])] = (up["name"], int(up["port"]))
+    return routes
+
+
+def test_the_proxy_sends_each_port_to_every_replica_of_its_service():
+    if shutil.which("caddy") is None:
+        pytest.fail("caddy is not installed; `make test` installs it (deploy/bootstrap.sh --test)")
+    proc = subprocess.run(["caddy", "validate", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert caddy_routes() == {port: (name, port) for name, port in DEFAULT_PORTS.items() if name != "media"}
 
 
 @needs_compose
@@ -311,3 +342,49 @@ def test_image_without_a_service_prints_the_usage(tmp_path):
 def test_image_healthcheck_fails_without_a_service(tmp_path):
     proc = _entrypoint("--health", tmp_path=tmp_path)
     assert proc.returncode != 0
+
+
+# ---------------------------------------------------------------- the national shape
+
+
+@pytest.fixture(scope="module")
+def national() -> dict:
+    if shutil.which("docker-compose") is None:
+        pytest.fail("docker-compose is not installed; `make test` installs it (deploy/bootstrap.sh --test)")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
+    proc = subprocess.run(["docker-compose", "-f", str(COMPOSE_FILE), "-f", str(NATIONAL_FILE), "config"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"docker-compose config failed:\n{proc.stderr}"
+    return yaml.safe_load(proc.stdout)["services"]
+
+
+def test_the_national_shape_is_a_three_node_rabbitmq_cluster_every_service_knows(national):
+    nodes = {name: s for name, s in national.items() if s.get("image", "").startswith("rabbitmq:")}
+    assert len(nodes) == 3, sorted(nodes)
+    hostnames = {s.get("hostname") for s in nodes.values()}
+    assert len(hostnames) == 3 and None not in hostnames
+    cookies = {s["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] for s in nodes.values()}
+    assert len(cookies) == 1 and cookies.pop().startswith("-setcookie ")
+    conf = ROOT / "deploy" / "rabbitmq-cluster.conf"
+    peers = set(re.findall(r"^cluster_formation\.classic_config\.nodes\.\d+\s*=\s*(\S+)",
+                           conf.read_text(encoding="utf-8"), re.MULTILINE))
+    assert peers == {f"rabbit@{h}" for h in hostnames}
+    for s in nodes.values():
+        assert any(str(conf) in str(v.get("source", v) if isinstance(v, dict) else v) for v in s["volumes"])
+        assert s["healthcheck"]["test"][1:] == ["rabbitmq-diagnostics", "-q", "check_running"]
+    user = nodes["rabbitmq"]["environment"]["RABBITMQ_DEFAULT_USER"]
+    for name in APP_SERVICES:
+        env = national[name]["environment"]
+        assert env["QUEUE_TYPE"] == "quorum", name  # replicated queues: a node's loss loses nothing
+        alternates = [urlparse(u) for u in env["AMQP_URI"].split(";")]
+        assert {u.hostname for u in alternates} == hostnames, name
+        assert {(u.scheme, u.port, u.username) for u in alternates} == {("amqp", 5672, user)}
+
+
+def test_the_national_shape_runs_the_replicas_and_the_database_has_connections_for_them(national):
+    replicas = {name: national[name]["deploy"]["replicas"] for name in APP_SERVICES}
+    assert replicas["media"] >= 2 and replicas["intake"] >= 2 and replicas["review"] >= 2, replicas
+    command = national["postgres"]["command"]
+    max_connections = int(next(c.split("=", 1)[1] for c in command if c.startswith("max_connections=")))
+    per_process = 20  # pool 10 + overflow 10, common/db.py make_engine
+    assert max_connections >= per_process * sum(replicas.values()) + 20, (max_connections, replicas)
