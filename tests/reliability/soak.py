@@ -39,8 +39,10 @@ def photo(n: int) -> bytes:
 
 
 class Portal:
-    def __init__(self, base: str, key: str, orgs: list[str], withdraw_every: int = 10):
+    def __init__(self, base: str, key: str, orgs: list[str], withdraw_every: int = 10,
+                 story_text=lambda n: "党员冲锋在前，守护校园平安。" * 3):
         self.base, self.orgs = base, orgs
+        self.story_text = story_text  # the text of the n-th story
         self.withdraw_every = withdraw_every  # one in this many submissions is withdrawn again; 0: none
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {key}"
@@ -65,7 +67,7 @@ class Portal:
         org = self.orgs[n // 2]  # two stories per org: the story quota
         work = self.call("POST", "/submissions", json={
             "campaign_id": "siyige-2020-seu", "track": "story", "org_id": org,
-            "fields": {"title": f"战疫故事{n:05d}", "text": "党员冲锋在前，守护校园平安。" * 3}}).json()
+            "fields": {"title": f"战疫故事{n:05d}", "text": self.story_text(n)}}).json()
         self.created += 1
         data = photo(n)
         ticket = self.call("POST", f"/submissions/{work['id']}/files", json={
