@@ -33,10 +33,71 @@ def json_response(payload: Any, status: int = 200, headers: dict | None = None) 
     )
 
 
-def client_address(request) -> str:
-    """The caller's address as the socket sees it. Behind a reverse proxy this is the proxy's; trusting
-    X-Forwarded-For would let any client choose its own address, so a proxy in front should limit too."""
-    return request.remote_addr or "unknown"
+class TrustedProxies:
+    """The reverse proxies whose X-Forwarded-For is believed: addresses, networks (CIDR) or host names.
+
+    A name (compose's `proxy`) is looked up again after a minute, as proxies come and go.
+    """
+
+    RESOLVE_EVERY_S = 60.0
+
+    def __init__(self, spec: str = ""):
+        import ipaddress
+
+        self.networks, self.names = [], []
+        for item in (x.strip() for x in spec.split(",")):
+            if not item:
+                continue
+            try:
+                self.networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                self.names.append(item)
+        self._resolved: list = []
+        self._resolved_at = float("-inf")
+
+    def __contains__(self, address: str) -> bool:
+        import ipaddress
+
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks) or ip in self._addresses_of_names()
+
+    def _addresses_of_names(self) -> list:
+        import ipaddress
+        import socket
+        import time
+
+        if self.names and time.monotonic() - self._resolved_at > self.RESOLVE_EVERY_S:
+            found = []
+            for name in self.names:
+                try:
+                    found += [ipaddress.ip_address(info[4][0]) for info in socket.getaddrinfo(name, None)]
+                except OSError:
+                    log.warning("trusted proxy %r does not resolve", name)
+            self._resolved, self._resolved_at = found, time.monotonic()
+        return self._resolved
+
+
+NO_PROXIES = TrustedProxies()
+
+
+def client_address(request, trusted: TrustedProxies = NO_PROXIES) -> str:
+    """The caller's address, for rate limits.
+
+    The socket's peer, unless that is a trusted proxy: then the nearest address in X-Forwarded-For
+    that is not a trusted proxy (each proxy appends the address it saw, so entries further left are
+    the client's own say and could be forged). Nothing trusted: the peer, whatever the header says.
+    """
+    peer = request.remote_addr or "unknown"
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop
+    return hops[0] if hops else peer
 
 
 def error_response(exc: DomainError) -> Response:

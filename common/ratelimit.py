@@ -12,6 +12,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from common.errors import TooManyRequests
+from common.http import TrustedProxies, client_address
 
 
 class RateLimiter:
@@ -61,6 +62,11 @@ class RateLimits:
         def limiter(name: str, limit: int, window_s: float) -> RateLimiter:
             return RateLimiter(int(config.get(f"RATE_{name}", limit)), window_s)
 
+        self.trusted_proxies = TrustedProxies(str(config.get("TRUSTED_PROXIES", "")))
         self.failed_sign_ins = limiter("FAILED_SIGN_INS", 10, 300)  # per client address, per 5 minutes
         self.bad_keys = limiter("BAD_KEYS", 30, 300)  # API calls with a wrong key, per client address
         self.uploads = limiter("UPLOADS", 120, 60)  # file registrations per university, per minute
+
+    def client_of(self, request) -> str:
+        """The address the per-client limits count (the client behind a trusted proxy)."""
+        return client_address(request, self.trusted_proxies)

@@ -48,6 +48,9 @@ def service_config(service: str, env: dict | None = None) -> dict:
         # signs session cookies, CSRF tokens and file links; replicas must share it
         "WEB_SECRET": env.get("WEB_SECRET", ""),
         "UPLOAD_TTL_S": int(env.get("UPLOAD_TTL_S", 24 * 3600)),
+        # reverse proxies whose X-Forwarded-For is believed (addresses, networks or host names,
+        # comma-separated): the rate limits count the client behind them, not the proxy
+        "TRUSTED_PROXIES": env.get("TRUSTED_PROXIES", ""),
         # media: each check runs in a child process with these limits
         "MEDIA_CHECK_TIMEOUT_S": float(env.get("MEDIA_CHECK_TIMEOUT_S", 600)),
         "MEDIA_CHECK_MEMORY_MB": int(env.get("MEDIA_CHECK_MEMORY_MB", 3072)),

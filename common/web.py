@@ -33,7 +33,6 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from common.errors import DomainError, Unauthorized
-from common.http import client_address
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +291,7 @@ class WebPages(DependencyProvider):
 
     def too_many_failures(self, request) -> Response | None:
         """The sign-in page with 429 when this client address failed too often lately, else None."""
-        wait = self.limits.failed_sign_ins.retry_after(client_address(request))
+        wait = self.limits.failed_sign_ins.retry_after(self.limits.client_of(request))
         if wait is None:
             return None
         response = self.render("sign_in.html", None, 429,
@@ -301,7 +300,7 @@ class WebPages(DependencyProvider):
         return response
 
     def failed(self, request) -> None:
-        self.limits.failed_sign_ins.hit(client_address(request))
+        self.limits.failed_sign_ins.hit(self.limits.client_of(request))
 
     def render(self, name: str, session: dict | None, status: int = 200, **context) -> Response:
         token = self.sessions.csrf_token(session) if session else ""

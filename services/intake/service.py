@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from common import clock, looplag
 from common.dependencies import Database, Limits, ObjectStore, Segmenter
 from common.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
-from common.http import SchemaValidator, api, client_address, read_json
+from common.http import SchemaValidator, api, read_json
 from common.messaging import OutboxRelay, handles
 from common.objectstore import SizeExceeded
 from services.intake import operations as ops
@@ -75,7 +75,7 @@ class IntakeService:
 
     def _tenant(self, s, request):
         """The caller's university; a client that keeps sending wrong keys is told to wait (429)."""
-        client = client_address(request)
+        client = self.limits.client_of(request)
         self.limits.bad_keys.check(client, "使用无效密钥访问")
         try:
             return ops.authenticate(s, request.headers)

@@ -198,6 +198,8 @@ def test_every_service_can_be_scaled_behind_the_proxy(services):
         assert host_ports(services[name]) == [], f"a fixed host port would stop `--scale {name}=3`"
         assert "container_name" not in services[name]
         assert services[name]["deploy"]["replicas"] >= 1
+        # the rate limits count the client the proxy names, not the proxy (one bucket for everyone)
+        assert services[name]["environment"]["TRUSTED_PROXIES"] == "proxy", name
     proxy = services["proxy"]
     assert sorted(host_ports(proxy)) == sorted(DEFAULT_PORTS[n] for n in ("intake", "review", "notify"))
     assert set(proxy["depends_on"]) >= {"intake", "review", "notify"}
