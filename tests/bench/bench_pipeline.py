@@ -141,6 +141,18 @@ class Cluster:
         finally:
             engine.dispose()
 
+    def checks_by_replica(self) -> dict[str, int]:
+        """How many file checks each media process made (competing consumers share the queue)."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.db["media"])
+        try:
+            with engine.connect() as c:
+                rows = c.execute(text("SELECT claimed_by, count(*) FROM check_reports GROUP BY claimed_by")).all()
+        finally:
+            engine.dispose()
+        return {str(who): n for who, n in rows}
+
     def stop(self) -> None:
         for proc in self.procs.values():
             proc.terminate()
@@ -391,6 +403,8 @@ def main() -> int:
                 r["throughput"] = rate
                 print(f"[{label}] pipeline (create + photo upload → media check → submit → review round), "
                       f"{args.works} works, 8 portal clients: {rate:.1f} works/s ({took:.0f} s in all)")
+                r["checks_by_replica"] = shares = c.checks_by_replica()
+                print(f"[{label}] photo checks per media process: {sorted(shares.values(), reverse=True)}")
                 made, assign_s = r["assignment"] = assignment(c)
                 print(f"[{label}] assignment of every work in the round to 3 of 30 reviewers: "
                       f"{made} assignments in {assign_s * 1000:.0f} ms")
@@ -416,7 +430,8 @@ def main() -> int:
            "works/s", lower_is_better=False)
     record("pipeline", "works/s, 2 media + 2 review replicas (peer: 1 replica each)", two["throughput"],
            "works/s", peer=one["throughput"], peer_label="1 replica each", lower_is_better=False,
-           note=f"{os.cpu_count()} cores shared by every process")
+           note=f"{os.cpu_count()} cores shared by every process; checks per media process "
+                f"{sorted(two['checks_by_replica'].values(), reverse=True)}")
     made, assign_s = one["assignment"]
     record("pipeline", f"assign the round's works to 3 of 30 reviewers ({made} assignments)", assign_s * 1000, "ms")
     for name, mb in one["rss"].items():

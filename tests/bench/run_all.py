@@ -55,25 +55,33 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes: checks that every benchmark runs")
     ap.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run only these")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the last run's figures of the benchmarks not run now (one table after re-running one)")
     args = ap.parse_args()
     out = ROOT / "var" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.jsonl"
-    results.unlink(missing_ok=True)
+    if not args.keep:
+        results.unlink(missing_ok=True)
     failed = []
     for name in args.only or BENCHES:
+        if results.exists():  # a re-run replaces that benchmark's rows
+            kept = [line for line in results.read_text().splitlines() if json.loads(line).get("bench") != name]
+            results.write_text("".join(line + "\n" for line in kept))
         script, full, quick = BENCHES[name]
         cmd = [sys.executable, str(ROOT / "tests" / "bench" / script), *(quick if args.quick else full)]
         print(f"== {name}: {' '.join(cmd[1:])}", flush=True)
         started = time.monotonic()
         with open(out / f"{name}.log", "w") as log:
             rc = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                env=dict(os.environ, BENCH_RESULTS=str(results))).returncode
+                                env=dict(os.environ, BENCH_RESULTS=str(results), BENCH_NAME=name)).returncode
         print(f"   {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {time.monotonic() - started:.0f} s; "
               f"details in {(out / f'{name}.log').relative_to(ROOT)}", flush=True)
         if rc != 0:
             failed.append(name)
     rows = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    order = list(BENCHES)
+    rows.sort(key=lambda r: order.index(r["bench"]) if r.get("bench") in order else len(order))
     text = (f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {machine()}"
             f"{' (--quick sizes)' if args.quick else ''}.\n\n{table(rows)}\n")
     (out / "table.md").write_text(text)
