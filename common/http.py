@@ -107,7 +107,27 @@ def error_response(exc: DomainError) -> Response:
     return json_response(exc.to_dict(), exc.status, headers or None)
 
 
+class _ExpectedErrorsAreNotIncidents(logging.Filter):
+    """nameko logs every exception a worker raises; a refused request (a DomainError: 404, 409
+    file_check_pending, ...) is normal traffic answered with its error, not an incident. Declared
+    expected by our entrypoints, those records keep out of the log unless it is at DEBUG, and
+    without a traceback even then. Unexpected errors still go at ERROR with their trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("(expected) error handling worker"):
+            record.exc_info, record.exc_text = None, None
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("nameko.containers").addFilter(_ExpectedErrorsAreNotIncidents())
+
+
 class JsonApi(HttpRequestHandler):
+    def __init__(self, method, url, **kwargs):
+        kwargs.setdefault("expected_exceptions", (DomainError,))
+        super().__init__(method, url, **kwargs)
+
     def response_from_result(self, result):
         if isinstance(result, Response):
             return result

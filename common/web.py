@@ -188,6 +188,10 @@ def error_page(status: int, message: str) -> Response:
 
 
 class HtmlPage(HttpRequestHandler):
+    def __init__(self, method, url, **kwargs):
+        kwargs.setdefault("expected_exceptions", (DomainError,))  # see common.http: not incidents
+        super().__init__(method, url, **kwargs)
+
     def response_from_result(self, result):
         if isinstance(result, Response):
             return result

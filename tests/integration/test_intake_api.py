@@ -287,6 +287,25 @@ def test_a_work_submitted_twice_at_once_gets_one_receipt(intake):
     assert len(seu("GET", f"/api/v1/submissions/{work['id']}/receipts").json()["items"]) == 1
 
 
+def test_a_refused_request_is_not_logged_as_an_incident_and_a_failure_is(intake, caplog, monkeypatch):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    assert intake["seu"]("GET", "/api/v1/submissions/0123456789abcdef0123456789abcdef").status_code == 404
+    worker_logs = [r for r in caplog.records if r.name == "nameko.containers" and r.levelno >= logging.INFO]
+    assert worker_logs == [], [r.getMessage() for r in worker_logs]
+
+    from services.intake import operations
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(operations, "list_submissions", broken)
+    assert intake["seu"]("GET", "/api/v1/submissions").status_code == 500
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+    assert errors and "a bug" in str(errors[-1].exc_info[1])
+
+
 def test_deadline_in_beijing_time_and_extension(intake):
     seu = intake["seu"]
     work = seu.draft("siyige-2020-seu", "lecture", "机械工程学院党委", title="抓紧抓实抓细常态化疫情防控",
