@@ -152,6 +152,16 @@ def test_the_ministrys_selection_enters_the_library_with_its_documents_text(noti
         producer = conn.Producer()
         producer.publish(checked.to_dict(), exchange=Exchange("media.events", type="topic", durable=True),
                          routing_key="file_checked", serializer="json", delivery_mode=2)
+    # As in life, the file's check (weeks before) is in before the work is forwarded: handled on
+    # another queue, it could otherwise come after the selection, and the library would miss its text.
+    from services.notify.models import FileCopy
+
+    def text_known():
+        with notify["store"].transaction() as s:
+            f = s.get(FileCopy, "f-doc")
+            return f is not None and f.text_key == text_key
+
+    wait_until(text_known, timeout=30, what="the document's check with its text")
     publish(notify["amqp"], forwarded)
     # the ministry's selection may come before the forwarded work it names: it waits and retries
     with Connection(notify["amqp"]) as conn:
