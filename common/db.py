@@ -13,6 +13,7 @@ Two tables travel with every service's own models (`messaging_models`):
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import threading
 from datetime import datetime, timezone
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import (
-    JSON, BigInteger, Column, DateTime, Integer, String, Text, create_engine, event, func,
+    JSON, BigInteger, Column, DateTime, Integer, String, Text, create_engine, event, func, text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -179,10 +180,6 @@ def serialize_on(session: Session, *key: str) -> None:
     transaction committed. On PostgreSQL a transaction-scoped advisory lock; SQLite (BEGIN
     IMMEDIATE) runs one writer at a time already.
     """
-    import hashlib
-
-    from sqlalchemy import text
-
     if session.get_bind().dialect.name != "postgresql":
         return
     digest = hashlib.blake2b("\x1f".join(key).encode("utf-8"), digest_size=8).digest()
@@ -201,7 +198,6 @@ def migrate(url: str, migrations_dir: Path, wait_s: float = 60.0) -> None:
 
     from alembic import command
     from alembic.config import Config
-    from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 
     cfg = Config()

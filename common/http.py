@@ -8,8 +8,11 @@
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import socket
+import time
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -42,8 +45,6 @@ class TrustedProxies:
     RESOLVE_EVERY_S = 60.0
 
     def __init__(self, spec: str = ""):
-        import ipaddress
-
         self.networks, self.names = [], []
         for item in (x.strip() for x in spec.split(",")):
             if not item:
@@ -56,8 +57,6 @@ class TrustedProxies:
         self._resolved_at = float("-inf")
 
     def __contains__(self, address: str) -> bool:
-        import ipaddress
-
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -65,10 +64,6 @@ class TrustedProxies:
         return any(ip in net for net in self.networks) or ip in self._addresses_of_names()
 
     def _addresses_of_names(self) -> list:
-        import ipaddress
-        import socket
-        import time
-
         if self.names and time.monotonic() - self._resolved_at > self.RESOLVE_EVERY_S:
             found = []
             for name in self.names:

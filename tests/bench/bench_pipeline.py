@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 
 from deploy.embedded import free_port, wait_healthy  # noqa: E402
 from tests.bench.report import record  # noqa: E402
@@ -91,6 +92,7 @@ class Cluster:
                         **{f"{s.upper()}_DATABASE_URL": url for s, url in self.db.items()})
         self.procs: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
+        self._engines: dict = {}
         self.orgs_made = 0  # each phase imports its own orgs: the story quota is per org
 
     def new_orgs(self, http: requests.Session, base: str, n: int) -> dict[str, str]:
@@ -129,31 +131,26 @@ class Cluster:
             out[name] = int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1]) / 1024
         return out
 
+    def query(self, service: str, sql: str) -> list[tuple]:
+        """Rows of one read-only query on a service's database (one engine per service, kept)."""
+        if service not in self._engines:
+            self._engines[service] = create_engine(self.db[service])
+        with self._engines[service].connect() as c:
+            return [tuple(row) for row in c.execute(text(sql))]
+
     def in_round(self) -> int:
         """Works review has taken into a round (what assignment runs over)."""
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(self.db["review"])
-        try:
-            with engine.connect() as c:
-                return c.execute(text("SELECT count(*) FROM entries WHERE round_id IS NOT NULL "
-                                      "AND state = 'submitted'")).scalar()
-        finally:
-            engine.dispose()
+        return self.query("review", "SELECT count(*) FROM entries WHERE round_id IS NOT NULL "
+                                    "AND state = 'submitted'")[0][0]
 
     def checks_by_replica(self) -> dict[str, int]:
         """How many file checks each media process made (competing consumers share the queue)."""
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(self.db["media"])
-        try:
-            with engine.connect() as c:
-                rows = c.execute(text("SELECT claimed_by, count(*) FROM check_reports GROUP BY claimed_by")).all()
-        finally:
-            engine.dispose()
-        return {str(who): n for who, n in rows}
+        return {str(who): n for who, n in self.query(
+            "media", "SELECT claimed_by, count(*) FROM check_reports GROUP BY claimed_by")}
 
     def stop(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
         for proc in self.procs.values():
             proc.terminate()
         for proc in self.procs.values():
@@ -263,12 +260,7 @@ def assignment(c: Cluster, reviewers: int = 30) -> tuple[int, float]:
     to 3 of them, through review's web UI. Returns (assignments made, seconds for the assign request)."""
     import re
 
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(c.db["review"])
-    with engine.connect() as conn:
-        round_id = conn.execute(text("SELECT id FROM rounds WHERE track = 'story'")).scalar_one()
-    engine.dispose()
+    [(round_id,)] = c.query("review", "SELECT id FROM rounds WHERE track = 'story'")
     base = c.url("review-1")
     web = requests.Session()
     web.post(f"{base}/sign-in", data={"api_key": c.key}, allow_redirects=False).raise_for_status()
