@@ -9,8 +9,11 @@ name is replaced by a mark, including the short forms people write
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+
+from common.text import to_simplified
 
 MASK = "〔已隐去〕"
 # Suffixes of org names that texts often leave out.
@@ -36,17 +39,73 @@ def name_variants(names: Iterable[str | None]) -> set[str]:
     return out
 
 
+def _fold_char(ch: str) -> str:
+    """One character as it compares: NFKC, case-folded; spaces and invisible characters vanish."""
+    if ch.isspace() or unicodedata.category(ch) in ("Cf", "Cc", "Mn", "Zl", "Zp"):
+        return ""
+    return unicodedata.normalize("NFKC", ch).casefold()
+
+
+def _folded(text: str) -> tuple[str, list[int]]:
+    """The text folded for matching names, and for each folded character the index of its original one.
+
+    Folding: NFKC (全角 letters, compatibility forms), Traditional → Simplified (OpenCC), case, and
+    no spaces or invisible characters, so 東南大學, 东 南 大 学 and 东\u200b南大学 all read 东南大学.
+    """
+    pieces = [_fold_char(ch) for ch in text]
+    origin = [i for i, piece in enumerate(pieces) for _ in piece]
+    joined = "".join(pieces)
+    simplified = to_simplified(joined)
+    if len(simplified) != len(joined):  # t2s keeps lengths for names; if not, convert piece by piece
+        simplified = "".join(to_simplified(piece) for piece in pieces if piece)
+        if len(simplified) != len(joined):
+            simplified = joined
+    return simplified, origin
+
+
+def _whole_word(text: str, start: int, end: int) -> bool:
+    """A Latin name (SEU) only as a word of its own: 「This EU」 holds s-e-u once spaces are gone."""
+    def latin(ch: str) -> bool:
+        return ch.isalnum() and unicodedata.normalize("NFKC", ch).isascii()
+
+    if latin(text[start]) and start > 0 and latin(text[start - 1]):
+        return False
+    return not (latin(text[end - 1]) and end < len(text) and latin(text[end]))
+
+
+def fold_name(name: str) -> str:
+    return _folded(name)[0]
+
+
 @lru_cache(maxsize=256)
 def _pattern(names: frozenset[str]) -> re.Pattern | None:
-    if not names:
+    folded = {fold_name(n) for n in names} - {""}
+    if not folded:
         return None
     # Longest first, so 「计算机学院党委」 is masked whole rather than leaving 「党委」 behind.
-    return re.compile("|".join(re.escape(n) for n in sorted(names, key=lambda n: (-len(n), n))))
+    return re.compile("|".join(re.escape(n) for n in sorted(folded, key=lambda n: (-len(n), n))))
 
 
 def mask(text: str, names: frozenset[str]) -> str:
+    """The text with every name replaced by 〔已隐去〕, however it is written (script, width, spaces).
+
+    Names are found in the folded text and the marks placed over the original characters they came
+    from, so the rest of the text is shown exactly as written.
+    """
     pattern = _pattern(names)
-    return pattern.sub(MASK, text) if pattern is not None and text else text
+    if pattern is None or not text:
+        return text
+    folded, origin = _folded(text)
+    spans = [(origin[m.start()], origin[m.end() - 1] + 1) for m in pattern.finditer(folded)]
+    spans = [(start, end) for start, end in spans if _whole_word(text, start, end)]
+    if not spans:
+        return text
+    out, at = [], 0
+    for start, end in spans:
+        out += [text[at:start], MASK]
+        at = end
+    out.append(text[at:])
+    return "".join(out)
 
 
 def reviewer_fields(fields: dict, specs: list[dict], names: frozenset[str]) -> list[tuple[str, str, str]]:
