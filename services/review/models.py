@@ -111,6 +111,9 @@ class Round(Base):
     """A review round: one campaign, track and level of one university (or of the ministry).
 
     state: open (reviewers score) -> closed (scores final, ranking shown) -> selected (confirmed).
+    A selected round takes no more works: one that arrives later (submitted before its own deadline,
+    after the admin selected) opens the next batch of the same round, which forwards within what the
+    earlier batches left of the limit.
     """
 
     __tablename__ = "rounds"
@@ -128,7 +131,9 @@ class Round(Base):
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     closed_at = Column(UTCDateTime, nullable=True)
     selected_at = Column(UTCDateTime, nullable=True)
-    __table_args__ = (UniqueConstraint("tenant", "campaign_id", "track", "level", "owner_org_id", name="uq_round"),)
+    batch = Column(Integer, nullable=False, default=1, server_default="1")  # 1, then 2 for works after the selection
+    __table_args__ = (UniqueConstraint("tenant", "campaign_id", "track", "level", "owner_org_id", "batch",
+                                       name="uq_round"),)
 
 
 class Reviewer(Base):

@@ -164,14 +164,22 @@ def place(s, entry: Entry) -> None:
     _enter(s, entry, key, None)
 
 
+def _batches(s, key: rounds.RoundKey) -> list[Round]:
+    return list(s.scalars(select(Round).where(Round.tenant == key.tenant, Round.campaign_id == key.campaign_id,
+                                              Round.track == key.track, Round.level == key.level,
+                                              Round.owner_org_id == key.owner_org_id).order_by(Round.batch)))
+
+
 def _enter(s, entry: Entry, key: rounds.RoundKey, tenant_name: str | None) -> None:
-    rnd = s.scalar(select(Round).where(Round.tenant == key.tenant, Round.campaign_id == key.campaign_id,
-                                       Round.track == key.track, Round.level == key.level,
-                                       Round.owner_org_id == key.owner_org_id))
-    if rnd is None:
+    """Into the round's latest batch; a selected batch takes no more works, so a late one opens the next."""
+    batches = _batches(s, key)
+    rnd = batches[-1] if batches else None
+    if rnd is None or rnd.state == "selected":
+        batch = rounds.next_batch([b.batch for b in batches])
         rnd = Round(id=new_id(), tenant=key.tenant, campaign_id=key.campaign_id, track=key.track, level=key.level,
-                    owner_org_id=key.owner_org_id, title=_title(s, key, tenant_name),
-                    reviewers_per_work=rounds.DEFAULT_REVIEWERS_PER_WORK, state="open", created_at=clock.now())
+                    owner_org_id=key.owner_org_id, title=rounds.batch_title(_title(s, key, tenant_name), batch),
+                    batch=batch, reviewers_per_work=rounds.DEFAULT_REVIEWERS_PER_WORK, state="open",
+                    created_at=clock.now())
         s.add(rnd)
         s.flush()
     entry.round_id, entry.level = rnd.id, key.level
@@ -660,7 +668,11 @@ def ranking_of(s, rnd: Round) -> dict:
     scored = {r.work_id for r in ranked}
     unscored = [e for sid, e in entries.items() if sid not in scored]
     track = _track(s, rnd.campaign_id, rnd.track)
-    limit = rounds.selection_limit(track, rnd.level)
+    key = rounds.RoundKey(rnd.tenant, rnd.campaign_id, rnd.track, rnd.level, rnd.owner_org_id)
+    earlier = [b.id for b in _batches(s, key) if b.batch < rnd.batch]
+    forwarded_before = s.scalar(select(func.count()).select_from(SelectionRow).where(
+        SelectionRow.round_id.in_(earlier), SelectionRow.selected)) if earlier else 0
+    limit = rounds.remaining_limit(rounds.selection_limit(track, rnd.level), forwarded_before)
     chosen = {row.submission_id for row in s.scalars(select(SelectionRow).where(
         SelectionRow.round_id == rnd.id, SelectionRow.selected))}
     return {"ranked": [(r, entries[r.work_id]) for r in ranked], "unscored": unscored, "limit": limit,

@@ -65,6 +65,20 @@ def selection_limit(track: dict, level: str) -> int | None:
     return forward_limit(track.get("forward", {}), track.get("quota", {}), level)
 
 
+def remaining_limit(limit: int | None, forwarded_by_earlier_batches: int) -> int | None:
+    """A later batch forwards only what the earlier batches of its round left of the limit."""
+    return None if limit is None else max(0, limit - forwarded_by_earlier_batches)
+
+
+def next_batch(existing: list[int]) -> int:
+    return max(existing, default=0) + 1
+
+
+def batch_title(title: str, batch: int) -> str:
+    """「东南大学 · 战疫故事汇 · 学校评审 · 第2批」: the works that came after the first batch was selected."""
+    return title if batch == 1 else f"{title} · 第{batch}批"
+
+
 def check_selection(selected: list[str], in_round: set[str], limit: int | None, level: str) -> None:
     unknown = [s for s in selected if s not in in_round]
     if unknown:
