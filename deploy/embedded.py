@@ -83,27 +83,55 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
     raise RuntimeError(f"{url} did not become healthy in {timeout}s; see its log")
 
 
+class Stop(Exception):
+    """SIGINT or SIGTERM reached the launcher."""
+
+
+def _stop(signum, frame):
+    raise Stop(signal.Signals(signum).name)
+
+
+def stop_all(procs: dict[str, subprocess.Popen], grace_s: float = 20) -> None:
+    """SIGTERM to every service, then wait; a service that outlives its grace is killed, and we say so."""
+    for p in procs.values():
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for name, p in procs.items():
+        try:
+            code = p.wait(timeout=grace_s)
+            print(f"  {name} stopped (exit {code})", flush=True)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            print(f"  {name} did not stop within {grace_s:.0f} s and was killed", flush=True)
+
+
 def main() -> int:
-    from common.settings import SERVICES
+    from common.settings import SERVICES, service_config
 
     data_dir = Path(os.environ.get("DATA_DIR", ROOT / "var")).resolve()
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DATA_DIR=str(data_dir))
     env.setdefault("PLATFORM_CLOCK_START", DEMO_CLOCK)
+    # The ports the services will really listen on (INTAKE_PORT etc.), not the defaults.
+    port = {name: int(service_config(name, env)["WEB_SERVER_ADDRESS"].rsplit(":", 1)[1]) for name in SERVICES}
     keys = seed(env)
 
+    # Handlers, not a blocked signal mask: a mask is inherited by the services we start (and
+    # would make each of them ignore SIGTERM until killed); handlers are reset by exec.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     procs: dict[str, subprocess.Popen] = {}
-    for name in SERVICES:
-        log = open(data_dir / "logs" / f"{name}.log", "ab")
-        procs[name] = subprocess.Popen([sys.executable, "-m", "common.run", name], cwd=ROOT, env=env,
-                                       stdout=log, stderr=subprocess.STDOUT)
     try:
-        for name, (_, port) in SERVICES.items():
+        for name in SERVICES:
+            log = open(data_dir / "logs" / f"{name}.log", "ab")
+            procs[name] = subprocess.Popen([sys.executable, "-m", "common.run", name], cwd=ROOT, env=env,
+                                           stdout=log, stderr=subprocess.STDOUT)
+        for name in SERVICES:
             try:
-                wait_healthy(f"http://localhost:{port}/health", procs[name])
+                wait_healthy(f"http://localhost:{port[name]}/health", procs[name])
             except RuntimeError as exc:
                 raise SystemExit(f"{exc} (logs in {data_dir / 'logs'})") from None
-        port = {n: p for n, (_, p) in SERVICES.items()}
         print(f"""
 四个一行动平台 is running (embedded default; data in {data_dir}).
 
@@ -123,20 +151,21 @@ def main() -> int:
         curl -H 'Authorization: Bearer {keys['ministry']}' http://localhost:{port['notify']}/api/v1/feed/progress
 
 Ctrl-C stops everything.""", flush=True)
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
-    except KeyboardInterrupt:
-        pass
+        while True:
+            for name, p in procs.items():
+                if p.poll() is not None:
+                    print(f"{name} exited with {p.returncode}; stopping the others (logs in {data_dir / 'logs'})",
+                          flush=True)
+                    return 1
+            time.sleep(0.5)
+    except Stop as stop:
+        print(f"{stop}: stopping the services", flush=True)
+        return 0
     finally:
-        for p in procs.values():
-            p.send_signal(signal.SIGTERM)
-        for p in procs.values():
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    return 0
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean stop short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_all(procs)
 
 
 if __name__ == "__main__":
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     sys.exit(main())

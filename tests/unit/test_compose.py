@@ -65,12 +65,23 @@ def db_url(env: dict, service: str) -> str:
     return env[f"{service.upper()}_DATABASE_URL"]
 
 
+TEST_WEB_SECRET = "0123456789abcdef" * 4
+
+
+def clean_env(**extra: str) -> dict:
+    """A clean environment: the defaults written in the file, not this shell's variables.
+
+    Only WEB_SECRET is given: compose refuses to start without it (there is no safe default).
+    """
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+            "WEB_SECRET": TEST_WEB_SECRET, **extra}
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict:
     if shutil.which("docker-compose") is None:
         pytest.fail("docker-compose is not installed; `make test` installs it (deploy/bootstrap.sh --test)")
-    # A clean environment: the defaults written in the file, not this shell's variables.
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
+    env = clean_env()
     proc = subprocess.run(
         ["docker-compose", "-f", str(COMPOSE_FILE), "config"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
@@ -109,7 +120,7 @@ def host_ports(service: dict) -> list[int]:
 @needs_compose
 def test_config_is_valid_for_this_docker_compose():
     proc = subprocess.run(["docker-compose", "-f", str(COMPOSE_FILE), "config", "-q"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+                          cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -353,7 +364,7 @@ def test_image_healthcheck_fails_without_a_service(tmp_path):
 def national() -> dict:
     if shutil.which("docker-compose") is None:
         pytest.fail("docker-compose is not installed; `make test` installs it (deploy/bootstrap.sh --test)")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp")}
+    env = clean_env()
     proc = subprocess.run(["docker-compose", "-f", str(COMPOSE_FILE), "-f", str(NATIONAL_FILE), "config"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, f"docker-compose config failed:\n{proc.stderr}"
@@ -390,3 +401,22 @@ def test_the_national_shape_runs_the_replicas_and_the_database_has_connections_f
     max_connections = int(next(c.split("=", 1)[1] for c in command if c.startswith("max_connections=")))
     per_process = 20  # pool 10 + overflow 10, common/db.py make_engine
     assert max_connections >= per_process * sum(replicas.values()) + 20, (max_connections, replicas)
+
+
+@needs_compose
+def test_without_a_web_secret_compose_refuses_to_start():
+    """Replicas and restarts must agree on the key that signs sessions and file links (issue #14 item 18)."""
+    env = clean_env()
+    del env["WEB_SECRET"]
+    proc = subprocess.run(["docker-compose", "-f", str(COMPOSE_FILE), "config", "-q"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "WEB_SECRET" in proc.stderr, proc.stderr
+
+
+def test_every_app_service_gets_the_one_web_secret_and_keeps_data_dir_in_a_volume(services):
+    for name in ("intake", "media", "review", "notify"):
+        env = services[name]["environment"]
+        assert env["WEB_SECRET"] == TEST_WEB_SECRET, name
+        mounts = [v if isinstance(v, str) else f"{v.get('source')}:{v.get('target')}"
+                  for v in services[name].get("volumes", [])]
+        assert any(m.split(":")[1] == env["DATA_DIR"] for m in mounts if ":" in m), (name, mounts)
