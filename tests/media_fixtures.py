@@ -212,8 +212,15 @@ def _cues(duration_s: float, every: float, show: float):
 
 
 def write_repeated(path, seg: Segment, duration_s: float, *, container: str = "mp4", audio: bool = True,
-                   subtitles: bool = True, faststart: bool = True) -> Path:
-    """Mux ``seg``'s packets again and again, timestamps shifted, for ``duration_s`` (stream copy)."""
+                   subtitles: bool = True, faststart: bool = True, tags: dict | None = None,
+                   subtitle_codec: str | None = None, speaker: str = "", subtitle_header: bytes = ASS_HEADER,
+                   chapters: list[str] = ()) -> Path:
+    """Mux ``seg``'s packets again and again, timestamps shifted, for ``duration_s`` (stream copy).
+
+    ``tags`` go on the container and on every stream (as a name would sit in an exported file's
+    title, artist, comment...); ``speaker`` fills each subtitle event's Name field; ``chapters``
+    are chapter titles spread over the running time.
+    """
     path = Path(path)
     fmt = {"mkv": "matroska"}.get(container, container)
     options = {"movflags": "faststart"} if faststart and fmt in ("mp4", "mov") else {}
@@ -223,11 +230,20 @@ def write_repeated(path, seg: Segment, duration_s: float, *, container: str = "m
         ast = out.add_stream_from_template(seg.audio) if audio else None
         ss = None
         if subtitles:
-            ss = out.add_stream("mov_text" if fmt in ("mp4", "mov") else "subrip")
+            ss = out.add_stream(subtitle_codec or ("mov_text" if fmt in ("mp4", "mov") else "subrip"))
             ss.codec_context.time_base = Fraction(1, 1000)
-            ss.codec_context.subtitle_header = ASS_HEADER
+            ss.codec_context.subtitle_header = subtitle_header
             ss.metadata["language"] = "chi"
         out.metadata["title"] = "微党课"
+        if tags:
+            out.metadata.update(tags)
+            for stream in out.streams:
+                stream.metadata.update({"title": tags.get("title", ""), "handler_name": tags.get("artist", "")})
+        if chapters:
+            step = duration_s / len(chapters)
+            out.set_chapters([{"id": n + 1, "start": int(n * step * 1000), "end": int((n + 1) * step * 1000),
+                               "time_base": Fraction(1, 1000), "metadata": {"title": title}}
+                              for n, title in enumerate(chapters)])
 
         # Interleave by time, as a real encoder would write them.
         n_frames = round(duration_s * seg.fps)
@@ -251,7 +267,7 @@ def write_repeated(path, seg: Segment, duration_s: float, *, container: str = "m
                 start, end, text = cues[i]
                 start_ms, end_ms = int(start * 1000), int(end * 1000)
                 sub = av.subtitles.subtitle.SubtitleSet.create(
-                    f"{i},0,Default,,0,0,0,,{text}".encode(), 0, end_ms - start_ms, pts=start_ms)
+                    f"{i},0,Default,{speaker},0,0,0,,{text}".encode(), 0, end_ms - start_ms, pts=start_ms)
                 pkt = ss.codec_context.encode_subtitle(sub)
                 pkt.time_base, pkt.stream = Fraction(1, 1000), ss
                 out.mux(pkt)
@@ -472,6 +488,253 @@ def make_document_pdf(folder, pages: int = PDF_PAGES) -> Path:
     with open(path, "wb") as f:
         writer.write(f)
     return path
+
+
+# --------------------------------------------------------------------------- names planted in metadata (issue #14)
+
+# One Chinese and one ASCII name, put into every metadata slot of every kind of file a reviewer
+# could receive; tests/security/test_reviewer_metadata.py looks for them in every byte reviewers reach.
+LEAK_NAMES = ("作者泄密测试张三丰", "LeakyAuthorZhang")
+LEAK_PATH = r"C:\Users\LeakyAuthorZhang\AppData\Roaming\Microsoft\Templates\作者泄密测试张三丰.dotm"
+LEAK_TAGS = {"title": f"{LEAK_NAMES[0]}的微党课", "artist": LEAK_NAMES[0], "album_artist": LEAK_NAMES[1],
+             "comment": f"made by {LEAK_NAMES[1]}", "album": LEAK_NAMES[0], "copyright": f"(c) {LEAK_NAMES[1]}",
+             "composer": LEAK_NAMES[1], "author": LEAK_NAMES[0], "description": LEAK_NAMES[1]}
+TAGGED_S = 20
+
+
+def make_video_tagged(folder) -> Path:
+    """A faststart MP4 (index already at the front) with container and stream tags, chapters, speaker names."""
+    return write_repeated(Path(folder) / "video_tagged.mp4", _segment("libx264", 320, 240), TAGGED_S,
+                          tags=LEAK_TAGS, speaker=LEAK_NAMES[1], chapters=[LEAK_NAMES[0], LEAK_NAMES[1]])
+
+
+def make_video_tagged_mkv(folder) -> Path:
+    """Matroska with tags, chapters and an ASS subtitle track whose header and Name fields name the author."""
+    header = ASS_HEADER.replace(b"[Script Info]\r\n", f"[Script Info]\r\nTitle: {LEAK_NAMES[0]}\r\n"
+                                f"Original Script: {LEAK_NAMES[1]}\r\n".encode())
+    return write_repeated(Path(folder) / "video_tagged.mkv", _segment("libx264", 320, 240), TAGGED_S,
+                          container="matroska", tags=LEAK_TAGS, subtitle_codec="ass", subtitle_header=header,
+                          speaker=LEAK_NAMES[0], chapters=[LEAK_NAMES[1]])
+
+
+def make_audio_tagged(folder, fmt: str) -> Path:
+    """Audio with tags in its container: "wav" (LIST/INFO), "mp3" (ID3v2 and ID3v1), "m4a" (iTunes atoms)."""
+    muxer, codec = {"wav": ("wav", "pcm_s16le"), "mp3": ("mp3", "libmp3lame"), "m4a": ("ipod", "aac")}[fmt]
+    path = Path(folder) / f"audio_tagged.{fmt}"
+    rate = 16000
+    with av.open(str(path), "w", format=muxer, options={"write_id3v1": "1"} if fmt == "mp3" else {}) as out:
+        a = out.add_stream(codec, rate=rate, layout="mono")
+        a.metadata.update({"title": LEAK_NAMES[1], "handler_name": LEAK_NAMES[0]})
+        out.metadata.update(LEAK_TAGS)
+        sample_fmt = a.codec_context.format.name
+        n = rate * 5
+        tone = 0.1 * np.sin(2 * np.pi * 220 * np.arange(n) / rate)
+        scale, dtype = {"s16": (32767, np.int16), "s16p": (32767, np.int16), "s32p": (2 ** 30, np.int32)}.get(
+            sample_fmt, (1.0, np.float32))
+        for start in range(0, n, 1152 * 4):
+            chunk = (tone[start:start + 1152 * 4] * scale).astype(dtype)[None, :]
+            frame = av.AudioFrame.from_ndarray(chunk, format=sample_fmt, layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            out.mux(a.encode(frame))
+        out.mux(a.encode())
+    return path
+
+
+def make_subtitles_ass_tagged(folder) -> Path:
+    """ASS from an editor: the header names the author, events name speakers, a comment line and the
+    project section (with a path on the author's disk) too."""
+    text = (f"[Script Info]\n; Script generated by Aegisub for {LEAK_NAMES[1]}\nTitle: {LEAK_NAMES[0]}\n"
+            f"Original Script: {LEAK_NAMES[1]}\nOriginal Translation: {LEAK_NAMES[0]}\n"
+            f"Script Updated By: {LEAK_NAMES[1]}\nScriptType: v4.00+\n\n"
+            f"[Aegisub Project Garbage]\nAudio File: {LEAK_PATH}\nVideo File: {LEAK_PATH}\n\n"
+            "[V4+ Styles]\nFormat: Name, Fontname, Fontsize, PrimaryColour, Bold\n"
+            f"Style: {LEAK_NAMES[1]},SimHei,20,&H00FFFFFF,0\n\n"
+            "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n")
+    for n in range(10):
+        who = LEAK_NAMES[n % 2]
+        text += (f"Dialogue: 0,0:00:{2 * n:02d}.00,0:00:{2 * n + 1:02d}.50,{LEAK_NAMES[1]},{who},0,0,0,,"
+                 f"{{\\an8}}{CUES[n % len(CUES)]}\n")
+    text += f"Comment: 0,0:00:00.00,0:00:01.00,Default,{LEAK_NAMES[0]},0,0,0,,{LEAK_NAMES[1]}的备注\n"
+    path = Path(folder) / "subtitles_tagged.ass"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _jpeg_with_artist() -> bytes:
+    from PIL import ExifTags, Image
+
+    exif = Image.Exif()
+    exif[ExifTags.Base.Artist] = LEAK_NAMES[1]
+    exif[ExifTags.Base.Copyright] = LEAK_NAMES[1]
+    exif[ExifTags.Base.XPAuthor] = LEAK_NAMES[0].encode("utf-16-le") + b"\0\0"
+    buf = io.BytesIO()
+    Image.fromarray(_slide(240, 160, 0)).save(buf, "JPEG", quality=70, exif=exif,
+                                              comment=LEAK_NAMES[1].encode())
+    return buf.getvalue()
+
+
+_W_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+
+def make_document_docx_tagged(folder) -> Path:
+    """A .docx naming its author everywhere Word and WPS keep names besides the text.
+
+    Core properties (author, last editor, ...), app properties (company, manager, the template
+    path under the author's Windows account), custom properties, a comment and people.xml,
+    tracked changes (insert, delete, formatting change), settings.xml's attached template,
+    a picture with EXIF Artist, and the zip's own comments.
+    """
+    import zipfile
+
+    import docx
+
+    name_cn, name_en = LEAK_NAMES
+    doc = docx.Document()
+    props = doc.core_properties
+    props.author, props.last_modified_by, props.comments = name_cn, name_en, name_cn
+    props.keywords, props.subject, props.category, props.title = name_en, name_cn, name_en, f"{name_cn}的讲稿"
+    doc.add_heading(DOCX_PARAGRAPHS[0], level=1)
+    first = doc.add_paragraph(DOCX_PARAGRAPHS[1])
+    doc.add_comment(first.runs, text="请再斟酌这一段。", author=name_cn, initials=name_en[:2])
+    for text in DOCX_PARAGRAPHS[2:]:
+        doc.add_paragraph(text)
+    doc.add_picture(io.BytesIO(_jpeg_with_artist()))
+    base = Path(folder) / "base.docx"
+    doc.save(base)
+
+    path = Path(folder) / "document_tagged.docx"
+    with zipfile.ZipFile(base) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        dst.comment = name_en.encode()
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", (
+                    '<Override PartName="/word/people.xml" ContentType="application/vnd.openxmlformats-'
+                    'officedocument.wordprocessingml.people+xml"/><Override PartName="/docProps/custom.xml" '
+                    'ContentType="application/vnd.openxmlformats-officedocument.custom-properties+xml"/>'
+                    '</Types>').encode())
+            elif item.filename == "_rels/.rels":
+                data = data.replace(b"</Relationships>", (
+                    '<Relationship Id="rIdCustom" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                    'relationships/custom-properties" Target="docProps/custom.xml"/></Relationships>').encode())
+            elif item.filename == "word/_rels/document.xml.rels":
+                data = data.replace(b"</Relationships>", (
+                    '<Relationship Id="rIdPeople" Type="http://schemas.microsoft.com/office/2011/relationships/'
+                    'people" Target="people.xml"/></Relationships>').encode())
+            elif item.filename == "docProps/app.xml":
+                data = data.replace(b"</Properties>", (
+                    f"<Template>{LEAK_PATH}</Template><Company>{name_cn}</Company><Manager>{name_en}</Manager>"
+                    "</Properties>").encode())
+            elif item.filename == "word/settings.xml":
+                data = data.replace(b"<w:defaultTabStop", b'<w:attachedTemplate r:id="rIdTpl"/><w:defaultTabStop', 1)
+                if b"xmlns:r=" not in data[:2000]:
+                    data = data.replace(b"<w:settings ", b'<w:settings xmlns:r="http://schemas.openxmlformats.org/'
+                                                          b'officeDocument/2006/relationships" ', 1)
+            elif item.filename == "word/document.xml":
+                # A tracked insertion, deletion and formatting change, each with its author.
+                change = (f'<w:p><w:ins w:id="901" w:author="{name_cn}" w:date="2020-06-01T10:00:00Z"><w:r><w:t>'
+                          f'补充的一句。</w:t></w:r></w:ins><w:del w:id="902" w:author="{name_en}" '
+                          'w:date="2020-06-01T10:01:00Z"><w:r><w:delText>删掉的一句。</w:delText></w:r></w:del>'
+                          f'<w:r><w:rPr><w:b/><w:rPrChange w:id="903" w:author="{name_cn}" '
+                          'w:date="2020-06-01T10:02:00Z"><w:rPr/></w:rPrChange></w:rPr><w:t>加粗。</w:t></w:r></w:p>')
+                data = data.replace(b"<w:sectPr", change.encode() + b"<w:sectPr", 1)
+            dst.writestr(item, data)
+        dst.writestr("word/_rels/settings.xml.rels", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="http://schemas.'
+            'openxmlformats.org/package/2006/relationships"><Relationship Id="rIdTpl" Type="http://schemas.'
+            'openxmlformats.org/officeDocument/2006/relationships/attachedTemplate" '
+            f'Target="file:///{LEAK_PATH}" TargetMode="External"/></Relationships>').encode())
+        dst.writestr("word/people.xml", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><w15:people xmlns:w15="http://schemas.'
+            f'microsoft.com/office/word/2012/wordml"><w15:person w15:author="{name_cn}"><w15:presenceInfo '
+            f'w15:providerId="AD" w15:userId="S::{name_en}@example.edu.cn"/></w15:person></w15:people>').encode())
+        dst.writestr("docProps/custom.xml", (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Properties xmlns="http://schemas.'
+            'openxmlformats.org/officeDocument/2006/custom-properties" xmlns:vt="http://schemas.openxmlformats.'
+            'org/officeDocument/2006/docPropsVTypes"><property fmtid="{D5CDD505-2E9C-101B-9397-08002B2CF9AE}" '
+            f'pid="2" name="Owner"><vt:lpwstr>{name_cn} {name_en}</vt:lpwstr></property></Properties>').encode())
+    base.unlink()
+    return path
+
+
+def _xmp(creator: str) -> bytes:
+    return ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+            f'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator><rdf:Seq><rdf:li>{creator}</rdf:li>'
+            '</rdf:Seq></dc:creator></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>').encode()
+
+
+def make_document_pdf_tagged(folder) -> Path:
+    """A PDF naming its author in the Info dictionary, XMP (catalog, page, and an orphan packet left by
+    an incremental save), annotation authors (/T of a note and its popup), a signature's signer, a
+    thread's info and an embedded file; with JavaScript on open."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject,
+                               NumberObject, TextStringObject)
+
+    name_cn, name_en = LEAK_NAMES
+    writer = PdfWriter(clone_from=PdfReader(make_document_pdf(folder)))
+
+    def xmp_stream(creator: str):
+        stream = DecodedStreamObject()
+        stream.set_data(_xmp(creator))
+        stream.update({NameObject("/Type"): NameObject("/Metadata"), NameObject("/Subtype"): NameObject("/XML")})
+        return writer._add_object(stream.flate_encode())
+
+    root = writer._root_object
+    root[NameObject("/Metadata")] = xmp_stream(f"{name_cn} {name_en}")
+    writer._add_object(xmp_stream(f"{name_en} {name_cn}").get_object())   # orphan: nothing points to it
+    page = writer.pages[0]
+    page[NameObject("/Metadata")] = xmp_stream(name_cn)
+    rect = ArrayObject([FloatObject(v) for v in (72, 600, 200, 650)])
+    note = DictionaryObject({NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Text"),
+                             NameObject("/Rect"): rect, NameObject("/T"): TextStringObject(name_cn),
+                             NameObject("/Contents"): TextStringObject("此处请修改。")})
+    note_ref = writer._add_object(note)
+    popup = writer._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Popup"),
+        NameObject("/Rect"): rect, NameObject("/Parent"): note_ref, NameObject("/T"): TextStringObject(name_en)}))
+    note[NameObject("/Popup")] = popup
+    sig = writer._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/Sig"), NameObject("/Filter"): NameObject("/Adobe.PPKLite"),
+        NameObject("/Name"): TextStringObject(name_cn), NameObject("/Reason"): TextStringObject(name_en),
+        NameObject("/ByteRange"): ArrayObject([NumberObject(0), NumberObject(0), NumberObject(0), NumberObject(0)])}))
+    field = writer._add_object(DictionaryObject({
+        NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Widget"),
+        NameObject("/FT"): NameObject("/Sig"), NameObject("/T"): TextStringObject("signature"),
+        NameObject("/Rect"): ArrayObject([FloatObject(0)] * 4), NameObject("/V"): sig}))
+    page[NameObject("/Annots")] = ArrayObject([note_ref, popup, field])
+    root[NameObject("/AcroForm")] = DictionaryObject({NameObject("/Fields"): ArrayObject([field])})
+    thread = writer._add_object(DictionaryObject({NameObject("/Type"): NameObject("/Thread"), NameObject("/I"):
+                                                  DictionaryObject({NameObject("/Author"): TextStringObject(name_en)})}))
+    root[NameObject("/Threads")] = ArrayObject([thread])
+    writer.add_attachment(f"{name_en}.txt", f"{name_cn}的原稿".encode())
+    root[NameObject("/OpenAction")] = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"),
+                                                        NameObject("/JS"): TextStringObject("app.alert('opened');")})
+    writer.add_metadata({"/Author": f"{name_cn} {name_en}", "/Creator": name_en, "/Title": name_cn,
+                         "/Subject": name_en, "/Keywords": name_cn})
+    path = Path(folder) / "document_tagged.pdf"
+    with open(path, "wb") as f:
+        writer.write(f)
+    return path
+
+
+def make_document_docx_html(folder) -> Path:
+    """A valid .docx that also carries an uncompressed entry with a script: a browser that is told (or
+    guesses) text/html for it runs the script (issue #14, item 1)."""
+    import zipfile
+
+    path = Path(folder) / "document_html.docx"
+    src_path = make_document_docx(folder)
+    with zipfile.ZipFile(src_path) as src, zipfile.ZipFile(path, "w") as dst:
+        dst.writestr(zipfile.ZipInfo("a.html"), XSS_PAYLOAD, zipfile.ZIP_STORED)
+        for item in src.infolist():
+            dst.writestr(item, src.read(item))
+    return path
+
+
+XSS_PAYLOAD = b"<html><body><script>document.title='XSS-RAN';fetch('/queue')</script></body></html>"
+# A name for what the browser must never execute; the browser test looks for its effect.
 
 
 # --------------------------------------------------------------------------- all of them

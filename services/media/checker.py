@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from services.media import probe
+from services.media import contenttype, probe
 from services.media.policy import finding, judge, verdict_of
 
 KIND_LABELS = {"video": "视频", "image": "图片", "audio": "音频", "document": "文档", "subtitle": "字幕"}
@@ -118,10 +118,11 @@ def check_video(path: str, policy: dict | None, derived_dir: str | None, sidecar
             facts["decode_errors"] = errors[:5]
             findings.append(finding("decode_errors", "warning",
                                     "部分画面无法解码，视频可能有损坏。请播放检查后，必要时重新导出上传。", 0, len(errors)))
-        if facts["index_at_front"] is False:
-            playback = os.path.join(derived_dir, "playback.mp4")
-            probe.remux_faststart(path, playback)
-            derived["playback"] = playback
+        # Reviewers only ever get this copy: the original's tags (title, artist, comment...) could name
+        # the author, whether or not its index is already at the front.
+        copy = _review_copy(findings, lambda: probe.remux_clean(path, os.path.join(derived_dir, "playback")))
+        if copy:
+            derived["playback"] = copy
     return Report("video", facts, findings, derived, text="\n".join(c[2] for c in cues), cues=cues)
 
 
@@ -162,7 +163,7 @@ def check_image(path: str, policy: dict | None, derived_dir: str | None) -> Repo
     return Report("image", dict(report.facts), findings, derived)
 
 
-def check_audio(path: str, policy: dict | None) -> Report:
+def check_audio(path: str, policy: dict | None, derived_dir: str | None = None) -> Report:
     try:
         facts = probe.audio_facts(path)
     except probe.Unreadable as exc:
@@ -170,7 +171,27 @@ def check_audio(path: str, policy: dict | None) -> Report:
     findings = []
     if not facts["has_audio"]:
         findings.append(finding("no_audio_stream", "error", "文件中没有声音。请上传音频文件本身。", True, False))
-    return Report("audio", facts, findings + judge(facts, policy))
+    derived = {}
+    if derived_dir and facts["has_audio"]:
+        # WAV LIST/INFO, ID3 and iTunes tags stay behind; the sound is copied as it is.
+        copy = _review_copy(findings, lambda: probe.remux_clean(path, os.path.join(derived_dir, "review"),
+                                                                audio_only=True))
+        if copy:
+            derived["review_copy"] = copy
+    return Report("audio", facts, findings + judge(facts, policy), derived)
+
+
+def _review_copy(findings: list[dict], make) -> str | None:
+    """The path `make()` wrote, or None with a warning: reviewers then get no link to the file at all."""
+    try:
+        return make()
+    except Exception as exc:  # noqa: BLE001 - any failure means the same: no clean copy, never the original
+        findings.append(finding(
+            "review_copy_failed", "warning",
+            "未能为评审生成去除作者信息的副本，评审专家将无法查看这个文件。"
+            "请重新导出（视频建议 MP4/H.264，音频建议 MP3 或 M4A，文档建议 PDF）后上传替换。",
+            "评审副本", f"{type(exc).__name__}: {exc}"[:200]))
+        return None
 
 
 def check_document(path: str, policy: dict | None, derived_dir: str | None = None) -> Report:
@@ -186,12 +207,12 @@ def check_document(path: str, policy: dict | None, derived_dir: str | None = Non
     if derived_dir and fmt in ("docx", "pdf") and not any(f["severity"] == "error" for f in report.findings):
         # Reviewers score blind: the author's name in the file's properties must not reach them.
         copy = os.path.join(derived_dir, f"review.{fmt}")
-        if documents.make_review_copy(path, copy, fmt):
+        if _review_copy(findings, lambda: documents.make_review_copy(path, copy, fmt) and copy):
             derived["review_copy"] = copy
     return Report("document", dict(report.facts), findings, derived, text=report.text)
 
 
-def check_subtitle(path: str, policy: dict | None) -> Report:
+def check_subtitle(path: str, policy: dict | None, derived_dir: str | None = None) -> Report:
     from services.media import subtitles
 
     with open(path, "rb") as f:
@@ -203,13 +224,37 @@ def check_subtitle(path: str, policy: dict | None) -> Report:
     facts = {"format": track.format, "size_bytes": os.path.getsize(path), "cues": len(track.cues)}
     findings = [finding("subtitle_problem", "warning", p) for p in track.problems[:5]]
     cues = [(c.start_s, c.end_s, c.text) for c in track.cues]
-    return Report("subtitle", facts, findings + judge(facts, policy), text=subtitles.subtitle_text(track.cues),
-                  cues=cues)
+    derived = {}
+    if derived_dir:
+        # Timed text only: an ASS header (Title, Original Script), speaker names and styles stay behind.
+        copy = os.path.join(derived_dir, "review.vtt")
+        with open(copy, "w", encoding="utf-8") as f:
+            f.write(subtitles.to_webvtt(track.cues))
+        derived["review_copy"] = copy
+    return Report("subtitle", facts, findings + judge(facts, policy), derived,
+                  text=subtitles.subtitle_text(track.cues), cues=cues)
 
 
 def check_file(path: str, kind: str | None, policy: dict | None, derived_dir: str | None = None,
-               sidecar_path: str | None = None) -> Report:
-    """The one entry point: raises NotMedia when the file is not readable at all."""
+               sidecar_path: str | None = None, declared_type: str | None = None) -> Report:
+    """The one entry point: raises NotMedia when the file is not readable at all.
+
+    The facts carry `content_type`, the type the content is (the only one the file is ever served
+    under), and `derived_types`, the type of each derived file; a `declared_type` that claims
+    another kind of file than that is an error (`content_type_mismatch`).
+    """
+    report = _check(path, kind, policy, derived_dir, sidecar_path)
+    determined = contenttype.of_original(report.kind, report.facts)
+    report.facts["content_type"] = determined
+    report.facts["derived_types"] = {name: contenttype.of_derived(p) for name, p in report.derived.items()}
+    wrong = contenttype.mismatch(report.kind, declared_type, determined)
+    if wrong:
+        report.findings.append(wrong)
+    return report
+
+
+def _check(path: str, kind: str | None, policy: dict | None, derived_dir: str | None,
+           sidecar_path: str | None) -> Report:
     if not os.path.getsize(path):
         raise NotMedia("文件为空（0 字节）。请重新上传。")
     kind = kind or detect_kind(path)
@@ -225,9 +270,9 @@ def check_file(path: str, kind: str | None, policy: dict | None, derived_dir: st
     if kind == "image":
         return check_image(path, policy, derived_dir)
     if kind == "audio":
-        return check_audio(path, policy)
+        return check_audio(path, policy, derived_dir)
     if kind == "document":
         return check_document(path, policy, derived_dir)
     if kind == "subtitle":
-        return check_subtitle(path, policy)
+        return check_subtitle(path, policy, derived_dir)
     raise ValueError(f"unknown kind {kind!r}")

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--policy-file", help=argparse.SUPPRESS)
     ap.add_argument("--derived-dir", help=argparse.SUPPRESS)
+    ap.add_argument("--declared-type", help=argparse.SUPPRESS)  # what the portal said the file is
     args = ap.parse_args(argv)
     try:
         kind = args.kind or detect_kind(args.file)
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 policy = json.load(f)
         else:
             policy = builtin_policy(args.campaign, args.track, kind)
-        report = check_file(args.file, kind, policy, args.derived_dir, args.subtitles).to_dict()
+        report = check_file(args.file, kind, policy, args.derived_dir, args.subtitles, args.declared_type).to_dict()
     except NotMedia as exc:
         report = {"verdict": "unreadable", "kind": args.kind, "facts": {}, "derived": {},
                   "findings": [{"rule": "unreadable", "severity": "error", "expected": "媒体文件", "actual": None,

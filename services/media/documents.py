@@ -313,39 +313,199 @@ def _ole_stream_names(path: str, limit: int = 64 * 1024 * 1024) -> set[str]:
 
 # --------------------------------------------------------------------------- review copy (blind review)
 
-# docProps parts that name people or organisations: author, last editor, company, manager, custom fields.
-_DOCX_DROP = {"docProps/custom.xml"}
-_DOCX_BLANK = {"docProps/core.xml": ("dc:creator", "cp:lastModifiedBy", "dc:title", "dc:subject", "cp:keywords",
-                                     "dc:description", "cp:category"),
-               "docProps/app.xml": ("Company", "Manager")}
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_CONTENT_TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
+
+# Parts that record who wrote, commented on or edited a document rather than what it says: comments
+# (with their authors and initials), the people who commented (people.xml, with account ids),
+# custom properties, custom XML data (cover-page properties, SharePoint columns with person fields).
+_DOCX_DROP = re.compile(r"(word/(comments[A-Za-z]*|people)\.xml|docProps/custom\.xml|customXml/.*"
+                        r"|word/_rels/(comments[A-Za-z]*|people)\.xml\.rels)", re.IGNORECASE)
+# Relationships to what is dropped or to the author's machine: the attached template (a path such as
+# C:\Users\<name>\AppData\...\Normal.dotm), mail-merge sources, XSLT for saving.
+_DOCX_DROP_RELS = ("/attachedTemplate", "/mailMergeSource", "/mailMergeHeaderSource", "/recipientData",
+                   "/comments", "/commentsExtended", "/commentsIds", "/commentsExtensible", "/people",
+                   "/custom-properties", "/customXml", "/transform")
+# In the body: where comments hang; in settings: the template, mail merge, document variables.
+_DOCX_DROP_ELEMENTS = {f"{{{_W}}}{tag}" for tag in ("commentRangeStart", "commentRangeEnd", "commentReference",
+                                                    "attachedTemplate", "mailMerge", "docVars", "saveThroughXslt")}
+# Attributes naming a person: tracked changes (w:ins, w:del, w:rPrChange, ...) and comments carry both.
+_DOCX_PERSON_ATTRIBUTES = (f"{{{_W}}}author", f"{{{_W}}}initials")
+# What app.xml may keep: counts, which the page estimate reads. Template, Company, Manager,
+# HyperlinkBase and the titles of parts all go.
+_APP_KEEP = ("Pages", "Words", "Characters", "CharactersWithSpaces", "Lines", "Paragraphs")
+_EMPTY_CORE = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<cp:coreProperties '
+               b'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+               b'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+               b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>')
+_LOCAL_TARGET = re.compile(r"^(file:|[A-Za-z]:[\\/]|\\\\|/)", re.IGNORECASE)
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 def make_review_copy(path: str, out: str, fmt: str) -> bool:
-    """A copy without the metadata that names the author, for blind review; False if there is none to make.
+    """A copy without anything that names the author, for blind review; False if there is none to make.
 
-    DOCX: the document properties (creator, last editor, company, manager, custom fields) are emptied,
-    the text itself is kept. PDF: the document information dictionary and XMP metadata are dropped.
+    DOCX: document properties emptied (core, app but the counts, custom), comments and the people
+    who made them dropped, tracked changes kept but without their authors, the template path and
+    other links to the author's disk removed, pictures without EXIF/XMP, zip entries without
+    comments or times. PDF: no document information, no XMP anywhere, no annotation authors,
+    signatures' signer data, embedded files or JavaScript. The text itself is kept.
     """
     if fmt == "docx":
-        with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-            for item in src.infolist():
-                if item.filename in _DOCX_DROP:
-                    continue
-                data = src.read(item)
-                for tag in _DOCX_BLANK.get(item.filename, ()):
-                    data = re.sub(rf"<{tag}(\s[^>]*)?>.*?</{tag}>".encode(), f"<{tag}></{tag}>".encode(), data,
-                                  flags=re.S)
-                dst.writestr(item, data)
+        _clean_docx(path, out)
         return True
     if fmt == "pdf":
-        from pypdf import PdfWriter
-
-        writer = PdfWriter(clone_from=path)
-        writer.metadata = None
-        root = writer._root_object
-        if "/Metadata" in root:
-            del root["/Metadata"]
-        with open(out, "wb") as f:
-            writer.write(f)
+        _clean_pdf(path, out)
         return True
     return False
+
+
+def _xml(data: bytes):
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
+    return etree.fromstring(data, parser)
+
+
+def _serialise(root) -> bytes:
+    from lxml import etree
+
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def _clean_docx(path: str, out: str) -> None:
+    from services.media.images import strip_metadata
+
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        names = [i.filename for i in src.infolist()]
+        dropped = {n for n in names if _DOCX_DROP.fullmatch(n)}
+        for name in names:
+            if name in dropped or name.endswith("/"):
+                continue
+            data = src.read(name)
+            lower = name.lower()
+            if name == "docProps/core.xml":
+                data = _EMPTY_CORE
+            elif name == "docProps/app.xml":
+                data = _clean_app_xml(data)
+            elif name == "[Content_Types].xml":
+                data = _clean_content_types(data, dropped)
+            elif lower.endswith(".rels"):
+                data = _clean_rels(data, name, dropped)
+            elif lower.endswith(".xml"):
+                data = _clean_word_xml(data)
+            elif lower.startswith("word/media/"):
+                data = strip_metadata(data)
+            # A fresh entry: no comment, no extra fields (some zip tools store the owner there), no time.
+            dst.writestr(zipfile.ZipInfo(name, _ZIP_EPOCH), data, zipfile.ZIP_DEFLATED)
+
+
+def _clean_word_xml(data: bytes) -> bytes:
+    root = _xml(data)
+    for el in list(root.iter()):
+        if el.tag in _DOCX_DROP_ELEMENTS:
+            el.getparent().remove(el)
+            continue
+        for attr in _DOCX_PERSON_ATTRIBUTES:
+            if attr in el.attrib:
+                el.set(attr, "")
+    return _serialise(root)
+
+
+def _clean_app_xml(data: bytes) -> bytes:
+    root = _xml(data)
+    for el in list(root):
+        if not isinstance(el.tag, str) or el.tag.rsplit("}", 1)[-1] not in _APP_KEEP:
+            root.remove(el)
+    return _serialise(root)
+
+
+def _part_target(rels_name: str, target: str) -> str:
+    """The part a relationship points to, as a zip name: `word/_rels/document.xml.rels` + `comments.xml`."""
+    import posixpath
+
+    if target.startswith("/"):
+        return target.lstrip("/")
+    folder = posixpath.dirname(posixpath.dirname(rels_name))  # the folder of the part the .rels belongs to
+    return posixpath.normpath(posixpath.join(folder, target))
+
+
+def _clean_rels(data: bytes, name: str, dropped: set[str]) -> bytes:
+    root = _xml(data)
+    for rel in list(root):
+        kind, target = rel.get("Type", ""), rel.get("Target", "")
+        external = rel.get("TargetMode") == "External"
+        if kind.endswith(_DOCX_DROP_RELS) or (not external and _part_target(name, target) in dropped):
+            root.remove(rel)
+        elif external and _LOCAL_TARGET.match(target):
+            # A link to a file on the author's disk names their account (C:\Users\<name>\...).
+            rel.set("Target", "#")
+    return _serialise(root)
+
+
+def _clean_content_types(data: bytes, dropped: set[str]) -> bytes:
+    root = _xml(data)
+    for el in list(root):
+        if el.get("PartName", "").lstrip("/") in dropped:
+            root.remove(el)
+    return _serialise(root)
+
+
+# PDF keys that name people or carry data beside the page: XMP packets (on the catalog, pages, images,
+# fonts; dc:creator), application data, thread info authors, embedded files, actions that run script.
+_PDF_DROP_KEYS = ("/Metadata", "/PieceInfo", "/Author", "/AA", "/EmbeddedFiles", "/JavaScript", "/AF")
+# Actions that run script, start a program, send form data, or open a file on the author's disk
+# (/GoToR names its path). Plain links (/URI) stay: a reviewer follows them by choice.
+_PDF_ACTIVE_ACTIONS = ("/JavaScript", "/Launch", "/SubmitForm", "/ImportData", "/GoToR", "/GoToE")
+# A signature's signer: name, place, reason, contact, and the certificate (which names them too).
+_PDF_SIG_KEYS = ("/Name", "/Location", "/Reason", "/ContactInfo", "/Contents", "/Cert", "/Prop_Build")
+
+
+def _clean_pdf(path: str, out: str) -> None:
+    from pypdf import PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+    writer = PdfWriter(clone_from=path)
+    writer.metadata = None  # the document information dictionary (Author, Creator, Producer, Title...)
+    root = writer._root_object
+    seen: set[int] = {root.indirect_reference.idnum}
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, IndirectObject):
+            if obj.idnum in seen:
+                continue
+            seen.add(obj.idnum)
+            obj = obj.get_object()
+        if isinstance(obj, DictionaryObject):
+            for key in _PDF_DROP_KEYS:
+                if key in obj:
+                    del obj[key]
+            if obj.get("/Type") == "/Sig" or "/ByteRange" in obj:
+                for key in _PDF_SIG_KEYS:
+                    if key in obj:
+                        del obj[key]
+            if obj.get("/Subtype") not in (None, "/Widget") and "/Rect" in obj:
+                # An annotation: /T is its author (on form fields it is the field's name, which stays).
+                for key in ("/T", "/FS"):
+                    if key in obj:
+                        del obj[key]
+            for key in ("/A", "/OpenAction", "/Next"):
+                # An action that runs script, starts a program or sends data somewhere goes with its trigger.
+                action = obj.get(key)
+                if isinstance(action, (DictionaryObject, IndirectObject)) and \
+                        isinstance(action.get_object(), DictionaryObject) and \
+                        action.get_object().get("/S") in _PDF_ACTIVE_ACTIONS:
+                    del obj[key]
+            stack.extend(obj.values())
+        elif isinstance(obj, ArrayObject):
+            stack.extend(obj)
+    # The writer still holds every object of the original, also those taken off above and any packet
+    # nothing ever pointed to (left behind by an incremental save): only what the catalog reaches is
+    # written. (pypdf's own remove_unreferenced keeps whatever an unreachable object still points to.)
+    for index in range(len(writer._objects)):
+        if index + 1 not in seen:
+            writer._objects[index] = None
+    with open(out, "wb") as f:
+        writer.write(f)

@@ -269,3 +269,54 @@ def make_review_copy(src_path: str, dst_path: str, max_side: int = 2048) -> dict
     else:
         img.save(dst_path, "JPEG", quality=85, optimize=True)
     return {"width": img.width, "height": img.height, "format": fmt}
+
+
+# PNG chunks that hold words or times rather than pixels: text, compressed text, international text,
+# EXIF, modification time.
+_PNG_METADATA = {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"}
+
+
+def strip_metadata(data: bytes) -> bytes:
+    """A JPEG or PNG without its metadata, pixels untouched (no re-encoding); other data as it is.
+
+    For pictures inside documents: EXIF (camera owner, Artist, GPS), XMP (creator), comments and
+    PNG text chunks go; JFIF, Adobe's colour transform and every pixel stay.
+    """
+    if data.startswith(b"\xff\xd8"):
+        return _strip_jpeg(data)
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return _strip_png(data)
+    return data
+
+
+def _strip_jpeg(data: bytes) -> bytes:
+    out, pos = [data[:2]], 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA or 0xD0 <= marker <= 0xD9:  # start of scan (or a stray marker): the rest is image data
+            break
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        segment = data[pos:pos + 2 + length]
+        keep = not (0xE1 <= marker <= 0xEF or marker == 0xFE) or (marker == 0xEE and segment[4:9] == b"Adobe")
+        if keep:
+            out.append(segment)
+        pos += 2 + length
+    out.append(data[pos:])
+    return b"".join(out)
+
+
+def _strip_png(data: bytes) -> bytes:
+    out, pos = [data[:8]], 8
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        chunk = data[pos:pos + 12 + length]
+        if kind not in _PNG_METADATA:
+            out.append(chunk)
+        pos += 12 + length
+        if kind == b"IEND":
+            break
+    return b"".join(out)

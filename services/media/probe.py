@@ -5,8 +5,8 @@ Never from the file's name or declared type. Four steps of increasing cost:
 - `header_facts`: what the container's header and a short probe say (like ffprobe);
 - `scan`: every packet demuxed, so a file whose header is intact but whose
   data is missing or broken is caught; embedded subtitle cues are collected;
-- `derive_*`: a poster frame, a contact sheet, a playback copy with the index
-  at the front.
+- `derive_*`, `remux_clean`: a poster frame, a contact sheet, and a copy without
+  metadata (for blind review) with the index at the front.
 
 These are blocking and CPU-heavy: the service runs them in a child process
 (`services.media.cli`), never on its event loop.
@@ -14,6 +14,7 @@ These are blocking and CPU-heavy: the service runs them in a child process
 from __future__ import annotations
 
 import os
+import re
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -237,18 +238,87 @@ def scan(path: str) -> ScanResult:
 # --------------------------------------------------------------------------- derived files
 
 
-def remux_faststart(src: str, dst: str) -> None:
-    """A copy with the index at the front, streams copied (no re-encoding)."""
-    with _open(src) as inp, av.open(dst, mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
+# Containers a clean copy is written in, tried in order: the first that takes the streams wins.
+# MP4 first (every browser plays H.264/AAC in it, and +faststart puts the index in front);
+# Matroska takes nearly any codec. Audio keeps its own container where that muxer writes
+# tags only from the (empty) metadata we give it: ID3 off for MP3, no LIST/INFO for WAV, a
+# fresh comment header for Ogg and FLAC (Matroska would copy Vorbis' comment header as is).
+_FASTSTART = {"movflags": "+faststart"}
+_VIDEO_TARGETS = [("mp4", "mp4", _FASTSTART), ("mov", "mov", _FASTSTART), ("matroska", "mkv", {})]
+_WEBM_TARGETS = [("webm", "webm", {}), ("matroska", "mkv", {})]
+_AUDIO_TARGETS = {"mp3": [("mp3", "mp3", {"id3v2_version": "0", "write_id3v1": "0"})],
+                  "wav": [("wav", "wav", {})], "ogg": [("ogg", "ogg", {})], "flac": [("flac", "flac", {})]}
+_AUDIO_DEFAULT = [("ipod", "m4a", _FASTSTART), ("matroska", "mka", {})]
+# Text subtitle tracks each container can carry; ASS/SSA tracks are left out everywhere: their
+# header (Title, Original Script, style names) travels in the stream's extradata.
+_SUBTITLES_IN = {"mp4": {"mov_text"}, "mov": {"mov_text"}, "matroska": {"subrip", "webvtt"}, "webm": {"webvtt"}}
+_LANGUAGE = re.compile(r"[a-z]{3}")
+
+
+def _clean_targets(inp, sniffed: str | None, audio_only: bool) -> list[tuple[str, str, dict]]:
+    if audio_only:
+        names = inp.format.name.split(",")
+        key = "mp3" if "mp3" in names else "wav" if "wav" in names else "ogg" if "ogg" in names else (
+            "flac" if "flac" in names else None)
+        return _AUDIO_TARGETS.get(key, []) + _AUDIO_DEFAULT
+    return _WEBM_TARGETS if sniffed == "webm" else _VIDEO_TARGETS
+
+
+def _wanted(stream, fmt: str, audio_only: bool) -> bool:
+    if stream.type == "audio":
+        return True
+    if audio_only:
+        return False  # cover art (an attached picture) can carry its own EXIF
+    if stream.type == "video":
+        return not stream.disposition & av.stream.Disposition.attached_pic
+    if stream.type == "subtitle":
+        return stream.codec_context.name in _SUBTITLES_IN.get(fmt, ())
+    return False  # data, attachments (fonts, covers): nothing a reviewer needs
+
+
+def _remux(src: str, dst: str, fmt: str, options: dict, audio_only: bool) -> None:
+    # bitexact: no encoder string or creation time either; nothing of the original's metadata
+    # (container tags, stream titles and handler names, chapters) is copied, only the
+    # streams' codec parameters and packets.
+    with _open(src) as inp, av.open(dst, mode="w", format=fmt, options=dict(options, fflags="+bitexact")) as out:
         mapping = {}
         for s in inp.streams:
-            if s.type in ("video", "audio") or (s.type == "subtitle" and s.codec_context.name == "mov_text"):
-                mapping[s.index] = out.add_stream_from_template(s)
-        for packet in inp.demux():
+            if _wanted(s, fmt, audio_only):
+                o = out.add_stream_from_template(s)
+                language = s.metadata.get("language", "")
+                if _LANGUAGE.fullmatch(language) and language != "und":
+                    o.metadata["language"] = language
+                mapping[s.index] = o
+        if not any(inp.streams[i].type in ("video", "audio") for i in mapping):
+            raise ValueError("no audio or video stream to copy")
+        for packet in inp.demux(*[inp.streams[i] for i in mapping]):
             if packet.dts is None or packet.stream_index not in mapping:
                 continue
             packet.stream = mapping[packet.stream_index]
             out.mux(packet)
+
+
+def remux_clean(src: str, dst_stem: str, audio_only: bool = False) -> str:
+    """A copy of the streams (no re-encoding) without any of the original's metadata; returns its path.
+
+    For reviewers, who score blind: container tags (title, artist, comment, album, copyright),
+    stream titles, chapters, attachments, cover art and ASS headers all stay behind. The copy
+    has its index at the front, so it is also the playback copy. `dst_stem` gets the extension
+    of the container that took the streams. Raises Unreadable when no container would.
+    """
+    with _open(src) as inp:
+        targets = _clean_targets(inp, sniff(src), audio_only)
+    errors = []
+    for fmt, ext, options in targets:
+        dst = f"{dst_stem}.{ext}"
+        try:
+            _remux(src, dst, fmt, options, audio_only)
+            return dst
+        except (av.FFmpegError, ValueError, EOFError) as exc:
+            errors.append(f"{fmt}: {exc}")
+            if os.path.exists(dst):
+                os.remove(dst)
+    raise Unreadable("; ".join(errors))
 
 
 def _frame_at(container, stream, seconds: float):

@@ -9,7 +9,7 @@ from services.media.checker import subtitle_facts
 
 # Findings of the check itself, which a new sidecar cannot change.
 CHECK_RULES = {"no_video_stream", "file_truncated", "decode_errors", "content_mismatch", "check_timeout",
-               "check_crashed", "unreadable"}
+               "check_crashed", "unreadable", "content_type_mismatch", "review_copy_failed"}
 
 
 def with_sidecar(facts: dict, findings: list[dict], embedded_cues, sidecar_cues, policy, judge):

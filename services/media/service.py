@@ -23,12 +23,12 @@ from eventlet import tpool
 from eventlet.green import subprocess
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
-from nameko.web.handlers import http
 from sqlalchemy import select
 
 from common import looplag
 from common.db import utcnow
 from common.dependencies import Database, ObjectStore, Segmenter
+from common.http import api  # the guarded server every service runs (common.server)
 from common.messaging import OutboxRelay, handles
 from services.media.models import CheckReport, MediaPolicyCopy, OutboxMessage, ProcessedEvent
 from services.media.policy import finding, judge, verdict_of
@@ -53,7 +53,7 @@ class ReplicaId(DependencyProvider):
 
 
 def run_check(path: str, kind: str, policy: dict | None, workdir: str, timeout_s: float,
-              memory_mb: int, sidecar: str | None = None) -> dict:
+              memory_mb: int, sidecar: str | None = None, declared_type: str | None = None) -> dict:
     """`media-check` in a child process; always returns a report dict."""
     policy_file = os.path.join(workdir, "policy.json")
     with open(policy_file, "w", encoding="utf-8") as f:
@@ -63,6 +63,8 @@ def run_check(path: str, kind: str, policy: dict | None, workdir: str, timeout_s
            "--policy-file", policy_file, "--derived-dir", derived_dir]
     if sidecar:
         cmd += ["--subtitles", sidecar]
+    if declared_type:
+        cmd += ["--declared-type", declared_type]
 
     def limit_memory():  # runs in the child before exec
         import resource
@@ -109,9 +111,9 @@ class MediaService:
     replica = ReplicaId()
     segmenter = Segmenter()  # jieba and OpenCC loaded at start: keywords of documents and subtitles
 
-    @http("GET", "/health")
+    @api("GET", "/health")
     def health(self, request):
-        return 200, json.dumps({"service": "media", "status": "ok", **looplag.monitor.report()})
+        return {"service": "media", "status": "ok", **looplag.monitor.report()}
 
     @handles("campaign_published")
     def on_campaign_published(self, event):
@@ -137,7 +139,7 @@ class MediaService:
             path = self.store.local_copy(d["object_key"], workdir)
             sidecar = self.store.local_copy(sidecar_key, tempfile.mkdtemp(dir=workdir)) if sidecar_key else None
             report = run_check(path, d["kind"], policy, workdir, self._timeout(),
-                               int(self.config.get("MEDIA_CHECK_MEMORY_MB", 3072)), sidecar)
+                               int(self.config.get("MEDIA_CHECK_MEMORY_MB", 3072)), sidecar, d.get("content_type"))
             derived = {}
             for name, local in report["derived"].items():
                 key = f"derived/{event.tenant}/{d['file_id']}/{os.path.basename(local)}"
@@ -152,6 +154,7 @@ class MediaService:
                 with open(local, "w", encoding="utf-8") as f:
                     f.write(report["text"])
                 derived["text"] = f"derived/{event.tenant}/{d['file_id']}/text.txt"
+                report["facts"].setdefault("derived_types", {})["text"] = "text/plain"
                 self.store.put_file(derived["text"], local)
         except Exception:
             self._release(d["file_id"])  # the retry may check it at once

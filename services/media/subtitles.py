@@ -333,6 +333,35 @@ def subtitle_text(cues) -> str:
     return "\n".join(t for t in texts if t)
 
 
+def _vtt_time(seconds: float) -> str:
+    ms = max(0, round(seconds * 1000))
+    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+
+
+def _vtt_text(text: str) -> str:
+    # WebVTT reads <...> as tags (<v Name> would name a speaker) and & as an entity; a blank line
+    # ends the cue and "-->" starts a timing. Escaped, every character stays what it was.
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return "\n".join(lines)
+
+
+def to_webvtt(cues) -> str:
+    """Timed text only: each cue's times and words as WebVTT, nothing else of the original file.
+
+    What reviewers get instead of a sidecar: an ASS file's header (Title, Original Script,
+    the editors' names), its styles, comment lines, speaker names (the Name field) and any
+    project section (with paths to the author's disk) stay behind, and so do SRT/VTT notes.
+    """
+    blocks = ["WEBVTT"]
+    for cue in cues:
+        start, end = _interval(cue)
+        text = _vtt_text(cue.text if isinstance(cue, Cue) else cue[2])
+        if text and end > start:
+            blocks.append(f"{_vtt_time(start)} --> {_vtt_time(end)}\n{text}")
+    return "\n\n".join(blocks) + "\n"
+
+
 def _pct(value: float) -> str:
     # Rounded down, so a coverage just under the minimum never reads as equal to it.
     tenths = math.floor(value * 1000 + 1e-9) / 10
