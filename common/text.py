@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+from dataclasses import dataclass
 from typing import Iterable
 
 import regex
@@ -47,6 +48,7 @@ __all__ = [
     "join_broken_lines",
     "normalise",
     "normalise_name",
+    "single_line_problem",
     "starts_with_org_name",
     "strip_invisible",
     "to_simplified",
@@ -273,6 +275,69 @@ def join_broken_lines(text: str) -> str:
     For comparison and analysis this is harmless; the original is untouched.
     """
     return _BREAK_RUN.sub(_rejoin, text)
+
+
+# ---------------------------------------------------------------------------
+# Single-line text (titles, names)
+# ---------------------------------------------------------------------------
+
+# What ends a line for someone: every character Python's str.splitlines and
+# e-mail headers treat as a line break. In a title they break mail subjects,
+# spreadsheet cells and log lines.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+# Invisible characters whose only effect is to reorder what is shown around
+# them (Trojan Source): a title could display as something other than it is.
+_BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_NOT_SINGLE_LINE = regex.compile(
+    "[\x00-\x1f\x7f-\x9f" + _LINE_BREAKS + _BIDI_CONTROLS + "]"
+)
+_CHAR_NAMES = {
+    "\n": "换行符", "\r": "回车符", "\t": "制表符（Tab）", "\x0b": "垂直制表符（Word 的手动换行）",
+    "\x0c": "换页符", "\x1c": "文件分隔符", "\x1d": "组分隔符", "\x1e": "记录分隔符",
+    "\x85": "下一行符（NEL）", "\u2028": "行分隔符", "\u2029": "段落分隔符", "\x00": "空字符（NUL）",
+}
+
+
+@dataclass(frozen=True)
+class LineProblem:
+    """Why a text cannot be a single-line value, in the shape every error of the platform has."""
+
+    code: str  # "multiline" (a line break) or "control_character" (any other control, a bidi override)
+    position: int  # 1-based, as a person counts
+    char: str
+    message: str  # Chinese: what was expected, what was found, what to do
+
+    @property
+    def found(self) -> str:
+        return f"U+{ord(self.char):04X}"
+
+    expected = "单行文本（不含换行符、控制字符和文字方向控制符）"
+
+
+def single_line_problem(text: str, label: str) -> LineProblem | None:
+    """The first character that has no place in a single-line value (a title, a name), or None.
+
+    The rule of the whole platform for single-line fields: no C0 or C1 control
+    character (tab and every line break included: \\n, \\r, U+0085, U+2028,
+    U+2029, \\x0b, \\x0c, \\x1c–\\x1e) and no bidirectional control
+    (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C). Such values are
+    refused, never silently changed, so what is stored is what was sent.
+    Multi-line text keeps its line breaks and is not checked here.
+    `label` names the field in the message (「作品名称」, 「第3行「名称」」).
+    """
+    match = _NOT_SINGLE_LINE.search(text)
+    if match is None:
+        return None
+    char, position = match.group(), match.start() + 1
+    if char in _LINE_BREAKS:
+        code, name = "multiline", _CHAR_NAMES[char]
+    elif char in _BIDI_CONTROLS:
+        code, name = "control_character", "文字方向控制符"
+    else:
+        code, name = "control_character", _CHAR_NAMES.get(char, "控制字符")
+    message = (f"{label}应为单行文本，第{position}个字符是{name}（U+{ord(char):04X}），不能出现在{label}中。"
+               "请删除该字符后重试（它看不见，常随从网页、Word 或微信复制的文字一起粘贴进来）。")
+    return LineProblem(code, position, char, message)
 
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from datetime import datetime, timedelta
 from collections.abc import Callable
@@ -19,9 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from common import clock
 from common.auth import bearer_key, hash_key, invalid_key
 from common.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unprocessable
+from common.events import TENANT
 from common.objectstore import new_key
+from common.text import LineProblem, single_line_problem
 from services.intake.domain import analysis
 from services.intake.domain import submission as rules
+from services.intake.domain.filetype import check_declared_type
 from services.intake.domain.campaign import (
     LEVELS, CampaignDefinition, check_tightens, parent_level, parse_definition,
 )
@@ -41,6 +45,15 @@ Analyser = Callable[..., dict | None]
 
 def create_tenant(session, slug: str, name: str, kind: str = "university", contact_email: str | None = None,
                   outbox=None) -> Tenant:
+    if not re.fullmatch(TENANT["pattern"], slug):
+        # no dot: a university's campaign ids are qualified as "<slug>.<id>" (see campaign_ref)
+        raise InvalidInput(f"租户标识“{slug}”无效：应由小写字母、数字和连字符组成，2–63 个字符，如 seu。请改正。",
+                           code="invalid_tenant_slug", field="slug", expected=TENANT["pattern"], found=slug)
+    line = single_line_problem(name, "租户名称")
+    if line is not None or not name.strip():
+        raise InvalidInput(line.message if line else "租户名称不能为空。请填写高校（或教育部）的全称。",
+                           code=line.code if line else "invalid_tenant_name", field="name",
+                           expected=LineProblem.expected, found=line.found if line else name)
     if session.get(Tenant, slug) is not None:
         raise Conflict(f"租户 {slug} 已存在。", code="tenant_exists", found=slug)
     tenant = Tenant(id=slug, name=name, kind=kind, receipt_seq=0, contact_email=contact_email)
@@ -524,6 +537,7 @@ def register_file(session, tenant: Tenant, sub: Submission, body: dict, store, p
     definition, track, org = _context(session, tenant, sub)
     _editable(session, definition, track, org, sub, "上传文件")
     rules.check_file_kind(track, body["kind"], body["size"])
+    check_declared_type(body["kind"], body.get("content_type"))
     now = clock.now()
     f = FileRecord(tenant_id=tenant.id, submission_id=sub.id, kind=body["kind"],
                    original_name=safe_name(body["filename"]), content_type=body.get("content_type") or

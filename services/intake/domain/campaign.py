@@ -40,6 +40,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from common.errors import Unprocessable
+from common.text import single_line_problem
 from common.levels import LEVELS, parent_level  # noqa: F401  (re-exported: intake imports them from here)
 
 CAMPAIGN_INVALID = "campaign_invalid"
@@ -665,7 +666,7 @@ def _consistency_problems(data: dict, strict: bool) -> list[dict]:
     a bug here and must surface.
     """
     tz = _zone(data.get("timezone"))
-    checks: list[Callable[[], list[dict]]] = [lambda: _check_top(data, tz)]
+    checks: list[Callable[[], list[dict]]] = [lambda: _check_top(data, tz), lambda: _check_single_lines(data)]
     tracks = data.get("tracks")
     for key, raw in (tracks.items() if isinstance(tracks, dict) else []):
         if not isinstance(raw, dict):
@@ -693,6 +694,21 @@ def _check_top(data: dict, tz: ZoneInfo | None) -> list[dict]:
                                  "derives_from 不能指向本活动自己；请写上级（教育部）活动的 id，"
                                  "或对顶层活动写 null。"))
     return problems
+
+
+def _check_single_lines(data: Any, path: str = "") -> list[dict]:
+    """Every text of a definition is one line: titles and labels go into mail subjects and round titles."""
+    if isinstance(data, dict):
+        return [p for key, value in data.items() for p in _check_single_lines(value, _join(path, key))]
+    if isinstance(data, list):
+        return [p for index, value in enumerate(data) for p in _check_single_lines(value, _join(path, _item_name(value, index)))]
+    line = single_line_problem(data, path or "定义") if isinstance(data, str) else None
+    return [] if line is None else [_problem(path, line.expected, line.found, line.message)]
+
+
+def _item_name(item: Any, index: int) -> Any:
+    """List items are named by their `key` where they have one, as in every other path here."""
+    return item["key"] if isinstance(item, dict) and isinstance(item.get("key"), str) else index
 
 
 def _check_unique_keys(ctx: _TrackCtx) -> list[dict]:

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from common.errors import InvalidInput, Unprocessable
 from common.tables import INVISIBLE, header_key, open_rows
+from common.text import single_line_problem
 
 ORG_LEVELS = ("level2", "branch")
 
@@ -300,7 +301,15 @@ def _validate(records, columns, header_row, existing) -> tuple[list[OrgRow], lis
     return parsed, check.problems
 
 
+# Columns that hold one line of text: names end up in mail subjects, round titles and spreadsheets.
+_SINGLE_LINE_COLUMNS = ("name", "parent_name", "short_name", "code", "contact_name")
+
+
 def _check_row(check: _Checker, row: int, values: dict[str, str]) -> OrgRow:
+    for field in _SINGLE_LINE_COLUMNS:
+        line = single_line_problem(values.get(field, ""), check.where(row, field))
+        if line is not None:
+            check.add(row, field, line.code, line.found, line.expected, line.message)
     name = values.get("name", "")
     level = _check_level(check, row, values.get("level", ""))
     if not name:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from common.errors import Conflict, DomainError, Unprocessable
 from common.levels import LEVEL_LABELS, forward_limit, parent_level
-from common.text import count_chars, describe_count_rule, starts_with_org_name, strip_invisible
+from common.text import count_chars, describe_count_rule, single_line_problem, starts_with_org_name, strip_invisible
 from services.intake.domain.campaign import Stage, Track, effective_deadline
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -43,8 +43,10 @@ def _check_type(spec, value: Any, themes: list[str]) -> dict | None:
         if not isinstance(value, str):
             return _field_problem(spec, "wrong_type", f"{label}应为文本，实际为 {type(value).__name__}。", "string",
                                   type(value).__name__)
-        if t == "string" and ("\n" in value or "\r" in value):
-            return _field_problem(spec, "multiline", f"{label}应为单行文本，实际包含换行。请删除换行。", "单行", "多行")
+        if t in ("string", "url"):
+            line = single_line_problem(value, label)
+            if line is not None:
+                return _field_problem(spec, line.code, line.message, line.expected, line.found)
         if t == "url":
             parsed = urlparse(value)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -60,6 +62,11 @@ def _check_type(spec, value: Any, themes: list[str]) -> dict | None:
             return _field_problem(spec, "invalid_date", f"{label}应为日期，格式 YYYY-MM-DD（如 2020-06-30），实际为“{value}”。",
                                   "YYYY-MM-DD", value)
     elif t == "list":
+        for index, item in enumerate(value if isinstance(value, list) else [], 1):
+            # 主讲人 and the like are names: one line each
+            line = single_line_problem(item, f"{label}第{index}项") if isinstance(item, str) else None
+            if line is not None:
+                return _field_problem(spec, line.code, line.message, line.expected, line.found)
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             return _field_problem(spec, "wrong_type", f"{label}应为非空文本的列表（如 [\"张三\", \"李四\"]）。", "list of strings",
                                   value)
@@ -113,6 +120,12 @@ def check_fields(track: Track, fields: dict, themes: list[str], required: list[s
         # Text of only zero-width characters or emoji is as empty as no text.
         empty = value is None or (isinstance(value, (str, list)) and not value) or (
             isinstance(value, str) and not strip_invisible(value).strip())
+        if empty and value and spec.type in ("string", "url"):
+            # blank to the eye is not blank in a mail header: a title of only "\u2028" is refused too
+            problem = _check_type(spec, value, themes)
+            if problem:
+                problems.append(problem)
+                continue
         if empty:
             if required is not None and key in required:
                 problems.append(_field_problem(spec, "missing_field",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from common.errors import InvalidInput, Unprocessable
 from common.tables import header_key, open_rows
+from common.text import single_line_problem
 
 ERROR_CODE = "reviewer_import_invalid"
 MAX_ROWS = 2000
@@ -37,9 +38,15 @@ class ReviewerRow:
     expertise: tuple[str, ...] = ()
 
 
-def check_reviewer(name: str, email: str, row: int | None = None) -> list[dict]:
+def check_reviewer(name: str, email: str, row: int | None = None, university: str = "", org: str = "") -> list[dict]:
     problems = []
     where = f"第{row}行：" if row else ""
+    for column, value in (("姓名", name), ("所在高校", university), ("所在单位", org)):
+        # names go into sign-in mails and the round's lists: one line each, nothing that reorders text
+        line = single_line_problem(value.strip(), f"{where}「{column}」")  # stored trimmed
+        if line is not None:
+            problems.append({"row": row, "column": column, "code": line.code, "found": line.found,
+                             "expected": line.expected, "message": line.message})
     if not name.strip() or len(name) > 100:
         problems.append({"row": row, "column": "姓名", "code": "invalid_name", "found": name,
                          "expected": "1–100 个字", "message": f"{where}姓名应为 1–100 个字，收到的是“{name}”。"})
@@ -56,10 +63,11 @@ def keywords(text: str) -> tuple[str, ...]:
 
 def one_reviewer(name: str, email: str, university: str = "", org: str = "", expertise: str = "") -> ReviewerRow:
     """A reviewer typed into the admin's form."""
-    problems = check_reviewer(name, email)
+    problems = check_reviewer(name, email, None, university, org)
     if problems:
-        raise InvalidInput(problems[0]["message"], code=problems[0]["code"], field=problems[0]["column"],
-                           details=problems)
+        first = problems[0]
+        raise InvalidInput(first["message"], code=first["code"], field=first["column"], expected=first["expected"],
+                           found=first["found"], details=problems)
     return ReviewerRow(0, name.strip(), email.strip().lower(), university.strip(), org.strip(), keywords(expertise))
 
 
@@ -86,7 +94,7 @@ def parse_reviewer_table(data: bytes, filename: str | None = None, content_type:
                                  "expected": MAX_ROWS, "message": f"名单最多 {MAX_ROWS} 行，请拆分后分批导入。"})
                 break
             name, email = values.get("name", ""), values.get("email", "").lower()
-            row_problems = check_reviewer(name, email, number)
+            row_problems = check_reviewer(name, email, number, values.get("university", ""), values.get("org", ""))
             if not row_problems and email in seen:
                 row_problems.append({"row": number, "column": "邮箱", "code": "duplicate_email", "found": email,
                                      "expected": "每位专家一行",
