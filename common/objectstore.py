@@ -253,13 +253,16 @@ class S3Store:
     def open(self, key: str) -> BinaryIO:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
 
-    def download_url(self, key: str, name: str, content_type: str, ttl_s: int) -> str:
-        """A short-lived GET link that shows the object under `name` (S3 serves the ranges)."""
+    def download_url(self, key: str, name: str, content_type: str, ttl_s: int, disposition: str | None = None) -> str:
+        """A short-lived GET link that shows the object under `name` (S3 serves the ranges).
+
+        `disposition` is the whole Content-Disposition to answer with (common.files decides inline or attachment).
+        """
         from urllib.parse import quote
 
         return self.presigner.generate_presigned_url("get_object", ExpiresIn=ttl_s, Params={
             "Bucket": self.bucket, "Key": key, "ResponseContentType": content_type,
-            "ResponseContentDisposition": f"inline; filename*=UTF-8''{quote(name)}"})
+            "ResponseContentDisposition": disposition or f"inline; filename*=UTF-8''{quote(name)}"})
 
     def local_copy(self, key: str, workdir: str) -> str:
         """Download to `workdir` (streamed; the caller removes the folder)."""

@@ -37,6 +37,9 @@ def service_config(service: str, env: dict | None = None) -> dict:
         "DATABASE_URL": env.get(f"{upper}_DATABASE_URL", f"sqlite:///{data_dir / (service + '.db')}"),
         "WEB_SERVER_ADDRESS": f"{host}:{port}",
         "PUBLIC_URL": env.get(f"{upper}_PUBLIC_URL", f"http://{public_host}:{port}"),
+        # another origin for links to uploaded files (review, notify), e.g. https://files.review.example.edu.cn
+        # routed to the same service; unset, files come from the service's own host (common/files.py)
+        "FILES_PUBLIC_URL": env.get(f"{upper}_FILES_PUBLIC_URL", ""),
         "DATA_DIR": str(data_dir),
         "max_workers": int(env.get("MAX_WORKERS", 10)),
         "SERIALIZER": "json",

@@ -230,49 +230,6 @@ def static_file(directory: Path, name: str) -> Response:
     return response
 
 
-FILE_LINK_TTL_S = 15 * 60
-
-
-class FileLinks:
-    """Short-lived signed links to stored files, under a neutral name.
-
-    The link carries the object key inside a signed token, so it cannot be
-    altered to reach another file, and it expires; whoever has it may read the
-    file until then (a reviewer's browser, a ministry officer's download).
-    """
-
-    def __init__(self, secret: bytes, base_url: str = "", ttl_s: float = FILE_LINK_TTL_S):
-        self._signer = Signer(secret, "file")
-        self.base_url = base_url.rstrip("/")
-        self.ttl_s = ttl_s
-
-    def url(self, object_key: str, name: str, content_type: str) -> str:
-        token = self._signer.sign({"k": object_key, "n": name, "t": content_type}, self.ttl_s)
-        return f"{self.base_url}/files/{token}"
-
-    def response(self, store, token: str, request) -> Response:
-        claim = self._signer.unsign(token)
-        if claim is None:
-            raise DomainError("文件链接无效或已过期。请刷新页面（或重新导出列表）获取新链接。",
-                              code="file_link_expired", status=404)
-        key, name, ctype = claim["k"], claim["n"], claim["t"]
-        if store.kind == "s3":
-            return redirect(store.download_url(key, name, ctype, int(self.ttl_s)), status=302)
-        from urllib.parse import quote
-
-        from werkzeug.utils import send_file
-
-        path = store.local_path(key)
-        if not path.is_file():
-            raise DomainError("文件不存在（可能已被删除）。", code="file_missing", status=404)
-        # conditional=True answers Range requests: the browser's video player seeks with them.
-        response = send_file(str(path), request.environ, mimetype=ctype, conditional=True, max_age=0)
-        response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(name)}"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "private, max-age=600"
-        return response
-
-
 class WebPages(DependencyProvider):
     """A service's pages: sessions, templates from its `pages/` folder, and signed file links."""
 
@@ -284,7 +241,10 @@ class WebPages(DependencyProvider):
         secret = web_secret(cfg)
         self.public_url = cfg.get("PUBLIC_URL", "")
         self.sessions = Sessions(secret, secure=str(self.public_url).startswith("https://"))
-        self.links = FileLinks(secret)  # relative: pages link to files on the same host
+        from common.files import FileLinks  # file serving lives in common.files (it imports this module)
+
+        # FILES_PUBLIC_URL: another origin for uploaded files; unset, pages link to files on their own host.
+        self.links = FileLinks(secret, cfg.get("FILES_PUBLIC_URL", ""))
         self.templates = Templates(self.pages, **self.globals)
         from common.ratelimit import RateLimits
 

@@ -29,7 +29,8 @@ from common.db import utcnow
 from common.errors import InvalidInput
 from common.dependencies import Database, ObjectStore, Segmenter
 from common.levels import LEVEL_LABELS, ROUND_LABELS
-from common.web import FileLinks, WebPages, page, redirect, require_session, static_file, web_secret
+from common.files import FileLinks
+from common.web import WebPages, page, redirect, require_session, static_file, web_secret
 from common.http import SchemaValidator, api, read_json
 from common.text import work_prose
 from common.messaging import OutboxRelay, handles

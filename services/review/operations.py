@@ -19,7 +19,7 @@ from common.db import serialize_on
 from common.errors import Conflict as ConflictError
 from common.errors import DomainError, Forbidden, InvalidInput, NotFound
 from common.levels import parent_level
-from common import neardup
+from common import filetypes, neardup
 from common.text import count_chars, work_prose
 from services.review.domain import assignment as assigning
 from services.review.domain import blind, ranking, rounds
@@ -574,25 +574,7 @@ def work_view(s, a: Assignment, links) -> dict:
     for f in s.scalars(select(FileCopy).where(FileCopy.file_id.in_(entry.file_ids or [""]))
                        .order_by(FileCopy.kind, FileCopy.file_id)).all():
         counters[f.kind] += 1
-        derived = f.derived or {}
-        name = blind.neutral_file_name(f.kind, counters[f.kind], f.content_type)
-        item = {"kind": f.kind, "name": name, "findings": f.findings or [], "verdict": f.verdict,
-                "facts": f.facts or {}}
-        if f.kind == "image":
-            # The EXIF-free review copy: the original may carry GPS, camera owner, author.
-            key = derived.get("review_copy") or derived.get("review")
-            item["url"] = links.url(key, name, "image/jpeg") if key else None
-        elif f.kind == "video":
-            play = derived.get("playback") or f.object_key
-            item["url"] = links.url(play, blind.neutral_file_name("video", counters[f.kind], "video/mp4"),
-                                    "video/mp4" if derived.get("playback") else f.content_type)
-            for extra in ("poster", "contact_sheet"):
-                if derived.get(extra):
-                    item[extra] = links.url(derived[extra], f"{extra}.jpg", "image/jpeg")
-        else:
-            # documents: the copy without author metadata, when media made one
-            item["url"] = links.url(derived.get("review_copy") or f.object_key, name, f.content_type)
-        files.append(item)
+        files.append(_reviewer_file(f, counters[f.kind], links))
     score = s.get(Score, a.id)
     position = s.scalar(select(func.count()).select_from(Assignment).where(
         Assignment.reviewer_id == a.reviewer_id, Assignment.state == "assigned", Assignment.position <= a.position))
@@ -606,6 +588,46 @@ def work_view(s, a: Assignment, links) -> dict:
         "files": files, "rubric": track.get("rubric", []), "score": score, "next_id": following,
         "matches": matches_for_reviewer(s, entry),
     }
+
+
+# The copy media made for reviewers, per kind: never the original, which may name its author in its
+# metadata (tags, document properties, comments, subtitle headers) and was typed by the uploader.
+REVIEWER_COPY = {"video": "playback", "image": "review_copy", "audio": "review_copy", "document": "review_copy",
+                 "subtitle": "review_copy"}
+# Checks made before media recorded derived_types: their picture copies and video frames were already
+# clean (EXIF-free JPEG/PNG; the playback remux never copied tags), so their type follows from what they are.
+_LEGACY_TYPES = {("video", "playback"): "video/mp4", ("video", "poster"): "image/jpeg",
+                 ("video", "contact_sheet"): "image/jpeg", ("image", "review_copy"): None}
+NO_CLEAN_COPY = "未能生成去除作者信息的评审副本。为保证盲评，此文件不提供给评审专家；请参考文件检查结果和作品其他内容评分。"
+
+
+def _derived_type(f: FileCopy, name: str) -> str | None:
+    """The type media determined for one of its copies of `f`, or None when it vouched for none."""
+    key = (f.derived or {}).get(name)
+    if not key:
+        return None
+    types = (f.facts or {}).get("derived_types")
+    if types is not None:
+        return types.get(name)
+    if (f.kind, name) not in _LEGACY_TYPES:
+        return None
+    return _LEGACY_TYPES[(f.kind, name)] or ("image/png" if key.endswith(".png") else "image/jpeg")
+
+
+def _reviewer_file(f: FileCopy, index: int, links) -> dict:
+    """A file as a reviewer gets it: media's clean copy under a neutral name and the type media determined."""
+    item = {"kind": f.kind, "findings": f.findings or [], "verdict": f.verdict, "facts": f.facts or {}}
+    name = REVIEWER_COPY.get(f.kind, "review_copy")
+    ctype = _derived_type(f, name)
+    item["name"] = filetypes.with_extension(blind.neutral_file_name(f.kind, index, ctype or ""), ctype)
+    item["url"] = links.url(f.derived[name], item["name"], ctype) if ctype else None
+    if item["url"] is None:
+        item["unavailable"] = NO_CLEAN_COPY
+    for extra in ("poster", "contact_sheet"):
+        extra_type = _derived_type(f, extra) if f.kind == "video" else None
+        if extra_type:
+            item[extra] = links.url(f.derived[extra], f"{extra}.jpg", extra_type)
+    return item
 
 
 def save_score(s, a: Assignment, form: dict, submit: bool) -> Score:

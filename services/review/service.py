@@ -20,6 +20,7 @@ from eventlet import tpool
 from common import looplag, neardup
 from common.dependencies import Database, ObjectStore, Segmenter
 from common.errors import DomainError, NotFound
+from common.files import allow_files_origin
 from common.http import api
 from common.messaging import OutboxRelay, handles
 from common.web import WebPages, page, redirect, require_session, static_file
@@ -111,6 +112,7 @@ class ReviewService:
 
     @page("GET", "/files/<string:token>")
     def file(self, request, token):
+        # Only media's clean copies, under the type media determined; see common.files for the headers.
         return self.web.links.response(self.store, token, request)
 
     # ------------------------------------------------------------------ reviewers
@@ -133,7 +135,8 @@ class ReviewService:
         with self.db.transaction() as s:
             a = ops.reviewer_assignment(s, session["reviewer_id"], assignment_id)
             view = ops.work_view(s, a, self.web.links)
-            return self.web.render("work.html", session, saved=request.args.get("saved"), **view)
+            return allow_files_origin(self.web.render("work.html", session, saved=request.args.get("saved"), **view),
+                                      self.web.links)
 
     @page("POST", "/works/<string:assignment_id>/score")
     def score(self, request, assignment_id):
@@ -150,8 +153,8 @@ class ReviewService:
             with self.db.transaction() as s:
                 a = ops.reviewer_assignment(s, session["reviewer_id"], assignment_id)
                 view = ops.work_view(s, a, self.web.links)
-                return self.web.render("work.html", session, exc.status, error=exc.message,
-                                       form=request.form, **view)
+                return allow_files_origin(self.web.render("work.html", session, exc.status, error=exc.message,
+                                                          form=request.form, **view), self.web.links)
         if submit and view["next_id"]:
             return redirect(f"/works/{view['next_id']}?saved=submitted")
         return redirect(f"/works/{assignment_id}?saved={'submitted' if submit else 'draft'}")
