@@ -206,6 +206,22 @@ def _track(s, campaign_id: str, track: str) -> dict:
     return (c.tracks.get(track) if c else None) or {"label": track, "rubric": [], "fields": []}
 
 
+def _reviewer_track(s, rnd: Round, entry: Entry) -> dict:
+    """The track as this round's reviewers may see a work: the fields of the round's campaign (the ministry's
+    in the national round, not the university's copy), each hidden if any campaign of the work's `derives_from`
+    chain hides it, so that a copy stored before intake refused loosened copies cannot show 主讲人."""
+    track = _track(s, rnd.campaign_id, entry.track)
+    hidden, campaign_id, seen = set(), entry.campaign_id, set()
+    while campaign_id and campaign_id not in seen:
+        seen.add(campaign_id)
+        c = s.get(CampaignCopy, campaign_id)
+        specs = ((c.tracks.get(entry.track) or {}).get("fields", [])) if c else []
+        hidden |= {f["key"] for f in specs if f.get("identifying")}
+        campaign_id = c.derives_from if c else None
+    fields = [{**f, "identifying": bool(f.get("identifying")) or f["key"] in hidden} for f in track.get("fields", [])]
+    return {**track, "fields": fields}
+
+
 # --------------------------------------------------------------------------- admins and their rounds
 
 
@@ -565,7 +581,7 @@ def work_view(s, a: Assignment, links) -> dict:
     """Everything a reviewer sees of one work, blind."""
     entry = s.get(Entry, a.submission_id)
     rnd = s.get(Round, a.round_id)
-    track = _track(s, entry.campaign_id, entry.track)
+    track = _reviewer_track(s, rnd, entry)
     names = masked_names(s, entry.tenant)
     fields = blind.reviewer_fields(entry.fields or {}, track.get("fields") or
                                    [{"key": k, "label": k} for k in ("title", "text")], names)

@@ -1008,6 +1008,83 @@ _TRACK_CHECKS: tuple[Callable[[_TrackCtx], list[dict]], ...] = (
 # Derived definitions may only tighten
 # --------------------------------------------------------------------------- #
 
+# How a derived copy may differ from its parent, for every key of the format. Paths follow
+# DEFINITION_SCHEMA: `*` is any key of a mapping, `[]` any item of a list. Every decision but FREE
+# is enforced by check_tightens; a key added to the format without a decision here fails
+# tests/security/test_derived_campaign_blind.py, which also loosens each enforced one.
+FREE = "free"  # may change: it makes nothing easier to get through and hides nobody less
+KEY = "key"  # the identity of a list item: renaming one drops the parent's item
+KEPT = "kept"  # every item of the parent stays
+SAME = "same"  # must equal the parent's
+SUBSET = "subset"  # only values the parent has
+SUPERSET = "superset"  # at least the parent's values
+AT_MOST = "at_most"  # a limit: not above the parent's, and not dropped
+AT_LEAST = "at_least"  # a minimum: not below the parent's
+EARLIER = "earlier"  # a deadline: not later than the parent's, and not dropped
+STAYS_TRUE = "stays_true"  # true in the parent stays true (a requirement, a blindness setting)
+IMPLIED = "implied"  # each parent media rule is implied by a child rule at least as severe and narrow
+
+TIGHTENING: dict[str, tuple[str, str]] = {
+    "id": (FREE, "the copy's own name"),
+    "title": (FREE, "a label"),
+    "short_title": (FREE, "a label"),
+    "timezone": (FREE, "deadlines are compared as moments, whatever zone they are written in"),
+    "derives_from": (SAME, "names the parent it is checked against"),
+    "themes": (SUBSET, "themes are the options of choice fields"),
+    "tracks": (KEPT, "every track of the parent stays, and none is added"),
+    "tracks.*": (KEPT, "judged key by key below"),
+    "tracks.*.label": (FREE, "a label"),
+    "tracks.*.department": (FREE, "which office of the university handles it (组织部/宣传部)"),
+    "tracks.*.submit_levels": (SUBSET, "no level may submit that the parent does not let submit"),
+    "tracks.*.naming_rule": (STAYS_TRUE, "「党组织名称+作品名称」 required by the parent stays required"),
+    "tracks.*.fields": (KEPT, "every field of the parent stays; the copy may add its own"),
+    "tracks.*.fields[].key": (KEY, "a renamed field is a dropped one"),
+    "tracks.*.fields[].label": (FREE, "a label"),
+    "tracks.*.fields[].type": (SAME, "a value valid for one type is not checked as the other"),
+    "tracks.*.fields[].required": (STAYS_TRUE, "a required field stays required"),
+    "tracks.*.fields[].min_chars": (AT_LEAST, "字数 minimum"),
+    "tracks.*.fields[].max_chars": (AT_MOST, "字数 limit"),
+    "tracks.*.fields[].min_items": (AT_LEAST, "list minimum"),
+    "tracks.*.fields[].max_items": (AT_MOST, "list limit"),
+    "tracks.*.fields[].choices": (SUBSET, "no option the parent does not offer"),
+    "tracks.*.fields[].choices_from": (SUBSET, "resolved to choices, then judged as choices"),
+    "tracks.*.fields[].choice_labels": (FREE, "how options are shown"),
+    "tracks.*.fields[].choice_labels.*": (FREE, "how an option is shown"),
+    "tracks.*.fields[].identifying": (STAYS_TRUE, "a field hidden from reviewers stays hidden (blind review)"),
+    "tracks.*.stages": (KEPT, "every stage stays, in the parent's order"),
+    "tracks.*.stages[].key": (KEY, "a renamed stage is a dropped one"),
+    "tracks.*.stages[].label": (FREE, "a label"),
+    "tracks.*.stages[].required_fields": (SUPERSET, "what a stage needs stays needed"),
+    "tracks.*.stages[].files": (KEPT, "required kinds stay; no kind the parent does not accept"),
+    "tracks.*.stages[].files[].kind": (KEY, "a file requirement is named by its kind"),
+    "tracks.*.stages[].files[].min": (AT_LEAST, "how many files are needed"),
+    "tracks.*.stages[].files[].max": (AT_MOST, "how many files are accepted"),
+    "tracks.*.stages[].deadlines": (EARLIER, "judged level by level below"),
+    "tracks.*.stages[].deadlines.*": (EARLIER, "a level's deadline"),
+    "tracks.*.media": (KEPT, "every media policy of the parent stays"),
+    "tracks.*.media.*": (KEPT, "judged key by key below"),
+    "tracks.*.media.*.max_bytes": (AT_MOST, "upload size limit"),
+    "tracks.*.media.*.rules": (IMPLIED, "every parent rule stays implied"),
+    "tracks.*.media.*.rules[].fact": (IMPLIED, "a rule on another fact implies nothing"),
+    "tracks.*.media.*.rules[].op": (IMPLIED, "judged with the value as the set of accepted values"),
+    "tracks.*.media.*.rules[].value": (IMPLIED, "judged with the operator as the set of accepted values"),
+    "tracks.*.media.*.rules[].severity": (IMPLIED, "an error may not become a warning"),
+    "tracks.*.media.*.rules[].hint": (FREE, "advice shown with a finding"),
+    "tracks.*.quota": (AT_MOST, "judged level by level below"),
+    "tracks.*.quota.*": (AT_MOST, "works an org of that level may submit"),
+    "tracks.*.quota.*.*": (AT_MOST, "works per value of quota_field"),
+    "tracks.*.quota_field": (SAME, "the quota is counted the parent's way"),
+    "tracks.*.forward": (AT_MOST, "judged level by level below"),
+    "tracks.*.forward.*": (AT_MOST, "works a level forwards upward"),
+    "tracks.*.rubric": (FREE, "the copy's own reviewers' instrument; the national round scores with the "
+                              "ministry's rubric (the round's campaign)"),
+    "tracks.*.rubric[].key": (FREE, "see rubric"),
+    "tracks.*.rubric[].label": (FREE, "see rubric"),
+    "tracks.*.rubric[].weight": (FREE, "see rubric"),
+    "tracks.*.rubric[].max": (FREE, "see rubric"),
+}
+
+
 def check_tightens(parent: CampaignDefinition, child: CampaignDefinition) -> None:
     """Raise Unprocessable(campaign_loosens_parent) naming every place `child` is looser.
 
@@ -1078,10 +1155,15 @@ def _tighten_fields(path: str, parent: Track, child: Track) -> list[dict]:
 
 def _tighten_field(where: str, track: str, mine: FieldSpec, spec: FieldSpec) -> list[dict]:
     name = f"赛道「{track}」字段「{mine.label}」"
-    if spec.type != mine.type:
-        return [_problem(f"{where}.type", mine.type, spec.type,
-                         f"{name}的类型应保持上级的 {mine.type}，现为 {spec.type}；请改回。")]
     problems = []
+    if mine.identifying and not spec.identifying:
+        # reviewers score blind: a copy that shows 主讲人 would show them to national reviewers too
+        problems.append(_problem(f"{where}.identifying", True, False,
+                                 f"{name}在上级活动中标为识别身份的字段（identifying: true，评审专家看不到），"
+                                 "派生活动不能取消隐藏；请设 identifying: true。"))
+    if spec.type != mine.type:
+        return problems + [_problem(f"{where}.type", mine.type, spec.type,
+                                    f"{name}的类型应保持上级的 {mine.type}，现为 {spec.type}；请改回。")]
     if mine.required and not spec.required:
         problems.append(_problem(f"{where}.required", True, False,
                                  f"{name}上级要求必填，派生活动不能改为选填；请设 required: true。"))
