@@ -54,6 +54,8 @@ def service_config(service: str, env: dict | None = None) -> dict:
         # reverse proxies whose X-Forwarded-For is believed (addresses, networks or host names,
         # comma-separated): the rate limits count the client behind them, not the proxy
         "TRUSTED_PROXIES": env.get("TRUSTED_PROXIES", ""),
+        # notify: per-university mail templates in TEMPLATE_DIR/<tenant>/ (rendered in Jinja2's sandbox)
+        "TEMPLATE_DIR": env.get("TEMPLATE_DIR", ""),
         # media: each check runs in a child process with these limits
         "MEDIA_CHECK_TIMEOUT_S": float(env.get("MEDIA_CHECK_TIMEOUT_S", 600)),
         "MEDIA_CHECK_MEMORY_MB": int(env.get("MEDIA_CHECK_MEMORY_MB", 3072)),

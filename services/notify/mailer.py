@@ -4,18 +4,44 @@ from __future__ import annotations
 import mailbox
 import smtplib
 from collections.abc import Callable
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 from urllib.parse import urlparse
 
+from services.notify.mail import body_text, header_text, recipient_address
 
-def build_message(sender: str, to: str, subject: str, body: str, message_id: str) -> EmailMessage:
+
+def sender_address(configured: str) -> tuple[str, str]:
+    """MAIL_FROM ("四个一行动平台 <noreply@example>") as (display name, address); ValueError if it is not one.
+
+    Checked when the service starts: a bad setting must stop the service, not fail every message.
+    """
+    name, addr = parseaddr(configured)
+    if not addr:
+        raise ValueError(f"MAIL_FROM {configured!r} is not an address (expected 'Name <user@host>')")
+    return name, recipient_address(addr)
+
+
+def build_message(sender: str | tuple[str, str], to: str, subject: str, body: str, message_id: str,
+                  html: str | None = None) -> EmailMessage:
+    """One message; every header goes through `header_text`, the recipient must be one bare address.
+
+    `sender` is MAIL_FROM or (display name, address). Raises `mail.Unbuildable` for a recipient
+    that is not an address; nothing else raises for any text a subject, a display name or a
+    body can hold (tests/unit/test_notify_mail.py tries arbitrary Unicode).
+    """
+    name, addr = sender_address(sender) if isinstance(sender, str) else sender
     msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["From"] = Address(display_name=header_text(name), addr_spec=recipient_address(addr))
+    msg["To"] = recipient_address(to)
+    msg["Subject"] = header_text(subject)
     msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = message_id
-    msg.set_content(body, charset="utf-8")
+    msg["Message-ID"] = header_text(message_id)
+    msg.set_content(body_text(body), charset="utf-8")
+    if html:
+        msg.add_alternative(body_text(html), subtype="html", charset="utf-8")
     return msg
 
 
@@ -31,9 +57,9 @@ class Mailer:
                   on_outcome: Callable[[int, Exception | None], None] | None = None) -> list[Exception | None]:
         """Send over one connection; the outcome of each message, in order.
 
-        A failure to connect is every message's failure; a refused recipient is
-        only that message's. `on_outcome(index, error)` is called as soon as each
-        message's outcome is known, so the caller can record it before the next is
+        A failure to connect is every message's failure; a refused recipient, or a message that
+        cannot be serialised, is only that message's. `on_outcome(index, error)` is called as soon
+        as each message's outcome is known, so the caller can record it before the next is
         sent: a crash then leaves at most one message whose sending is unrecorded.
         """
         outcomes: list[Exception | None] = []
@@ -45,8 +71,11 @@ class Mailer:
 
         if self.url.scheme == "maildir":
             for m in messages:
-                self.maildir.add(m)
-                settle(None)
+                try:
+                    self.maildir.add(m)
+                    settle(None)
+                except (ValueError, TypeError, LookupError) as exc:  # this message's bytes, not the folder
+                    settle(exc)
             return outcomes
         try:
             smtp = smtplib.SMTP(self.url.hostname, self.url.port or 25, timeout=30)
@@ -63,7 +92,12 @@ class Mailer:
                     while len(outcomes) < len(messages):
                         settle(exc)
                     break
-                except (OSError, smtplib.SMTPException) as exc:
+                except Exception as exc:  # a refusal, or this message's bytes: the next one still goes
                     settle(exc)
-                    smtp.rset()
+                    try:
+                        smtp.rset()
+                    except (OSError, smtplib.SMTPException) as lost:
+                        while len(outcomes) < len(messages):
+                            settle(lost)
+                        break
         return outcomes

@@ -37,7 +37,7 @@ from common.messaging import OutboxRelay, handles
 from pathlib import Path
 
 from services.notify import casebook, dashboard, feeds, hooks, library, mail, readmodel, reminders, webhooks
-from services.notify.mailer import Mailer, build_message
+from services.notify.mailer import Mailer, build_message, sender_address
 from services.notify.models import (
     ApiKeyCopy, CampaignCopy, Contact, FileCopy, ForwardedWork, LibraryWork, MessageLog, OutboxMessage,
     ProcessedEvent, SubmissionCopy, TenantName,
@@ -72,7 +72,8 @@ class MailerProvider(DependencyProvider):
     def setup(self):
         cfg = self.container.config
         self.mailer = Mailer(cfg["MAIL_URL"])
-        self.templates = mail.Templates(cfg.get("TEMPLATE_DIR"))
+        self.sender = sender_address(cfg["MAIL_FROM"])  # a bad MAIL_FROM stops the start, not every message
+        self.templates = mail.Templates(cfg.get("TEMPLATE_DIR") or None)
 
     def get_dependency(self, worker_ctx):
         return self
@@ -82,9 +83,13 @@ def enqueue(session, templates, *, kind: str, tenant: str, recipient: str, dedup
     """Add a message to the log unless one with this key exists; True if added."""
     if session.scalar(select(MessageLog.id).where(MessageLog.dedupe_key == dedupe_key)) is not None:
         return False
-    subject, body = templates.render(kind, tenant, context)
-    session.add(MessageLog(dedupe_key=dedupe_key, kind=kind, tenant=tenant, recipient=recipient, subject=subject,
-                           body=body, state="pending", attempts=0, next_attempt_at=utcnow()))
+    rendered = templates.render(kind, tenant, context)
+    if rendered.template_error:
+        log.warning("tenant %s: template for %s not used: %s", tenant, kind, rendered.template_error)
+    session.add(MessageLog(dedupe_key=dedupe_key, kind=kind, tenant=tenant, recipient=recipient,
+                           subject=rendered.subject, body=rendered.body, html_body=rendered.html,
+                           template_error=rendered.template_error, state="pending", attempts=0,
+                           next_attempt_at=utcnow()))
     return True
 
 
@@ -329,7 +334,7 @@ class NotifyService:
             rows = s.scalars(query.order_by(MessageLog.id.desc()).limit(limit))
             return {"items": [{"id": m.id, "kind": m.kind, "recipient": m.recipient, "subject": m.subject,
                                "state": m.state, "attempts": m.attempts, "last_error": m.last_error,
-                               "created_at": m.created_at.isoformat(),
+                               "template_error": m.template_error, "created_at": m.created_at.isoformat(),
                                "sent_at": m.sent_at.isoformat() if m.sent_at else None} for m in rows]}
 
     # ------------------------------------------------------------------ webhooks
@@ -659,11 +664,21 @@ class NotifyService:
                 due = s.scalars(select(MessageLog).where(MessageLog.state == "pending",
                                                          MessageLog.next_attempt_at <= utcnow())
                                 .order_by(MessageLog.id).limit(SEND_BATCH)).all()
-                batch = [(m.id, m.dedupe_key, m.recipient, m.subject, m.body) for m in due]
-            if not batch:
+                rows = [(m.id, m.dedupe_key, m.recipient, m.subject, m.body, m.html_body) for m in due]
+            if not rows:
                 return sent
-            messages = [build_message(self.config["MAIL_FROM"], to, subject, body, mail.message_id(key))
-                        for _, key, to, subject, body in batch]
+            # A message that cannot be built fails on its own, now; the rest of the batch goes out.
+            batch, messages = [], []
+            for row in rows:
+                message_id, key, to, subject, body, html = row
+                try:
+                    messages.append(build_message(self.mail.sender, to, subject, body, mail.message_id(key), html))
+                    batch.append(row)
+                except Exception as exc:
+                    with self.db.transaction() as s:
+                        self._attempt_failed(s, s.get(MessageLog, message_id), exc)
+            if not messages:
+                continue
             accepted = 0
 
             def record(index: int, error: Exception | None) -> None:
@@ -676,13 +691,11 @@ class NotifyService:
                         m.state, m.sent_at, m.attempts, m.last_error = "sent", utcnow(), m.attempts + 1, None
                         accepted += 1
                     else:
-                        self._failed(m, error)
-                        if m.state == "failed":
-                            self._report_failed_address(s, m)
+                        self._attempt_failed(s, m, error)
 
             outcomes = self.mail.mailer.send_many(messages, on_outcome=record)
             sent += accepted
-            if len(batch) < SEND_BATCH or all(e is not None for e in outcomes):
+            if len(rows) < SEND_BATCH or all(e is not None for e in outcomes):
                 return sent  # the rest waits for its retry time
 
     def _report_failed_address(self, s, m: MessageLog) -> None:
@@ -698,9 +711,16 @@ class NotifyService:
     @staticmethod
     def _failed(m: MessageLog, exc: Exception) -> None:
         m.attempts += 1
-        m.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        # mail.Unbuildable carries a Chinese reason for the organisation department; other errors are
+        # the mail server's own words
+        m.last_error = (str(exc) if isinstance(exc, mail.Unbuildable) else f"{type(exc).__name__}: {exc}")[:1000]
         if mail.is_permanent(exc) or m.attempts >= mail.MAX_ATTEMPTS:
             m.state = "failed"
             log.warning("message %s to %s failed for good: %s", m.id, m.recipient, m.last_error)
         else:
             m.next_attempt_at = utcnow() + mail.retry_delay(m.attempts)
+    def _attempt_failed(self, s, m: MessageLog, exc: Exception) -> None:
+        self._failed(m, exc)
+        if m.state == "failed":
+            self._report_failed_address(s, m)
+
