@@ -56,6 +56,15 @@ def service_config(service: str, env: dict | None = None) -> dict:
         "TRUSTED_PROXIES": env.get("TRUSTED_PROXIES", ""),
         # notify: per-university mail templates in TEMPLATE_DIR/<tenant>/ (rendered in Jinja2's sandbox)
         "TEMPLATE_DIR": env.get("TEMPLATE_DIR", ""),
+        # notify's webhooks: only public addresses are called, except these hosts, addresses or networks
+        # (comma-separated, for on-premises receivers and the tests' loopback receiver)
+        "WEBHOOK_ALLOW_HOSTS": env.get("WEBHOOK_ALLOW_HOSTS", ""),
+        # a resolver for receivers' names (host[:port]); unset: the system's. One that does not see
+        # internal zones keeps internal names from resolving at all
+        "WEBHOOK_DNS": env.get("WEBHOOK_DNS", ""),
+        "WEBHOOK_TIMEOUT_S": float(env.get("WEBHOOK_TIMEOUT_S", 10)),  # a whole delivery, connect to status line
+        "WEBHOOK_CONCURRENCY": int(env.get("WEBHOOK_CONCURRENCY", 20)),  # deliveries in flight per replica
+        "WEBHOOK_PER_DESTINATION": int(env.get("WEBHOOK_PER_DESTINATION", 2)),  # of those, to one host and port
         # media: each check runs in a child process with these limits
         "MEDIA_CHECK_TIMEOUT_S": float(env.get("MEDIA_CHECK_TIMEOUT_S", 600)),
         "MEDIA_CHECK_MEMORY_MB": int(env.get("MEDIA_CHECK_MEMORY_MB", 3072)),

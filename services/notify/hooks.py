@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from urllib.parse import urlparse
 
 from sqlalchemy import select
 
@@ -18,13 +18,13 @@ DELIVERABLE = ("submission_submitted", "submission_withdrawn")
 MAX_SUBSCRIPTIONS = 20
 
 
-def subscribe(s, tenant: str | None, body: dict) -> tuple[WebhookSubscription, str]:
+def subscribe(s, tenant: str | None, body: dict, check_destination: Callable[[str], object]
+              ) -> tuple[WebhookSubscription, str]:
+    """A new subscription; `check_destination` (destinations.check with the service's policy and
+    resolver) refuses a URL that is not a public receiver."""
     if tenant is None:
         raise Forbidden("Webhook 由高校门户订阅本校的事件；教育部账户请使用进度订阅源。", code="university_only")
-    url = urlparse(body["url"])
-    if url.scheme not in ("http", "https") or not url.netloc:
-        raise Unprocessable(f"回调地址应为 http(s):// 开头的完整地址，实际为“{body['url']}”。", code="invalid_url",
-                            field="url", expected="http(s)://host/path", found=body["url"])
+    check_destination(body["url"])
     unknown = sorted(set(body["event_types"]) - set(DELIVERABLE))
     if unknown:
         raise Unprocessable(f"不能订阅这些事件：{'、'.join(unknown)}。可订阅：{'、'.join(DELIVERABLE)}。",
@@ -86,6 +86,29 @@ def replay(s, tenant: str | None, sub_id: str, delivery_id: str) -> WebhookDeliv
         raise NotFound(f"找不到投递记录 {delivery_id}。", code="delivery_not_found", found=delivery_id)
     d.state, d.next_attempt_at, d.attempts = "pending", utcnow(), 0
     return d
+
+
+def claim_due(s, now: datetime, flights, lease: timedelta, key_of: Callable[[str], str]) -> list[tuple]:
+    """Due deliveries this process has room for, claimed: their next attempt is pushed past `lease`,
+    so another replica (or the next tick) leaves them alone while they are in flight; the attempt's
+    outcome sets the real next time. Per receiver, no more than `flights` has room for."""
+    due = s.scalars(select(WebhookDelivery).where(WebhookDelivery.state == "pending",
+                                                  WebhookDelivery.next_attempt_at <= now)
+                    .order_by(WebhookDelivery.next_attempt_at).limit(200).with_for_update(skip_locked=True)).all()
+    claimed, taken = [], {}
+    for d in due:
+        if len(claimed) >= flights.free():
+            break
+        if flights.flying(d.id):
+            continue
+        sub = s.get(WebhookSubscription, d.subscription_id)
+        key = key_of(sub.url)
+        if flights.room_for(key) - taken.get(key, 0) <= 0:
+            continue  # this receiver is busy: its deliveries wait, nobody else's do
+        taken[key] = taken.get(key, 0) + 1
+        d.next_attempt_at = now + lease
+        claimed.append((d.id, key, sub.url, sub.secret, d.body, d.event_type, sub.active))
+    return claimed
 
 
 def record_attempt(d: WebhookDelivery, status: int | None, error: str | None, now: datetime) -> None:

@@ -8,11 +8,12 @@ refusals failed. Webhooks and the full feeds come with the rest of issue #5.
 """
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from urllib.parse import urlencode
 
-import requests
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from eventlet import tpool
@@ -36,7 +37,9 @@ from common.text import work_prose
 from common.messaging import OutboxRelay, handles
 from pathlib import Path
 
-from services.notify import casebook, dashboard, feeds, hooks, library, mail, readmodel, reminders, webhooks
+from services.notify import (
+    casebook, dashboard, delivery, destinations, feeds, hooks, library, mail, readmodel, reminders, webhooks,
+)
 from services.notify.mailer import Mailer, build_message, sender_address
 from services.notify.models import (
     ApiKeyCopy, CampaignCopy, Contact, FileCopy, ForwardedWork, LibraryWork, MessageLog, OutboxMessage,
@@ -50,6 +53,7 @@ SEND_BATCH = 50
 # How often due mail is looked for: a receipt waits up to this long before it goes out (an indexed
 # query on pending rows when there is none; at 1 s, the wait was most of the submit → inbox time).
 SEND_TICK_S = 0.25
+WEBHOOK_TICK_S = 0.5  # how often due webhook deliveries are looked for (the same indexed query as mail)
 VERDICT_LABELS = {"warnings": "通过（有建议）", "failed": "未通过"}
 EXPORT_LIMIT = 100_000  # rows in one Atom or XLSX export (3,000 universities × tracks × levels fit)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -79,6 +83,32 @@ class MailerProvider(DependencyProvider):
         return self
 
 
+class WebhookSender(DependencyProvider):
+    """Where webhooks may go (WEBHOOK_ALLOW_HOSTS, WEBHOOK_DNS) and the deliveries in flight."""
+
+    def setup(self):
+        cfg = self.container.config
+        self.policy = destinations.Policy.from_setting(cfg.get("WEBHOOK_ALLOW_HOSTS"))
+        self.resolve = destinations.resolver_from_setting(cfg.get("WEBHOOK_DNS"))
+        self.total_s = float(cfg.get("WEBHOOK_TIMEOUT_S", 10))
+        # a claimed delivery is left alone this long; its attempt ends within total_s
+        self.lease = timedelta(seconds=self.total_s + 30)
+        self.flights = delivery.Flights(int(cfg.get("WEBHOOK_CONCURRENCY", 20)),
+                                        int(cfg.get("WEBHOOK_PER_DESTINATION", 2)))
+
+    def check(self, url: str) -> destinations.Target:
+        return destinations.check(url, self.policy, self.resolve)
+
+    def stop(self):
+        self.flights.stop()  # a delivery cut here is tried again when its claim's lease ends
+
+    def kill(self):
+        self.flights.stop()
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
 def enqueue(session, templates, *, kind: str, tenant: str, recipient: str, dedupe_key: str, context: dict) -> bool:
     """Add a message to the log unless one with this key exists; True if added."""
     if session.scalar(select(MessageLog.id).where(MessageLog.dedupe_key == dedupe_key)) is not None:
@@ -100,6 +130,7 @@ class NotifyService:
     db = Database(ProcessedEvent)
     outbox = OutboxRelay(OutboxMessage)
     mail = MailerProvider()
+    webhook_sender = WebhookSender()
     store = ObjectStore()
     web = WebPages(Path(__file__).resolve().parent / "pages")
     segmenter = Segmenter()  # jieba and OpenCC loaded at start, for the material library
@@ -343,7 +374,7 @@ class NotifyService:
     def subscribe(self, request):
         body = WEBHOOK_SCHEMAS.validate(read_json(request), "Subscription")
         with self.db.transaction() as s:
-            sub, secret = hooks.subscribe(s, self._caller(s, request), body)
+            sub, secret = hooks.subscribe(s, self._caller(s, request), body, self.webhook_sender.check)
             s.flush()
             # the secret is shown once, like an API key
             return 201, {**hooks.subscription_json(sub), "secret": secret}
@@ -375,35 +406,36 @@ class NotifyService:
         with self.db.transaction() as s:
             return hooks.delivery_json(hooks.replay(s, self._caller(s, request), sub_id, delivery_id))
 
-    @timer(interval=1)
+    @timer(interval=WEBHOOK_TICK_S)
     def deliver_webhooks(self):
-        """POST due deliveries, signed; failures come back later with exponential backoff."""
+        """Start the due deliveries there is room for, signed; each runs on its own in the pool.
+
+        The tick does not wait for them: a slow receiver holds its own deliveries, not the next tick.
+        """
+        hooks_out = self.webhook_sender
         with self.db.transaction() as s:
-            due = s.scalars(select(WebhookDelivery).where(WebhookDelivery.state == "pending",
-                                                          WebhookDelivery.next_attempt_at <= utcnow())
-                            .order_by(WebhookDelivery.created_at).limit(SEND_BATCH)).all()
-            batch = []
-            for d in due:
-                sub = s.get(WebhookSubscription, d.subscription_id)
-                batch.append((d.id, sub.url, sub.secret, d.body, d.event_type, sub.active))
-        for delivery_id, url, secret, body, event_type, active in batch:
-            status = error = None
-            if active:
-                data = body.encode("utf-8")
-                headers = webhooks.signature_headers(data, secret, int(clock.now().timestamp()), delivery_id,
-                                                     event_type)
-                try:
-                    status = requests.post(url, data=data, headers=headers, timeout=10,
-                                           allow_redirects=False).status_code
-                except requests.RequestException as exc:
-                    error = f"{type(exc).__name__}: {exc}"[:500]
-            else:
-                error = "subscription deleted"
-            with self.db.transaction() as s:
-                d = s.get(WebhookDelivery, delivery_id)
-                hooks.record_attempt(d, status, error if status is None else None, utcnow())
-                if not active:
-                    d.state = "failed"
+            claimed = hooks.claim_due(s, utcnow(), hooks_out.flights, hooks_out.lease,
+                                      destinations.destination_key)
+        for delivery_id, key, url, secret, body, event_type, active in claimed:
+            hooks_out.flights.start(delivery_id, key, functools.partial(
+                self._deliver, delivery_id, url, secret, body, event_type, active))
+        return len(claimed)
+
+    def _deliver(self, delivery_id: str, url: str, secret: str, body: str, event_type: str, active: bool) -> None:
+        hooks_out = self.webhook_sender
+        if active:
+            data = body.encode("utf-8")
+            # Real time, whatever the platform clock says: receivers check the timestamp against
+            # their own clock (5 minutes), and a rehearsal's clock stands in 2020.
+            headers = webhooks.signature_headers(data, secret, int(time.time()), delivery_id, event_type)
+            outcome = delivery.attempt(url, hooks_out.policy, hooks_out.resolve, data, headers, hooks_out.total_s)
+        else:
+            outcome = delivery.Outcome(None, "订阅已删除")
+        with self.db.transaction() as s:
+            d = s.get(WebhookDelivery, delivery_id)
+            hooks.record_attempt(d, outcome.status, outcome.summary, utcnow())
+            if not active:
+                d.state = "failed"
 
     # ------------------------------------------------------------------ copies of other services' data
 

@@ -22,6 +22,13 @@ What portal developers are told (and what `verify` does):
   timestamp and signature, to be used after your side lost or failed it.
 * `X-Siyige-Signature` may carry several comma-separated `v1=` values (while a
   secret is being rotated); accept the request if any of them matches.
+* The timestamp is real time (Unix seconds), also when the platform runs on a
+  rehearsal clock (`PLATFORM_CLOCK_START`).
+* The receiver must be reachable on a public address, on port 80, 443, 8080 or
+  8443, without `user:pass@` in the URL (destinations.py; the operator's
+  `WEBHOOK_ALLOW_HOSTS` lets receivers on premises through). Answer within 10
+  seconds, status line included: a delivery that takes longer counts as failed
+  and is retried. Only your status code is kept, never your response body.
 """
 from __future__ import annotations
 

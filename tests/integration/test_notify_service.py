@@ -61,8 +61,9 @@ def notify(make_config, start_service, sqlite_url, smtp, tmp_path):
     from services.notify.service import NotifyService
 
     templates = tmp_path / "templates"
+    # the portals' webhook receivers of these tests listen on loopback, which only the allow-list lets through
     config = make_config("notify", DATABASE_URL=sqlite_url, MAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
-                         TEMPLATE_DIR=str(templates))
+                         TEMPLATE_DIR=str(templates), WEBHOOK_ALLOW_HOSTS="127.0.0.1")
     container = start_service(NotifyService, config)
     yield {"container": container, "amqp": config["AMQP_URI"], "store": Store(sqlite_url), "templates": templates}
     clock.set_start(None)
