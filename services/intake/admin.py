@@ -47,12 +47,13 @@ def ensure_tenant(session, slug: str, name: str, kind: str, contact_email: str |
 def publish_builtin(session, campaign_id: str, owner: str) -> bool:
     """Publish a shipped definition unless it is already published."""
     from services.intake.domain.campaign import load_builtin_definitions
-    from services.intake.models import Campaign
 
-    if session.get(Campaign, campaign_id) is not None:
+    tenant = session.get(Tenant, owner)
+    # the owner's own (or, for a ministry id, the ministry's): published as `<owner>.<id>` by a university
+    if ops.find_campaign(session, tenant, campaign_id) is not None:
         return False
     definition = load_builtin_definitions()[campaign_id]
-    ops.publish_campaign(session, StandaloneOutbox(), session.get(Tenant, owner), definition.raw)
+    ops.publish_campaign(session, StandaloneOutbox(), tenant, definition.raw)
     return True
 
 

@@ -6,6 +6,7 @@ state change and its event (through the outbox) commit together, or neither.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -110,9 +111,38 @@ def definition_of(campaign: Campaign) -> CampaignDefinition:
     return _definitions[key]
 
 
+# Campaign ids are scoped by owner. The ministry's campaigns keep their id (`siyige-2020`): every
+# university sees them. A university's campaign is stored and published platform-wide as
+# `<university>.<id>` (`seu.siyige-2020-seu`): tenant slugs and definition ids hold no dot, so no
+# university's id can meet another owner's, a POST never collides with (and so never reveals) another
+# university's id, and no university can take an id the ministry uses later. The API takes either
+# form; a short id means the caller's own campaign first, then the ministry's (`ministry.<id>` names
+# the ministry's when the caller has one of the same id). Events, other services and responses use
+# the platform-wide id. Campaigns published before ids were scoped keep their bare ids.
+CAMPAIGN_ID_MAX = 64  # the platform-wide id, as events (common.events.ID) and every service store it
+
+
+def campaign_platform_id(owner: str, short_id: str) -> str:
+    return short_id if owner == MINISTRY else f"{owner}.{short_id}"
+
+
+def find_campaign(session, tenant: Tenant, ref: str) -> Campaign | None:
+    """The campaign `ref` names in the caller's scope: its own or the ministry's, else None."""
+    owner, dot, short = ref.partition(".")
+    if dot:
+        campaign = session.get(Campaign, short if owner == MINISTRY else ref)
+        found = campaign is not None and campaign.owner_id == owner and owner in (tenant.id, MINISTRY)
+        return campaign if found else None
+    for candidate in (campaign_platform_id(tenant.id, ref), ref):
+        campaign = session.get(Campaign, candidate)
+        if campaign is not None and campaign.owner_id in (tenant.id, MINISTRY):
+            return campaign
+    return None
+
+
 def visible_campaign(session, tenant: Tenant, campaign_id: str) -> Campaign:
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.owner_id not in (tenant.id, MINISTRY):
+    campaign = find_campaign(session, tenant, campaign_id)
+    if campaign is None:
         raise NotFound(f"找不到活动 {campaign_id}。请用 GET /api/v1/campaigns 查看可用的活动。",
                        code="campaign_not_found", found=campaign_id)
     return campaign
@@ -120,32 +150,48 @@ def visible_campaign(session, tenant: Tenant, campaign_id: str) -> Campaign:
 
 def publish_campaign(session, outbox, tenant: Tenant, doc: dict) -> Campaign:
     definition = parse_definition(doc)
-    if session.get(Campaign, definition.id) is not None:
-        raise Conflict(f"活动 {definition.id} 已发布，发布后不能覆盖。请换一个 id 发布新的版本。",
-                       code="campaign_exists", found=definition.id)
-    if tenant.kind == "university":
-        if not definition.derives_from:
-            raise Forbidden("高校只能发布派生自教育部活动的版本：请在定义中写明 derives_from。",
-                            code="must_derive", field="derives_from", expected="上级活动 id", found=None)
+    campaign_id = campaign_platform_id(tenant.id, definition.id)
+    if len(campaign_id) > CAMPAIGN_ID_MAX:
+        room = CAMPAIGN_ID_MAX - len(tenant.id) - 1
+        raise Unprocessable(f"活动 id「{definition.id}」太长：本校的活动在平台上记为「{tenant.id}.{definition.id}」，"
+                            f"最多 {CAMPAIGN_ID_MAX} 个字符，所以 id 最多 {room} 个字符。请改短。",
+                            code="campaign_id_too_long", field="id", expected=room, found=len(definition.id))
+    # Only the caller's own campaigns and the ministry's can be found here: a refusal reveals nothing else.
+    existing = find_campaign(session, tenant, definition.id)
+    if existing is not None:
+        whose = "教育部" if existing.owner_id == MINISTRY and tenant.id != MINISTRY else "本单位"
+        raise Conflict(f"活动 id「{definition.id}」已被{whose}发布的活动「{existing.title}」使用，发布后不能覆盖。"
+                       "请换一个 id 发布新的版本。", code="campaign_exists", field="id", found=definition.id)
+    if session.get(Campaign, campaign_id) is not None:
+        # only the ministry can meet this: a university's campaign published before ids were scoped
+        raise Conflict(f"活动 id「{definition.id}」已被使用（在按单位区分 id 之前发布的活动）。请换一个 id。",
+                       code="campaign_exists", field="id", found=definition.id)
+    parent = None
+    if tenant.kind == "university" and not definition.derives_from:
+        raise Forbidden("高校只能发布派生自教育部活动的版本：请在定义中写明 derives_from。",
+                        code="must_derive", field="derives_from", expected="上级活动 id", found=None)
+    if definition.derives_from:
         parent = visible_campaign(session, tenant, definition.derives_from)
-        check_tightens(definition_of(parent), definition)
-    elif definition.derives_from:
-        parent = visible_campaign(session, tenant, definition.derives_from)
-        check_tightens(definition_of(parent), definition)
-    campaign = Campaign(id=definition.id, owner_id=tenant.id, derives_from=definition.derives_from,
+        parent_definition = definition_of(parent)
+        # the copy may name its parent in either form; it is compared with the parent as that names itself
+        check_tightens(parent_definition, dataclasses.replace(definition, derives_from=parent_definition.id))
+    campaign = Campaign(id=campaign_id, owner_id=tenant.id, derives_from=parent.id if parent else None,
                         title=definition.title, definition=definition.raw, published_at=clock.now())
     session.add(campaign)
     session.flush()
-    outbox.add(session, "campaign_published", tenant.id, campaign_event_data(definition))
+    outbox.add(session, "campaign_published", tenant.id,
+               campaign_event_data(definition, campaign.id, campaign.derives_from))
     return campaign
 
 
-def campaign_event_data(definition: CampaignDefinition) -> dict:
+def campaign_event_data(definition: CampaignDefinition, campaign_id: str | None = None,
+                        derives_from: str | None = None) -> dict:
+    """The event of a published campaign; ids platform-wide (the definition's own when not given)."""
     full = definition.to_dict()
     policies = definition.media_policies()
     return {
-        "campaign_id": definition.id,
-        "derives_from": definition.derives_from,
+        "campaign_id": campaign_id or definition.id,
+        "derives_from": derives_from if campaign_id else definition.derives_from,
         "title": definition.title,
         "tracks": {
             key: {
@@ -168,7 +214,8 @@ def campaign_event_data(definition: CampaignDefinition) -> dict:
 
 def campaign_json(campaign: Campaign) -> dict:
     d = definition_of(campaign).to_dict()
-    d.update({"owner": campaign.owner_id, "published_at": campaign.published_at.isoformat()})
+    d.update({"id": campaign.id, "short_id": d["id"], "derives_from": campaign.derives_from,
+              "owner": campaign.owner_id, "published_at": campaign.published_at.isoformat()})
     return d
 
 
@@ -176,8 +223,16 @@ def list_campaigns(session, tenant: Tenant) -> list[dict]:
     rows = session.scalars(
         select(Campaign).where(Campaign.owner_id.in_([tenant.id, MINISTRY])).order_by(Campaign.published_at)
     ).all()
-    return [{"id": c.id, "title": c.title, "owner": c.owner_id, "derives_from": c.derives_from,
-             "published_at": c.published_at.isoformat()} for c in rows]
+    return [{"id": c.id, "short_id": definition_of(c).id, "title": c.title, "owner": c.owner_id,
+             "derives_from": c.derives_from, "published_at": c.published_at.isoformat()} for c in rows]
+
+
+def campaign_filter(session, tenant: Tenant, ref: str | None) -> str | None:
+    """A campaign filter as the stored id; an id the caller cannot see filters everything out, as before."""
+    if not ref:
+        return None
+    campaign = find_campaign(session, tenant, ref)
+    return campaign.id if campaign is not None else ref
 
 
 def track_of(definition: CampaignDefinition, track_key: str):
@@ -291,7 +346,7 @@ def get_submission(session, tenant: Tenant, submission_id: str) -> Submission:
 
 
 def _context(session, tenant: Tenant, sub: Submission):
-    campaign = visible_campaign(session, tenant, sub.campaign_id)
+    campaign = session.get(Campaign, sub.campaign_id)  # a stored id: never resolved again in a scope
     definition = definition_of(campaign)
     return definition, definition.tracks[sub.track], session.get(Org, sub.org_id)
 
@@ -461,6 +516,7 @@ def withdraw_submission(session, outbox, tenant: Tenant, sub: Submission) -> Sub
 
 def list_submissions(session, tenant: Tenant, filters: dict, page: int, per_page: int) -> dict:
     query = select(Submission).where(Submission.tenant_id == tenant.id)
+    filters = {**filters, "campaign_id": campaign_filter(session, tenant, filters.get("campaign_id"))}
     for key in ("campaign_id", "track", "org_id", "state", "stage"):
         if filters.get(key):
             query = query.where(getattr(Submission, key) == filters[key])
@@ -506,7 +562,7 @@ def extension_json(ext: Extension) -> dict:
 def list_extensions(session, tenant: Tenant, campaign_id: str | None) -> list[dict]:
     query = select(Extension).where(Extension.tenant_id == tenant.id)
     if campaign_id:
-        query = query.where(Extension.campaign_id == campaign_id)
+        query = query.where(Extension.campaign_id == campaign_filter(session, tenant, campaign_id))
     return [extension_json(e) for e in session.scalars(query.order_by(Extension.granted_at)).all()]
 
 

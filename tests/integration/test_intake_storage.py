@@ -132,4 +132,4 @@ def test_events_written_while_no_service_ran_are_published_when_it_starts(
         wait_until(lambda: got.append(bound.get(no_ack=True)) or len([m for m in got if m]) == 3,
                    what="three campaign_published events")
         ids = sorted(m.payload["data"]["campaign_id"] for m in got if m)
-    assert ids == ["siyige-2020", "siyige-2020-seu", "siyige-2020-wust"]
+    assert ids == ["seu.siyige-2020-seu", "siyige-2020", "wust.siyige-2020-wust"]  # scoped by owner

@@ -307,11 +307,14 @@ def _by_level(levels: Iterable[str], value: dict) -> dict:
 
 
 _SLUG = r"^[a-z0-9][a-z0-9-]{2,63}$"
+# A parent is named by its id, or qualified by its owner (`ministry.siyige-2021`, `seu.lianyou-2018`).
+_PARENT = r"^([a-z0-9][a-z0-9-]{1,62}\.)?[a-z0-9][a-z0-9-]{2,63}$"
 _KEY = r"^[a-z][a-z0-9_]{0,39}$"
 _TRACK_KEY = r"^[a-z_]{2,40}$"  # as TRACK in common/events.py
 _DEADLINE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?)?$"
 _PATTERN_HINTS = {
     _SLUG: "小写字母、数字和连字符组成，3–64个字符，如 siyige-2020-seu",
+    _PARENT: "上级活动的 id，如 siyige-2020（也可写明所属单位，如 ministry.siyige-2020）",
     _KEY: "以小写字母开头，由小写字母、数字和下划线组成，如 planned_date",
     _TRACK_KEY: "由小写字母和下划线组成，如 meeting_report",
     _DEADLINE: "日期 YYYY-MM-DD（当天23:59:59截止）或日期时间 YYYY-MM-DDTHH:MM（按活动时区）",
@@ -381,7 +384,7 @@ DEFINITION_SCHEMA = _object(
     },
     {
         "short_title": _TEXT,
-        "derives_from": {"type": ["string", "null"], "pattern": _SLUG},
+        "derives_from": {"type": ["string", "null"], "pattern": _PARENT},
         "themes": _list(_TEXT, uniqueItems=True),
     },
 )
