@@ -1,9 +1,12 @@
-"""Reading a table people keep in Excel: .xlsx, or CSV in UTF-8, GB18030 or UTF-16.
+"""Tables people keep in Excel: reading .xlsx, or CSV in UTF-8, GB18030 or UTF-16; writing cells.
 
 Offices upload lists (组织名单, 评审专家名单) from Excel or WPS. This module turns the
 bytes into (Excel row number, trimmed cell texts), refusing what it cannot read
 with a Chinese message naming the list (`what`) and what to do. Pure: no I/O
 besides reading the given bytes.
+
+Every workbook the platform writes makes its cells with `xlsx_cell`, so no exported title,
+name or comment is ever a formula and no character in one can break an export.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Any, NoReturn
 
 from common.errors import Unprocessable
@@ -137,3 +141,48 @@ def cell_text(value: Any) -> str:
     return str(value).translate(INVISIBLE).strip()
 
 
+
+
+# --------------------------------------------------------------------------- writing
+
+# What makes Excel, WPS and LibreOffice take a typed cell for a formula (or a DDE call): a text
+# starting with one of these is marked "quote prefix", so it stays text even when someone edits it.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Characters XML 1.0 forbids (openpyxl raises on them, so one "\x07" in a title made a whole export
+# answer 500), lone surrogates, and the two non-characters.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+CELL_LIMIT = 32_767  # characters Excel shows in one cell; a longer cell makes it "repair" the file
+
+
+def xlsx_text(value: Any) -> str:
+    """Text a workbook can hold: what XML forbids dropped, cut to what Excel shows."""
+    text = _XML_ILLEGAL.sub("", str(value))
+    return text if len(text) <= CELL_LIMIT else text[:CELL_LIMIT - 1] + "…"
+
+
+def xlsx_cell(ws, value: Any, *, font=None, number_format: str | None = None, alignment=None):
+    """One cell for `ws.append`, in every XLSX the platform writes (normal or write-only sheets).
+
+    Text always stays text: openpyxl stores any string starting with "=" as a formula, and the
+    ministry's exports hold every university's titles, names and comments, so a title like
+    `=HYPERLINK("http://…","点击查看")` would run in the ministry's Excel. Numbers, dates and
+    empty cells pass as they are.
+    """
+    from openpyxl.cell import WriteOnlyCell
+
+    if value is None or isinstance(value, (bool, int, float, date, datetime)):
+        cell = WriteOnlyCell(ws, value=value)
+    else:
+        text = xlsx_text(value)
+        cell = WriteOnlyCell(ws, value=None)
+        cell.value = text
+        cell.data_type = "s"  # after the value: assigning it would make "=…" a formula again
+        if text.startswith(_FORMULA_START):
+            cell.quotePrefix = True
+    if font is not None:
+        cell.font = font
+    if number_format is not None:
+        cell.number_format = number_format
+    if alignment is not None:
+        cell.alignment = alignment
+    return cell

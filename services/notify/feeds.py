@@ -30,6 +30,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from common.errors import InvalidInput
+from common.tables import xlsx_cell, xlsx_text
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -298,22 +299,14 @@ def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def _cell_text(value: Any) -> str:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    # openpyxl refuses control characters with an exception; one bad name
-    # must not break the whole export.
-    return ILLEGAL_CHARACTERS_RE.sub("", _XML_ILLEGAL.sub("", str(value)))
-
-
 def _xlsx_row(row: dict) -> list[Any]:
     works = _works(row)
     beijing = _aware(row["updated_at"], "updated_at").astimezone(SHANGHAI).replace(tzinfo=None)
     return [
-        _cell_text(row.get("tenant_name") or row["tenant"]),
-        _cell_text(_campaign_name(row)),
-        _cell_text(row.get("track_label") or row["track"]),
-        _cell_text(_level_label(row["level"])),
+        xlsx_text(row.get("tenant_name") or row["tenant"]),
+        xlsx_text(_campaign_name(row)),
+        xlsx_text(row.get("track_label") or row["track"]),
+        xlsx_text(_level_label(row["level"])),
         row.get("orgs_expected", 0),
         row.get("orgs_submitted", 0),
         submission_rate(row),
@@ -336,20 +329,15 @@ def progress_xlsx(rows: Iterable[dict]) -> bytes:
     ws.append(list(XLSX_HEADER))
     widths = [_display_width(h) for h in XLSX_HEADER]
     count = 0
+    formats = {6: _PERCENT_FORMAT, 10: _TIME_FORMAT}
     for row in rows:
         values = _xlsx_row(row)
-        ws.append(values)
+        # xlsx_cell: a name like "=HYPERLINK(...)" stays text in the ministry's Excel
+        ws.append([xlsx_cell(ws, v, number_format=formats.get(col)) for col, v in enumerate(values)])
         count += 1
-        r = count + 1  # ws.max_row scans every cell: quadratic over a national export
-        for col, value in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=col)
+        for col, value in enumerate(values):
             if isinstance(value, str):
-                # openpyxl stores any string starting with "=" as a formula; a
-                # name like "=HYPERLINK(...)" must stay text in the ministry's Excel.
-                cell.data_type = "s"
-                widths[col - 1] = max(widths[col - 1], _display_width(value))
-        ws.cell(row=r, column=7).number_format = _PERCENT_FORMAT
-        ws.cell(row=r, column=11).number_format = _TIME_FORMAT
+                widths[col] = max(widths[col], _display_width(value))
     widths[10] = max(widths[10], len("2020-07-14 10:00"))
     for cell in ws[1]:
         cell.font = Font(bold=True)
@@ -416,13 +404,11 @@ def forwarded_xlsx(items: Iterable[dict], track_labels: dict[str, str], link_hou
     ws.append(list(FORWARDED_HEADER))
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    for r, item in enumerate(items, start=2):
+    for item in items:
         values = [item["tenant_name"], item["campaign_id"], track_labels.get(item["track"], item["track"]),
                   item["title"], item["org_name"], item["receipt_no"] or "", _beijing_text(item["forwarded_at"]),
                   "、".join(item.get("keywords") or []), "\n".join(f["url"] for f in item["files"])]
-        ws.append([_cell_text(v) for v in values])
-        for col in range(1, len(values) + 1):
-            ws.cell(row=r, column=col).data_type = "s"  # a title starting with "=" stays text
+        ws.append([xlsx_cell(ws, v) for v in values])  # a title starting with "=" stays text
     ws.freeze_panes = "A2"
     notes = wb.create_sheet("说明")
     notes.append([f"文件链接 {link_hours} 小时内有效；过期后请重新导出，或通过报送作品接口获取新链接。"])
