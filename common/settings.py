@@ -65,6 +65,7 @@ def service_config(service: str, env: dict | None = None) -> dict:
         "WEBHOOK_TIMEOUT_S": float(env.get("WEBHOOK_TIMEOUT_S", 10)),  # a whole delivery, connect to status line
         "WEBHOOK_CONCURRENCY": int(env.get("WEBHOOK_CONCURRENCY", 20)),  # deliveries in flight per replica
         "WEBHOOK_PER_DESTINATION": int(env.get("WEBHOOK_PER_DESTINATION", 2)),  # of those, to one host and port
+        "WEBHOOK_PER_UNIVERSITY": int(env.get("WEBHOOK_PER_UNIVERSITY", 5)),  # of those, of one university
         # media: each check runs in a child process with these limits
         "MEDIA_CHECK_TIMEOUT_S": float(env.get("MEDIA_CHECK_TIMEOUT_S", 600)),
         "MEDIA_CHECK_MEMORY_MB": int(env.get("MEDIA_CHECK_MEMORY_MB", 3072)),

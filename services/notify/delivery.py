@@ -3,8 +3,9 @@
 Deliveries used to be sequential POSTs with a per-read timeout, so a receiver that answered one
 byte per second held every university's deliveries behind it (issue #14). Now each attempt —
 resolving, connecting, sending, reading the status line — has one deadline (`WEBHOOK_TIMEOUT_S`),
-attempts run side by side in a green pool (`WEBHOOK_CONCURRENCY`), and one receiver (host and
-port) never has more than `WEBHOOK_PER_DESTINATION` of them.
+attempts run side by side in a green pool (`WEBHOOK_CONCURRENCY`), one receiver (host and port)
+never has more than `WEBHOOK_PER_DESTINATION` of them, and one university's receivers together
+never more than `WEBHOOK_PER_UNIVERSITY`.
 
 Only the status code and a short summary in our own words are kept: the receiver's body is never
 read, so the delivery log cannot be used to read an answer out of anything.
@@ -93,12 +94,18 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 
 class Flights:
-    """Deliveries in flight in this process: a green pool, and a count per receiver."""
+    """Deliveries in flight in this process: a green pool, and counts per lane.
 
-    def __init__(self, size: int, per_destination: int):
+    Every delivery runs in two lanes, its receiver (host and port) and its university, each with a
+    limit: one slow receiver holds at most `per_destination` slots, and one university's receivers,
+    however many names they have, at most `per_university`; the rest of the pool serves the others.
+    """
+
+    def __init__(self, size: int, per_destination: int, per_university: int):
         self.pool = eventlet.GreenPool(max(1, size))
         self.per_destination = max(1, per_destination)
-        self._by_destination: dict[str, int] = {}
+        self.per_university = max(1, per_university)
+        self._count: dict[str, int] = {}
         self._ids: set[str] = set()
 
     def free(self) -> int:
@@ -107,12 +114,17 @@ class Flights:
     def flying(self, delivery_id: str) -> bool:
         return delivery_id in self._ids
 
-    def room_for(self, key: str) -> int:
-        return self.per_destination - self._by_destination.get(key, 0)
+    def lanes(self, destination: str, tenant: str) -> tuple[tuple[str, int], ...]:
+        return (f"to {destination}", self.per_destination), (f"of {tenant}", self.per_university)
 
-    def start(self, delivery_id: str, key: str, job: Callable[[], None]) -> None:
+    def has_room(self, lanes: tuple[tuple[str, int], ...], taken: dict[str, int]) -> bool:
+        """Room in every lane, counting those in flight and `taken` (claimed, about to start)."""
+        return all(self._count.get(lane, 0) + taken.get(lane, 0) < limit for lane, limit in lanes)
+
+    def start(self, delivery_id: str, lanes: tuple[tuple[str, int], ...], job: Callable[[], None]) -> None:
         self._ids.add(delivery_id)
-        self._by_destination[key] = self._by_destination.get(key, 0) + 1
+        for lane, _ in lanes:
+            self._count[lane] = self._count.get(lane, 0) + 1
 
         def run():
             try:
@@ -121,11 +133,15 @@ class Flights:
                 log.exception("webhook delivery %s failed unexpectedly", delivery_id)
             finally:
                 self._ids.discard(delivery_id)
-                self._by_destination[key] -= 1
-                if not self._by_destination[key]:
-                    del self._by_destination[key]
+                for lane, _ in lanes:
+                    self._count[lane] -= 1
+                    if not self._count[lane]:
+                        del self._count[lane]
 
         self.pool.spawn_n(run)
+
+    def in_flight(self) -> dict[str, int]:
+        return dict(self._count)
 
     def stop(self) -> None:
         for thread in list(self.pool.coroutines_running):

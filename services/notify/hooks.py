@@ -89,9 +89,9 @@ def replay(s, tenant: str | None, sub_id: str, delivery_id: str) -> WebhookDeliv
 
 
 def claim_due(s, now: datetime, flights, lease: timedelta, key_of: Callable[[str], str]) -> list[tuple]:
-    """Due deliveries this process has room for, claimed: their next attempt is pushed past `lease`,
-    so another replica (or the next tick) leaves them alone while they are in flight; the attempt's
-    outcome sets the real next time. Per receiver, no more than `flights` has room for."""
+    """Due deliveries this process has room for (delivery.Flights: per receiver, per university),
+    claimed: their next attempt is pushed past `lease`, so another replica (or the next tick) leaves
+    them alone while they are in flight; the attempt's outcome sets the real next time."""
     due = s.scalars(select(WebhookDelivery).where(WebhookDelivery.state == "pending",
                                                   WebhookDelivery.next_attempt_at <= now)
                     .order_by(WebhookDelivery.next_attempt_at).limit(200).with_for_update(skip_locked=True)).all()
@@ -102,12 +102,13 @@ def claim_due(s, now: datetime, flights, lease: timedelta, key_of: Callable[[str
         if flights.flying(d.id):
             continue
         sub = s.get(WebhookSubscription, d.subscription_id)
-        key = key_of(sub.url)
-        if flights.room_for(key) - taken.get(key, 0) <= 0:
-            continue  # this receiver is busy: its deliveries wait, nobody else's do
-        taken[key] = taken.get(key, 0) + 1
+        lanes = flights.lanes(key_of(sub.url), d.tenant)
+        if not flights.has_room(lanes, taken):
+            continue  # this receiver or university is busy: its deliveries wait, nobody else's do
+        for lane, _ in lanes:
+            taken[lane] = taken.get(lane, 0) + 1
         d.next_attempt_at = now + lease
-        claimed.append((d.id, key, sub.url, sub.secret, d.body, d.event_type, sub.active))
+        claimed.append((d.id, lanes, sub.url, sub.secret, d.body, d.event_type, sub.active))
     return claimed
 
 

@@ -94,7 +94,8 @@ class WebhookSender(DependencyProvider):
         # a claimed delivery is left alone this long; its attempt ends within total_s
         self.lease = timedelta(seconds=self.total_s + 30)
         self.flights = delivery.Flights(int(cfg.get("WEBHOOK_CONCURRENCY", 20)),
-                                        int(cfg.get("WEBHOOK_PER_DESTINATION", 2)))
+                                        int(cfg.get("WEBHOOK_PER_DESTINATION", 2)),
+                                        int(cfg.get("WEBHOOK_PER_UNIVERSITY", 5)))
 
     def check(self, url: str) -> destinations.Target:
         return destinations.check(url, self.policy, self.resolve)
@@ -416,8 +417,8 @@ class NotifyService:
         with self.db.transaction() as s:
             claimed = hooks.claim_due(s, utcnow(), hooks_out.flights, hooks_out.lease,
                                       destinations.destination_key)
-        for delivery_id, key, url, secret, body, event_type, active in claimed:
-            hooks_out.flights.start(delivery_id, key, functools.partial(
+        for delivery_id, lanes, url, secret, body, event_type, active in claimed:
+            hooks_out.flights.start(delivery_id, lanes, functools.partial(
                 self._deliver, delivery_id, url, secret, body, event_type, active))
         return len(claimed)
 
