@@ -26,7 +26,7 @@ from tests.conftest import free_port, wait_until
 from tests.integration.test_notify_service import key_events, publish, smtp, story_submitted  # noqa: F401
 
 ALLOWED = "127.0.0.5"  # the only loopback address the allow-list names; 127.0.0.1 stays refused
-TOTAL_S = 3.0
+TOTAL_S = 4.0
 
 
 class DnsServer:
@@ -243,7 +243,7 @@ def test_a_trickling_receiver_is_cut_at_the_total_limit_while_another_university
         waited = fast.received[0][0] - published
         # WUST's delivery arrived while SEU's receiver was still trickling its first answer ...
         assert slow.in_flight > 0
-        assert waited < 2.0, f"WUST waited {waited:.1f} s behind SEU's slow receiver"
+        assert waited < 3.0, f"WUST waited {waited:.1f} s behind SEU's slow receiver"
 
         # ... and SEU's attempts end at the total limit, with a summary, never the receiver's bytes
         def attempts():
@@ -254,9 +254,10 @@ def test_a_trickling_receiver_is_cut_at_the_total_limit_while_another_university
                            what="SEU's three attempts")
         assert all(d["last_status"] is None and d["last_error"].startswith("超时") for d in ended)
         assert not any("secret" in (d["last_error"] or "") for d in ended)
-        # two at once to one receiver (WEBHOOK_PER_DESTINATION), the third when the first were cut
+        # two at once to one receiver (the second began before the first was cut), the third only
+        # when one of them was (WEBHOOK_PER_DESTINATION)
         started = [t for t, _, _ in slow.received]
-        assert started[1] - started[0] < 0.5, started
+        assert started[1] - started[0] < TOTAL_S - 1.0, started
         assert TOTAL_S - 0.5 <= started[2] - started[0] <= TOTAL_S + 2.0, started
     finally:
         slow.close()
