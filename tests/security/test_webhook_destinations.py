@@ -9,6 +9,8 @@ loopback (let through by WEBHOOK_ALLOW_HOSTS=127.0.0.5 only) and a real DNS serv
 whose answers the tests change.
 """
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,8 +97,8 @@ WUST = {"Authorization": "Bearer sk_wust_hooks"}
 class Receiver:
     """A portal's endpoint. `trickle`: answer one byte a second. Counts requests in flight."""
 
-    def __init__(self, host=ALLOWED, port=None, trickle=False):
-        self.received, self.in_flight, self.trickle = [], 0, trickle
+    def __init__(self, host=ALLOWED, port=None, trickle=False, tls=None):
+        self.received, self.in_flight, self.trickle, self.server_names, self.hosts = [], 0, trickle, [], []
         self.lock = threading.Lock()
         outer = self
 
@@ -105,6 +107,7 @@ class Receiver:
                 with outer.lock:
                     outer.in_flight += 1
                 try:
+                    outer.hosts.append(self.headers["Host"])
                     body = self.rfile.read(int(self.headers["Content-Length"]))
                     outer.received.append((time.monotonic(), self.headers["X-Siyige-Delivery"], body))
                     answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -126,7 +129,13 @@ class Receiver:
 
         self.server = ThreadingHTTPServer((host, port or free_port()), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://{host}:{self.server.server_address[1]}/hooks"
+        self.port = self.server.server_address[1]
+        self.url = f"http://{host}:{self.port}/hooks"
+        if tls is not None:  # (certificate, key): HTTPS, noting the name each client asked for (SNI)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            context.sni_callback = lambda sock, name, ctx: self.server_names.append(name)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
@@ -262,3 +271,34 @@ def test_a_trickling_receiver_is_cut_at_the_total_limit_while_another_university
     finally:
         slow.close()
         fast.close()
+
+
+def test_https_goes_to_the_checked_address_with_the_name_for_sni_and_the_certificate(
+        make_config, start_service, sqlite_url, smtp, tmp_path, dns_server, monkeypatch):  # noqa: F811
+    # a certificate for portal.seu.test that this test's process trusts (OpenSSL reads SSL_CERT_FILE)
+    cert, key = tmp_path / "portal.pem", tmp_path / "portal.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=portal.seu.test", "-addext", "subjectAltName=DNS:portal.seu.test",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    notify = start_notify(make_config, start_service, sqlite_url, smtp, tmp_path, WEBHOOK_DNS=dns_server.address)
+    portal = Receiver(tls=(str(cert), str(key)))
+    dns_server.answers.update({"portal.seu.test": [ALLOWED], "imposter.seu.test": [ALLOWED]})
+    try:
+        good = subscribe(notify, f"https://portal.seu.test:{portal.port}/hooks").json()
+        wrong = subscribe(notify, f"https://imposter.seu.test:{portal.port}/hooks").json()
+        publish(notify["amqp"], story_submitted())
+        wait_until(lambda: portal.received, timeout=20, what="the HTTPS delivery")
+        assert portal.server_names[0] == "portal.seu.test"  # SNI is the name, though we dialled the address
+        assert portal.hosts == [f"portal.seu.test:{portal.port}"]
+
+        def attempted(sub):
+            return [d for d in requests.get(f"{notify['base']}/{sub['id']}/deliveries", headers=SEU,
+                                            timeout=10).json()["items"] if d["attempts"]]
+
+        assert wait_until(lambda: attempted(good), what="the good attempt")[0]["state"] == "delivered"
+        refused = wait_until(lambda: attempted(wrong), what="the imposter's attempt")[0]
+        assert refused["last_status"] is None and refused["last_error"].startswith("TLS 证书校验失败")
+        assert len(portal.received) == 1  # the certificate for another name was never sent the delivery
+    finally:
+        portal.close()
