@@ -219,6 +219,34 @@ CATALOGUE: dict[str, EventType] = {
             subscribers=("review.on_submission_withdrawn", "notify.on_submission_withdrawn"),
         ),
         EventType(
+            name="submission_reopened",
+            source="intake",
+            version=1,
+            description="A file of a submitted stage was deleted, added or failed a newer check: the work went "
+                        "back to before that stage, its receipt no longer holds, and it must be submitted again.",
+            data_schema=_object(
+                {
+                    "submission_id": ID,
+                    "campaign_id": ID,
+                    "track": TRACK,
+                    "org_id": ID,
+                    "org_name": {"type": "string"},
+                    "org_level": LEVEL,
+                    "title": {"type": "string"},
+                    # the last stage still submitted (null: a draft again) and every stage still submitted
+                    "stage": {"type": ["string", "null"]},
+                    "stages_submitted": {"type": "array", "items": {"type": "string"}},
+                    "reopened_stage": {"type": "string"},
+                    "reason": {"enum": ["file_deleted", "file_added", "file_check_failed"]},
+                    "file_id": {"type": ["string", "null"]},
+                    "voided_receipts": {"type": "array", "items": {"type": "string"}},
+                    "reopened_at": TIMESTAMP,
+                },
+                {"message": {"type": "string"}, "contact_email": {"type": ["string", "null"]}},
+            ),
+            subscribers=("review.on_submission_reopened", "notify.on_submission_reopened"),
+        ),
+        EventType(
             name="file_uploaded",
             source="intake",
             version=1,

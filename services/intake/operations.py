@@ -588,19 +588,23 @@ def safe_name(name: str) -> str:
     return base[:255]
 
 
-def register_file(session, tenant: Tenant, sub: Submission, body: dict, store, public_url: str,
-                  ttl_s: int) -> tuple[FileRecord, dict]:
+def register_file(session, outbox, tenant: Tenant, sub: Submission, body: dict, store, public_url: str,
+                  ttl_s: int) -> tuple[FileRecord, dict, dict | None]:
+    """A new file of a work; the third value says how the work left a submitted stage it belonged to."""
+    _lock_for_change(session, sub)
     definition, track, org = _context(session, tenant, sub)
     _editable(session, definition, track, org, sub, "上传文件")
     rules.check_file_kind(track, body["kind"], body["size"])
     check_declared_type(body["kind"], body.get("content_type"))
     now = clock.now()
+    name = safe_name(body["filename"])
     f = FileRecord(tenant_id=tenant.id, submission_id=sub.id, kind=body["kind"],
-                   original_name=safe_name(body["filename"]), content_type=body.get("content_type") or
+                   original_name=name, content_type=body.get("content_type") or
                    "application/octet-stream", declared_size=body["size"], declared_sha256=body["sha256"].lower(),
                    state="pending", expires_at=now + timedelta(seconds=ttl_s), created_at=now)
     f.id = secrets.token_hex(16)
     f.object_key = new_key(tenant.id, f.id)
+    reopened = _reopen_for_file(session, outbox, sub, track, org, f.kind, "file_added", name, f.id)
     if store.kind == "folder":
         f.upload_token = secrets.token_urlsafe(32)
         target = {"method": "PUT", "url": f"{public_url}/api/v1/uploads/{f.upload_token}",
@@ -611,7 +615,7 @@ def register_file(session, tenant: Tenant, sub: Submission, body: dict, store, p
         target = t.to_dict()
     session.add(f)
     log(session, sub.id, "file_registered", {"file_id": f.id, "kind": f.kind})
-    return f, target
+    return f, target, reopened
 
 
 def get_file(session, tenant: Tenant, file_id: str) -> FileRecord:
@@ -651,16 +655,52 @@ def confirm_file(session, outbox, tenant: Tenant, f: FileRecord, verified_size: 
     return f
 
 
-def delete_file(session, tenant: Tenant, f: FileRecord) -> FileRecord:
+def delete_file(session, outbox, tenant: Tenant, f: FileRecord) -> tuple[FileRecord, dict | None]:
+    """The file is gone; the second value says how the work left a submitted stage it belonged to."""
     sub = session.get(Submission, f.submission_id)
+    _lock_for_change(session, sub)
     definition, track, org = _context(session, tenant, sub)
     _editable(session, definition, track, org, sub, "删除文件")
     f.state = "deleted"
     log(session, sub.id, "file_deleted", {"file_id": f.id})
-    return f
+    return f, _reopen_for_file(session, outbox, sub, track, org, f.kind, "file_deleted", f.original_name, f.id)
 
 
-def record_file_check(session, data: dict, analyse: Analyser = analysis.analyse_work) -> None:
+def _reopen_for_file(session, outbox, sub: Submission, track, org: Org, kind: str, reason: str, name: str,
+                     file_id: str | None, by_portal: bool = True) -> dict | None:
+    """Apply the rule of the files of a submitted stage (domain/submission.py) to one change; None when the
+    change touches no submitted stage. Returns what the caller is told."""
+    reopening = rules.reopening_for_file(track, sub.state, sub.stage, kind, reason, name, sub.receipt_no)
+    if reopening is None:
+        return None
+    if by_portal and sub.forwarded_to is not None:
+        raise Conflict(f"作品已被择优报送至{rules.LEVEL_LABELS[sub.forwarded_to]}，已提交的文件不能再改动。"
+                       "如确需更正，请联系上级组织部门。", code="submission_forwarded", found=sub.forwarded_to)
+    now = clock.now()
+    done = rules.submitted_stages(track, sub.stage)
+    left = done[: done.index(reopening.stage)]
+    receipts = session.scalars(select(Receipt).where(Receipt.submission_id == sub.id)
+                               .order_by(Receipt.issued_at, Receipt.receipt_no)).all()
+    latest = {r.stage: r.receipt_no for r in receipts}  # the newest receipt of each stage
+    voided = [latest[s.key] for s in done[len(left):] if s.key in latest]
+    back = left[-1] if left else None
+    sub.state, sub.stage, sub.complete = ("submitted" if back else "draft"), (back.key if back else None), False
+    sub.receipt_no = latest.get(back.key) if back else None
+    sub.submitted_at = sub.submitted_at if back else None
+    sub.updated_at = now
+    log(session, sub.id, "reopened", {"reason": reason, "file_id": file_id, "stage": reopening.stage.key,
+                                      "voided_receipts": voided})
+    outbox.add(session, "submission_reopened", sub.tenant_id, {
+        "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": org.id,
+        "org_name": org.name, "org_level": org.level, "title": sub.title, "stage": sub.stage,
+        "stages_submitted": [s.key for s in left],
+        "reopened_stage": reopening.stage.key, "reason": reason, "file_id": file_id, "voided_receipts": voided,
+        "reopened_at": now.isoformat(), "message": reopening.message, "contact_email": org.contact_email})
+    return {"state": sub.state, "stage": sub.stage, "receipt_no": sub.receipt_no, "voided_receipts": voided,
+            "reason": reason, "file_id": file_id, "message": reopening.message}
+
+
+def record_file_check(session, outbox, data: dict, analyse: Analyser = analysis.analyse_work) -> None:
     """Keep the newest check of a file; an older one arriving late changes nothing. The keywords media read
     in a lecture's subtitles join its theme suggestion."""
     f = session.get(FileRecord, data["file_id"])
@@ -679,6 +719,14 @@ def record_file_check(session, data: dict, analyse: Analyser = analysis.analyse_
         track = definition.tracks.get(sub.track)
         if track is not None:
             sub.analysis = analyse(track, sub.fields, definition.themes, tuple(heard))
+    if data["verdict"] == "failed" and f.state == "stored":
+        # a newer check (a video judged again with its subtitles) failed a file a stage was submitted with
+        sub = session.get(Submission, f.submission_id)
+        _lock_for_change(session, sub)
+        track = definition_of(session.get(Campaign, sub.campaign_id)).tracks.get(sub.track)
+        if track is not None:
+            _reopen_for_file(session, outbox, sub, track, session.get(Org, sub.org_id), f.kind, "file_check_failed",
+                             f.original_name, f.id, by_portal=False)
 
 
 def expired_uploads(session, now: datetime, limit: int = 500) -> list[FileRecord]:

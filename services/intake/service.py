@@ -261,9 +261,10 @@ class IntakeService:
 
             def register():
                 self.limits.uploads.check(tenant.id, "登记上传文件")
-                f, target = ops.register_file(s, tenant, sub, body, self.store, public, self.config["UPLOAD_TTL_S"])
+                f, target, reopened = ops.register_file(s, self.outbox, tenant, sub, body, self.store, public,
+                                                        self.config["UPLOAD_TTL_S"])
                 self.limits.uploads.hit(tenant.id)
-                return 201, {"file": ops.file_json(f), "upload": target}
+                return 201, {"file": ops.file_json(f), "upload": target, **({"reopened": reopened} if reopened else {})}
 
             return self._once(request, s, tenant, body, register)
 
@@ -337,10 +338,10 @@ class IntakeService:
     def delete_file(self, request, file_id):
         with self.db.transaction() as s:
             tenant = self._tenant(s, request)
-            f = ops.delete_file(s, tenant, ops.get_file(s, tenant, file_id))
+            f, reopened = ops.delete_file(s, self.outbox, tenant, ops.get_file(s, tenant, file_id))
             key, upload_id = f.object_key, f.upload_id
         self.store.abort(key, upload_id)
-        return {"id": file_id, "state": "deleted"}
+        return {"id": file_id, "state": "deleted", **({"reopened": reopened} if reopened else {})}
 
     @timer(interval=600)
     def clean_abandoned_uploads(self):
@@ -400,4 +401,4 @@ class IntakeService:
     def on_file_checked(self, event):
         with self.db.handling(event) as s:
             if s is not None:
-                ops.record_file_check(s, event.data, self._analyse)
+                ops.record_file_check(s, self.outbox, event.data, self._analyse)

@@ -575,6 +575,35 @@ class NotifyService:
             readmodel.refresh(s, event.tenant, copy.campaign_id, copy.track, copy.level)
             hooks.enqueue(s, event)
 
+    @handles("submission_reopened")
+    def on_submission_reopened(self, event):
+        """A file of a submitted stage changed: the work counts as submitted only up to the stages still in, and
+        the org is told that its receipt no longer holds (a change it did not make should not go unnoticed)."""
+        d = event.data
+        with self.db.handling(event) as s:
+            if s is None:
+                return
+            copy = s.get(SubmissionCopy, d["submission_id"])
+            if copy is None:
+                copy = SubmissionCopy(submission_id=d["submission_id"], tenant=event.tenant,
+                                      campaign_id=d["campaign_id"], track=d["track"], org_id=d["org_id"],
+                                      level=d["org_level"], stages=[], complete=False, state="draft")
+                s.add(copy)
+            if copy.state != "withdrawn":
+                copy.stages = [st for st in copy.stages if st in d["stages_submitted"]]
+                copy.complete, copy.state = False, "submitted" if copy.stages else "draft"
+            s.flush()
+            readmodel.refresh(s, event.tenant, copy.campaign_id, copy.track, copy.level)
+            if d.get("contact_email"):
+                campaign = s.get(CampaignCopy, d["campaign_id"])
+                track = (campaign.tracks.get(d["track"], {}) if campaign else {})
+                enqueue(s, self.mail.templates, kind="reopened", tenant=event.tenant, recipient=d["contact_email"],
+                        dedupe_key=f"reopened:{d['submission_id']}:{d['reopened_at']}", context={
+                            **d, "campaign": campaign.title if campaign else d["campaign_id"],
+                            "track": track.get("label", d["track"]),
+                            "stage": track.get("stage_labels", {}).get(d["reopened_stage"], d["reopened_stage"]),
+                            "reopened_at": beijing(d["reopened_at"])})
+
     @handles("submission_forwarded")
     def on_submission_forwarded(self, event):
         d = event.data

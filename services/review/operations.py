@@ -107,6 +107,8 @@ def record_submission(s, tenant: str, d: dict, fp=None) -> None:
         s.add(entry)
     elif entry.state == "withdrawn":
         return  # a withdrawal that overtook its submission wins: the work is out
+    elif entry.state == "reopened" and datetime.fromisoformat(d["submitted_at"]) < entry.submitted_at:
+        return  # a submission from before the work was reopened, delivered late
     entry.campaign_id, entry.track, entry.stage = d["campaign_id"], d["track"], d["stage"]
     entry.final_stage, entry.title, entry.org_id = d["final_stage"], d["title"], d["org_id"]
     entry.org_name, entry.org_level, entry.parent_org_id = d["org_name"], d["org_level"], d.get("parent_org_id")
@@ -131,6 +133,28 @@ def record_withdrawal(s, tenant: str, d: dict) -> None:
         score = s.get(Score, a.id)
         if score is None or score.state == "draft":
             a.state, a.declined_reason = "withdrawn", "作品已撤回"
+
+
+def record_reopening(s, tenant: str, d: dict) -> None:
+    """A file of a submitted stage changed in intake: the work leaves its round until it is submitted again.
+
+    Its open assignments end, scored or not: the scores were for files the work no longer has. The moment of
+    the reopening is kept as `submitted_at`, so a submission older than it (a late redelivery) is ignored.
+    """
+    _one_event_per_work_at_a_time(s, d["submission_id"])
+    entry = s.get(Entry, d["submission_id"])
+    reopened_at = datetime.fromisoformat(d["reopened_at"])
+    if entry is None:  # out of order: remember it, so the older submission does not put the work in a round
+        entry = Entry(submission_id=d["submission_id"], tenant=tenant, campaign_id=d["campaign_id"], track=d["track"],
+                      title=d["title"], org_id=d["org_id"], fields={}, file_ids=[])
+        s.add(entry)
+    elif entry.state == "withdrawn" or (entry.submitted_at is not None and entry.submitted_at > reopened_at):
+        return  # withdrawn for good, or already submitted again
+    entry.state, entry.stage, entry.final_stage = "reopened", d["stage"] or "", False
+    entry.round_id, entry.level, entry.submitted_at, entry.updated_at = None, None, reopened_at, clock.now()
+    for a in s.scalars(select(Assignment).where(Assignment.submission_id == entry.submission_id,
+                                                Assignment.state == "assigned")):
+        a.state, a.declined_reason = "withdrawn", "作品已退回修改，须重新提交"
 
 
 def record_forwarded(s, tenant: str, d: dict) -> None:

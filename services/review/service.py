@@ -353,6 +353,12 @@ class ReviewService:
             if s is not None:
                 ops.record_withdrawal(s, event.tenant, event.data)
 
+    @handles("submission_reopened")
+    def on_submission_reopened(self, event):
+        with self.db.handling(event) as s:
+            if s is not None:
+                ops.record_reopening(s, event.tenant, event.data)
+
     @handles("submission_forwarded")
     def on_submission_forwarded(self, event):
         with self.db.handling(event) as s:

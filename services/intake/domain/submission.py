@@ -266,6 +266,55 @@ def stage_by_key(track: Track, key: str) -> Stage:
 KIND_LABELS = {"video": "视频", "image": "图片", "audio": "音频", "document": "文档", "subtitle": "字幕"}
 
 
+# --------------------------------------------------------------------------- files of a submitted stage
+#
+# A receipt (回执) lists the files a stage was submitted with; the work goes to review with exactly
+# those. So the files of a submitted stage never change while it stays submitted: a change (a file
+# deleted, a file added, a newer check that fails) returns the work to before that stage, to be
+# submitted again, as the holder of the receipt expects. Refusing was the other choice; it cannot
+# apply to a check that arrives later, and the only way out would be a withdrawal, which is final.
+
+FILE_CHANGES = {
+    "file_deleted": "删除了文件“{name}”",
+    "file_added": "新增了文件“{name}”",
+    "file_check_failed": "文件“{name}”的格式检查未通过",
+}
+
+
+@dataclass(frozen=True)
+class Reopening:
+    """A change to the files of a submitted stage: where the work goes back to, and what to tell the org."""
+
+    stage: Stage  # the first stage no longer submitted
+    back_to: Stage | None  # the last stage still submitted; None: the work is a draft again
+    reason: str  # a key of FILE_CHANGES
+    message: str
+
+
+def submitted_stages(track: Track, stage_key: str | None) -> list[Stage]:
+    """The stages a work has submitted, in order, when `stage_key` is its last."""
+    keys = [s.key for s in track.stages]
+    return [] if stage_key is None else track.stages[: keys.index(stage_key) + 1]
+
+
+def reopening_for_file(track: Track, state: str, stage_key: str | None, kind: str, reason: str,
+                       file_name: str, receipt_no: str | None) -> Reopening | None:
+    """None when a change to a file of `kind` touches no submitted stage (say, a video for the stage that
+    comes next); else the Reopening that keeps every stage still submitted as its receipt says."""
+    if state != "submitted":
+        return None
+    done = submitted_stages(track, stage_key)
+    first = next((i for i, stage in enumerate(done) if any(r.kind == kind for r in stage.files)), None)
+    if first is None:
+        return None
+    stage, back_to = done[first], (done[first - 1] if first else None)
+    where = f"退回“{back_to.label}”阶段已提交的状态" if back_to else "退回草稿"
+    message = (f"作品已提交的“{stage.label}”阶段{FILE_CHANGES[reason].format(name=file_name)}，"
+               f"回执 {receipt_no} 所列的文件已不是作品现在的文件，作品已{where}。"
+               f"请确认文件无误后，在截止时间前重新提交“{stage.label}”阶段，将取得新的回执。")
+    return Reopening(stage, back_to, reason, message)
+
+
 def check_stage_files(stage: Stage, stored_by_kind: dict[str, int], pending: int, failed: list[str],
                       unchecked: list[str] | None = None) -> None:
     """The stage's files are all there, verified, checked, and none failed its check.
