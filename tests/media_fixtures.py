@@ -719,6 +719,82 @@ def make_document_pdf_tagged(folder) -> Path:
     return path
 
 
+def make_image_tagged(folder) -> Path:
+    """A JPEG whose EXIF names the photographer (Artist, Copyright, XPAuthor) and whose comment does too."""
+    path = Path(folder) / "image_tagged.jpg"
+    path.write_bytes(_jpeg_with_artist())
+    return path
+
+
+TAGGED_MAKERS = {
+    "video_tagged_mp4": make_video_tagged,
+    "video_tagged_mkv": make_video_tagged_mkv,
+    "audio_tagged_wav": lambda folder: make_audio_tagged(folder, "wav"),
+    "audio_tagged_mp3": lambda folder: make_audio_tagged(folder, "mp3"),
+    "audio_tagged_m4a": lambda folder: make_audio_tagged(folder, "m4a"),
+    "subtitles_tagged_ass": make_subtitles_ass_tagged,
+    "document_tagged_docx": make_document_docx_tagged,
+    "document_tagged_pdf": make_document_pdf_tagged,
+    "image_tagged": make_image_tagged,
+}
+TAGGED_KINDS = {"video_tagged_mp4": "video", "video_tagged_mkv": "video", "audio_tagged_wav": "audio",
+                "audio_tagged_mp3": "audio", "audio_tagged_m4a": "audio", "subtitles_tagged_ass": "subtitle",
+                "document_tagged_docx": "document", "document_tagged_pdf": "document", "image_tagged": "image"}
+
+
+def _layers(data: bytes, depth: int = 0):
+    """The bytes, and every layer inside them a reader would decode: zip entries (DOCX), PDF objects
+    and their decoded streams (also objects nothing points to), and any zlib stream found in raw bytes."""
+    import re
+    import zipfile
+
+    yield data
+    if depth > 3:
+        return
+    if data.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                yield z.comment
+                for info in z.infolist():
+                    yield info.comment + info.extra + info.filename.encode()
+                    yield from _layers(z.read(info), depth + 1)
+        except zipfile.BadZipFile:
+            pass
+    if data.lstrip()[:5] == b"%PDF-":
+        from pypdf import PdfReader
+        from pypdf.generic import StreamObject
+
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        yield repr(reader.trailer).encode()
+        for numbers in reader.xref.values():
+            for number in numbers:
+                try:
+                    obj = reader.get_object(number)
+                except Exception:  # noqa: BLE001, S112 - a damaged object is searched as raw bytes above
+                    continue
+                yield repr(obj).encode("utf-8", "replace")
+                if isinstance(obj, StreamObject):
+                    try:
+                        yield obj.get_data()
+                    except Exception:  # noqa: BLE001, S112 - undecodable: its raw bytes were searched
+                        pass
+    for m in re.finditer(rb"stream\r?\n(.*?)endstream", data, re.S):
+        try:
+            yield zlib.decompress(m.group(1))
+        except zlib.error:
+            pass
+
+
+def names_in(data: bytes) -> set[str]:
+    """Which planted names occur anywhere in `data` or its decoded layers, in any common encoding."""
+    found = set()
+    for layer in _layers(data):
+        for name in LEAK_NAMES:
+            if any(name.encode(enc) in layer for enc in ("utf-8", "utf-16-le", "utf-16-be", "gb18030")):
+                found.add(name)
+    return found
+
+
 def make_document_docx_html(folder) -> Path:
     """A valid .docx that also carries an uncompressed entry with a script: a browser that is told (or
     guesses) text/html for it runs the script (issue #14, item 1)."""

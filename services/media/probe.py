@@ -292,7 +292,9 @@ def _remux(src: str, dst: str, fmt: str, options: dict, audio_only: bool) -> Non
         if not any(inp.streams[i].type in ("video", "audio") for i in mapping):
             raise ValueError("no audio or video stream to copy")
         for packet in inp.demux(*[inp.streams[i] for i in mapping]):
-            if packet.dts is None or packet.stream_index not in mapping:
+            # The flush packet at each stream's end has no data; a packet without a decoding time (Matroska
+            # leaves it unset on the first frames) gets one from the muxer, which knows the stream's delay.
+            if not packet.size or (packet.dts is None and packet.pts is None):
                 continue
             packet.stream = mapping[packet.stream_index]
             out.mux(packet)

@@ -157,7 +157,7 @@ class WebhookDelivery(Base):
 
 
 class FileCopy(Base):
-    """Which org a file belongs to (from `file_uploaded`), to tell it the check result."""
+    """Which org a file belongs to (from `file_uploaded`), to tell it the check result; what it is (`file_checked`)."""
 
     __tablename__ = "files"
     file_id = Column(String(32), primary_key=True)
@@ -167,6 +167,8 @@ class FileCopy(Base):
     name = Column(String(255), nullable=False)
     # media's copy of the file's text (a document's, a video's subtitles), for the material library
     text_key = Column(String(300), nullable=True)
+    # the type media determined from the content: the only one the file is served under (never the declared one)
+    content_type = Column(String(120), nullable=True)
 
 
 class ForwardedWork(Base):

@@ -6,8 +6,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from common import filetypes
 from common.db import utcnow
-from services.notify.models import CampaignCopy, Contact, Counter, ForwardedWork, Progress, SubmissionCopy, TenantName
+from services.notify.models import (
+    CampaignCopy, Contact, Counter, FileCopy, ForwardedWork, Progress, SubmissionCopy, TenantName,
+)
 
 
 def next_seq(s) -> int:
@@ -110,15 +113,27 @@ def forwarded_after(s, seq: int, limit: int, tenant: str | None) -> list[Forward
     return s.scalars(query.order_by(ForwardedWork.seq).limit(limit)).all()
 
 
-def forwarded_json(row: ForwardedWork, links) -> dict:
+def checked_types(s, rows: list[ForwardedWork]) -> dict[str, str]:
+    """file id -> the type media determined from the file's content, for the files of `rows`."""
+    ids = [f["file_id"] for row in rows for f in row.files]
+    if not ids:
+        return {}
+    found = s.execute(select(FileCopy.file_id, FileCopy.content_type).where(FileCopy.file_id.in_(ids))).all()
+    return {file_id: ctype for file_id, ctype in found if ctype}
+
+
+def forwarded_json(row: ForwardedWork, links, types: dict[str, str]) -> dict:
+    """A forwarded work with links to its files, each under the type media determined (the declared one
+    is only a claim; a file media has not typed is an opaque download)."""
     names: dict[str, int] = {}
     files = []
     for f in row.files:
         names[f["kind"]] = names.get(f["kind"], 0) + 1
-        name = f"{row.title}-{f['kind']}{names[f['kind']]}"
+        ctype = types.get(f["file_id"]) or filetypes.GENERIC
+        name = filetypes.with_extension(f"{row.title}-{f['kind']}{names[f['kind']]}", ctype)
         files.append({"file_id": f["file_id"], "kind": f["kind"], "size": f["size"],
-                      "content_type": f["content_type"], "sha256": f.get("sha256"),
-                      "url": links.url(f["object_key"], name, f["content_type"])})
+                      "content_type": ctype, "sha256": f.get("sha256"),
+                      "url": links.url(f["object_key"], name, ctype)})
     return {"submission_id": row.submission_id, "tenant": row.tenant, "tenant_name": row.tenant_name,
             "campaign_id": row.campaign_id, "base_campaign_id": row.root_campaign_id, "track": row.track,
             "org_name": row.org_name, "org_level": row.org_level, "to_level": row.to_level, "title": row.title,

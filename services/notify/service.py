@@ -184,20 +184,27 @@ class NotifyService:
         """
         limit = feeds.parse_limit(request.args.get("limit"))
         cursor = request.args.get("cursor")
-        links = FileLinks(web_secret(self.config), self.config.get("PUBLIC_URL", ""))
+        links = self._file_links()
         with self.db.transaction() as s:
             tenant = self._caller(s, request)
             rows = readmodel.forwarded_after(s, feeds.decode_cursor(cursor), limit + 1, tenant)
-            items = [readmodel.forwarded_json(r, links) for r in rows]
+            types = readmodel.checked_types(s, rows)
+            items = [readmodel.forwarded_json(r, links, types) for r in rows]
         return feeds.page(items, limit, cursor=cursor)
 
+    def _file_links(self, ttl_s: float | None = None) -> FileLinks:
+        """Absolute links (API clients follow them), on FILES_PUBLIC_URL when files have their own origin."""
+        base = self.config.get("FILES_PUBLIC_URL") or self.config.get("PUBLIC_URL", "")
+        return FileLinks(web_secret(self.config), base, **({"ttl_s": ttl_s} if ttl_s else {}))
+
     def _forwarded_export(self, request, ttl_s: float):
-        links = FileLinks(web_secret(self.config), self.config.get("PUBLIC_URL", ""), ttl_s=ttl_s)
+        links = self._file_links(ttl_s)
         with self.db.transaction() as s:
             tenant = self._caller(s, request)
             rows = readmodel.forwarded_after(s, 0, EXPORT_LIMIT, tenant)
             labels = readmodel.track_labels(s)
-            return [readmodel.forwarded_json(r, links) for r in rows], labels
+            types = readmodel.checked_types(s, rows)
+            return [readmodel.forwarded_json(r, links, types) for r in rows], labels
 
     @api("GET", "/api/v1/feed/forwarded.atom")
     def forwarded_atom(self, request):
@@ -213,6 +220,8 @@ class NotifyService:
 
     @api("GET", "/files/<string:token>")
     def file(self, request, token):
+        # The type in the link is media's; common.files adds nosniff, a sandbox CSP, and makes
+        # anything but pictures, sound, video and PDF a download.
         return FileLinks(web_secret(self.config)).response(self.store, token, request)
 
     # ------------------------------------------------------------------ the education material library
@@ -532,20 +541,22 @@ class NotifyService:
 
     @handles("file_checked")
     def on_file_checked(self, event):
-        """Tell the org what to fix (a clean pass needs no e-mail); remember where media put the file's text."""
+        """Tell the org what to fix (a clean pass needs no e-mail); remember what the file is (the type media
+        determined, which its links serve it under) and where media put its text."""
         d = event.data
         text_key = (d.get("derived") or {}).get("text")
         with self.db.handling(event) as s:
-            if s is None or (d["verdict"] == "passed" and not text_key):
+            if s is None:
                 return
             f = s.get(FileCopy, d["file_id"])
-            if f is not None and text_key:
+            if f is None:
+                # the upload's event is still on its way: retry later rather than lose the type or the mail
+                raise LookupError(f"file {d['file_id']} not known yet")
+            f.content_type = (d.get("facts") or {}).get("content_type")
+            if text_key:
                 f.text_key = text_key
             if d["verdict"] == "passed":
                 return
-            if f is None:
-                # the upload's event is still on its way: retry later rather than lose the mail
-                raise LookupError(f"file {d['file_id']} not known yet")
             contact = s.get(Contact, f.org_id)
             if contact is None or not contact.email:
                 return
