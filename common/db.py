@@ -171,6 +171,13 @@ def messaging_models(Base):
 MIGRATION_LOCK = 726_001  # any constant: one advisory lock for "migrating this database"
 
 
+def contains_text(column, value: str):
+    """`column LIKE '%text%'` with the text taken literally: `%`, `_` and the escape character in it are
+    escaped (SQLite and PostgreSQL alike). A `%` typed into a search box is text, not a pattern: `q=%`
+    listed every work. Every LIKE on user text goes through here."""
+    return column.contains(value, autoescape=True)
+
+
 def serialize_on(session: Session, *key: str) -> None:
     """Until this transaction ends, other transactions serialising on the same key wait here.
 

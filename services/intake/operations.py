@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from common import clock
 from common.auth import bearer_key, hash_key, invalid_key
+from common.db import contains_text
 from common.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unprocessable
 from common.events import TENANT
 from common.objectstore import new_key
@@ -302,7 +303,7 @@ def list_orgs(session, tenant: Tenant, level: str | None, parent_id: str | None,
     if parent_id:
         query = query.where(Org.parent_id == parent_id)
     if q:
-        query = query.where(Org.name.contains(q))
+        query = query.where(contains_text(Org.name, q))
     return paged(session, query.order_by(Org.level, Org.name), page, per_page, org_json)
 
 
@@ -521,7 +522,7 @@ def list_submissions(session, tenant: Tenant, filters: dict, page: int, per_page
         if filters.get(key):
             query = query.where(getattr(Submission, key) == filters[key])
     if filters.get("q"):
-        query = query.where(Submission.title.contains(filters["q"]))
+        query = query.where(contains_text(Submission.title, filters["q"]))
     query = query.order_by(Submission.created_at.desc(), Submission.id)
     return paged(session, query, page, per_page, lambda s: submission_json(session, s, with_files=False))
 

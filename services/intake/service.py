@@ -21,6 +21,8 @@ from common.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
 from common.http import SchemaValidator, api, read_json
 from common.messaging import OutboxRelay, handles
 from common.objectstore import SizeExceeded
+from common.http import JsonApi
+from common.query import QueryValidator, openapi_path
 from services.intake import operations as ops
 from services.intake.domain.analysis import analyse_work
 from services.intake.domain.orgs import render_template_xlsx
@@ -31,6 +33,22 @@ log = logging.getLogger(__name__)
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
 OPENAPI = yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
 schemas = SchemaValidator(OPENAPI)
+queries = QueryValidator(OPENAPI)
+
+
+class IntakeApi(JsonApi):
+    """Intake's entrypoints: the query string is checked against the API document before anything runs,
+    for every operation in this one place (an enum value matching nothing once answered 200 and [])."""
+
+    def handle_request(self, request):
+        try:
+            queries.check(request.method, openapi_path(self.url), request.args)
+        except DomainError as exc:
+            return self.response_from_exception(exc)
+        return super().handle_request(request)
+
+
+api = IntakeApi.decorator  # noqa: F811  (every entrypoint below is an IntakeApi)
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
