@@ -8,12 +8,36 @@ Keys are 32 random bytes, so a fast hash is enough: nothing to brute-force.
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from common.errors import Unauthorized
 
+KEY_PREFIX_CHARS = 10  # what intake keeps of a key in the clear (`revoke-key PREFIX`), and what limits count
+
 
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same_secret(sent: str | bytes | None, expected: str | bytes) -> bool:
+    """Constant-time comparison of a secret a client sent (a CSRF token, a signature) with ours.
+
+    Every comparison of client input with a secret goes through here. `hmac.compare_digest`
+    raises TypeError on a str that is not ASCII (a 500 for `csrf_token=令牌`); compared as
+    UTF-8 bytes, anything a client sends is simply not equal.
+    """
+    if sent is None:
+        return False
+
+    def as_bytes(value: str | bytes) -> bytes:
+        return value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+
+    return hmac.compare_digest(as_bytes(sent), as_bytes(expected))
+
+
+def key_subject(key: str) -> str:
+    """What the per-key sign-in limit counts: the key's prefix (a wrong key still has one)."""
+    return "key:" + key[:KEY_PREFIX_CHARS]
 
 
 def bearer_key(headers) -> str:

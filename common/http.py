@@ -11,25 +11,46 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
+import re
 import socket
 import time
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from common.errors import DomainError, InvalidInput, PayloadTooLarge
+from common.server import MAX_BODY, GuardedHandler
 
 log = logging.getLogger(__name__)
 
-MAX_JSON_BYTES = 1_000_000
+MAX_JSON_BYTES = MAX_BODY
+# Deeper than any document of ours (a campaign definition is about 8 levels): a body nested
+# 1,000 levels made the validators recurse until Python gave up (RecursionError, a 500).
+MAX_JSON_DEPTH = 32
+# I-JSON (RFC 7493): integers beyond ±(2^53 − 1) do not survive every JSON parser, nor our
+# databases' integer columns; such a number in a body is refused, not stored.
+MAX_JSON_INTEGER = 2**53 - 1
+# Values in one document: 1 MB of JSON holds at most about 500,000. YAML aliases can make a small
+# document stand for billions ("billion laughs"), which every later walk over it would pay for.
+MAX_DOCUMENT_VALUES = 1_000_000
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` with lone surrogates (from a JSON `\\ud800` escape) replaced by U+FFFD.
+
+    They cannot be encoded as UTF-8: echoing one back in an error made the error
+    response itself fail (an empty 500). Every response body we build passes here.
+    """
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
     return Response(
-        json.dumps(payload, ensure_ascii=False, default=str),
+        printable(json.dumps(payload, ensure_ascii=False, default=str)),
         status=status,
         headers=headers,
         mimetype="application/json",
@@ -118,7 +139,10 @@ class _ExpectedErrorsAreNotIncidents(logging.Filter):
 logging.getLogger("nameko.containers").addFilter(_ExpectedErrorsAreNotIncidents())
 
 
-class JsonApi(HttpRequestHandler):
+class JsonApi(GuardedHandler):
+    """nameko's http entrypoint with JSON results and errors; its body is read before a worker
+    is taken (`max_body`, `stream_body`: see common.server)."""
+
     def __init__(self, method, url, **kwargs):
         kwargs.setdefault("expected_exceptions", (DomainError,))
         super().__init__(method, url, **kwargs)
@@ -167,16 +191,114 @@ def read_json(request, max_bytes: int = MAX_JSON_BYTES) -> Any:
             f"请求体超过 {max_bytes} 字节。请精简内容；文件请通过上传接口提交。",
             code="body_too_large", expected=max_bytes,
         )
+    return parse_json(raw)
+
+
+class _NumberOutOfRange(ValueError):
+    pass
+
+
+def _integer(text: str) -> int:
+    # checked before int(): 5,000 digits would otherwise meet Python's own digit limit (a ValueError)
+    if len(text.lstrip("-")) > 16 or abs(int(text)) > MAX_JSON_INTEGER:
+        raise _NumberOutOfRange(text)
+    return int(text)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _NumberOutOfRange(text)
+    return value
+
+
+def _no_constant(name: str):
+    raise _NumberOutOfRange(name)  # NaN, Infinity: not JSON, though Python's parser takes them
+
+
+def _too_deep(found: str) -> InvalidInput:
+    return InvalidInput(f"嵌套最多 {MAX_JSON_DEPTH} 层，实际{found}。请按接口文档减少嵌套。",
+                        code="json_too_deep", expected=f"≤ {MAX_JSON_DEPTH} 层", found=found)
+
+
+def _out_of_range(value: Any) -> InvalidInput:
+    shown = str(value)[:30] + ("…" if len(str(value)) > 30 else "")
+    return InvalidInput(
+        f"数值 {shown} 超出范围：数值应为有限数（不能是 NaN、Infinity），整数应在 ±{MAX_JSON_INTEGER} 之内。请改正后重试。",
+        code="number_out_of_range", expected=f"±{MAX_JSON_INTEGER} 之内的有限数值", found=shown)
+
+
+def check_document(doc: Any) -> Any:
+    """A parsed client document (JSON, YAML) within what we can store and answer, else InvalidInput.
+
+    Nesting at most MAX_JSON_DEPTH, integers within ±(2^53 − 1), finite numbers, and no lone
+    surrogate (`"\\ud800"`) in any string or key: no database, response or log line can encode one.
+    Walked without recursion, so a bomb cannot exhaust the stack here either.
+    """
+    stack, seen = [(doc, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        seen += 1
+        if seen > MAX_DOCUMENT_VALUES:
+            raise InvalidInput(f"文档包含的值超过 {MAX_DOCUMENT_VALUES} 个（YAML 别名展开后也计算在内）。请精简内容后重试。",
+                               code="document_too_large", expected=f"≤ {MAX_DOCUMENT_VALUES} 个值")
+        if isinstance(node, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise _too_deep(f"超过 {MAX_JSON_DEPTH} 层")
+            children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(node, str):
+            if _LONE_SURROGATE.search(node):
+                raise InvalidInput("文本中有不成对的代理码元（如 \\ud800），它不是有效的 Unicode 字符。"
+                                   "请检查文本的编码，删去或替换该字符后重试。", code="invalid_unicode",
+                                   expected="有效的 Unicode 文本", found="不成对的 \\uD800–\\uDFFF")
+        elif isinstance(node, bool):
+            continue
+        elif isinstance(node, int) and abs(node) > MAX_JSON_INTEGER:
+            raise _out_of_range(node)
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise _out_of_range(node)
+    return doc
+
+
+def parse_json(raw: bytes) -> Any:
+    """A JSON body as Python values, or an InvalidInput saying what is wrong with it.
+
+    Beyond the syntax: nesting at most MAX_JSON_DEPTH, integers within ±(2^53 − 1), no
+    NaN or Infinity, and no lone surrogate (`"\\ud800"`) in any string or key, which no
+    database or response could encode.
+    """
     try:
-        return json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput("请求体不是 UTF-8 编码的文本。请以 UTF-8 编码发送 JSON。",
                            code="malformed_json", found=str(exc)) from None
+    try:
+        doc = json.loads(text, parse_int=_integer, parse_float=_finite, parse_constant=_no_constant)
+    except RecursionError:
+        raise _too_deep("超过解析器的上限") from None
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"请求体不是合法的 JSON：第 {exc.lineno} 行第 {exc.colno} 列附近，{exc.msg}。请检查括号、引号和逗号。",
             code="malformed_json", found=f"line {exc.lineno} column {exc.colno}: {exc.msg}",
         ) from None
+    except _NumberOutOfRange as exc:
+        raise _out_of_range(exc) from None
+    return check_document(doc)
+
+
+def parse_yaml(raw: bytes) -> Any:
+    """A YAML document a person wrote (a campaign definition), with the same limits as JSON."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(raw.decode("utf-8"))
+    except RecursionError:
+        raise _too_deep("超过解析器的上限") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"文档不是合法的 YAML：{exc}。请检查缩进和冒号。", code="malformed_yaml",
+                           found=str(exc)[:200]) from None
+    return check_document(doc)
 
 
 _TYPE_NAMES = {

@@ -1,9 +1,13 @@
 """Rate limits: sign-in attempts that fail, API calls with a bad key, upload registrations.
 
-A sliding window per key (a client address, a university): at most `limit` events
-in the last `window_s` seconds. Counts live in the process, so with N replicas
+A sliding window per key (a client address, a university, a key prefix): at most `limit`
+events in the last `window_s` seconds. Counts live in the process, so with N replicas
 behind a balancer a client gets up to N times the limit; that still turns guessing
 a key from millions of tries a minute into a handful, which is what these are for.
+
+Failed sign-ins are counted twice: per key prefix or sign-in link, tightly, and per client
+address, loosely. A whole campus signs in through one NAT address: ten typing mistakes
+there must not lock everyone out, while one key or link being guessed is stopped soon.
 """
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
-from common.errors import TooManyRequests
+from common.errors import DomainError, TooManyRequests
 from common.http import TrustedProxies, client_address
 
 
@@ -63,10 +67,35 @@ class RateLimits:
             return RateLimiter(int(config.get(f"RATE_{name}", limit)), window_s)
 
         self.trusted_proxies = TrustedProxies(str(config.get("TRUSTED_PROXIES", "")))
-        self.failed_sign_ins = limiter("FAILED_SIGN_INS", 10, 300)  # per client address, per 5 minutes
+        self.failed_sign_ins = limiter("FAILED_SIGN_INS", 10, 300)  # per key prefix or sign-in link, per 5 minutes
+        self.failed_sign_ins_per_address = limiter("FAILED_SIGN_INS_PER_ADDRESS", 100, 300)  # per client address
         self.bad_keys = limiter("BAD_KEYS", 30, 300)  # API calls with a wrong key, per client address
         self.uploads = limiter("UPLOADS", 120, 60)  # file registrations per university, per minute
 
     def client_of(self, request) -> str:
         """The address the per-client limits count (the client behind a trusted proxy)."""
         return client_address(request, self.trusted_proxies)
+
+    def sign_in_wait(self, client: str, subject: str) -> float | None:
+        """Seconds until a sign-in from `client` with `subject` (a key prefix, a link) may be tried, or None.
+
+        A locked key prefix waits with the right key too: answering it would tell a guesser which is right.
+        """
+        waits = [w for w in (self.failed_sign_ins_per_address.retry_after(client),
+                             self.failed_sign_ins.retry_after(subject)) if w is not None]
+        return max(waits) if waits else None
+
+    def sign_in_failed(self, client: str, subject: str) -> None:
+        self.failed_sign_ins_per_address.hit(client)
+        self.failed_sign_ins.hit(subject)
+
+    def key_checked(self, request, authenticate):
+        """`authenticate()` unless this client sent too many wrong keys lately (429); a 401 it raises counts."""
+        client = self.client_of(request)
+        self.bad_keys.check(client, "使用无效密钥访问")
+        try:
+            return authenticate()
+        except DomainError as exc:
+            if exc.status == 401:
+                self.bad_keys.hit(client)
+            raise

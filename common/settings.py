@@ -41,7 +41,14 @@ def service_config(service: str, env: dict | None = None) -> dict:
         # routed to the same service; unset, files come from the service's own host (common/files.py)
         "FILES_PUBLIC_URL": env.get(f"{upper}_FILES_PUBLIC_URL", ""),
         "DATA_DIR": str(data_dir),
+        # workers for events and timers; HTTP requests have their own (common/server.py)
         "max_workers": int(env.get("MAX_WORKERS", 10)),
+        "SERVICE_CONTAINER_CLS": "common.server.ServiceContainer",
+        "HTTP_WORKERS": int(env.get("HTTP_WORKERS", 10)),
+        # slow clients (common/server.py): a request's head within HTTP_HEAD_DEADLINE_S, no read
+        # waiting over HTTP_READ_TIMEOUT_S, a body within HTTP_BODY_DEADLINE_S + size / HTTP_BODY_MIN_RATE
+        **{k: float(env[k]) for k in ("HTTP_READ_TIMEOUT_S", "HTTP_HEAD_DEADLINE_S", "HTTP_BODY_DEADLINE_S",
+                                      "HTTP_BODY_MIN_RATE") if env.get(k)},
         "SERIALIZER": "json",
         # classic queues on one node; quorum queues on a RabbitMQ cluster (deploy/SCALING.md)
         "QUEUE_TYPE": env.get("QUEUE_TYPE", "classic"),
@@ -70,7 +77,8 @@ def service_config(service: str, env: dict | None = None) -> dict:
         "MEDIA_CHECK_TIMEOUT_S": float(env.get("MEDIA_CHECK_TIMEOUT_S", 600)),
         "MEDIA_CHECK_MEMORY_MB": int(env.get("MEDIA_CHECK_MEMORY_MB", 3072)),
     }
-    # rate limits (common/ratelimit.py): RATE_FAILED_SIGN_INS, RATE_BAD_KEYS, RATE_UPLOADS
+    # rate limits (common/ratelimit.py): RATE_FAILED_SIGN_INS (per key prefix or link),
+    # RATE_FAILED_SIGN_INS_PER_ADDRESS, RATE_BAD_KEYS, RATE_UPLOADS
     config.update({k: int(v) for k, v in env.items() if k.startswith("RATE_") and v.strip().isdigit()})
     if delays:
         config["EVENT_RETRY_DELAYS_MS"] = [int(x) for x in delays.split(",") if x.strip()]

@@ -1,13 +1,20 @@
 """Server-rendered pages for people in a browser: templates, sessions, CSRF, static files.
 
 The review UI and notify's dashboard are HTML, not JSON. What they share:
-- `page(...)`: nameko's http entrypoint, but a `DomainError` becomes a Chinese
-  HTML error page with its status (a JSON client gets `api` instead);
+- `page(...)`: the guarded http entrypoint (common.server), but a `DomainError` becomes
+  a Chinese HTML error page with its status (a JSON client gets `api` instead); a POST
+  from a page of another site (its Origin or Referer) is refused before it takes a worker;
 - `Templates`: Jinja2 with autoescaping on, so text from submitters is always escaped;
-- `Sessions`: a signed, expiring cookie (HMAC-SHA256 over the JSON payload);
-  nothing is kept server-side, so any replica can read it;
-- CSRF: every form carries a token derived from the session (HMAC of the
-  session id), checked on every POST; the cookie is SameSite=Lax on top;
+- `Sessions`: kept in the service's own database (`session_model`); the cookie carries
+  only a signed random id, so signing out, revoking the key a session was opened with
+  and removing a reviewer end sessions at once, on every replica (issue #14, item 9);
+- keys per service and purpose, derived from WEB_SECRET with HMAC, and cookie names per
+  service (`review_session`, `notify_session`): browsers scope cookies by host, not port,
+  so review and notify on one host see each other's cookies and must not accept them
+  (item 10);
+- CSRF: every form carries a token derived from the session (HMAC of the session id),
+  checked on every POST; the sign-in forms, which have no session yet, carry one bound to
+  a short-lived pre-session cookie (login CSRF, item 12); the cookies are SameSite=Lax;
 - `static_file`: files shipped in the project (ECharts, CSS), never from a CDN.
 """
 from __future__ import annotations
@@ -21,23 +28,31 @@ import mimetypes
 import os
 import secrets
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from nameko.extensions import DependencyProvider
-from nameko.web.handlers import HttpRequestHandler
+from sqlalchemy import JSON, Column, String, delete
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from common.errors import DomainError, Unauthorized
+from common.auth import same_secret
+from common.db import UTCDateTime, utcnow
+from common.errors import DomainError, Forbidden
+from common.http import printable
+from common.server import GuardedHandler
 
 log = logging.getLogger(__name__)
 
-SESSION_COOKIE = "session"
 CSRF_FIELD = "csrf_token"
+SESSION_TTL_S = 8 * 3600
+# A sign-in form's token lives this long: a reviewer may open the e-mailed link and press its button later.
+PRESESSION_TTL_S = 12 * 3600
 
 
 def web_secret(config: dict) -> bytes:
@@ -84,7 +99,7 @@ class Signer:
     def unsign(self, token: str, now: float | None = None) -> dict | None:
         """The payload, or None if the token is forged, malformed or expired."""
         data, _, mac = (token or "").partition(".")
-        if not data or not hmac.compare_digest(mac, self._mac(data)):
+        if not data or not same_secret(mac, self._mac(data)):
             return None
         try:
             body = json.loads(_unb64(data))
@@ -98,46 +113,141 @@ class Signer:
         return _b64(hmac.new(self._key, data.encode(), hashlib.sha256).digest()[:20])
 
 
+def session_model(Base):
+    """The table of open sessions, declared on a service's own Base (like `messaging_models`)."""
+
+    class WebSession(Base):
+        __tablename__ = "web_sessions"
+        id_hash = Column(String(64), primary_key=True)  # SHA-256 of the id in the cookie: a copy of the table opens nothing
+        role = Column(String(16), nullable=False)
+        tenant = Column(String(64), nullable=True)
+        # whose credential opened it: an API key's hash, a reviewer's id; ended with it
+        principal = Column(String(64), nullable=False, index=True)
+        data = Column(JSON, nullable=False, default=dict)
+        created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+        expires_at = Column(UTCDateTime, nullable=False, index=True)
+
+    return WebSession
+
+
+def _id_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def end_sessions(s, model, principal: str) -> int:
+    """End every session opened with `principal` (a revoked key, a removed reviewer); how many ended."""
+    return s.execute(delete(model).where(model.principal == principal)).rowcount or 0
+
+
+def csrf_refused(sent: str) -> DomainError:
+    return DomainError("表单已失效或来源不明（缺少有效的防伪令牌）。请刷新页面后重新提交。",
+                       code="csrf_failed", status=403, expected="有效的 csrf_token", found="缺失" if not sent else "不匹配")
+
+
 class Sessions:
-    """Who is signed in: {"sid", "role", ...} in a signed cookie that expires."""
+    """Who is signed in: a row in the service's `web_sessions`, named by a signed random id in a cookie.
 
-    def __init__(self, secret: bytes, ttl_s: float = 8 * 3600, secure: bool = False):
-        self._signer = Signer(secret, "session")
-        self._csrf_key = hmac.new(secret, b"csrf", hashlib.sha256).digest()
-        self.ttl_s = ttl_s
-        self.secure = secure
+    Real time, not the platform's clock: a demo clock set back must not keep sessions open.
+    """
 
-    def read(self, request) -> dict | None:
-        return self._signer.unsign(request.cookies.get(SESSION_COOKIE, ""))
+    def __init__(self, secret: bytes, service: str, model=None, ttl_s: float = SESSION_TTL_S,
+                 secure: bool = False):
+        self.service, self.model, self.ttl_s, self.secure = service, model, ttl_s, secure
+        self.cookie = f"{service}_session"
+        self.pre_cookie = f"{service}_presession"
+        self._signer = Signer(secret, f"{service}/session")
+        self._pre_signer = Signer(secret, f"{service}/presession")
+        self._csrf_key = hmac.new(secret, f"{service}/csrf".encode(), hashlib.sha256).digest()
 
-    def start(self, response: Response, **payload: Any) -> dict:
-        session = dict(payload, sid=secrets.token_hex(16))
-        response.set_cookie(SESSION_COOKIE, self._signer.sign(session, self.ttl_s), max_age=int(self.ttl_s),
-                            httponly=True, samesite="Lax", secure=self.secure, path="/")
-        return session
+    # -- the session itself
 
-    @staticmethod
-    def end(response: Response) -> None:
-        response.delete_cookie(SESSION_COOKIE, path="/")
+    def open(self, s, response: Response, *, role: str, principal: str, tenant: str | None = None,
+             **data: Any) -> dict:
+        now = utcnow()
+        s.execute(delete(self.model).where(self.model.expires_at < now))  # the expired, while we are here
+        sid = secrets.token_urlsafe(32)
+        s.add(self.model(id_hash=_id_hash(sid), role=role, tenant=tenant, principal=principal, data=data,
+                         created_at=now, expires_at=now + timedelta(seconds=self.ttl_s)))
+        self._set(response, self.cookie, self._signer.sign({"sid": sid}, self.ttl_s), self.ttl_s)
+        response.delete_cookie(self.pre_cookie, path="/")
+        return {**data, "sid": sid, "role": role, "tenant": tenant}
+
+    def current(self, s, request) -> dict | None:
+        """The open session the request's cookie names, or None (no cookie, forged, expired or ended)."""
+        claim = self._signer.unsign(request.cookies.get(self.cookie, ""))
+        sid = claim.get("sid") if claim else None
+        if not isinstance(sid, str):
+            return None
+        row = s.get(self.model, _id_hash(sid))
+        if row is None or row.expires_at < utcnow():
+            return None
+        return {**(row.data or {}), "sid": sid, "role": row.role, "tenant": row.tenant}
+
+    def close(self, s, session: dict, response: Response) -> None:
+        s.execute(delete(self.model).where(self.model.id_hash == _id_hash(session["sid"])))
+        response.delete_cookie(self.cookie, path="/")
+
+    def _set(self, response: Response, name: str, value: str, ttl_s: float) -> None:
+        response.set_cookie(name, value, max_age=int(ttl_s), httponly=True, samesite="Lax", secure=self.secure,
+                            path="/")
+
+    # -- CSRF: a session's forms, and the sign-in forms before there is a session
 
     def csrf_token(self, session: dict) -> str:
         return hmac.new(self._csrf_key, session["sid"].encode(), hashlib.sha256).hexdigest()
 
     def check_csrf(self, request, session: dict) -> None:
         sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token", "")
-        if not hmac.compare_digest(sent, self.csrf_token(session)):
-            raise DomainError("表单已失效或来源不明（缺少有效的防伪令牌）。请刷新页面后重新提交。",
-                              code="csrf_failed", status=403, expected="有效的 csrf_token",
-                              found="缺失" if not sent else "不匹配")
+        if not same_secret(sent, self.csrf_token(session)):
+            raise csrf_refused(sent)
+
+    def pre_session(self, request) -> tuple[str, str]:
+        """(nonce, token) for a sign-in form: the nonce of the request's pre-session cookie, or a new one."""
+        claim = self._pre_signer.unsign(request.cookies.get(self.pre_cookie, "")) if request is not None else None
+        nonce = claim.get("n") if claim else None
+        if not isinstance(nonce, str):
+            nonce = secrets.token_urlsafe(16)
+        return nonce, self._pre_token(nonce)
+
+    def set_pre_session(self, response: Response, nonce: str) -> None:
+        self._set(response, self.pre_cookie, self._pre_signer.sign({"n": nonce}, PRESESSION_TTL_S), PRESESSION_TTL_S)
+
+    def check_pre_session(self, request) -> None:
+        """A sign-in POST must carry the token of the pre-session cookie its own form set.
+
+        Without it a page elsewhere could sign a victim in as the attacker (login CSRF):
+        the victim would then type their work into the attacker's account.
+        """
+        sent = request.form.get(CSRF_FIELD, "")
+        claim = self._pre_signer.unsign(request.cookies.get(self.pre_cookie, ""))
+        nonce = claim.get("n") if claim else None
+        if not isinstance(nonce, str) or not same_secret(sent, self._pre_token(nonce)):
+            raise csrf_refused(sent)
+
+    def _pre_token(self, nonce: str) -> str:
+        return hmac.new(self._csrf_key, f"pre/{nonce}".encode(), hashlib.sha256).hexdigest()
 
 
-def require_session(sessions: Sessions, request, *roles: str) -> dict:
-    session = sessions.read(request)
-    if session is None or (roles and session.get("role") not in roles):
-        raise Unauthorized("尚未登录或登录已过期。请通过邮件中的登录链接重新登录。", code="not_signed_in")
-    if request.method == "POST":
-        sessions.check_csrf(request, session)
-    return session
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else url.strip().lower()
+
+
+def check_origin(request, public_url: str) -> None:
+    """A state-changing request from a browser must come from one of our own pages.
+
+    Browsers send Origin on every cross-site POST (and Referer unless told not to); a
+    value naming another site, or `null`, is refused. A request with neither comes from
+    no browser page (a script, a test): the CSRF token still guards it.
+    """
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if source is None:
+        return
+    own = {_origin(public_url), f"{request.scheme}://{request.host}".lower()} - {""}
+    if _origin(source) not in own:
+        shown = printable(source[:100])
+        raise Forbidden(f"请求来自其他网站（{shown}），已拒绝。请在本平台自己的页面上操作。",
+                        code="cross_site_request", expected=sorted(own), found=shown)
 
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -162,7 +272,7 @@ class Templates:
 
 
 def html_response(body: str, status: int = 200, headers: dict | None = None) -> Response:
-    response = Response(body, status=status, headers=headers, mimetype="text/html")
+    response = Response(printable(body), status=status, headers=headers, mimetype="text/html")
     # Pages embed no third-party content; forbid framing and sniffing.
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -187,10 +297,29 @@ def error_page(status: int, message: str) -> Response:
     return html_response(_ERROR_PAGE.format(title=title, message=escape(message)), status)
 
 
-class HtmlPage(HttpRequestHandler):
+class SignInRequired(DomainError):
+    """Not signed in (401), or signed in as someone this page is not for (403): answered with the sign-in page."""
+
+    def __init__(self, message: str, response: Response, **kw):
+        super().__init__(message, **kw)
+        self.response = response
+
+
+class HtmlPage(GuardedHandler):
+    SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
     def __init__(self, method, url, **kwargs):
         kwargs.setdefault("expected_exceptions", (DomainError,))  # see common.http: not incidents
         super().__init__(method, url, **kwargs)
+
+    def handle_request(self, request):
+        # before the body is read or a worker taken: a cross-site POST costs us nothing
+        if request.method not in self.SAFE_METHODS:
+            try:
+                check_origin(request, self.container.config.get("PUBLIC_URL", ""))
+            except DomainError as exc:
+                return self.response_from_exception(exc)
+        return super().handle_request(request)
 
     def response_from_result(self, result):
         if isinstance(result, Response):
@@ -198,6 +327,8 @@ class HtmlPage(HttpRequestHandler):
         return html_response(str(result))
 
     def response_from_exception(self, exc):
+        if isinstance(exc, SignInRequired):
+            return exc.response
         if isinstance(exc, DomainError):
             if exc.status == 401:
                 response = error_page(401, exc.message)
@@ -220,9 +351,13 @@ def redirect(location: str, status: int = 303) -> Response:
 def static_file(directory: Path, name: str) -> Response:
     """A file shipped with the service; names cannot leave the folder."""
     base = directory.resolve()
-    path = (base / name).resolve()
-    if base not in path.parents or not path.is_file():
-        raise DomainError(f"没有名为 {name} 的静态文件。", code="not_found", status=404)
+    try:  # a NUL byte or a name too long for the file system is simply no file of ours
+        path = (base / name).resolve()
+        found = base in path.parents and path.is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found:
+        raise DomainError(f"没有名为 {printable(name[:100])} 的静态文件。", code="not_found", status=404)
     mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     response = Response(path.read_bytes(), mimetype=mimetype)
     response.headers["Cache-Control"] = "public, max-age=86400"
@@ -231,16 +366,21 @@ def static_file(directory: Path, name: str) -> Response:
 
 
 class WebPages(DependencyProvider):
-    """A service's pages: sessions, templates from its `pages/` folder, and signed file links."""
+    """A service's pages: sessions, sign-in with its limits, templates from its `pages/` folder, file links.
 
-    def __init__(self, pages: Path, **globals_: Any):
-        self.pages, self.globals = pages, globals_
+    `session_model` is the service's `session_model(Base)`; `store_attr` names its `Database`
+    dependency, whose database keeps the sessions.
+    """
+
+    def __init__(self, pages: Path, session_model, store_attr: str = "db", **globals_: Any):
+        self.pages, self.session_model, self.store_attr, self.globals = pages, session_model, store_attr, globals_
 
     def setup(self):
         cfg = self.container.config
         secret = web_secret(cfg)
         self.public_url = cfg.get("PUBLIC_URL", "")
-        self.sessions = Sessions(secret, secure=str(self.public_url).startswith("https://"))
+        self.sessions = Sessions(secret, self.container.service_name, self.session_model,
+                                 secure=str(self.public_url).startswith("https://"))
         from common.files import FileLinks  # file serving lives in common.files (it imports this module)
 
         # FILES_PUBLIC_URL: another origin for uploaded files; unset, pages link to files on their own host.
@@ -253,40 +393,107 @@ class WebPages(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return self
 
-    def too_many_failures(self, request) -> Response | None:
-        """The sign-in page with 429 when this client address failed too often lately, else None."""
-        wait = self.limits.failed_sign_ins.retry_after(self.limits.client_of(request))
+    @property
+    def store(self):
+        provider = next(d for d in self.container.dependencies if getattr(d, "attr_name", None) == self.store_attr)
+        return provider.store
+
+    def _in_transaction(self, db, work):
+        # `db`: the caller's open transaction. On SQLite a second one would wait for the first: never nest.
+        if db is not None:
+            return work(db)
+        with self.store.transaction() as s:
+            return work(s)
+
+    # -- who is signed in
+
+    def session(self, request, db=None) -> dict | None:
+        return self._in_transaction(db, lambda s: self.sessions.current(s, request))
+
+    def require(self, request, *roles: str, db=None) -> dict:
+        """The request's session, with one of `roles` if given; a POST's CSRF token checked.
+
+        No session: 401 with the sign-in page. A session of another role: 403 with the sign-in page.
+        """
+        session = self.session(request, db)
+        if session is None:
+            message = "尚未登录或登录已失效（已退出、密钥已停用或已被移出评审）。请重新登录。"
+            raise SignInRequired(message, self.sign_in_page(request, 401, message), code="not_signed_in")
+        if roles and session["role"] not in roles:
+            message = "当前登录的身份不能使用此页面。请以有权限的身份重新登录。"
+            raise SignInRequired(message, self.sign_in_page(request, 403, message), code="wrong_role", status=403)
+        if request.method == "POST":
+            self.sessions.check_csrf(request, session)
+        return session
+
+    def open_session(self, s, response: Response, *, role: str, principal: str, **data) -> dict:
+        return self.sessions.open(s, response, role=role, principal=principal, **data)
+
+    def sign_out(self, request, landing: str = "/sign-in") -> Response:
+        with self.store.transaction() as s:
+            session = self.require(request, db=s)
+            response = redirect(landing)
+            self.sessions.close(s, session, response)
+        return response
+
+    # -- pages
+
+    def render(self, name: str, session: dict | None, status: int = 200, *, request=None, **context) -> Response:
+        """A page; without a session its forms carry the pre-session token (the cookie is set here)."""
+        if session:
+            return self.templates.response(name, status, session=session,
+                                           csrf_token=self.sessions.csrf_token(session), **context)
+        nonce, token = self.sessions.pre_session(request)
+        response = self.templates.response(name, status, session=None, csrf_token=token, **context)
+        self.sessions.set_pre_session(response, nonce)
+        return response
+
+    def sign_in_page(self, request, status: int = 200, error: str | None = None) -> Response:
+        response = self.render("sign_in.html", None, status, request=request, error=error)
+        if status == 401:
+            response.headers["Location"] = "/sign-in"
+        return response
+
+    # -- signing in: the form's own token, then the limits
+
+    def sign_in_refusal(self, request, subject: str, page: str = "sign_in.html", **context) -> Response | None:
+        """The answer to a sign-in POST that may not be tried now, else None.
+
+        403 without its form's pre-session token (login CSRF); 429 when this client address,
+        or this key prefix or link (`subject`), failed too often lately.
+        """
+        try:
+            self.sessions.check_pre_session(request)
+        except DomainError:
+            return self.render(page, None, 403, request=request, error=(
+                "登录表单已过期或不是从本页提交的。请在本页重新登录。"), **context)
+        wait = self.limits.sign_in_wait(self.limits.client_of(request), subject)
         if wait is None:
             return None
-        response = self.render("sign_in.html", None, 429,
+        response = self.render(page, None, 429, request=request, **context,
                                error=f"登录失败次数过多。请 {max(1, round(wait))} 秒后再试；若忘记密钥，请向平台管理员申请。")
         response.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
         return response
 
-    def failed(self, request) -> None:
-        self.limits.failed_sign_ins.hit(self.limits.client_of(request))
-
-    def render(self, name: str, session: dict | None, status: int = 200, **context) -> Response:
-        token = self.sessions.csrf_token(session) if session else ""
-        return self.templates.response(name, status, session=session, csrf_token=token, **context)
+    def failed(self, request, subject: str) -> None:
+        self.limits.sign_in_failed(self.limits.client_of(request), subject)
 
     def sign_in_with_key(self, request, who, landing: str) -> Response:
-        """Sign in with an API key: `who(key_hash)` gives the session's contents, or None for a bad key.
+        """Sign in with an API key: `who(s, key_hash)` gives the session (role, tenant, ...), or None for a bad key."""
+        from common.auth import hash_key, key_subject
 
-        There is no session yet to bind a CSRF token to; signing someone in with a key only
-        they hold gains an attacker nothing, and the cookie is SameSite=Lax.
-        """
-        from common.auth import hash_key
-
-        refused = self.too_many_failures(request)
+        key = (request.form.get("api_key") or "").strip()
+        subject = key_subject(key)
+        refused = self.sign_in_refusal(request, subject)
         if refused is not None:
             return refused
-        key = (request.form.get("api_key") or "").strip()
-        payload = who(hash_key(key)) if key else None
-        if payload is None:
-            self.failed(request)
-            return self.render("sign_in.html", None, 401,
-                               error="密钥无效或已停用。请核对后重新输入，或向平台管理员申请新密钥。")
-        response = redirect(landing)
-        self.sessions.start(response, **payload)
-        return response
+        key_hash = hash_key(key)
+        with self.store.transaction() as s:
+            payload = who(s, key_hash) if key else None
+            if payload is not None:
+                response = redirect(landing)
+                self.open_session(s, response, principal=key_hash, **payload)
+                return response
+        self.failed(request, subject)
+        return self.render("sign_in.html", None, 401, request=request,
+                           error="密钥无效或已停用。请核对后重新输入，或向平台管理员申请新密钥。")

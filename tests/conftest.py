@@ -84,10 +84,12 @@ def make_config(tmp_path, amqp_uri):
 
 @pytest.fixture
 def start_service():
-    """Start a nameko service in this process after migrating its database."""
-    from nameko.containers import ServiceContainer
+    """Start a nameko service in this process after migrating its database.
 
+    In the container `common.run` uses: HTTP requests have workers of their own (common/server.py).
+    """
     from common.db import migrate
+    from common.server import ServiceContainer
     from common.messaging import declare_topology, queue_type, retry_delays
     from common.settings import migrations_dir
 

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from common import clock, looplag
 from common.dependencies import Database, Limits, ObjectStore, Segmenter
 from common.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
-from common.http import SchemaValidator, api, read_json
+from common.http import SchemaValidator, api, parse_yaml, read_json
 from common.messaging import OutboxRelay, handles
 from common.objectstore import SizeExceeded
 from common.http import JsonApi
@@ -93,14 +93,7 @@ class IntakeService:
 
     def _tenant(self, s, request):
         """The caller's university; a client that keeps sending wrong keys is told to wait (429)."""
-        client = self.limits.client_of(request)
-        self.limits.bad_keys.check(client, "使用无效密钥访问")
-        try:
-            return ops.authenticate(s, request.headers)
-        except DomainError as exc:
-            if exc.status == 401:
-                self.limits.bad_keys.hit(client)
-            raise
+        return self.limits.key_checked(request, lambda: ops.authenticate(s, request.headers))
 
     @staticmethod
     def _analyse(*args):
@@ -158,11 +151,7 @@ class IntakeService:
             raw = request.stream.read(1_000_001)
             if len(raw) > 1_000_000:
                 raise PayloadTooLarge("活动定义不能超过 1 MB。", code="body_too_large", expected=1_000_000)
-            try:
-                doc = yaml.safe_load(raw.decode("utf-8"))
-            except (yaml.YAMLError, UnicodeDecodeError) as exc:
-                raise InvalidInput(f"活动定义不是合法的 YAML：{exc}。请检查缩进和冒号。", code="malformed_yaml",
-                                   found=str(exc)[:200]) from None
+            doc = parse_yaml(raw)  # the limits of JSON bodies too: nesting, numbers, Unicode, size
         else:
             doc = read_json(request)
         if not isinstance(doc, dict):
@@ -193,7 +182,7 @@ class IntakeService:
             tenant = self._tenant(s, request)
             return ops.org_json(ops.get_org(s, tenant, org_id))
 
-    @api("POST", "/api/v1/orgs/import")
+    @api("POST", "/api/v1/orgs/import", max_body=MAX_IMPORT_BYTES)
     def import_orgs(self, request):
         if request.content_length and request.content_length > MAX_IMPORT_BYTES:
             raise PayloadTooLarge(f"组织名单文件最大 10 MB，实际为 {request.content_length} 字节。",
@@ -286,7 +275,7 @@ class IntakeService:
 
             return self._once(request, s, tenant, body, register)
 
-    @api("PUT", "/api/v1/uploads/<string:token>")
+    @api("PUT", "/api/v1/uploads/<string:token>", stream_body=True)  # up to gigabytes: streamed
     def upload_bytes(self, request, token):
         """The folder backend's upload URL: the token authorises, like a presigned URL."""
         from sqlalchemy import select

@@ -4,9 +4,11 @@ from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String
 from sqlalchemy.orm import declarative_base
 
 from common.db import UTCDateTime, messaging_models, utcnow
+from common.web import session_model
 
 Base = declarative_base()
 OutboxMessage, ProcessedEvent = messaging_models(Base)
+WebSession = session_model(Base)  # who is signed in to the pages (common.web.Sessions)
 
 
 class Contact(Base):

@@ -28,10 +28,10 @@ from common import clock, looplag
 from common.auth import bearer_key, hash_key, invalid_key
 from common.db import utcnow
 from common.errors import InvalidInput
-from common.dependencies import Database, ObjectStore, Segmenter
+from common.dependencies import Database, Limits, ObjectStore, Segmenter
 from common.levels import LEVEL_LABELS, ROUND_LABELS
 from common.files import FileLinks
-from common.web import WebPages, page, redirect, require_session, static_file, web_secret
+from common.web import WebPages, end_sessions, page, static_file, web_secret
 from common.http import SchemaValidator, api, read_json
 from common.text import work_prose
 from common.messaging import OutboxRelay, handles
@@ -43,7 +43,7 @@ from services.notify import (
 from services.notify.mailer import Mailer, build_message, sender_address
 from services.notify.models import (
     ApiKeyCopy, CampaignCopy, Contact, FileCopy, ForwardedWork, LibraryWork, MessageLog, OutboxMessage,
-    ProcessedEvent, SubmissionCopy, TenantName,
+    ProcessedEvent, SubmissionCopy, TenantName, WebSession,
     WebhookDelivery, WebhookSubscription,
 )
 
@@ -54,6 +54,9 @@ SEND_BATCH = 50
 # query on pending rows when there is none; at 1 s, the wait was most of the submit → inbox time).
 SEND_TICK_S = 0.25
 WEBHOOK_TICK_S = 0.5  # how often due webhook deliveries are looked for (the same indexed query as mail)
+# Who may use the dashboard and library pages: a session opened with a university's or the ministry's
+# key (`tenant_kind`), never another service's or another purpose's.
+VIEWER_ROLES = ("ministry", "university")
 VERDICT_LABELS = {"warnings": "通过（有建议）", "failed": "未通过"}
 EXPORT_LIMIT = 100_000  # rows in one Atom or XLSX export (3,000 universities × tracks × levels fit)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -133,7 +136,8 @@ class NotifyService:
     mail = MailerProvider()
     webhook_sender = WebhookSender()
     store = ObjectStore()
-    web = WebPages(Path(__file__).resolve().parent / "pages")
+    web = WebPages(Path(__file__).resolve().parent / "pages", WebSession)
+    limits = Limits()  # wrong keys on the API, as on intake's
     segmenter = Segmenter()  # jieba and OpenCC loaded at start, for the material library
 
     @api("GET", "/health")
@@ -143,12 +147,18 @@ class NotifyService:
     # ------------------------------------------------------------------ feeds
 
     def _caller(self, s, request) -> str | None:
-        """The tenant whose rows the caller may see; None means all (the ministry)."""
-        key = bearer_key(request.headers)
-        row = s.get(ApiKeyCopy, hash_key(key))
-        if row is None or row.revoked:
-            raise invalid_key(key)
-        return None if row.tenant_kind == "ministry" else row.tenant
+        """The tenant whose rows the caller may see; None means all (the ministry).
+
+        A client that keeps sending wrong keys is told to wait (429), as on intake.
+        """
+        def authenticate():
+            key = bearer_key(request.headers)
+            row = s.get(ApiKeyCopy, hash_key(key))
+            if row is None or row.revoked:
+                raise invalid_key(key)
+            return None if row.tenant_kind == "ministry" else row.tenant
+
+        return self.limits.key_checked(request, authenticate)
 
     def _progress_rows(self, request, limit: int):
         cursor = request.args.get("cursor")
@@ -283,9 +293,7 @@ class NotifyService:
 
     @page("GET", "/library")
     def library_page(self, request):
-        session = self.web.sessions.read(request)
-        if session is None:
-            return redirect("/sign-in")
+        session = self.web.require(request, *VIEWER_ROLES)
         query = self._library_query(request.args)
         data = self._library_page(query)
         with self.db.transaction() as s:
@@ -300,8 +308,7 @@ class NotifyService:
 
     @page("GET", "/library/casebook.docx")
     def library_page_casebook(self, request):
-        if self.web.sessions.read(request) is None:
-            return redirect("/sign-in")
+        self.web.require(request, *VIEWER_ROLES)
         return self._casebook(self._library_query(request.args))
 
     def _viewer(self, s, session) -> str:
@@ -318,29 +325,23 @@ class NotifyService:
 
     @page("GET", "/sign-in")
     def sign_in_form(self, request):
-        return self.web.render("sign_in.html", None)
+        return self.web.sign_in_page(request)
 
     @page("POST", "/sign-in")
     def sign_in(self, request):
-        def who(key_hash):
-            with self.db.transaction() as s:
-                row = s.get(ApiKeyCopy, key_hash)
-                return None if row is None or row.revoked else {"role": row.tenant_kind, "tenant": row.tenant}
+        def who(s, key_hash):
+            row = s.get(ApiKeyCopy, key_hash)
+            return None if row is None or row.revoked else {"role": row.tenant_kind, "tenant": row.tenant}
 
         return self.web.sign_in_with_key(request, who, "/dashboard")
 
     @page("POST", "/sign-out")
     def sign_out(self, request):
-        require_session(self.web.sessions, request)
-        response = redirect("/sign-in")
-        self.web.sessions.end(response)
-        return response
+        return self.web.sign_out(request)
 
     @page("GET", "/dashboard")
     def dashboard(self, request):
-        session = self.web.sessions.read(request)
-        if session is None:
-            return redirect("/sign-in")
+        session = self.web.require(request, *VIEWER_ROLES)
         tenant = None if session["role"] == "ministry" else session["tenant"]
         filters = dashboard.Filters(request.args.get("campaign") or None, request.args.get("track") or None)
         with self.db.transaction() as s:
@@ -488,6 +489,7 @@ class NotifyService:
                 row = s.get(ApiKeyCopy, event.data["key_hash"])
                 if row is not None:
                     row.revoked = True
+                end_sessions(s, WebSession, event.data["key_hash"])  # signed in with it: signed out now
 
     @handles("orgs_imported")
     def on_orgs_imported(self, event):

@@ -21,13 +21,14 @@ from common.errors import DomainError, Forbidden, InvalidInput, NotFound
 from common.levels import parent_level
 from common import filetypes, neardup
 from common.text import count_chars, work_prose
+from common.web import end_sessions
 from services.review.domain import assignment as assigning
 from services.review.domain import blind, ranking, rounds
 from services.review.domain import rubric as rubrics
 from services.review.domain.reviewers import ReviewerRow
 from services.review.models import (
     ApiKeyCopy, Assignment, CampaignCopy, Conflict, Entry, FileCopy, OrgCopy, Reviewer, Round, RubricCopy, Score,
-    ScoreLog, SelectionRow, SignInLink, TenantCopy, TextMatch,
+    ScoreLog, SelectionRow, SignInLink, TenantCopy, TextMatch, WebSession,
 )
 
 SIGN_IN_LINK_TTL = timedelta(days=14)
@@ -445,6 +446,29 @@ def remove_assignment(s, rnd: Round, assignment_id: str) -> None:
     for log in s.scalars(select(ScoreLog).where(ScoreLog.assignment_id == a.id)):
         s.delete(log)
     s.delete(a)
+
+
+def remove_reviewer(s, rnd: Round, reviewer_id: str) -> dict:
+    """Take a reviewer out of a round's pool: their sessions end now, their unsubmitted works go to colleagues.
+
+    Submitted scores stay (they were given in good standing); drafts go with the work. The reviewer
+    stays listed as inactive, so adding them again (same e-mail) brings them back.
+    """
+    _open(rnd)
+    reviewer = s.get(Reviewer, reviewer_id)
+    if reviewer is None or reviewer.round_id != rnd.id:
+        raise NotFound("本轮评审中没有这位专家。", code="reviewer_not_found")
+    reviewer.active = False
+    end_sessions(s, WebSession, reviewer.id)  # a link already redeemed no longer opens their queue
+    s.flush()
+    released = 0
+    for a in s.scalars(select(Assignment).where(Assignment.reviewer_id == reviewer.id,
+                                                 Assignment.state == "assigned")).all():
+        score = s.get(Score, a.id)
+        if score is None or score.state != "submitted":
+            decline(s, a, "管理员已将该专家移出本轮", conflict=False, by="admin")
+            released += 1
+    return {"released": released}
 
 
 def decline(s, a: Assignment, reason: str, conflict: bool, by: str = "reviewer") -> str | None:

@@ -9,7 +9,10 @@ CSRF token; files are served through short-lived signed links.
 """
 from __future__ import annotations
 
+import hashlib
+import string
 from pathlib import Path
+from urllib.parse import urlencode
 
 from nameko.dependency_providers import Config
 from nameko.timer import timer
@@ -23,18 +26,55 @@ from common.errors import DomainError, NotFound
 from common.files import allow_files_origin
 from common.http import api
 from common.messaging import OutboxRelay, handles
-from common.web import WebPages, page, redirect, require_session, static_file
+from common.web import WebPages, end_sessions, page, redirect, static_file
 from services.review import export
 from services.review import operations as ops
 from services.review.domain import assignment as assigning
 from services.review.domain.reviewers import one_reviewer, parse_reviewer_table
-from services.review.models import OutboxMessage, ProcessedEvent, Round
+from services.review.models import OutboxMessage, ProcessedEvent, Round, WebSession
 
 HERE = Path(__file__).resolve().parent
 MAX_UPLOAD = 5 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATE_LABELS = {"open": "评分中", "closed": "评分已结束", "selected": "已确认入选"}
 SCORE_LABELS = {"open": "未评", "draft": "草稿", "submitted": "已提交"}
+# What the round and ranking pages may say after an action: `?msg=<code>` picks one, and only
+# whole numbers fill it in. Any other text in the URL shows nothing (it was shown as a system
+# notice: anyone could send an admin a link that "said" anything, issue #14 item 16).
+NOTICES = {
+    "settings_saved": "设置已保存",
+    "reviewers_added": "已添加 {added} 位、更新 {updated} 位专家",
+    "reviewers_imported": "已导入：新增 {added} 位、更新 {updated} 位专家",
+    "reviewer_removed": "已将该专家移出本轮：其登录已失效，未提交的 {released} 件作品已改派给其他专家",
+    "assigned": "已分配：新增 {added} 项，共 {total} 项，专家间任务数最多相差 {spread}",
+    "assigned_one": "已手动分配",
+    "unassigned": "已撤销分配",
+    "conflict_declared": "已登记回避",
+    "invited": "已发送 {sent} 封登录邮件",
+    "closed": "评分已结束，可以查看排名并确认入选",
+    "reopened": "已重新开放评分",
+    "selected": "已确认",
+}
+
+
+def _notice_fields(code: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(NOTICES[code]) if name]
+
+
+def notice(args) -> str | None:
+    """The notice a `?msg=` code names, with its numbers; None for anything else."""
+    code = args.get("msg", "")
+    if code not in NOTICES:
+        return None
+    values = {name: args.get(name, "") for name in _notice_fields(code)}
+    if not all(v.isascii() and v.isdigit() and len(v) <= 9 for v in values.values()):
+        return None
+    return NOTICES[code].format(**values)
+
+
+def notice_query(code: str, result) -> str:
+    numbers = result if isinstance(result, dict) else {}
+    return urlencode({"msg": code, **{name: int(numbers.get(name, 0)) for name in _notice_fields(code)}})
 
 
 class ReviewService:
@@ -45,7 +85,7 @@ class ReviewService:
     outbox = OutboxRelay(OutboxMessage)
     store = ObjectStore()
     segmenter = Segmenter()  # loads jieba at start: near-duplicate fingerprints of submitted texts
-    web = WebPages(HERE / "pages", state_labels=STATE_LABELS, score_labels=SCORE_LABELS)
+    web = WebPages(HERE / "pages", WebSession, state_labels=STATE_LABELS, score_labels=SCORE_LABELS)
 
     @api("GET", "/health")
     def health(self, request):
@@ -59,7 +99,7 @@ class ReviewService:
 
     @page("GET", "/")
     def home(self, request):
-        session = self.web.sessions.read(request)
+        session = self.web.session(request)
         if session is None:
             return redirect("/sign-in")
         if session["role"] == "reviewer":
@@ -70,14 +110,13 @@ class ReviewService:
 
     @page("GET", "/sign-in")
     def sign_in_form(self, request):
-        return self.web.render("sign_in.html", None)
+        return self.web.sign_in_page(request)
 
     @page("POST", "/sign-in")
     def sign_in(self, request):
-        def who(key_hash):
-            with self.db.transaction() as s:
-                admin = ops.admin_for_key(s, key_hash)
-                return admin and {"role": "admin", "tenant": admin.tenant, "kind": admin.tenant_kind}
+        def who(s, key_hash):
+            admin = ops.admin_for_key(s, key_hash)
+            return admin and {"role": "admin", "tenant": admin.tenant, "kind": admin.tenant_kind}
 
         return self.web.sign_in_with_key(request, who, "/")
 
@@ -85,30 +124,29 @@ class ReviewService:
     def sign_in_link(self, request, token):
         # A page with a button rather than signing in on GET: mail scanners open links,
         # and a single-use link must not be used up by them.
-        return self.web.render("link.html", None, token=token)
+        return self.web.render("link.html", None, request=request, token=token)
 
     @page("POST", "/sign-in/<string:token>")
     def redeem_link(self, request, token):
-        refused = self.web.too_many_failures(request)  # guessing links is as bad as guessing keys
+        # Counted per link as well as per address: guessing links is as bad as guessing keys.
+        subject = "link:" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        refused = self.web.sign_in_refusal(request, subject, page="link.html", token=token)
         if refused is not None:
             return refused
         try:
             with self.db.transaction() as s:
                 reviewer = ops.redeem_link(s, token)
-                reviewer_id, round_id, name = reviewer.id, reviewer.round_id, reviewer.name
+                response = redirect("/queue")
+                self.web.open_session(s, response, role="reviewer", principal=reviewer.id, tenant=None,
+                                      reviewer_id=reviewer.id, round_id=reviewer.round_id, name=reviewer.name)
         except DomainError:
-            self.web.failed(request)
+            self.web.failed(request, subject)
             raise
-        response = redirect("/queue")
-        self.web.sessions.start(response, role="reviewer", reviewer_id=reviewer_id, round_id=round_id, name=name)
         return response
 
     @page("POST", "/sign-out")
     def sign_out(self, request):
-        require_session(self.web.sessions, request)
-        response = redirect("/sign-in")
-        self.web.sessions.end(response)
-        return response
+        return self.web.sign_out(request)
 
     @page("GET", "/files/<string:token>")
     def file(self, request, token):
@@ -118,7 +156,7 @@ class ReviewService:
     # ------------------------------------------------------------------ reviewers
 
     def _reviewer(self, request) -> dict:
-        return require_session(self.web.sessions, request, "reviewer")
+        return self.web.require(request, "reviewer")
 
     @page("GET", "/queue")
     def reviewer_queue(self, request):
@@ -170,7 +208,7 @@ class ReviewService:
     # ------------------------------------------------------------------ admins
 
     def _admin_round(self, s, request, round_id) -> tuple[dict, Round]:
-        session = require_session(self.web.sessions, request, "admin")
+        session = self.web.require(request, "admin", db=s)
         return session, ops.round_of_admin(s, round_id, session["tenant"])
 
     @page("GET", "/rounds/<string:round_id>")
@@ -178,10 +216,10 @@ class ReviewService:
         with self.db.transaction() as s:
             session, rnd = self._admin_round(s, request, round_id)
             page = request.args.get("page", "1")
-            return self.web.render("round.html", session, round=rnd, message=request.args.get("msg"),
+            return self.web.render("round.html", session, round=rnd, message=notice(request.args),
                                    **ops.round_overview(s, rnd, int(page) if page.isdigit() else 1))
 
-    def _act(self, request, round_id, action, done: str | None = None):
+    def _act(self, request, round_id, action, done: str = "settings_saved"):
         """Run an admin action on a round; a refusal is shown on the round page, nothing half-done."""
         try:
             with self.db.transaction() as s:
@@ -194,23 +232,21 @@ class ReviewService:
                 session, rnd = self._admin_round(s, request, round_id)
                 return self.web.render("round.html", session, exc.status, round=rnd, error=exc.message,
                                        **ops.round_overview(s, rnd))
-        message = done.format(**result) if done and isinstance(result, dict) else (done or "已保存")
-        from urllib.parse import quote
-        return redirect(f"/rounds/{round_id}?msg={quote(message)}")
+        return redirect(f"/rounds/{round_id}?{notice_query(done, result)}")
 
     @page("POST", "/rounds/<string:round_id>/settings")
     def round_settings(self, request, round_id):
         return self._act(request, round_id, lambda s, rnd: ops.set_round_settings(
-            s, rnd, request.form.get("reviewers_per_work", ""), request.form.get("scoring_deadline")), "设置已保存")
+            s, rnd, request.form.get("reviewers_per_work", ""), request.form.get("scoring_deadline")), "settings_saved")
 
     @page("POST", "/rounds/<string:round_id>/reviewers")
     def add_reviewer(self, request, round_id):
         f = request.form
         return self._act(request, round_id, lambda s, rnd: ops.add_reviewers(s, rnd, [one_reviewer(
             f.get("name", ""), f.get("email", ""), f.get("university", ""), f.get("org", ""),
-            f.get("expertise", ""))]), "已添加 {added} 位、更新 {updated} 位专家")
+            f.get("expertise", ""))]), "reviewers_added")
 
-    @page("POST", "/rounds/<string:round_id>/reviewers/import")
+    @page("POST", "/rounds/<string:round_id>/reviewers/import", max_body=MAX_UPLOAD + 64 * 1024)  # file + form
     def import_reviewers(self, request, round_id):
         upload = request.files.get("file")
 
@@ -222,7 +258,12 @@ class ReviewService:
                 raise DomainError(f"名单文件最大 {MAX_UPLOAD // 1024 // 1024} MB。", code="file_too_large", status=413)
             return ops.add_reviewers(s, rnd, parse_reviewer_table(data, upload.filename, upload.mimetype))
 
-        return self._act(request, round_id, action, "已导入：新增 {added} 位、更新 {updated} 位专家")
+        return self._act(request, round_id, action, "reviewers_imported")
+
+    @page("POST", "/rounds/<string:round_id>/reviewers/<string:reviewer_id>/remove")
+    def remove_reviewer(self, request, round_id, reviewer_id):
+        """Take a reviewer out of the round: their sessions end at once, their open works go to colleagues."""
+        return self._act(request, round_id, lambda s, rnd: ops.remove_reviewer(s, rnd, reviewer_id), "reviewer_removed")
 
     @page("POST", "/rounds/<string:round_id>/assign")
     def assign(self, request, round_id):
@@ -232,42 +273,42 @@ class ReviewService:
             except assigning.AssignmentImpossible as exc:
                 raise DomainError(str(exc), code="assignment_impossible", status=409) from None
 
-        return self._act(request, round_id, action, "已分配：新增 {added} 项，共 {total} 项，专家间任务数最多相差 {spread}")
+        return self._act(request, round_id, action, "assigned")
 
     @page("POST", "/rounds/<string:round_id>/assignments")
     def assign_one(self, request, round_id):
         return self._act(request, round_id, lambda s, rnd: ops.assign_manually(
-            s, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", "")), "已手动分配")
+            s, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", "")), "assigned_one")
 
     @page("POST", "/rounds/<string:round_id>/assignments/<string:assignment_id>/remove")
     def unassign(self, request, round_id, assignment_id):
-        return self._act(request, round_id, lambda s, rnd: ops.remove_assignment(s, rnd, assignment_id), "已撤销分配")
+        return self._act(request, round_id, lambda s, rnd: ops.remove_assignment(s, rnd, assignment_id), "unassigned")
 
     @page("POST", "/rounds/<string:round_id>/conflicts")
     def add_conflict(self, request, round_id):
         return self._act(request, round_id, lambda s, rnd: ops.declare_conflict(
             s, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", ""),
-            request.form.get("reason", ""), "admin"), "已登记回避")
+            request.form.get("reason", ""), "admin"), "conflict_declared")
 
     @page("POST", "/rounds/<string:round_id>/invite")
     def invite(self, request, round_id):
         reminder = request.form.get("reminder") == "1"
         return self._act(request, round_id, lambda s, rnd: {"sent": ops.issue_sign_in_links(
-            s, self.outbox, rnd, self.web.public_url, reminder)}, "已发送 {sent} 封登录邮件")
+            s, self.outbox, rnd, self.web.public_url, reminder)}, "invited")
 
     @page("POST", "/rounds/<string:round_id>/close")
     def close(self, request, round_id):
-        return self._act(request, round_id, ops.close_round, "评分已结束，可以查看排名并确认入选")
+        return self._act(request, round_id, ops.close_round, "closed")
 
     @page("POST", "/rounds/<string:round_id>/reopen")
     def reopen(self, request, round_id):
-        return self._act(request, round_id, ops.reopen_round, "已重新开放评分")
+        return self._act(request, round_id, ops.reopen_round, "reopened")
 
     @page("GET", "/rounds/<string:round_id>/ranking")
     def ranking(self, request, round_id):
         with self.db.transaction() as s:
             session, rnd = self._admin_round(s, request, round_id)
-            return self.web.render("ranking.html", session, round=rnd, message=request.args.get("msg"),
+            return self.web.render("ranking.html", session, round=rnd, message=notice(request.args),
                                    **ops.ranking_of(s, rnd))
 
     @page("POST", "/rounds/<string:round_id>/selection")
@@ -283,7 +324,7 @@ class ReviewService:
                 session, rnd = self._admin_round(s, request, round_id)
                 return self.web.render("ranking.html", session, exc.status, round=rnd, error=exc.message,
                                        **ops.ranking_of(s, rnd))
-        return redirect(f"/rounds/{round_id}/ranking?msg=%E5%B7%B2%E7%A1%AE%E8%AE%A4")  # 已确认
+        return redirect(f"/rounds/{round_id}/ranking?{notice_query('selected', None)}")
 
     @page("GET", "/rounds/<string:round_id>/export.xlsx")
     def export_xlsx(self, request, round_id):
@@ -324,6 +365,7 @@ class ReviewService:
         with self.db.handling(event) as s:
             if s is not None:
                 ops.revoke_key(s, event.data)
+                end_sessions(s, WebSession, event.data["key_hash"])  # every admin signed in with it is out
 
     @handles("file_uploaded")
     def on_file_uploaded(self, event):

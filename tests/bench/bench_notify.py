@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.bench.timing import timed  # noqa: E402
 from tests.bench.report import record  # noqa: E402
+from tests.signin import sign_in  # noqa: E402
 
 
 def build(db_url: str, universities: int, works: int) -> None:
@@ -122,8 +123,7 @@ def main() -> int:
                "ms", goal="< 200 ms")
         p50, p95 = timed(lambda: http.get(base, params={"limit": 200, "cursor": middle}).raise_for_status(), 50)
         print(f"feed page, 200 rows, from a cursor: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
-        browser = requests.Session()
-        browser.post(f"http://127.0.0.1:{port}/sign-in", data={"api_key": "sk_bench_ministry"}).raise_for_status()
+        browser, _ = sign_in(f"http://127.0.0.1:{port}", "sk_bench_ministry")
         board = f"http://127.0.0.1:{port}/dashboard"
         assert "全国高校进度" in browser.get(board).text
         p50, p95 = timed(lambda: browser.get(board).raise_for_status(), 20)

@@ -46,6 +46,7 @@ from deploy.embedded import free_port, wait_healthy  # noqa: E402
 from tests.bench.report import record  # noqa: E402
 from tests.conftest import AMQP_BASE, RABBIT_API  # noqa: E402  (also patches for eventlet, as the tests do)
 from tests.integration.test_notify_service import SmtpServer  # noqa: E402
+from tests.signin import sign_in  # noqa: E402
 from tests.pg import create_database, pg_cluster  # noqa: E402
 from tests.reliability.conftest import import_orgs  # noqa: E402
 from tests.reliability.soak import Portal  # noqa: E402
@@ -262,8 +263,7 @@ def assignment(c: Cluster, reviewers: int = 30) -> tuple[int, float]:
 
     [(round_id,)] = c.query("review", "SELECT id FROM rounds WHERE track = 'story'")
     base = c.url("review-1")
-    web = requests.Session()
-    web.post(f"{base}/sign-in", data={"api_key": c.key}, allow_redirects=False).raise_for_status()
+    web, _ = sign_in(base, c.key)
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', web.get(f"{base}/rounds/{round_id}").text).group(1)
     table = "姓名,邮箱,所在高校,研究方向\n" + "".join(  # experts from other universities: none is excluded
         f"专家{i:02d},expert{i:02d}@example.edu.cn,南京大学,党建\n" for i in range(reviewers))

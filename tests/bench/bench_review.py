@@ -24,13 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.bench.timing import timed  # noqa: E402
 from tests.bench.report import record  # noqa: E402
+from tests.signin import redeem, sign_in  # noqa: E402
 
 UNIVERSITIES, WORKS, REVIEWERS = 50, 10_000, 500
 TOKEN = "bench-sign-in-token"
@@ -154,8 +154,7 @@ def bench_server() -> None:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(f"{base}/health", proc, timeout=60)
-        expert = requests.Session()
-        expert.post(f"{base}/sign-in/{TOKEN}").raise_for_status()
+        expert, _ = redeem(f"{base}/sign-in/{TOKEN}")
         queue = expert.get(f"{base}/queue")
         assert queue.status_code == 200 and assignment_id in queue.text, queue.text[:300]
         p50, p95 = timed(lambda: expert.get(f"{base}/queue").raise_for_status(), 50)
@@ -164,8 +163,7 @@ def bench_server() -> None:
         p50, p95 = timed(lambda: expert.get(f"{base}/works/{assignment_id}").raise_for_status(), 50)
         print(f"reviewer work page: p50 {p50:.1f} ms, p95 {p95:.1f} ms (goal < 300 ms)")
         record("review", "reviewer work page, p95", p95, "ms", goal="< 300 ms")
-        admin = requests.Session()
-        admin.post(f"{base}/sign-in", data={"api_key": "sk_bench_ministry"}).raise_for_status()
+        admin, _ = sign_in(base, "sk_bench_ministry")
         p50, p95 = timed(lambda: admin.get(f"{base}/rounds/bench-round/ranking").raise_for_status(), 5)
         print(f"admin ranking page ({WORKS} works, about {WORKS * 3} scores): p50 {p50:.0f} ms, p95 {p95:.0f} ms")
         p50, _ = timed(lambda: admin.get(f"{base}/rounds/bench-round/export.xlsx").raise_for_status(), 3)

@@ -18,6 +18,7 @@ import requests
 
 from tests.conftest import ROOT
 from tests.e2e.test_round_trip import platform, poll  # noqa: F401  (the fixture)
+from tests.signin import redeem
 
 
 def drive(*args) -> dict:
@@ -79,7 +80,7 @@ def test_a_reviewer_scores_in_the_browser_and_the_admin_selects(platform):  # no
             assert secret not in page, secret
     assert "〔已隐去〕" in seen["work_html"] and "&lt;script&gt;" in seen["work_html"]
     # The link was used: it cannot sign anyone in again.
-    assert requests.post(link, allow_redirects=False, timeout=5).status_code == 401
+    assert redeem(link)[1].status_code == 401
 
     chosen = drive("admin-select", review, platform["key"], "first")
     assert chosen["rows"] == 1 and chosen["first_checked"]

@@ -13,6 +13,7 @@ import requests
 
 from deploy.embedded import wait_healthy
 from tests.conftest import ROOT, free_port
+from tests.signin import sign_in
 
 SERVICES = ("intake", "media", "review", "notify")
 
@@ -62,8 +63,7 @@ def review_works(port: int, key: str) -> dict[str, int]:
     """Works per review round, as a university admin signed in to the review UI sees them."""
     import re
 
-    web = requests.Session()
-    web.post(f"http://127.0.0.1:{port}/sign-in", data={"api_key": key}, timeout=5)
+    web, _ = sign_in(f"http://127.0.0.1:{port}", key)
     html = web.get(f"http://127.0.0.1:{port}/", timeout=5).text
     return {title: int(n) for title, n in re.findall(r'<a href="/rounds/[0-9a-f]+">([^<]+)</a></td><td>(\d+)</td>', html)}
 

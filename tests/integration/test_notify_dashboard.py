@@ -5,6 +5,7 @@ import re
 import requests
 
 from common.events import make_event
+from tests import signin
 from tests.conftest import wait_until
 from tests.integration.test_notify_service import (  # noqa: F401  (fixtures)
     ORGS, key_events, notify, publish, seu_campaign, smtp, story_submitted,
@@ -23,9 +24,7 @@ def wust_events():
 
 
 def sign_in(base, key):
-    web = requests.Session()
-    r = web.post(f"{base}/sign-in", data={"api_key": key}, allow_redirects=False, timeout=10)
-    return web, r
+    return signin.sign_in(base, key)
 
 
 def test_the_dashboard_for_the_ministry_and_for_a_university(notify):  # noqa: F811
@@ -42,9 +41,9 @@ def test_the_dashboard_for_the_ministry_and_for_a_university(notify):  # noqa: F
 
     assert requests.get(f"{base}/dashboard", allow_redirects=False, timeout=10).headers["Location"] == "/sign-in"
     web, r = sign_in(base, "sk_wrong")
-    assert r.status_code == 401 and "密钥无效" in r.text and "session" not in r.cookies
+    assert r.status_code == 401 and "密钥无效" in r.text and "notify_session" not in r.cookies
     web, r = sign_in(base, "sk_ministry")
-    assert r.status_code == 303 and r.headers["Location"] == "/dashboard" and "session" in r.cookies
+    assert r.status_code == 303 and r.headers["Location"] == "/dashboard" and "notify_session" in r.cookies
 
     def page():
         html = web.get(f"{base}/dashboard", timeout=10).text

@@ -46,3 +46,18 @@ def test_memory_stays_bounded_by_forgetting_the_longest_idle_key():
         limiter.hit(f"client-{n}")
     assert len(limiter._events) <= 101
     assert limiter.retry_after("client-999") is not None and limiter.retry_after("client-0") is None
+
+
+def test_failed_sign_ins_count_per_key_prefix_and_loosely_per_address():
+    from common.ratelimit import RateLimits
+
+    limits = RateLimits({"RATE_FAILED_SIGN_INS": 2, "RATE_FAILED_SIGN_INS_PER_ADDRESS": 4})
+    for _ in range(2):
+        limits.sign_in_failed("10.0.0.1", "key:sk_seu_abc")
+    assert limits.sign_in_wait("10.0.0.1", "key:sk_seu_abc") is not None  # that prefix waits, from anywhere
+    assert limits.sign_in_wait("10.9.9.9", "key:sk_seu_abc") is not None
+    assert limits.sign_in_wait("10.0.0.1", "key:sk_wust_ab") is None  # the campus NAT: others carry on
+    for n in range(2):
+        limits.sign_in_failed("10.0.0.1", f"key:typo{n}")
+    assert limits.sign_in_wait("10.0.0.1", "key:sk_wust_ab") is not None  # the address reached its own limit
+    assert limits.sign_in_wait("10.0.0.2", "key:sk_wust_ab") is None
