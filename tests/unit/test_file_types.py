@@ -150,3 +150,18 @@ def test_files_on_another_origin_and_the_pages_csp_allows_only_that_one_for_medi
     assert csp.count("files.review.example.edu.cn") == 2 and csp.endswith("script-src 'self'")
     same_host = Response("", headers={"Content-Security-Policy": "default-src 'self'"})
     assert allow_files_origin(same_host, FileLinks(b"s")).headers["Content-Security-Policy"] == "default-src 'self'"
+
+
+def test_on_s3_the_presigned_link_carries_the_safe_type_and_disposition_too():
+    class S3:  # records what common.files asks the object store to answer with
+        kind = "s3"
+
+        def download_url(self, key, name, content_type, ttl_s, disposition=None):
+            self.asked = (key, content_type, disposition)
+            return "https://s3.example/bucket/k?signed"
+
+    store = S3()
+    response = serve(store, "seu/f1", "文档1.docx", "text/html", get(), 900)
+    assert response.status_code == 302 and response.headers["Location"] == "https://s3.example/bucket/k?signed"
+    assert store.asked == ("seu/f1", "application/octet-stream", "attachment; filename*=UTF-8''%E6%96%87%E6%A1%A31.docx")
+    assert response.headers["X-Content-Type-Options"] == "nosniff" and response.headers["Content-Security-Policy"] == FILE_CSP
