@@ -461,14 +461,16 @@ def remove_reviewer(s, rnd: Round, reviewer_id: str) -> dict:
     reviewer.active = False
     end_sessions(s, WebSession, reviewer.id)  # a link already redeemed no longer opens their queue
     s.flush()
-    released = 0
+    handed_on = short = 0
     for a in s.scalars(select(Assignment).where(Assignment.reviewer_id == reviewer.id,
                                                  Assignment.state == "assigned")).all():
         score = s.get(Score, a.id)
         if score is None or score.state != "submitted":
-            decline(s, a, "管理员已将该专家移出本轮", conflict=False, by="admin")
-            released += 1
-    return {"released": released}
+            if decline(s, a, "管理员已将该专家移出本轮", conflict=False, by="admin") is None:
+                short += 1  # no eligible colleague: the round page lists the work as short of reviewers
+            else:
+                handed_on += 1
+    return {"handed_on": handed_on, "short": short}
 
 
 def decline(s, a: Assignment, reason: str, conflict: bool, by: str = "reviewer") -> str | None:

@@ -45,7 +45,7 @@ NOTICES = {
     "settings_saved": "设置已保存",
     "reviewers_added": "已添加 {added} 位、更新 {updated} 位专家",
     "reviewers_imported": "已导入：新增 {added} 位、更新 {updated} 位专家",
-    "reviewer_removed": "已将该专家移出本轮：其登录已失效，未提交的 {released} 件作品已改派给其他专家",
+    "reviewer_removed": "已将该专家移出本轮，其登录已失效；未提交的作品 {handed_on} 件已改派给其他专家，{short} 件暂无可改派的专家",
     "assigned": "已分配：新增 {added} 项，共 {total} 项，专家间任务数最多相差 {spread}",
     "assigned_one": "已手动分配",
     "unassigned": "已撤销分配",

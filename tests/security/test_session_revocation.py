@@ -93,7 +93,8 @@ def test_removing_a_reviewer_ends_their_session_and_hands_their_open_works_on(re
     copied = replay(expert.cookies)
 
     r = web.post(f"{base}/rounds/{round_id}/reviewers/{leaving['reviewer_id']}/remove", data={"csrf_token": token})
-    assert r.status_code == 200 and "已将该专家移出本轮" in r.text and "（已移出）" in r.text
+    assert r.status_code == 200 and "（已移出）" in r.text
+    assert f"已将该专家移出本轮，其登录已失效；未提交的作品 {len(works)} 件已改派给其他专家，0 件暂无可改派的专家" in r.text
     for client in (expert, copied):
         assert signed_out(client.get(f"{base}/queue"))
         assert signed_out(client.get(f"{base}/works/{next(iter(works))}"))
