@@ -14,14 +14,25 @@ import csv
 import io
 import re
 import unicodedata
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, NoReturn
 
-from common.errors import Unprocessable
+from common.archives import ZipLimits, measure_zip
+from common.errors import PayloadTooLarge, Unprocessable
 
 _XLSX_MAGIC = b"PK\x03\x04"
+# An org list of 5,000 rows is about 3 MB of XML unzipped, and pictures in a workbook do not
+# compress: 50 MB unzipped, or a ratio past 100 once over 5 MB, is no list (a 1.1 MB workbook
+# whose sharedStrings.xml inflates to 1 GB is refused before openpyxl opens it).
+TABLE_ZIP_LIMITS = ZipLimits(max_uncompressed=50 * 1024 * 1024, max_ratio=100, min_ratio_bytes=5 * 1024 * 1024,
+                             max_entries=1000)
+# Rows as the sheet numbers them (blank ones too: a formatted sheet can run to row 1,048,576) and
+# columns read; our lists have 5–8 columns and at most 5,000 data rows.
+MAX_SHEET_ROWS = 20_000
+MAX_COLUMNS = 100
 # Legacy .xls/.et, and password-protected .xlsx (an OLE container too).
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
@@ -68,7 +79,42 @@ def open_rows(data: bytes, filename: str | None, content_type: str | None, *, wh
         with _xlsx_rows(data, filename, content_type, what, error_code) as rows:
             yield rows
     else:
-        yield _csv_rows(_decode_text(data, filename, content_type, what, error_code), what, error_code)
+        yield _capped(_csv_rows(_decode_text(data, filename, content_type, what, error_code), what, error_code),
+                      what, error_code)
+
+
+def _check_zip(data: bytes, filename: str | None, what: str) -> None:
+    """Measure the workbook from its zip directory before anything inflates (common/archives.py)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            size = measure_zip(zf)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError):
+        return  # not a readable zip: load_workbook says so in its own words below
+    if size.exceeds(TABLE_ZIP_LIMITS):
+        limit = TABLE_ZIP_LIMITS.max_uncompressed // (1024 * 1024)
+        message = (f"{_describe(filename)}解压后有 {size.uncompressed / 1024 / 1024:.0f} MB"
+                   f"（压缩比 {size.ratio:.0f} 倍，{size.entries} 个部件），超出{what}的上限（解压后 {limit} MB、"
+                   f"压缩比 {TABLE_ZIP_LIMITS.max_ratio:.0f} 倍），不像正常的{what}，未读取。"
+                   f"请用 Excel 或 WPS 打开后只保留{what}一张表，另存为 .xlsx（或 CSV）后重新上传。")
+        detail = {"row": None, "column": None, "code": "spreadsheet_too_large", "message": message,
+                  "found": size.uncompressed, "expected": TABLE_ZIP_LIMITS.max_uncompressed}
+        raise PayloadTooLarge(message, code="spreadsheet_too_large", expected=TABLE_ZIP_LIMITS.max_uncompressed,
+                              found=size.uncompressed, details=[detail])
+
+
+def _capped(rows: Rows, what: str, error_code: str) -> Rows:
+    """Rows as read, refused past MAX_SHEET_ROWS rows or MAX_COLUMNS columns with the row named."""
+    for number, cells in rows:
+        if number > MAX_SHEET_ROWS:
+            _fail(what, error_code, "too_many_rows",
+                  f"{what}超过 {MAX_SHEET_ROWS} 行（含空行；第 {number} 行还有内容或格式）。"
+                  f"请删除多余的行（包括只设了格式的空行），或拆分为多个文件后分批上传。",
+                  expected=f"不超过 {MAX_SHEET_ROWS} 行", found=f"第 {number} 行", row=number)
+        if len(cells) > MAX_COLUMNS and any(cells[MAX_COLUMNS:]):
+            _fail(what, error_code, "too_many_columns",
+                  f"{what}第 {number} 行超过 {MAX_COLUMNS} 列。请只保留模板中的列（多余的列请删除）后重新上传。",
+                  expected=f"不超过 {MAX_COLUMNS} 列", found=f"多于 {MAX_COLUMNS} 列", row=number)
+        yield number, cells[:MAX_COLUMNS]
 
 
 @contextmanager
@@ -76,6 +122,7 @@ def _xlsx_rows(data: bytes, filename: str | None, content_type: str | None, what
                error_code: str) -> Iterator[Rows]:
     from openpyxl import load_workbook
 
+    _check_zip(data, filename, what)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # openpyxl raises many types for a zip that isn't a workbook
@@ -86,9 +133,11 @@ def _xlsx_rows(data: bytes, filename: str | None, content_type: str | None, what
     try:
         ws = wb.worksheets[0]  # the first sheet, not the active one: predictable for users
         ws.reset_dimensions()  # some generators write a wrong <dimension>; don't trust it
-        # openpyxl fills skipped rows, so enumeration gives the Excel row number.
-        yield ((n, [cell_text(v) for v in values])
-               for n, values in enumerate(ws.iter_rows(values_only=True), start=1))
+        # openpyxl fills skipped rows, so enumeration gives the Excel row number. max_col bounds each row:
+        # without it a single cell in column XFD widens its row to 16,384 values.
+        yield _capped(((n, [cell_text(v) for v in values])
+                       for n, values in enumerate(ws.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1), start=1)),
+                      what, error_code)
     finally:
         wb.close()
 

@@ -263,12 +263,14 @@ def get_org(session, tenant: Tenant, org_id: str) -> Org:
     return org
 
 
-def import_orgs(session, outbox, tenant: Tenant, data: bytes, filename: str | None, content_type: str | None) -> dict:
-    """All rows or none: validation runs on the whole table before any write."""
+def import_orgs(session, outbox, tenant: Tenant, data: bytes, filename: str | None, content_type: str | None,
+                parse: Callable[..., list] = parse_org_table) -> dict:
+    """All rows or none: validation runs on the whole table before any write. `parse` is parse_org_table, or
+    the service's wrapper that runs it in a tpool thread (unzipping and parsing a workbook is CPU work)."""
     require_university(tenant)
     existing_rows = session.scalars(select(Org).where(Org.tenant_id == tenant.id)).all()
     by_name = {o.name: o for o in existing_rows}
-    rows = parse_org_table(data, filename, content_type, {o.name: o.level for o in existing_rows})
+    rows = parse(data, filename, content_type, {o.name: o.level for o in existing_rows})
     created = updated = 0
     for row in rows:  # level2 rows come first, so parents exist before branches
         org = by_name.get(row.name)

@@ -25,7 +25,7 @@ from common.http import JsonApi
 from common.query import QueryValidator, openapi_path
 from services.intake import operations as ops
 from services.intake.domain.analysis import analyse_work
-from services.intake.domain.orgs import render_template_xlsx
+from services.intake.domain.orgs import parse_org_table, render_template_xlsx
 from services.intake.models import FileRecord, OutboxMessage, ProcessedEvent, Receipt
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,11 @@ class IntakeService:
     def _tenant(self, s, request):
         """The caller's university; a client that keeps sending wrong keys is told to wait (429)."""
         return self.limits.key_checked(request, lambda: ops.authenticate(s, request.headers))
+
+    @staticmethod
+    def _parse_orgs(*args):
+        """`parse_org_table` in a real thread: a workbook is unzipped and parsed, which would hold the loop."""
+        return tpool.execute(parse_org_table, *args)
 
     @staticmethod
     def _analyse(*args):
@@ -193,7 +198,7 @@ class IntakeService:
         filename = request.args.get("filename")
         with self.db.transaction() as s:
             tenant = self._tenant(s, request)
-            return ops.import_orgs(s, self.outbox, tenant, data, filename, request.mimetype)
+            return ops.import_orgs(s, self.outbox, tenant, data, filename, request.mimetype, self._parse_orgs)
 
     # ------------------------------------------------------------------ submissions
 

@@ -15,6 +15,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 
+from common.archives import ZipLimits, measure_zip
 from services.media.policy import finding
 
 # A long 讲稿 with photos is a few MB zipped and rarely 30 MB unzipped; 200 MB unzipped is no text.
@@ -171,12 +172,9 @@ def _inspect_zip(path: str, size_bytes: int) -> DocumentReport:
             return _corrupt(facts, exc)
         raise ValueError(MSG_OTHER_ZIP) from None
     with zf:
-        infos = zf.infolist()
-        # Sizes from the central directory are an upper bound: zipfile stops reading an entry at
-        # its declared size (and then fails the CRC), so an entry cannot inflate beyond it.
-        total = sum(i.file_size for i in infos)
-        packed = sum(i.compress_size for i in infos)
-        ratio = total / max(packed, 1)
+        # measured from the central directory, as every zip of the platform is (common/archives.py)
+        size = measure_zip(zf)
+        total, ratio = size.uncompressed, size.ratio
         facts["uncompressed_bytes"] = total
         try:
             is_docx = _is_docx(zf)
@@ -184,7 +182,7 @@ def _inspect_zip(path: str, size_bytes: int) -> DocumentReport:
             return _corrupt(facts, exc)
         if not is_docx:
             raise ValueError(MSG_OTHER_ZIP)
-        if total > MAX_UNCOMPRESSED or len(infos) > MAX_ENTRIES or (total > MIN_RATIO_BYTES and ratio > MAX_RATIO):
+        if size.exceeds(ZipLimits(MAX_UNCOMPRESSED, MAX_RATIO, MIN_RATIO_BYTES, MAX_ENTRIES)):
             return DocumentReport(facts, [finding(
                 "document_too_large_uncompressed", "error",
                 f"Word 文档解压后过大（{_mb(total)}，压缩比 {ratio:.0f} 倍；上限 {_mb(MAX_UNCOMPRESSED)}），"

@@ -256,7 +256,9 @@ class ReviewService:
             data = upload.stream.read(MAX_UPLOAD + 1)
             if len(data) > MAX_UPLOAD:
                 raise DomainError(f"名单文件最大 {MAX_UPLOAD // 1024 // 1024} MB。", code="file_too_large", status=413)
-            return ops.add_reviewers(s, rnd, parse_reviewer_table(data, upload.filename, upload.mimetype))
+            # unzipping and parsing a workbook is CPU work: in a real thread, not on the event loop
+            rows = tpool.execute(parse_reviewer_table, data, upload.filename, upload.mimetype)
+            return ops.add_reviewers(s, rnd, rows)
 
         return self._act(request, round_id, action, "reviewers_imported")
 
