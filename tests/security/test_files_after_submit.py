@@ -6,7 +6,8 @@ to a submitted work. Now every way the files of a submitted stage change (delete
 check that fails) returns the work to before that stage with a message that it must be submitted
 again; the receipt no longer holds, `submission_reopened` tells review (the work leaves its round) and
 notify (progress counts, a mail to the org). A file for a stage not yet submitted changes nothing.
-Through the real HTTP API of a real intake, with review and notify as real services for the event.
+Through the real HTTP API of a real intake (SQLite and PostgreSQL), with review and notify as real
+services for the event.
 """
 import hashlib
 
@@ -27,8 +28,8 @@ BRANCH = "计算机科学与工程学院教工第一党支部"
 
 
 @pytest.fixture
-def intake(sqlite_url, make_config, start_service):
-    yield start_intake(sqlite_url, make_config, start_service)
+def intake(db_url, make_config, start_service):
+    yield start_intake(db_url, make_config, start_service)
     clock.set_start(None)
 
 
