@@ -42,7 +42,7 @@ def lone_intake(tmp_path, amqp_uri):
                             stdout=open(tmp_path / "intake.log", "wb"), stderr=subprocess.STDOUT)
     try:
         wait_healthy(f"http://127.0.0.1:{port}/health", proc, timeout=60)
-        yield {"base": f"http://127.0.0.1:{port}", "key": key, "log": tmp_path / "intake.log"}
+        yield {"base": f"http://127.0.0.1:{port}", "key": key, "log": tmp_path / "intake.log", "pid": proc.pid}
     finally:
         proc.terminate()
         try:

@@ -9,8 +9,6 @@ quickly and /health answers meanwhile.
 """
 import io
 import os
-import subprocess
-import sys
 import threading
 import time
 import zipfile
@@ -21,12 +19,12 @@ from openpyxl import Workbook
 
 from common.errors import DomainError
 from common.tables import MAX_COLUMNS, MAX_SHEET_ROWS, open_rows
-from deploy.embedded import wait_healthy
 from services.intake.domain.orgs import parse_org_table
-from tests.conftest import ROOT, free_port, wait_until
+from tests.conftest import wait_until
 from tests.integration.test_review_service import (  # noqa: F401  (fixture)
     INTAKE, admin, csrf, publish, review, story, the_round,
 )
+from tests.security.test_fuzz_api import lone_intake  # noqa: F401  (fixture: intake as its own process)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _SST = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
@@ -128,36 +126,10 @@ class HealthPoller:
         self._thread.join(10)
 
 
-@pytest.fixture
-def intake_process(tmp_path, amqp_uri):
-    port = free_port()
-    env = dict(os.environ, DATA_DIR=str(tmp_path / "data"), AMQP_URI=amqp_uri, INTAKE_PORT=str(port),
-               PLATFORM_CLOCK_START="2020-06-12T09:00:00+08:00")
-    admin_cli = [sys.executable, "-m", "services.intake.admin"]
-
-    def run(*args):
-        return subprocess.run(admin_cli + list(args), cwd=ROOT, env=env, check=True, capture_output=True,
-                              text=True).stdout.strip()
-
-    run("create-tenant", "seu", "东南大学")
-    key = run("issue-key", "seu", "--label", "bomb")
-    proc = subprocess.Popen([sys.executable, "-m", "common.run", "intake"], cwd=ROOT, env=env,
-                            stdout=open(tmp_path / "intake.log", "wb"), stderr=subprocess.STDOUT)
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}/health", proc, timeout=60)
-        yield {"base": f"http://127.0.0.1:{port}", "key": key, "pid": proc.pid}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def test_intake_refuses_an_org_list_bomb_quickly_in_little_memory_and_keeps_answering(intake_process, org_bomb):
-    base, pid = intake_process["base"], intake_process["pid"]
+def test_intake_refuses_an_org_list_bomb_quickly_in_little_memory_and_keeps_answering(lone_intake, org_bomb):  # noqa: F811
+    base, pid = lone_intake["base"], lone_intake["pid"]
     http = requests.Session()
-    http.headers["Authorization"] = f"Bearer {intake_process['key']}"
+    http.headers["Authorization"] = f"Bearer {lone_intake['key']}"
     # a real list first: openpyxl and the import path are loaded, so what follows is the bomb's own cost
     ok = http.post(f"{base}/api/v1/orgs/import", data=xlsx_with_shared_strings(ORG_ROWS, 10_000),
                    headers={"Content-Type": XLSX})
