@@ -49,6 +49,8 @@ def main(argv: list[str]) -> int:
     migrate(config["DATABASE_URL"], migrations_dir(name))
     declare_topology(config["AMQP_URI"], retry_delays(config), queue_type(config))
 
+    # the container is config["SERVICE_CONTAINER_CLS"]: common.server.ServiceContainer, whose HTTP
+    # requests have workers of their own beside the events' (issue #14 item 3)
     runner = ServiceRunner(config)
     runner.add_service(load_service_class(SERVICES[name][0]))
 

@@ -327,3 +327,34 @@ def test_an_error_that_echoes_a_lone_surrogate_is_still_a_json_answer():
     assert r.status_code == 400 and json.loads(r.get_data())["error"]["found"] == "\ufffd"
     page = error_page(400, "实际为 \ud800")
     assert page.status_code == 400 and "\ufffd" in page.get_data(as_text=True)
+
+
+def test_a_non_ascii_csrf_token_is_refused_on_every_review_form(review):  # noqa: F811
+    staffed = staffed_round(review, reviewers=1)
+    base, web, round_id = review["base"], staffed["admin"], staffed["round_id"]
+    expert, _ = redeem(staffed["invites"][0]["sign_in_url"])
+    assignment = re.search(r'href="/works/([0-9a-f]{32})"', expert.get(f"{base}/queue").text).group(1)
+    ids = {"round_id": round_id, "assignment_id": assignment, "reviewer_id": staffed["invites"][0]["reviewer_id"]}
+    forms = [(m, u) for (m, u), access in REVIEW_ACCESS.items() if m == "POST" and access in ("admin", "reviewer")]
+    assert len(forms) >= 14
+    for method, url in forms:
+        client = web if REVIEW_ACCESS[(method, url)] == "admin" else expert
+        path = re.sub(r"<string:([a-z_]+)>", lambda m: ids[m.group(1)], url)
+        for token in ("令牌", "é" * 64, "\ud800"):
+            r = client.post(base + path, data=form_body({"csrf_token": token}), allow_redirects=False,
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert r.status_code == 403 and "缺少有效的防伪令牌" in r.text, (path, ascii(token), r.status_code)
+    assert expert.get(f"{base}/queue").status_code == 200  # nothing was done: still signed in
+
+
+def test_a_file_link_whose_signature_is_not_ascii_answers_404(review, make_config, start_service, sqlite_url,  # noqa: F811
+                                                              smtp):  # noqa: F811
+    from services.notify.service import NotifyService
+
+    config = make_config("notify", DATABASE_URL=sqlite_url.replace("service.db", "notify.db"),
+                         MAIL_URL=f"smtp://127.0.0.1:{smtp.port}")
+    start_service(NotifyService, config)
+    for base in (review["base"], "http://" + config["WEB_SERVER_ADDRESS"]):
+        for signature in ("签名", "é" * 27, "%ED%A0%80"):
+            r = requests.get(f"{base}/files/eyJrIjoieCJ9.{quote(signature, safe='%')}", timeout=10)
+            assert r.status_code == 404, (base, signature, r.status_code, r.text[:200])
