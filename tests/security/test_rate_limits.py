@@ -1,4 +1,4 @@
-"""Rate limits on sign-in and upload (issue #7): guessing keys or sign-in links, and flooding uploads,
+"""Rate limits on sign-in and upload (issue #7, issue #14 item 12): guessing keys or sign-in links, and flooding uploads,
 are refused with 429, a Retry-After and a Chinese message; limits come from the service config."""
 import hashlib
 
