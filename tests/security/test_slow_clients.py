@@ -77,6 +77,10 @@ def slow_clients():
         c.close()
 
 
+def figure(open_: int, what: str, took: float) -> None:
+    print(f"with {open_} slow connections open: {what} in {took * 1000:.0f} ms")  # the figure, for the reader
+
+
 def timed(call):
     started = time.monotonic()
     result = call()
@@ -101,14 +105,18 @@ def test_fifty_slow_bodies_do_not_stall_intakes_health_other_universities_or_eve
 
     r, took = timed(lambda: requests.get(f"{base}/health", timeout=10))
     assert r.status_code == 200 and took < 1.0, took
+    figure(SLOW, "intake /health", took)
     r, took = timed(lambda: wust("GET", "/api/v1/submissions"))
     assert r.status_code == 200 and took < 1.0, took
+    figure(SLOW, "another university's GET /api/v1/submissions", took)
     org = wust.org_id("资源与环境工程学院党委")
     r, took = timed(lambda: wust("POST", "/api/v1/submissions", json={
         "campaign_id": "siyige-2020-wust", "track": "story", "org_id": org, "fields": {"title": "资源学院党委战疫故事"}}))
     assert r.status_code == 201 and took < 1.0, (took, r.text)
+    figure(SLOW, "another university's POST /api/v1/submissions", took)
     _, took = timed(lambda: announce_check(intake, f["id"], work["id"], "passed"))
     assert took < 2.0, took
+    figure(SLOW, "file_checked handled (published → visible in the API)", took)
     assert all(c.sent >= 1 and not c.answer for c in clients)  # still open, still trickling
 
 
@@ -132,13 +140,16 @@ def test_fifty_slow_sign_ins_do_not_stall_notifys_health_api_or_events(make_conf
 
     r, took = timed(lambda: requests.get(f"{base}/health", timeout=10))
     assert r.status_code == 200 and took < 1.0, took
+    figure(SLOW + 10, "notify /health", took)
     r, took = timed(lambda: feed_with("sk_wust"))
     assert r.status_code == 200 and took < 1.0, took
+    figure(SLOW + 10, "another university's GET /api/v1/feed/progress", took)
     # An event: a key issued now works as soon as notify has handled its `api_key_issued`.
     publish(config["AMQP_URI"], key_events("seu", "university", "东南大学", "sk_seu_new"))
     _, took = timed(lambda: wait_until(lambda: feed_with("sk_seu_new").status_code == 200, timeout=10,
                                        what="the new key's copy"))
     assert took < 2.0, took
+    figure(SLOW + 10, "api_key_issued handled (published → the key works)", took)
 
 
 def test_a_body_too_slow_is_answered_408_and_the_connection_closed(make_config, start_service, sqlite_url):
