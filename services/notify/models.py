@@ -90,11 +90,11 @@ class MessageLog(Base):
     recipient = Column(String(200), nullable=False)
     subject = Column(String(300), nullable=False)
     body = Column(Text, nullable=False)
-    state = Column(String(16), nullable=False)
-    attempts = Column(Integer, nullable=False, default=0)
     html_body = Column(Text, nullable=True)  # from a `<name>.body.html` template, sent as an alternative part
     # why the university's own template was not used (ours was): shown in GET /api/v1/messages
     template_error = Column(Text, nullable=True)
+    state = Column(String(16), nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(UTCDateTime, nullable=False, default=utcnow)
     last_error = Column(Text, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)

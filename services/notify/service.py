@@ -773,6 +773,11 @@ class NotifyService:
             if len(rows) < SEND_BATCH or all(e is not None for e in outcomes):
                 return sent  # the rest waits for its retry time
 
+    def _attempt_failed(self, s, m: MessageLog, exc: Exception) -> None:
+        self._failed(m, exc)
+        if m.state == "failed":
+            self._report_failed_address(s, m)
+
     def _report_failed_address(self, s, m: MessageLog) -> None:
         """Tell the university's organisation department that an address cannot be reached (once per message)."""
         tenant = s.get(TenantName, m.tenant)
@@ -794,8 +799,3 @@ class NotifyService:
             log.warning("message %s to %s failed for good: %s", m.id, m.recipient, m.last_error)
         else:
             m.next_attempt_at = utcnow() + mail.retry_delay(m.attempts)
-    def _attempt_failed(self, s, m: MessageLog, exc: Exception) -> None:
-        self._failed(m, exc)
-        if m.state == "failed":
-            self._report_failed_address(s, m)
-
