@@ -84,14 +84,19 @@ def serve(store, key: str, name: str, content_type: str, request, ttl_s: int) ->
     return response
 
 
-def allow_files_origin(response: Response, links: FileLinks) -> Response:
-    """A page that embeds files from FILES_PUBLIC_URL: let its CSP load pictures and media from there."""
-    origin = links.origin
+def allow_files_origin(response: Response, links: FileLinks, store=None) -> Response:
+    """A page that embeds files: let its CSP load pictures and media from where their bytes come from.
+
+    That is FILES_PUBLIC_URL when links point there, and the bucket's public endpoint when the store
+    is S3: a file link answers with a redirect there, and CSP checks the redirect's target too.
+    """
+    origins = [o for o in (links.origin, getattr(store, "public_origin", None)) if o]
     csp = response.headers.get("Content-Security-Policy")
-    if origin and csp:
+    if origins and csp:
+        extra = " ".join(dict.fromkeys(origins))
         directives = []
         for directive in csp.split(";"):
             name = directive.strip().split(" ", 1)[0]
-            directives.append(f"{directive.rstrip()} {origin}" if name in ("img-src", "media-src") else directive)
+            directives.append(f"{directive.rstrip()} {extra}" if name in ("img-src", "media-src") else directive)
         response.headers["Content-Security-Policy"] = ";".join(directives)
     return response

@@ -12,6 +12,7 @@ GIL), so a 1 GB file never stalls the event loop or the AMQP heartbeat.
 """
 from __future__ import annotations
 
+
 import hashlib
 import os
 from contextlib import suppress as _suppress
@@ -187,6 +188,17 @@ class S3Store:
             boto3.client("s3", endpoint_url=public_endpoint_url, region_name=region or "us-east-1", config=cfg)
             if public_endpoint_url else self.client
         )
+
+    @property
+    def public_origin(self) -> str:
+        """Scheme and host of the presigned links browsers follow (pages' CSP must allow it).
+
+        Links are path-style, so their host is the presigning client's endpoint.
+        """
+        from urllib.parse import urlsplit
+
+        url = urlsplit(self.presigner.meta.endpoint_url)
+        return f"{url.scheme}://{url.netloc}"
 
     def ensure_bucket(self) -> None:
         from botocore.exceptions import ClientError

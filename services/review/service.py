@@ -174,7 +174,7 @@ class ReviewService:
             a = ops.reviewer_assignment(s, session["reviewer_id"], assignment_id)
             view = ops.work_view(s, a, self.web.links)
             return allow_files_origin(self.web.render("work.html", session, saved=request.args.get("saved"), **view),
-                                      self.web.links)
+                                      self.web.links, self.store)
 
     @page("POST", "/works/<string:assignment_id>/score")
     def score(self, request, assignment_id):
@@ -192,7 +192,7 @@ class ReviewService:
                 a = ops.reviewer_assignment(s, session["reviewer_id"], assignment_id)
                 view = ops.work_view(s, a, self.web.links)
                 return allow_files_origin(self.web.render("work.html", session, exc.status, error=exc.message,
-                                                          form=request.form, **view), self.web.links)
+                                                          form=request.form, **view), self.web.links, self.store)
         if submit and view["next_id"]:
             return redirect(f"/works/{view['next_id']}?saved=submitted")
         return redirect(f"/works/{assignment_id}?saved={'submitted' if submit else 'draft'}")

@@ -165,3 +165,20 @@ def test_on_s3_the_presigned_link_carries_the_safe_type_and_disposition_too():
     assert response.status_code == 302 and response.headers["Location"] == "https://s3.example/bucket/k?signed"
     assert store.asked == ("seu/f1", "application/octet-stream", "attachment; filename*=UTF-8''%E6%96%87%E6%A1%A31.docx")
     assert response.headers["X-Content-Type-Options"] == "nosniff" and response.headers["Content-Security-Policy"] == FILE_CSP
+
+
+def test_on_s3_the_pages_csp_allows_the_buckets_public_endpoint_the_file_links_redirect_to():
+    """CSP checks a redirect's target: with `img-src 'self'` the reviewer's pictures and videos, which
+    answer with a redirect to the bucket, would not load on S3 (compose and production)."""
+    from werkzeug.wrappers import Response
+
+    from common.objectstore import S3Store
+
+    store = S3Store("siyige", "http://minio:9000", "us-east-1", "https://files.example.edu.cn:9000")
+    assert store.public_origin == "https://files.example.edu.cn:9000"
+    page = Response("", headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                                                            "media-src 'self'; script-src 'self'"})
+    csp = allow_files_origin(page, FileLinks(b"s"), store).headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://files.example.edu.cn:9000" in csp
+    assert "media-src 'self' https://files.example.edu.cn:9000" in csp
+    assert "script-src 'self'" in csp and csp.count("files.example.edu.cn") == 2
