@@ -307,6 +307,21 @@ class Outbox:
         return ev
 
 
+class StandaloneOutbox:
+    """An outbox for code outside a nameko worker (an operator command): adds rows to the service's outbox
+    table in the caller's transaction; the service's relay publishes them (within its poll interval, or
+    when the service next starts)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def add(self, session, name: str, tenant: str, data: dict):
+        ev = catalogue.make_event(name, tenant, data)
+        session.add(self.model(event_id=ev.event_id, event_type=ev.type, tenant=tenant, envelope=ev.to_dict(),
+                               attempts=0))
+        return ev
+
+
 class OutboxRelay(DependencyProvider):
     """Publishes a service's outbox rows; each worker gets an `Outbox`.
 

@@ -14,6 +14,7 @@ import sys
 
 from sqlalchemy import select
 
+from common import messaging
 from common.db import Store, migrate
 from common.errors import DomainError
 from common.settings import migrations_dir, service_config
@@ -21,16 +22,11 @@ from services.intake import operations as ops
 from services.intake.models import OutboxMessage, Tenant
 
 
-class StandaloneOutbox:
+class StandaloneOutbox(messaging.StandaloneOutbox):
     """Writes outbox rows outside a nameko worker; intake's relay publishes them."""
 
-    def add(self, session, name: str, tenant: str, data: dict):
-        from common.events import make_event
-
-        ev = make_event(name, tenant, data)
-        session.add(OutboxMessage(event_id=ev.event_id, event_type=ev.type, tenant=tenant,
-                                  envelope=ev.to_dict(), attempts=0))
-        return ev
+    def __init__(self):
+        super().__init__(OutboxMessage)
 
 
 def open_store() -> Store:

@@ -34,6 +34,7 @@ class CheckReport(Base):
     track = Column(String(40), nullable=False)
     kind = Column(String(16), nullable=False)
     object_key = Column(String(300), nullable=False)
+    declared_type = Column(String(120), nullable=True)  # the portal's type (`file_uploaded`), for a check again
     state = Column(String(16), nullable=False)
     claimed_by = Column(String(64), nullable=True)
     claimed_at = Column(UTCDateTime, nullable=True)

@@ -4,38 +4,35 @@ For each `file_uploaded`: claim the file (so a duplicate delivery to another
 replica does not check it twice), run `media-check` in a child process with a
 time and memory limit (probing is CPU-heavy and FFmpeg may misbehave on a
 pathological file: neither may touch this process's event loop), store the
-derived files, record the report and announce `file_checked`.
+derived files, record the report and announce `file_checked`. The steps after
+the claim are in pipeline.py, which the operator's `recheck` (admin.py) runs too.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
 import socket
-import sys
-import tempfile
 import uuid
 from datetime import timedelta
 
-import eventlet
 from eventlet import tpool
-from eventlet.green import subprocess
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
-from sqlalchemy import select
 
 from common import looplag
 from common.db import utcnow
 from common.dependencies import Database, ObjectStore, Segmenter
 from common.http import api  # the guarded server every service runs (common.server)
 from common.messaging import OutboxRelay, handles
+from services.media import pipeline
 from services.media.models import CheckReport, MediaPolicyCopy, OutboxMessage, ProcessedEvent
-from services.media.policy import finding, judge, verdict_of
-from services.media.recheck import with_sidecar
 
 log = logging.getLogger(__name__)
-KEYWORDS = 10  # keywords kept from a document's or subtitles' text
+
+
+def _declared(data: dict) -> str | None:
+    """The type the portal declared (checked against the content, and kept for a check again)."""
+    return (data.get("content_type") or "")[:120] or None
 
 
 class ClaimHeld(Exception):
@@ -50,55 +47,6 @@ class ReplicaId(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.value
-
-
-def run_check(path: str, kind: str, policy: dict | None, workdir: str, timeout_s: float,
-              memory_mb: int, sidecar: str | None = None, declared_type: str | None = None) -> dict:
-    """`media-check` in a child process; always returns a report dict."""
-    policy_file = os.path.join(workdir, "policy.json")
-    with open(policy_file, "w", encoding="utf-8") as f:
-        json.dump(policy or {}, f)
-    derived_dir = os.path.join(workdir, "derived")
-    cmd = [sys.executable, "-m", "services.media.cli", path, "--kind", kind, "--json",
-           "--policy-file", policy_file, "--derived-dir", derived_dir]
-    if sidecar:
-        cmd += ["--subtitles", sidecar]
-    if declared_type:
-        cmd += ["--declared-type", declared_type]
-
-    def limit_memory():  # runs in the child before exec
-        import resource
-
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit_memory,
-                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    try:
-        # eventlet's green subprocess is a copy of the standard module with its
-        # own TimeoutExpired class; a green Timeout is the dependable limit here.
-        with eventlet.Timeout(timeout_s):
-            out, err = proc.communicate()
-    except eventlet.Timeout:
-        proc.kill()
-        proc.communicate()
-        return {"verdict": "failed", "facts": {}, "derived": {}, "text": "", "cues": [], "findings": [finding(
-            "check_timeout", "error", f"文件检查超过 {int(timeout_s)} 秒仍未完成（文件可能已损坏或结构异常）。"
-            "请重新导出后上传；如仍失败，请联系平台管理员。", timeout_s, None)]}
-    try:
-        report = json.loads(out.decode("utf-8").strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        log.error("media-check exited %s without a report: %s", proc.returncode, err.decode(errors="replace")[-2000:])
-        report = {"findings": [finding("check_crashed", "error",
-                                       "检查程序无法处理这个文件（文件可能已损坏）。请重新导出后上传；如仍失败，请联系平台管理员。",
-                                       None, proc.returncode)], "facts": {}}
-    if report.get("verdict") == "unreadable":
-        report["verdict"] = "failed"
-    report.setdefault("derived", {})
-    report.setdefault("cues", [])
-    report.setdefault("text", "")
-    report["verdict"] = verdict_of(report["findings"])
-    return report
 
 
 class MediaService:
@@ -127,49 +75,21 @@ class MediaService:
 
     @handles("file_uploaded")
     def on_file_uploaded(self, event):
-        d = event.data
+        """Claim, check and record (pipeline.py: the same steps as the operator's `recheck`)."""
+        file_id = event.data["file_id"]
         if not self._claim(event):
             return
         with self.db.transaction() as s:
-            copy = s.get(MediaPolicyCopy, (d["campaign_id"], d["track"], d["kind"]))
-            policy = copy.policy if copy else None
-            sidecar_key = self._sidecar_key(s, d) if d["kind"] == "video" else None
-        workdir = tempfile.mkdtemp(prefix="media-check-")
+            job = pipeline.job_for(s, s.get(CheckReport, file_id))
         try:
-            path = self.store.local_copy(d["object_key"], workdir)
-            sidecar = self.store.local_copy(sidecar_key, tempfile.mkdtemp(dir=workdir)) if sidecar_key else None
-            report = run_check(path, d["kind"], policy, workdir, self._timeout(),
-                               int(self.config.get("MEDIA_CHECK_MEMORY_MB", 3072)), sidecar, d.get("content_type"))
-            derived = {}
-            for name, local in report["derived"].items():
-                key = f"derived/{event.tenant}/{d['file_id']}/{os.path.basename(local)}"
-                self.store.put_file(key, local)
-                derived[name] = key
-            if report["text"].strip():
-                # The words of a document or of subtitles: keywords for the portal and the theme suggestion,
-                # and the text itself for the material library, so nobody parses the file again.
-                keywords = tpool.execute(self.segmenter.keywords, report["text"], KEYWORDS)
-                report["facts"]["keywords"] = [w for w, _ in keywords]
-                local = os.path.join(workdir, "text.txt")
-                with open(local, "w", encoding="utf-8") as f:
-                    f.write(report["text"])
-                derived["text"] = f"derived/{event.tenant}/{d['file_id']}/text.txt"
-                report["facts"].setdefault("derived_types", {})["text"] = "text/plain"
-                self.store.put_file(derived["text"], local)
+            outcome = pipeline.check(self.store, job, pipeline.Limits.of(self.config), self._keywords)
         except Exception:
-            self._release(d["file_id"])  # the retry may check it at once
+            self._release(file_id)  # the retry may check it at once
             raise
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
         with self.db.handling(event) as s:
             if s is None:
                 return
-            row = s.get(CheckReport, d["file_id"])
-            row.state, row.verdict, row.findings, row.facts = "done", report["verdict"], report["findings"], report["facts"]
-            row.derived, row.cues, row.text, row.checked_at = derived, report["cues"], report["text"], utcnow()
-            self._announce(s, event.tenant, row)
-            if d["kind"] == "subtitle":
-                self._recheck_videos(s, event.tenant, row)
+            pipeline.record(s, self.outbox, s.get(CheckReport, file_id), outcome)
 
     # ------------------------------------------------------------------ helpers
 
@@ -194,10 +114,12 @@ class MediaService:
             if row is None:
                 s.add(CheckReport(file_id=d["file_id"], submission_id=d["submission_id"], tenant=event.tenant,
                                   campaign_id=d["campaign_id"], track=d["track"], kind=d["kind"],
-                                  object_key=d["object_key"], state="checking", claimed_by=self.replica,
+                                  object_key=d["object_key"], declared_type=_declared(d),
+                                  state="checking", claimed_by=self.replica,
                                   claimed_at=now, findings=[], facts={}, derived={}, cues=[], text=""))
             else:
                 row.state, row.claimed_by, row.claimed_at = "checking", self.replica, now
+                row.declared_type = row.declared_type or _declared(d)
         return True
 
     def _release(self, file_id: str) -> None:
@@ -207,30 +129,7 @@ class MediaService:
                 row.claimed_by, row.claimed_at = None, None
 
     def _timeout(self) -> float:
-        return float(self.config.get("MEDIA_CHECK_TIMEOUT_S", 600))
+        return pipeline.Limits.of(self.config).timeout_s
 
-    def _sidecar_key(self, s, d) -> str | None:
-        row = s.scalars(select(CheckReport).where(
-            CheckReport.submission_id == d["submission_id"], CheckReport.kind == "subtitle",
-            CheckReport.state == "done", CheckReport.verdict != "failed").order_by(CheckReport.checked_at.desc())
-        ).first()
-        return row.object_key if row else None
-
-    def _announce(self, s, tenant: str, row: CheckReport) -> None:
-        self.outbox.add(s, "file_checked", tenant, {
-            "file_id": row.file_id, "submission_id": row.submission_id, "verdict": row.verdict,
-            "findings": row.findings, "facts": row.facts, "derived": row.derived,
-            "checked_at": row.checked_at.isoformat()})
-
-    def _recheck_videos(self, s, tenant: str, subtitle: CheckReport) -> None:
-        """A sidecar arrived after its video was checked: judge the video again (no re-scan)."""
-        videos = s.scalars(select(CheckReport).where(
-            CheckReport.submission_id == subtitle.submission_id, CheckReport.kind == "video",
-            CheckReport.state == "done")).all()
-        for video in videos:
-            copy = s.get(MediaPolicyCopy, (video.campaign_id, video.track, "video"))
-            facts, findings = with_sidecar(video.facts, video.findings, video.cues, subtitle.cues,
-                                           copy.policy if copy else None, judge)
-            video.facts, video.findings, video.verdict = facts, findings, verdict_of(findings)
-            video.checked_at = utcnow()
-            self._announce(s, tenant, video)
+    def _keywords(self, text: str, n: int):
+        return tpool.execute(self.segmenter.keywords, text, n)  # jieba is CPU work: off the event loop
