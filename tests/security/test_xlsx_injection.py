@@ -71,6 +71,7 @@ def test_the_shared_cell_writer_keeps_text_as_text_in_both_kinds_of_sheet(value)
 
 def test_reviews_ranking_export_keeps_hostile_titles_names_and_comments_as_text(review):  # noqa: F811
     from tests.integration.test_review_service import INTAKE, ORG_NAMES, admin, csrf, outbox, publish, story
+    from tests.signin import redeem
 
     base, store = review["base"], review["store"]
     titles = HOSTILE[:4] + ["标题\x07响铃=1+1"]
@@ -94,9 +95,8 @@ def test_reviews_ranking_export_keeps_hostile_titles_names_and_comments_as_text(
     web.post(f"{base}/rounds/{round_id}/assign", data={"csrf_token": token})
     web.post(f"{base}/rounds/{round_id}/invite", data={"csrf_token": token})
     link = wait_until(lambda: outbox(store, "reviewer_invited"), what="the invitation")[0]["data"]["sign_in_url"]
-    expert = requests.Session()
-    expert.get(link)
-    expert.post(link)
+    expert, signed_in = redeem(link)
+    assert signed_in.status_code == 303, signed_in.text[:300]
     for aid in dict.fromkeys(re.findall(r'href="/works/([0-9a-f]{32})"', expert.get(f"{base}/queue").text)):
         page = expert.get(f"{base}/works/{aid}").text
         expert.post(f"{base}/works/{aid}/score", data={
