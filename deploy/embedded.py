@@ -91,8 +91,11 @@ def _stop(signum, frame):
     raise Stop(signal.Signals(signum).name)
 
 
-def stop_all(procs: dict[str, subprocess.Popen], grace_s: float = 20) -> None:
-    """SIGTERM to every service, then wait; a service that outlives its grace is killed, and we say so."""
+def stop_all(procs: dict[str, subprocess.Popen], grace_s: float = 30) -> None:
+    """SIGTERM to every service, then wait; a service that outlives its grace is killed, and we say so.
+
+    30 s, as compose's stop_grace_period: a service lets its running workers finish first.
+    """
     for p in procs.values():
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
