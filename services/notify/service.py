@@ -127,6 +127,17 @@ def enqueue(session, templates, *, kind: str, tenant: str, recipient: str, dedup
     return True
 
 
+def submission_copy(s, tenant: str, d: dict, level: str, state: str) -> SubmissionCopy:
+    """Notify's copy of a work, made on the first event about it with the state that event implies."""
+    copy = s.get(SubmissionCopy, d["submission_id"])
+    if copy is None:
+        copy = SubmissionCopy(submission_id=d["submission_id"], tenant=tenant, campaign_id=d["campaign_id"],
+                              track=d["track"], org_id=d["org_id"], level=level, stages=[], complete=False,
+                              state=state)
+        s.add(copy)
+    return copy
+
+
 class NotifyService:
     name = "notify"
 
@@ -509,12 +520,7 @@ class NotifyService:
         with self.db.handling(event) as s:
             if s is None:
                 return
-            copy = s.get(SubmissionCopy, d["submission_id"])
-            if copy is None:
-                copy = SubmissionCopy(submission_id=d["submission_id"], tenant=event.tenant,
-                                      campaign_id=d["campaign_id"], track=d["track"], org_id=d["org_id"],
-                                      level=d["org_level"], stages=[], complete=False, state="submitted")
-                s.add(copy)
+            copy = submission_copy(s, event.tenant, d, d["org_level"], "submitted")
             # A withdrawal that overtook this event wins: withdrawn is final in intake.
             copy.stages = sorted(set(copy.stages) | {d["stage"]})
             copy.state = "withdrawn" if copy.state == "withdrawn" else "submitted"
@@ -573,16 +579,10 @@ class NotifyService:
         with self.db.handling(event) as s:
             if s is None:
                 return
-            copy = s.get(SubmissionCopy, d["submission_id"])
-            if copy is None:
-                # Out of order: the submission's event is still on its way. Remember the withdrawal so
-                # that it does not count the work as submitted when it arrives.
-                contact = s.get(Contact, d["org_id"])
-                copy = SubmissionCopy(submission_id=d["submission_id"], tenant=event.tenant,
-                                      campaign_id=d["campaign_id"], track=d["track"], org_id=d["org_id"],
-                                      level=contact.level if contact else "level2", stages=[], complete=False,
-                                      state="withdrawn")
-                s.add(copy)
+            # Out of order, the submission's event is still on its way: the copy made here remembers
+            # the withdrawal, so that event does not count the work as submitted when it arrives.
+            contact = s.get(Contact, d["org_id"])
+            copy = submission_copy(s, event.tenant, d, contact.level if contact else "level2", "withdrawn")
             copy.state = "withdrawn"
             s.flush()
             readmodel.refresh(s, event.tenant, copy.campaign_id, copy.track, copy.level)
@@ -596,12 +596,7 @@ class NotifyService:
         with self.db.handling(event) as s:
             if s is None:
                 return
-            copy = s.get(SubmissionCopy, d["submission_id"])
-            if copy is None:
-                copy = SubmissionCopy(submission_id=d["submission_id"], tenant=event.tenant,
-                                      campaign_id=d["campaign_id"], track=d["track"], org_id=d["org_id"],
-                                      level=d["org_level"], stages=[], complete=False, state="draft")
-                s.add(copy)
+            copy = submission_copy(s, event.tenant, d, d["org_level"], "draft")
             if copy.state != "withdrawn":
                 copy.stages = [st for st in copy.stages if st in d["stages_submitted"]]
                 copy.complete, copy.state = False, "submitted" if copy.stages else "draft"
