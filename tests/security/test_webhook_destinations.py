@@ -191,6 +191,10 @@ def test_every_class_of_bad_destination_is_refused_with_a_clear_error(make_confi
         assert (error["code"], error["field"]) == (code, "url"), (url, error)
         assert "公网" in error["expected"] and not error["message"].isascii(), error
     assert requests.get(notify["base"], headers=SEU, timeout=10).json()["items"] == []
+    # without a key nothing about the body is checked or said: 401 first, whatever was sent
+    for body in ({"data": "x", "headers": {"Content-Type": "text/plain"}}, {"json": {"url": "http://127.0.0.1/"}}):
+        r = requests.post(notify["base"], timeout=10, **body)
+        assert r.status_code == 401, (body, r.status_code, r.text)
     # what the allow-list names goes through, on any port
     receiver = Receiver()
     try:
