@@ -46,7 +46,11 @@ class SubmissionCopy(Base):
     level = Column(String(16), nullable=False)
     stages = Column(JSON, nullable=False, default=list)  # stage keys submitted
     complete = Column(Boolean, nullable=False, default=False)  # the final stage is in
-    state = Column(String(16), nullable=False)  # submitted | withdrawn
+    state = Column(String(16), nullable=False)  # submitted | withdrawn | draft (reopened with nothing left in)
+    # when the newest submission and the newest reopening counted here happened (intake's times): events
+    # can arrive out of order, and an older one must not undo what a newer one counted
+    last_submitted_at = Column(UTCDateTime, nullable=True)
+    last_reopened_at = Column(UTCDateTime, nullable=True)
     __table_args__ = (Index("ix_notify_sub_progress", "tenant", "campaign_id", "track", "level"),)
 
 

@@ -148,3 +148,12 @@ def track_labels(s) -> dict[str, str]:
         for key, spec in (c.tracks or {}).items():
             labels.setdefault(key, spec.get("label", key))
     return labels
+
+
+def happened_before(when: datetime, other: datetime | None) -> bool:
+    """True when `when` is earlier than `other` (nothing is earlier than a time we never saw)."""
+    return other is not None and when < other
+
+
+def latest(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a

@@ -522,11 +522,15 @@ class NotifyService:
             if s is None:
                 return
             copy = submission_copy(s, event.tenant, d, d["org_level"], "submitted")
-            # A withdrawal that overtook this event wins: withdrawn is final in intake.
-            copy.stages = sorted(set(copy.stages) | {d["stage"]})
-            copy.state = "withdrawn" if copy.state == "withdrawn" else "submitted"
+            submitted_at = datetime.fromisoformat(d["submitted_at"])
             copy.level = d["org_level"]
-            copy.complete = copy.complete or d["final_stage"]
+            # A reopening that overtook this event undid this stage already; the count stays as it left it.
+            if not readmodel.happened_before(submitted_at, copy.last_reopened_at):
+                # A withdrawal that overtook this event wins: withdrawn is final in intake.
+                copy.stages = sorted(set(copy.stages) | {d["stage"]})
+                copy.state = "withdrawn" if copy.state == "withdrawn" else "submitted"
+                copy.complete = copy.complete or d["final_stage"]
+                copy.last_submitted_at = readmodel.latest(copy.last_submitted_at, submitted_at)
             s.flush()
             readmodel.refresh(s, event.tenant, d["campaign_id"], d["track"], d["org_level"])
             hooks.enqueue(s, event)
@@ -598,9 +602,12 @@ class NotifyService:
             if s is None:
                 return
             copy = submission_copy(s, event.tenant, d, d["org_level"], "draft")
-            if copy.state != "withdrawn":
+            reopened_at = datetime.fromisoformat(d["reopened_at"])
+            # A submission after this reopening that arrived first already counts the work as it is now.
+            if copy.state != "withdrawn" and not readmodel.happened_before(reopened_at, copy.last_submitted_at):
                 copy.stages = [st for st in copy.stages if st in d["stages_submitted"]]
                 copy.complete, copy.state = False, "submitted" if copy.stages else "draft"
+                copy.last_reopened_at = readmodel.latest(copy.last_reopened_at, reopened_at)
             s.flush()
             readmodel.refresh(s, event.tenant, copy.campaign_id, copy.track, copy.level)
             if d.get("contact_email"):

@@ -383,6 +383,48 @@ def test_a_withdrawal_that_overtakes_its_submission_still_wins(notify, smtp):
         assert (row.works_submitted, row.works_withdrawn, row.orgs_submitted) == (0, 1, 0)
 
 
+def reopened(submission_id: str, at: str, voided: str):
+    return make_event("submission_reopened", "seu", {
+        "submission_id": submission_id, "campaign_id": "siyige-2020-seu", "track": "story", "org_id": "o-cse",
+        "org_name": "计算机科学与工程学院党委", "org_level": "level2", "title": "计算机学院党委战疫故事", "stage": None,
+        "stages_submitted": [], "reopened_stage": "submission", "reason": "file_deleted", "file_id": "f-1",
+        "voided_receipts": [voided], "reopened_at": at, "contact_email": "cse@demo.local"})
+
+
+def test_a_late_reopening_or_a_late_submission_does_not_undo_what_a_newer_event_counted(notify, smtp):
+    """Events can arrive out of order (a retry, a replica): notify counts the newest state of each work."""
+    from services.notify.models import SubmissionCopy
+
+    def copy_state(sid):
+        with notify["store"].transaction() as s:
+            row = s.get(SubmissionCopy, sid)
+            return row and (row.state, tuple(row.stages))
+
+    def handled_reopenings():
+        return sum(1 for m in messages(notify["store"]) if m[0] == "reopened")
+
+    publish(notify["amqp"], seu_campaign(), ORGS, story_submitted())
+    wait_until(lambda: copy_state("s-o-cse") == ("submitted", ("submission",)), what="the submission")
+    # submitted 02:00, its file deleted 02:30 (reopened), submitted again 03:00 — the reopening arrives last
+    again = story_submitted(receipt="SEU-20200714-00002")
+    again.data["submitted_at"] = "2020-07-14T03:00:00+00:00"
+    publish(notify["amqp"], again)
+    publish(notify["amqp"], reopened("s-o-cse", "2020-07-14T02:30:00+00:00", "SEU-20200714-00001"))
+    wait_until(lambda: handled_reopenings() == 1, what="the late reopening")
+    assert copy_state("s-o-cse") == ("submitted", ("submission",))
+
+    # the other way round: a reopening at 02:30 arrives before the submission of 02:00 it undid
+    first = story_submitted(org_id="o-me", receipt="SEU-20200714-00003")
+    late = reopened("s-o-me", "2020-07-14T02:30:00+00:00", "SEU-20200714-00003")
+    late.data["org_id"] = "o-me"
+    publish(notify["amqp"], late)
+    wait_until(lambda: copy_state("s-o-me") == ("draft", ()), what="the early reopening")
+    publish(notify["amqp"], first)
+    wait_until(lambda: any(m[0] == "receipt" and m[1] == "cse@demo.local" for m in messages(notify["store"]))
+               and len([m for m in messages(notify["store"]) if m[0] == "receipt"]) >= 3, what="the late receipt")
+    assert copy_state("s-o-me") == ("draft", ())
+
+
 def test_reviewers_get_their_link_and_orgs_their_selection_result(notify, smtp):
     smtp.start()
     publish(notify["amqp"], seu_campaign(), ORGS, story_submitted())
