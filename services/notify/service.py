@@ -127,6 +127,14 @@ def enqueue(session, templates, *, kind: str, tenant: str, recipient: str, dedup
     return True
 
 
+def stage_labels(s, campaign_id: str, track: str, stage: str) -> dict:
+    """What a mail calls the campaign, track and stage: their titles from the campaign notify keeps."""
+    campaign = s.get(CampaignCopy, campaign_id)
+    spec = campaign.tracks.get(track, {}) if campaign else {}
+    return {"campaign": campaign.title if campaign else campaign_id, "track": spec.get("label", track),
+            "stage": spec.get("stage_labels", {}).get(stage, stage)}
+
+
 def submission_copy(s, tenant: str, d: dict, level: str, state: str) -> SubmissionCopy:
     """Notify's copy of a work, made on the first event about it with the state that event implies."""
     copy = s.get(SubmissionCopy, d["submission_id"])
@@ -535,13 +543,9 @@ class NotifyService:
             readmodel.refresh(s, event.tenant, d["campaign_id"], d["track"], d["org_level"])
             hooks.enqueue(s, event)
             if d.get("contact_email"):
-                campaign = s.get(CampaignCopy, d["campaign_id"])
-                track = (campaign.tracks.get(d["track"], {}) if campaign else {})
                 enqueue(s, self.mail.templates, kind="receipt", tenant=event.tenant, recipient=d["contact_email"],
                         dedupe_key=f"receipt:{d['receipt_no']}", context={
-                            **d, "campaign": campaign.title if campaign else d["campaign_id"],
-                            "track": track.get("label", d["track"]),
-                            "stage": track.get("stage_labels", {}).get(d["stage"], d["stage"]),
+                            **d, **stage_labels(s, d["campaign_id"], d["track"], d["stage"]),
                             "submitted_at": beijing(d["submitted_at"])})
 
     @handles("file_uploaded")
@@ -611,13 +615,9 @@ class NotifyService:
             s.flush()
             readmodel.refresh(s, event.tenant, copy.campaign_id, copy.track, copy.level)
             if d.get("contact_email"):
-                campaign = s.get(CampaignCopy, d["campaign_id"])
-                track = (campaign.tracks.get(d["track"], {}) if campaign else {})
                 enqueue(s, self.mail.templates, kind="reopened", tenant=event.tenant, recipient=d["contact_email"],
                         dedupe_key=f"reopened:{d['submission_id']}:{d['reopened_at']}", context={
-                            **d, "campaign": campaign.title if campaign else d["campaign_id"],
-                            "track": track.get("label", d["track"]),
-                            "stage": track.get("stage_labels", {}).get(d["reopened_stage"], d["reopened_stage"]),
+                            **d, **stage_labels(s, d["campaign_id"], d["track"], d["reopened_stage"]),
                             "reopened_at": beijing(d["reopened_at"])})
 
     @handles("submission_forwarded")
