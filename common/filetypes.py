@@ -9,8 +9,6 @@ Pure: no I/O, no framework.
 """
 from __future__ import annotations
 
-KIND_LABELS = {"video": "视频", "image": "图片", "audio": "音频", "document": "文档", "subtitle": "字幕"}
-
 GENERIC = "application/octet-stream"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 

@@ -9,9 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 LEVELS = ("branch", "level2", "university", "ministry")
-LEVEL_LABELS = {"branch": "党支部", "level2": "二级党组织", "university": "高校党委", "ministry": "教育部"}
-# What a review round at a level is called in the UI.
-ROUND_LABELS = {"level2": "院级评审", "university": "校级评审", "ministry": "全国评审"}
 
 
 def parent_level(level: str) -> str | None:

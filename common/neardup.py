@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import difflib
 import zlib
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 

@@ -11,7 +11,6 @@ whole corpus), never on the event loop.
 """
 from __future__ import annotations
 
-import logging
 import math
 import re
 import threading

@@ -33,8 +33,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from zoneinfo import ZoneInfo
-
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from nameko.extensions import DependencyProvider
 from sqlalchemy import JSON, Column, String, delete
@@ -45,6 +43,7 @@ from common.auth import same_secret
 from common.db import UTCDateTime, utcnow
 from common.errors import DomainError, Forbidden
 from common.http import printable
+from common.locale import beijing_date, beijing_short
 from common.server import GuardedHandler
 
 log = logging.getLogger(__name__)
@@ -250,7 +249,6 @@ def check_origin(request, public_url: str) -> None:
                         code="cross_site_request", expected=sorted(own), found=shown)
 
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class Templates:
@@ -261,8 +259,8 @@ class Templates:
                                trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(globals_, csrf_field=CSRF_FIELD)
         # People read times in Beijing time, whatever the server's zone.
-        self.env.filters["beijing"] = lambda when: when.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-        self.env.filters["beijing_date"] = lambda when: when.astimezone(SHANGHAI).strftime("%Y-%m-%d")
+        self.env.filters["beijing"] = beijing_short
+        self.env.filters["beijing_date"] = beijing_date
 
     def render(self, name: str, **context: Any) -> str:
         return self.env.get_template(name).render(**context)
@@ -381,7 +379,9 @@ class WebPages(DependencyProvider):
         self.public_url = cfg.get("PUBLIC_URL", "")
         self.sessions = Sessions(secret, self.container.service_name, self.session_model,
                                  secure=str(self.public_url).startswith("https://"))
-        from common.files import FileLinks  # file serving lives in common.files (it imports this module)
+        from common.files import (
+            FileLinks,  # file serving lives in common.files (it imports this module)
+        )
 
         # FILES_PUBLIC_URL: another origin for uploaded files; unset, pages link to files on their own host.
         self.links = FileLinks(secret, cfg.get("FILES_PUBLIC_URL", ""))

@@ -11,8 +11,8 @@ import hashlib
 import json
 import re
 import secrets
-from datetime import datetime, timedelta
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -21,19 +21,40 @@ from sqlalchemy.exc import IntegrityError
 from common import clock
 from common.auth import bearer_key, hash_key, invalid_key
 from common.db import contains_text
-from common.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unprocessable
+from common.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unprocessable,
+)
 from common.events import TENANT
+from common.locale import BEIJING, LEVEL_LABELS
 from common.objectstore import new_key
 from common.text import LineProblem, single_line_problem
 from services.intake.domain import analysis
 from services.intake.domain import submission as rules
-from services.intake.domain.filetype import check_declared_type
 from services.intake.domain.campaign import (
-    LEVELS, CampaignDefinition, check_tightens, parent_level, parse_definition,
+    LEVELS,
+    CampaignDefinition,
+    check_tightens,
+    parent_level,
+    parse_definition,
 )
+from services.intake.domain.filetype import check_declared_type
 from services.intake.domain.orgs import parse_org_table
 from services.intake.models import (
-    ApiKey, Campaign, Extension, FileRecord, IdempotencyKey, Org, Receipt, Submission, SubmissionLog, Tenant,
+    ApiKey,
+    Campaign,
+    Extension,
+    FileRecord,
+    IdempotencyKey,
+    Org,
+    Receipt,
+    Submission,
+    SubmissionLog,
+    Tenant,
 )
 
 MINISTRY = "ministry"
@@ -361,9 +382,9 @@ def create_submission(session, tenant: Tenant, body: dict, analyse: Analyser = a
     track = track_of(definition, body["track"])
     org = get_org(session, tenant, body["org_id"])
     if org.level not in track.submit_levels:
-        allowed = "、".join(rules.LEVEL_LABELS[lv] for lv in track.submit_levels)
+        allowed = "、".join(LEVEL_LABELS[lv] for lv in track.submit_levels)
         raise Forbidden(
-            f"“{track.label}”由{allowed}提交，“{org.name}”是{rules.LEVEL_LABELS[org.level]}。请以{allowed}的身份提交。",
+            f"“{track.label}”由{allowed}提交，“{org.name}”是{LEVEL_LABELS[org.level]}。请以{allowed}的身份提交。",
             code="level_not_allowed", field="org_id", expected=track.submit_levels, found=org.level,
         )
     fields = body.get("fields", {})
@@ -541,7 +562,7 @@ def grant_extension(session, tenant: Tenant, body: dict) -> Extension:
     org = get_org(session, tenant, body["org_id"])
     until = datetime.fromisoformat(body["until"])
     if until.tzinfo is None:
-        until = until.replace(tzinfo=rules.SHANGHAI)
+        until = until.replace(tzinfo=BEIJING)
     rules.check_extension(track, stage, org.level, until, parent_level(org.level))
     ext = session.scalar(select(Extension).where(
         Extension.org_id == org.id, Extension.campaign_id == campaign.id, Extension.track == track.key,
@@ -677,7 +698,7 @@ def _reopen_for_file(session, outbox, sub: Submission, track, org: Org, kind: st
     if reopening is None:
         return None
     if by_portal and sub.forwarded_to is not None:
-        raise Conflict(f"作品已被择优报送至{rules.LEVEL_LABELS[sub.forwarded_to]}，已提交的文件不能再改动。"
+        raise Conflict(f"作品已被择优报送至{LEVEL_LABELS[sub.forwarded_to]}，已提交的文件不能再改动。"
                        "如确需更正，请联系上级组织部门。", code="submission_forwarded", found=sub.forwarded_to)
     now = clock.now()
     done = rules.submitted_stages(track, sub.stage)
@@ -818,7 +839,7 @@ def forward_selection(session, outbox, round_tenant: str, data: dict) -> list[Su
         org = session.get(Org, sub.org_id)
         at = rules.level_of_work(org.level, sub.forwarded_to)
         if at != data["level"]:
-            raise Conflict(f"作品“{sub.title}”目前在{rules.LEVEL_LABELS[at]}一级，不在本轮评审的层级。",
+            raise Conflict(f"作品“{sub.title}”目前在{LEVEL_LABELS[at]}一级，不在本轮评审的层级。",
                            code="wrong_level", expected=data["level"], found=at)
         moving.append((sub, org))
     if not moving:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from services.media import contenttype, probe
 from services.media.policy import finding, judge, verdict_of
 
-KIND_LABELS = {"video": "视频", "image": "图片", "audio": "音频", "document": "文档", "subtitle": "字幕"}
 IMAGE_FORMATS = {"jpeg", "png"}
 DOCUMENT_SNIFFS = {"pdf", "zip", "ole"}
 

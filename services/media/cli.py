@@ -15,7 +15,8 @@ import argparse
 import json
 import sys
 
-from services.media.checker import KIND_LABELS, NotMedia, check_file, detect_kind
+from common.locale import KIND_LABELS
+from services.media.checker import NotMedia, check_file, detect_kind
 
 DEFAULT_CAMPAIGN = "siyige-2020-seu"
 VERDICT_LABELS = {"passed": "通过", "warnings": "通过（有提示）", "failed": "未通过"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from common import filetypes
+from common.locale import KIND_LABELS
 from services.media.policy import finding
 
 _VIDEO = {"mp4": "video/mp4", "mov": "video/quicktime", "m4a": "video/mp4", "mkv": "video/x-matroska",
@@ -40,7 +41,7 @@ def mismatch(kind: str, declared: str | None, determined: str | None) -> dict | 
     """An error finding when the declared type claims another kind of file than the content is."""
     if not filetypes.contradicts(declared, determined):
         return None
-    label = filetypes.KIND_LABELS.get(filetypes.family(determined) or kind, "文件")
+    label = KIND_LABELS.get(filetypes.family(determined) or kind, "文件")
     return finding("content_type_mismatch", "error",
                    f"上传时声明的文件类型为“{filetypes.normalise(declared)}”，但文件内容是{label}（{determined}）。"
                    f"声明的类型必须与文件内容一致。请按文件的实际格式重新上传（声明类型可留空，由平台识别）。",

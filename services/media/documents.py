@@ -16,6 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from common.archives import ZipLimits, measure_zip
+from common.locale import byte_size
 from services.media.policy import finding
 
 # A long 讲稿 with photos is a few MB zipped and rarely 30 MB unzipped; 200 MB unzipped is no text.
@@ -59,10 +60,6 @@ def _facts(fmt: str, size_bytes: int, **more) -> dict:
              "text_chars": 0, "encrypted": False}
     facts.update(more)
     return facts
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.0f} MB"
 
 
 def _sniff(path: str) -> str | None:
@@ -185,7 +182,7 @@ def _inspect_zip(path: str, size_bytes: int) -> DocumentReport:
         if size.exceeds(ZipLimits(MAX_UNCOMPRESSED, MAX_RATIO, MIN_RATIO_BYTES, MAX_ENTRIES)):
             return DocumentReport(facts, [finding(
                 "document_too_large_uncompressed", "error",
-                f"Word 文档解压后过大（{_mb(total)}，压缩比 {ratio:.0f} 倍；上限 {_mb(MAX_UNCOMPRESSED)}），"
+                f"Word 文档解压后过大（{byte_size(total)}，压缩比 {ratio:.0f} 倍；上限 {byte_size(MAX_UNCOMPRESSED)}），"
                 "不像正常的文档。请用 Word 打开后另存为 .docx 再上传，或转为 PDF。",
                 MAX_UNCOMPRESSED, total)])
         app_xml = _read_small(zf, "docProps/app.xml")

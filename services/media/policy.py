@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.locale import byte_size
+
 OPS = {
     "eq": lambda a, v: a == v,
     "ne": lambda a, v: a != v,
@@ -46,10 +48,7 @@ def fmt_value(fact: str, value: Any) -> str:
         minutes, seconds = divmod(int(round(value)), 60)
         return f"{minutes}分{seconds:02d}秒" if seconds else f"{minutes}分钟"
     if fact == "size_bytes":
-        for unit, size in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
-            if value >= size:
-                return f"{value / size:.2f}".rstrip("0").rstrip(".") + f" {unit}"
-        return f"{value} 字节"
+        return byte_size(value)
     if fact in ("width", "height"):
         return f"{value} 像素"
     if fact == "subtitle_coverage":

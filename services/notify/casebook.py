@@ -14,7 +14,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 import docx
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
@@ -23,7 +22,8 @@ from docx.oxml.ns import qn
 from docx.shared import Pt, RGBColor
 from docx.text.paragraph import Paragraph
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from common.locale import BEIJING
+
 BODY_FONT, HEADING_FONT = "宋体", "黑体"
 TOC_INSTRUCTION = ' TOC \\o "1-2" \\h \\z \\u '
 INDENT = Pt(21)  # two characters of the 10.5 pt (五号) body text
@@ -70,8 +70,8 @@ def chinese_number(n: int) -> str:
 def case_collection(title: str, cases: Sequence[Case], *, subtitle: str = "",
                     generated_at: datetime | None = None) -> bytes:
     """The collection as DOCX bytes; a naive ``generated_at`` is taken as Beijing time."""
-    when = generated_at or datetime.now(SHANGHAI)
-    when = when.astimezone(SHANGHAI) if when.tzinfo else when.replace(tzinfo=SHANGHAI)
+    when = generated_at or datetime.now(BEIJING)
+    when = when.astimezone(BEIJING) if when.tzinfo else when.replace(tzinfo=BEIJING)
     document = docx.Document()
     _set_fonts(document)
     _ask_word_to_update_fields(document)

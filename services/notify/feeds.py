@@ -27,16 +27,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from common.errors import InvalidInput
+from common.locale import BEIJING, LEVEL_LABELS, beijing_minute
 from common.tables import xlsx_cell, xlsx_text
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # Repeated here rather than imported from the intake service: notify keeps
 # its own copies of what it needs and never imports another service's code.
-LEVEL_LABELS = {"branch": "党支部", "level2": "二级党组织", "university": "高校党委", "ministry": "教育部"}
 
 # --------------------------------------------------------------------------- #
 # Cursor and paging
@@ -160,7 +157,7 @@ def _aware(value: str | datetime, what: str) -> datetime:
 
 
 def _beijing_text(value: str | datetime) -> str:
-    return _aware(value, "updated_at").astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
+    return beijing_minute(_aware(value, "updated_at"))
 
 
 def _rfc3339(value: str | datetime, what: str) -> str:
@@ -301,7 +298,7 @@ def _display_width(text: str) -> int:
 
 def _xlsx_row(row: dict) -> list[Any]:
     works = _works(row)
-    beijing = _aware(row["updated_at"], "updated_at").astimezone(SHANGHAI).replace(tzinfo=None)
+    beijing = _aware(row["updated_at"], "updated_at").astimezone(BEIJING).replace(tzinfo=None)
     return [
         xlsx_text(row.get("tenant_name") or row["tenant"]),
         xlsx_text(_campaign_name(row)),

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from common.locale import BEIJING
+
 DAYS_BEFORE = (7, 3, 1)
 LEVELS = ("branch", "level2", "university", "ministry")
 
@@ -41,7 +41,7 @@ def due_reminders(now: datetime, campaigns: list[dict], contacts: list[dict],
                   submitted: set[tuple[str, str, str, str]]) -> list[Reminder]:
     """campaigns: {"campaign_id", "tenant", "tracks": {key: {"submit_levels", "deadlines": {stage: {level: iso}}}}};
     contacts: {"tenant", "org_id", "level"}; submitted: {(campaign_id, track, stage, org_id)}."""
-    today = now.astimezone(SHANGHAI).date()
+    today = now.astimezone(BEIJING).date()
     due = []
     for campaign in campaigns:
         orgs = [c for c in contacts if c["tenant"] == campaign["tenant"]]
@@ -51,7 +51,7 @@ def due_reminders(now: datetime, campaigns: list[dict], contacts: list[dict],
                     deadline = effective_deadline(deadlines, level)
                     if deadline is None or deadline < now:
                         continue
-                    days_left = (deadline.astimezone(SHANGHAI).date() - today).days
+                    days_left = (deadline.astimezone(BEIJING).date() - today).days
                     if days_left not in DAYS_BEFORE:
                         continue
                     for org in orgs:

@@ -11,44 +11,61 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from urllib.parse import urlencode
-
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from pathlib import Path
+from urllib.parse import urlencode
 
 from eventlet import tpool
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from sqlalchemy import delete, func, select
-
 from werkzeug.wrappers import Response
 
 from common import clock, looplag
 from common.auth import bearer_key, hash_key, invalid_key
 from common.db import utcnow
-from common.errors import InvalidInput
 from common.dependencies import Database, Limits, ObjectStore, Segmenter
-from common.levels import LEVEL_LABELS, ROUND_LABELS
+from common.errors import InvalidInput
 from common.files import FileLinks
-from common.web import WebPages, end_sessions, page, static_file, web_secret
 from common.http import SchemaValidator, api, read_json
-from common.text import work_prose
+from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS
+from common.locale import beijing_minute as beijing
 from common.messaging import OutboxRelay, handles
-from pathlib import Path
-
+from common.text import work_prose
+from common.web import WebPages, end_sessions, page, static_file, web_secret
 from services.notify import (
-    casebook, dashboard, delivery, destinations, feeds, hooks, library, mail, readmodel, reminders, webhooks,
+    casebook,
+    dashboard,
+    delivery,
+    destinations,
+    feeds,
+    hooks,
+    library,
+    mail,
+    readmodel,
+    reminders,
+    webhooks,
 )
 from services.notify.mailer import Mailer, build_message, sender_address
 from services.notify.models import (
-    ApiKeyCopy, CampaignCopy, Contact, FileCopy, ForwardedWork, LibraryWork, MessageLog, OutboxMessage,
-    ProcessedEvent, SubmissionCopy, TenantName, WebSession,
-    WebhookDelivery, WebhookSubscription,
+    ApiKeyCopy,
+    CampaignCopy,
+    Contact,
+    FileCopy,
+    ForwardedWork,
+    LibraryWork,
+    MessageLog,
+    OutboxMessage,
+    ProcessedEvent,
+    SubmissionCopy,
+    TenantName,
+    WebhookDelivery,
+    WebhookSubscription,
+    WebSession,
 )
 
 log = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEND_BATCH = 50
 # How often due mail is looked for: a receipt waits up to this long before it goes out (an indexed
 # query on pending rows when there is none; at 1 s, the wait was most of the submit → inbox time).
@@ -68,11 +85,6 @@ WEBHOOK_SCHEMAS = SchemaValidator({"components": {"schemas": {"Subscription": {
     "type": "object", "additionalProperties": False, "required": ["url", "event_types"],
     "properties": {"url": {"type": "string", "maxLength": 500},
                    "event_types": {"type": "array", "minItems": 1, "items": {"type": "string"}}}}}}})
-
-
-def beijing(iso: str | datetime) -> str:
-    when = datetime.fromisoformat(iso) if isinstance(iso, str) else iso
-    return when.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
 
 
 class MailerProvider(DependencyProvider):
@@ -684,7 +696,7 @@ class NotifyService:
                 submission_id=work.submission_id, tenant=work.tenant, tenant_name=work.tenant_name,
                 campaign_id=work.root_campaign_id or work.campaign_id, track=work.track, track_label=track_label,
                 theme=theme if isinstance(theme, str) and theme else None,
-                year=work.forwarded_at.astimezone(SHANGHAI).year, title=work.title, org_name=work.org_name,
+                year=work.forwarded_at.astimezone(BEIJING).year, title=work.title, org_name=work.org_name,
                 text=text, keywords=keywords, files=work.files, selected_at=clock.now()), tokens)
 
     def _work_text(self, s, fields: dict, files: list[dict]) -> str:

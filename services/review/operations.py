@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
-from common import clock
+from common import clock, filetypes, neardup
 from common.db import serialize_on
 from common.errors import Conflict as ConflictError
 from common.errors import DomainError, Forbidden, InvalidInput, NotFound
 from common.levels import parent_level
-from common import filetypes, neardup
+from common.locale import BEIJING
 from common.text import count_chars, work_prose
 from common.web import end_sessions
 from services.review.domain import assignment as assigning
@@ -27,8 +27,23 @@ from services.review.domain import blind, ranking, rounds
 from services.review.domain import rubric as rubrics
 from services.review.domain.reviewers import ReviewerRow
 from services.review.models import (
-    ApiKeyCopy, Assignment, CampaignCopy, Conflict, Entry, FileCopy, OrgCopy, Reviewer, Round, RubricCopy, Score,
-    ScoreLog, SelectionRow, SignInLink, TenantCopy, TextMatch, WebSession,
+    ApiKeyCopy,
+    Assignment,
+    CampaignCopy,
+    Conflict,
+    Entry,
+    FileCopy,
+    OrgCopy,
+    Reviewer,
+    Round,
+    RubricCopy,
+    Score,
+    ScoreLog,
+    SelectionRow,
+    SignInLink,
+    TenantCopy,
+    TextMatch,
+    WebSession,
 )
 
 SIGN_IN_LINK_TTL = timedelta(days=14)
@@ -300,7 +315,7 @@ def set_round_settings(s, rnd: Round, reviewers_per_work: str, scoring_deadline:
     _open(rnd)
     k = rounds.check_reviewers_per_work(reviewers_per_work)
     if scoring_deadline is not None:
-        today = clock.now().astimezone(rounds.SHANGHAI).date()
+        today = clock.now().astimezone(BEIJING).date()
         deadline = rounds.parse_scoring_deadline(scoring_deadline, today)
         if deadline != rnd.scoring_deadline:
             rnd.scoring_deadline, rnd.reminders_sent = deadline, []

@@ -40,15 +40,15 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from common.errors import Unprocessable
-from common.text import single_line_problem
 from common.levels import LEVELS, parent_level  # noqa: F401  (re-exported: intake imports them from here)
+from common.locale import LEVEL_LABELS, byte_size
+from common.text import single_line_problem
 
 CAMPAIGN_INVALID = "campaign_invalid"
 CAMPAIGN_LOOSENS_PARENT = "campaign_loosens_parent"
 
 # Org levels, bottom to top. Work flows upward: each level submits or forwards
 # to its parent level by that level's deadline.
-LEVEL_LABELS = {"branch": "党支部", "level2": "二级党组织", "university": "高校党委", "ministry": "教育部"}
 # Levels whose orgs create works (a university only selects and forwards).
 SUBMIT_LEVELS = ("branch", "level2")
 # The ministry forwards to nobody, so it has neither a deadline nor a forward count.
@@ -1487,7 +1487,4 @@ def _levels(levels: Iterable[str]) -> str:
 def _size(n: int | None) -> str:
     if n is None:
         return "不限"
-    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if n >= factor:
-            return f"{n / factor:g} {unit}（{n} 字节）"
-    return f"{n} 字节"
+    return byte_size(n) if n < 1024 else f"{byte_size(n)}（{n} 字节）"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from common import filetypes
 from common.errors import Unprocessable
+from common.locale import KIND_LABELS
 
 
 def check_declared_type(kind: str, content_type: str | None) -> None:
@@ -16,7 +17,7 @@ def check_declared_type(kind: str, content_type: str | None) -> None:
     if filetypes.may_declare(kind, content_type):
         return
     allowed = filetypes.declarable(kind)
-    label = filetypes.KIND_LABELS.get(kind, kind)
+    label = KIND_LABELS.get(kind, kind)
     raise Unprocessable(
         f"声明的文件类型“{content_type}”与文件种类“{label}”（{kind}）不符。{label}文件的类型应为："
         f"{'、'.join(allowed)}。请按文件的实际格式填写 content_type，或不填（由平台根据内容识别）。",

@@ -11,21 +11,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo
 
 from common.errors import Conflict, DomainError, Unprocessable
-from common.levels import LEVEL_LABELS, forward_limit, parent_level
-from common.text import count_chars, describe_count_rule, single_line_problem, starts_with_org_name, strip_invisible
+from common.levels import forward_limit, parent_level
+from common.locale import BEIJING, KIND_LABELS, LEVEL_LABELS, beijing_minute, byte_size
+from common.text import (
+    count_chars,
+    describe_count_rule,
+    single_line_problem,
+    starts_with_org_name,
+    strip_invisible,
+)
 from services.intake.domain.campaign import Stage, Track, effective_deadline
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 STATE_LABELS = {"draft": "草稿", "submitted": "已提交", "withdrawn": "已撤回"}
-
-
-def fmt_local(when: datetime) -> str:
-    return when.astimezone(SHANGHAI).strftime("%Y年%m月%d日 %H:%M")
 
 
 # --------------------------------------------------------------------------- fields
@@ -223,8 +224,8 @@ def check_deadline(track: Track, stage: Stage, level: str, now: datetime, extens
     if when is not None and now > when:
         extra = "（含延期）" if check.extended_until else ""
         raise DomainError(
-            f"“{track.label}”的“{stage.label}”阶段截止时间为 {fmt_local(when)}{extra}（北京时间），"
-            f"现在是 {fmt_local(now)}，已不能{action}。如确有特殊情况，请联系学校党委组织部申请延期。",
+            f"“{track.label}”的“{stage.label}”阶段截止时间为 {beijing_minute(when)}{extra}（北京时间），"
+            f"现在是 {beijing_minute(now)}，已不能{action}。如确有特殊情况，请联系学校党委组织部申请延期。",
             code="deadline_passed", status=409, expected=when.isoformat(), found=now.isoformat(),
         )
 
@@ -236,8 +237,8 @@ def check_extension(track: Track, stage: Stage, level: str, until: datetime, par
     parent_deadline = effective_deadline(track, stage.key, parent_level)
     if parent_deadline is not None and until >= parent_deadline:
         raise Unprocessable(
-            f"延期后的截止时间须早于上级的截止时间 {fmt_local(parent_deadline)}，否则上级无法按时报送；"
-            f"申请的是 {fmt_local(until)}。请选择更早的时间。",
+            f"延期后的截止时间须早于上级的截止时间 {beijing_minute(parent_deadline)}，否则上级无法按时报送；"
+            f"申请的是 {beijing_minute(until)}。请选择更早的时间。",
             code="extension_too_late", field="until", expected=parent_deadline.isoformat(), found=until.isoformat(),
         )
 
@@ -263,7 +264,6 @@ def stage_by_key(track: Track, key: str) -> Stage:
     )
 
 
-KIND_LABELS = {"video": "视频", "image": "图片", "audio": "音频", "document": "文档", "subtitle": "字幕"}
 
 
 # --------------------------------------------------------------------------- files of a submitted stage
@@ -367,7 +367,7 @@ def check_file_kind(track: Track, kind: str, declared_size: int) -> int:
     limit = policy.max_bytes if policy and policy.max_bytes else DEFAULT_MAX_BYTES
     if declared_size > limit:
         raise DomainError(
-            f"{KIND_LABELS.get(kind, kind)}文件最大 {_human(limit)}，本文件为 {_human(declared_size)}。"
+            f"{KIND_LABELS.get(kind, kind)}文件最大 {byte_size(limit)}，本文件为 {byte_size(declared_size)}。"
             f"请压缩或剪辑后重新上传。",
             code="file_too_large", status=413, field="size", expected=limit, found=declared_size,
         )
@@ -377,16 +377,9 @@ def check_file_kind(track: Track, kind: str, declared_size: int) -> int:
 DEFAULT_MAX_BYTES = 2 * 1024 ** 3
 
 
-def _human(n: int) -> str:
-    for unit, size in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}".replace(".0 ", " ")
-    return f"{n} 字节"
-
-
 def receipt_number(tenant: str, seq: int, when: datetime) -> str:
     """回执编号: tenant, date (Beijing) and a per-tenant sequence, e.g. SEU-20200714-00042."""
-    return f"{tenant.upper()}-{when.astimezone(SHANGHAI):%Y%m%d}-{seq:05d}"
+    return f"{tenant.upper()}-{when.astimezone(BEIJING):%Y%m%d}-{seq:05d}"
 
 
 # --------------------------------------------------------------------------- forwarding (择优报送)

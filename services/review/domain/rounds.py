@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
-from zoneinfo import ZoneInfo
 
 from common.errors import Conflict, InvalidInput
-from common.levels import LEVEL_LABELS, ROUND_LABELS, forward_limit, parent_level
+from common.levels import forward_limit, parent_level
+from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS
 
 MINISTRY = "ministry"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 REMINDER_DAYS = (3, 1)  # reviewers with open work are reminded 3 and 1 Beijing days before the deadline
 DEFAULT_REVIEWERS_PER_WORK = 3
 MAX_REVIEWERS_PER_WORK = 15
@@ -122,7 +121,7 @@ def parse_scoring_deadline(value: str, today: date) -> datetime | None:
     if day < today:
         raise InvalidInput(f"评分截止日期 {day} 已经过去（今天是 {today}）。请选择今天或以后的日期。",
                            code="deadline_in_past", field="scoring_deadline", expected=f">= {today}", found=value)
-    return datetime.combine(day, time(23, 59, 59), SHANGHAI).astimezone(timezone.utc)
+    return datetime.combine(day, time(23, 59, 59), BEIJING).astimezone(timezone.utc)
 
 
 def reminder_due(deadline: datetime | None, now: datetime, sent: list[str]) -> str | None:
@@ -133,7 +132,7 @@ def reminder_due(deadline: datetime | None, now: datetime, sent: list[str]) -> s
     """
     if deadline is None:
         return None
-    days_left = (deadline.astimezone(SHANGHAI).date() - now.astimezone(SHANGHAI).date()).days
+    days_left = (deadline.astimezone(BEIJING).date() - now.astimezone(BEIJING).date()).days
     candidates = [d for d in REMINDER_DAYS if 0 <= days_left <= d]
     if not candidates:
         return None

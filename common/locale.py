@@ -1,0 +1,44 @@
+"""How the platform speaks to people in China: Beijing time, Chinese labels, sizes in words.
+
+Every service writes dates, levels, kinds of file and byte sizes into pages, mails and
+error messages; they read the same everywhere because they come from here.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+LEVEL_LABELS = {"branch": "党支部", "level2": "二级党组织", "university": "高校党委", "ministry": "教育部"}
+# What a review round at a level is called in the UI.
+ROUND_LABELS = {"level2": "院级评审", "university": "校级评审", "ministry": "全国评审"}
+KIND_LABELS = {"video": "视频", "image": "图片", "audio": "音频", "document": "文档", "subtitle": "字幕"}
+
+
+def in_beijing(when: datetime | str) -> datetime:
+    """`when` (aware, or an ISO string with offset) as Beijing time."""
+    moment = datetime.fromisoformat(when) if isinstance(when, str) else when
+    return moment.astimezone(BEIJING)
+
+
+def beijing_minute(when: datetime | str) -> str:
+    """For mails and messages: 2020年07月14日 17:00."""
+    return in_beijing(when).strftime("%Y年%m月%d日 %H:%M")
+
+
+def beijing_short(when: datetime | str) -> str:
+    """For tables in pages: 2020-07-14 17:00."""
+    return in_beijing(when).strftime("%Y-%m-%d %H:%M")
+
+
+def beijing_date(when: datetime | str) -> str:
+    return in_beijing(when).strftime("%Y-%m-%d")
+
+
+def byte_size(n: int) -> str:
+    """1.5 MB, 2 GB, 300 字节: binary units, at most two decimals, no trailing zeros."""
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.2f}".rstrip("0").rstrip(".") + f" {unit}"
+    return f"{n} 字节"
