@@ -20,9 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import (
-    JSON, BigInteger, Column, DateTime, Integer, String, Text, create_engine, event, func, text,
-)
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, String, Text, create_engine, event, func, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker

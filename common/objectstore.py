@@ -12,12 +12,11 @@ GIL), so a 1 GB file never stalls the event loop or the AMQP heartbeat.
 """
 from __future__ import annotations
 
-
 import hashlib
 import os
-from contextlib import suppress as _suppress
 import tempfile
 import uuid
+from contextlib import suppress as _suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO

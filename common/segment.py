@@ -2,7 +2,8 @@
 
 One dictionary for the platform: jieba's, loaded once per process together with
 the domain dictionary `common/data/party_terms.txt` (党支部, 组织生活会, 红色防火墙,
-三微一端 …), so that the field's terms stay whole; `cut` is jieba's accurate mode. Text is normalised first (`common.text.normalise`:
+三微一端 …), so that the field's terms stay whole; `cut` is jieba's accurate mode.
+Text is normalised first (`common.text.normalise`:
 Traditional to Simplified, emoji and invisible characters out, broken lines joined);
 the submitter's original is never changed, only read.
 

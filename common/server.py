@@ -27,8 +27,7 @@ import time
 
 import eventlet
 from eventlet.greenpool import GreenPool
-from nameko.containers import ServiceContainer as NamekoContainer
-from nameko.containers import WorkerContext
+from nameko.containers import ServiceContainer as NamekoContainer, WorkerContext
 from nameko.exceptions import ContainerBeingKilled
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer

@@ -379,9 +379,7 @@ class WebPages(DependencyProvider):
         self.public_url = cfg.get("PUBLIC_URL", "")
         self.sessions = Sessions(secret, self.container.service_name, self.session_model,
                                  secure=str(self.public_url).startswith("https://"))
-        from common.files import (
-            FileLinks,  # file serving lives in common.files (it imports this module)
-        )
+        from common.files import FileLinks  # file serving lives in common.files (it imports this module)
 
         # FILES_PUBLIC_URL: another origin for uploaded files; unset, pages link to files on their own host.
         self.links = FileLinks(secret, cfg.get("FILES_PUBLIC_URL", ""))

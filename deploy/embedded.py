@@ -29,8 +29,9 @@ DEMO_CLOCK = "2020-06-12T09:00:00+08:00"
 def seed(env: dict) -> dict:
     """Tenants, keys, campaigns and orgs; returns the demo keys (issued once)."""
     os.environ.update(env)
-    from common import clock
     from datetime import datetime
+
+    from common import clock
 
     if env.get("PLATFORM_CLOCK_START"):
         clock.set_start(datetime.fromisoformat(env["PLATFORM_CLOCK_START"]))

@@ -89,8 +89,8 @@ def start_service():
     In the container `common.run` uses: HTTP requests have workers of their own (common/server.py).
     """
     from common.db import migrate
-    from common.server import ServiceContainer
     from common.messaging import declare_topology, queue_type, retry_delays
+    from common.server import ServiceContainer
     from common.settings import migrations_dir
 
     started = []

@@ -669,8 +669,15 @@ def make_document_pdf_tagged(folder) -> Path:
     an incremental save), annotation authors (/T of a note and its popup), a signature's signer, a
     thread's info and an embedded file; with JavaScript on open."""
     from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject,
-                               NumberObject, TextStringObject)
+    from pypdf.generic import (
+        ArrayObject,
+        DecodedStreamObject,
+        DictionaryObject,
+        FloatObject,
+        NameObject,
+        NumberObject,
+        TextStringObject,
+    )
 
     name_cn, name_en = LEAK_NAMES
     writer = PdfWriter(clone_from=PdfReader(make_document_pdf(folder)))

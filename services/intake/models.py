@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import (
-    JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
-)
+from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
 from common.db import UTCDateTime, messaging_models, utcnow

@@ -21,27 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from common import clock
 from common.auth import bearer_key, hash_key, invalid_key
 from common.db import contains_text
-from common.errors import (
-    Conflict,
-    DomainError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    Unprocessable,
-)
+from common.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unprocessable
 from common.events import TENANT
 from common.locale import BEIJING, LEVEL_LABELS
 from common.objectstore import new_key
 from common.text import LineProblem, single_line_problem
-from services.intake.domain import analysis
-from services.intake.domain import submission as rules
-from services.intake.domain.campaign import (
-    LEVELS,
-    CampaignDefinition,
-    check_tightens,
-    parent_level,
-    parse_definition,
-)
+from services.intake.domain import analysis, submission as rules
+from services.intake.domain.campaign import LEVELS, CampaignDefinition, check_tightens, parent_level, parse_definition
 from services.intake.domain.filetype import check_declared_type
 from services.intake.domain.orgs import parse_org_table
 from services.intake.models import (

@@ -18,10 +18,9 @@ from werkzeug.wrappers import Response
 from common import clock, looplag
 from common.dependencies import Database, Limits, ObjectStore, Segmenter
 from common.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge
-from common.http import SchemaValidator, api, parse_yaml, read_json
+from common.http import JsonApi, SchemaValidator, api, parse_yaml, read_json
 from common.messaging import OutboxRelay, handles
 from common.objectstore import SizeExceeded
-from common.http import JsonApi
 from common.query import QueryValidator, openapi_path
 from services.intake import operations as ops
 from services.intake.domain.analysis import analyse_work

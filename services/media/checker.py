@@ -68,7 +68,8 @@ def detect_kind(path: str) -> str:
 def _mismatch(kind: str, sniffed: str | None) -> dict | None:
     """A file whose content is plainly another kind than declared."""
     if kind == "video" and sniffed in IMAGE_FORMATS | DOCUMENT_SNIFFS:
-        found = {"jpeg": "图片", "png": "图片", "pdf": "PDF 文档", "zip": "压缩包或 Word 文档", "ole": "旧版 Office 文档"}[sniffed]
+        found = {"jpeg": "图片", "png": "图片", "pdf": "PDF 文档", "zip": "压缩包或 Word 文档",
+                 "ole": "旧版 Office 文档"}[sniffed]
         return finding("content_mismatch", "error",
                        f"以视频上传，但文件内容是{found}。请上传视频文件本身。", "video", sniffed)
     if kind == "image" and sniffed not in (None, "jpeg", "png") and sniffed not in ("gif",):

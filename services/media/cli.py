@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         report = {"verdict": "unreadable", "kind": args.kind, "facts": {}, "derived": {},
                   "findings": [{"rule": "check_crashed", "severity": "error", "expected": None,
                                 "actual": type(exc).__name__,
-                                "message": "检查程序无法处理这个文件（文件可能已损坏）。请重新导出后上传；如仍失败，请联系平台管理员。"}]}
+                                "message": "检查程序无法处理这个文件（文件可能已损坏）。"
+                                           "请重新导出后上传；如仍失败，请联系平台管理员。"}]}
         print(json.dumps(report, ensure_ascii=False) if args.json else f"{args.file}：无法检查（{exc}）。")
         return 2
     if not args.json:

@@ -34,7 +34,7 @@ class Unreadable(Exception):
 # --------------------------------------------------------------------------- sniffing
 
 
-def sniff(path: str) -> str | None:
+def sniff(path: str) -> str | None:  # noqa: C901 - one branch per magic number, read as a table
     """The container family by magic bytes, or None when unknown."""
     with open(path, "rb") as f:
         head = f.read(64)

@@ -138,7 +138,8 @@ def _parse(url: str) -> _Url:
         if ":" in host or "%" in host:
             raise Refused("invalid_url", f"主机“{host}”既不是域名也不是有效的 IP 地址。", shown)
         if _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
-            raise Refused("webhook_ip_form_refused", f"主机“{host}”是非标准写法的 IP 地址（十进制整数、八进制、十六进制或省略的点分形式）。"
+            raise Refused("webhook_ip_form_refused",
+                          f"主机“{host}”是非标准写法的 IP 地址（十进制整数、八进制、十六进制或省略的点分形式）。"
                           "请使用域名，或点分十进制的 IPv4 地址。", shown)
         try:
             host = host.encode("idna").decode("ascii").lower()

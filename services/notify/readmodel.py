@@ -8,9 +8,7 @@ from sqlalchemy import func, select
 
 from common import filetypes
 from common.db import utcnow
-from services.notify.models import (
-    CampaignCopy, Contact, Counter, FileCopy, ForwardedWork, Progress, SubmissionCopy, TenantName,
-)
+from services.notify.models import CampaignCopy, Contact, Counter, FileCopy, ForwardedWork, Progress, SubmissionCopy, TenantName
 
 
 def next_seq(s) -> int:

@@ -29,8 +29,7 @@ from common.dependencies import Database, Limits, ObjectStore, Segmenter
 from common.errors import InvalidInput
 from common.files import FileLinks
 from common.http import SchemaValidator, api, read_json
-from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS
-from common.locale import beijing_minute as beijing
+from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS, beijing_minute as beijing
 from common.messaging import OutboxRelay, handles
 from common.text import work_prose
 from common.web import WebPages, end_sessions, page, static_file, web_secret

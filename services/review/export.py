@@ -9,7 +9,8 @@ from openpyxl.styles import Font
 from common.tables import xlsx_cell
 from services.review import operations as ops
 
-RANKING_HEADER = ["名次", "作品名称", "报送单位", "评审人数", "原始平均分", "校正后得分", "分歧（标准差）", "评审意见分歧大", "入选"]
+RANKING_HEADER = ["名次", "作品名称", "报送单位", "评审人数", "原始平均分", "校正后得分", "分歧（标准差）",
+                  "评审意见分歧大", "入选"]
 SCORES_HEADER = ["作品名称", "评审专家", "状态", "总分", "评语"]
 
 

@@ -8,9 +8,7 @@ their check results and derived files, and the works that entered review.
 Its own: rounds (per campaign, track and level), reviewers, assignments,
 scores with every change logged, sign-in links, and the confirmed selection.
 """
-from sqlalchemy import (
-    JSON, Boolean, Column, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
-)
+from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
 from common.db import UTCDateTime, messaging_models, utcnow

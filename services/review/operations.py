@@ -16,15 +16,12 @@ from sqlalchemy import func, insert, select
 
 from common import clock, filetypes, neardup
 from common.db import serialize_on
-from common.errors import Conflict as ConflictError
-from common.errors import DomainError, Forbidden, InvalidInput, NotFound
+from common.errors import Conflict as ConflictError, DomainError, Forbidden, InvalidInput, NotFound
 from common.levels import parent_level
 from common.locale import BEIJING
 from common.text import count_chars, work_prose
 from common.web import end_sessions
-from services.review.domain import assignment as assigning
-from services.review.domain import blind, ranking, rounds
-from services.review.domain import rubric as rubrics
+from services.review.domain import assignment as assigning, blind, ranking, rounds, rubric as rubrics
 from services.review.domain.reviewers import ReviewerRow
 from services.review.models import (
     ApiKeyCopy,

@@ -14,11 +14,10 @@ import string
 from pathlib import Path
 from urllib.parse import urlencode
 
+from eventlet import tpool
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 from werkzeug.wrappers import Response
-
-from eventlet import tpool
 
 from common import looplag, neardup
 from common.dependencies import Database, ObjectStore, Segmenter
@@ -27,8 +26,7 @@ from common.files import allow_files_origin
 from common.http import api
 from common.messaging import OutboxRelay, handles
 from common.web import WebPages, end_sessions, page, redirect, static_file
-from services.review import export
-from services.review import operations as ops
+from services.review import export, operations as ops
 from services.review.domain import assignment as assigning
 from services.review.domain.reviewers import one_reviewer, parse_reviewer_table
 from services.review.models import OutboxMessage, ProcessedEvent, Round, WebSession
@@ -45,7 +43,8 @@ NOTICES = {
     "settings_saved": "设置已保存",
     "reviewers_added": "已添加 {added} 位、更新 {updated} 位专家",
     "reviewers_imported": "已导入：新增 {added} 位、更新 {updated} 位专家",
-    "reviewer_removed": "已将该专家移出本轮，其登录已失效；未提交的作品 {handed_on} 件已改派给其他专家，{short} 件暂无可改派的专家",
+    "reviewer_removed": ("已将该专家移出本轮，其登录已失效；未提交的作品 {handed_on} 件已改派给其他专家，"
+                         "{short} 件暂无可改派的专家"),
     "assigned": "已分配：新增 {added} 项，共 {total} 项，专家间任务数最多相差 {spread}",
     "assigned_one": "已手动分配",
     "unassigned": "已撤销分配",

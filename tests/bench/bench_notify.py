@@ -27,8 +27,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.timing import timed  # noqa: E402
 from tests.bench.report import record  # noqa: E402
+from tests.bench.timing import timed  # noqa: E402
 from tests.signin import sign_in  # noqa: E402
 
 

@@ -46,10 +46,10 @@ from deploy.embedded import free_port, wait_healthy  # noqa: E402
 from tests.bench.report import record  # noqa: E402
 from tests.conftest import AMQP_BASE, RABBIT_API  # noqa: E402  (also patches for eventlet, as the tests do)
 from tests.integration.test_notify_service import SmtpServer  # noqa: E402
-from tests.signin import sign_in  # noqa: E402
 from tests.pg import create_database, pg_cluster  # noqa: E402
 from tests.reliability.conftest import import_orgs  # noqa: E402
 from tests.reliability.soak import Portal  # noqa: E402
+from tests.signin import sign_in  # noqa: E402
 
 SERVICES = ("intake", "media", "review", "notify")
 

@@ -24,12 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.bench.timing import timed  # noqa: E402
 from tests.bench.report import record  # noqa: E402
+from tests.bench.timing import timed  # noqa: E402
 from tests.signin import redeem, sign_in  # noqa: E402
 
 UNIVERSITIES, WORKS, REVIEWERS = 50, 10_000, 500
@@ -140,8 +139,7 @@ def build(db_url: str) -> tuple[str, str]:
 
 
 def bench_server() -> None:
-    from deploy.embedded import wait_healthy
-    from deploy.embedded import free_port
+    from deploy.embedded import free_port, wait_healthy
 
     data = Path(tempfile.mkdtemp(prefix="bench-review-"))
     db_url = f"sqlite:///{data / 'review.db'}"

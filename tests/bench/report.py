@@ -13,7 +13,8 @@ import os
 def record(area: str, measure: str, ours: float, unit: str, *, peer: float | None = None,
            peer_label: str = "", goal: str = "", lower_is_better: bool = True, note: str = "") -> None:
     """One row: what was measured, our figure, the peer's from the same run (if there is a peer)."""
-    row = {"bench": os.environ.get("BENCH_NAME"), "area": area, "measure": measure, "ours": ours, "unit": unit, "peer": peer, "peer_label": peer_label,
+    row = {"bench": os.environ.get("BENCH_NAME"), "area": area, "measure": measure, "ours": ours, "unit": unit,
+           "peer": peer, "peer_label": peer_label,
            "goal": goal, "lower_is_better": lower_is_better, "note": note}
     path = os.environ.get("BENCH_RESULTS")
     if path:

@@ -98,8 +98,9 @@ def test_a_reviewer_scores_in_the_browser_and_the_admin_selects(platform):  # no
     assert result["to"] == "cse@demo.local" and "入选" in result["subject"]
     atom = http.get(feed + ".atom", timeout=10)
     assert atom.status_code == 200 and 'rel="enclosure"' in atom.text and "东南大学" in atom.text
-    from openpyxl import load_workbook
     import io
+
+    from openpyxl import load_workbook
 
     sheet = load_workbook(io.BytesIO(http.get(feed + ".xlsx", timeout=10).content))["报送作品"]
     rows = list(sheet.iter_rows(values_only=True))

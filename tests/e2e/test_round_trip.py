@@ -1,11 +1,11 @@
 """All four services as processes, driven only through HTTP as a university portal would."""
 import hashlib
-from email.header import decode_header, make_header
 import mailbox
 import os
 import subprocess
 import sys
 import time
+from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest

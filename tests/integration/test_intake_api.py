@@ -488,7 +488,8 @@ def test_openapi_document_lists_every_route(intake):
 def test_a_retried_post_with_the_same_idempotency_key_acts_once(intake):
     seu = intake["seu"]
     org = seu.org_id("机械工程学院党委")
-    body = {"campaign_id": "siyige-2020-seu", "track": "story", "org_id": org, "fields": {"title": "机械学院故事", "text": "故事。"}}
+    body = {"campaign_id": "siyige-2020-seu", "track": "story", "org_id": org,
+            "fields": {"title": "机械学院故事", "text": "故事。"}}
     first = seu("POST", "/api/v1/submissions", json=body, headers={"Idempotency-Key": "k-1"})
     again = seu("POST", "/api/v1/submissions", json=body, headers={"Idempotency-Key": "k-1"})
     assert first.status_code == again.status_code == 201 and first.json() == again.json()

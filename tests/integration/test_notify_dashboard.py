@@ -7,9 +7,7 @@ import requests
 from common.events import make_event
 from tests import signin
 from tests.conftest import wait_until
-from tests.integration.test_notify_service import (  # noqa: F401  (fixtures)
-    ORGS, key_events, notify, publish, seu_campaign, smtp, story_submitted,
-)
+from tests.integration.test_notify_service import ORGS, key_events, notify, publish, seu_campaign, smtp, story_submitted  # noqa: F401  (fixtures)
 
 
 def wust_events():

@@ -11,9 +11,7 @@ from kombu import Connection, Exchange
 from common.events import make_event
 from tests.conftest import wait_until
 from tests.integration.test_notify_dashboard import sign_in
-from tests.integration.test_notify_service import (  # noqa: F401  (fixtures)
-    key_events, notify, publish, seu_campaign, smtp,
-)
+from tests.integration.test_notify_service import key_events, notify, publish, seu_campaign, smtp  # noqa: F401  (fixtures)
 
 STORIES = [
     ("s-1", "seu", "东南大学", "story", "战疫故事汇", None, 2020, "筑牢校园红色防火墙",

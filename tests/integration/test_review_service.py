@@ -248,7 +248,7 @@ def test_a_reviewer_who_declines_is_replaced(review):
     base, store = review["base"], review["store"]
     publish(review["amqp"], INTAKE, story("o-cse", 1), story("o-me", 1))
     round_id = wait_until(lambda: the_round(store), timeout=20, what="the round")
-    from services.review.models import Assignment, Entry
+    from services.review.models import Assignment
 
     wait_until(lambda: count_in_round(store) == 2, what="2 works")
     web = admin(base)

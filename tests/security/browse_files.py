@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 import sys
 
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Error as PlaywrightError, sync_playwright
 
 from tests.browser.drive_review import CHROMIUM_ARGS
 

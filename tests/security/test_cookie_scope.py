@@ -15,10 +15,8 @@ import re
 import requests
 
 from tests.conftest import wait_until
-from tests.integration.test_review_service import (  # noqa: F401  (fixture)
-    ADMIN_KEY, csrf, review,
-)
 from tests.integration.test_notify_service import smtp  # noqa: F401  (fixture)
+from tests.integration.test_review_service import ADMIN_KEY, csrf, review  # noqa: F401  (fixture)
 from tests.security.test_reviewer_blind import REVIEW_ACCESS
 from tests.security.test_tenant_isolation import NOTIFY_ACCESS, routes
 from tests.signin import redeem, sign_in, staffed_round

@@ -18,13 +18,16 @@ from common.errors import Unprocessable
 from common.events import make_event
 from services.intake.domain import campaign as fmt
 from services.intake.domain.campaign import (
-    DEFINITION_SCHEMA, FREE, TIGHTENING, check_tightens, load_builtin_definitions, parse_definition,
+    DEFINITION_SCHEMA,
+    FREE,
+    TIGHTENING,
+    check_tightens,
+    load_builtin_definitions,
+    parse_definition,
 )
 from services.intake.operations import campaign_event_data
 from tests.conftest import wait_until
-from tests.integration.test_review_service import (  # noqa: F401  (fixture)
-    INTAKE, admin, count_in_round, csrf, outbox, publish, review, the_round,
-)
+from tests.integration.test_review_service import INTAKE, admin, count_in_round, csrf, outbox, publish, review, the_round  # noqa: F401  (fixture)
 from tests.signin import redeem
 
 

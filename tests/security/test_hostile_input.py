@@ -21,16 +21,13 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from common import clock
 from tests.conftest import wait_until
 from tests.integration.test_intake_api import start_intake
 from tests.integration.test_notify_service import key_events, publish as publish_intake, smtp  # noqa: F401
-from tests.integration.test_review_service import (  # noqa: F401  (fixture)
-    csrf, review,
-)
+from tests.integration.test_review_service import csrf, review  # noqa: F401  (fixture)
 from tests.security.test_reviewer_blind import REVIEW_ACCESS
 from tests.security.test_tenant_isolation import routes
 from tests.signin import form_token, redeem, staffed_round

@@ -10,9 +10,7 @@ import requests
 
 from tests.conftest import wait_until
 from tests.integration.test_notify_service import key_events, publish as publish_intake, smtp  # noqa: F401
-from tests.integration.test_review_service import (  # noqa: F401  (fixture)
-    ADMIN_KEY, INTAKE, csrf, publish, review, story, the_round,
-)
+from tests.integration.test_review_service import ADMIN_KEY, INTAKE, csrf, publish, review, story, the_round  # noqa: F401  (fixture)
 from tests.signin import form_token, redeem, sign_in, staffed_round
 
 EVIL = "https://evil.example"

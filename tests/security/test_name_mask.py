@@ -4,8 +4,7 @@ A university's name written in Traditional script (東南大學), with spaces or
 between its characters (东 南 大 学, 东\u200b南大学), in full-width Latin (ＳＥＵ) or split by a line break
 must be masked as the plain name is; the rest of the text is shown exactly as written.
 """
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from services.review.domain import blind
 

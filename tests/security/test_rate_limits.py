@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 
 from common import clock
 from common.db import Store
-from tests.integration.test_intake_api import start_intake
-from tests.signin import redeem, sign_in
-from tests.integration.test_notify_service import key_events, publish, smtp  # noqa: F401  (fixture)
 from tests.conftest import wait_until
+from tests.integration.test_intake_api import start_intake
+from tests.integration.test_notify_service import key_events, publish, smtp  # noqa: F401  (fixture)
+from tests.signin import redeem, sign_in
 
 
 @pytest.fixture

@@ -11,7 +11,17 @@ import requests
 
 from tests.conftest import wait_until
 from tests.integration.test_review_service import (  # noqa: F401  (fixture)
-    INTAKE, MEDIA, admin, checked, csrf, outbox, publish, review, story, the_round, upload,
+    INTAKE,
+    MEDIA,
+    admin,
+    checked,
+    csrf,
+    outbox,
+    publish,
+    review,
+    story,
+    the_round,
+    upload,
 )
 from tests.security.test_tenant_isolation import routes
 from tests.signin import redeem
@@ -64,7 +74,8 @@ def test_a_reviewer_sees_nothing_that_names_the_author_and_no_other_reviewers_sc
     round_id = wait_until(lambda: the_round(store), timeout=20, what="the round")
     web = admin(base)
     token = csrf(web.get(f"{base}/rounds/{round_id}").text)
-    table = "姓名,邮箱,所在单位,研究方向\n专家甲,a@example.edu.cn,数学学院党委,党建\n专家乙,b@example.edu.cn,化学化工学院党委,党建\n"
+    table = ("姓名,邮箱,所在单位,研究方向\n专家甲,a@example.edu.cn,数学学院党委,党建\n"
+             "专家乙,b@example.edu.cn,化学化工学院党委,党建\n")
     web.post(f"{base}/rounds/{round_id}/settings", data={"reviewers_per_work": "2", "csrf_token": token})
     assert "新增 2 位" in web.post(f"{base}/rounds/{round_id}/reviewers/import", data={"csrf_token": token},
                                  files={"file": ("专家.csv", table.encode(), "text/csv")}).text

@@ -19,9 +19,7 @@ from sqlalchemy import select
 from common.events import make_event
 from common.objectstore import FolderStore
 from tests.conftest import wait_until
-from tests.integration.test_review_service import (  # noqa: F401  (fixture)
-    INTAKE, admin, csrf, outbox, publish, review, story, the_round,
-)
+from tests.integration.test_review_service import INTAKE, admin, csrf, outbox, publish, review, story, the_round  # noqa: F401  (fixture)
 from tests.media_fixtures import LEAK_NAMES, TAGGED_KINDS, TAGGED_MAKERS, names_in
 
 # What a portal would declare for each file (all allowed for its kind).

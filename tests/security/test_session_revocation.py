@@ -15,9 +15,7 @@ from common.auth import hash_key
 from common.events import make_event
 from tests.conftest import wait_until
 from tests.integration.test_notify_service import key_events, publish as publish_intake, smtp  # noqa: F401
-from tests.integration.test_review_service import (  # noqa: F401  (fixture)
-    ADMIN_KEY, INTAKE, admin, csrf, publish, review, story, the_round,
-)
+from tests.integration.test_review_service import ADMIN_KEY, INTAKE, admin, csrf, publish, review, story, the_round  # noqa: F401  (fixture)
 from tests.signin import redeem, sign_in, staffed_round
 
 
@@ -113,9 +111,9 @@ def test_removing_a_reviewer_ends_their_session_and_hands_their_open_works_on(re
 
 
 def test_revoking_the_key_signs_the_dashboard_out_too(make_config, start_service, sqlite_url, smtp):  # noqa: F811
+    from common.db import Store
     from services.notify.models import ApiKeyCopy
     from services.notify.service import NotifyService
-    from common.db import Store
 
     config = make_config("notify", DATABASE_URL=sqlite_url, MAIL_URL=f"smtp://127.0.0.1:{smtp.port}")
     start_service(NotifyService, config)

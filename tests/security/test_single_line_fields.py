@@ -10,8 +10,7 @@ import unicodedata
 from email.message import EmailMessage
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from common import clock
 from common.errors import DomainError, Unprocessable

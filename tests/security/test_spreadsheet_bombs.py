@@ -21,9 +21,7 @@ from common.errors import DomainError
 from common.tables import MAX_COLUMNS, MAX_SHEET_ROWS, open_rows
 from services.intake.domain.orgs import parse_org_table
 from tests.conftest import wait_until
-from tests.integration.test_review_service import (  # noqa: F401  (fixture)
-    INTAKE, admin, csrf, publish, review, story, the_round,
-)
+from tests.integration.test_review_service import INTAKE, admin, csrf, publish, review, story, the_round  # noqa: F401  (fixture)
 from tests.security.test_fuzz_api import lone_intake  # noqa: F401  (fixture: intake as its own process)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -65,7 +65,7 @@ def test_every_operation_of_the_api_document_is_classified():
 
 @pytest.fixture
 def two_universities(intake):  # noqa: F811
-    seu, wust = intake["seu"], intake["wust"]
+    seu, _wust = intake["seu"], intake["wust"]
     org = seu.org_id("计算机科学与工程学院党委")
     work = seu.draft("siyige-2020-seu", "lecture", "计算机科学与工程学院党委", title=PLANTED_TITLE,
                      lecturers=["张书记"], planned_date="2020-07-01")
@@ -224,7 +224,6 @@ def text_of(response) -> str:
 
 def test_notify_never_shows_one_university_anothers_rows_messages_or_webhooks(notify):  # noqa: F811
     import requests
-    from kombu import Connection
 
     from common.events import make_event
     from tests.conftest import wait_until

@@ -80,7 +80,7 @@ def start_notify(make_config, start_service, sqlite_url, smtp, tmp_path, **setti
 
     config = make_config("notify", DATABASE_URL=sqlite_url, MAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
                          WEBHOOK_ALLOW_HOSTS=ALLOWED, WEBHOOK_TIMEOUT_S=TOTAL_S, **settings)
-    container = start_service(NotifyService, config)
+    start_service(NotifyService, config)
     publish(config["AMQP_URI"], key_events("seu", "university", "东南大学", "sk_seu_hooks"),
             key_events("wust", "university", "武汉科技大学", "sk_wust_hooks"))
     base = f"http://{config['WEB_SERVER_ADDRESS']}/api/v1/webhooks"

@@ -10,9 +10,7 @@ import requests
 
 from common import clock
 from tests.conftest import wait_until
-from tests.integration.test_notify_service import (  # noqa: F401  (fixtures)
-    key_events, notify, portal_receiver, publish, smtp, story_submitted,
-)
+from tests.integration.test_notify_service import key_events, notify, portal_receiver, publish, smtp, story_submitted  # noqa: F401  (fixtures)
 
 
 def test_deliveries_verify_against_the_receivers_clock_during_a_rehearsal(notify, portal_receiver):  # noqa: F811

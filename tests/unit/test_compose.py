@@ -12,8 +12,8 @@ import json
 import os
 import re
 import shutil
-import sys
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 

@@ -7,14 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.media.subtitles import (
-    Cue,
-    SubtitleTrack,
-    coverage,
-    parse_sidecar,
-    subtitle_findings,
-    subtitle_text,
-)
+from services.media.subtitles import Cue, SubtitleTrack, coverage, parse_sidecar, subtitle_findings, subtitle_text
 
 SRT = """1
 00:00:01,000 --> 00:00:03,500

@@ -2,8 +2,7 @@
 import ipaddress
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from services.notify import destinations
 from services.notify.destinations import Policy, Refused, check, is_public

@@ -3,8 +3,7 @@ import smtplib
 from datetime import datetime, timedelta
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from jinja2 import UndefinedError
 
 from services.notify import mail

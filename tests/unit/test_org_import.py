@@ -13,14 +13,7 @@ import openpyxl
 import pytest
 
 from common.errors import InvalidInput, Unprocessable
-from services.intake.domain.orgs import (
-    MAX_DATA_ROWS,
-    ORG_LEVELS,
-    OrgRow,
-    org_name_key,
-    parse_org_table,
-    render_template_xlsx,
-)
+from services.intake.domain.orgs import MAX_DATA_ROWS, ORG_LEVELS, OrgRow, org_name_key, parse_org_table, render_template_xlsx
 
 HEADER = ["名称", "层级", "上级组织", "简称", "编码", "联系人", "邮箱", "电话"]
 COLLEGE = "计算机科学与技术学院党委"

@@ -4,13 +4,10 @@ import random
 from itertools import combinations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from services.review.domain import ranking
-from services.review.domain.assignment import (
-    AssignmentImpossible, AssignmentPlan, Reviewer, Work, assign, conflicted, reassign,
-)
+from services.review.domain.assignment import AssignmentImpossible, AssignmentPlan, Reviewer, Work, assign, conflicted, reassign
 from services.review.domain.rubric import InvalidMarks, check_marks, weighted_total
 
 RUBRIC = [{"key": "thought", "label": "思想性", "weight": 40, "max": 10},

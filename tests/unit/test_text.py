@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 import regex
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from common import text as text_module
 from common.text import (

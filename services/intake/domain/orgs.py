@@ -221,7 +221,8 @@ def _read_records(rows: Rows, columns: dict[str, _Found]) -> list[tuple[int, dic
             continue
         if len(records) >= MAX_DATA_ROWS:
             _fail_file("too_many_rows",
-                       f"组织名单超过{MAX_DATA_ROWS}行数据（第{number}行已是第{MAX_DATA_ROWS + 1}行），一次最多导入{MAX_DATA_ROWS}行。"
+                       f"组织名单超过{MAX_DATA_ROWS}行数据（第{number}行已是第{MAX_DATA_ROWS + 1}行），"
+                       f"一次最多导入{MAX_DATA_ROWS}行。"
                        "请拆分为多个文件分批上传。",
                        expected=f"不超过{MAX_DATA_ROWS}行", found=f"超过{MAX_DATA_ROWS}行", row=number)
         records.append((number, values))

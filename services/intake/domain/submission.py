@@ -15,13 +15,7 @@ from urllib.parse import urlparse
 from common.errors import Conflict, DomainError, Unprocessable
 from common.levels import forward_limit, parent_level
 from common.locale import BEIJING, KIND_LABELS, LEVEL_LABELS, beijing_minute, byte_size
-from common.text import (
-    count_chars,
-    describe_count_rule,
-    single_line_problem,
-    starts_with_org_name,
-    strip_invisible,
-)
+from common.text import count_chars, describe_count_rule, single_line_problem, starts_with_org_name, strip_invisible
 from services.intake.domain.campaign import Stage, Track, effective_deadline
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -37,7 +31,7 @@ def _field_problem(spec, code: str, message: str, expected=None, found=None) -> 
             "expected": expected, "found": found}
 
 
-def _check_type(spec, value: Any, themes: list[str]) -> dict | None:
+def _check_type(spec, value: Any, themes: list[str]) -> dict | None:  # noqa: C901 - one branch per field type, read as a table
     label = f"“{spec.label}”（{spec.key}）"
     t = spec.type
     if t in ("string", "text", "url"):
@@ -69,8 +63,8 @@ def _check_type(spec, value: Any, themes: list[str]) -> dict | None:
             if line is not None:
                 return _field_problem(spec, line.code, line.message, line.expected, line.found)
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            return _field_problem(spec, "wrong_type", f"{label}应为非空文本的列表（如 [\"张三\", \"李四\"]）。", "list of strings",
-                                  value)
+            return _field_problem(spec, "wrong_type", f"{label}应为非空文本的列表（如 [\"张三\", \"李四\"]）。",
+                                  "list of strings", value)
         if spec.min_items is not None and len(value) < spec.min_items:
             return _field_problem(spec, "too_few_items", f"{label}至少需要 {spec.min_items} 项，实际为 {len(value)} 项。",
                                   spec.min_items, len(value))
@@ -360,7 +354,8 @@ def check_file_kind(track: Track, kind: str, declared_size: int) -> int:
     kinds = {r.kind for s in track.stages for r in s.files}
     if kind not in kinds:
         raise Unprocessable(
-            f"赛道“{track.label}”不接受{KIND_LABELS.get(kind, kind)}文件；可上传：{'、'.join(KIND_LABELS.get(k, k) for k in sorted(kinds)) or '无'}。",
+            f"赛道“{track.label}”不接受{KIND_LABELS.get(kind, kind)}文件；"
+            f"可上传：{'、'.join(KIND_LABELS.get(k, k) for k in sorted(kinds)) or '无'}。",
             code="file_kind_not_allowed", field="kind", expected=sorted(kinds), found=kind,
         )
     policy = track.media.get(kind)

@@ -90,7 +90,7 @@ def _problem(level, work, reviewers, declared, needed, taken) -> dict:
             "assigned": taken}
 
 
-def assign(works: Sequence[Work], reviewers: Sequence[Reviewer], k: int, *, level: str,
+def assign(works: Sequence[Work], reviewers: Sequence[Reviewer], k: int, *, level: str,  # noqa: C901 - one greedy pass
            declared: frozenset[tuple[str, str]] = frozenset(),
            keep: Iterable[tuple[str, str]] = ()) -> AssignmentPlan:
     if k < 1:

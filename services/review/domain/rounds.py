@@ -87,7 +87,8 @@ def check_selection(selected: list[str], in_round: set[str], limit: int | None, 
         raise InvalidInput("同一件作品被选了两次。请刷新排名页后重新选择。", code="selection_duplicate")
     if limit is not None and len(selected) > limit:
         above = LEVEL_LABELS.get(parent_level(level) or "", "上一级")
-        raise Conflict(f"本轮最多可向{above}报送 {limit} 件，当前选了 {len(selected)} 件。请取消 {len(selected) - limit} 件后再确认。",
+        raise Conflict(f"本轮最多可向{above}报送 {limit} 件，当前选了 {len(selected)} 件。"
+                       f"请取消 {len(selected) - limit} 件后再确认。",
                        code="selection_over_quota", expected=limit, found=len(selected))
 
 
