@@ -13,7 +13,11 @@ Delivery is at least once; effects happen once:
   failure republishes the message to a delay queue (retry with backoff) until
   the attempts are spent, then parks it in `<queue>.dead`. A message that is
   not JSON or not valid by schema is parked at once: retrying cannot fix it.
-  The handler makes itself idempotent with `Store.handling` (processed events).
+  `handles(name, once=True)` makes the handler idempotent: it runs inside
+  `db.handling(event)` (the processed-events record and the handler's writes
+  commit together) and is given the session, or not called at all when the
+  event was handled before. A handler that must work before its transaction
+  opens (CPU work off the loop) calls `self.db.handling` itself.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import json
 import logging
 import time
 from datetime import datetime, timezone
-from functools import partial
+from functools import partial, wraps
 
 import eventlet
 from eventlet.event import Event as GreenEvent
@@ -279,7 +283,26 @@ class EventConsumer(Consumer):
             )
 
 
-handles = EventConsumer.decorator
+def handles(event_type: str, *, once: bool = False, **kwargs):
+    """Declare an event entrypoint; with `once=True` the method is `(self, session, event)` and runs once per event.
+
+    The once-only record is `self.db.handling(event)` (`common.dependencies.Database`): the
+    handler's writes and the record of having handled the event commit in one transaction.
+    """
+    def decorate(method):
+        if not once:
+            return EventConsumer.decorator(event_type, **kwargs)(method)
+
+        @wraps(method)
+        def handle_once(self, event):
+            with self.db.handling(event) as session:
+                if session is not None:
+                    return method(self, session, event)
+            return None
+
+        return EventConsumer.decorator(event_type, **kwargs)(handle_once)
+
+    return decorate
 
 
 # --------------------------------------------------------------------------- outbox

@@ -402,14 +402,10 @@ class IntakeService:
 
     # ------------------------------------------------------------------ events
 
-    @handles("selection_made")
-    def on_selection_made(self, event):
-        with self.db.handling(event) as s:
-            if s is not None:
-                ops.forward_selection(s, self.outbox, event.tenant, event.data)
+    @handles("selection_made", once=True)
+    def on_selection_made(self, session, event):
+        ops.forward_selection(session, self.outbox, event.tenant, event.data)
 
-    @handles("file_checked")
-    def on_file_checked(self, event):
-        with self.db.handling(event) as s:
-            if s is not None:
-                ops.record_file_check(s, self.outbox, event.data, self._analyse)
+    @handles("file_checked", once=True)
+    def on_file_checked(self, session, event):
+        ops.record_file_check(session, self.outbox, event.data, self._analyse)

@@ -63,15 +63,12 @@ class MediaService:
     def health(self, request):
         return {"service": "media", "status": "ok", **looplag.monitor.report()}
 
-    @handles("campaign_published")
-    def on_campaign_published(self, event):
-        with self.db.handling(event) as s:
-            if s is None:
-                return
-            for track, spec in event.data["tracks"].items():
-                for kind, policy in spec["media"].items():
-                    s.merge(MediaPolicyCopy(campaign_id=event.data["campaign_id"], track=track, kind=kind,
-                                            policy=policy))
+    @handles("campaign_published", once=True)
+    def on_campaign_published(self, session, event):
+        for track, spec in event.data["tracks"].items():
+            for kind, policy in spec["media"].items():
+                session.merge(MediaPolicyCopy(campaign_id=event.data["campaign_id"], track=track, kind=kind,
+                                              policy=policy))
 
     @handles("file_uploaded")
     def on_file_uploaded(self, event):
@@ -86,10 +83,10 @@ class MediaService:
         except Exception:
             self._release(file_id)  # the retry may check it at once
             raise
-        with self.db.handling(event) as s:
-            if s is None:
-                return
-            pipeline.record(s, self.outbox, s.get(CheckReport, file_id), outcome)
+        # the check runs outside any transaction (minutes for a long video); only its record is once-only
+        with self.db.handling(event) as session:
+            if session is not None:
+                pipeline.record(session, self.outbox, session.get(CheckReport, file_id), outcome)
 
     # ------------------------------------------------------------------ helpers
 

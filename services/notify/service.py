@@ -481,200 +481,167 @@ class NotifyService:
 
     # ------------------------------------------------------------------ copies of other services' data
 
-    @handles("campaign_published")
-    def on_campaign_published(self, event):
+    @handles("campaign_published", once=True)
+    def on_campaign_published(self, session, event):
         d = event.data
-        with self.db.handling(event) as s:
-            if s is not None:
-                campaign = s.merge(CampaignCopy(campaign_id=d["campaign_id"], tenant=event.tenant, title=d["title"],
-                                                derives_from=d["derives_from"], tracks=d["tracks"]))
-                s.flush()
-                readmodel.refresh_campaign(s, campaign)
+        campaign = session.merge(CampaignCopy(campaign_id=d["campaign_id"], tenant=event.tenant, title=d["title"],
+                                              derives_from=d["derives_from"], tracks=d["tracks"]))
+        session.flush()
+        readmodel.refresh_campaign(session, campaign)
 
-    @handles("tenant_registered")
-    def on_tenant_registered(self, event):
+    @handles("tenant_registered", once=True)
+    def on_tenant_registered(self, session, event):
         d = event.data
-        with self.db.handling(event) as s:
-            if s is not None:
-                row = s.get(TenantName, event.tenant) or TenantName(tenant=event.tenant, name=d["name"])
-                row.name, row.contact_email = d["name"], d["contact_email"]
-                s.merge(row)
+        row = session.get(TenantName, event.tenant) or TenantName(tenant=event.tenant, name=d["name"])
+        row.name, row.contact_email = d["name"], d["contact_email"]
+        session.merge(row)
 
-    @handles("api_key_issued")
-    def on_api_key_issued(self, event):
+    @handles("api_key_issued", once=True)
+    def on_api_key_issued(self, session, event):
         d = event.data
-        with self.db.handling(event) as s:
-            if s is not None:
-                s.merge(ApiKeyCopy(key_hash=d["key_hash"], tenant=event.tenant, tenant_kind=d["tenant_kind"],
-                                   revoked=False))
-                row = s.get(TenantName, event.tenant)
-                if row is None:
-                    s.add(TenantName(tenant=event.tenant, name=d["tenant_name"]))
-                else:
-                    row.name = d["tenant_name"]
+        session.merge(ApiKeyCopy(key_hash=d["key_hash"], tenant=event.tenant, tenant_kind=d["tenant_kind"],
+                                 revoked=False))
+        row = session.get(TenantName, event.tenant)
+        if row is None:
+            session.add(TenantName(tenant=event.tenant, name=d["tenant_name"]))
+        else:
+            row.name = d["tenant_name"]
 
-    @handles("api_key_revoked")
-    def on_api_key_revoked(self, event):
-        with self.db.handling(event) as s:
-            if s is not None:
-                row = s.get(ApiKeyCopy, event.data["key_hash"])
-                if row is not None:
-                    row.revoked = True
-                end_sessions(s, WebSession, event.data["key_hash"])  # signed in with it: signed out now
+    @handles("api_key_revoked", once=True)
+    def on_api_key_revoked(self, session, event):
+        row = session.get(ApiKeyCopy, event.data["key_hash"])
+        if row is not None:
+            row.revoked = True
+        end_sessions(session, WebSession, event.data["key_hash"])  # signed in with it: signed out now
 
-    @handles("orgs_imported")
-    def on_orgs_imported(self, event):
-        with self.db.handling(event) as s:
-            if s is None:
-                return
-            s.execute(delete(Contact).where(Contact.tenant == event.tenant))
-            for org in event.data["orgs"]:
-                s.add(Contact(org_id=org["org_id"], tenant=event.tenant, name=org["name"], level=org["level"],
-                              parent_id=org.get("parent_id"), email=org.get("contact_email")))
-            s.flush()
-            readmodel.refresh_tenant(s, event.tenant)
+    @handles("orgs_imported", once=True)
+    def on_orgs_imported(self, session, event):
+        session.execute(delete(Contact).where(Contact.tenant == event.tenant))
+        for org in event.data["orgs"]:
+            session.add(Contact(org_id=org["org_id"], tenant=event.tenant, name=org["name"], level=org["level"],
+                                parent_id=org.get("parent_id"), email=org.get("contact_email")))
+        session.flush()
+        readmodel.refresh_tenant(session, event.tenant)
 
-    @handles("submission_submitted")
-    def on_submission_submitted(self, event):
+    @handles("submission_submitted", once=True)
+    def on_submission_submitted(self, session, event):
         d = event.data
-        with self.db.handling(event) as s:
-            if s is None:
-                return
-            copy = submission_copy(s, event.tenant, d, d["org_level"], "submitted")
-            submitted_at = datetime.fromisoformat(d["submitted_at"])
-            copy.level = d["org_level"]
-            # A reopening that overtook this event undid this stage already; the count stays as it left it.
-            if not readmodel.happened_before(submitted_at, copy.last_reopened_at):
-                # A withdrawal that overtook this event wins: withdrawn is final in intake.
-                copy.stages = sorted(set(copy.stages) | {d["stage"]})
-                copy.state = "withdrawn" if copy.state == "withdrawn" else "submitted"
-                copy.complete = copy.complete or d["final_stage"]
-                copy.last_submitted_at = readmodel.latest(copy.last_submitted_at, submitted_at)
-            s.flush()
-            readmodel.refresh(s, event.tenant, d["campaign_id"], d["track"], d["org_level"])
-            hooks.enqueue(s, event)
-            if d.get("contact_email"):
-                enqueue(s, self.mail.templates, kind="receipt", tenant=event.tenant, recipient=d["contact_email"],
-                        dedupe_key=f"receipt:{d['receipt_no']}", context={
-                            **d, **stage_labels(s, d["campaign_id"], d["track"], d["stage"]),
-                            "submitted_at": beijing(d["submitted_at"])})
+        copy = submission_copy(session, event.tenant, d, d["org_level"], "submitted")
+        submitted_at = datetime.fromisoformat(d["submitted_at"])
+        copy.level = d["org_level"]
+        # A reopening that overtook this event undid this stage already; the count stays as it left it.
+        if not readmodel.happened_before(submitted_at, copy.last_reopened_at):
+            # A withdrawal that overtook this event wins: withdrawn is final in intake.
+            copy.stages = sorted(set(copy.stages) | {d["stage"]})
+            copy.state = "withdrawn" if copy.state == "withdrawn" else "submitted"
+            copy.complete = copy.complete or d["final_stage"]
+            copy.last_submitted_at = readmodel.latest(copy.last_submitted_at, submitted_at)
+        session.flush()
+        readmodel.refresh(session, event.tenant, d["campaign_id"], d["track"], d["org_level"])
+        hooks.enqueue(session, event)
+        if d.get("contact_email"):
+            enqueue(session, self.mail.templates, kind="receipt", tenant=event.tenant, recipient=d["contact_email"],
+                    dedupe_key=f"receipt:{d['receipt_no']}", context={
+                        **d, **stage_labels(session, d["campaign_id"], d["track"], d["stage"]),
+                        "submitted_at": beijing(d["submitted_at"])})
 
-    @handles("file_uploaded")
-    def on_file_uploaded(self, event):
+    @handles("file_uploaded", once=True)
+    def on_file_uploaded(self, session, event):
         d = event.data
-        with self.db.handling(event) as s:
-            if s is not None:
-                s.merge(FileCopy(file_id=d["file_id"], tenant=event.tenant, submission_id=d["submission_id"],
-                                 org_id=d["org_id"], name=d["original_name"]))
+        session.merge(FileCopy(file_id=d["file_id"], tenant=event.tenant, submission_id=d["submission_id"],
+                               org_id=d["org_id"], name=d["original_name"]))
 
-    @handles("file_checked")
-    def on_file_checked(self, event):
+    @handles("file_checked", once=True)
+    def on_file_checked(self, session, event):
         """Tell the org what to fix (a clean pass needs no e-mail); remember what the file is (the type media
         determined, which its links serve it under) and where media put its text."""
         d = event.data
         text_key = (d.get("derived") or {}).get("text")
-        with self.db.handling(event) as s:
-            if s is None:
-                return
-            f = s.get(FileCopy, d["file_id"])
-            if f is None:
-                # the upload's event is still on its way: retry later rather than lose the type or the mail
-                raise LookupError(f"file {d['file_id']} not known yet")
-            f.content_type = (d.get("facts") or {}).get("content_type")
-            if text_key:
-                f.text_key = text_key
-            if d["verdict"] == "passed":
-                return
-            contact = s.get(Contact, f.org_id)
-            if contact is None or not contact.email:
-                return
-            enqueue(s, self.mail.templates, kind="check_result", tenant=event.tenant, recipient=contact.email,
-                    dedupe_key=f"check:{d['file_id']}:{d['checked_at']}", context={
-                        "org_name": contact.name, "file_name": f.name, "verdict": d["verdict"],
-                        "verdict_label": VERDICT_LABELS[d["verdict"]], "findings": d["findings"]})
+        f = session.get(FileCopy, d["file_id"])
+        if f is None:
+            # the upload'session event is still on its way: retry later rather than lose the type or the mail
+            raise LookupError(f"file {d['file_id']} not known yet")
+        f.content_type = (d.get("facts") or {}).get("content_type")
+        if text_key:
+            f.text_key = text_key
+        if d["verdict"] == "passed":
+            return
+        contact = session.get(Contact, f.org_id)
+        if contact is None or not contact.email:
+            return
+        enqueue(session, self.mail.templates, kind="check_result", tenant=event.tenant, recipient=contact.email,
+                dedupe_key=f"check:{d['file_id']}:{d['checked_at']}", context={
+                    "org_name": contact.name, "file_name": f.name, "verdict": d["verdict"],
+                    "verdict_label": VERDICT_LABELS[d["verdict"]], "findings": d["findings"]})
 
-    @handles("submission_withdrawn")
-    def on_submission_withdrawn(self, event):
+    @handles("submission_withdrawn", once=True)
+    def on_submission_withdrawn(self, session, event):
         d = event.data
-        with self.db.handling(event) as s:
-            if s is None:
-                return
-            # Out of order, the submission's event is still on its way: the copy made here remembers
-            # the withdrawal, so that event does not count the work as submitted when it arrives.
-            contact = s.get(Contact, d["org_id"])
-            copy = submission_copy(s, event.tenant, d, contact.level if contact else "level2", "withdrawn")
-            copy.state = "withdrawn"
-            s.flush()
-            readmodel.refresh(s, event.tenant, copy.campaign_id, copy.track, copy.level)
-            hooks.enqueue(s, event)
+        # Out of order, the submission'session event is still on its way: the copy made here remembers
+        # the withdrawal, so that event does not count the work as submitted when it arrives.
+        contact = session.get(Contact, d["org_id"])
+        copy = submission_copy(session, event.tenant, d, contact.level if contact else "level2", "withdrawn")
+        copy.state = "withdrawn"
+        session.flush()
+        readmodel.refresh(session, event.tenant, copy.campaign_id, copy.track, copy.level)
+        hooks.enqueue(session, event)
 
-    @handles("submission_reopened")
-    def on_submission_reopened(self, event):
+    @handles("submission_reopened", once=True)
+    def on_submission_reopened(self, session, event):
         """A file of a submitted stage changed: the work counts as submitted only up to the stages still in, and
         the org is told that its receipt no longer holds (a change it did not make should not go unnoticed)."""
         d = event.data
-        with self.db.handling(event) as s:
-            if s is None:
-                return
-            copy = submission_copy(s, event.tenant, d, d["org_level"], "draft")
-            reopened_at = datetime.fromisoformat(d["reopened_at"])
-            # A submission after this reopening that arrived first already counts the work as it is now.
-            if copy.state != "withdrawn" and not readmodel.happened_before(reopened_at, copy.last_submitted_at):
-                copy.stages = [st for st in copy.stages if st in d["stages_submitted"]]
-                copy.complete, copy.state = False, "submitted" if copy.stages else "draft"
-                copy.last_reopened_at = readmodel.latest(copy.last_reopened_at, reopened_at)
-            s.flush()
-            readmodel.refresh(s, event.tenant, copy.campaign_id, copy.track, copy.level)
-            if d.get("contact_email"):
-                enqueue(s, self.mail.templates, kind="reopened", tenant=event.tenant, recipient=d["contact_email"],
-                        dedupe_key=f"reopened:{d['submission_id']}:{d['reopened_at']}", context={
-                            **d, **stage_labels(s, d["campaign_id"], d["track"], d["reopened_stage"]),
-                            "reopened_at": beijing(d["reopened_at"])})
+        copy = submission_copy(session, event.tenant, d, d["org_level"], "draft")
+        reopened_at = datetime.fromisoformat(d["reopened_at"])
+        # A submission after this reopening that arrived first already counts the work as it is now.
+        if copy.state != "withdrawn" and not readmodel.happened_before(reopened_at, copy.last_submitted_at):
+            copy.stages = [st for st in copy.stages if st in d["stages_submitted"]]
+            copy.complete, copy.state = False, "submitted" if copy.stages else "draft"
+            copy.last_reopened_at = readmodel.latest(copy.last_reopened_at, reopened_at)
+        session.flush()
+        readmodel.refresh(session, event.tenant, copy.campaign_id, copy.track, copy.level)
+        if d.get("contact_email"):
+            enqueue(session, self.mail.templates, kind="reopened", tenant=event.tenant, recipient=d["contact_email"],
+                    dedupe_key=f"reopened:{d['submission_id']}:{d['reopened_at']}", context={
+                        **d, **stage_labels(session, d["campaign_id"], d["track"], d["reopened_stage"]),
+                        "reopened_at": beijing(d["reopened_at"])})
 
-    @handles("submission_forwarded")
-    def on_submission_forwarded(self, event):
+    @handles("submission_forwarded", once=True)
+    def on_submission_forwarded(self, session, event):
         d = event.data
-        with self.db.handling(event) as s:
-            if s is None:
-                return
-            text = self._work_text(s, d["fields"], d["files"])
-            keywords = [w for w, _ in tpool.execute(self.segmenter.keywords, text, 8)] if text else []
-            readmodel.record_forwarded(s, event.tenant, d, keywords)
-            hooks.enqueue(s, event)
+        text = self._work_text(session, d["fields"], d["files"])
+        keywords = [w for w, _ in tpool.execute(self.segmenter.keywords, text, 8)] if text else []
+        readmodel.record_forwarded(session, event.tenant, d, keywords)
+        hooks.enqueue(session, event)
 
-    @handles("reviewer_invited")
-    def on_reviewer_invited(self, event):
+    @handles("reviewer_invited", once=True)
+    def on_reviewer_invited(self, session, event):
         d = event.data
-        with self.db.handling(event) as s:
-            if s is not None:
-                enqueue(s, self.mail.templates, kind="reviewer_invite", tenant=event.tenant, recipient=d["email"],
-                        dedupe_key=f"invite:{event.event_id}",
-                        context={**d, "reminder": d.get("reminder", False), "expires": beijing(d["link_expires_at"]),
-                                 "deadline": beijing(d["deadline"]) if d.get("deadline") else None})
+        enqueue(session, self.mail.templates, kind="reviewer_invite", tenant=event.tenant, recipient=d["email"],
+                dedupe_key=f"invite:{event.event_id}",
+                context={**d, "reminder": d.get("reminder", False), "expires": beijing(d["link_expires_at"]),
+                         "deadline": beijing(d["deadline"]) if d.get("deadline") else None})
 
-    @handles("selection_made")
-    def on_selection_made(self, event):
+    @handles("selection_made", once=True)
+    def on_selection_made(self, session, event):
         """Tell each org whose work was ranked whether it goes on."""
         d = event.data
-        with self.db.handling(event) as s:
-            if s is None:
-                return
-            campaign = s.get(CampaignCopy, d["campaign_id"])
-            track = campaign.tracks.get(d["track"], {}) if campaign else {}
-            round_title = f"{track.get('label', d['track'])} · {ROUND_LABELS.get(d['level'], d['level'])}"
-            for result in d["results"]:
-                copy = s.get(SubmissionCopy, result["submission_id"])
-                contact = s.get(Contact, copy.org_id) if copy is not None else None
-                if contact is None or not contact.email:
-                    continue
-                enqueue(s, self.mail.templates, kind="selection_result", tenant=contact.tenant,
-                        recipient=contact.email, dedupe_key=f"selection:{d['round_id']}:{result['submission_id']}",
-                        context={**result, "org_name": contact.name, "round_title": round_title,
-                                 "title": result.get("title", ""),
-                                 "to_level_label": LEVEL_LABELS.get(d["to_level"] or "", "")})
-            if d["level"] == "ministry":
-                self._add_to_library(s, d, track.get("label"))
-            hooks.enqueue(s, event)
+        campaign = session.get(CampaignCopy, d["campaign_id"])
+        track = campaign.tracks.get(d["track"], {}) if campaign else {}
+        round_title = f"{track.get('label', d['track'])} · {ROUND_LABELS.get(d['level'], d['level'])}"
+        for result in d["results"]:
+            copy = session.get(SubmissionCopy, result["submission_id"])
+            contact = session.get(Contact, copy.org_id) if copy is not None else None
+            if contact is None or not contact.email:
+                continue
+            enqueue(session, self.mail.templates, kind="selection_result", tenant=contact.tenant,
+                    recipient=contact.email, dedupe_key=f"selection:{d['round_id']}:{result['submission_id']}",
+                    context={**result, "org_name": contact.name, "round_title": round_title,
+                             "title": result.get("title", ""),
+                             "to_level_label": LEVEL_LABELS.get(d["to_level"] or "", "")})
+        if d["level"] == "ministry":
+            self._add_to_library(session, d, track.get("label"))
+        hooks.enqueue(session, event)
 
     def _add_to_library(self, s, d: dict, track_label: str | None) -> None:
         """The ministry's final selection enters the education material library."""

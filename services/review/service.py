@@ -343,68 +343,51 @@ class ReviewService:
 
     # ------------------------------------------------------------------ events
 
-    @handles("campaign_published")
-    def on_campaign_published(self, event):
-        with self.db.handling(event) as s:
-            if s is not None:
-                ops.record_campaign(s, event.tenant, event.data)
+    @handles("campaign_published", once=True)
+    def on_campaign_published(self, session, event):
+        ops.record_campaign(session, event.tenant, event.data)
 
-    @handles("orgs_imported")
-    def on_orgs_imported(self, event):
-        with self.db.handling(event) as s:
-            if s is not None:
-                ops.record_orgs(s, event.tenant, event.data)
+    @handles("orgs_imported", once=True)
+    def on_orgs_imported(self, session, event):
+        ops.record_orgs(session, event.tenant, event.data)
 
-    @handles("api_key_issued")
-    def on_api_key_issued(self, event):
-        with self.db.handling(event) as s:
-            if s is not None:
-                ops.record_key(s, event.tenant, event.data)
+    @handles("api_key_issued", once=True)
+    def on_api_key_issued(self, session, event):
+        ops.record_key(session, event.tenant, event.data)
 
-    @handles("api_key_revoked")
-    def on_api_key_revoked(self, event):
-        with self.db.handling(event) as s:
-            if s is not None:
-                ops.revoke_key(s, event.data)
-                end_sessions(s, WebSession, event.data["key_hash"])  # every admin signed in with it is out
+    @handles("api_key_revoked", once=True)
+    def on_api_key_revoked(self, session, event):
+        ops.revoke_key(session, event.data)
+        end_sessions(session, WebSession, event.data["key_hash"])  # every admin signed in with it is out
 
-    @handles("file_uploaded")
-    def on_file_uploaded(self, event):
-        with self.db.handling(event) as s:
-            if s is not None:
-                ops.record_file(s, event.data)
+    @handles("file_uploaded", once=True)
+    def on_file_uploaded(self, session, event):
+        ops.record_file(session, event.data)
 
-    @handles("file_checked")
-    def on_file_checked(self, event):
-        with self.db.handling(event) as s:
-            if s is not None and not ops.record_file_check(s, event.data):
-                # The check overtook its upload event: raising rolls back and retries later.
-                raise NotFound(f"file {event.data['file_id']} not known yet", code="file_not_known_yet")
+    @handles("file_checked", once=True)
+    def on_file_checked(self, session, event):
+        if not ops.record_file_check(session, event.data):
+            # The check overtook its upload event: raising rolls back and retries later.
+            raise NotFound(f"file {event.data['file_id']} not known yet", code="file_not_known_yet")
 
     @handles("submission_submitted")
     def on_submission_submitted(self, event):
         text = ops.work_text(event.data.get("fields") or {})
         # jieba is CPU work: off the event loop, before the transaction opens
         fp = tpool.execute(neardup.fingerprint, event.data["submission_id"], text) if text else None
-        with self.db.handling(event) as s:
-            if s is not None:
-                ops.record_submission(s, event.tenant, event.data, fp)
+        with self.db.handling(event) as session:
+            if session is not None:
+                ops.record_submission(session, event.tenant, event.data, fp)
 
-    @handles("submission_withdrawn")
-    def on_submission_withdrawn(self, event):
-        with self.db.handling(event) as s:
-            if s is not None:
-                ops.record_withdrawal(s, event.tenant, event.data)
+    @handles("submission_withdrawn", once=True)
+    def on_submission_withdrawn(self, session, event):
+        ops.record_withdrawal(session, event.tenant, event.data)
 
-    @handles("submission_reopened")
-    def on_submission_reopened(self, event):
-        with self.db.handling(event) as s:
-            if s is not None:
-                ops.record_reopening(s, event.tenant, event.data)
+    @handles("submission_reopened", once=True)
+    def on_submission_reopened(self, session, event):
+        ops.record_reopening(session, event.tenant, event.data)
 
-    @handles("submission_forwarded")
-    def on_submission_forwarded(self, event):
-        with self.db.handling(event) as s:
-            if s is not None:
-                ops.record_forwarded(s, event.tenant, event.data)
+    @handles("submission_forwarded", once=True)
+    def on_submission_forwarded(self, session, event):
+        ops.record_forwarded(session, event.tenant, event.data)
 
