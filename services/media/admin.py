@@ -20,7 +20,7 @@ from common.db import Store, migrate
 from common.messaging import StandaloneOutbox
 from common.objectstore import open_store
 from common.settings import migrations_dir, service_config
-from services.media import pipeline
+from services.media import claims, pipeline
 from services.media.models import CheckReport, OutboxMessage
 
 RECHECK_HELP = """\
@@ -82,7 +82,7 @@ def recheck_one(db: Store, store, limits: pipeline.Limits, file_id: str,
         row = s.get(CheckReport, file_id)
         if row is None:
             return "skipped", None, f"{file_id}\t-\tskipped: no longer known to media"
-        if row.state != "done":
+        if not claims.is_done(row):
             return "skipped", None, f"{file_id}\t{row.kind}\tskipped: being checked by the service now"
         job = pipeline.job_for(s, row)
     try:

@@ -1,6 +1,6 @@
 """One file's check, from its stored original to the recorded report and its `file_checked`.
 
-The service runs these steps for every `file_uploaded` (service.py adds the claim that keeps two
+The service runs these steps for every `file_uploaded` (claims.py adds the claim that keeps two
 replicas off one file); the operator's `recheck` (admin.py) runs the same steps again for a file
 already checked. Three steps, so that no transaction stays open while a file is checked:
 
@@ -24,6 +24,8 @@ from eventlet.green import subprocess
 from sqlalchemy import select
 
 from common.db import utcnow
+from services.media import claims
+from services.media.claims import CheckState
 from services.media.models import CheckReport, MediaPolicyCopy
 from services.media.policy import finding, judge, verdict_of
 from services.media.recheck import with_sidecar
@@ -93,7 +95,7 @@ def _declared_in(findings) -> str | None:
 def sidecar_key(s, submission_id: str) -> str | None:
     row = s.scalars(select(CheckReport).where(
         CheckReport.submission_id == submission_id, CheckReport.kind == "subtitle",
-        CheckReport.state == "done", CheckReport.verdict != "failed").order_by(CheckReport.checked_at.desc())
+        CheckReport.state == CheckState.DONE, CheckReport.verdict != "failed").order_by(CheckReport.checked_at.desc())
     ).first()
     return row.object_key if row else None
 
@@ -132,8 +134,9 @@ def check(store, job: Job, limits: Limits, keywords: Keywords) -> Outcome:
 def record(s, outbox, row: CheckReport, outcome: Outcome) -> list[CheckReport]:
     """Keep the new report and announce it; a subtitle file re-judges its work's videos (returned)."""
     report = outcome.report
-    row.state, row.verdict, row.findings, row.facts = "done", report["verdict"], report["findings"], report["facts"]
-    row.derived, row.cues, row.text, row.checked_at = outcome.derived, report["cues"], report["text"], utcnow()
+    claims.finish(row, utcnow())
+    row.verdict, row.findings, row.facts = report["verdict"], report["findings"], report["facts"]
+    row.derived, row.cues, row.text = outcome.derived, report["cues"], report["text"]
     announce(s, outbox, row)
     return rejudge_videos(s, outbox, row) if row.kind == "subtitle" else []
 
@@ -149,7 +152,7 @@ def rejudge_videos(s, outbox, subtitle: CheckReport) -> list[CheckReport]:
     """A sidecar arrived after its video was checked: judge the video again (no re-scan)."""
     videos = s.scalars(select(CheckReport).where(
         CheckReport.submission_id == subtitle.submission_id, CheckReport.kind == "video",
-        CheckReport.state == "done")).all()
+        CheckReport.state == CheckState.DONE)).all()
     for video in videos:
         copy = s.get(MediaPolicyCopy, (video.campaign_id, video.track, "video"))
         facts, findings = with_sidecar(video.facts, video.findings, video.cues, subtitle.cues,
@@ -164,7 +167,7 @@ def lacks_clean_copy(row: CheckReport) -> bool:
     """Checked before media made clean copies (no `derived_types` in its facts) and so without the copy
     reviewers get, where a check that read the file would now make one."""
     facts = row.facts or {}
-    return (row.state == "done" and REVIEWER_COPY.get(row.kind) not in (row.derived or {})
+    return (claims.is_done(row) and REVIEWER_COPY.get(row.kind) not in (row.derived or {})
             and "derived_types" not in facts
             and not any(f.get("rule") in CHECK_DID_NOT_RUN for f in row.findings or []))
 

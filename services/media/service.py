@@ -20,23 +20,13 @@ from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 
 from common import looplag
-from common.db import utcnow
 from common.dependencies import Database, ObjectStore, Segmenter
 from common.http import api  # the guarded server every service runs (common.server)
 from common.messaging import OutboxRelay, handles
-from services.media import pipeline
+from services.media import claims, pipeline
 from services.media.models import CheckReport, MediaPolicyCopy, OutboxMessage, ProcessedEvent
 
 log = logging.getLogger(__name__)
-
-
-def _declared(data: dict) -> str | None:
-    """The type the portal declared (checked against the content, and kept for a check again)."""
-    return (data.get("content_type") or "")[:120] or None
-
-
-class ClaimHeld(Exception):
-    """Another check of this file is under way; try again later."""
 
 
 class ReplicaId(DependencyProvider):
@@ -76,8 +66,8 @@ class MediaService:
         file_id = event.data["file_id"]
         if not self._claim(event):
             return
-        with self.db.transaction() as s:
-            job = pipeline.job_for(s, s.get(CheckReport, file_id))
+        with self.db.transaction() as session:
+            job = pipeline.job_for(session, session.get(CheckReport, file_id))
         try:
             outcome = pipeline.check(self.store, job, pipeline.Limits.of(self.config), self._keywords)
         except Exception:
@@ -91,39 +81,17 @@ class MediaService:
     # ------------------------------------------------------------------ helpers
 
     def _claim(self, event) -> bool:
-        """Take the file for this replica; False if its check is already done.
-
-        A live claim (a check under way anywhere) raises `ClaimHeld`, so the
-        message comes back later through the retry queues instead of being
-        dropped: if that check finishes, the retry finds it done; if its
-        replica died, the claim expires and the retry takes it over.
-        """
-        d = event.data
+        """Take the file for this replica (claims.py); False if its check is already done."""
         lease = timedelta(seconds=self._timeout() + 60)
-        with self.db.transaction() as s:
-            row = s.get(CheckReport, d["file_id"], with_for_update=True)
-            now = utcnow()
-            if row is not None and row.state == "done":
-                log.info("file %s already checked; skipping duplicate delivery", d["file_id"])
-                return False
-            if row is not None and row.claimed_at is not None and now - row.claimed_at < lease:
-                raise ClaimHeld(f"file {d['file_id']} is being checked by {row.claimed_by}")
-            if row is None:
-                s.add(CheckReport(file_id=d["file_id"], submission_id=d["submission_id"], tenant=event.tenant,
-                                  campaign_id=d["campaign_id"], track=d["track"], kind=d["kind"],
-                                  object_key=d["object_key"], declared_type=_declared(d),
-                                  state="checking", claimed_by=self.replica,
-                                  claimed_at=now, findings=[], facts={}, derived={}, cues=[], text=""))
-            else:
-                row.state, row.claimed_by, row.claimed_at = "checking", self.replica, now
-                row.declared_type = row.declared_type or _declared(d)
-        return True
+        with self.db.transaction() as session:
+            if claims.claim(session, event.tenant, event.data, self.replica, lease):
+                return True
+        log.info("file %s already checked; skipping duplicate delivery", event.data["file_id"])
+        return False
 
     def _release(self, file_id: str) -> None:
-        with self.db.transaction() as s:
-            row = s.get(CheckReport, file_id)
-            if row is not None and row.state == "checking" and row.claimed_by == self.replica:
-                row.claimed_by, row.claimed_at = None, None
+        with self.db.transaction() as session:
+            claims.release(session, file_id, self.replica)
 
     def _timeout(self) -> float:
         return pipeline.Limits.of(self.config).timeout_s
