@@ -495,3 +495,35 @@ class WebPages(DependencyProvider):
         self.failed(request, subject)
         return self.render("sign_in.html", None, 401, request=request,
                            error="密钥无效或已停用。请核对后重新输入，或向平台管理员申请新密钥。")
+
+
+class SignInPages:
+    """The pages every service with a web UI has: its static files, signing in with a key, signing out.
+
+    A service class mixes it in (nameko finds the inherited entrypoints) and says where its
+    static files are (`static_dir`), where a person lands once signed in (`landing`), and who
+    holds a key: `key_session(session, key_hash)` returns the new web session's role and tenant,
+    or None for a key that may not sign in here. The service's `web` is its `WebPages`.
+    """
+
+    static_dir: Path
+    landing = "/"
+
+    def key_session(self, session, key_hash: str) -> dict | None:
+        raise NotImplementedError
+
+    @page("GET", "/static/<path:name>")
+    def static(self, request, name):
+        return static_file(self.static_dir, name)
+
+    @page("GET", "/sign-in")
+    def sign_in_form(self, request):
+        return self.web.sign_in_page(request)
+
+    @page("POST", "/sign-in")
+    def sign_in(self, request):
+        return self.web.sign_in_with_key(request, self.key_session, self.landing)
+
+    @page("POST", "/sign-out")
+    def sign_out(self, request):
+        return self.web.sign_out(request)
