@@ -14,10 +14,10 @@ RANKING_HEADER = ["名次", "作品名称", "报送单位", "评审人数", "原
 SCORES_HEADER = ["作品名称", "评审专家", "状态", "总分", "评语"]
 
 
-def ranking_xlsx(s, rnd) -> bytes:
+def ranking_xlsx(session, rnd) -> bytes:
     """Titles, org names, reviewers' names and comments are people's text: every cell goes through
     `xlsx_cell`, so none is a formula and no control character breaks the export."""
-    board = ops.ranking_of(s, rnd)
+    board = ops.ranking_of(session, rnd)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("排名")
     bold = Font(bold=True)
@@ -30,7 +30,7 @@ def ranking_xlsx(s, rnd) -> bytes:
         _append(ws, ["", e.title, e.org_name or "", 0, "", "", "", "", "是" if e.submission_id in board["chosen"] else ""])
     scores = wb.create_sheet("评分明细")
     scores.append([xlsx_cell(scores, h, font=bold) for h in SCORES_HEADER])
-    for row in ops.score_sheet(s, rnd):
+    for row in ops.score_sheet(session, rnd):
         _append(scores, list(row))
     out = io.BytesIO()
     wb.save(out)

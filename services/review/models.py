@@ -13,6 +13,7 @@ from sqlalchemy.orm import declarative_base
 
 from common.db import UTCDateTime, messaging_models, utcnow
 from common.web import session_model
+from services.review.domain.lifecycles import AssignmentState, RoundState, ScoreState
 
 Base = declarative_base()
 OutboxMessage, ProcessedEvent = messaging_models(Base)
@@ -100,7 +101,7 @@ class Entry(Base):
     parent_org_id = Column(String(32), nullable=True)
     fields = Column(JSON, nullable=False, default=dict)
     file_ids = Column(JSON, nullable=False, default=list)
-    state = Column(String(16), nullable=False)  # submitted | withdrawn
+    state = Column(String(16), nullable=False)  # EntryState: submitted | withdrawn | reopened
     level = Column(String(16), nullable=True)  # the level whose round it is in
     round_id = Column(String(32), ForeignKey("rounds.id"), nullable=True, index=True)
     submitted_at = Column(UTCDateTime, nullable=True)
@@ -127,7 +128,7 @@ class Round(Base):
     reviewers_per_work = Column(Integer, nullable=False, default=3)
     scoring_deadline = Column(UTCDateTime, nullable=True)  # end of the day the admin set, Beijing time
     reminders_sent = Column(JSON, nullable=False, default=list)  # which reminders went out ("3", "1")
-    state = Column(String(16), nullable=False, default="open")
+    state = Column(String(16), nullable=False, default=RoundState.OPEN.value)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     closed_at = Column(UTCDateTime, nullable=True)
     selected_at = Column(UTCDateTime, nullable=True)
@@ -164,14 +165,14 @@ class Conflict(Base):
 
 
 class Assignment(Base):
-    """A work given to a reviewer. state: assigned | declined."""
+    """A work given to a reviewer. state: AssignmentState (assigned | declined | withdrawn)."""
 
     __tablename__ = "assignments"
     id = Column(String(32), primary_key=True)
     round_id = Column(String(32), ForeignKey("rounds.id"), nullable=False)
     reviewer_id = Column(String(32), ForeignKey("reviewers.id"), nullable=False)
     submission_id = Column(String(32), nullable=False)
-    state = Column(String(16), nullable=False, default="assigned")
+    state = Column(String(16), nullable=False, default=AssignmentState.ASSIGNED.value)
     manual = Column(Boolean, nullable=False, default=False)
     position = Column(Integer, nullable=False, default=0)  # order in the reviewer's queue
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -184,14 +185,14 @@ class Assignment(Base):
 
 
 class Score(Base):
-    """A reviewer's marks for one assignment. state: draft | submitted."""
+    """A reviewer's marks for one assignment. state: ScoreState (draft | submitted)."""
 
     __tablename__ = "scores"
     assignment_id = Column(String(32), ForeignKey("assignments.id"), primary_key=True)
     marks = Column(JSON, nullable=False, default=dict)
     comment = Column(Text, nullable=False, default="")
     total = Column(Float, nullable=True)
-    state = Column(String(16), nullable=False, default="draft")
+    state = Column(String(16), nullable=False, default=ScoreState.DRAFT.value)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
     submitted_at = Column(UTCDateTime, nullable=True)
 

@@ -28,14 +28,15 @@ from common.messaging import OutboxRelay, handles
 from common.web import WebPages, end_sessions, page, redirect, static_file
 from services.review import export, operations as ops
 from services.review.domain import assignment as assigning
+from services.review.domain.lifecycles import RoundState, ScoreState
 from services.review.domain.reviewers import one_reviewer, parse_reviewer_table
 from services.review.models import OutboxMessage, ProcessedEvent, Round, WebSession
 
 HERE = Path(__file__).resolve().parent
 MAX_UPLOAD = 5 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-STATE_LABELS = {"open": "评分中", "closed": "评分已结束", "selected": "已确认入选"}
-SCORE_LABELS = {"open": "未评", "draft": "草稿", "submitted": "已提交"}
+STATE_LABELS = RoundState.labels()
+SCORE_LABELS = ScoreState.labels()
 # What the round and ranking pages may say after an action: `?msg=<code>` picks one, and only
 # whole numbers fill it in. Any other text in the URL shows nothing (it was shown as a system
 # notice: anyone could send an admin a link that "said" anything, issue #14 item 16).
@@ -98,14 +99,14 @@ class ReviewService:
 
     @page("GET", "/")
     def home(self, request):
-        session = self.web.session(request)
-        if session is None:
+        visitor = self.web.session(request)
+        if visitor is None:
             return redirect("/sign-in")
-        if session["role"] == "reviewer":
+        if visitor["role"] == "reviewer":
             return redirect("/queue")
-        with self.db.transaction() as s:
-            return self.web.render("rounds.html", session, rounds=ops.rounds_of(s, session["tenant"]),
-                                   owner=ops.tenant_name(s, session["tenant"]))
+        with self.db.transaction() as session:
+            return self.web.render("rounds.html", visitor, rounds=ops.rounds_of(session, visitor["tenant"]),
+                                   owner=ops.tenant_name(session, visitor["tenant"]))
 
     @page("GET", "/sign-in")
     def sign_in_form(self, request):
@@ -113,8 +114,8 @@ class ReviewService:
 
     @page("POST", "/sign-in")
     def sign_in(self, request):
-        def who(s, key_hash):
-            admin = ops.admin_for_key(s, key_hash)
+        def who(session, key_hash):
+            admin = ops.admin_for_key(session, key_hash)
             return admin and {"role": "admin", "tenant": admin.tenant, "kind": admin.tenant_kind}
 
         return self.web.sign_in_with_key(request, who, "/")
@@ -133,10 +134,10 @@ class ReviewService:
         if refused is not None:
             return refused
         try:
-            with self.db.transaction() as s:
-                reviewer = ops.redeem_link(s, token)
+            with self.db.transaction() as session:
+                reviewer = ops.redeem_link(session, token)
                 response = redirect("/queue")
-                self.web.open_session(s, response, role="reviewer", principal=reviewer.id, tenant=None,
+                self.web.open_session(session, response, role="reviewer", principal=reviewer.id, tenant=None,
                                       reviewer_id=reviewer.id, round_id=reviewer.round_id, name=reviewer.name)
         except DomainError:
             self.web.failed(request, subject)
@@ -159,38 +160,38 @@ class ReviewService:
 
     @page("GET", "/queue")
     def reviewer_queue(self, request):
-        session = self._reviewer(request)
-        with self.db.transaction() as s:
-            items = ops.queue(s, session["reviewer_id"])
-            rnd = s.get(Round, session["round_id"])
-            return self.web.render("queue.html", session, items=items, round=rnd, round_title=ops.blind_title(s, rnd),
-                                   done=sum(i["state"] == "submitted" for i in items))
+        visitor = self._reviewer(request)
+        with self.db.transaction() as session:
+            items = ops.queue(session, visitor["reviewer_id"])
+            rnd = session.get(Round, visitor["round_id"])
+            return self.web.render("queue.html", visitor, items=items, round=rnd, round_title=ops.blind_title(session, rnd),
+                                   done=sum(i["state"] == ScoreState.SUBMITTED for i in items))
 
     @page("GET", "/works/<string:assignment_id>")
     def work(self, request, assignment_id):
-        session = self._reviewer(request)
-        with self.db.transaction() as s:
-            a = ops.reviewer_assignment(s, session["reviewer_id"], assignment_id)
-            view = ops.work_view(s, a, self.web.links)
-            return allow_files_origin(self.web.render("work.html", session, saved=request.args.get("saved"), **view),
+        visitor = self._reviewer(request)
+        with self.db.transaction() as session:
+            a = ops.reviewer_assignment(session, visitor["reviewer_id"], assignment_id)
+            view = ops.work_view(session, a, self.web.links)
+            return allow_files_origin(self.web.render("work.html", visitor, saved=request.args.get("saved"), **view),
                                       self.web.links, self.store)
 
     @page("POST", "/works/<string:assignment_id>/score")
     def score(self, request, assignment_id):
-        session = self._reviewer(request)
+        visitor = self._reviewer(request)
         submit = request.form.get("action") == "submit"
         try:
-            with self.db.transaction() as s:
-                a = ops.reviewer_assignment(s, session["reviewer_id"], assignment_id)
-                ops.save_score(s, a, request.form, submit)
-                view = ops.work_view(s, a, self.web.links)
+            with self.db.transaction() as session:
+                a = ops.reviewer_assignment(session, visitor["reviewer_id"], assignment_id)
+                ops.save_score(session, a, request.form, submit)
+                view = ops.work_view(session, a, self.web.links)
         except DomainError as exc:
             if exc.status == 404:
                 raise
-            with self.db.transaction() as s:
-                a = ops.reviewer_assignment(s, session["reviewer_id"], assignment_id)
-                view = ops.work_view(s, a, self.web.links)
-                return allow_files_origin(self.web.render("work.html", session, exc.status, error=exc.message,
+            with self.db.transaction() as session:
+                a = ops.reviewer_assignment(session, visitor["reviewer_id"], assignment_id)
+                view = ops.work_view(session, a, self.web.links)
+                return allow_files_origin(self.web.render("work.html", visitor, exc.status, error=exc.message,
                                                           form=request.form, **view), self.web.links, self.store)
         if submit and view["next_id"]:
             return redirect(f"/works/{view['next_id']}?saved=submitted")
@@ -198,50 +199,50 @@ class ReviewService:
 
     @page("POST", "/works/<string:assignment_id>/decline")
     def decline(self, request, assignment_id):
-        session = self._reviewer(request)
-        with self.db.transaction() as s:
-            a = ops.reviewer_assignment(s, session["reviewer_id"], assignment_id)
-            ops.decline(s, a, request.form.get("reason", ""), request.form.get("conflict") == "on")
+        visitor = self._reviewer(request)
+        with self.db.transaction() as session:
+            a = ops.reviewer_assignment(session, visitor["reviewer_id"], assignment_id)
+            ops.decline(session, a, request.form.get("reason", ""), request.form.get("conflict") == "on")
         return redirect("/queue")
 
     # ------------------------------------------------------------------ admins
 
-    def _admin_round(self, s, request, round_id) -> tuple[dict, Round]:
-        session = self.web.require(request, "admin", db=s)
-        return session, ops.round_of_admin(s, round_id, session["tenant"])
+    def _admin_round(self, session, request, round_id) -> tuple[dict, Round]:
+        visitor = self.web.require(request, "admin", db=session)
+        return visitor, ops.round_of_admin(session, round_id, visitor["tenant"])
 
     @page("GET", "/rounds/<string:round_id>")
     def round_page(self, request, round_id):
-        with self.db.transaction() as s:
-            session, rnd = self._admin_round(s, request, round_id)
+        with self.db.transaction() as session:
+            visitor, rnd = self._admin_round(session, request, round_id)
             page = request.args.get("page", "1")
-            return self.web.render("round.html", session, round=rnd, message=notice(request.args),
-                                   **ops.round_overview(s, rnd, int(page) if page.isdigit() else 1))
+            return self.web.render("round.html", visitor, round=rnd, message=notice(request.args),
+                                   **ops.round_overview(session, rnd, int(page) if page.isdigit() else 1))
 
     def _act(self, request, round_id, action, done: str = "settings_saved"):
         """Run an admin action on a round; a refusal is shown on the round page, nothing half-done."""
         try:
-            with self.db.transaction() as s:
-                _, rnd = self._admin_round(s, request, round_id)
-                result = action(s, rnd)
+            with self.db.transaction() as session:
+                _, rnd = self._admin_round(session, request, round_id)
+                result = action(session, rnd)
         except DomainError as exc:
             if exc.status in (401, 403, 404):
                 raise
-            with self.db.transaction() as s:
-                session, rnd = self._admin_round(s, request, round_id)
-                return self.web.render("round.html", session, exc.status, round=rnd, error=exc.message,
-                                       **ops.round_overview(s, rnd))
+            with self.db.transaction() as session:
+                visitor, rnd = self._admin_round(session, request, round_id)
+                return self.web.render("round.html", visitor, exc.status, round=rnd, error=exc.message,
+                                       **ops.round_overview(session, rnd))
         return redirect(f"/rounds/{round_id}?{notice_query(done, result)}")
 
     @page("POST", "/rounds/<string:round_id>/settings")
     def round_settings(self, request, round_id):
-        return self._act(request, round_id, lambda s, rnd: ops.set_round_settings(
-            s, rnd, request.form.get("reviewers_per_work", ""), request.form.get("scoring_deadline")), "settings_saved")
+        return self._act(request, round_id, lambda session, rnd: ops.set_round_settings(
+            session, rnd, request.form.get("reviewers_per_work", ""), request.form.get("scoring_deadline")), "settings_saved")
 
     @page("POST", "/rounds/<string:round_id>/reviewers")
     def add_reviewer(self, request, round_id):
         f = request.form
-        return self._act(request, round_id, lambda s, rnd: ops.add_reviewers(s, rnd, [one_reviewer(
+        return self._act(request, round_id, lambda session, rnd: ops.add_reviewers(session, rnd, [one_reviewer(
             f.get("name", ""), f.get("email", ""), f.get("university", ""), f.get("org", ""),
             f.get("expertise", ""))]), "reviewers_added")
 
@@ -249,7 +250,7 @@ class ReviewService:
     def import_reviewers(self, request, round_id):
         upload = request.files.get("file")
 
-        def action(s, rnd):
+        def action(session, rnd):
             if upload is None or not upload.filename:
                 raise DomainError("请选择要导入的评审专家名单文件（.xlsx 或 .csv）。", code="file_missing")
             data = upload.stream.read(MAX_UPLOAD + 1)
@@ -257,20 +258,21 @@ class ReviewService:
                 raise DomainError(f"名单文件最大 {MAX_UPLOAD // 1024 // 1024} MB。", code="file_too_large", status=413)
             # unzipping and parsing a workbook is CPU work: in a real thread, not on the event loop
             rows = tpool.execute(parse_reviewer_table, data, upload.filename, upload.mimetype)
-            return ops.add_reviewers(s, rnd, rows)
+            return ops.add_reviewers(session, rnd, rows)
 
         return self._act(request, round_id, action, "reviewers_imported")
 
     @page("POST", "/rounds/<string:round_id>/reviewers/<string:reviewer_id>/remove")
     def remove_reviewer(self, request, round_id, reviewer_id):
         """Take a reviewer out of the round: their sessions end at once, their open works go to colleagues."""
-        return self._act(request, round_id, lambda s, rnd: ops.remove_reviewer(s, rnd, reviewer_id), "reviewer_removed")
+        return self._act(request, round_id, lambda session, rnd: ops.remove_reviewer(session, rnd, reviewer_id),
+                         "reviewer_removed")
 
     @page("POST", "/rounds/<string:round_id>/assign")
     def assign(self, request, round_id):
-        def action(s, rnd):
+        def action(session, rnd):
             try:
-                return ops.run_assignment(s, rnd)
+                return ops.run_assignment(session, rnd)
             except assigning.AssignmentImpossible as exc:
                 raise DomainError(str(exc), code="assignment_impossible", status=409) from None
 
@@ -278,24 +280,24 @@ class ReviewService:
 
     @page("POST", "/rounds/<string:round_id>/assignments")
     def assign_one(self, request, round_id):
-        return self._act(request, round_id, lambda s, rnd: ops.assign_manually(
-            s, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", "")), "assigned_one")
+        return self._act(request, round_id, lambda session, rnd: ops.assign_manually(
+            session, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", "")), "assigned_one")
 
     @page("POST", "/rounds/<string:round_id>/assignments/<string:assignment_id>/remove")
     def unassign(self, request, round_id, assignment_id):
-        return self._act(request, round_id, lambda s, rnd: ops.remove_assignment(s, rnd, assignment_id), "unassigned")
+        return self._act(request, round_id, lambda session, rnd: ops.remove_assignment(session, rnd, assignment_id), "unassigned")
 
     @page("POST", "/rounds/<string:round_id>/conflicts")
     def add_conflict(self, request, round_id):
-        return self._act(request, round_id, lambda s, rnd: ops.declare_conflict(
-            s, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", ""),
+        return self._act(request, round_id, lambda session, rnd: ops.declare_conflict(
+            session, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", ""),
             request.form.get("reason", ""), "admin"), "conflict_declared")
 
     @page("POST", "/rounds/<string:round_id>/invite")
     def invite(self, request, round_id):
         reminder = request.form.get("reminder") == "1"
-        return self._act(request, round_id, lambda s, rnd: {"sent": ops.issue_sign_in_links(
-            s, self.outbox, rnd, self.web.public_url, reminder)}, "invited")
+        return self._act(request, round_id, lambda session, rnd: {"sent": ops.issue_sign_in_links(
+            session, self.outbox, rnd, self.web.public_url, reminder)}, "invited")
 
     @page("POST", "/rounds/<string:round_id>/close")
     def close(self, request, round_id):
@@ -307,39 +309,39 @@ class ReviewService:
 
     @page("GET", "/rounds/<string:round_id>/ranking")
     def ranking(self, request, round_id):
-        with self.db.transaction() as s:
-            session, rnd = self._admin_round(s, request, round_id)
-            return self.web.render("ranking.html", session, round=rnd, message=notice(request.args),
-                                   **ops.ranking_of(s, rnd))
+        with self.db.transaction() as session:
+            visitor, rnd = self._admin_round(session, request, round_id)
+            return self.web.render("ranking.html", visitor, round=rnd, message=notice(request.args),
+                                   **ops.ranking_of(session, rnd))
 
     @page("POST", "/rounds/<string:round_id>/selection")
     def select(self, request, round_id):
         try:
-            with self.db.transaction() as s:
-                _, rnd = self._admin_round(s, request, round_id)
-                ops.confirm_selection(s, self.outbox, rnd, request.form.getlist("selected"))
+            with self.db.transaction() as session:
+                _, rnd = self._admin_round(session, request, round_id)
+                ops.confirm_selection(session, self.outbox, rnd, request.form.getlist("selected"))
         except DomainError as exc:
             if exc.status in (401, 403, 404):
                 raise
-            with self.db.transaction() as s:
-                session, rnd = self._admin_round(s, request, round_id)
-                return self.web.render("ranking.html", session, exc.status, round=rnd, error=exc.message,
-                                       **ops.ranking_of(s, rnd))
+            with self.db.transaction() as session:
+                visitor, rnd = self._admin_round(session, request, round_id)
+                return self.web.render("ranking.html", visitor, exc.status, round=rnd, error=exc.message,
+                                       **ops.ranking_of(session, rnd))
         return redirect(f"/rounds/{round_id}/ranking?{notice_query('selected', None)}")
 
     @page("GET", "/rounds/<string:round_id>/export.xlsx")
     def export_xlsx(self, request, round_id):
-        with self.db.transaction() as s:
-            _, rnd = self._admin_round(s, request, round_id)
-            body = export.ranking_xlsx(s, rnd)
+        with self.db.transaction() as session:
+            _, rnd = self._admin_round(session, request, round_id)
+            body = export.ranking_xlsx(session, rnd)
         return Response(body, mimetype=XLSX_TYPE, headers={
             "Content-Disposition": "attachment; filename=ranking.xlsx", "Cache-Control": "no-store"})
 
     @timer(interval=3600)
     def remind_reviewers(self):
         """Reviewers with open work hear 3 and 1 days before the scoring deadline; safe to run any time."""
-        with self.db.transaction() as s:
-            return ops.send_due_reminders(s, self.outbox, self.web.public_url)
+        with self.db.transaction() as session:
+            return ops.send_due_reminders(session, self.outbox, self.web.public_url)
 
     # ------------------------------------------------------------------ events
 

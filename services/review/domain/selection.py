@@ -1,0 +1,64 @@
+"""Confirming a round's selection (确认入选名单): decided at once from the round's ranking and limit.
+
+Only a closed round selects, once. Every work of the round gets its row: the ranked ones their
+rank, the unscored ones the places after them; the chosen ones go up to the level above.
+Pure: no framework.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from common.errors import Conflict
+from services.review.domain.lifecycles import RoundState
+from services.review.domain.rounds import check_selection
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A work of the round as the selection sees it; no rank when nobody scored it."""
+
+    submission_id: str
+    tenant: str
+    title: str
+    rank: int | None = None
+    normalised: float | None = None
+    raw_mean: float | None = None
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A work's row in the confirmed selection."""
+
+    submission_id: str
+    rank: int
+    normalised: float | None
+    raw_mean: float | None
+    selected: bool
+
+
+@dataclass(frozen=True)
+class Selection:
+    placed: list[Placed]
+    results: list[dict]  # the event's, one per work in rank order
+    selected: list[str]  # as the admin chose them, in their order
+    not_selected: list[str]  # sorted
+
+
+def decide_selection(round_state: str, level: str, candidates: Sequence[Candidate], selected: list[str],
+                     limit: int | None) -> Selection:
+    """`candidates`: the ranked works in rank order, then the unscored ones."""
+    if round_state == RoundState.SELECTED:
+        raise Conflict("本轮的入选名单已经确认并报送，不能再改。", code="already_selected")
+    if round_state != RoundState.CLOSED:
+        raise Conflict("请先结束评分（分数定稿）再确认入选名单。", code="round_still_open", found=round_state)
+    in_round = {c.submission_id for c in candidates}
+    check_selection(selected, in_round, limit, level)
+    chosen = set(selected)
+    placed, results = [], []
+    for n, c in enumerate(candidates, start=1):
+        rank = n if c.rank is None else c.rank  # the unscored follow the ranked
+        placed.append(Placed(c.submission_id, rank, c.normalised, c.raw_mean, c.submission_id in chosen))
+        results.append({"submission_id": c.submission_id, "tenant": c.tenant, "rank": rank,
+                        "selected": c.submission_id in chosen, "normalised": c.normalised, "title": c.title})
+    return Selection(placed, results, list(selected), sorted(in_round - chosen))

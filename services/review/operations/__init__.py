@@ -1,0 +1,76 @@
+"""Review's use cases: each takes a session (one transaction) and plain values.
+
+Entrypoints in `service.py` authenticate, check the form, open a transaction and call one
+function here; the rules themselves (assignment, scoring, ranking, blindness, selection limits,
+the lifecycles of rounds, assignments, scores and entries) are pure functions in `domain/`.
+One module per aggregate; callers keep `from services.review import operations as ops`.
+
+    copies       campaigns, orgs, tenants and API keys from other services' events, and their lookups
+    entries      each work's copy and its files from events, and its place in a round
+    rounds       rounds and their batches, titles, lists, settings, closing and reopening
+    reviewers    a round's pool of reviewers
+    assignments  who scores which work: the plan, by hand, declining, conflicts
+    progress     the admin's round page: each reviewer's counts, works short of reviewers
+    invitations  reviewers' sign-in links and the reminders before the deadline
+    blind_views  what reviewers see, blind: their queue and one work
+    scoring      saving a score, and the sheet of every score
+    selection    the ranking and the confirmed selection
+    texts        near-duplicate texts
+"""
+from services.review.operations.assignments import assign_manually, declare_conflict, decline, remove_assignment, run_assignment
+from services.review.operations.blind_views import (
+    NO_CLEAN_COPY,
+    REVIEWER_COPY,
+    _reviewer_file,
+    queue,
+    reviewer_assignment,
+    work_view,
+)
+from services.review.operations.copies import (
+    admin_for_key,
+    masked_names,
+    record_campaign,
+    record_key,
+    record_orgs,
+    revoke_key,
+    tenant_name,
+    track_of,
+)
+from services.review.operations.entries import (
+    place,
+    record_file,
+    record_file_check,
+    record_forwarded,
+    record_reopening,
+    record_submission,
+    record_withdrawal,
+)
+from services.review.operations.invitations import SIGN_IN_LINK_TTL, issue_sign_in_links, redeem_link, send_due_reminders
+from services.review.operations.progress import WORKS_PER_PAGE, round_overview
+from services.review.operations.reviewers import add_reviewers, remove_reviewer
+from services.review.operations.rounds import (
+    blind_title,
+    close_round,
+    entries_of,
+    new_id,
+    reopen_round,
+    reviewers_of,
+    round_of_admin,
+    rounds_of,
+    set_round_settings,
+)
+from services.review.operations.scoring import save_score, score_sheet
+from services.review.operations.selection import confirm_selection, ranking_of
+from services.review.operations.texts import index_text, matches_for, matches_for_reviewer, work_text
+
+__all__ = [
+    "NO_CLEAN_COPY", "REVIEWER_COPY", "SIGN_IN_LINK_TTL", "WORKS_PER_PAGE", "_reviewer_file", "add_reviewers",
+    "admin_for_key", "assign_manually", "blind_title", "close_round", "confirm_selection", "decline",
+    "declare_conflict", "entries_of", "index_text", "issue_sign_in_links", "masked_names", "matches_for",
+    "matches_for_reviewer", "new_id", "place", "queue", "ranking_of", "record_campaign", "record_file",
+    "record_file_check", "record_forwarded", "record_key", "record_orgs", "record_reopening", "record_submission",
+    "record_withdrawal", "redeem_link", "remove_assignment", "remove_reviewer", "reopen_round", "revoke_key",
+    "reviewer_assignment", "reviewers_of", "round_of_admin", "round_overview", "rounds_of", "run_assignment",
+    "save_score", "score_sheet", "send_due_reminders", "set_round_settings", "tenant_name", "track_of", "work_text",
+    "work_view",
+]

@@ -1,0 +1,82 @@
+"""Copies of what other services published: campaigns with their rubrics, org trees, tenants' names, API keys.
+
+Written by the event handlers (never read from another service's tables); the other use cases
+read them through the lookups below.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from services.review.domain import blind
+from services.review.models import ApiKeyCopy, CampaignCopy, OrgCopy, RubricCopy, TenantCopy
+
+# --------------------------------------------------------------------------- from events
+
+
+def record_campaign(session, tenant: str, data: dict) -> None:
+    session.merge(CampaignCopy(campaign_id=data["campaign_id"], tenant=tenant, derives_from=data["derives_from"],
+                               title=data["title"], tracks=data["tracks"]))
+    for track, spec in data["tracks"].items():
+        session.merge(RubricCopy(campaign_id=data["campaign_id"], track=track, criteria=spec["rubric"]))
+
+
+def record_orgs(session, tenant: str, data: dict) -> None:
+    if data.get("tenant_name"):
+        session.merge(TenantCopy(tenant=tenant, name=data["tenant_name"]))
+    for o in data["orgs"]:
+        session.merge(OrgCopy(org_id=o["org_id"], tenant=tenant, name=o["name"], short_name=o.get("short_name"),
+                              level=o["level"], parent_id=o.get("parent_id")))
+
+
+def record_key(session, tenant: str, data: dict) -> None:
+    session.merge(ApiKeyCopy(key_hash=data["key_hash"], tenant=tenant, tenant_kind=data["tenant_kind"], revoked=False))
+    if data.get("tenant_name"):
+        session.merge(TenantCopy(tenant=tenant, name=data["tenant_name"]))
+
+
+def revoke_key(session, data: dict) -> None:
+    row = session.get(ApiKeyCopy, data["key_hash"])
+    if row is not None:
+        row.revoked = True
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def admin_for_key(session, key_hash: str) -> ApiKeyCopy | None:
+    row = session.get(ApiKeyCopy, key_hash)
+    return None if row is None or row.revoked else row
+
+
+def tenant_name(session, tenant: str) -> str:
+    if tenant == "ministry":
+        return "教育部"
+    t = session.get(TenantCopy, tenant)
+    return t.name if t else tenant
+
+
+def track_of(session, campaign_id: str, track: str) -> dict:
+    c = session.get(CampaignCopy, campaign_id)
+    return (c.tracks.get(track) if c else None) or {"label": track, "rubric": [], "fields": []}
+
+
+def reviewer_track(session, rnd, entry) -> dict:
+    """The track as this round's reviewers may see a work: the fields of the round's campaign (the ministry's
+    in the national round, not the university's copy), each hidden if any campaign of the work's `derives_from`
+    chain hides it, so that a copy stored before intake refused loosened copies cannot show 主讲人."""
+    track = track_of(session, rnd.campaign_id, entry.track)
+    hidden, campaign_id, seen = set(), entry.campaign_id, set()
+    while campaign_id and campaign_id not in seen:
+        seen.add(campaign_id)
+        c = session.get(CampaignCopy, campaign_id)
+        specs = ((c.tracks.get(entry.track) or {}).get("fields", [])) if c else []
+        hidden |= {f["key"] for f in specs if f.get("identifying")}
+        campaign_id = c.derives_from if c else None
+    fields = [{**f, "identifying": bool(f.get("identifying")) or f["key"] in hidden} for f in track.get("fields", [])]
+    return {**track, "fields": fields}
+
+
+def masked_names(session, tenant: str) -> frozenset[str]:
+    orgs = session.execute(select(OrgCopy.name, OrgCopy.short_name).where(OrgCopy.tenant == tenant)).all()
+    t = session.get(TenantCopy, tenant)
+    return frozenset(blind.name_variants([n for pair in orgs for n in pair] + [t.name if t else None]))

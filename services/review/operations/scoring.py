@@ -1,0 +1,41 @@
+"""Scores: a reviewer saves or submits their marks (every save logged); the admin's sheet of every score."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from common import clock
+from services.review.domain.lifecycles import SCORE, ScoreState
+from services.review.domain.scoring import decide_score
+from services.review.models import Assignment, Entry, Reviewer, Round, Score, ScoreLog
+from services.review.operations.copies import track_of
+
+
+def save_score(session, a: Assignment, form: dict, submit: bool) -> Score:
+    rnd = session.get(Round, a.round_id)
+    entry = session.get(Entry, a.submission_id)
+    rubric = track_of(session, entry.campaign_id, entry.track).get("rubric", [])
+    score = session.get(Score, a.id)
+    saved = decide_score(rnd.state, rubric, form, score.state if score else None, submit)
+    now = clock.now()
+    if score is None:
+        score = Score(assignment_id=a.id)
+        SCORE.move(score, ScoreState.DRAFT)
+        session.add(score)
+    score.marks, score.comment, score.total, score.updated_at = saved.marks, saved.comment, saved.total, now
+    if score.state != saved.state:
+        SCORE.move(score, saved.state, at=now)
+    session.add(ScoreLog(assignment_id=a.id, action=saved.action, marks=saved.marks, total=saved.total,
+                         comment=saved.comment, at=now))
+    return score
+
+
+def score_sheet(session, rnd: Round) -> list[tuple]:
+    """Every score of the round, for the admin's export (reviewers never see each other's)."""
+    rows = session.execute(select(Entry.title, Reviewer.name, Score.state, Score.total, Score.comment)
+                           .select_from(Assignment)
+                           .join(Entry, Entry.submission_id == Assignment.submission_id)
+                           .join(Reviewer, Reviewer.id == Assignment.reviewer_id)
+                           .join(Score, Score.assignment_id == Assignment.id)
+                           .where(Assignment.round_id == rnd.id)
+                           .order_by(Entry.title, Reviewer.name)).all()
+    return [(title, name, ScoreState.label_of(state), total, comment) for title, name, state, total, comment in rows]
