@@ -90,7 +90,69 @@ def _problem(level, work, reviewers, declared, needed, taken) -> dict:
             "assigned": taken}
 
 
-def assign(works: Sequence[Work], reviewers: Sequence[Reviewer], k: int, *, level: str,  # noqa: C901 - one greedy pass
+class _Greedy:
+    """The greedy pass's state: who has which work, each reviewer's load, and a heap of (load, hash, id)."""
+
+    def __init__(self, reviewers: Sequence[Reviewer], keep: Iterable[tuple[str, str]], level: str,
+                 declared: frozenset[tuple[str, str]]):
+        self.level, self.declared = level, declared
+        self.by_id = {r.reviewer_id: r for r in reviewers}
+        self.on_work: dict[str, set[str]] = defaultdict(set)
+        self.loads = {r.reviewer_id: 0 for r in reviewers}
+        self.kept = set()
+        for work_id, reviewer_id in keep:
+            if reviewer_id in self.loads and reviewer_id not in self.on_work[work_id]:
+                self.on_work[work_id].add(reviewer_id)
+                self.loads[reviewer_id] += 1
+                self.kept.add((work_id, reviewer_id))
+        self.rank = {r.reviewer_id: _h(r.reviewer_id) for r in reviewers}
+        self.heap = [(self.loads[rid], self.rank[rid], rid) for rid in self.loads]
+        heapq.heapify(self.heap)
+        self.by_keyword: dict[str, set[str]] = defaultdict(set)
+        for r in reviewers:
+            for kw in r.expertise:
+                self.by_keyword[kw].add(r.reviewer_id)
+
+    def take(self, rid: str, work_id: str) -> None:
+        self.on_work[work_id].add(rid)
+        self.loads[rid] += 1
+        heapq.heappush(self.heap, (self.loads[rid], self.rank[rid], rid))
+
+    def missing(self, work: Work, k: int) -> int:
+        return k - len(self.on_work[work.work_id])
+
+    def experts_first(self, work: Work, need: int) -> None:
+        """Among the least-loaded reviewers, those whose expertise matches the work's keywords, best match first."""
+        while self.heap and self.heap[0][0] != self.loads[self.heap[0][2]]:
+            heapq.heappop(self.heap)  # stale entries
+        low = self.heap[0][0] if self.heap else 0
+        chosen = self.on_work[work.work_id]
+        matches = Counter(rid for kw in work.keywords for rid in self.by_keyword.get(kw, ()))
+        fits = sorted((rid for rid in matches if self.loads[rid] == low and rid not in chosen
+                       and not conflicted(self.level, self.by_id[rid], work, self.declared)),
+                      key=lambda rid: (-matches[rid], _h(work.work_id, rid)))
+        for rid in fits[:need]:
+            self.take(rid, work.work_id)
+
+    def least_loaded(self, work: Work, need: int) -> int:
+        """The least-loaded eligible reviewers; returns how many the work still lacks."""
+        chosen = self.on_work[work.work_id]
+        aside = []
+        while need > 0 and self.heap:
+            load, r_rank, rid = heapq.heappop(self.heap)
+            if load != self.loads[rid]:
+                continue  # stale
+            if rid in chosen or conflicted(self.level, self.by_id[rid], work, self.declared):
+                aside.append((load, r_rank, rid))
+                continue
+            self.take(rid, work.work_id)
+            need -= 1
+        for entry in aside:
+            heapq.heappush(self.heap, entry)
+        return need
+
+
+def assign(works: Sequence[Work], reviewers: Sequence[Reviewer], k: int, *, level: str,
            declared: frozenset[tuple[str, str]] = frozenset(),
            keep: Iterable[tuple[str, str]] = ()) -> AssignmentPlan:
     if k < 1:
@@ -100,64 +162,20 @@ def assign(works: Sequence[Work], reviewers: Sequence[Reviewer], k: int, *, leve
                                     for w in sorted(works, key=lambda w: w.work_id)])
     works = sorted(works, key=lambda w: w.work_id)
     reviewers = sorted(reviewers, key=lambda r: r.reviewer_id)
-    by_id = {r.reviewer_id: r for r in reviewers}
-    on_work: dict[str, set[str]] = defaultdict(set)
-    loads = {r.reviewer_id: 0 for r in reviewers}
-    kept = set()
-    for work_id, reviewer_id in keep:
-        if reviewer_id in loads and reviewer_id not in on_work[work_id]:
-            on_work[work_id].add(reviewer_id)
-            loads[reviewer_id] += 1
-            kept.add((work_id, reviewer_id))
-    rank = {r.reviewer_id: _h(r.reviewer_id) for r in reviewers}
-    heap = [(loads[rid], rank[rid], rid) for rid in loads]
-    heapq.heapify(heap)
-    by_keyword: dict[str, set[str]] = defaultdict(set)
-    for r in reviewers:
-        for kw in r.expertise:
-            by_keyword[kw].add(r.reviewer_id)
-
-    def take(rid: str, work_id: str) -> None:
-        on_work[work_id].add(rid)
-        loads[rid] += 1
-        heapq.heappush(heap, (loads[rid], rank[rid], rid))
-
+    greedy = _Greedy(reviewers, keep, level, declared)
     problems = []
     for work in works:
-        chosen = on_work[work.work_id]
-        need = k - len(chosen)
-        if need <= 0:
+        if greedy.missing(work, k) <= 0:
             continue
-        if work.keywords and by_keyword:
-            while heap and heap[0][0] != loads[heap[0][2]]:
-                heapq.heappop(heap)  # stale entries
-            low = heap[0][0] if heap else 0
-            matches = Counter(rid for kw in work.keywords for rid in by_keyword.get(kw, ()))
-            fits = sorted((rid for rid in matches if loads[rid] == low and rid not in chosen
-                           and not conflicted(level, by_id[rid], work, declared)),
-                          key=lambda rid: (-matches[rid], _h(work.work_id, rid)))
-            for rid in fits[:need]:
-                take(rid, work.work_id)
-            need = k - len(chosen)
-        aside = []
-        while need > 0 and heap:
-            load, r_rank, rid = heapq.heappop(heap)
-            if load != loads[rid]:
-                continue  # stale
-            if rid in chosen or conflicted(level, by_id[rid], work, declared):
-                aside.append((load, r_rank, rid))
-                continue
-            take(rid, work.work_id)
-            need -= 1
-        for entry in aside:
-            heapq.heappush(heap, entry)
-        if need > 0:
-            problems.append(_problem(level, work, reviewers, declared, k, len(chosen)))
+        if work.keywords and greedy.by_keyword:
+            greedy.experts_first(work, greedy.missing(work, k))
+        if greedy.least_loaded(work, greedy.missing(work, k)) > 0:
+            problems.append(_problem(level, work, reviewers, declared, k, len(greedy.on_work[work.work_id])))
     if problems:
         raise AssignmentImpossible(problems)
-    _repair(works, by_id, on_work, loads, kept, level, declared)
-    pairs = sorted((w, r) for w, rs in on_work.items() for r in rs)
-    return AssignmentPlan(pairs, dict(loads))
+    _repair(works, greedy.by_id, greedy.on_work, greedy.loads, greedy.kept, level, declared)
+    pairs = sorted((w, r) for w, rs in greedy.on_work.items() for r in rs)
+    return AssignmentPlan(pairs, dict(greedy.loads))
 
 
 def _repair(works, by_id, on_work, loads, kept, level, declared, max_moves: int = 100_000) -> None:
@@ -167,37 +185,44 @@ def _repair(works, by_id, on_work, loads, kept, level, declared, max_moves: int 
     for w, rs in on_work.items():
         for r in rs:
             has[r].add(w)
+
+    def movable(giver: str, taker: str) -> str | None:
+        """The first of the giver's works the taker may have instead (not kept, not theirs already, no conflict)."""
+        for w in sorted(has[giver]):
+            if (w, giver) in kept or taker in on_work[w]:
+                continue
+            if w not in work_by_id or conflicted(level, by_id[taker], work_by_id[w], declared):
+                continue
+            return w
+        return None
+
     for _ in range(max_moves):
         order = sorted(loads, key=lambda r: (loads[r], _h(r)))
-        low, high = order[0], order[-1]
-        if loads[high] - loads[low] <= 1:
-            return
-        moved = False
-        for giver in reversed(order):
-            if loads[giver] - loads[low] <= 1:
+        move = _first_move(order, loads, movable)
+        if move is None:
+            return  # balanced, or conflicts leave no move that helps: the best balance the pool allows
+        w, giver, taker = move
+        on_work[w].discard(giver)
+        on_work[w].add(taker)
+        has[giver].discard(w)
+        has[taker].add(w)
+        loads[giver] -= 1
+        loads[taker] += 1
+
+
+def _first_move(order: list[str], loads: dict[str, int], movable) -> tuple[str, str, str] | None:
+    """The first (work, giver, taker) that narrows the loads, most loaded givers and least loaded takers first."""
+    low = order[0]
+    for giver in reversed(order):
+        if loads[giver] - loads[low] <= 1:
+            return None
+        for taker in order:
+            if loads[giver] - loads[taker] <= 1:
                 break
-            for taker in order:
-                if loads[giver] - loads[taker] <= 1:
-                    break
-                for w in sorted(has[giver]):
-                    if (w, giver) in kept or taker in on_work[w]:
-                        continue
-                    if w not in work_by_id or conflicted(level, by_id[taker], work_by_id[w], declared):
-                        continue
-                    on_work[w].discard(giver)
-                    on_work[w].add(taker)
-                    has[giver].discard(w)
-                    has[taker].add(w)
-                    loads[giver] -= 1
-                    loads[taker] += 1
-                    moved = True
-                    break
-                if moved:
-                    break
-            if moved:
-                break
-        if not moved:
-            return  # conflicts leave no move that helps: the best balance the pool allows
+            w = movable(giver, taker)
+            if w is not None:
+                return w, giver, taker
+    return None
 
 
 def reassign(plan: AssignmentPlan, work_id: str, declined_by: str, works: Sequence[Work],

@@ -79,12 +79,9 @@ def parse_reviewer_table(data: bytes, filename: str | None = None, content_type:
         seen: dict[str, int] = {}
         for number, cells in rows:
             if not columns:
-                found = {_BY_HEADER[header_key(c)]: i for i, c in reversed(list(enumerate(cells)))
-                         if header_key(c) in _BY_HEADER}
-                if "name" in found and "email" in found:
-                    columns = found
-                elif any(cells) and number >= 10:
-                    break
+                columns = _header(cells)
+                if not columns and any(cells) and number >= 10:
+                    break  # no header in the first rows: not a reviewer list
                 continue
             values = {f: (cells[i] if i < len(cells) else "") for f, i in columns.items()}
             if not any(values.values()):
@@ -94,15 +91,31 @@ def parse_reviewer_table(data: bytes, filename: str | None = None, content_type:
                                  "expected": MAX_ROWS, "message": f"名单最多 {MAX_ROWS} 行，请拆分后分批导入。"})
                 break
             name, email = values.get("name", ""), values.get("email", "").lower()
-            row_problems = check_reviewer(name, email, number, values.get("university", ""), values.get("org", ""))
-            if not row_problems and email in seen:
-                row_problems.append({"row": number, "column": "邮箱", "code": "duplicate_email", "found": email,
-                                     "expected": "每位专家一行",
-                                     "message": f"第{number}行：邮箱 {email} 与第{seen[email]}行重复。每位专家只填一行。"})
-            problems += row_problems
+            problems += _row_problems(number, name, email, values, seen)
             seen.setdefault(email, number)
             records.append(ReviewerRow(number, name.strip(), email, values.get("university", ""),
                                        values.get("org", ""), keywords(values.get("expertise", ""))))
+    _refuse_unless_clean(columns, records, problems)
+    return records
+
+
+def _header(cells: list[str]) -> dict[str, int]:
+    """{field: column} when the row is the list's header (it names at least 姓名 and 邮箱), else {}."""
+    found = {_BY_HEADER[header_key(c)]: i for i, c in reversed(list(enumerate(cells))) if header_key(c) in _BY_HEADER}
+    return found if "name" in found and "email" in found else {}
+
+
+def _row_problems(number: int, name: str, email: str, values: dict[str, str], seen: dict[str, int]) -> list[dict]:
+    problems = check_reviewer(name, email, number, values.get("university", ""), values.get("org", ""))
+    if not problems and email in seen:
+        problems.append({"row": number, "column": "邮箱", "code": "duplicate_email", "found": email,
+                         "expected": "每位专家一行",
+                         "message": f"第{number}行：邮箱 {email} 与第{seen[email]}行重复。每位专家只填一行。"})
+    return problems
+
+
+def _refuse_unless_clean(columns: dict[str, int], records: list[ReviewerRow], problems: list[dict]) -> None:
+    """All rows or none: no header, no reviewer or any problem refuses the whole list."""
     if not columns:
         expected = "、".join(f"{_LABELS[f]}（{'/'.join(hs)}）" for f, hs in _COLUMNS.items())
         raise Unprocessable(f"评审专家名单中没有找到表头：至少需要“姓名”和“邮箱”两列。可用的列：{expected}。",
@@ -115,4 +128,3 @@ def parse_reviewer_table(data: bytes, filename: str | None = None, content_type:
         first = problems[0]["message"]
         summary = first if len(problems) == 1 else f"评审专家名单有 {len(problems)} 处问题，未导入任何一行。第一处：{first}"
         raise Unprocessable(summary, code=ERROR_CODE, found=len(problems), details=problems)
-    return records
