@@ -33,7 +33,7 @@ def _sums():
     return [func.coalesce(func.sum(getattr(Progress, name)), 0).label(name) for name in _SUMS]
 
 
-def aggregate(s, tenant: str | None, filters: Filters) -> dict:
+def aggregate(session, tenant: str | None, filters: Filters) -> dict:
     """Totals, per track and per university for the caller (tenant None: the ministry, every university)."""
     where = []
     if tenant is not None:
@@ -44,14 +44,14 @@ def aggregate(s, tenant: str | None, filters: Filters) -> dict:
         copies = select(CampaignCopy.campaign_id).where(
             (CampaignCopy.derives_from == filters.campaign) | (CampaignCopy.campaign_id == filters.campaign))
         where.append(Progress.campaign_id.in_(copies))
-    total = s.execute(select(*_sums()).where(*where)).one()._asdict()
-    tracks = [row._asdict() for row in s.execute(select(Progress.track, *_sums()).where(*where)
+    total = session.execute(select(*_sums()).where(*where)).one()._asdict()
+    tracks = [row._asdict() for row in session.execute(select(Progress.track, *_sums()).where(*where)
                                                  .group_by(Progress.track).order_by(Progress.track))]
-    universities = [row._asdict() for row in s.execute(
+    universities = [row._asdict() for row in session.execute(
         select(Progress.tenant, TenantName.name, *_sums()).outerjoin(TenantName, TenantName.tenant == Progress.tenant)
         .where(*where).group_by(Progress.tenant, TenantName.name))]
-    labels = readmodel.track_labels(s)
-    campaigns = [(c.campaign_id, c.title) for c in s.scalars(
+    labels = readmodel.track_labels(session)
+    campaigns = [(c.campaign_id, c.title) for c in session.scalars(
         select(CampaignCopy).where(CampaignCopy.derives_from.is_(None)).order_by(CampaignCopy.campaign_id))]
     return {"total": total, "tracks": tracks, "universities": universities, "track_labels": labels,
             "campaigns": campaigns}

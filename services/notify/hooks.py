@@ -11,6 +11,7 @@ from sqlalchemy import select
 from common.db import utcnow
 from common.errors import Forbidden, NotFound, Unprocessable
 from services.notify import webhooks
+from services.notify.lifecycles import DELIVERY, DeliveryState
 from services.notify.models import WebhookDelivery, WebhookSubscription
 
 # What a portal can subscribe to: events about its own university's works.
@@ -18,7 +19,7 @@ DELIVERABLE = ("submission_submitted", "submission_withdrawn")
 MAX_SUBSCRIPTIONS = 20
 
 
-def subscribe(s, tenant: str | None, body: dict, check_destination: Callable[[str], object]
+def subscribe(session, tenant: str | None, body: dict, check_destination: Callable[[str], object]
               ) -> tuple[WebhookSubscription, str]:
     """A new subscription; `check_destination` (destinations.check with the service's policy and
     resolver) refuses a URL that is not a public receiver."""
@@ -29,7 +30,7 @@ def subscribe(s, tenant: str | None, body: dict, check_destination: Callable[[st
     if unknown:
         raise Unprocessable(f"不能订阅这些事件：{'、'.join(unknown)}。可订阅：{'、'.join(DELIVERABLE)}。",
                             code="unknown_event_type", field="event_types", expected=list(DELIVERABLE), found=unknown)
-    count = len(s.scalars(select(WebhookSubscription.id).where(WebhookSubscription.tenant == tenant,
+    count = len(session.scalars(select(WebhookSubscription.id).where(WebhookSubscription.tenant == tenant,
                                                              WebhookSubscription.active)).all())
     if count >= MAX_SUBSCRIPTIONS:
         raise Unprocessable(f"每所高校最多 {MAX_SUBSCRIPTIONS} 个订阅，已有 {count} 个。请先删除不用的订阅。",
@@ -37,7 +38,8 @@ def subscribe(s, tenant: str | None, body: dict, check_destination: Callable[[st
     secret = webhooks.new_secret()
     sub = WebhookSubscription(id=uuid.uuid4().hex, tenant=tenant, url=body["url"],
                               event_types=sorted(set(body["event_types"])), secret=secret, active=True)
-    s.add(sub)
+    session.add(sub)
+    session.flush()  # its creation time, shown with the secret
     return sub, secret
 
 
@@ -46,28 +48,47 @@ def subscription_json(sub: WebhookSubscription) -> dict:
             "created_at": sub.created_at.isoformat() if sub.created_at else None}
 
 
-def own_subscription(s, tenant: str | None, sub_id: str) -> WebhookSubscription:
-    sub = s.get(WebhookSubscription, sub_id)
+def own_subscription(session, tenant: str | None, sub_id: str) -> WebhookSubscription:
+    sub = session.get(WebhookSubscription, sub_id)
     if sub is None or sub.tenant != tenant or not sub.active:
         raise NotFound(f"找不到订阅 {sub_id}。", code="subscription_not_found", found=sub_id)
     return sub
 
 
-def enqueue(s, event) -> int:
+def active_subscriptions(session, tenant: str | None) -> list[WebhookSubscription]:
+    return session.scalars(select(WebhookSubscription).where(WebhookSubscription.tenant == tenant,
+                                                             WebhookSubscription.active)).all()
+
+
+def unsubscribe(session, tenant: str | None, sub_id: str) -> None:
+    """The subscription ends; its deliveries not yet made fail when their turn comes (`record_outcome`)."""
+    own_subscription(session, tenant, sub_id).active = False
+
+
+def deliveries(session, tenant: str | None, sub_id: str) -> list[WebhookDelivery]:
+    """The newest 200 deliveries of one of the caller's subscriptions."""
+    sub = own_subscription(session, tenant, sub_id)
+    return session.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub.id)
+                           .order_by(WebhookDelivery.created_at.desc()).limit(200)).all()
+
+
+def enqueue(session, event) -> int:
     """A delivery per active subscription of the event's university to its type."""
-    subs = s.scalars(select(WebhookSubscription).where(WebhookSubscription.tenant == event.tenant,
+    subs = session.scalars(select(WebhookSubscription).where(WebhookSubscription.tenant == event.tenant,
                                                        WebhookSubscription.active)).all()
     added = 0
     for sub in subs:
         if event.type not in sub.event_types:
             continue
-        exists = s.scalar(select(WebhookDelivery.id).where(WebhookDelivery.subscription_id == sub.id,
+        exists = session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.subscription_id == sub.id,
                                                            WebhookDelivery.event_id == event.event_id))
         if exists is None:
-            s.add(WebhookDelivery(id=uuid.uuid4().hex, subscription_id=sub.id, tenant=event.tenant,
-                                  event_id=event.event_id, event_type=event.type,
-                                  body=json.dumps(event.to_dict(), ensure_ascii=False), state="pending",
-                                  attempts=0, next_attempt_at=utcnow()))
+            d = WebhookDelivery(id=uuid.uuid4().hex, subscription_id=sub.id, tenant=event.tenant,
+                                event_id=event.event_id, event_type=event.type,
+                                body=json.dumps(event.to_dict(), ensure_ascii=False), attempts=0,
+                                next_attempt_at=utcnow())
+            DELIVERY.move(d, DeliveryState.PENDING)
+            session.add(d)
             added += 1
     return added
 
@@ -79,20 +100,21 @@ def delivery_json(d: WebhookDelivery) -> dict:
             "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None}
 
 
-def replay(s, tenant: str | None, sub_id: str, delivery_id: str) -> WebhookDelivery:
-    own_subscription(s, tenant, sub_id)
-    d = s.get(WebhookDelivery, delivery_id)
+def replay(session, tenant: str | None, sub_id: str, delivery_id: str) -> WebhookDelivery:
+    own_subscription(session, tenant, sub_id)
+    d = session.get(WebhookDelivery, delivery_id)
     if d is None or d.subscription_id != sub_id:
         raise NotFound(f"找不到投递记录 {delivery_id}。", code="delivery_not_found", found=delivery_id)
-    d.state, d.next_attempt_at, d.attempts = "pending", utcnow(), 0
+    DELIVERY.move(d, DeliveryState.PENDING)
+    d.next_attempt_at, d.attempts = utcnow(), 0
     return d
 
 
-def claim_due(s, now: datetime, flights, lease: timedelta, key_of: Callable[[str], str]) -> list[tuple]:
+def claim_due(session, now: datetime, flights, lease: timedelta, key_of: Callable[[str], str]) -> list[tuple]:
     """Due deliveries this process has room for (delivery.Flights: per receiver, per university),
     claimed: their next attempt is pushed past `lease`, so another replica (or the next tick) leaves
     them alone while they are in flight; the attempt's outcome sets the real next time."""
-    due = s.scalars(select(WebhookDelivery).where(WebhookDelivery.state == "pending",
+    due = session.scalars(select(WebhookDelivery).where(WebhookDelivery.state == DeliveryState.PENDING,
                                                   WebhookDelivery.next_attempt_at <= now)
                     .order_by(WebhookDelivery.next_attempt_at).limit(200).with_for_update(skip_locked=True)).all()
     claimed, taken = [], {}
@@ -101,7 +123,7 @@ def claim_due(s, now: datetime, flights, lease: timedelta, key_of: Callable[[str
             break
         if flights.flying(d.id):
             continue
-        sub = s.get(WebhookSubscription, d.subscription_id)
+        sub = session.get(WebhookSubscription, d.subscription_id)
         lanes = flights.lanes(key_of(sub.url), d.tenant)
         if not flights.has_room(lanes, taken):
             continue  # this receiver or university is busy: its deliveries wait, nobody else's do
@@ -116,8 +138,16 @@ def record_attempt(d: WebhookDelivery, status: int | None, error: str | None, no
     d.attempts += 1
     d.last_status, d.last_error = status, error
     if status is not None and 200 <= status < 300:
-        d.state, d.delivered_at = "delivered", now
+        DELIVERY.move(d, DeliveryState.DELIVERED, at=now)
     elif webhooks.is_exhausted(d.attempts):
-        d.state = "failed"
+        DELIVERY.move(d, DeliveryState.FAILED)
     else:
         d.next_attempt_at = now + timedelta(seconds=webhooks.next_attempt_delay(d.attempts))
+
+
+def record_outcome(session, delivery_id: str, status: int | None, error: str | None, active: bool) -> None:
+    """What an attempt found, in the delivery log; a delivery of a deleted subscription fails for good."""
+    d = session.get(WebhookDelivery, delivery_id)
+    record_attempt(d, status, error, utcnow())
+    if not active:
+        DELIVERY.move(d, DeliveryState.FAILED)

@@ -22,16 +22,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from eventlet import tpool
 from markupsafe import Markup, escape
 from sqlalchemy import func, select, text
 
-from common import segment
-from common.text import normalise
-from services.notify.models import LibraryWork
+from common import clock, segment
+from common.errors import InvalidInput
+from common.locale import BEIJING
+from common.text import normalise, work_prose
+from services.notify import casebook, readmodel
+from services.notify.models import CampaignCopy, FileCopy, ForwardedWork, LibraryWork
 
 PER_PAGE = 20
 SNIPPET_CHARS = 90
 MAX_QUERY_WORDS = 12
+FILE_TEXT_LIMIT = 2_000_000  # bytes of a file's extracted text read into the library
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,27 @@ class Query:
     year: int | None = None
     page: int = 1
     words: tuple[str, ...] = field(default=(), compare=False)  # `q` cut into words (query_words)
+
+
+def parse_query(args, tenant_param: str = "university") -> Query:
+    """The query and filters of a request's arguments, `q` cut into words (in tpool); 400 for a bad one."""
+    q = (args.get("q") or "").strip()
+    if len(q) > 100:
+        raise InvalidInput(f"检索词最多 100 个字符，收到 {len(q)} 个。请缩短后重试。", code="query_too_long",
+                           field="q", expected="≤ 100", found=len(q))
+    return Query(q=q, track=args.get("track") or None, theme=args.get("theme") or None,
+                 tenant=args.get(tenant_param) or None, year=_whole(args, "year", 2000, 2100),
+                 page=_whole(args, "page", 1, 10_000) or 1, words=tpool.execute(query_words, q) if q else ())
+
+
+def _whole(args, name: str, low: int, high: int) -> int | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidInput(f"参数 {name} 应为 {low}–{high} 之间的整数，收到的是“{raw[:20]}”。请改正后重试。",
+                           code="invalid_parameter", field=name, expected=f"{low}–{high}", found=raw[:20])
+    return int(raw)
 
 
 def index_tokens(text_: str) -> list[str]:
@@ -64,18 +90,56 @@ def query_words(q: str) -> tuple[str, ...]:
 
 # --------------------------------------------------------------------------- writing
 
-def add(s, work: LibraryWork, tokens: list[str]) -> None:
+def add(session, work: LibraryWork, tokens: list[str]) -> None:
     """Insert the work and its index entry (same transaction); a work already in the library is kept."""
-    if s.scalar(select(LibraryWork.doc_id).where(LibraryWork.submission_id == work.submission_id)) is not None:
+    if session.scalar(select(LibraryWork.doc_id).where(LibraryWork.submission_id == work.submission_id)) is not None:
         return
-    s.add(work)
-    s.flush()
-    if s.bind.dialect.name == "sqlite":
-        s.execute(text("INSERT INTO library_fts (rowid, tokens) VALUES (:id, :tokens)"),
+    session.add(work)
+    session.flush()
+    if session.bind.dialect.name == "sqlite":
+        session.execute(text("INSERT INTO library_fts (rowid, tokens) VALUES (:id, :tokens)"),
                   {"id": work.doc_id, "tokens": " ".join(tokens)})
     else:
-        s.execute(text("INSERT INTO library_fts (doc_id, tokens) VALUES (:id, array_to_tsvector(CAST(:tokens AS text[])))"),
+        session.execute(text("INSERT INTO library_fts (doc_id, tokens) VALUES (:id, array_to_tsvector(CAST(:tokens AS text[])))"),
                   {"id": work.doc_id, "tokens": tokens})
+
+
+def work_text(session, store, fields: dict, files: list[dict]) -> str:
+    """A work's prose and the text media read in its documents and subtitles."""
+    texts = [work_prose(fields)] + [_file_text(session, store, f["file_id"]) for f in files]
+    return "\n".join(t for t in texts if t)
+
+
+def _file_text(session, store, file_id: str) -> str:
+    f = session.get(FileCopy, file_id)
+    if f is None or not f.text_key:
+        return ""
+    with store.open(f.text_key) as stream:
+        return stream.read(FILE_TEXT_LIMIT).decode("utf-8", errors="replace")
+
+
+def add_selected(session, store, d: dict) -> None:
+    """The ministry's final selection (`selection_made` at the ministry's level) enters the library."""
+    track_label = readmodel.track_spec(session, d["campaign_id"], d["track"]).get("label")
+    for result in d["results"]:
+        if not result["selected"]:
+            continue
+        work = session.get(ForwardedWork, result["submission_id"])
+        if work is None:
+            # its `submission_forwarded` is still on its way: retry later rather than leave it out
+            raise LookupError(f"forwarded work {result['submission_id']} not known yet")
+        text_ = work_text(session, store, work.fields, work.files)
+        tokens, keywords = tpool.execute(analyse, text_)
+        theme = work.fields.get("theme")
+        if not track_label:  # the ministry's campaign unknown here: the university's own words for the track
+            own = session.get(CampaignCopy, work.campaign_id)
+            track_label = (own.tracks.get(work.track, {}).get("label") if own else None) or work.track
+        add(session, LibraryWork(
+            submission_id=work.submission_id, tenant=work.tenant, tenant_name=work.tenant_name,
+            campaign_id=work.root_campaign_id or work.campaign_id, track=work.track, track_label=track_label,
+            theme=theme if isinstance(theme, str) and theme else None,
+            year=work.forwarded_at.astimezone(BEIJING).year, title=work.title, org_name=work.org_name,
+            text=text_, keywords=keywords, files=work.files, selected_at=clock.now()), tokens)
 
 
 # --------------------------------------------------------------------------- reading
@@ -114,16 +178,16 @@ def _filters(query: Query, sqlite_fts: bool = False) -> tuple[str, dict]:
 RANK_AT_MOST = 5000
 
 
-def search(s, query: Query, per_page: int = PER_PAGE) -> tuple[list[LibraryWork], int, bool]:
+def search(session, query: Query, per_page: int = PER_PAGE) -> tuple[list[LibraryWork], int, bool]:
     """One page of works matching the query and filters, and how many match in all, and whether the page is
     ranked by relevance (else newest first: no words, or more than RANK_AT_MOST matches)."""
-    sqlite = s.bind.dialect.name == "sqlite"
+    sqlite = session.bind.dialect.name == "sqlite"
     where, params = _filters(query, sqlite_fts=sqlite and bool(query.words))
     params.update(limit=per_page, offset=(max(1, query.page) - 1) * per_page)
     newest = "ORDER BY w.selected_at DESC, w.doc_id DESC"
     if not query.words:
         base = f"FROM library_works w WHERE 1 = 1{where}"
-        total = s.execute(text(f"SELECT count(*) {base}"), params).scalar_one()
+        total = session.execute(text(f"SELECT count(*) {base}"), params).scalar_one()
         ranked, order = False, newest
     else:
         if sqlite:
@@ -140,27 +204,46 @@ def search(s, query: Query, per_page: int = PER_PAGE) -> tuple[list[LibraryWork]
             counted = base
             relevance = "ORDER BY ts_rank(f.tokens, CAST(:match AS tsquery)) DESC, w.doc_id"
             latest = "ORDER BY w.doc_id DESC"
-        total = s.execute(text(f"SELECT count(*) {counted}"), params).scalar_one()
+        total = session.execute(text(f"SELECT count(*) {counted}"), params).scalar_one()
         ranked = total <= RANK_AT_MOST
         # works enter in selection order, so the newest are the highest doc_ids: the index's own order
         order = relevance if ranked else latest
-    ids = s.execute(text(f"SELECT w.doc_id {base} {order} LIMIT :limit OFFSET :offset"), params).scalars().all()
-    found = {w.doc_id: w for w in s.scalars(select(LibraryWork).where(LibraryWork.doc_id.in_(ids)))}
+    ids = session.execute(text(f"SELECT w.doc_id {base} {order} LIMIT :limit OFFSET :offset"), params).scalars().all()
+    found = {w.doc_id: w for w in session.scalars(select(LibraryWork).where(LibraryWork.doc_id.in_(ids)))}
     return [found[i] for i in ids], total, ranked
 
 
-def all_matching(s, query: Query, limit: int) -> list[LibraryWork]:
+def all_matching(session, query: Query, limit: int) -> list[LibraryWork]:
     """Up to `limit` matching works (for the case collection), grouped by track, best first within each."""
-    works, _, _ = search(s, Query(q=query.q, track=query.track, theme=query.theme, tenant=query.tenant,
+    works, _, _ = search(session, Query(q=query.q, track=query.track, theme=query.theme, tenant=query.tenant,
                                year=query.year, words=query.words), per_page=limit)
     order = {t: i for i, t in enumerate(dict.fromkeys(w.track for w in works))}
     return sorted(works, key=lambda w: order[w.track])
 
 
-def facets(s) -> dict:
+def search_page(session, query: Query) -> dict:
+    """A page of the library as the API gives it: works with snippets, how many match, in which order."""
+    works, total, ranked = search(session, query)
+    return {"items": [work_json(w, query.words) for w in works], "total": total, "page": query.page,
+            "per_page": PER_PAGE, "words": list(query.words), "order": "relevance" if ranked else "newest"}
+
+
+def cases(session, query: Query, limit: int) -> list[casebook.Case]:
+    """The works matching the query as the case collection (案例集) lists them."""
+    return [casebook.Case(submission_id=w.submission_id, title=w.title, track=w.track, track_label=w.track_label,
+                          university=w.tenant_name, org_name=w.org_name, theme=w.theme, year=w.year, text=w.text,
+                          keywords=tuple(w.keywords))
+            for w in all_matching(session, query, limit)]
+
+
+def size(session) -> int:
+    return session.scalar(select(func.count()).select_from(LibraryWork))
+
+
+def facets(session) -> dict:
     """The values the filters offer, with how many works each has."""
     def grouped(*columns):
-        return s.execute(select(*columns, func.count()).group_by(*columns).order_by(*columns)).all()
+        return session.execute(select(*columns, func.count()).group_by(*columns).order_by(*columns)).all()
 
     return {
         "tracks": [{"value": t, "label": label, "count": n} for t, label, n in

@@ -8,55 +8,56 @@ from sqlalchemy import func, select
 
 from common import filetypes
 from common.db import utcnow
+from services.notify.lifecycles import WorkState
 from services.notify.models import CampaignCopy, Contact, Counter, FileCopy, ForwardedWork, Progress, SubmissionCopy, TenantName
 
 
-def next_seq(s) -> int:
-    counter = s.get(Counter, "progress", with_for_update=True)
+def next_seq(session) -> int:
+    counter = session.get(Counter, "progress", with_for_update=True)
     if counter is None:
         counter = Counter(name="progress", value=0)
-        s.add(counter)
+        session.add(counter)
     counter.value += 1
     return counter.value
 
 
-def refresh(s, tenant: str, campaign_id: str, track: str, level: str) -> Progress:
+def refresh(session, tenant: str, campaign_id: str, track: str, level: str) -> Progress:
     key = (SubmissionCopy.tenant == tenant, SubmissionCopy.campaign_id == campaign_id,
            SubmissionCopy.track == track, SubmissionCopy.level == level)
-    counts = {(state, complete): n for state, complete, n in s.execute(
+    counts = {(state, complete): n for state, complete, n in session.execute(
         select(SubmissionCopy.state, SubmissionCopy.complete, func.count()).where(*key)
         .group_by(SubmissionCopy.state, SubmissionCopy.complete))}
-    orgs_submitted = s.scalar(select(func.count(func.distinct(SubmissionCopy.org_id)))
-                              .where(*key, SubmissionCopy.state == "submitted"))
-    expected = s.scalar(select(func.count()).select_from(Contact).where(Contact.tenant == tenant,
+    orgs_submitted = session.scalar(select(func.count(func.distinct(SubmissionCopy.org_id)))
+                              .where(*key, SubmissionCopy.state == WorkState.SUBMITTED))
+    expected = session.scalar(select(func.count()).select_from(Contact).where(Contact.tenant == tenant,
                                                                         Contact.level == level))
-    seq = next_seq(s)  # before a new row is added: autoflush would insert it without one
-    row = s.get(Progress, (tenant, campaign_id, track, level))
+    seq = next_seq(session)  # before a new row is added: autoflush would insert it without one
+    row = session.get(Progress, (tenant, campaign_id, track, level))
     if row is None:
         row = Progress(tenant=tenant, campaign_id=campaign_id, track=track, level=level, works_forwarded=0, seq=seq)
-        s.add(row)
+        session.add(row)
     row.orgs_expected, row.orgs_submitted = expected, orgs_submitted
-    row.works_submitted = counts.get(("submitted", True), 0)
-    row.works_in_progress = counts.get(("submitted", False), 0)
-    row.works_withdrawn = counts.get(("withdrawn", True), 0) + counts.get(("withdrawn", False), 0)
-    row.works_forwarded = s.scalar(select(func.count()).select_from(ForwardedWork).where(
+    row.works_submitted = counts.get((WorkState.SUBMITTED, True), 0)
+    row.works_in_progress = counts.get((WorkState.SUBMITTED, False), 0)
+    row.works_withdrawn = counts.get((WorkState.WITHDRAWN, True), 0) + counts.get((WorkState.WITHDRAWN, False), 0)
+    row.works_forwarded = session.scalar(select(func.count()).select_from(ForwardedWork).where(
         ForwardedWork.tenant == tenant, ForwardedWork.campaign_id == campaign_id, ForwardedWork.track == track,
         ForwardedWork.org_level == level, ForwardedWork.to_level == "ministry"))
     row.seq, row.updated_at = seq, utcnow()
     return row
 
 
-def refresh_campaign(s, campaign: CampaignCopy) -> None:
+def refresh_campaign(session, campaign: CampaignCopy) -> None:
     if campaign.tenant == "ministry":
         return  # progress is of universities; they report under their own copies
     for track_key, track in campaign.tracks.items():
         for level in track.get("submit_levels", []):
-            refresh(s, campaign.tenant, campaign.campaign_id, track_key, level)
+            refresh(session, campaign.tenant, campaign.campaign_id, track_key, level)
 
 
-def refresh_tenant(s, tenant: str) -> None:
-    for campaign in s.scalars(select(CampaignCopy).where(CampaignCopy.tenant == tenant)):
-        refresh_campaign(s, campaign)
+def refresh_tenant(session, tenant: str) -> None:
+    for campaign in session.scalars(select(CampaignCopy).where(CampaignCopy.tenant == tenant)):
+        refresh_campaign(session, campaign)
 
 
 def row_json(row: Progress, names: dict[str, str], campaigns: dict[str, CampaignCopy]) -> dict:
@@ -73,50 +74,57 @@ def row_json(row: Progress, names: dict[str, str], campaigns: dict[str, Campaign
     }
 
 
-def rows_after(s, seq: int, limit: int, tenant: str | None) -> list[dict]:
+def rows_after(session, seq: int, limit: int, tenant: str | None) -> list[dict]:
     query = select(Progress).where(Progress.seq > seq)
     if tenant is not None:
         query = query.where(Progress.tenant == tenant)
-    rows = s.scalars(query.order_by(Progress.seq).limit(limit)).all()
+    rows = session.scalars(query.order_by(Progress.seq).limit(limit)).all()
     # only the names and campaigns this page needs: at national scale there are thousands
-    names = {t.tenant: t.name for t in s.scalars(
+    names = {t.tenant: t.name for t in session.scalars(
         select(TenantName).where(TenantName.tenant.in_({r.tenant for r in rows})))}
-    campaigns = {c.campaign_id: c for c in s.scalars(
+    campaigns = {c.campaign_id: c for c in session.scalars(
         select(CampaignCopy).where(CampaignCopy.campaign_id.in_({r.campaign_id for r in rows})))}
     return [row_json(r, names, campaigns) for r in rows]
 
 
-def record_forwarded(s, tenant: str, d: dict, keywords: list[str] | None = None) -> None:
+def record_forwarded(session, tenant: str, d: dict, keywords: list[str] | None = None) -> None:
     """Keep a forwarded work (the highest level it reached), with the keywords of its text, and recount its
     progress row."""
-    seq = next_seq(s)
-    row = s.get(ForwardedWork, d["submission_id"])
+    seq = next_seq(session)
+    row = session.get(ForwardedWork, d["submission_id"])
     if row is None:
         row = ForwardedWork(submission_id=d["submission_id"], seq=seq)
-        s.add(row)
+        session.add(row)
     row.tenant, row.tenant_name, row.campaign_id = tenant, d.get("tenant_name", tenant), d["campaign_id"]
     row.root_campaign_id, row.track, row.org_name = d.get("root_campaign_id"), d["track"], d["org_name"]
     row.org_level, row.to_level, row.title, row.receipt_no = d["org_level"], d["to_level"], d["title"], d["receipt_no"]
     row.fields, row.files, row.seq, row.keywords = d["fields"], d["files"], seq, keywords
     row.forwarded_at = datetime.fromisoformat(d["forwarded_at"])
-    s.flush()
-    refresh(s, tenant, d["campaign_id"], d["track"], d["org_level"])
+    session.flush()
+    refresh(session, tenant, d["campaign_id"], d["track"], d["org_level"])
 
 
-def forwarded_after(s, seq: int, limit: int, tenant: str | None) -> list[ForwardedWork]:
+def forwarded_after(session, seq: int, limit: int, tenant: str | None) -> list[ForwardedWork]:
     """The ministry (tenant None) sees only what reached it; a university, all it forwarded."""
     query = select(ForwardedWork).where(ForwardedWork.seq > seq)
     query = query.where(ForwardedWork.to_level == "ministry") if tenant is None else query.where(
         ForwardedWork.tenant == tenant)
-    return s.scalars(query.order_by(ForwardedWork.seq).limit(limit)).all()
+    return session.scalars(query.order_by(ForwardedWork.seq).limit(limit)).all()
 
 
-def checked_types(s, rows: list[ForwardedWork]) -> dict[str, str]:
+def forwarded_page(session, seq: int, limit: int, tenant: str | None, links) -> list[dict]:
+    """The forwarded works after change number `seq` the caller may see, with links to their files."""
+    rows = forwarded_after(session, seq, limit, tenant)
+    types = checked_types(session, rows)
+    return [forwarded_json(r, links, types) for r in rows]
+
+
+def checked_types(session, rows: list[ForwardedWork]) -> dict[str, str]:
     """file id -> the type media determined from the file's content, for the files of `rows`."""
     ids = [f["file_id"] for row in rows for f in row.files]
     if not ids:
         return {}
-    found = s.execute(select(FileCopy.file_id, FileCopy.content_type).where(FileCopy.file_id.in_(ids))).all()
+    found = session.execute(select(FileCopy.file_id, FileCopy.content_type).where(FileCopy.file_id.in_(ids))).all()
     return {file_id: ctype for file_id, ctype in found if ctype}
 
 
@@ -139,10 +147,16 @@ def forwarded_json(row: ForwardedWork, links, types: dict[str, str]) -> dict:
             "forwarded_at": row.forwarded_at.isoformat(), "seq": row.seq}
 
 
-def track_labels(s) -> dict[str, str]:
+def track_spec(session, campaign_id: str, track: str) -> dict:
+    """A track as the campaign notify keeps describes it ({} if the campaign is unknown here)."""
+    campaign = session.get(CampaignCopy, campaign_id)
+    return campaign.tracks.get(track, {}) if campaign else {}
+
+
+def track_labels(session) -> dict[str, str]:
     """Track key -> its Chinese label, from the ministry's campaigns."""
     labels: dict[str, str] = {}
-    for c in s.scalars(select(CampaignCopy).where(CampaignCopy.derives_from.is_(None))):
+    for c in session.scalars(select(CampaignCopy).where(CampaignCopy.derives_from.is_(None))):
         for key, spec in (c.tracks or {}).items():
             labels.setdefault(key, spec.get("label", key))
     return labels

@@ -1,0 +1,32 @@
+"""Who is calling: the holder of an API key, or a person signed in to the pages, from notify's copy of
+intake's keys (`api_key_issued`, `api_key_revoked`)."""
+from __future__ import annotations
+
+from common.auth import hash_key, invalid_key
+from services.notify.models import ApiKeyCopy, TenantName
+
+# Who may use the dashboard and library pages: a web session opened with a university's or the ministry's
+# key (`tenant_kind`), never another service's or another purpose's.
+VIEWER_ROLES = ("ministry", "university")
+
+
+def key_tenant(session, key: str) -> str | None:
+    """The tenant whose rows the key's holder may see; None means all (the ministry). A wrong key: 401."""
+    row = session.get(ApiKeyCopy, hash_key(key))
+    if row is None or row.revoked:
+        raise invalid_key(key)
+    return None if row.tenant_kind == "ministry" else row.tenant
+
+
+def signed_in_as(session, key_hash: str) -> dict | None:
+    """What a web session opened with this key holds (role, tenant); None for a key that is not valid."""
+    row = session.get(ApiKeyCopy, key_hash)
+    return None if row is None or row.revoked else {"role": row.tenant_kind, "tenant": row.tenant}
+
+
+def viewer_name(session, web_session: dict) -> str:
+    """Whose pages these are, as the page heading names them."""
+    if web_session["role"] == "ministry":
+        return "教育部思政司"
+    name = session.get(TenantName, web_session["tenant"])
+    return name.name if name else web_session["tenant"]

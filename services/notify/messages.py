@@ -1,0 +1,167 @@
+"""The mails notify writes, and the message log they are written to.
+
+Each mail's context is built here from the event (or the due reminder) that causes it, rendered
+from the university's or our template, and added to the message log by `enqueue` in the same
+transaction as the event's other effects, under a unique key: a redelivered event adds nothing.
+The send loop (outgoing.py) delivers what the log holds.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+
+from common.db import utcnow
+from common.locale import LEVEL_LABELS, ROUND_LABELS, beijing_minute as beijing
+from services.notify import readmodel, reminders
+from services.notify.lifecycles import MESSAGE, MessageState, WorkState
+from services.notify.models import CampaignCopy, Contact, FileCopy, MessageLog, SubmissionCopy, TenantName
+
+log = logging.getLogger(__name__)
+VERDICT_LABELS = {"warnings": "通过（有建议）", "failed": "未通过"}
+
+
+def enqueue(session, templates, *, kind: str, tenant: str, recipient: str, dedupe_key: str, context: dict) -> bool:
+    """Add a message to the log unless one with this key exists; True if added."""
+    if session.scalar(select(MessageLog.id).where(MessageLog.dedupe_key == dedupe_key)) is not None:
+        return False
+    rendered = templates.render(kind, tenant, context)
+    if rendered.template_error:
+        log.warning("tenant %s: template for %s not used: %s", tenant, kind, rendered.template_error)
+    message = MessageLog(dedupe_key=dedupe_key, kind=kind, tenant=tenant, recipient=recipient,
+                         subject=rendered.subject, body=rendered.body, html_body=rendered.html,
+                         template_error=rendered.template_error, attempts=0, next_attempt_at=utcnow())
+    MESSAGE.move(message, MessageState.PENDING)
+    session.add(message)
+    return True
+
+
+def stage_labels(session, campaign_id: str, track: str, stage: str) -> dict:
+    """What a mail calls the campaign, track and stage: their titles from the campaign notify keeps."""
+    campaign = session.get(CampaignCopy, campaign_id)
+    spec = campaign.tracks.get(track, {}) if campaign else {}
+    return {"campaign": campaign.title if campaign else campaign_id, "track": spec.get("label", track),
+            "stage": spec.get("stage_labels", {}).get(stage, stage)}
+
+
+# ------------------------------------------------------------------ mails caused by events
+
+
+def queue_receipt(session, templates, event) -> None:
+    """The receipt of a submitted stage, to the org's contact address the event carries."""
+    d = event.data
+    if not d.get("contact_email"):
+        return
+    enqueue(session, templates, kind="receipt", tenant=event.tenant, recipient=d["contact_email"],
+            dedupe_key=f"receipt:{d['receipt_no']}", context={
+                **d, **stage_labels(session, d["campaign_id"], d["track"], d["stage"]),
+                "submitted_at": beijing(d["submitted_at"])})
+
+
+def queue_check_result(session, templates, event, file: FileCopy) -> None:
+    """Tell the org what to fix in a file media checked; a clean pass needs no e-mail."""
+    d = event.data
+    if d["verdict"] == "passed":
+        return
+    contact = session.get(Contact, file.org_id)
+    if contact is None or not contact.email:
+        return
+    enqueue(session, templates, kind="check_result", tenant=event.tenant, recipient=contact.email,
+            dedupe_key=f"check:{d['file_id']}:{d['checked_at']}", context={
+                "org_name": contact.name, "file_name": file.name, "verdict": d["verdict"],
+                "verdict_label": VERDICT_LABELS[d["verdict"]], "findings": d["findings"]})
+
+
+def queue_reopened(session, templates, event) -> None:
+    """Tell the org that its receipt no longer holds: a change it did not make should not go unnoticed."""
+    d = event.data
+    if not d.get("contact_email"):
+        return
+    enqueue(session, templates, kind="reopened", tenant=event.tenant, recipient=d["contact_email"],
+            dedupe_key=f"reopened:{d['submission_id']}:{d['reopened_at']}", context={
+                **d, **stage_labels(session, d["campaign_id"], d["track"], d["reopened_stage"]),
+                "reopened_at": beijing(d["reopened_at"])})
+
+
+def queue_reviewer_invite(session, templates, event) -> None:
+    d = event.data
+    enqueue(session, templates, kind="reviewer_invite", tenant=event.tenant, recipient=d["email"],
+            dedupe_key=f"invite:{event.event_id}",
+            context={**d, "reminder": d.get("reminder", False), "expires": beijing(d["link_expires_at"]),
+                     "deadline": beijing(d["deadline"]) if d.get("deadline") else None})
+
+
+def queue_selection_results(session, templates, event) -> None:
+    """Tell each org whose work was ranked whether it goes on."""
+    d = event.data
+    track = readmodel.track_spec(session, d["campaign_id"], d["track"])
+    round_title = f"{track.get('label', d['track'])} · {ROUND_LABELS.get(d['level'], d['level'])}"
+    for result in d["results"]:
+        copy = session.get(SubmissionCopy, result["submission_id"])
+        contact = session.get(Contact, copy.org_id) if copy is not None else None
+        if contact is None or not contact.email:
+            continue
+        enqueue(session, templates, kind="selection_result", tenant=contact.tenant,
+                recipient=contact.email, dedupe_key=f"selection:{d['round_id']}:{result['submission_id']}",
+                context={**result, "org_name": contact.name, "round_title": round_title,
+                         "title": result.get("title", ""),
+                         "to_level_label": LEVEL_LABELS.get(d["to_level"] or "", "")})
+
+
+# ------------------------------------------------------------------ mails of notify's own
+
+
+def queue_reminders(session, templates, now: datetime) -> int:
+    """Queue the deadline reminders due today (不掉队); how many were added (a second run adds none)."""
+    campaigns = [{"campaign_id": c.campaign_id, "tenant": c.tenant, "title": c.title, "tracks": c.tracks}
+                 for c in session.scalars(select(CampaignCopy).where(CampaignCopy.tenant != "ministry"))]
+    contacts = {c.org_id: c for c in session.scalars(select(Contact))}
+    submitted = {(x.campaign_id, x.track, stage, x.org_id)
+                 for x in session.scalars(select(SubmissionCopy).where(SubmissionCopy.state == WorkState.SUBMITTED))
+                 for stage in x.stages}
+    due = reminders.due_reminders(
+        now, campaigns, [{"tenant": c.tenant, "org_id": c.org_id, "level": c.level} for c in contacts.values()],
+        submitted)
+    by_id = {c["campaign_id"]: c for c in campaigns}
+    queued = 0
+    for r in due:
+        contact = contacts[r.org_id]
+        if not contact.email:
+            continue
+        track = by_id[r.campaign_id]["tracks"][r.track]
+        queued += enqueue(session, templates, kind="reminder", tenant=r.tenant, recipient=contact.email,
+                          dedupe_key=r.dedupe_key, context={
+                              "org_name": contact.name, "campaign": by_id[r.campaign_id]["title"],
+                              "track": track.get("label", r.track),
+                              "stage": track.get("stage_labels", {}).get(r.stage, r.stage),
+                              "deadline": beijing(r.deadline), "days_left": r.days_left})
+    return queued
+
+
+def queue_address_failed(session, templates, message: MessageLog) -> None:
+    """Tell the university's organisation department that an address cannot be reached (once per message)."""
+    tenant = session.get(TenantName, message.tenant)
+    if message.kind == "address_failed" or tenant is None or not tenant.contact_email:
+        return  # never report a report: a dead admin mailbox would loop
+    enqueue(session, templates, kind="address_failed", tenant=message.tenant, recipient=tenant.contact_email,
+            dedupe_key=f"address_failed:{message.id}", context={
+                "tenant_name": tenant.name, "recipient": message.recipient, "subject": message.subject,
+                "error": message.last_error or "", "attempts": message.attempts})
+
+
+# ------------------------------------------------------------------ the message log, as the API lists it
+
+
+def log_page(session, tenant: str | None, state: str | None, limit: int) -> dict:
+    """The newest `limit` messages of `tenant` (None: every university), of one state if given."""
+    query = select(MessageLog)
+    if tenant is not None:
+        query = query.where(MessageLog.tenant == tenant)
+    if state:
+        query = query.where(MessageLog.state == state)
+    rows = session.scalars(query.order_by(MessageLog.id.desc()).limit(limit))
+    return {"items": [{"id": m.id, "kind": m.kind, "recipient": m.recipient, "subject": m.subject,
+                       "state": m.state, "attempts": m.attempts, "last_error": m.last_error,
+                       "template_error": m.template_error, "created_at": m.created_at.isoformat(),
+                       "sent_at": m.sent_at.isoformat() if m.sent_at else None} for m in rows]}
