@@ -3,6 +3,7 @@ intake's keys (`api_key_issued`, `api_key_revoked`)."""
 from __future__ import annotations
 
 from common.auth import hash_key, invalid_key
+from common.copies import key_holder
 from services.notify.models import ApiKeyCopy, TenantName
 
 # Who may use the dashboard and library pages: a web session opened with a university's or the ministry's
@@ -12,16 +13,16 @@ VIEWER_ROLES = ("ministry", "university")
 
 def key_tenant(session, key: str) -> str | None:
     """The tenant whose rows the key's holder may see; None means all (the ministry). A wrong key: 401."""
-    row = session.get(ApiKeyCopy, hash_key(key))
-    if row is None or row.revoked:
+    row = key_holder(session, ApiKeyCopy, hash_key(key))
+    if row is None:
         raise invalid_key(key)
     return None if row.tenant_kind == "ministry" else row.tenant
 
 
 def signed_in_as(session, key_hash: str) -> dict | None:
     """What a web session opened with this key holds (role, tenant); None for a key that is not valid."""
-    row = session.get(ApiKeyCopy, key_hash)
-    return None if row is None or row.revoked else {"role": row.tenant_kind, "tenant": row.tenant}
+    row = key_holder(session, ApiKeyCopy, key_hash)
+    return None if row is None else {"role": row.tenant_kind, "tenant": row.tenant}
 
 
 def viewer_name(session, web_session: dict) -> str:

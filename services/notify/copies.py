@@ -11,7 +11,7 @@ from datetime import datetime
 from eventlet import tpool
 from sqlalchemy import delete
 
-from common.web import end_sessions
+from common.copies import name_tenant, record_key_issued, record_key_revoked
 from services.notify import library, readmodel
 from services.notify.lifecycles import WORK, WorkState
 from services.notify.models import ApiKeyCopy, CampaignCopy, Contact, FileCopy, SubmissionCopy, TenantName, WebSession
@@ -28,28 +28,17 @@ def record_campaign_published(session, event) -> None:
 
 
 def record_tenant_registered(session, event) -> None:
+    """A tenant's name, and where to report addresses that fail for good."""
     d = event.data
-    row = session.get(TenantName, event.tenant) or TenantName(tenant=event.tenant, name=d["name"])
-    row.name, row.contact_email = d["name"], d["contact_email"]
-    session.merge(row)
+    name_tenant(session, TenantName, event.tenant, d["name"]).contact_email = d["contact_email"]
 
 
 def record_api_key_issued(session, event) -> None:
-    d = event.data
-    session.merge(ApiKeyCopy(key_hash=d["key_hash"], tenant=event.tenant, tenant_kind=d["tenant_kind"],
-                             revoked=False))
-    row = session.get(TenantName, event.tenant)
-    if row is None:
-        session.add(TenantName(tenant=event.tenant, name=d["tenant_name"]))
-    else:
-        row.name = d["tenant_name"]
+    record_key_issued(session, ApiKeyCopy, TenantName, event.tenant, event.data)
 
 
 def record_api_key_revoked(session, event) -> None:
-    row = session.get(ApiKeyCopy, event.data["key_hash"])
-    if row is not None:
-        row.revoked = True
-    end_sessions(session, WebSession, event.data["key_hash"])  # signed in with it: signed out now
+    record_key_revoked(session, ApiKeyCopy, WebSession, event.data)  # signed in with it: signed out now
 
 
 def record_orgs_imported(session, event) -> None:

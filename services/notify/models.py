@@ -3,12 +3,14 @@ message log, and the ministry's read model."""
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
+from common.copies import api_key_copy_model
 from common.db import UTCDateTime, messaging_models, utcnow
 from common.web import session_model
 
 Base = declarative_base()
 OutboxMessage, ProcessedEvent = messaging_models(Base)
 WebSession = session_model(Base)  # who is signed in to the pages (common.web.Sessions)
+ApiKeyCopy = api_key_copy_model(Base)  # the keys intake issued, to authenticate callers and sign people in
 
 
 class Contact(Base):
@@ -52,16 +54,6 @@ class SubmissionCopy(Base):
     last_submitted_at = Column(UTCDateTime, nullable=True)
     last_reopened_at = Column(UTCDateTime, nullable=True)
     __table_args__ = (Index("ix_notify_sub_progress", "tenant", "campaign_id", "track", "level"),)
-
-
-class ApiKeyCopy(Base):
-    """The hash of a key intake issued (`api_key_issued`), to authenticate callers here."""
-
-    __tablename__ = "api_keys"
-    key_hash = Column(String(64), primary_key=True)
-    tenant = Column(String(64), nullable=False)
-    tenant_kind = Column(String(16), nullable=False)
-    revoked = Column(Boolean, nullable=False, default=False)
 
 
 class TenantName(Base):

@@ -27,7 +27,7 @@ from common.errors import InvalidInput
 from common.files import FileLinks
 from common.http import SchemaValidator, api, read_json
 from common.messaging import OutboxRelay, handles
-from common.web import WebPages, page, static_file, web_secret
+from common.web import SignInPages, WebPages, page, web_secret
 from services.notify import access, casebook, copies, dashboard, feeds, hooks, library, messages, outgoing, readmodel
 from services.notify.dependencies import MailerProvider, WebhookSender
 from services.notify.lifecycles import MessageState
@@ -50,8 +50,10 @@ WEBHOOK_SCHEMAS = SchemaValidator({"components": {"schemas": {"Subscription": {
                    "event_types": {"type": "array", "minItems": 1, "items": {"type": "string"}}}}}}})
 
 
-class NotifyService:
+class NotifyService(SignInPages):
     name = "notify"
+    static_dir = Path(__file__).resolve().parent / "static"
+    landing = "/dashboard"
 
     config = Config()
     db = Database(ProcessedEvent)
@@ -198,21 +200,9 @@ class NotifyService:
 
     # ------------------------------------------------------------------ the dashboard (people in a browser)
 
-    @page("GET", "/static/<path:name>")
-    def static(self, request, name):
-        return static_file(Path(__file__).resolve().parent / "static", name)
-
-    @page("GET", "/sign-in")
-    def sign_in_form(self, request):
-        return self.web.sign_in_page(request)
-
-    @page("POST", "/sign-in")
-    def sign_in(self, request):
-        return self.web.sign_in_with_key(request, access.signed_in_as, "/dashboard")
-
-    @page("POST", "/sign-out")
-    def sign_out(self, request):
-        return self.web.sign_out(request)
+    def key_session(self, session, key_hash):
+        """Static files, sign-in and sign-out are SignInPages'; a university's or the ministry's key signs in."""
+        return access.signed_in_as(session, key_hash)
 
     @page("GET", "/dashboard")
     def dashboard(self, request):
