@@ -97,6 +97,16 @@ def charts(data: dict) -> dict:
     }
 
 
+def page(data: dict, tenant: str | None, viewer: str, filters: Filters) -> dict:
+    """What dashboard.html shows of `aggregate`'s sums, for the ministry (tenant None) or one university."""
+    drawn = charts(data)
+    return {"viewer": viewer, "filters": filters, "total": data["total"], "tracks": data["tracks"],
+            "track_labels": data["track_labels"], "campaigns": data["campaigns"], "show_universities": tenant is None,
+            "universities": len(data["universities"]), "laggards": laggards(data["universities"]),
+            "heading": "全国高校进度" if tenant is None else f"{viewer}进度", "charts": drawn,
+            "chart_json": embed(drawn)}
+
+
 def embed(payload: dict) -> str:
     """JSON for a <script type="application/json"> element: nothing in it can close the element."""
     return json.dumps(payload, ensure_ascii=False).replace("<", "\\u003c")

@@ -61,6 +61,12 @@ def parse_query(args, tenant_param: str = "university") -> Query:
                  page=_whole(args, "page", 1, 10_000) or 1, words=tpool.execute(query_words, q) if q else ())
 
 
+def query_args(query: Query) -> dict:
+    """The query's filters as `parse_query` reads them back (for the export and page links)."""
+    return {k: v for k, v in (("q", query.q), ("track", query.track), ("theme", query.theme),
+                              ("university", query.tenant), ("year", query.year)) if v}
+
+
 def _whole(args, name: str, low: int, high: int) -> int | None:
     raw = (args.get(name) or "").strip()
     if not raw:

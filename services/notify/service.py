@@ -186,8 +186,7 @@ class NotifyService(SignInPages):
         with self.db.transaction() as session:
             facets, size = library.facets(session), library.size(session)
             viewer = access.viewer_name(session, web_session)
-        args = {k: v for k, v in (("q", query.q), ("track", query.track), ("theme", query.theme),
-                                  ("university", query.tenant), ("year", query.year)) if v}
+        args = library.query_args(query)
         return self.web.render("library.html", web_session, viewer=viewer, query=query, facets=facets, size=size,
                                items=data["items"], total=data["total"], per_page=library.PER_PAGE,
                                export_args=urlencode(args),
@@ -212,12 +211,7 @@ class NotifyService(SignInPages):
         with self.db.transaction() as session:
             data = dashboard.aggregate(session, tenant, filters)
             viewer = access.viewer_name(session, web_session)
-        return self.web.render(
-            "dashboard.html", web_session, viewer=viewer, filters=filters, total=data["total"], tracks=data["tracks"],
-            track_labels=data["track_labels"], campaigns=data["campaigns"], show_universities=tenant is None,
-            universities=len(data["universities"]), laggards=dashboard.laggards(data["universities"]),
-            heading="全国高校进度" if tenant is None else f"{viewer}进度",
-            charts=(charts := dashboard.charts(data)), chart_json=dashboard.embed(charts))
+        return self.web.render("dashboard.html", web_session, **dashboard.page(data, tenant, viewer, filters))
 
     @api("GET", "/api/v1/messages")
     def list_messages(self, request):
