@@ -11,6 +11,7 @@ scores with every change logged, sign-in links, and the confirmed selection.
 from sqlalchemy import JSON, Boolean, Column, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
+from common.copies import api_key_copy_model
 from common.db import UTCDateTime, messaging_models, utcnow
 from common.web import session_model
 from services.review.domain.lifecycles import AssignmentState, RoundState, ScoreState
@@ -18,6 +19,7 @@ from services.review.domain.lifecycles import AssignmentState, RoundState, Score
 Base = declarative_base()
 OutboxMessage, ProcessedEvent = messaging_models(Base)
 WebSession = session_model(Base)  # who is signed in to the pages (common.web.Sessions)
+ApiKeyCopy = api_key_copy_model(Base)  # an admin signs in to the review UI with their university's (or the ministry's) key
 
 
 class RubricCopy(Base):
@@ -42,16 +44,6 @@ class TenantCopy(Base):
     __tablename__ = "tenants"
     tenant = Column(String(64), primary_key=True)
     name = Column(String(200), nullable=False)
-
-
-class ApiKeyCopy(Base):
-    """An admin signs in to the review UI with their university's (or the ministry's) key."""
-
-    __tablename__ = "api_keys"
-    key_hash = Column(String(64), primary_key=True)
-    tenant = Column(String(64), nullable=False)
-    tenant_kind = Column(String(16), nullable=False)
-    revoked = Column(Boolean, nullable=False, default=False)
 
 
 class OrgCopy(Base):

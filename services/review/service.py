@@ -25,7 +25,7 @@ from common.errors import DomainError, NotFound
 from common.files import allow_files_origin
 from common.http import api
 from common.messaging import OutboxRelay, handles
-from common.web import WebPages, end_sessions, page, redirect, static_file
+from common.web import SignInPages, WebPages, page, redirect
 from services.review import export, operations as ops
 from services.review.domain import assignment as assigning
 from services.review.domain.lifecycles import RoundState, ScoreState
@@ -77,8 +77,10 @@ def notice_query(code: str, result) -> str:
     return urlencode({"msg": code, **{name: int(numbers.get(name, 0)) for name in _notice_fields(code)}})
 
 
-class ReviewService:
+class ReviewService(SignInPages):
     name = "review"
+    static_dir = HERE / "static"
+    landing = "/"
 
     config = Config()
     db = Database(ProcessedEvent)
@@ -90,10 +92,6 @@ class ReviewService:
     @api("GET", "/health")
     def health(self, request):
         return {"service": "review", "status": "ok", **looplag.monitor.report()}
-
-    @page("GET", "/static/<path:name>")
-    def static(self, request, name):
-        return static_file(HERE / "static", name)
 
     # ------------------------------------------------------------------ signing in
 
@@ -108,17 +106,10 @@ class ReviewService:
             return self.web.render("rounds.html", visitor, rounds=ops.rounds_of(session, visitor["tenant"]),
                                    owner=ops.tenant_name(session, visitor["tenant"]))
 
-    @page("GET", "/sign-in")
-    def sign_in_form(self, request):
-        return self.web.sign_in_page(request)
-
-    @page("POST", "/sign-in")
-    def sign_in(self, request):
-        def who(session, key_hash):
-            admin = ops.admin_for_key(session, key_hash)
-            return admin and {"role": "admin", "tenant": admin.tenant, "kind": admin.tenant_kind}
-
-        return self.web.sign_in_with_key(request, who, "/")
+    def key_session(self, session, key_hash):
+        """Static files, sign-in and sign-out are SignInPages'; an admin signs in with their university's key."""
+        admin = ops.admin_for_key(session, key_hash)
+        return admin and {"role": "admin", "tenant": admin.tenant, "kind": admin.tenant_kind}
 
     @page("GET", "/sign-in/<string:token>")
     def sign_in_link(self, request, token):
@@ -143,10 +134,6 @@ class ReviewService:
             self.web.failed(request, subject)
             raise
         return response
-
-    @page("POST", "/sign-out")
-    def sign_out(self, request):
-        return self.web.sign_out(request)
 
     @page("GET", "/files/<string:token>")
     def file(self, request, token):
@@ -359,8 +346,7 @@ class ReviewService:
 
     @handles("api_key_revoked", once=True)
     def on_api_key_revoked(self, session, event):
-        ops.revoke_key(session, event.data)
-        end_sessions(session, WebSession, event.data["key_hash"])  # every admin signed in with it is out
+        ops.revoke_key(session, event.data)  # every admin signed in with it is out
 
     @handles("file_uploaded", once=True)
     def on_file_uploaded(self, session, event):

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from common import copies
 from services.review.domain import blind
-from services.review.models import ApiKeyCopy, CampaignCopy, OrgCopy, RubricCopy, TenantCopy
+from services.review.models import ApiKeyCopy, CampaignCopy, OrgCopy, RubricCopy, TenantCopy, WebSession
 
 # --------------------------------------------------------------------------- from events
 
@@ -29,23 +30,19 @@ def record_orgs(session, tenant: str, data: dict) -> None:
 
 
 def record_key(session, tenant: str, data: dict) -> None:
-    session.merge(ApiKeyCopy(key_hash=data["key_hash"], tenant=tenant, tenant_kind=data["tenant_kind"], revoked=False))
-    if data.get("tenant_name"):
-        session.merge(TenantCopy(tenant=tenant, name=data["tenant_name"]))
+    copies.record_key_issued(session, ApiKeyCopy, TenantCopy, tenant, data)
 
 
 def revoke_key(session, data: dict) -> None:
-    row = session.get(ApiKeyCopy, data["key_hash"])
-    if row is not None:
-        row.revoked = True
+    """The key no longer signs in, and every admin signed in with it is signed out."""
+    copies.record_key_revoked(session, ApiKeyCopy, WebSession, data)
 
 
 # --------------------------------------------------------------------------- lookups
 
 
 def admin_for_key(session, key_hash: str) -> ApiKeyCopy | None:
-    row = session.get(ApiKeyCopy, key_hash)
-    return None if row is None or row.revoked else row
+    return copies.key_holder(session, ApiKeyCopy, key_hash)
 
 
 def tenant_name(session, tenant: str) -> str:
