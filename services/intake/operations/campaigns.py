@@ -1,0 +1,163 @@
+"""Published campaigns: ids scoped by owner, lookups in the caller's scope, publishing, their JSON and event."""
+from __future__ import annotations
+
+import dataclasses
+
+from sqlalchemy import select
+
+from common import clock
+from common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from services.intake.domain.campaign import CampaignDefinition, check_tightens, parse_definition
+from services.intake.models import Campaign, Tenant
+from services.intake.operations.tenants import MINISTRY
+
+_definitions: dict[tuple[str, str], CampaignDefinition] = {}
+
+
+def definition_of(campaign: Campaign) -> CampaignDefinition:
+    # A published definition never changes, so parsing once per process is enough.
+    key = (campaign.id, campaign.published_at.isoformat())
+    if key not in _definitions:
+        _definitions[key] = parse_definition(campaign.definition)
+    return _definitions[key]
+
+
+# Campaign ids are scoped by owner. The ministry's campaigns keep their id (`siyige-2020`): every
+# university sees them. A university's campaign is stored and published platform-wide as
+# `<university>.<id>` (`seu.siyige-2020-seu`): tenant slugs and definition ids hold no dot, so no
+# university's id can meet another owner's, a POST never collides with (and so never reveals) another
+# university's id, and no university can take an id the ministry uses later. The API takes either
+# form; a short id means the caller's own campaign first, then the ministry's (`ministry.<id>` names
+# the ministry's when the caller has one of the same id). Events, other services and responses use
+# the platform-wide id. Campaigns published before ids were scoped keep their bare ids.
+CAMPAIGN_ID_MAX = 64  # the platform-wide id, as events (common.events.ID) and every service store it
+
+
+def campaign_platform_id(owner: str, short_id: str) -> str:
+    return short_id if owner == MINISTRY else f"{owner}.{short_id}"
+
+
+def find_campaign(session, tenant: Tenant, ref: str) -> Campaign | None:
+    """The campaign `ref` names in the caller's scope: its own or the ministry's, else None."""
+    owner, dot, short = ref.partition(".")
+    if dot:
+        campaign = session.get(Campaign, short if owner == MINISTRY else ref)
+        found = campaign is not None and campaign.owner_id == owner and owner in (tenant.id, MINISTRY)
+        return campaign if found else None
+    for candidate in (campaign_platform_id(tenant.id, ref), ref):
+        campaign = session.get(Campaign, candidate)
+        if campaign is not None and campaign.owner_id in (tenant.id, MINISTRY):
+            return campaign
+    return None
+
+
+def visible_campaign(session, tenant: Tenant, campaign_id: str) -> Campaign:
+    campaign = find_campaign(session, tenant, campaign_id)
+    if campaign is None:
+        raise NotFound(f"找不到活动 {campaign_id}。请用 GET /api/v1/campaigns 查看可用的活动。",
+                       code="campaign_not_found", found=campaign_id)
+    return campaign
+
+
+def publish_campaign(session, outbox, tenant: Tenant, doc: dict) -> Campaign:
+    definition = parse_definition(doc)
+    campaign_id = campaign_platform_id(tenant.id, definition.id)
+    if len(campaign_id) > CAMPAIGN_ID_MAX:
+        room = CAMPAIGN_ID_MAX - len(tenant.id) - 1
+        raise Unprocessable(f"活动 id「{definition.id}」太长：本校的活动在平台上记为「{tenant.id}.{definition.id}」，"
+                            f"最多 {CAMPAIGN_ID_MAX} 个字符，所以 id 最多 {room} 个字符。请改短。",
+                            code="campaign_id_too_long", field="id", expected=room, found=len(definition.id))
+    # Only the caller's own campaigns and the ministry's can be found here: a refusal reveals nothing else.
+    existing = find_campaign(session, tenant, definition.id)
+    if existing is not None:
+        whose = "教育部" if existing.owner_id == MINISTRY and tenant.id != MINISTRY else "本单位"
+        raise Conflict(f"活动 id「{definition.id}」已被{whose}发布的活动「{existing.title}」使用，发布后不能覆盖。"
+                       "请换一个 id 发布新的版本。", code="campaign_exists", field="id", found=definition.id)
+    if session.get(Campaign, campaign_id) is not None:
+        # only the ministry can meet this: a university's campaign published before ids were scoped
+        raise Conflict(f"活动 id「{definition.id}」已被使用（在按单位区分 id 之前发布的活动）。请换一个 id。",
+                       code="campaign_exists", field="id", found=definition.id)
+    parent = None
+    if tenant.kind == "university" and not definition.derives_from:
+        raise Forbidden("高校只能发布派生自教育部活动的版本：请在定义中写明 derives_from。",
+                        code="must_derive", field="derives_from", expected="上级活动 id", found=None)
+    if definition.derives_from:
+        parent = visible_campaign(session, tenant, definition.derives_from)
+        parent_definition = definition_of(parent)
+        # the copy may name its parent in either form; it is compared with the parent as that names itself
+        check_tightens(parent_definition, dataclasses.replace(definition, derives_from=parent_definition.id))
+    campaign = Campaign(id=campaign_id, owner_id=tenant.id, derives_from=parent.id if parent else None,
+                        title=definition.title, definition=definition.raw, published_at=clock.now())
+    session.add(campaign)
+    session.flush()
+    outbox.add(session, "campaign_published", tenant.id,
+               campaign_event_data(definition, campaign.id, campaign.derives_from))
+    return campaign
+
+
+def campaign_event_data(definition: CampaignDefinition, campaign_id: str | None = None,
+                        derives_from: str | None = None) -> dict:
+    """The event of a published campaign; ids platform-wide (the definition's own when not given)."""
+    full = definition.to_dict()
+    policies = definition.media_policies()
+    return {
+        "campaign_id": campaign_id or definition.id,
+        "derives_from": derives_from if campaign_id else definition.derives_from,
+        "title": definition.title,
+        "tracks": {
+            key: {
+                "label": track.label,
+                "department": track.department,
+                "media": policies.get(key, {}),
+                "rubric": full["tracks"][key].get("rubric", []),
+                "deadlines": {s["key"]: s.get("deadlines", {}) for s in full["tracks"][key]["stages"]},
+                "submit_levels": list(track.submit_levels),
+                "stage_labels": {s.key: s.label for s in track.stages},
+                "fields": [{"key": f.key, "label": f.label, "type": f.type, "identifying": f.identifying}
+                           for f in track.fields],
+                "quota": dict(track.quota),
+                "forward": dict(track.forward),
+            }
+            for key, track in definition.tracks.items()
+        },
+    }
+
+
+def campaign_json(campaign: Campaign) -> dict:
+    d = definition_of(campaign).to_dict()
+    d.update({"id": campaign.id, "short_id": d["id"], "derives_from": campaign.derives_from,
+              "owner": campaign.owner_id, "published_at": campaign.published_at.isoformat()})
+    return d
+
+
+def list_campaigns(session, tenant: Tenant) -> list[dict]:
+    rows = session.scalars(
+        select(Campaign).where(Campaign.owner_id.in_([tenant.id, MINISTRY])).order_by(Campaign.published_at)
+    ).all()
+    return [{"id": c.id, "short_id": definition_of(c).id, "title": c.title, "owner": c.owner_id,
+             "derives_from": c.derives_from, "published_at": c.published_at.isoformat()} for c in rows]
+
+
+def campaign_filter(session, tenant: Tenant, ref: str | None) -> str | None:
+    """A campaign filter as the stored id; an id the caller cannot see filters everything out, as before."""
+    if not ref:
+        return None
+    campaign = find_campaign(session, tenant, ref)
+    return campaign.id if campaign is not None else ref
+
+
+def track_of(definition: CampaignDefinition, track_key: str):
+    track = definition.tracks.get(track_key)
+    if track is None:
+        raise Unprocessable(
+            f"活动“{definition.short_title}”没有赛道“{track_key}”；可用赛道：{'、'.join(definition.tracks)}。",
+            code="unknown_track", field="track", expected=list(definition.tracks), found=track_key,
+        )
+    return track
+
+
+def root_campaign_id(session, campaign_id: str) -> str:
+    campaign = session.get(Campaign, campaign_id)
+    while campaign is not None and campaign.derives_from:
+        campaign = session.get(Campaign, campaign.derives_from)
+    return campaign.id if campaign is not None else campaign_id

@@ -1,0 +1,40 @@
+"""Media's checks of files, as they arrive."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.intake.domain import analysis
+from services.intake.models import Campaign, FileRecord, Org, Submission
+from services.intake.operations.campaigns import definition_of
+from services.intake.operations.reopening import reopen_for_file
+from services.intake.operations.submission_log import log
+from services.intake.operations.submissions import Analyser, lock_for_change
+
+
+def record_file_check(session, outbox, data: dict, analyse: Analyser = analysis.analyse_work) -> None:
+    """Keep the newest check of a file; an older one arriving late changes nothing. The keywords media read
+    in a lecture's subtitles join its theme suggestion."""
+    f = session.get(FileRecord, data["file_id"])
+    if f is None:
+        return  # not ours (or long gone): nothing to record
+    checked_at = datetime.fromisoformat(data["checked_at"])
+    if f.checked_at is not None and f.checked_at >= checked_at:
+        return
+    f.check_verdict, f.check_findings, f.checked_at = data["verdict"], data["findings"], checked_at
+    log(session, f.submission_id, "file_checked", {"file_id": f.id, "verdict": data["verdict"]})
+    heard = data.get("facts", {}).get("keywords")
+    if heard and f.kind in ("video", "subtitle"):
+        sub = session.get(Submission, f.submission_id)
+        campaign = session.get(Campaign, sub.campaign_id)
+        definition = definition_of(campaign)
+        track = definition.tracks.get(sub.track)
+        if track is not None:
+            sub.analysis = analyse(track, sub.fields, definition.themes, tuple(heard))
+    if data["verdict"] == "failed" and f.state == "stored":
+        # a newer check (a video judged again with its subtitles) failed a file a stage was submitted with
+        sub = session.get(Submission, f.submission_id)
+        lock_for_change(session, sub)
+        track = definition_of(session.get(Campaign, sub.campaign_id)).tracks.get(sub.track)
+        if track is not None:
+            reopen_for_file(session, outbox, sub, track, session.get(Org, sub.org_id), f.kind, "file_check_failed",
+                             f.original_name, f.id, by_portal=False)

@@ -1,0 +1,59 @@
+"""Deadline extensions an admin grants to one org for one stage."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from common import clock
+from common.locale import BEIJING
+from services.intake.domain import submission as rules
+from services.intake.domain.campaign import parent_level
+from services.intake.models import Extension, Org, Submission, Tenant
+from services.intake.operations.campaigns import campaign_filter, definition_of, track_of, visible_campaign
+from services.intake.operations.orgs import get_org
+from services.intake.operations.tenants import require_university
+
+
+def grant_extension(session, tenant: Tenant, body: dict) -> Extension:
+    require_university(tenant)
+    campaign = visible_campaign(session, tenant, body["campaign_id"])
+    definition = definition_of(campaign)
+    track = track_of(definition, body["track"])
+    stage = rules.stage_by_key(track, body["stage"])
+    org = get_org(session, tenant, body["org_id"])
+    until = datetime.fromisoformat(body["until"])
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=BEIJING)
+    rules.check_extension(track, stage, org.level, until, parent_level(org.level))
+    ext = session.scalar(select(Extension).where(
+        Extension.org_id == org.id, Extension.campaign_id == campaign.id, Extension.track == track.key,
+        Extension.stage == stage.key))
+    if ext is None:
+        ext = Extension(tenant_id=tenant.id, org_id=org.id, campaign_id=campaign.id, track=track.key,
+                        stage=stage.key, until=until, reason=body.get("reason", ""))
+        session.add(ext)
+    else:
+        ext.until, ext.reason, ext.granted_at = until, body.get("reason", ""), clock.now()
+    session.flush()
+    return ext
+
+
+def extension_json(ext: Extension) -> dict:
+    return {"id": ext.id, "org_id": ext.org_id, "campaign_id": ext.campaign_id, "track": ext.track,
+            "stage": ext.stage, "until": ext.until.isoformat(), "reason": ext.reason,
+            "granted_at": ext.granted_at.isoformat()}
+
+
+def list_extensions(session, tenant: Tenant, campaign_id: str | None) -> list[dict]:
+    query = select(Extension).where(Extension.tenant_id == tenant.id)
+    if campaign_id:
+        query = query.where(Extension.campaign_id == campaign_filter(session, tenant, campaign_id))
+    return [extension_json(e) for e in session.scalars(query.order_by(Extension.granted_at)).all()]
+
+
+def extension_until(session, org: Org, sub: Submission, stage_key: str) -> datetime | None:
+    ext = session.scalar(select(Extension).where(
+        Extension.org_id == org.id, Extension.campaign_id == sub.campaign_id,
+        Extension.track == sub.track, Extension.stage == stage_key))
+    return ext.until if ext else None

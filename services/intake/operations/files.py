@@ -1,0 +1,50 @@
+"""File records: how a file reads, lookups, names, and what a mismatch says."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from common.errors import DomainError, NotFound, Unprocessable
+from services.intake.models import FileRecord, Tenant
+
+
+def file_json(f: FileRecord) -> dict:
+    return {"id": f.id, "submission_id": f.submission_id, "kind": f.kind, "name": f.original_name,
+            "content_type": f.content_type, "size": f.declared_size, "sha256": f.declared_sha256,
+            "state": f.state, "created_at": f.created_at.isoformat(),
+            "stored_at": f.stored_at.isoformat() if f.stored_at else None,
+            "expires_at": f.expires_at.isoformat() if f.state == "pending" else None,
+            "check": {"verdict": f.check_verdict, "findings": f.check_findings or []}}
+
+
+def safe_name(name: str) -> str:
+    """The name as shown to people; never used as a path."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    base = "".join(ch for ch in base if ch.isprintable())
+    if base in ("", ".", ".."):
+        raise Unprocessable(f"文件名“{name}”无效。请使用包含作品名称的普通文件名，如“计算机学院党委战疫故事.docx”。",
+                            code="invalid_filename", field="filename", found=name)
+    return base[:255]
+
+
+def get_file(session, tenant: Tenant, file_id: str) -> FileRecord:
+    f = session.get(FileRecord, file_id)
+    if f is None or f.tenant_id != tenant.id or f.state in ("deleted", "expired"):
+        raise NotFound(f"找不到文件 {file_id}。", code="file_not_found", found=file_id)
+    return f
+
+
+def mismatch_error(f: FileRecord, size: int, sha256: str) -> DomainError:
+    if size != f.declared_size:
+        return Unprocessable(
+            f"收到的文件大小为 {size} 字节，与申报的 {f.declared_size} 字节不符，文件未保存。请重新上传完整文件。",
+            code="size_mismatch", expected=f.declared_size, found=size)
+    return Unprocessable(
+        "收到的文件内容与申报的 SHA-256 校验值不符（文件在传输中损坏或申报值有误），文件未保存。请重新计算校验值并重新上传。",
+        code="checksum_mismatch", expected=f.declared_sha256, found=sha256)
+
+
+def expired_uploads(session, now: datetime, limit: int = 500) -> list[FileRecord]:
+    return session.scalars(select(FileRecord).where(
+        FileRecord.state.in_(("pending", "received")), FileRecord.expires_at < now).limit(limit)).all()

@@ -1,0 +1,12 @@
+"""A page of a listing."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+MAX_PER_PAGE = 200
+
+
+def paged(session, query, page: int, per_page: int, to_json) -> dict:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = session.scalars(query.offset((page - 1) * per_page).limit(per_page)).all()
+    return {"items": [to_json(r) for r in rows], "page": page, "per_page": per_page, "total": total}
