@@ -93,7 +93,8 @@ def test_a_submitted_score_changed_as_a_draft_stays_complete_and_submitted():
 def test_a_score_is_refused_in_a_closed_round_and_with_a_long_comment():
     with pytest.raises(Conflict) as caught:
         decide_score("closed", RUBRIC, {}, None, submit=False)
-    assert caught.value.code == "round_closed"
+    # a reviewer is told what it means for their score, not to reopen a round they do not run
+    assert caught.value.code == "round_closed" and caught.value.message == "本轮评审已结束评分，分数不能再修改。"
     with pytest.raises(InvalidInput) as caught:
         decide_score("open", RUBRIC, {"comment": "字" * 2001}, None, submit=False)
     assert caught.value.code == "comment_too_long"

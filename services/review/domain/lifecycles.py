@@ -72,8 +72,12 @@ ENTRY = Lifecycle("entry", {
 })
 
 
-def require_round_open(state: str) -> None:
+ROUND_CLOSED = "本轮评审已结束评分，不能再修改专家、分配或评分。如需修改，请先重新开放评分。"
+# What a reviewer is told: reopening a round is the admin's, not theirs.
+ROUND_CLOSED_FOR_SCORES = "本轮评审已结束评分，分数不能再修改。"
+
+
+def require_round_open(state: str, message: str = ROUND_CLOSED) -> None:
     """Reviewers, assignments and scores change only while their round is open."""
     if state != RoundState.OPEN:
-        raise Conflict("本轮评审已结束评分，不能再修改专家、分配或评分。如需修改，请先重新开放评分。",
-                       code="round_closed", found=state)
+        raise Conflict(message, code="round_closed", found=state)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from common.errors import InvalidInput
-from services.review.domain.lifecycles import ScoreState, require_round_open
+from services.review.domain.lifecycles import ROUND_CLOSED_FOR_SCORES, ScoreState, require_round_open
 from services.review.domain.rubric import InvalidMarks, check_marks, weighted_total
 
 MAX_COMMENT = 2000
@@ -29,7 +29,7 @@ class ScoreSave:
 def decide_score(round_state: str, rubric: list[dict], form: Mapping[str, str], current: str | None,
                  submit: bool) -> ScoreSave:
     """`current`: the state of the score already saved, None for the first save."""
-    require_round_open(round_state)
+    require_round_open(round_state, ROUND_CLOSED_FOR_SCORES)
     raw = {c["key"]: form.get(f"mark_{c['key']}", "") for c in rubric}
     complete = submit or current == ScoreState.SUBMITTED
     try:
