@@ -133,9 +133,9 @@ def _id_hash(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-def end_sessions(s, model, principal: str) -> int:
+def end_sessions(session, model, principal: str) -> int:
     """End every session opened with `principal` (a revoked key, a removed reviewer); how many ended."""
-    return s.execute(delete(model).where(model.principal == principal)).rowcount or 0
+    return session.execute(delete(model).where(model.principal == principal)).rowcount or 0
 
 
 def csrf_refused(sent: str) -> DomainError:
@@ -160,30 +160,30 @@ class Sessions:
 
     # -- the session itself
 
-    def open(self, s, response: Response, *, role: str, principal: str, tenant: str | None = None,
+    def open(self, session, response: Response, *, role: str, principal: str, tenant: str | None = None,
              **data: Any) -> dict:
         now = utcnow()
-        s.execute(delete(self.model).where(self.model.expires_at < now))  # the expired, while we are here
+        session.execute(delete(self.model).where(self.model.expires_at < now))  # the expired, while we are here
         sid = secrets.token_urlsafe(32)
-        s.add(self.model(id_hash=_id_hash(sid), role=role, tenant=tenant, principal=principal, data=data,
+        session.add(self.model(id_hash=_id_hash(sid), role=role, tenant=tenant, principal=principal, data=data,
                          created_at=now, expires_at=now + timedelta(seconds=self.ttl_s)))
         self._set(response, self.cookie, self._signer.sign({"sid": sid}, self.ttl_s), self.ttl_s)
         response.delete_cookie(self.pre_cookie, path="/")
         return {**data, "sid": sid, "role": role, "tenant": tenant}
 
-    def current(self, s, request) -> dict | None:
+    def current(self, session, request) -> dict | None:
         """The open session the request's cookie names, or None (no cookie, forged, expired or ended)."""
         claim = self._signer.unsign(request.cookies.get(self.cookie, ""))
         sid = claim.get("sid") if claim else None
         if not isinstance(sid, str):
             return None
-        row = s.get(self.model, _id_hash(sid))
+        row = session.get(self.model, _id_hash(sid))
         if row is None or row.expires_at < utcnow():
             return None
         return {**(row.data or {}), "sid": sid, "role": row.role, "tenant": row.tenant}
 
-    def close(self, s, session: dict, response: Response) -> None:
-        s.execute(delete(self.model).where(self.model.id_hash == _id_hash(session["sid"])))
+    def close(self, session, visitor: dict, response: Response) -> None:
+        session.execute(delete(self.model).where(self.model.id_hash == _id_hash(visitor["sid"])))
         response.delete_cookie(self.cookie, path="/")
 
     def _set(self, response: Response, name: str, value: str, ttl_s: float) -> None:
@@ -192,12 +192,12 @@ class Sessions:
 
     # -- CSRF: a session's forms, and the sign-in forms before there is a session
 
-    def csrf_token(self, session: dict) -> str:
-        return hmac.new(self._csrf_key, session["sid"].encode(), hashlib.sha256).hexdigest()
+    def csrf_token(self, visitor: dict) -> str:
+        return hmac.new(self._csrf_key, visitor["sid"].encode(), hashlib.sha256).hexdigest()
 
-    def check_csrf(self, request, session: dict) -> None:
+    def check_csrf(self, request, visitor: dict) -> None:
         sent = request.form.get(CSRF_FIELD) or request.headers.get("X-CSRF-Token", "")
-        if not same_secret(sent, self.csrf_token(session)):
+        if not same_secret(sent, self.csrf_token(visitor)):
             raise csrf_refused(sent)
 
     def pre_session(self, request) -> tuple[str, str]:
@@ -400,47 +400,49 @@ class WebPages(DependencyProvider):
         # `db`: the caller's open transaction. On SQLite a second one would wait for the first: never nest.
         if db is not None:
             return work(db)
-        with self.store.transaction() as s:
-            return work(s)
+        with self.store.transaction() as session:
+            return work(session)
 
     # -- who is signed in
 
-    def session(self, request, db=None) -> dict | None:
-        return self._in_transaction(db, lambda s: self.sessions.current(s, request))
+    def visitor(self, request, db=None) -> dict | None:
+        """Who is signed in on this request (their web session), or None."""
+        return self._in_transaction(db, lambda session: self.sessions.current(session, request))
 
     def require(self, request, *roles: str, db=None) -> dict:
         """The request's session, with one of `roles` if given; a POST's CSRF token checked.
 
         No session: 401 with the sign-in page. A session of another role: 403 with the sign-in page.
         """
-        session = self.session(request, db)
-        if session is None:
+        visitor = self.visitor(request, db)
+        if visitor is None:
             message = "尚未登录或登录已失效（已退出、密钥已停用或已被移出评审）。请重新登录。"
             raise SignInRequired(message, self.sign_in_page(request, 401, message), code="not_signed_in")
-        if roles and session["role"] not in roles:
+        if roles and visitor["role"] not in roles:
             message = "当前登录的身份不能使用此页面。请以有权限的身份重新登录。"
             raise SignInRequired(message, self.sign_in_page(request, 403, message), code="wrong_role", status=403)
         if request.method == "POST":
-            self.sessions.check_csrf(request, session)
-        return session
+            self.sessions.check_csrf(request, visitor)
+        return visitor
 
-    def open_session(self, s, response: Response, *, role: str, principal: str, **data) -> dict:
-        return self.sessions.open(s, response, role=role, principal=principal, **data)
+    def open_session(self, session, response: Response, *, role: str, principal: str, **data) -> dict:
+        return self.sessions.open(session, response, role=role, principal=principal, **data)
 
     def sign_out(self, request, landing: str = "/sign-in") -> Response:
-        with self.store.transaction() as s:
-            session = self.require(request, db=s)
+        with self.store.transaction() as session:
+            visitor = self.require(request, db=session)
             response = redirect(landing)
-            self.sessions.close(s, session, response)
+            self.sessions.close(session, visitor, response)
         return response
 
     # -- pages
 
-    def render(self, name: str, session: dict | None, status: int = 200, *, request=None, **context) -> Response:
-        """A page; without a session its forms carry the pre-session token (the cookie is set here)."""
-        if session:
-            return self.templates.response(name, status, session=session,
-                                           csrf_token=self.sessions.csrf_token(session), **context)
+    def render(self, name: str, visitor: dict | None, status: int = 200, *, request=None, **context) -> Response:
+        """A page; without a visitor signed in its forms carry the pre-session token (the cookie is set here)."""
+        if visitor:
+            # templates call the visitor `session`, as they always have
+            return self.templates.response(name, status, session=visitor,
+                                           csrf_token=self.sessions.csrf_token(visitor), **context)
         nonce, token = self.sessions.pre_session(request)
         response = self.templates.response(name, status, session=None, csrf_token=token, **context)
         self.sessions.set_pre_session(response, nonce)
@@ -477,7 +479,10 @@ class WebPages(DependencyProvider):
         self.limits.sign_in_failed(self.limits.client_of(request), subject)
 
     def sign_in_with_key(self, request, who, landing: str) -> Response:
-        """Sign in with an API key: `who(s, key_hash)` gives the session (role, tenant, ...), or None for a bad key."""
+        """Sign in with an API key.
+
+        `who(session, key_hash)` gives the visitor's web session (role, tenant, ...), or None for a bad key.
+        """
         from common.auth import hash_key, key_subject
 
         key = (request.form.get("api_key") or "").strip()
@@ -486,11 +491,11 @@ class WebPages(DependencyProvider):
         if refused is not None:
             return refused
         key_hash = hash_key(key)
-        with self.store.transaction() as s:
-            payload = who(s, key_hash) if key else None
+        with self.store.transaction() as session:
+            payload = who(session, key_hash) if key else None
             if payload is not None:
                 response = redirect(landing)
-                self.open_session(s, response, principal=key_hash, **payload)
+                self.open_session(session, response, principal=key_hash, **payload)
                 return response
         self.failed(request, subject)
         return self.render("sign_in.html", None, 401, request=request,

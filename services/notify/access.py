@@ -25,9 +25,9 @@ def signed_in_as(session, key_hash: str) -> dict | None:
     return None if row is None else {"role": row.tenant_kind, "tenant": row.tenant}
 
 
-def viewer_name(session, web_session: dict) -> str:
+def viewer_name(session, visitor: dict) -> str:
     """Whose pages these are, as the page heading names them."""
-    if web_session["role"] == "ministry":
+    if visitor["role"] == "ministry":
         return "教育部思政司"
-    name = session.get(TenantName, web_session["tenant"])
-    return name.name if name else web_session["tenant"]
+    name = session.get(TenantName, visitor["tenant"])
+    return name.name if name else visitor["tenant"]

@@ -180,14 +180,14 @@ class NotifyService(SignInPages):
 
     @page("GET", "/library")
     def library_page(self, request):
-        web_session = self.web.require(request, *access.VIEWER_ROLES)
+        visitor = self.web.require(request, *access.VIEWER_ROLES)
         query = library.parse_query(request.args)
         data = self._library_page(query)
         with self.db.transaction() as session:
             facets, size = library.facets(session), library.size(session)
-            viewer = access.viewer_name(session, web_session)
+            viewer = access.viewer_name(session, visitor)
         args = library.query_args(query)
-        return self.web.render("library.html", web_session, viewer=viewer, query=query, facets=facets, size=size,
+        return self.web.render("library.html", visitor, viewer=viewer, query=query, facets=facets, size=size,
                                items=data["items"], total=data["total"], per_page=library.PER_PAGE,
                                export_args=urlencode(args),
                                page_args=lambda n: urlencode({**args, "page": n}))
@@ -205,13 +205,13 @@ class NotifyService(SignInPages):
 
     @page("GET", "/dashboard")
     def dashboard(self, request):
-        web_session = self.web.require(request, *access.VIEWER_ROLES)
-        tenant = None if web_session["role"] == "ministry" else web_session["tenant"]
+        visitor = self.web.require(request, *access.VIEWER_ROLES)
+        tenant = None if visitor["role"] == "ministry" else visitor["tenant"]
         filters = dashboard.Filters(request.args.get("campaign") or None, request.args.get("track") or None)
         with self.db.transaction() as session:
             data = dashboard.aggregate(session, tenant, filters)
-            viewer = access.viewer_name(session, web_session)
-        return self.web.render("dashboard.html", web_session, **dashboard.page(data, tenant, viewer, filters))
+            viewer = access.viewer_name(session, visitor)
+        return self.web.render("dashboard.html", visitor, **dashboard.page(data, tenant, viewer, filters))
 
     @api("GET", "/api/v1/messages")
     def list_messages(self, request):

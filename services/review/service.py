@@ -97,7 +97,7 @@ class ReviewService(SignInPages):
 
     @page("GET", "/")
     def home(self, request):
-        visitor = self.web.session(request)
+        visitor = self.web.visitor(request)
         if visitor is None:
             return redirect("/sign-in")
         if visitor["role"] == "reviewer":
