@@ -7,6 +7,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Int
 from sqlalchemy.orm import declarative_base
 
 from common.db import UTCDateTime, messaging_models, utcnow
+from services.intake.domain.lifecycles import FileState, SubmissionState
 
 Base = declarative_base()
 OutboxMessage, ProcessedEvent = messaging_models(Base)
@@ -84,8 +85,8 @@ class Submission(Base):
     """A work of one org in one track, submitted stage by stage.
 
     state: draft (nothing submitted yet) -> submitted (at least one stage) ->
-    withdrawn. `stage` is the last stage submitted; `complete` says whether
-    that was the track's final stage.
+    withdrawn (domain/lifecycles.py). `stage` is the last stage submitted;
+    `complete` says whether that was the track's final stage.
     """
 
     __tablename__ = "submissions"
@@ -94,7 +95,7 @@ class Submission(Base):
     campaign_id = Column(String(64), ForeignKey("campaigns.id"), nullable=False)
     track = Column(String(40), nullable=False)
     org_id = Column(String(32), ForeignKey("orgs.id"), nullable=False)
-    state = Column(String(16), nullable=False, default="draft")
+    state = Column(String(16), nullable=False, default=SubmissionState.DRAFT.value)
     stage = Column(String(40), nullable=True)
     complete = Column(Boolean, nullable=False, default=False)
     title = Column(String(300), nullable=False, default="")
@@ -140,7 +141,7 @@ class SubmissionLog(Base):
 
 
 class FileRecord(Base):
-    """A file of a submission. pending -> stored (verified) | deleted."""
+    """A file of a submission: pending -> (received) -> stored (verified) | deleted | expired (domain/lifecycles.py)."""
 
     __tablename__ = "files"
     id = Column(String(32), primary_key=True, default=new_id)
@@ -152,7 +153,7 @@ class FileRecord(Base):
     declared_size = Column(BigInteger, nullable=False)
     declared_sha256 = Column(String(64), nullable=False)
     object_key = Column(String(300), nullable=False, unique=True)
-    state = Column(String(16), nullable=False, default="pending")
+    state = Column(String(16), nullable=False, default=FileState.PENDING.value)
     upload_token = Column(String(64), nullable=True, unique=True)
     upload_id = Column(String(300), nullable=True)  # S3 multipart
     expires_at = Column(UTCDateTime, nullable=False)

@@ -12,15 +12,14 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from common.errors import Conflict, DomainError, Unprocessable
+from common.errors import Conflict, DomainError, NotFound, Unprocessable
 from common.levels import forward_limit, parent_level
 from common.locale import BEIJING, KIND_LABELS, LEVEL_LABELS, beijing_minute, byte_size
 from common.text import count_chars, describe_count_rule, single_line_problem, starts_with_org_name, strip_invisible
-from services.intake.domain.campaign import Stage, Track, effective_deadline
+from services.intake.domain.campaign import LEVELS, Stage, Track, effective_deadline
+from services.intake.domain.lifecycles import FileState, SubmissionState
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-STATE_LABELS = {"draft": "草稿", "submitted": "已提交", "withdrawn": "已撤回"}
 
 
 # --------------------------------------------------------------------------- fields
@@ -111,26 +110,9 @@ def check_fields(track: Track, fields: dict, themes: list[str], required: list[s
                          "expected": list(specs), "found": key})
     counts: dict[str, int] = {}
     for key, spec in specs.items():
-        value = fields.get(key)
-        # Text of only zero-width characters or emoji is as empty as no text.
-        empty = value is None or (isinstance(value, (str, list)) and not value) or (
-            isinstance(value, str) and not strip_invisible(value).strip())
-        if empty and value and spec.type in ("string", "url"):
-            # blank to the eye is not blank in a mail header: a title of only "\u2028" is refused too
-            problem = _check_type(spec, value, themes)
-            if problem:
-                problems.append(problem)
-                continue
-        if empty:
-            if required is not None and key in required:
-                problems.append(_field_problem(spec, "missing_field",
-                                               f"缺少“{spec.label}”（{key}），本阶段必须填写。请补充后再提交。", "必填", "缺失"))
-            continue
-        problem = _check_type(spec, value, themes)
-        if problem is None and isinstance(value, str) and spec.type in ("string", "text"):
-            counts[key], problem = _check_length(spec, value)
-            if not enforce_limits:
-                problem = None
+        count, problem = _check_field(spec, fields.get(key), themes, required, enforce_limits)
+        if count is not None:
+            counts[key] = count
         if problem:
             problems.append(problem)
     if problems:
@@ -138,6 +120,29 @@ def check_fields(track: Track, fields: dict, themes: list[str], required: list[s
                             field=problems[0]["field"], expected=problems[0]["expected"],
                             found=problems[0]["found"], details=problems)
     return counts
+
+
+def _check_field(spec, value: Any, themes: list[str], required: list[str] | None,
+                 enforce_limits: bool) -> tuple[int | None, dict | None]:
+    """One field's 字数 (None: not counted) and its problem (None: none)."""
+    if _is_empty(value):
+        # blank to the eye is not blank in a mail header: a title of only "\u2028" is refused too
+        problem = _check_type(spec, value, themes) if value and spec.type in ("string", "url") else None
+        if problem is None and required is not None and spec.key in required:
+            problem = _field_problem(spec, "missing_field",
+                                     f"缺少“{spec.label}”（{spec.key}），本阶段必须填写。请补充后再提交。", "必填", "缺失")
+        return None, problem
+    problem = _check_type(spec, value, themes)
+    if problem is None and isinstance(value, str) and spec.type in ("string", "text"):
+        count, problem = _check_length(spec, value)
+        return count, problem if enforce_limits else None
+    return None, problem
+
+
+def _is_empty(value: Any) -> bool:
+    # Text of only zero-width characters or emoji is as empty as no text.
+    return value is None or (isinstance(value, (str, list)) and not value) or (
+        isinstance(value, str) and not strip_invisible(value).strip())
 
 
 def _summary(problems: list[dict]) -> str:
@@ -295,7 +300,7 @@ def reopening_for_file(track: Track, state: str, stage_key: str | None, kind: st
                        file_name: str, receipt_no: str | None) -> Reopening | None:
     """None when a change to a file of `kind` touches no submitted stage (say, a video for the stage that
     comes next); else the Reopening that keeps every stage still submitted as its receipt says."""
-    if state != "submitted":
+    if state != SubmissionState.SUBMITTED:
         return None
     done = submitted_stages(track, stage_key)
     first = next((i for i, stage in enumerate(done) if any(r.kind == kind for r in stage.files)), None)
@@ -393,3 +398,185 @@ def check_forward(track: Track, level: str, already: int, adding: int) -> None:
             f"“{track.label}”每个{LEVEL_LABELS.get(level, level)}最多报送 {limit} 件，已报送 {already} 件，"
             f"本次又选了 {adding} 件。请减少入选作品后重新确认。",
             code="forward_quota_exceeded", expected=limit, found=already + adding)
+
+
+# --------------------------------------------------------------------------- deciding on a work
+#
+# A use case gathers everything a decision needs into the plain values below, calls the one function
+# that decides (each raises the same DomainError, with every problem, in the same order as before) and
+# applies the outcome it returns: the state, the receipt, the events.
+
+
+@dataclass(frozen=True)
+class WorkFacts:
+    """A work as the rules see it: where it stands, its org, the clock, and the extension of its stage in progress."""
+
+    track: Track
+    state: str
+    last_stage: str | None  # the last stage submitted; None: none yet
+    receipt_no: str | None
+    org_level: str
+    org_names: tuple[str, ...]  # the org's name and short name: a title begins with one of them
+    title: str
+    fields: dict
+    now: datetime
+    extension: datetime | None  # the org's extension of the stage in progress, if one was granted
+
+
+def stage_in_progress(track: Track, last_stage: str | None) -> Stage:
+    """The stage whose deadline governs changes: the next to submit, or the last when all are submitted."""
+    return next_stage(track, last_stage) or stage_by_key(track, last_stage)
+
+
+def check_editable(work: WorkFacts, action: str) -> None:
+    """A work can change (its fields, its files, a withdrawal) until it is withdrawn or its stage's deadline passes."""
+    if work.state == SubmissionState.WITHDRAWN:
+        raise Conflict("作品已撤回，不能再修改。如需重新参加，请新建作品。", code="submission_withdrawn",
+                       found=SubmissionState.WITHDRAWN.value)
+    stage = stage_in_progress(work.track, work.last_stage)
+    check_deadline(work.track, stage, work.org_level, work.now, work.extension, action)
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """A file of the work, as a submit sees it."""
+
+    kind: str
+    name: str
+    state: str
+    verdict: str | None  # of the newest check; None: not checked yet
+
+
+@dataclass(frozen=True)
+class SubmitFacts:
+    work: WorkFacts
+    requested_stage: str | None  # the stage the portal named, if it named one
+    themes: list[str]
+    used_quota: int  # the org's other submitted works in the track (in the work's quota bucket)
+    files: tuple[FileFacts, ...]  # registered, received and stored
+
+
+@dataclass(frozen=True)
+class Submitting:
+    """A submit the rules accepted: the stage it submits, whether that is the track's last, the 字数 of the fields."""
+
+    stage: Stage
+    final: bool
+    char_counts: dict[str, int]
+
+
+def decide_submit(facts: SubmitFacts) -> Submitting:
+    """Every rule of submitting the next stage of a work: order, deadline, fields, naming, quota, files."""
+    work, track = facts.work, facts.work.track
+    if work.state == SubmissionState.WITHDRAWN:
+        raise Conflict("作品已撤回，不能提交。如需重新参加，请新建作品。", code="submission_withdrawn",
+                       found=SubmissionState.WITHDRAWN.value)
+    stage = _stage_to_submit(track, work, facts.requested_stage)
+    check_deadline(track, stage, work.org_level, work.now, work.extension)
+    counts = check_fields(track, work.fields, facts.themes, required=list(stage.required_fields))
+    check_naming(track, work.title, list(work.org_names))
+    if work.state == SubmissionState.DRAFT:  # a work counts against the quota from its first stage
+        check_quota(track, work.org_level, facts.used_quota, quota_key(track, work.fields))
+    _check_files_of_stage(stage, facts.files)
+    return Submitting(stage, next_stage(track, stage.key) is None, counts)
+
+
+def _stage_to_submit(track: Track, work: WorkFacts, requested: str | None) -> Stage:
+    stage = next_stage(track, work.last_stage)
+    if stage is None:
+        raise Conflict(f"作品的所有阶段都已提交（回执编号 {work.receipt_no}）。如需修改内容，请直接修改作品。",
+                       code="already_submitted", found=work.last_stage)
+    if requested is not None and requested != stage.key:
+        stage_by_key(track, requested)
+        raise Conflict(f"下一个待提交的阶段是“{stage.label}”（{stage.key}），不是 {requested}。阶段须按顺序提交。",
+                       code="stage_out_of_order", field="stage", expected=stage.key, found=requested)
+    return stage
+
+
+def _check_files_of_stage(stage: Stage, files: tuple[FileFacts, ...]) -> None:
+    stored = [f for f in files if f.state == FileState.STORED]
+    by_kind: dict[str, int] = {}
+    for f in stored:
+        by_kind[f.kind] = by_kind.get(f.kind, 0) + 1
+    check_stage_files(stage, by_kind, len(files) - len(stored), [f.name for f in files if f.verdict == "failed"],
+                      [f.name for f in stored if f.verdict is None])
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    announce: bool  # the work had submitted a stage: the other services hold a copy to take back
+
+
+def decide_withdraw(work: WorkFacts) -> Withdrawal | None:
+    """None: the work is withdrawn already, and withdrawing twice is not an error (the portal may retry)."""
+    if work.state == SubmissionState.WITHDRAWN:
+        return None
+    check_editable(work, "撤回")
+    return Withdrawal(announce=work.state == SubmissionState.SUBMITTED)
+
+
+@dataclass(frozen=True)
+class SelectedWork:
+    """A work a round selected, as intake holds it (`found` False: no such work)."""
+
+    id: str
+    found: bool = False
+    tenant_id: str = ""
+    track: str = ""
+    title: str = ""
+    state: str = ""
+    complete: bool = False
+    forwarded_to: str | None = None
+    org_level: str = ""
+    campaign_id: str = ""
+
+
+@dataclass(frozen=True)
+class SelectionFacts:
+    """A round's confirmed selection (selection_made) and what forwarding it depends on."""
+
+    tenant_id: str  # the round's university
+    track_key: str
+    level: str  # the round's level
+    to_level: str
+    works: tuple[SelectedWork, ...]
+    tracks: dict[str, Track]  # the track of each campaign the works belong to
+    already: dict[str, int]  # works of each campaign already forwarded to `to_level` or above (from this level)
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    work_id: str
+    from_level: str
+    campaign_id: str
+
+
+def decide_forward(facts: SelectionFacts) -> list[Forwarding]:
+    """The works that move up, all or none: each must be a complete work of the round, at the round's level,
+    within the level's forwarding limit. A work already at `to_level` or above is skipped (a redelivered
+    selection forwards nothing twice)."""
+    moving = []
+    for work in facts.works:
+        forwarding = _forwarding(facts, work)
+        if forwarding is not None:
+            moving.append(forwarding)
+    if moving:
+        campaign_id = moving[0].campaign_id
+        check_forward(facts.tracks[campaign_id], facts.level, facts.already[campaign_id], len(moving))
+    return moving
+
+
+def _forwarding(facts: SelectionFacts, work: SelectedWork) -> Forwarding | None:
+    if not work.found or work.tenant_id != facts.tenant_id or work.track != facts.track_key:
+        raise NotFound(f"入选作品 {work.id} 不是本校“{facts.track_key}”中的作品，整次报送未执行。",
+                       code="submission_not_found", found=work.id)
+    if work.state != SubmissionState.SUBMITTED or not work.complete:
+        raise Conflict(f"入选作品“{work.title}”的状态为{SubmissionState(work.state).label}，只能报送已完整提交的作品。",
+                       code="not_forwardable", found=work.state)
+    if work.forwarded_to is not None and LEVELS.index(work.forwarded_to) >= LEVELS.index(facts.to_level):
+        return None
+    at = level_of_work(work.org_level, work.forwarded_to)
+    if at != facts.level:
+        raise Conflict(f"作品“{work.title}”目前在{LEVEL_LABELS[at]}一级，不在本轮评审的层级。",
+                       code="wrong_level", expected=facts.level, found=at)
+    return Forwarding(work.id, at, work.campaign_id)

@@ -1,8 +1,9 @@
 """Intake's use cases: each takes a session (one transaction) and plain values.
 
 Entrypoints in `service.py` authenticate, validate the body against the OpenAPI document, open a
-transaction and call exactly one function here. The state change and its event (through the outbox)
-commit together, or neither. The rules themselves are pure functions in `domain/`. One module per
+transaction and call exactly one function here (the upload lifecycle's use cases open their own
+transactions: the object store's work runs between two). The state change and its event (through the
+outbox) commit together, or neither. The rules themselves are pure functions in `domain/`. One module per
 aggregate; callers keep `from services.intake import operations as ops`.
 
     tenants         tenants (universities, the ministry), their API keys, who is calling
@@ -11,10 +12,11 @@ aggregate; callers keep `from services.intake import operations as ops`.
     pages           a page of a listing
     extensions      deadline extensions for one org and stage
     submission_log  the log row of every action on a submission
-    files           file records: JSON, lookups, names, what a mismatch says
-    submissions     works: create, edit, submit stage by stage, withdraw, list
+    files           file records: JSON, lookups, what a mismatch says; move_file, the one place a file's state changes
+    submissions     works: create, edit, submit stage by stage (gather, decide in domain/, apply), withdraw, list,
+                    receipts; move_submission, the one place a work's state changes
     reopening       a change to the files of a submitted stage returns the work to before it
-    uploads         the upload lifecycle of a work's files
+    uploads         the upload lifecycle: register, receive the bytes, complete, delete, expire
     checks          media's checks of files, as they arrive
     forwarding      择优报送: the works a round selected go to the level above
     idempotency     Idempotency-Key: the first response, replayed on a retry
@@ -35,7 +37,16 @@ from services.intake.operations.campaigns import (
 )
 from services.intake.operations.checks import record_file_check
 from services.intake.operations.extensions import extension_json, extension_until, grant_extension, list_extensions
-from services.intake.operations.files import expired_uploads, file_json, get_file, mismatch_error, safe_name
+from services.intake.operations.files import (
+    expired_uploads,
+    file_json,
+    files_of,
+    get_file,
+    mismatch_error,
+    move_file,
+    safe_name,
+    stored_files_of,
+)
 from services.intake.operations.forwarding import forward_selection
 from services.intake.operations.idempotency import IDEMPOTENCY_TTL, forget_idempotency_keys, run_idempotent
 from services.intake.operations.orgs import get_org, import_orgs, list_orgs, org_json, org_names
@@ -47,26 +58,38 @@ from services.intake.operations.submissions import (
     create_submission,
     ensure_editable,
     get_submission,
+    list_receipts,
     list_submissions,
     lock_for_change,
+    move_submission,
     submission_context,
     submission_json,
     submit_submission,
     update_submission,
     withdraw_submission,
+    work_facts,
 )
 from services.intake.operations.tenants import MINISTRY, authenticate, create_tenant, issue_key, require_university, revoke_keys
-from services.intake.operations.uploads import confirm_file, delete_file, register_file
+from services.intake.operations.uploads import (
+    clean_abandoned_uploads,
+    complete_upload,
+    confirm_file,
+    delete_file,
+    discard_file,
+    receive_upload,
+    register_file,
+)
 
 __all__ = [
     "Analyser", "authenticate", "campaign_event_data", "campaign_filter", "CAMPAIGN_ID_MAX", "campaign_json",
-    "campaign_platform_id", "confirm_file", "create_submission", "create_tenant", "definition_of", "delete_file",
-    "ensure_editable", "expired_uploads", "extension_json", "extension_until", "file_json", "find_campaign",
-    "forget_idempotency_keys", "forward_selection", "get_file", "get_org", "get_submission", "grant_extension",
-    "IDEMPOTENCY_TTL", "import_orgs", "issue_key", "list_campaigns", "list_extensions", "list_orgs",
-    "list_submissions", "lock_for_change", "log", "MAX_PER_PAGE", "MINISTRY", "mismatch_error", "org_json",
-    "org_names", "paged", "publish_campaign", "record_file_check", "register_file", "reopen_for_file",
-    "require_university", "revoke_keys", "root_campaign_id", "run_idempotent", "safe_name", "submission_context",
-    "submission_json", "submit_submission", "track_of", "update_submission", "visible_campaign",
-    "withdraw_submission",
+    "campaign_platform_id", "clean_abandoned_uploads", "complete_upload", "confirm_file", "create_submission",
+    "create_tenant", "definition_of", "delete_file", "discard_file", "ensure_editable", "expired_uploads",
+    "extension_json", "extension_until", "file_json", "files_of", "find_campaign", "forget_idempotency_keys",
+    "forward_selection", "get_file", "get_org", "get_submission", "grant_extension", "IDEMPOTENCY_TTL",
+    "import_orgs", "issue_key", "list_campaigns", "list_extensions", "list_orgs", "list_receipts",
+    "list_submissions", "lock_for_change", "log", "MAX_PER_PAGE", "MINISTRY", "mismatch_error", "move_file",
+    "move_submission", "org_json", "org_names", "paged", "publish_campaign", "receive_upload", "record_file_check",
+    "register_file", "reopen_for_file", "require_university", "revoke_keys", "root_campaign_id", "run_idempotent",
+    "safe_name", "stored_files_of", "submission_context", "submission_json", "submit_submission", "track_of",
+    "update_submission", "visible_campaign", "withdraw_submission", "work_facts",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.intake.domain import analysis
+from services.intake.domain.lifecycles import FileState
 from services.intake.models import Campaign, FileRecord, Org, Submission
 from services.intake.operations.campaigns import definition_of
 from services.intake.operations.reopening import reopen_for_file
@@ -24,17 +25,25 @@ def record_file_check(session, outbox, data: dict, analyse: Analyser = analysis.
     log(session, f.submission_id, "file_checked", {"file_id": f.id, "verdict": data["verdict"]})
     heard = data.get("facts", {}).get("keywords")
     if heard and f.kind in ("video", "subtitle"):
-        sub = session.get(Submission, f.submission_id)
-        campaign = session.get(Campaign, sub.campaign_id)
-        definition = definition_of(campaign)
-        track = definition.tracks.get(sub.track)
-        if track is not None:
-            sub.analysis = analyse(track, sub.fields, definition.themes, tuple(heard))
-    if data["verdict"] == "failed" and f.state == "stored":
-        # a newer check (a video judged again with its subtitles) failed a file a stage was submitted with
-        sub = session.get(Submission, f.submission_id)
-        lock_for_change(session, sub)
-        track = definition_of(session.get(Campaign, sub.campaign_id)).tracks.get(sub.track)
-        if track is not None:
-            reopen_for_file(session, outbox, sub, track, session.get(Org, sub.org_id), f.kind, "file_check_failed",
-                             f.original_name, f.id, by_portal=False)
+        _suggest_themes(session, f, tuple(heard), analyse)
+    if data["verdict"] == "failed" and f.state == FileState.STORED:
+        _reopen_for_failed_check(session, outbox, f)
+
+
+def _suggest_themes(session, f: FileRecord, heard: tuple[str, ...], analyse: Analyser) -> None:
+    sub = session.get(Submission, f.submission_id)
+    campaign = session.get(Campaign, sub.campaign_id)
+    definition = definition_of(campaign)
+    track = definition.tracks.get(sub.track)
+    if track is not None:
+        sub.analysis = analyse(track, sub.fields, definition.themes, heard)
+
+
+def _reopen_for_failed_check(session, outbox, f: FileRecord) -> None:
+    """A newer check (a video judged again with its subtitles) failed a file a stage was submitted with."""
+    sub = session.get(Submission, f.submission_id)
+    lock_for_change(session, sub)
+    track = definition_of(session.get(Campaign, sub.campaign_id)).tracks.get(sub.track)
+    if track is not None:
+        reopen_for_file(session, outbox, sub, track, session.get(Org, sub.org_id), f.kind, "file_check_failed",
+                        f.original_name, f.id, by_portal=False)

@@ -1,4 +1,4 @@
-"""File records: how a file reads, lookups, names, and what a mismatch says."""
+"""File records: how a file reads, lookups, names, what a mismatch says, and the one place a file's state changes."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -6,7 +6,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from common.errors import DomainError, NotFound, Unprocessable
-from services.intake.models import FileRecord, Tenant
+from services.intake.domain.lifecycles import FILE, LIVE_FILE_STATES, OPEN_UPLOAD_STATES, FileState
+from services.intake.models import FileRecord, Submission, Tenant
+from services.intake.operations.submission_log import log
 
 
 def file_json(f: FileRecord) -> dict:
@@ -14,7 +16,7 @@ def file_json(f: FileRecord) -> dict:
             "content_type": f.content_type, "size": f.declared_size, "sha256": f.declared_sha256,
             "state": f.state, "created_at": f.created_at.isoformat(),
             "stored_at": f.stored_at.isoformat() if f.stored_at else None,
-            "expires_at": f.expires_at.isoformat() if f.state == "pending" else None,
+            "expires_at": f.expires_at.isoformat() if f.state == FileState.PENDING else None,
             "check": {"verdict": f.check_verdict, "findings": f.check_findings or []}}
 
 
@@ -30,9 +32,20 @@ def safe_name(name: str) -> str:
 
 def get_file(session, tenant: Tenant, file_id: str) -> FileRecord:
     f = session.get(FileRecord, file_id)
-    if f is None or f.tenant_id != tenant.id or f.state in ("deleted", "expired"):
+    if f is None or f.tenant_id != tenant.id or f.state in (FileState.DELETED, FileState.EXPIRED):
         raise NotFound(f"找不到文件 {file_id}。", code="file_not_found", found=file_id)
     return f
+
+
+def files_of(session, sub: Submission) -> list[FileRecord]:
+    """The files that belong to a work (registered, received or stored)."""
+    return session.scalars(select(FileRecord).where(
+        FileRecord.submission_id == sub.id, FileRecord.state.in_(LIVE_FILE_STATES))).all()
+
+
+def stored_files_of(session, sub: Submission) -> list[FileRecord]:
+    return session.scalars(select(FileRecord).where(FileRecord.submission_id == sub.id,
+                                                    FileRecord.state == FileState.STORED)).all()
 
 
 def mismatch_error(f: FileRecord, size: int, sha256: str) -> DomainError:
@@ -47,4 +60,20 @@ def mismatch_error(f: FileRecord, size: int, sha256: str) -> DomainError:
 
 def expired_uploads(session, now: datetime, limit: int = 500) -> list[FileRecord]:
     return session.scalars(select(FileRecord).where(
-        FileRecord.state.in_(("pending", "received")), FileRecord.expires_at < now).limit(limit)).all()
+        FileRecord.state.in_(OPEN_UPLOAD_STATES), FileRecord.expires_at < now).limit(limit)).all()
+
+
+# What the submission log says when a file reaches a state; bytes received and uploads expired are not logged.
+_LOGGED = {FileState.PENDING: "file_registered", FileState.STORED: "file_stored", FileState.DELETED: "file_deleted"}
+
+
+def move_file(session, f: FileRecord, target: FileState, at: datetime | None = None) -> None:
+    """The one place a file's state changes: the move, its time, the upload URL closed once the upload is
+    over (stored or expired), and the log row of the work."""
+    FILE.move(f, target, at=at)
+    if target in (FileState.STORED, FileState.EXPIRED):
+        f.upload_token = None
+    action = _LOGGED.get(target)
+    if action is not None:
+        detail = {"file_id": f.id, "kind": f.kind} if target == FileState.PENDING else {"file_id": f.id}
+        log(session, f.submission_id, action, detail)

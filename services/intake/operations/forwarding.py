@@ -1,17 +1,15 @@
-"""Forwarding (择优报送): the works a round selected go to the level above."""
+"""Forwarding (择优报送): the works a round selected go to the level above, all or none."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
 from common import clock
-from common.errors import Conflict, NotFound
-from common.locale import LEVEL_LABELS
 from services.intake.domain import submission as rules
 from services.intake.domain.campaign import LEVELS
-from services.intake.models import FileRecord, Org, Submission, Tenant
-from services.intake.operations.campaigns import root_campaign_id
+from services.intake.models import Campaign, Org, Submission, Tenant
+from services.intake.operations.campaigns import definition_of, root_campaign_id
+from services.intake.operations.files import stored_files_of
 from services.intake.operations.submission_log import log
-from services.intake.operations.submissions import submission_context
 
 
 def forward_selection(session, outbox, round_tenant: str, data: dict) -> list[Submission]:
@@ -22,55 +20,73 @@ def forward_selection(session, outbox, round_tenant: str, data: dict) -> list[Su
     national result: it is logged on each work, nothing moves.
     """
     now = clock.now()
-    to_level = data["to_level"]
-    if to_level is None:
-        for sid in data["selected"]:
-            if session.get(Submission, sid) is not None:
-                log(session, sid, "selected_nationally", {"round_id": data["round_id"]})
+    if data["to_level"] is None:
+        _record_national_selection(session, data)
         return []
-    moving: list[tuple[Submission, Org]] = []
-    for sid in data["selected"]:
-        sub = session.get(Submission, sid)
-        if sub is None or sub.tenant_id != round_tenant or sub.track != data["track"]:
-            raise NotFound(f"入选作品 {sid} 不是本校“{data['track']}”中的作品，整次报送未执行。", code="submission_not_found",
-                           found=sid)
-        if sub.state != "submitted" or not sub.complete:
-            raise Conflict(f"入选作品“{sub.title}”的状态为{rules.STATE_LABELS[sub.state]}，只能报送已完整提交的作品。",
-                           code="not_forwardable", found=sub.state)
-        if sub.forwarded_to is not None and LEVELS.index(sub.forwarded_to) >= LEVELS.index(to_level):
-            continue
-        org = session.get(Org, sub.org_id)
-        at = rules.level_of_work(org.level, sub.forwarded_to)
-        if at != data["level"]:
-            raise Conflict(f"作品“{sub.title}”目前在{LEVEL_LABELS[at]}一级，不在本轮评审的层级。",
-                           code="wrong_level", expected=data["level"], found=at)
-        moving.append((sub, org))
+    facts, works = _selection_facts(session, round_tenant, data)
+    moving = rules.decide_forward(facts)
     if not moving:
         return []
-    definition, track, _ = submission_context(session, session.get(Tenant, round_tenant), moving[0][0])
-    reached = [lv for lv in LEVELS if LEVELS.index(lv) >= LEVELS.index(to_level)]
+    tenant = session.get(Tenant, round_tenant)
+    root = root_campaign_id(session, moving[0].campaign_id)
+    for forwarding in moving:
+        _forward(session, outbox, tenant, works[forwarding.work_id], forwarding, data, root, now)
+    return [works[forwarding.work_id][0] for forwarding in moving]
+
+
+def _record_national_selection(session, data: dict) -> None:
+    for sid in data["selected"]:
+        if session.get(Submission, sid) is not None:
+            log(session, sid, "selected_nationally", {"round_id": data["round_id"]})
+
+
+def _selection_facts(session, round_tenant: str, data: dict) -> tuple[rules.SelectionFacts, dict]:
+    """The selected works as intake holds them, with the track and the works already forwarded of each campaign
+    they belong to; and the rows themselves, by id, to apply the decision to."""
+    selected, works = [], {}
+    for sid in data["selected"]:
+        sub = session.get(Submission, sid)
+        if sub is None:
+            selected.append(rules.SelectedWork(sid))
+            continue
+        org = session.get(Org, sub.org_id)
+        works[sid] = (sub, org)
+        selected.append(rules.SelectedWork(sid, True, sub.tenant_id, sub.track, sub.title, sub.state, sub.complete,
+                                           sub.forwarded_to, org.level, sub.campaign_id))
+    campaigns = {sub.campaign_id for sub, _ in works.values() if sub.tenant_id == round_tenant}
+    facts = rules.SelectionFacts(
+        tenant_id=round_tenant, track_key=data["track"], level=data["level"], to_level=data["to_level"],
+        works=tuple(selected),
+        tracks={c: definition_of(session.get(Campaign, c)).tracks.get(data["track"]) for c in campaigns},
+        already={c: _already_forwarded(session, round_tenant, c, data) for c in campaigns})
+    return facts, works
+
+
+def _already_forwarded(session, round_tenant: str, campaign_id: str, data: dict) -> int:
+    """Works of the campaign's track this level (the round's owner org, at level2) forwarded to `to_level` or above."""
+    reached = [lv for lv in LEVELS if LEVELS.index(lv) >= LEVELS.index(data["to_level"])]
     already = select(func.count()).select_from(Submission).join(Org, Org.id == Submission.org_id).where(
-        Submission.tenant_id == round_tenant, Submission.campaign_id == moving[0][0].campaign_id,
+        Submission.tenant_id == round_tenant, Submission.campaign_id == campaign_id,
         Submission.track == data["track"], Submission.forwarded_to.in_(reached))
     if data["level"] == "level2":
         owner = data["owner_org_id"]
         already = already.where((Org.parent_id == owner) | (Org.id == owner))
-    rules.check_forward(track, data["level"], session.scalar(already), len(moving))
-    tenant = session.get(Tenant, round_tenant)
-    root = root_campaign_id(session, moving[0][0].campaign_id)
-    for sub, org in moving:
-        from_level = rules.level_of_work(org.level, sub.forwarded_to)
-        sub.forwarded_to, sub.forwarded_at = to_level, now
-        log(session, sub.id, "forwarded", {"to": to_level, "round_id": data["round_id"]})
-        files = session.scalars(select(FileRecord).where(FileRecord.submission_id == sub.id,
-                                                         FileRecord.state == "stored")).all()
-        outbox.add(session, "submission_forwarded", round_tenant, {
-            "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": org.id,
-            "org_name": org.name, "org_level": org.level, "from_level": from_level, "to_level": to_level,
-            "title": sub.title, "receipt_no": sub.receipt_no, "forwarded_at": now.isoformat(),
-            "fields": sub.fields, "tenant_name": tenant.name, "root_campaign_id": root,
-            "files": [{"file_id": f.id, "kind": f.kind, "object_key": f.object_key, "size": f.declared_size,
-                       "content_type": f.content_type, "sha256": f.declared_sha256, "verdict": f.check_verdict}
-                      for f in files],
-        })
-    return [sub for sub, _ in moving]
+    return session.scalar(already)
+
+
+def _forward(session, outbox, tenant: Tenant, work: tuple[Submission, Org], forwarding: rules.Forwarding, data: dict,
+             root: str, now) -> None:
+    sub, org = work
+    to_level = data["to_level"]
+    sub.forwarded_to, sub.forwarded_at = to_level, now
+    log(session, sub.id, "forwarded", {"to": to_level, "round_id": data["round_id"]})
+    files = stored_files_of(session, sub)
+    outbox.add(session, "submission_forwarded", tenant.id, {
+        "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": org.id,
+        "org_name": org.name, "org_level": org.level, "from_level": forwarding.from_level, "to_level": to_level,
+        "title": sub.title, "receipt_no": sub.receipt_no, "forwarded_at": now.isoformat(),
+        "fields": sub.fields, "tenant_name": tenant.name, "root_campaign_id": root,
+        "files": [{"file_id": f.id, "kind": f.kind, "object_key": f.object_key, "size": f.declared_size,
+                   "content_type": f.content_type, "sha256": f.declared_sha256, "verdict": f.check_verdict}
+                  for f in files],
+    })

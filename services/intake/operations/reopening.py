@@ -7,8 +7,9 @@ from common import clock
 from common.errors import Conflict
 from common.locale import LEVEL_LABELS
 from services.intake.domain import submission as rules
+from services.intake.domain.lifecycles import SubmissionState
 from services.intake.models import Org, Receipt, Submission
-from services.intake.operations.submission_log import log
+from services.intake.operations.submissions import move_submission
 
 
 def reopen_for_file(session, outbox, sub: Submission, track, org: Org, kind: str, reason: str, name: str,
@@ -29,12 +30,12 @@ def reopen_for_file(session, outbox, sub: Submission, track, org: Org, kind: str
     latest = {r.stage: r.receipt_no for r in receipts}  # the newest receipt of each stage
     voided = [latest[s.key] for s in done[len(left):] if s.key in latest]
     back = left[-1] if left else None
-    sub.state, sub.stage, sub.complete = ("submitted" if back else "draft"), (back.key if back else None), False
+    sub.stage, sub.complete = (back.key if back else None), False
     sub.receipt_no = latest.get(back.key) if back else None
     sub.submitted_at = sub.submitted_at if back else None
     sub.updated_at = now
-    log(session, sub.id, "reopened", {"reason": reason, "file_id": file_id, "stage": reopening.stage.key,
-                                      "voided_receipts": voided})
+    move_submission(session, sub, SubmissionState.SUBMITTED if back else SubmissionState.DRAFT, "reopened",
+                    {"reason": reason, "file_id": file_id, "stage": reopening.stage.key, "voided_receipts": voided})
     outbox.add(session, "submission_reopened", sub.tenant_id, {
         "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": org.id,
         "org_name": org.name, "org_level": org.level, "title": sub.title, "stage": sub.stage,

@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
 from common import clock
 from common.db import contains_text
-from common.errors import Conflict, Forbidden, NotFound
+from common.errors import Forbidden, NotFound
 from common.locale import LEVEL_LABELS
 from services.intake.domain import analysis, submission as rules
+from services.intake.domain.lifecycles import SUBMISSION, FileState, SubmissionState
 from services.intake.models import Campaign, FileRecord, Org, Receipt, Submission, Tenant
 from services.intake.operations.campaigns import campaign_filter, definition_of, track_of, visible_campaign
 from services.intake.operations.extensions import extension_until
-from services.intake.operations.files import file_json
+from services.intake.operations.files import file_json, files_of
 from services.intake.operations.orgs import get_org, org_names
 from services.intake.operations.pages import paged
 from services.intake.operations.submission_log import log
@@ -26,7 +29,7 @@ Analyser = Callable[..., dict | None]
 def submission_json(session, sub: Submission, with_files: bool = True) -> dict:
     d = {
         "id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": sub.org_id,
-        "state": sub.state, "state_label": rules.STATE_LABELS[sub.state], "stage": sub.stage,
+        "state": sub.state, "state_label": SubmissionState(sub.state).label, "stage": sub.stage,
         "complete": sub.complete, "title": sub.title, "fields": sub.fields, "char_counts": sub.char_counts,
         "receipt_no": sub.receipt_no, "created_at": sub.created_at.isoformat(),
         "updated_at": sub.updated_at.isoformat(),
@@ -36,9 +39,7 @@ def submission_json(session, sub: Submission, with_files: bool = True) -> dict:
         "analysis": sub.analysis,
     }
     if with_files:
-        files = session.scalars(select(FileRecord).where(
-            FileRecord.submission_id == sub.id, FileRecord.state.in_(("pending", "received", "stored")))).all()
-        d["files"] = [file_json(f) for f in files]
+        d["files"] = [file_json(f) for f in files_of(session, sub)]
     return d
 
 
@@ -70,30 +71,43 @@ def create_submission(session, tenant: Tenant, body: dict, analyse: Analyser = a
     fields = body.get("fields", {})
     counts = rules.check_fields(track, fields, definition.themes, required=None, enforce_limits=False)
     now = clock.now()
-    sub = Submission(tenant_id=tenant.id, campaign_id=campaign.id, track=track.key, org_id=org.id, state="draft",
+    sub = Submission(tenant_id=tenant.id, campaign_id=campaign.id, track=track.key, org_id=org.id,
                      title=str(fields.get("title", "")), fields=fields, char_counts=counts,
                      analysis=analyse(track, fields, definition.themes, ()), created_at=now, updated_at=now)
     session.add(sub)
-    session.flush()
-    log(session, sub.id, "created")
+    move_submission(session, sub, SubmissionState.DRAFT, "created")
     return sub
 
 
-def ensure_editable(session, definition, track, org, sub: Submission, action: str) -> None:
-    if sub.state == "withdrawn":
-        raise Conflict("作品已撤回，不能再修改。如需重新参加，请新建作品。", code="submission_withdrawn",
-                       found="withdrawn")
-    stage = rules.next_stage(track, sub.stage) or rules.stage_by_key(track, sub.stage)
-    rules.check_deadline(track, stage, org.level, clock.now(), extension_until(session, org, sub, stage.key), action)
+def work_facts(session, sub: Submission, track, org: Org) -> rules.WorkFacts:
+    """What the rules decide a change of the work on: where it stands, its org, the clock, and the org's
+    extension of the stage in progress."""
+    stage = rules.stage_in_progress(track, sub.stage)
+    return rules.WorkFacts(track=track, state=sub.state, last_stage=sub.stage, receipt_no=sub.receipt_no,
+                           org_level=org.level, org_names=tuple(org_names(org)), title=sub.title, fields=sub.fields,
+                           now=clock.now(), extension=extension_until(session, org, sub, stage.key))
+
+
+def ensure_editable(session, track, org: Org, sub: Submission, action: str) -> None:
+    rules.check_editable(work_facts(session, sub, track, org), action)
+
+
+def move_submission(session, sub: Submission, target: SubmissionState, action: str, detail: Any = None,
+                    at: datetime | None = None) -> None:
+    """The one place a work's state changes: the move (and its time), then the row of the submission log."""
+    SUBMISSION.move(sub, target, at=at)
+    if sub.id is None:
+        session.flush()  # a new work gets its id on insert; its log row refers to it (no ORM relationship orders them)
+    log(session, sub.id, action, detail)
 
 
 def update_submission(session, tenant: Tenant, sub: Submission, fields: dict,
                       analyse: Analyser = analysis.analyse_work) -> Submission:
     definition, track, org = submission_context(session, tenant, sub)
-    ensure_editable(session, definition, track, org, sub, "修改")
+    ensure_editable(session, track, org, sub, "修改")
     merged = {**sub.fields, **fields}
     merged = {k: v for k, v in merged.items() if v is not None}
-    if sub.state == "submitted":
+    if sub.state == SubmissionState.SUBMITTED:
         # A submitted work stays valid: the rules of the stages done so far apply.
         done = [s.key for s in track.stages[: [s.key for s in track.stages].index(sub.stage) + 1]]
         required = sorted({f for s in track.stages if s.key in done for f in s.required_fields})
@@ -133,77 +147,66 @@ def _next_receipt_seq(session, tenant: Tenant) -> int:
 
 
 def submit_submission(session, outbox, tenant: Tenant, sub: Submission, stage_key: str | None) -> Submission:
+    """Submit the work's next stage: gather what the rules need, let them decide, record what they decided."""
     lock_for_change(session, sub)
     definition, track, org = submission_context(session, tenant, sub)
-    if sub.state == "withdrawn":
-        raise Conflict("作品已撤回，不能提交。如需重新参加，请新建作品。", code="submission_withdrawn", found="withdrawn")
-    stage = rules.next_stage(track, sub.stage)
-    if stage is None:
-        raise Conflict(f"作品的所有阶段都已提交（回执编号 {sub.receipt_no}）。如需修改内容，请直接修改作品。",
-                       code="already_submitted", found=sub.stage)
-    if stage_key is not None and stage_key != stage.key:
-        rules.stage_by_key(track, stage_key)
-        raise Conflict(f"下一个待提交的阶段是“{stage.label}”（{stage.key}），不是 {stage_key}。阶段须按顺序提交。",
-                       code="stage_out_of_order", field="stage", expected=stage.key, found=stage_key)
-    now = clock.now()
-    rules.check_deadline(track, stage, org.level, now, extension_until(session, org, sub, stage.key))
-    counts = rules.check_fields(track, sub.fields, definition.themes, required=list(stage.required_fields))
-    rules.check_naming(track, sub.title, org_names(org))
-    if sub.state == "draft":
-        bucket = rules.quota_key(track, sub.fields)
-        rules.check_quota(track, org.level, _used_quota(session, sub, track, bucket), bucket)
-    files = session.scalars(select(FileRecord).where(
-        FileRecord.submission_id == sub.id, FileRecord.state.in_(("pending", "received", "stored")))).all()
-    stored: dict[str, int] = {}
-    for f in files:
-        if f.state == "stored":
-            stored[f.kind] = stored.get(f.kind, 0) + 1
-    rules.check_stage_files(stage, stored, sum(f.state != "stored" for f in files),
-                            [f.original_name for f in files if f.check_verdict == "failed"],
-                            [f.original_name for f in files if f.state == "stored" and f.check_verdict is None])
-    receipt_no = rules.receipt_number(tenant.id, _next_receipt_seq(session, tenant), now)
-    final = rules.next_stage(track, stage.key) is None
-    sub.state, sub.stage, sub.complete = "submitted", stage.key, final
-    sub.char_counts, sub.receipt_no, sub.submitted_at, sub.updated_at = counts, receipt_no, now, now
-    stored_files = [f for f in files if f.state == "stored"]
-    session.add(Receipt(receipt_no=receipt_no, tenant_id=tenant.id, submission_id=sub.id, stage=stage.key,
-                        issued_at=now, summary={"title": sub.title, "fields": sorted(sub.fields),
-                                                "files": [{"name": f.original_name, "size": f.declared_size,
-                                                           "sha256": f.declared_sha256} for f in stored_files]}))
-    log(session, sub.id, "submitted", {"stage": stage.key, "receipt_no": receipt_no})
-    outbox.add(session, "submission_submitted", tenant.id, {
-        "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "stage": stage.key,
-        "final_stage": final, "org_id": org.id, "org_name": org.name, "org_level": org.level,
-        "title": sub.title, "receipt_no": receipt_no, "submitted_at": now.isoformat(),
-        "file_ids": [f.id for f in stored_files], "contact_email": org.contact_email,
-        "fields": sub.fields, "parent_org_id": org.parent_id,
-    })
+    files = files_of(session, sub)
+    facts = rules.SubmitFacts(
+        work=work_facts(session, sub, track, org), requested_stage=stage_key, themes=definition.themes,
+        used_quota=_used_quota(session, sub, track),
+        files=tuple(rules.FileFacts(f.kind, f.original_name, f.state, f.check_verdict) for f in files))
+    submitting = rules.decide_submit(facts)
+    _record_submit(session, outbox, tenant, sub, org, [f for f in files if f.state == FileState.STORED], submitting,
+                   facts.work.now)
     return sub
 
 
-def _used_quota(session, sub: Submission, track, bucket: str | None) -> int:
+def _used_quota(session, sub: Submission, track) -> int:
+    """The org's other submitted works in the track, in the quota bucket the work's fields name."""
+    bucket = rules.quota_key(track, sub.fields)
     others = session.scalars(select(Submission).where(
-        Submission.org_id == sub.org_id, Submission.campaign_id == sub.campaign_id,
-        Submission.track == sub.track, Submission.state == "submitted", Submission.id != sub.id)).all()
+        Submission.org_id == sub.org_id, Submission.campaign_id == sub.campaign_id, Submission.track == sub.track,
+        Submission.state == SubmissionState.SUBMITTED, Submission.id != sub.id)).all()
     if bucket is None:
         return len(others)
     return sum(1 for o in others if rules.quota_key(track, o.fields) == bucket)
 
 
+def _record_submit(session, outbox, tenant: Tenant, sub: Submission, org: Org, stored_files: list[FileRecord],
+                   submitting: rules.Submitting, now: datetime) -> None:
+    """The stage is submitted: its receipt (回执) numbered, the work's state, the log row, the event."""
+    stage = submitting.stage
+    receipt_no = rules.receipt_number(tenant.id, _next_receipt_seq(session, tenant), now)
+    sub.stage, sub.complete = stage.key, submitting.final
+    sub.char_counts, sub.receipt_no, sub.updated_at = submitting.char_counts, receipt_no, now
+    session.add(Receipt(receipt_no=receipt_no, tenant_id=tenant.id, submission_id=sub.id, stage=stage.key,
+                        issued_at=now, summary={"title": sub.title, "fields": sorted(sub.fields),
+                                                "files": [{"name": f.original_name, "size": f.declared_size,
+                                                           "sha256": f.declared_sha256} for f in stored_files]}))
+    move_submission(session, sub, SubmissionState.SUBMITTED, "submitted", {"stage": stage.key, "receipt_no": receipt_no},
+                    at=now)
+    outbox.add(session, "submission_submitted", tenant.id, {
+        "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "stage": stage.key,
+        "final_stage": submitting.final, "org_id": org.id, "org_name": org.name, "org_level": org.level,
+        "title": sub.title, "receipt_no": receipt_no, "submitted_at": now.isoformat(),
+        "file_ids": [f.id for f in stored_files], "contact_email": org.contact_email,
+        "fields": sub.fields, "parent_org_id": org.parent_id,
+    })
+
+
 def withdraw_submission(session, outbox, tenant: Tenant, sub: Submission) -> Submission:
     lock_for_change(session, sub)
     definition, track, org = submission_context(session, tenant, sub)
-    if sub.state == "withdrawn":
-        return sub  # withdrawing twice is not an error: the portal may retry
-    ensure_editable(session, definition, track, org, sub, "撤回")
-    now = clock.now()
-    was_submitted = sub.state == "submitted"
-    sub.state, sub.withdrawn_at, sub.updated_at = "withdrawn", now, now
-    log(session, sub.id, "withdrawn")
-    if was_submitted:
+    work = work_facts(session, sub, track, org)
+    withdrawal = rules.decide_withdraw(work)
+    if withdrawal is None:
+        return sub
+    sub.updated_at = work.now
+    move_submission(session, sub, SubmissionState.WITHDRAWN, "withdrawn", at=work.now)
+    if withdrawal.announce:
         outbox.add(session, "submission_withdrawn", tenant.id, {
             "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": org.id,
-            "withdrawn_at": now.isoformat()})
+            "withdrawn_at": work.now.isoformat()})
     return sub
 
 
@@ -217,3 +220,9 @@ def list_submissions(session, tenant: Tenant, filters: dict, page: int, per_page
         query = query.where(contains_text(Submission.title, filters["q"]))
     query = query.order_by(Submission.created_at.desc(), Submission.id)
     return paged(session, query, page, per_page, lambda s: submission_json(session, s, with_files=False))
+
+
+def list_receipts(session, sub: Submission) -> list[dict]:
+    rows = session.scalars(select(Receipt).where(Receipt.submission_id == sub.id).order_by(Receipt.issued_at))
+    return [{"receipt_no": r.receipt_no, "stage": r.stage, "issued_at": r.issued_at.isoformat(), "summary": r.summary}
+            for r in rows]

@@ -1,19 +1,40 @@
-"""The upload lifecycle of a work's files: register, confirm, delete."""
+"""The upload lifecycle of a work's files: register, receive the bytes, complete, delete, expire.
+
+A file is registered (pending) with an upload target: the folder backend's own URL, or a presigned S3
+upload. The bytes arrive there (the folder backend checks them as they arrive: received); the portal
+then completes the upload, and the file is stored once its size and SHA-256 match what was declared.
+Uploads never completed within UPLOAD_TTL_S expire. Each state change goes through `files.move_file`.
+
+Receiving, completing and deleting take the service's `transaction` (a context manager factory) rather
+than a session: the object store's work (gigabytes streamed, a multipart merged, an upload aborted) runs
+between two transactions, so no transaction stays open while the bytes move.
+"""
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
 
 from common import clock
-from common.errors import Conflict
-from common.objectstore import new_key
+from common.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from common.objectstore import SizeExceeded, new_key
 from services.intake.domain import submission as rules
 from services.intake.domain.filetype import check_declared_type
+from services.intake.domain.lifecycles import OPEN_UPLOAD_STATES, FileState
 from services.intake.models import FileRecord, Submission, Tenant
-from services.intake.operations.files import mismatch_error, safe_name
+from services.intake.operations.files import expired_uploads, file_json, get_file, mismatch_error, move_file, safe_name
+from services.intake.operations.idempotency import forget_idempotency_keys
 from services.intake.operations.reopening import reopen_for_file
-from services.intake.operations.submission_log import log
 from services.intake.operations.submissions import ensure_editable, lock_for_change, submission_context
+
+log = logging.getLogger(__name__)
+
+Transaction = Callable[[], Any]  # the service's `db.transaction`: `with transaction() as session:`
+TenantOf = Callable[[Any], Tenant]  # the caller's tenant, authenticated in a session
 
 
 def register_file(session, outbox, tenant: Tenant, sub: Submission, body: dict, store, public_url: str,
@@ -21,7 +42,7 @@ def register_file(session, outbox, tenant: Tenant, sub: Submission, body: dict, 
     """A new file of a work; the third value says how the work left a submitted stage it belonged to."""
     lock_for_change(session, sub)
     definition, track, org = submission_context(session, tenant, sub)
-    ensure_editable(session, definition, track, org, sub, "上传文件")
+    ensure_editable(session, track, org, sub, "上传文件")
     rules.check_file_kind(track, body["kind"], body["size"])
     check_declared_type(body["kind"], body.get("content_type"))
     now = clock.now()
@@ -29,7 +50,7 @@ def register_file(session, outbox, tenant: Tenant, sub: Submission, body: dict, 
     f = FileRecord(tenant_id=tenant.id, submission_id=sub.id, kind=body["kind"],
                    original_name=name, content_type=body.get("content_type") or
                    "application/octet-stream", declared_size=body["size"], declared_sha256=body["sha256"].lower(),
-                   state="pending", expires_at=now + timedelta(seconds=ttl_s), created_at=now)
+                   expires_at=now + timedelta(seconds=ttl_s), created_at=now)
     f.id = secrets.token_hex(16)
     f.object_key = new_key(tenant.id, f.id)
     reopened = reopen_for_file(session, outbox, sub, track, org, f.kind, "file_added", name, f.id)
@@ -42,14 +63,94 @@ def register_file(session, outbox, tenant: Tenant, sub: Submission, body: dict, 
         f.upload_id = t.upload_id
         target = t.to_dict()
     session.add(f)
-    log(session, sub.id, "file_registered", {"file_id": f.id, "kind": f.kind})
+    move_file(session, f, FileState.PENDING)
     return f, target, reopened
+
+
+def _require_open_upload(session, token: str) -> FileRecord:
+    f = session.scalar(select(FileRecord).where(FileRecord.upload_token == token))
+    if f is None or f.state not in OPEN_UPLOAD_STATES or f.expires_at < clock.now():
+        raise NotFound("上传地址无效或已过期。请重新申请上传。", code="upload_not_found")
+    return f
+
+
+def receive_upload(transaction: Transaction, store, token: str, content_length: int | None,
+                   stream: BinaryIO) -> dict:
+    """The folder backend's upload URL: the token authorises, like a presigned URL. The bytes are checked
+    against the declared size and SHA-256 as they arrive; a mismatch keeps nothing."""
+    with transaction() as session:
+        f = _require_open_upload(session, token)
+        key, declared, file_id = f.object_key, f.declared_size, f.id
+    if content_length is not None and content_length > declared:
+        raise PayloadTooLarge(f"申报的文件大小为 {declared} 字节，本次发送 {content_length} 字节。"
+                              f"请上传申报的那个文件，或重新申请上传。", code="size_mismatch",
+                              expected=declared, found=content_length)
+    try:
+        stored = store.write_stream(key, stream, limit=declared)
+    except SizeExceeded:
+        raise PayloadTooLarge(f"发送的内容超过申报的 {declared} 字节，已丢弃。请上传申报的那个文件，或重新申请上传。",
+                              code="size_mismatch", expected=declared) from None
+    with transaction() as session:
+        f = session.get(FileRecord, file_id)
+        if stored.size != f.declared_size or stored.sha256 != f.declared_sha256:
+            store.delete(key)
+            raise mismatch_error(f, stored.size, stored.sha256)
+        if f.state in OPEN_UPLOAD_STATES:
+            move_file(session, f, FileState.RECEIVED)
+        elif f.state != FileState.STORED:
+            # deleted or expired while the bytes arrived: the upload URL is no longer valid, the bytes are not kept
+            store.delete(key)
+            raise NotFound("上传地址无效或已过期。请重新申请上传。", code="upload_not_found")
+        state = f.state  # stored: completed by a retry while these same bytes arrived; nothing to change
+    return {"file_id": file_id, "size": stored.size, "sha256": stored.sha256, "state": state}
+
+
+def complete_upload(transaction: Transaction, store, outbox, tenant_of: TenantOf, file_id: str,
+                    parts: list | None) -> dict:
+    """The portal says the bytes are up: verify them (received already, or stat S3's object after merging
+    its parts), then store the file and announce it."""
+    with transaction() as session:
+        f = get_file(session, tenant_of(session), file_id)
+        state, key, upload_id = f.state, f.object_key, f.upload_id
+        declared = (f.declared_size, f.declared_sha256)
+    size, sha = _verified(store, state, key, upload_id, declared, parts)
+    with transaction() as session:
+        tenant = tenant_of(session)
+        return file_json(confirm_file(session, outbox, tenant, get_file(session, tenant, file_id), size, sha))
+
+
+def _verified(store, state: str, key: str, upload_id: str | None, declared: tuple[int, str],
+              parts: list | None) -> tuple[int | None, str | None]:
+    """The size and SHA-256 of the bytes as they stand (None: not there); a mismatching object is removed."""
+    if state == FileState.RECEIVED:
+        return declared  # verified while the bytes arrived
+    if state != FileState.PENDING or store.kind != "s3":
+        return None, None
+    if upload_id:
+        _merge_parts(store, key, upload_id, parts)
+    stat = store.stat(key)
+    if stat is None:
+        return None, None
+    if (stat.size, stat.sha256) != declared:
+        store.delete(key)
+    return stat.size, stat.sha256
+
+
+def _merge_parts(store, key: str, upload_id: str, parts: list | None) -> None:
+    if not parts:
+        raise InvalidInput("分片上传需要在确认时提供每个分片的 part_number 和 etag。", code="parts_missing",
+                           field="parts", expected="parts", found=None)
+    try:
+        store.complete_multipart(key, upload_id, parts)
+    except Exception as exc:  # noqa: BLE001 - S3 says which part is wrong
+        raise InvalidInput(f"合并分片失败：{exc}。请检查每个分片都已上传成功后重试。",
+                           code="multipart_failed", found=str(exc)[:300]) from None
 
 
 def confirm_file(session, outbox, tenant: Tenant, f: FileRecord, verified_size: int | None,
                  verified_sha: str | None) -> FileRecord:
     """Mark a verified file stored and announce it; the caller did the verification."""
-    if f.state == "stored":
+    if f.state == FileState.STORED:
         return f  # a retried confirmation is fine
     if verified_size is None:
         raise Conflict("尚未收到文件内容。请先按上传地址上传文件，再确认。", code="upload_missing",
@@ -57,8 +158,7 @@ def confirm_file(session, outbox, tenant: Tenant, f: FileRecord, verified_size: 
     if verified_size != f.declared_size or verified_sha != f.declared_sha256:
         raise mismatch_error(f, verified_size, verified_sha or "")
     sub = session.get(Submission, f.submission_id)
-    f.state, f.stored_at, f.upload_token = "stored", clock.now(), None
-    log(session, sub.id, "file_stored", {"file_id": f.id})
+    move_file(session, f, FileState.STORED, at=clock.now())
     outbox.add(session, "file_uploaded", tenant.id, {
         "file_id": f.id, "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track,
         "kind": f.kind, "object_key": f.object_key, "size": f.declared_size, "sha256": f.declared_sha256,
@@ -71,7 +171,35 @@ def delete_file(session, outbox, tenant: Tenant, f: FileRecord) -> tuple[FileRec
     sub = session.get(Submission, f.submission_id)
     lock_for_change(session, sub)
     definition, track, org = submission_context(session, tenant, sub)
-    ensure_editable(session, definition, track, org, sub, "删除文件")
-    f.state = "deleted"
-    log(session, sub.id, "file_deleted", {"file_id": f.id})
+    ensure_editable(session, track, org, sub, "删除文件")
+    move_file(session, f, FileState.DELETED)
     return f, reopen_for_file(session, outbox, sub, track, org, f.kind, "file_deleted", f.original_name, f.id)
+
+
+def discard_file(transaction: Transaction, store, outbox, tenant_of: TenantOf, file_id: str) -> dict:
+    """DELETE of a file: deleted in one transaction, its bytes (or its unfinished upload) removed after."""
+    with transaction() as session:
+        tenant = tenant_of(session)
+        f, reopened = delete_file(session, outbox, tenant, get_file(session, tenant, file_id))
+        key, upload_id = f.object_key, f.upload_id
+    store.abort(key, upload_id)
+    return {"id": file_id, "state": FileState.DELETED.value, **({"reopened": reopened} if reopened else {})}
+
+
+def clean_abandoned_uploads(transaction: Transaction, store, ttl_s: float) -> None:
+    """Uploads never confirmed within UPLOAD_TTL_S expire and their bytes are removed; old Idempotency-Keys
+    are forgotten on the same round."""
+    with transaction() as session:
+        expired = expired_uploads(session, clock.now())
+        targets = [(f.object_key, f.upload_id) for f in expired]
+        for f in expired:
+            move_file(session, f, FileState.EXPIRED)
+        forget_idempotency_keys(session, clock.now())
+    for key, upload_id in targets:
+        try:
+            store.abort(key, upload_id)
+        except Exception:  # noqa: BLE001 - try again next round is not needed: state already says expired
+            log.exception("could not remove abandoned upload %s", key)
+    partials = store.clean_partials(ttl_s)
+    if targets or partials:
+        log.info("cleaned %d abandoned uploads, %d partial files", len(targets), partials)
