@@ -42,19 +42,19 @@ def seed(env: dict) -> dict:
         return json.loads(keys_file.read_text())
     store = admin.open_store()
     try:
-        with store.transaction() as s:
-            admin.ensure_tenant(s, "ministry", "教育部思想政治工作司", "ministry")
-            admin.ensure_tenant(s, "seu", "东南大学", "university", "zzb@seu.demo.local")
-            admin.ensure_tenant(s, "wust", "武汉科技大学", "university", "zzb@wust.demo.local")
-            keys = {t: ops.issue_key(s, admin.StandaloneOutbox(), t, "demo") for t in ("ministry", "seu", "wust")}
-        with store.transaction() as s:
-            admin.publish_builtin(s, "siyige-2020", "ministry")
-        with store.transaction() as s:
-            admin.publish_builtin(s, "siyige-2020-seu", "seu")
-            admin.publish_builtin(s, "siyige-2020-wust", "wust")
-        with store.transaction() as s:
-            tenant = s.get(admin.Tenant, "seu")
-            ops.import_orgs(s, admin.StandaloneOutbox(), tenant, (ROOT / "deploy/demo/seu-orgs.csv").read_bytes(),
+        with store.transaction() as session:
+            admin.ensure_tenant(session, "ministry", "教育部思想政治工作司", "ministry")
+            admin.ensure_tenant(session, "seu", "东南大学", "university", "zzb@seu.demo.local")
+            admin.ensure_tenant(session, "wust", "武汉科技大学", "university", "zzb@wust.demo.local")
+            keys = {t: ops.issue_key(session, admin.StandaloneOutbox(), t, "demo") for t in ("ministry", "seu", "wust")}
+        with store.transaction() as session:
+            admin.publish_builtin(session, "siyige-2020", "ministry")
+        with store.transaction() as session:
+            admin.publish_builtin(session, "siyige-2020-seu", "seu")
+            admin.publish_builtin(session, "siyige-2020-wust", "wust")
+        with store.transaction() as session:
+            tenant = session.get(admin.Tenant, "seu")
+            ops.import_orgs(session, admin.StandaloneOutbox(), tenant, (ROOT / "deploy/demo/seu-orgs.csv").read_bytes(),
                             "seu-orgs.csv", "text/csv")
     finally:
         store.dispose()

@@ -74,22 +74,22 @@ def main(argv: list[str]) -> int:
 
     store = open_store()
     try:
-        with store.transaction() as s:
+        with store.transaction() as session:
             if args.cmd == "create-tenant":
-                ops.create_tenant(s, args.slug, args.name, args.kind, args.contact_email, StandaloneOutbox())
+                ops.create_tenant(session, args.slug, args.name, args.kind, args.contact_email, StandaloneOutbox())
                 print(f"created tenant {args.slug}")
             elif args.cmd == "issue-key":
-                if s.get(Tenant, args.tenant) is None:
+                if session.get(Tenant, args.tenant) is None:
                     print(f"no tenant {args.tenant}", file=sys.stderr)
                     return 1
-                print(ops.issue_key(s, StandaloneOutbox(), args.tenant, args.label))
+                print(ops.issue_key(session, StandaloneOutbox(), args.tenant, args.label))
             elif args.cmd == "revoke-key":
-                print(f"revoked {ops.revoke_keys(s, StandaloneOutbox(), args.prefix)} key(s)")
+                print(f"revoked {ops.revoke_keys(session, StandaloneOutbox(), args.prefix)} key(session)")
             elif args.cmd == "list-tenants":
-                for t in s.scalars(select(Tenant).order_by(Tenant.id)):
+                for t in session.scalars(select(Tenant).order_by(Tenant.id)):
                     print(f"{t.id}\t{t.kind}\t{t.name}")
             elif args.cmd == "publish-builtin":
-                print("published" if publish_builtin(s, args.campaign_id, args.owner) else "already published")
+                print("published" if publish_builtin(session, args.campaign_id, args.owner) else "already published")
     except DomainError as exc:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return 1

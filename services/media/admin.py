@@ -56,16 +56,16 @@ def open_media_store(config: dict) -> Store:
     return Store(config["DATABASE_URL"])
 
 
-def select_files(s, file_ids: list[str], missing_copies: bool) -> tuple[list, list[str]]:
+def select_files(session, file_ids: list[str], missing_copies: bool) -> tuple[list, list[str]]:
     """(the reports to check, ids named but unknown to media), in the order the files were first checked.
     Reports as rows of the columns the choice needs (not the text, which may be long)."""
     columns = (CheckReport.file_id, CheckReport.kind, CheckReport.state, CheckReport.verdict, CheckReport.derived,
                CheckReport.facts, CheckReport.findings)
     query = select(*columns).order_by(CheckReport.created_at, CheckReport.file_id)
     if file_ids:
-        found = {r.file_id: r for r in s.execute(query.where(CheckReport.file_id.in_(file_ids)))}
+        found = {r.file_id: r for r in session.execute(query.where(CheckReport.file_id.in_(file_ids)))}
         return [found[f] for f in dict.fromkeys(file_ids) if f in found], [f for f in file_ids if f not in found]
-    rows = s.execute(query).all()
+    rows = session.execute(query).all()
     return [r for r in rows if pipeline.lacks_clean_copy(r)] if missing_copies else rows, []
 
 
@@ -78,21 +78,21 @@ def _keywords(text: str, n: int):
 def recheck_one(db: Store, store, limits: pipeline.Limits, file_id: str,
                 keywords=_keywords) -> tuple[str, str | None, str]:
     """Check one file again: (outcome, verdict, the line to print); outcome: checked, skipped, not_in_store."""
-    with db.transaction() as s:
-        row = s.get(CheckReport, file_id)
+    with db.transaction() as session:
+        row = session.get(CheckReport, file_id)
         if row is None:
             return "skipped", None, f"{file_id}\t-\tskipped: no longer known to media"
         if not claims.is_done(row):
             return "skipped", None, f"{file_id}\t{row.kind}\tskipped: being checked by the service now"
-        job = pipeline.job_for(s, row)
+        job = pipeline.job_for(session, row)
     try:
         outcome = pipeline.check(store, job, limits, keywords)
     except pipeline.NotInStore as exc:
         return ("not_in_store", None,
                 f"{file_id}\t{job.kind}\tNOT READ from the object store ({job.object_key}): {exc}")
-    with db.transaction() as s:
-        row = s.get(CheckReport, file_id, with_for_update=True)
-        rejudged = pipeline.record(s, StandaloneOutbox(OutboxMessage), row, outcome)
+    with db.transaction() as session:
+        row = session.get(CheckReport, file_id, with_for_update=True)
+        rejudged = pipeline.record(session, StandaloneOutbox(OutboxMessage), row, outcome)
         verdict, derived = row.verdict, sorted(row.derived)
         reviewer = pipeline.REVIEWER_COPY.get(row.kind) in row.derived
     line = f"{file_id}\t{job.kind}\t{verdict}\t{', '.join(derived) or 'no derived files'}"
@@ -110,15 +110,15 @@ def recheck(config: dict, file_ids: list[str], missing_copies: bool = False, dry
     store = open_store(config["OBJECT_STORE_URL"])
     limits = pipeline.Limits.of(config)
     try:
-        with db.transaction() as s:
-            todo, unknown = select_files(s, file_ids, missing_copies)
+        with db.transaction() as session:
+            todo, unknown = select_files(session, file_ids, missing_copies)
         for file_id in unknown:
             out(f"{file_id}\t-\tnot known to media")
         if dry_run:
             for r in todo:
                 derived = ", ".join(sorted(r.derived)) or "no derived files"
                 out(f"{r.file_id}\t{r.kind}\t{r.verdict or r.state}\t{derived}")
-            out(f"{len(todo)} file(s) would be checked again")
+            out(f"{len(todo)} file(session) would be checked again")
             return 1 if unknown else 0
         outcomes, verdicts = Counter(), Counter()
         for r in todo:
@@ -126,8 +126,8 @@ def recheck(config: dict, file_ids: list[str], missing_copies: bool = False, dry
             outcomes[outcome] += 1
             verdicts[verdict] += 1
             out(line)
-        with db.transaction() as s:
-            waiting = s.scalar(select(func.count()).select_from(OutboxMessage)
+        with db.transaction() as session:
+            waiting = session.scalar(select(func.count()).select_from(OutboxMessage)
                                .where(OutboxMessage.published_at.is_(None)))
         summary = (f"checked again: {outcomes['checked']} (" + ", ".join(f"{v} {verdicts[v]}" for v in
                    ("passed", "warnings", "failed")) + f"); skipped (being checked): {outcomes['skipped']}; "

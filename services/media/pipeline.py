@@ -80,11 +80,11 @@ class Outcome:
     derived: dict  # name -> object key of each derived file, stored
 
 
-def job_for(s, row: CheckReport) -> Job:
+def job_for(session, row: CheckReport) -> Job:
     """The policy from media's copy of the campaign, and for a video the work's sidecar subtitles."""
-    copy = s.get(MediaPolicyCopy, (row.campaign_id, row.track, row.kind))
+    copy = session.get(MediaPolicyCopy, (row.campaign_id, row.track, row.kind))
     return Job(row.tenant, row.file_id, row.kind, row.object_key, row.declared_type or _declared_in(row.findings),
-               copy.policy if copy else None, sidecar_key(s, row.submission_id) if row.kind == "video" else None)
+               copy.policy if copy else None, sidecar_key(session, row.submission_id) if row.kind == "video" else None)
 
 
 def _declared_in(findings) -> str | None:
@@ -92,8 +92,8 @@ def _declared_in(findings) -> str | None:
     return next((f.get("actual") for f in findings or [] if f.get("rule") == "content_type_mismatch"), None)
 
 
-def sidecar_key(s, submission_id: str) -> str | None:
-    row = s.scalars(select(CheckReport).where(
+def sidecar_key(session, submission_id: str) -> str | None:
+    row = session.scalars(select(CheckReport).where(
         CheckReport.submission_id == submission_id, CheckReport.kind == "subtitle",
         CheckReport.state == CheckState.DONE, CheckReport.verdict != "failed").order_by(CheckReport.checked_at.desc())
     ).first()
@@ -131,35 +131,35 @@ def check(store, job: Job, limits: Limits, keywords: Keywords) -> Outcome:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def record(s, outbox, row: CheckReport, outcome: Outcome) -> list[CheckReport]:
+def record(session, outbox, row: CheckReport, outcome: Outcome) -> list[CheckReport]:
     """Keep the new report and announce it; a subtitle file re-judges its work's videos (returned)."""
     report = outcome.report
     claims.finish(row, utcnow())
     row.verdict, row.findings, row.facts = report["verdict"], report["findings"], report["facts"]
     row.derived, row.cues, row.text = outcome.derived, report["cues"], report["text"]
-    announce(s, outbox, row)
-    return rejudge_videos(s, outbox, row) if row.kind == "subtitle" else []
+    announce(session, outbox, row)
+    return rejudge_videos(session, outbox, row) if row.kind == "subtitle" else []
 
 
-def announce(s, outbox, row: CheckReport) -> None:
-    outbox.add(s, "file_checked", row.tenant, {
+def announce(session, outbox, row: CheckReport) -> None:
+    outbox.add(session, "file_checked", row.tenant, {
         "file_id": row.file_id, "submission_id": row.submission_id, "verdict": row.verdict,
         "findings": row.findings, "facts": row.facts, "derived": row.derived,
         "checked_at": row.checked_at.isoformat()})
 
 
-def rejudge_videos(s, outbox, subtitle: CheckReport) -> list[CheckReport]:
+def rejudge_videos(session, outbox, subtitle: CheckReport) -> list[CheckReport]:
     """A sidecar arrived after its video was checked: judge the video again (no re-scan)."""
-    videos = s.scalars(select(CheckReport).where(
+    videos = session.scalars(select(CheckReport).where(
         CheckReport.submission_id == subtitle.submission_id, CheckReport.kind == "video",
         CheckReport.state == CheckState.DONE)).all()
     for video in videos:
-        copy = s.get(MediaPolicyCopy, (video.campaign_id, video.track, "video"))
+        copy = session.get(MediaPolicyCopy, (video.campaign_id, video.track, "video"))
         facts, findings = with_sidecar(video.facts, video.findings, video.cues, subtitle.cues,
                                        copy.policy if copy else None, judge)
         video.facts, video.findings, video.verdict = facts, findings, verdict_of(findings)
         video.checked_at = utcnow()
-        announce(s, outbox, video)
+        announce(session, outbox, video)
     return list(videos)
 
 

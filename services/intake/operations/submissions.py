@@ -219,7 +219,7 @@ def list_submissions(session, tenant: Tenant, filters: dict, page: int, per_page
     if filters.get("q"):
         query = query.where(contains_text(Submission.title, filters["q"]))
     query = query.order_by(Submission.created_at.desc(), Submission.id)
-    return paged(session, query, page, per_page, lambda s: submission_json(session, s, with_files=False))
+    return paged(session, query, page, per_page, lambda sub: submission_json(session, sub, with_files=False))
 
 
 def list_receipts(session, sub: Submission) -> list[dict]:
