@@ -1,4 +1,4 @@
-"""Intake's lifecycles: a submission (a work) and a file of one.
+"""Intake's lifecycles: a submission (a work), a file of one, and a person's account.
 
 Each is a `State` enum whose members carry the label users read, and a `Lifecycle` naming the
 moves the use cases make; `Lifecycle.move` is the one place a state changes. The values are the
@@ -45,3 +45,19 @@ FILE = Lifecycle("file", {
     FileState.RECEIVED: {FileState.STORED, FileState.DELETED, FileState.EXPIRED},
     FileState.STORED: {FileState.DELETED},
 }, stamps={FileState.STORED: "stored_at"})
+
+
+class AccountState(State):
+    INVITED = "invited", "待设置密码"  # invited; no password yet (the invitation e-mail's link sets it)
+    ACTIVE = "active", "已启用"
+    DISABLED = "disabled", "已停用"  # by its home tenant's owner; signs in nowhere, keeps its grants
+
+
+# Accepting the invitation activates an account (and stamps activated_at). Disabling is undone by
+# enabling: back to active, or to invited when the person never set a password.
+ACCOUNT = Lifecycle("account", {
+    None: {AccountState.INVITED},
+    AccountState.INVITED: {AccountState.ACTIVE, AccountState.DISABLED},
+    AccountState.ACTIVE: {AccountState.DISABLED},
+    AccountState.DISABLED: {AccountState.ACTIVE, AccountState.INVITED},
+}, stamps={AccountState.ACTIVE: "activated_at"})
