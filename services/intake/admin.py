@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
                     return 1
                 print(ops.issue_key(session, StandaloneOutbox(), args.tenant, args.label))
             elif args.cmd == "revoke-key":
-                print(f"revoked {ops.revoke_keys(session, StandaloneOutbox(), args.prefix)} key(session)")
+                print(f"revoked {ops.revoke_keys(session, StandaloneOutbox(), args.prefix)} key(s)")
             elif args.cmd == "list-tenants":
                 for t in session.scalars(select(Tenant).order_by(Tenant.id)):
                     print(f"{t.id}\t{t.kind}\t{t.name}")

@@ -118,7 +118,7 @@ def recheck(config: dict, file_ids: list[str], missing_copies: bool = False, dry
             for r in todo:
                 derived = ", ".join(sorted(r.derived)) or "no derived files"
                 out(f"{r.file_id}\t{r.kind}\t{r.verdict or r.state}\t{derived}")
-            out(f"{len(todo)} file(session) would be checked again")
+            out(f"{len(todo)} file(s) would be checked again")
             return 1 if unknown else 0
         outcomes, verdicts = Counter(), Counter()
         for r in todo:
