@@ -1,16 +1,19 @@
-"""Intake's own tables: tenants, keys, the org tree, campaigns, submissions, files."""
+"""Intake's own tables: tenants, keys, the org tree, campaigns, submissions, files; people, their grants and
+invitations, the audit log; the web sessions of its pages."""
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import declarative_base
 
 from common.db import UTCDateTime, messaging_models, utcnow
-from services.intake.domain.lifecycles import FileState, SubmissionState
+from common.web import session_model
+from services.intake.domain.lifecycles import AccountState, FileState, SubmissionState
 
 Base = declarative_base()
 OutboxMessage, ProcessedEvent = messaging_models(Base)
+WebSession = session_model(Base)  # the invitation page's pre-session CSRF; sign-in sessions later
 
 
 def new_id() -> str:
@@ -198,3 +201,69 @@ class IdempotencyKey(Base):
     status = Column(Integer, nullable=False)
     response = Column(JSON, nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+
+class Account(Base):
+    """A person: one account across the platform (one e-mail), with a home tenant and grants in any tenant.
+
+    state: invited (no password yet) -> active <-> disabled (domain/lifecycles.py).
+    """
+
+    __tablename__ = "accounts"
+    id = Column(String(32), primary_key=True, default=new_id)
+    home_tenant_id = Column(String(64), ForeignKey("tenants.id"), nullable=False, index=True)
+    name = Column(String(100), nullable=False)
+    email = Column(String(254), nullable=False, unique=True)  # normalised (domain/people.normalise_email)
+    password_hash = Column(String(255), nullable=True)  # Argon2id, PHC string; none until the invitation is accepted
+    state = Column(String(16), nullable=False, default=AccountState.INVITED.value)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    activated_at = Column(UTCDateTime, nullable=True)
+
+
+class AccountGrant(Base):
+    """A role with its scope, given IN one tenant (which may not be the account's home)."""
+
+    __tablename__ = "account_grants"
+    id = Column(String(32), primary_key=True, default=new_id)
+    account_id = Column(String(32), ForeignKey("accounts.id"), nullable=False, index=True)
+    tenant_id = Column(String(64), ForeignKey("tenants.id"), nullable=False, index=True)
+    role = Column(String(32), nullable=False)
+    department = Column(String(32), nullable=True)
+    org_id = Column(String(32), ForeignKey("orgs.id"), nullable=True)
+    granted_by = Column(String(200), nullable=False)  # the audit log's actor
+    granted_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    # Unique over the scope with NULL as a value (a unique constraint lets NULLs repeat on both databases).
+    __table_args__ = (
+        Index("uq_account_grants_scope", "account_id", "tenant_id", "role", func.coalesce(department, ""),
+              func.coalesce(org_id, ""), unique=True),
+    )
+
+
+class Invitation(Base):
+    """A single-use link to set one's password. Only the token's SHA-256 is kept; the token is in the e-mail."""
+
+    __tablename__ = "invitations"
+    token_hash = Column(String(64), primary_key=True)
+    account_id = Column(String(32), ForeignKey("accounts.id"), nullable=False, index=True)
+    tenant_id = Column(String(64), ForeignKey("tenants.id"), nullable=False)  # who invited
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime, nullable=False)
+    used_at = Column(UTCDateTime, nullable=True)
+    voided_at = Column(UTCDateTime, nullable=True)  # a newer invitation of the same account replaced it
+
+
+class AuditEntry(Base):
+    """Who did what, to which object, when and from where. Append-only: nothing updates or deletes a row
+    (tests/unit/test_audit_append_only.py walks the code; the migration adds triggers that refuse both)."""
+
+    __tablename__ = "audit_log"
+    id = Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    tenant_id = Column(String(64), ForeignKey("tenants.id"), nullable=False)
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    actor = Column(String(200), nullable=False)  # "key:sk_seu_ab12 (portal)", "account:<id> (<name>)"
+    action = Column(String(64), nullable=False)  # stable code: account.invited, grant.added, ...
+    object_type = Column(String(32), nullable=False)
+    object_id = Column(String(64), nullable=True)
+    detail = Column(JSON, nullable=True)
+    address = Column(String(64), nullable=True)  # the client's address (common.http.client_address)
+    __table_args__ = (Index("ix_audit_tenant_at", "tenant_id", "at"),)

@@ -20,7 +20,27 @@ aggregate; callers keep `from services.intake import operations as ops`.
     checks          media's checks of files, as they arrive
     forwarding      择优报送: the works a round selected go to the level above
     idempotency     Idempotency-Key: the first response, replayed on a retry
+    accounts        people: invite (one, or a list), grants, disable and enable, accept an invitation
+    audit           the audit log: one row per change, in the change's transaction; read by the tenant
 """
+from services.intake.operations.accounts import (
+    INVITATION_TTL,
+    InvitationView,
+    accept_invitation,
+    account_json,
+    add_grant,
+    disable_account,
+    enable_account,
+    get_account,
+    grant_json,
+    import_accounts,
+    invitation_view,
+    invite,
+    list_accounts,
+    remove_grant,
+    token_hash,
+)
+from services.intake.operations.audit import ACTIONS, audit_json, list_audit, record, record_by
 from services.intake.operations.campaigns import (
     CAMPAIGN_ID_MAX,
     campaign_event_data,
@@ -69,7 +89,16 @@ from services.intake.operations.submissions import (
     withdraw_submission,
     work_facts,
 )
-from services.intake.operations.tenants import MINISTRY, authenticate, create_tenant, issue_key, require_university, revoke_keys
+from services.intake.operations.tenants import (
+    MINISTRY,
+    Caller,
+    authenticate,
+    create_tenant,
+    issue_key,
+    key_caller,
+    require_university,
+    revoke_keys,
+)
 from services.intake.operations.uploads import (
     clean_abandoned_uploads,
     complete_upload,
@@ -81,6 +110,10 @@ from services.intake.operations.uploads import (
 )
 
 __all__ = [
+    "accept_invitation", "account_json", "ACTIONS", "add_grant", "audit_json", "Caller", "disable_account",
+    "enable_account", "get_account", "grant_json", "import_accounts", "INVITATION_TTL", "invitation_view",
+    "InvitationView", "invite", "key_caller", "list_accounts", "list_audit", "record", "record_by", "remove_grant",
+    "token_hash",
     "Analyser", "authenticate", "campaign_event_data", "campaign_filter", "CAMPAIGN_ID_MAX", "campaign_json",
     "campaign_platform_id", "clean_abandoned_uploads", "complete_upload", "confirm_file", "create_submission",
     "create_tenant", "definition_of", "delete_file", "discard_file", "ensure_editable", "expired_uploads",

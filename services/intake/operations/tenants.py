@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -55,12 +56,34 @@ def revoke_keys(session, outbox, prefix: str) -> int:
     return len(keys)
 
 
-def authenticate(session, headers) -> Tenant:
+@dataclass(frozen=True)
+class Caller:
+    """Who is acting, as the audit log records it. For now a tenant's API key, which acts as the tenant's
+    owner (单位管理员); a person signed in with their account comes with the rest of issue #15."""
+
+    tenant: Tenant
+    actor: str  # "key:sk_seu_ab12 (portal)"
+    who: str  # how a person reads it in a mail: the inviting person's name, or their role
+    address: str | None = None  # the client's address (common.http.client_address)
+
+
+def _key_row(session, headers) -> ApiKey:
     key = bearer_key(headers)
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
     if row is None or row.revoked_at is not None:
         raise invalid_key(key)
-    return session.get(Tenant, row.tenant_id)
+    return row
+
+
+def authenticate(session, headers) -> Tenant:
+    return session.get(Tenant, _key_row(session, headers).tenant_id)
+
+
+def key_caller(session, headers, address: str | None = None) -> Caller:
+    """The caller of a request made with an API key: its tenant's owner, named by the key's prefix and label."""
+    row = _key_row(session, headers)
+    actor = f"key:{row.prefix}" + (f" ({row.label})" if row.label else "")
+    return Caller(tenant=session.get(Tenant, row.tenant_id), actor=actor[:200], who="单位管理员", address=address)
 
 
 def require_university(tenant: Tenant) -> None:
