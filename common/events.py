@@ -142,6 +142,22 @@ CATALOGUE: dict[str, EventType] = {
             subscribers=("notify.on_tenant_registered",),
         ),
         EventType(
+            name="account_invited",
+            source="intake",
+            version=1,
+            description="A person was invited to the platform (by a university owner, or the ministry for its "
+            "experts) and given roles; carries the single-use link where they set their password, which notify "
+            "e-mails them.",
+            data_schema=_object({
+                "account_id": ID, "name": {"type": "string"}, "email": {"type": "string"},
+                "tenant_name": {"type": "string"},  # who invites: 东南大学, 教育部思想政治工作司
+                "invited_by": {"type": "string"},  # the inviting person's name, or the key's label
+                "roles": {"type": "array", "items": {"type": "string"}},  # in Chinese, with their scope
+                "accept_url": {"type": "string"}, "link_expires_at": TIMESTAMP,
+            }),
+            subscribers=("notify.on_account_invited",),
+        ),
+        EventType(
             name="api_key_issued",
             source="intake",
             version=1,

@@ -84,6 +84,13 @@ def queue_reopened(session, templates, event) -> None:
                 "reopened_at": beijing(d["reopened_at"])})
 
 
+def queue_account_invite(session, templates, event) -> None:
+    """The link where an invited person sets their password; the same event mails once."""
+    d = event.data
+    enqueue(session, templates, kind="account_invite", tenant=event.tenant, recipient=d["email"],
+            dedupe_key=f"account-invite:{event.event_id}", context={**d, "expires": beijing(d["link_expires_at"])})
+
+
 def queue_reviewer_invite(session, templates, event) -> None:
     d = event.data
     enqueue(session, templates, kind="reviewer_invite", tenant=event.tenant, recipient=d["email"],

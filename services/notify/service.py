@@ -319,6 +319,10 @@ class NotifyService(SignInPages):
         copies.record_submission_forwarded(session, event, self.store, self.segmenter)
         hooks.enqueue(session, event)
 
+    @handles("account_invited", once=True)
+    def on_account_invited(self, session, event):
+        messages.queue_account_invite(session, self.mail.templates, event)
+
     @handles("reviewer_invited", once=True)
     def on_reviewer_invited(self, session, event):
         messages.queue_reviewer_invite(session, self.mail.templates, event)

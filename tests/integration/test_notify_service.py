@@ -460,3 +460,20 @@ def test_reviewers_get_their_link_and_orgs_their_selection_result(notify, smtp):
 
     _time.sleep(1)
     assert sum("评审邀请" in m["subject"] for m in smtp.received()) == 1
+
+
+def test_an_invited_person_gets_the_link_to_set_their_password_once(notify, smtp):
+    smtp.start()
+    invited = make_event("account_invited", "seu", {
+        "account_id": "a-1", "name": "李华", "email": "lihua@seu.edu.cn", "tenant_name": "东南大学",
+        "invited_by": "东南大学党委组织部", "roles": ["部门管理员（党委宣传部）", "查看者"],
+        "accept_url": "http://localhost:8000/invitations/tok-abc", "link_expires_at": "2020-07-28T08:00:00+00:00"})
+    publish(notify["amqp"], invited, invited)  # delivered twice: mailed once
+    got = wait_until(lambda: smtp.received(), timeout=30, what="the invitation")
+    mail = got[0]
+    assert mail["to"] == "lihua@seu.edu.cn" and "东南大学" in mail["subject"] and "账号邀请" in mail["subject"]
+    assert "http://localhost:8000/invitations/tok-abc" in mail["body"]
+    assert "部门管理员（党委宣传部）" in mail["body"] and "查看者" in mail["body"]
+    assert "2020年07月28日 16:00" in mail["body"]
+    time.sleep(1)
+    assert len(smtp.received()) == 1

@@ -46,6 +46,11 @@ SAMPLE_DATA: dict[str, dict] = {
             },
         },
     },
+    "account_invited": {
+        "account_id": "a-1", "name": "李华", "email": "lihua@seu.edu.cn", "tenant_name": "东南大学",
+        "invited_by": "key:sk_seu_ab12 (portal)", "roles": ["部门管理员（党委宣传部）"],
+        "accept_url": "http://localhost:8000/invitations/tok", "link_expires_at": "2020-07-20T08:00:00+00:00",
+    },
     "api_key_issued": {"key_hash": "a" * 64, "tenant_kind": "university", "tenant_name": "东南大学"},
     "api_key_revoked": {"key_hash": "b" * 64},
     "orgs_imported": {
