@@ -1,12 +1,14 @@
-"""Intake: the portal API of the universities (and of the ministry).
+"""Intake: the portal API of the universities (and of the ministry), and the invitation page people open.
 
 Each entrypoint authenticates, validates, runs one use case (operations/) in
 one transaction and returns JSON; the upload lifecycle's use cases take the
 transaction factory, as the object store's work runs between two. Events
-leave through the outbox.
+leave through the outbox. Pages for people (`/invitations/<token>`) are
+Chinese HTML (pages/, common.web.WebPages) and are not part of the API document.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -22,12 +24,17 @@ from common.errors import DomainError, InvalidInput, PayloadTooLarge
 from common.http import JsonApi, SchemaValidator, api, parse_yaml, read_json
 from common.messaging import OutboxRelay, handles
 from common.query import QueryValidator, openapi_path
+from common.web import WebPages, page
 from services.intake import operations as ops
+from services.intake.domain import people
+from services.intake.domain.account_table import parse_account_table
 from services.intake.domain.analysis import analyse_work
 from services.intake.domain.orgs import parse_org_table, render_template_xlsx
-from services.intake.models import OutboxMessage, ProcessedEvent
+from services.intake.models import OutboxMessage, ProcessedEvent, WebSession
+from services.intake.passwords import hash_password
 
-OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+HERE = Path(__file__).resolve().parent
+OPENAPI_PATH = HERE / "openapi.yaml"
 OPENAPI = yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
 schemas = SchemaValidator(OPENAPI)
 queries = QueryValidator(OPENAPI)
@@ -87,10 +94,23 @@ class IntakeService:
     store = ObjectStore()
     segmenter = Segmenter()  # jieba and OpenCC loaded at start, for keywords and theme suggestions
     limits = Limits()
+    # the invitation page: templates, its form's pre-session CSRF token, the limits on tries per link and address
+    web = WebPages(HERE / "pages", WebSession, min_length=people.MIN_PASSWORD_LENGTH,
+                   max_length=people.MAX_PASSWORD_LENGTH)
 
     def _tenant(self, session, request):
         """The caller's university; a client that keeps sending wrong keys is told to wait (429)."""
         return self.limits.key_checked(request, lambda: ops.authenticate(session, request.headers))
+
+    def _caller(self, session, request) -> ops.Caller:
+        """Who is acting, for the audit log: for now a tenant's key, acting as the tenant's owner (单位管理员)."""
+        address = self.limits.client_of(request)
+        return self.limits.key_checked(request, lambda: ops.key_caller(session, request.headers, address))
+
+    @staticmethod
+    def _parse_accounts(*args, **kwargs):
+        """`parse_account_table` in a real thread, as the org list is parsed."""
+        return tpool.execute(parse_account_table, *args, **kwargs)
 
     @staticmethod
     def _parse_orgs(*args):
@@ -184,14 +204,20 @@ class IntakeService:
             tenant = self._tenant(session, request)
             return ops.org_json(ops.get_org(session, tenant, org_id))
 
-    @api("POST", "/api/v1/orgs/import", max_body=MAX_IMPORT_BYTES)
-    def import_orgs(self, request):
+    @staticmethod
+    def _list_file(request, what: str) -> bytes:
+        """An uploaded list (组织名单, 人员名单): at most 10 MB, refused before it is read when it says it is more."""
         if request.content_length and request.content_length > MAX_IMPORT_BYTES:
-            raise PayloadTooLarge(f"组织名单文件最大 10 MB，实际为 {request.content_length} 字节。",
+            raise PayloadTooLarge(f"{what}文件最大 10 MB，实际为 {request.content_length} 字节。",
                                   code="body_too_large", expected=MAX_IMPORT_BYTES, found=request.content_length)
         data = request.stream.read(MAX_IMPORT_BYTES + 1)
         if len(data) > MAX_IMPORT_BYTES:
-            raise PayloadTooLarge("组织名单文件最大 10 MB。", code="body_too_large", expected=MAX_IMPORT_BYTES)
+            raise PayloadTooLarge(f"{what}文件最大 10 MB。", code="body_too_large", expected=MAX_IMPORT_BYTES)
+        return data
+
+    @api("POST", "/api/v1/orgs/import", max_body=MAX_IMPORT_BYTES)
+    def import_orgs(self, request):
+        data = self._list_file(request, "组织名单")
         filename = request.args.get("filename")
         with self.db.transaction() as session:
             tenant = self._tenant(session, request)
@@ -316,6 +342,120 @@ class IntakeService:
             tenant = self._tenant(session, request)
             return self._once(request, session, tenant, body, lambda: (
                 201, ops.extension_json(ops.grant_extension(session, tenant, body))))
+
+    # ------------------------------------------------------------------ people and the audit log
+
+    @api("GET", "/api/v1/accounts")
+    def list_accounts(self, request):
+        page, per_page = _page_args(request)
+        filters = {k: request.args.get(k) for k in ("state", "role", "q")}
+        with self.db.transaction() as session:
+            caller = self._caller(session, request)
+            return ops.list_accounts(session, caller.tenant, filters, page, per_page)
+
+    @api("POST", "/api/v1/accounts")
+    def invite_account(self, request):
+        body = schemas.validate(read_json(request), "AccountInvite")
+        with self.db.transaction() as session:
+            caller = self._caller(session, request)
+            return self._once(request, session, caller.tenant, body, lambda: ops.invite(
+                session, self.outbox, caller, body, self.config["PUBLIC_URL"]))
+
+    @api("POST", "/api/v1/accounts/import", max_body=MAX_IMPORT_BYTES)
+    def import_accounts(self, request):
+        data = self._list_file(request, "人员名单")
+        filename = request.args.get("filename")
+        fingerprint = {"sha256": hashlib.sha256(data).hexdigest(), "filename": filename}
+        with self.db.transaction() as session:
+            caller = self._caller(session, request)
+            return self._once(request, session, caller.tenant, fingerprint, lambda: (200, ops.import_accounts(
+                session, self.outbox, caller, data, filename, request.mimetype, self.config["PUBLIC_URL"],
+                self._parse_accounts)))
+
+    @api("GET", "/api/v1/accounts/<string:account_id>")
+    def get_account(self, request, account_id):
+        with self.db.transaction() as session:
+            caller = self._caller(session, request)
+            return ops.account_json(session, caller.tenant, ops.get_account(session, caller.tenant, account_id))
+
+    @api("POST", "/api/v1/accounts/<string:account_id>/grants")
+    def add_grant(self, request, account_id):
+        body = schemas.validate(read_json(request), "GrantCreate")
+        with self.db.transaction() as session:
+            caller = self._caller(session, request)
+            account = ops.get_account(session, caller.tenant, account_id)
+            return self._once(request, session, caller.tenant, body, lambda: (
+                201, ops.add_grant(session, caller, account, body)))
+
+    @api("DELETE", "/api/v1/accounts/<string:account_id>/grants/<string:grant_id>")
+    def remove_grant(self, request, account_id, grant_id):
+        with self.db.transaction() as session:
+            caller = self._caller(session, request)
+            return ops.remove_grant(session, caller, ops.get_account(session, caller.tenant, account_id), grant_id)
+
+    @api("POST", "/api/v1/accounts/<string:account_id>/disable")
+    def disable_account(self, request, account_id):
+        with self.db.transaction() as session:
+            caller = self._caller(session, request)
+            account = ops.get_account(session, caller.tenant, account_id)
+            return self._once(request, session, caller.tenant, {}, lambda: (
+                200, ops.disable_account(session, caller, account)))
+
+    @api("POST", "/api/v1/accounts/<string:account_id>/enable")
+    def enable_account(self, request, account_id):
+        with self.db.transaction() as session:
+            caller = self._caller(session, request)
+            account = ops.get_account(session, caller.tenant, account_id)
+            return self._once(request, session, caller.tenant, {}, lambda: (
+                200, ops.enable_account(session, caller, account)))
+
+    @api("GET", "/api/v1/audit")
+    def list_audit(self, request):
+        page, per_page = _page_args(request)
+        args = request.args
+        with self.db.transaction() as session:
+            caller = self._caller(session, request)
+            return ops.list_audit(session, caller.tenant, args.get("action"), args.get("since"), args.get("until"),
+                                  page, per_page)
+
+    # ------------------------------------------------------------------ the invitation page
+
+    @page("GET", "/invitations/<string:token>")
+    def invitation_page(self, request, token):
+        # A page with a form, never a change on GET: mail scanners open links, and the link is single-use.
+        with self.db.transaction() as session:
+            view = ops.invitation_view(session, token)
+        status = view.refusal.status if view.refusal else 200
+        return self.web.render("invitation.html", None, status, request=request, token=token, view=view)
+
+    @page("POST", "/invitations/<string:token>")
+    def accept_invitation(self, request, token):
+        # Counted per link as well as per address, as review's sign-in links are: guessing links is guessing keys.
+        subject = "invitation:" + ops.token_hash(token)
+        with self.db.transaction() as session:
+            view = ops.invitation_view(session, token)
+        refused = self.web.sign_in_refusal(request, subject, page="invitation.html", token=token, view=view)
+        if refused is not None:
+            return refused
+        if view.refusal is not None:
+            self.web.failed(request, subject)
+            return self.web.render("invitation.html", None, view.refusal.status, request=request, token=token, view=view)
+        password = request.form.get("password", "")
+        problems = people.password_problems(password, view.email, request.form.get("password_confirmation", ""))
+        if problems:
+            return self.web.render("invitation.html", None, 400, request=request, token=token, view=view,
+                                   problems=problems)
+        password_hash = tpool.execute(hash_password, password)  # Argon2id: CPU and memory by design, off the loop
+        try:
+            with self.db.transaction() as session:
+                account = ops.accept_invitation(session, token, password_hash, self.web.limits.client_of(request))
+                name, email = account.name, account.email
+        except DomainError as exc:  # the link was used (or the account disabled) since the form was read
+            self.web.failed(request, subject)
+            gone = ops.InvitationView(view.name, view.email, view.inviter,
+                                      people.InvitationRefusal(exc.code, exc.status, exc.message))
+            return self.web.render("invitation.html", None, exc.status, request=request, token=token, view=gone)
+        return self.web.render("invitation_done.html", None, request=request, person=name, email=email)
 
     # ------------------------------------------------------------------ fallbacks
 

@@ -64,10 +64,13 @@ def test_fuzzing_the_portal_api_finds_no_server_error_and_no_undocumented_answer
     data = b"0123456789"
     ticket = http.post(f"{base}/api/v1/submissions/{work['id']}/files", json={
         "kind": "video", "filename": "党课.mp4", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}).json()
+    person = http.post(f"{base}/api/v1/accounts", json={
+        "name": "王宣传", "email": "wang@seu.edu.cn", "grants": [{"role": "org_admin", "org_id": org}]}).json()
     (tmp_path / "schemathesis.toml").write_text(
         "[parameters]\n"
         f'campaign_id = "siyige-2020-seu"\norg_id = "{org}"\nsubmission_id = "{work["id"]}"\n'
-        f'file_id = "{ticket["file"]["id"]}"\ntoken = "{ticket["upload"]["url"].rsplit("/", 1)[-1]}"\n',
+        f'file_id = "{ticket["file"]["id"]}"\ntoken = "{ticket["upload"]["url"].rsplit("/", 1)[-1]}"\n'
+        f'account_id = "{person["id"]}"\ngrant_id = "{person["grants"][0]["id"]}"\n',
         encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "run", f"{base}/api/v1/openapi.json",

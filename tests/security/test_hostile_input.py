@@ -214,11 +214,14 @@ def test_intake_answers_hostile_input_with_4xx(sqlite_url, make_config, start_se
                                              "until": "2020-08-01T00:00:00+08:00", "reason": "理由"},
             ("POST", "/api/v1/campaigns"): {"id": "x-2020", "title": "活动", "derives_from": "siyige-2020",
                                             "tracks": {"story": {"label": "故事", "fields": []}}},
+            ("POST", "/api/v1/accounts"): {"name": "王宣传", "email": "wang@seu.edu.cn", "grants": [
+                {"role": "org_admin", "department": None, "org_id": org}]},
+            ("POST", "/api/v1/accounts/<string:account_id>/grants"): {"role": "org_admin", "org_id": org},
         }
         walk = Walk(env["base"], routes(env["container"]), ids, client_for=lambda m, u: seu.http,
                     json_templates=templates,
                     raw_routes={("POST", "/api/v1/orgs/import"), ("PUT", "/api/v1/uploads/<string:token>"),
-                                ("POST", "/api/v1/campaigns")})
+                                ("POST", "/api/v1/campaigns"), ("POST", "/api/v1/accounts/import")})
         walk.walk_all()
     finally:
         clock.set_start(None)
