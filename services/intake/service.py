@@ -31,7 +31,7 @@ from services.intake.domain.account_table import parse_account_table
 from services.intake.domain.analysis import analyse_work
 from services.intake.domain.orgs import parse_org_table, render_template_xlsx
 from services.intake.models import OutboxMessage, ProcessedEvent, WebSession
-from services.intake.passwords import hash_password
+from services.intake.passwords import hash_off_loop
 
 HERE = Path(__file__).resolve().parent
 OPENAPI_PATH = HERE / "openapi.yaml"
@@ -445,7 +445,7 @@ class IntakeService:
         if problems:
             return self.web.render("invitation.html", None, 400, request=request, token=token, view=view,
                                    problems=problems)
-        password_hash = tpool.execute(hash_password, password)  # Argon2id: CPU and memory by design, off the loop
+        password_hash = hash_off_loop(password)  # Argon2id: CPU and memory by design, off the loop, two at a time
         try:
             with self.db.transaction() as session:
                 account = ops.accept_invitation(session, token, password_hash, self.web.limits.client_of(request))
