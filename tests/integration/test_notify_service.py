@@ -477,3 +477,16 @@ def test_an_invited_person_gets_the_link_to_set_their_password_once(notify, smtp
     assert "2020年07月28日 16:00" in mail["body"]
     time.sleep(1)
     assert len(smtp.received()) == 1
+
+
+def test_an_invitation_from_a_university_with_a_line_separator_in_its_name_is_one_subject_line(notify, smtp):
+    smtp.start()
+    invited = make_event("account_invited", "seu", {
+        "account_id": "a-2", "name": "王五\u2028Bcc: victim@example.com", "email": "wangwu@seu.edu.cn",
+        "tenant_name": "东南大学\r\nBcc: victim@example.com", "invited_by": "单位管理员", "roles": ["查看者"],
+        "accept_url": "http://localhost:8000/invitations/tok-def", "link_expires_at": "2020-07-28T08:00:00+00:00"})
+    publish(notify["amqp"], invited)
+    mail = wait_until(lambda: smtp.received(), timeout=30, what="the invitation")[0]
+    assert mail["to"] == "wangwu@seu.edu.cn" and "东南大学" in mail["subject"]
+    assert not any(sep in mail["subject"] for sep in ("\r", "\n", "\u2028"))
+    assert "victim@example.com" not in (mail.get("bcc") or "") and "http://localhost:8000/invitations/tok-def" in mail["body"]
