@@ -158,6 +158,35 @@ CATALOGUE: dict[str, EventType] = {
             subscribers=("notify.on_account_invited",),
         ),
         EventType(
+            name="account_link_requested",
+            source="intake",
+            version=1,
+            description="A person asked for a single-use link by e-mail: to sign in without a password "
+            "(`sign_in`, for experts) or to set a new password (`password_reset`); notify e-mails it. Sent only "
+            "for an address that has an account that may use it; the form answers the same either way.",
+            data_schema=_object({
+                "account_id": ID, "name": {"type": "string"}, "email": {"type": "string"},
+                "purpose": {"enum": ["sign_in", "password_reset"]},
+                "url": {"type": "string"}, "link_expires_at": TIMESTAMP,
+                "requested_from": {"type": ["string", "null"]},  # the address the form was sent from
+            }),
+            subscribers=("notify.on_account_link_requested",),
+        ),
+        EventType(
+            name="account_sessions_ended",
+            source="intake",
+            version=1,
+            description="A person's web sessions end: they signed out (`intake_session` names the one), or "
+            "a grant was removed, the account disabled or its password changed (all of them). Review and notify "
+            "end the sessions they opened from intake's tickets (common.handoff) at once.",
+            data_schema=_object({
+                "account_id": ID,
+                "reason": {"enum": ["signed_out", "grant_removed", "disabled", "password_changed",
+                                    "second_factor_changed"]},
+            }, {"intake_session": {"type": ["string", "null"]}}),
+            subscribers=("notify.on_account_sessions_ended", "review.on_account_sessions_ended"),
+        ),
+        EventType(
             name="api_key_issued",
             source="intake",
             version=1,

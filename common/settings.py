@@ -24,19 +24,27 @@ def migrations_dir(service: str) -> Path:
     return ROOT / "services" / service / "migrations"
 
 
+def public_url(service: str, env: dict) -> str:
+    """The address people's browsers reach a service at: <SERVICE>_PUBLIC_URL, or its port on PUBLIC_HOST."""
+    upper = service.upper()
+    port = int(env.get(f"{upper}_PORT", SERVICES[service][1]))
+    return env.get(f"{upper}_PUBLIC_URL", f"http://{env.get('PUBLIC_HOST', 'localhost')}:{port}")
+
+
 def service_config(service: str, env: dict | None = None) -> dict:
     env = dict(os.environ if env is None else env)
     upper = service.upper()
     data_dir = Path(env.get("DATA_DIR", ROOT / "var")).resolve()
     port = int(env.get(f"{upper}_PORT", SERVICES[service][1]))
     host = env.get("BIND_HOST", "127.0.0.1")
-    public_host = env.get("PUBLIC_HOST", "localhost")
     delays = env.get("EVENT_RETRY_DELAYS_MS")
     config = {
         "AMQP_URI": env.get("AMQP_URI", "amqp://guest:guest@localhost:5672/"),
         "DATABASE_URL": env.get(f"{upper}_DATABASE_URL", f"sqlite:///{data_dir / (service + '.db')}"),
         "WEB_SERVER_ADDRESS": f"{host}:{port}",
-        "PUBLIC_URL": env.get(f"{upper}_PUBLIC_URL", f"http://{public_host}:{port}"),
+        "PUBLIC_URL": public_url(service, env),
+        # where people sign in (intake's pages), and the pages intake hands a signed-in person on to
+        **{f"{other.upper()}_PUBLIC_URL": public_url(other, env) for other in ("intake", "review", "notify")},
         # another origin for links to uploaded files (review, notify), e.g. https://files.review.example.edu.cn
         # routed to the same service; unset, files come from the service's own host (common/files.py)
         "FILES_PUBLIC_URL": env.get(f"{upper}_FILES_PUBLIC_URL", ""),

@@ -28,7 +28,7 @@ import mimetypes
 import os
 import secrets
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,7 +49,10 @@ from common.server import GuardedHandler
 log = logging.getLogger(__name__)
 
 CSRF_FIELD = "csrf_token"
-SESSION_TTL_S = 8 * 3600
+SESSION_TTL_S = 8 * 3600  # the absolute limit: a session opened in the morning ends by the evening
+# The idle limit: a session unused this long ends. Generous enough for an expert watching a long video.
+SESSION_IDLE_S = 2 * 3600
+_TOUCH_EVERY_S = 60  # a session's idle deadline is moved at most once a minute: one write, not one per request
 # A sign-in form's token lives this long: a reviewer may open the e-mailed link and press its button later.
 PRESESSION_TTL_S = 12 * 3600
 
@@ -150,8 +153,8 @@ class Sessions:
     """
 
     def __init__(self, secret: bytes, service: str, model=None, ttl_s: float = SESSION_TTL_S,
-                 secure: bool = False):
-        self.service, self.model, self.ttl_s, self.secure = service, model, ttl_s, secure
+                 secure: bool = False, idle_s: float = SESSION_IDLE_S):
+        self.service, self.model, self.ttl_s, self.secure, self.idle_s = service, model, ttl_s, secure, idle_s
         self.cookie = f"{service}_session"
         self.pre_cookie = f"{service}_presession"
         self._signer = Signer(secret, f"{service}/session")
@@ -161,26 +164,39 @@ class Sessions:
     # -- the session itself
 
     def open(self, session, response: Response, *, role: str, principal: str, tenant: str | None = None,
-             **data: Any) -> dict:
+             ttl_s: float | None = None, **data: Any) -> dict:
+        """A new session; it ends after `ttl_s` (at most the service's absolute limit) or when idle too long."""
         now = utcnow()
         session.execute(delete(self.model).where(self.model.expires_at < now))  # the expired, while we are here
         sid = secrets.token_urlsafe(32)
-        session.add(self.model(id_hash=_id_hash(sid), role=role, tenant=tenant, principal=principal, data=data,
-                         created_at=now, expires_at=now + timedelta(seconds=self.ttl_s)))
-        self._set(response, self.cookie, self._signer.sign({"sid": sid}, self.ttl_s), self.ttl_s)
+        ttl = max(1.0, min(self.ttl_s, ttl_s if ttl_s is not None else self.ttl_s))
+        until = int(now.timestamp() + ttl)
+        session.add(self.model(id_hash=_id_hash(sid), role=role, tenant=tenant, principal=principal,
+                               data={**data, "until": until}, created_at=now,
+                               expires_at=now + timedelta(seconds=min(ttl, self.idle_s))))
+        self._set(response, self.cookie, self._signer.sign({"sid": sid}, ttl), ttl)
         response.delete_cookie(self.pre_cookie, path="/")
-        return {**data, "sid": sid, "role": role, "tenant": tenant}
+        return {**data, "until": until, "sid": sid, "role": role, "tenant": tenant}
 
     def current(self, session, request) -> dict | None:
-        """The open session the request's cookie names, or None (no cookie, forged, expired or ended)."""
+        """The open session the request's cookie names, or None (no cookie, forged, expired, idle or ended).
+
+        A session in use has its idle deadline moved on (never past its absolute end).
+        """
         claim = self._signer.unsign(request.cookies.get(self.cookie, ""))
         sid = claim.get("sid") if claim else None
         if not isinstance(sid, str):
             return None
         row = session.get(self.model, _id_hash(sid))
-        if row is None or row.expires_at < utcnow():
+        now = utcnow()
+        if row is None or row.expires_at < now:
             return None
-        return {**(row.data or {}), "sid": sid, "role": row.role, "tenant": row.tenant}
+        data = row.data or {}
+        until = data.get("until") or (row.created_at.timestamp() + self.ttl_s)
+        idle_end = min(until, now.timestamp() + self.idle_s)
+        if idle_end - row.expires_at.timestamp() > _TOUCH_EVERY_S:
+            row.expires_at = datetime.fromtimestamp(idle_end, timezone.utc)
+        return {**data, "sid": sid, "role": row.role, "tenant": row.tenant}
 
     def close(self, session, visitor: dict, response: Response) -> None:
         session.execute(delete(self.model).where(self.model.id_hash == _id_hash(visitor["sid"])))
@@ -232,8 +248,8 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else url.strip().lower()
 
 
-def check_origin(request, public_url: str) -> None:
-    """A state-changing request from a browser must come from one of our own pages.
+def check_origin(request, public_url: str, *also: str) -> None:
+    """A state-changing request from a browser must come from one of our own pages (or `also`'s).
 
     Browsers send Origin on every cross-site POST (and Referer unless told not to); a
     value naming another site, or `null`, is refused. A request with neither comes from
@@ -242,7 +258,7 @@ def check_origin(request, public_url: str) -> None:
     source = request.headers.get("Origin") or request.headers.get("Referer")
     if source is None:
         return
-    own = {_origin(public_url), f"{request.scheme}://{request.host}".lower()} - {""}
+    own = {_origin(public_url), f"{request.scheme}://{request.host}".lower(), *map(_origin, also)} - {""}
     if _origin(source) not in own:
         shown = printable(source[:100])
         raise Forbidden(f"请求来自其他网站（{shown}），已拒绝。请在本平台自己的页面上操作。",
@@ -306,15 +322,18 @@ class SignInRequired(DomainError):
 class HtmlPage(GuardedHandler):
     SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    def __init__(self, method, url, **kwargs):
+    def __init__(self, method, url, *, also_from: tuple[str, ...] = (), **kwargs):
+        """`also_from`: config keys of other sites whose pages may POST here (intake's, for a sign-in ticket)."""
         kwargs.setdefault("expected_exceptions", (DomainError,))  # see common.http: not incidents
+        self.also_from = also_from
         super().__init__(method, url, **kwargs)
 
     def handle_request(self, request):
         # before the body is read or a worker taken: a cross-site POST costs us nothing
         if request.method not in self.SAFE_METHODS:
+            config = self.container.config
             try:
-                check_origin(request, self.container.config.get("PUBLIC_URL", ""))
+                check_origin(request, config.get("PUBLIC_URL", ""), *(config.get(k, "") for k in self.also_from))
             except DomainError as exc:
                 return self.response_from_exception(exc)
         return super().handle_request(request)
@@ -375,7 +394,7 @@ class WebPages(DependencyProvider):
 
     def setup(self):
         cfg = self.container.config
-        secret = web_secret(cfg)
+        self.secret = secret = web_secret(cfg)
         self.public_url = cfg.get("PUBLIC_URL", "")
         self.sessions = Sessions(secret, self.container.service_name, self.session_model,
                                  secure=str(self.public_url).startswith("https://"))
@@ -502,13 +521,49 @@ class WebPages(DependencyProvider):
                            error="密钥无效或已停用。请核对后重新输入，或向平台管理员申请新密钥。")
 
 
+    def sign_in_with_ticket(self, request, who, landing: str) -> Response:
+        """Sign a person in with the ticket intake's page posted (common.handoff).
+
+        `who(session, person)` gives the visitor's web session (role, tenant, ...) from the person's
+        grants, or None when none of them is for this service (403). The ticket is used once: its id is
+        kept as a row of this table (never a session: no cookie names it) until it would have expired.
+        """
+        from common import handoff
+
+        subject = "ticket"
+        wait = self.limits.sign_in_wait(self.limits.client_of(request), subject)
+        if wait is not None:
+            raise DomainError(f"登录失败次数过多。请 {max(1, round(wait))} 秒后再试。", code="too_many_sign_ins", status=429)
+        person = handoff.read_ticket(self.secret, self.container.service_name, request.form.get(handoff.TICKET_FIELD, ""))
+        if person is None:
+            self.failed(request, subject)
+            return self.sign_in_page(request, 401, "登录凭据无效或已过期（有效期 1 分钟）。请回到平台首页重新进入。")
+        with self.store.transaction() as session:
+            used = session.get(self.session_model, _id_hash("ticket:" + person["jti"]))
+            payload = None if used else who(session, person)
+            if payload is None:
+                message = ("此登录凭据已使用过。请回到平台首页重新进入。" if used else
+                           f"{person['name']}（{person['email']}）在本系统没有可用的角色。如需使用，请向本单位管理员申请。")
+                return self.sign_in_page(request, 403, message)
+            session.add(self.session_model(id_hash=_id_hash("ticket:" + person["jti"]), role="used_ticket",
+                                           principal="ticket", data={}, created_at=utcnow(),
+                                           expires_at=utcnow() + timedelta(seconds=handoff.TICKET_TTL_S)))
+            response = redirect(landing)
+            self.open_session(session, response, principal=handoff.person_principal(person["account_id"], person["session"]),
+                              ttl_s=person["session_expires"] - time.time(), account_id=person["account_id"],
+                              name=person["name"], email=person["email"], grants=person["grants"], **payload)
+        return response
+
+
 class SignInPages:
-    """The pages every service with a web UI has: its static files, signing in with a key, signing out.
+    """The pages every service with a web UI has: its static files, signing in with a key or with intake's
+    ticket (a person signed in on the platform, common.handoff), signing out.
 
     A service class mixes it in (nameko finds the inherited entrypoints) and says where its
-    static files are (`static_dir`), where a person lands once signed in (`landing`), and who
+    static files are (`static_dir`), where a person lands once signed in (`landing`), who
     holds a key: `key_session(session, key_hash)` returns the new web session's role and tenant,
-    or None for a key that may not sign in here. The service's `web` is its `WebPages`.
+    or None for a key that may not sign in here; and what a person may do here:
+    `person_session(session, person)` from their grants, or None. The service's `web` is its `WebPages`.
     """
 
     static_dir: Path
@@ -516,6 +571,13 @@ class SignInPages:
 
     def key_session(self, session, key_hash: str) -> dict | None:
         raise NotImplementedError
+
+    def person_session(self, session, person: dict) -> dict | None:
+        return None  # a service that takes no people yet
+
+    @page("POST", "/sign-in/ticket", also_from=("INTAKE_PUBLIC_URL",))
+    def sign_in_ticket(self, request):
+        return self.web.sign_in_with_ticket(request, self.person_session, self.landing)
 
     @page("GET", "/static/<path:name>")
     def static(self, request, name):
