@@ -12,6 +12,13 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(postgresql docker-compose ffmpeg chromium caddy)
   requirements=requirements-dev.txt
 fi
+if [[ "${1:-}" == "--test" ]]; then
+  # node and npm run the OpenID Connect provider the single sign-on tests sign in at (tests/support_oidc).
+  # Looked for as commands, not as Debian packages: a machine may have Node.js from elsewhere (with its own
+  # npm), and Debian's npm package would conflict with it.
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -34,4 +41,14 @@ if [[ ! -f "$stamp" ]]; then
   # the project itself, for its console scripts (media-check)
   .venv/bin/pip install -q --disable-pip-version-check --no-deps -e .
   touch "$stamp"
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+  # the test provider's packages, exactly as locked; again only when the lock file changed
+  oidc=tests/support_oidc
+  oidc_stamp=$oidc/node_modules/.installed-$(sha256sum $oidc/package-lock.json | cut -c1-16)
+  if [[ ! -f "$oidc_stamp" ]]; then
+    (cd $oidc && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$oidc_stamp"
+  fi
 fi
