@@ -91,6 +91,21 @@ def queue_account_invite(session, templates, event) -> None:
             dedupe_key=f"account-invite:{event.event_id}", context={**d, "expires": beijing(d["link_expires_at"])})
 
 
+# A link asked for by e-mail (account_link_requested): which mail says what it is for.
+LINK_MAILS = {"sign_in": "sign_in_link", "password_reset": "password_reset_link"}
+
+
+def queue_account_link(session, templates, event) -> None:
+    """The single-use link a person asked for (to sign in, or to set a new password); the same event mails once.
+
+    The mail says where the request came from, so someone who did not ask sees that it was not them.
+    """
+    d = event.data
+    enqueue(session, templates, kind=LINK_MAILS[d["purpose"]], tenant=event.tenant, recipient=d["email"],
+            dedupe_key=f"account-link:{event.event_id}",
+            context={**d, "expires": beijing(d["link_expires_at"]), "requested_from": d.get("requested_from") or "未记录"})
+
+
 def queue_reviewer_invite(session, templates, event) -> None:
     d = event.data
     enqueue(session, templates, kind="reviewer_invite", tenant=event.tenant, recipient=d["email"],
