@@ -1,5 +1,5 @@
-"""Who is calling: the holder of an API key, or a person signed in to the pages, from notify's copy of
-intake's keys (`api_key_issued`, `api_key_revoked`)."""
+"""Who is calling: the holder of an API key, from notify's copy of intake's keys (`api_key_issued`,
+`api_key_revoked`), or a person signed in to the pages (with a key, or from the platform: people.py)."""
 from __future__ import annotations
 
 from common.auth import hash_key, invalid_key
@@ -7,7 +7,8 @@ from common.copies import key_holder
 from services.notify.models import ApiKeyCopy, TenantName
 
 # Who may use the dashboard and library pages: a web session opened with a university's or the ministry's
-# key (`tenant_kind`), never another service's or another purpose's.
+# key (`tenant_kind`), or by a person whose grants show progress here (people.session_of gives them the
+# same two roles); never another service's or another purpose's.
 VIEWER_ROLES = ("ministry", "university")
 
 
@@ -27,7 +28,12 @@ def signed_in_as(session, key_hash: str) -> dict | None:
 
 def viewer_name(session, visitor: dict) -> str:
     """Whose pages these are, as the page heading names them."""
-    if visitor["role"] == "ministry":
+    return tenant_label(session, None if visitor["role"] == "ministry" else visitor["tenant"])
+
+
+def tenant_label(session, tenant: str | None) -> str:
+    """A university's name as notify knows it (its slug until then); None is the ministry, seeing them all."""
+    if tenant is None:
         return "教育部思政司"
-    name = session.get(TenantName, visitor["tenant"])
-    return name.name if name else visitor["tenant"]
+    name = session.get(TenantName, tenant)
+    return name.name if name else tenant

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, false, func, or_, select
 
-from services.notify import readmodel
+from services.notify import access, people, readmodel
 from services.notify.models import CampaignCopy, Progress, TenantName
 
 BUCKETS = 10  # 0–10 %, 10–20 %, … 90–100 %
@@ -33,11 +33,32 @@ def _sums():
     return [func.coalesce(func.sum(getattr(Progress, name)), 0).label(name) for name in _SUMS]
 
 
-def aggregate(session, tenant: str | None, filters: Filters) -> dict:
-    """Totals, per track and per university for the caller (tenant None: the ministry, every university)."""
+def view(session, scope: people.Scope, filters: Filters) -> dict:
+    """The dashboard page of what the visitor may see (people.scope_of): every university, one, or its departments'."""
+    routes = None
+    if scope.departments is not None:
+        own = [(c.campaign_id, c.tracks) for c in session.scalars(
+            select(CampaignCopy).where(CampaignCopy.tenant == scope.tenant))]
+        routes = people.routed_tracks(own, scope.departments)
+    data = aggregate(session, scope.tenant, filters, routes)
+    if routes is not None:  # the track menu offers only the department's tracks
+        data["track_labels"] = {k: v for k, v in data["track_labels"].items() if k in {t for _, t in routes}}
+    viewer = access.tenant_label(session, scope.tenant) + people.department_label(scope.departments)
+    return {**page(data, scope.tenant, viewer, filters), "university": scope.tenant,
+            "choices": [(u.tenant, u.name + people.department_label(u.departments)) for u in scope.choices]}
+
+
+def aggregate(session, tenant: str | None, filters: Filters, routes: list[tuple[str, str]] | None = None) -> dict:
+    """Totals, per track and per university for the caller (tenant None: the ministry, every university).
+
+    `routes`, when given, are the only (campaign, track) pairs counted: a department admin's.
+    """
     where = []
     if tenant is not None:
         where.append(Progress.tenant == tenant)
+    if routes is not None:
+        where.append(or_(*[and_(Progress.campaign_id == c, Progress.track == t) for c, t in routes])
+                     if routes else false())
     if filters.track:
         where.append(Progress.track == filters.track)
     if filters.campaign:

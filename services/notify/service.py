@@ -8,6 +8,8 @@ The entrypoints only validate, call one use case and answer; what they call:
 - outgoing.py is the send loops: due mail to the mail server (temporary failures retried with
   backoff, permanent refusals failed) and due webhook deliveries to their receivers;
 - readmodel.py, feeds.py, library.py, dashboard.py and hooks.py answer the API and the pages.
+- access.py says who holds a key, and people.py what a person signed in on the platform (intake's ticket)
+  may see on the pages.
 """
 from __future__ import annotations
 
@@ -20,16 +22,16 @@ from nameko.dependency_providers import Config
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
-from common import clock, looplag
+from common import clock, handoff, looplag
 from common.auth import bearer_key
 from common.dependencies import Database, Limits, ObjectStore, Segmenter
 from common.errors import InvalidInput
 from common.files import FileLinks
 from common.http import SchemaValidator, api, read_json
 from common.messaging import OutboxRelay, handles
-from common.web import SignInPages, WebPages, page, web_secret
-from services.notify import access, casebook, copies, dashboard, feeds, hooks, library, messages, outgoing, readmodel
-from services.notify.dependencies import MailerProvider, WebhookSender
+from common.web import SignInPages, page, web_secret
+from services.notify import access, casebook, copies, dashboard, feeds, hooks, library, messages, outgoing, people, readmodel
+from services.notify.dependencies import MailerProvider, NotifyPages, WebhookSender
 from services.notify.lifecycles import MessageState
 from services.notify.models import OutboxMessage, ProcessedEvent, WebSession
 
@@ -61,7 +63,7 @@ class NotifyService(SignInPages):
     mail = MailerProvider()
     webhook_sender = WebhookSender()
     store = ObjectStore()
-    web = WebPages(Path(__file__).resolve().parent / "pages", WebSession)
+    web = NotifyPages(Path(__file__).resolve().parent / "pages", WebSession)
     limits = Limits()  # wrong keys on the API, as on intake's
     segmenter = Segmenter()  # jieba and OpenCC loaded at start, for the material library
 
@@ -203,15 +205,18 @@ class NotifyService(SignInPages):
         """Static files, sign-in and sign-out are SignInPages'; a university's or the ministry's key signs in."""
         return access.signed_in_as(session, key_hash)
 
+    def person_session(self, session, person):
+        """A person signed in on the platform (intake's ticket): what their grants show here, or None (403)."""
+        return people.session_of(person["grants"])
+
     @page("GET", "/dashboard")
     def dashboard(self, request):
         visitor = self.web.require(request, *access.VIEWER_ROLES)
-        tenant = None if visitor["role"] == "ministry" else visitor["tenant"]
+        scope = people.scope_of(visitor, request.args.get("university") or None)  # another university: 403
         filters = dashboard.Filters(request.args.get("campaign") or None, request.args.get("track") or None)
         with self.db.transaction() as session:
-            data = dashboard.aggregate(session, tenant, filters)
-            viewer = access.viewer_name(session, visitor)
-        return self.web.render("dashboard.html", visitor, **dashboard.page(data, tenant, viewer, filters))
+            context = dashboard.view(session, scope, filters)
+        return self.web.render("dashboard.html", visitor, **context)
 
     @api("GET", "/api/v1/messages")
     def list_messages(self, request):
@@ -322,6 +327,17 @@ class NotifyService(SignInPages):
     @handles("account_invited", once=True)
     def on_account_invited(self, session, event):
         messages.queue_account_invite(session, self.mail.templates, event)
+
+    @handles("account_link_requested", once=True)
+    def on_account_link_requested(self, session, event):
+        messages.queue_account_link(session, self.mail.templates, event)
+
+    @handles("account_sessions_ended", once=True)
+    def on_account_sessions_ended(self, session, event):
+        """Signed out on the platform, a grant removed, the account disabled: its pages here close at once."""
+        ended = handoff.end_person_sessions(session, WebSession, event.data["account_id"],
+                                            event.data.get("intake_session"))
+        log.info("account %s: %d web sessions ended (%s)", event.data["account_id"], ended, event.data["reason"])
 
     @handles("reviewer_invited", once=True)
     def on_reviewer_invited(self, session, event):
