@@ -71,6 +71,9 @@ class RateLimits:
         self.failed_sign_ins_per_address = limiter("FAILED_SIGN_INS_PER_ADDRESS", 100, 300)  # per client address
         self.bad_keys = limiter("BAD_KEYS", 30, 300)  # API calls with a wrong key, per client address
         self.uploads = limiter("UPLOADS", 120, 60)  # file registrations per university, per minute
+        # e-mailed links (sign in, password reset) per e-mail address, per 15 minutes: a stranger cannot
+        # flood someone's mailbox through our form
+        self.link_requests = limiter("LINK_REQUESTS", 3, 900)
 
     def client_of(self, request) -> str:
         """The address the per-client limits count (the client behind a trusted proxy)."""

@@ -136,6 +136,11 @@ def _id_hash(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
+def session_key(visitor: dict) -> str:
+    """The stored id of a visitor's session (the SHA-256 of the cookie's id): names it in events and tickets."""
+    return _id_hash(visitor["sid"])
+
+
 def end_sessions(session, model, principal: str) -> int:
     """End every session opened with `principal` (a revoked key, a removed reviewer); how many ended."""
     return session.execute(delete(model).where(model.principal == principal)).rowcount or 0

@@ -218,6 +218,12 @@ class Account(Base):
     state = Column(String(16), nullable=False, default=AccountState.INVITED.value)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     activated_at = Column(UTCDateTime, nullable=True)
+    # the second factor (domain/signin.py): the TOTP secret (base32), set when enrolment starts and
+    # trusted once a code from it was given (totp_enabled_at); the last time step accepted, so no code is used twice
+    totp_secret = Column(String(64), nullable=True)
+    totp_enabled_at = Column(UTCDateTime, nullable=True)
+    totp_last_step = Column(BigInteger, nullable=True)
+    last_sign_in_at = Column(UTCDateTime, nullable=True)
 
 
 class AccountGrant(Base):
@@ -250,6 +256,22 @@ class Invitation(Base):
     expires_at = Column(UTCDateTime, nullable=False)
     used_at = Column(UTCDateTime, nullable=True)
     voided_at = Column(UTCDateTime, nullable=True)  # a newer invitation of the same account replaced it
+
+
+class AccountLink(Base):
+    """A single-use e-mailed link: to sign in without a password (`sign_in`) or to set a new one (`password_reset`).
+    Only the token's SHA-256 is kept; a newer link of the same purpose voids the older ones."""
+
+    __tablename__ = "account_links"
+    token_hash = Column(String(64), primary_key=True)
+    account_id = Column(String(32), ForeignKey("accounts.id"), nullable=False)
+    purpose = Column(String(16), nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    expires_at = Column(UTCDateTime, nullable=False)
+    used_at = Column(UTCDateTime, nullable=True)
+    voided_at = Column(UTCDateTime, nullable=True)
+    requested_from = Column(String(64), nullable=True)  # the address the form was sent from, named in the e-mail
+    __table_args__ = (Index("ix_account_links_account_purpose", "account_id", "purpose"),)
 
 
 class AuditEntry(Base):

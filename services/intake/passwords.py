@@ -33,3 +33,15 @@ def hash_off_loop(password: str) -> str:
     """`hash_password` in a tpool thread, at most two at a time (for the service's green threads)."""
     with _AT_ONCE:
         return tpool.execute(hash_password, password)
+
+
+# A hash of no one's password: checking an unknown address costs what checking a known one does, so the
+# time of the answer does not tell a stranger which addresses have accounts.
+_NOBODY = _HASHER.hash("no account has this password")
+
+
+def verify_off_loop(password_hash: str | None, password: str) -> bool:
+    """`verify_password` in a tpool thread, two at a time; with no hash, the same work and False."""
+    with _AT_ONCE:
+        ok = tpool.execute(verify_password, password_hash or _NOBODY, password)
+    return ok and password_hash is not None

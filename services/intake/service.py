@@ -32,6 +32,7 @@ from services.intake.domain.analysis import analyse_work
 from services.intake.domain.orgs import parse_org_table, render_template_xlsx
 from services.intake.models import OutboxMessage, ProcessedEvent, WebSession
 from services.intake.passwords import hash_off_loop
+from services.intake.people_pages import PeoplePages
 
 HERE = Path(__file__).resolve().parent
 OPENAPI_PATH = HERE / "openapi.yaml"
@@ -85,7 +86,7 @@ def _page_args(request) -> tuple[int, int]:
     return number("page", 1, 1, 10**6), number("per_page", 50, 1, ops.MAX_PER_PAGE)
 
 
-class IntakeService:
+class IntakeService(PeoplePages):
     name = "intake"
 
     config = Config()
@@ -391,7 +392,7 @@ class IntakeService:
     def remove_grant(self, request, account_id, grant_id):
         with self.db.transaction() as session:
             caller = self._caller(session, request)
-            return ops.remove_grant(session, caller, ops.get_account(session, caller.tenant, account_id), grant_id)
+            return ops.remove_grant(session, self.outbox, caller, ops.get_account(session, caller.tenant, account_id), grant_id)
 
     @api("POST", "/api/v1/accounts/<string:account_id>/disable")
     def disable_account(self, request, account_id):
@@ -399,7 +400,7 @@ class IntakeService:
             caller = self._caller(session, request)
             account = ops.get_account(session, caller.tenant, account_id)
             return self._once(request, session, caller.tenant, {}, lambda: (
-                200, ops.disable_account(session, caller, account)))
+                200, ops.disable_account(session, self.outbox, caller, account)))
 
     @api("POST", "/api/v1/accounts/<string:account_id>/enable")
     def enable_account(self, request, account_id):

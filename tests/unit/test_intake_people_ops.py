@@ -141,7 +141,7 @@ def test_the_ministry_invites_a_universitys_member_as_its_expert_and_each_sees_o
         assert caught.value.code == "account_not_found"
         account = ops.get_account(session, ministry.tenant, seu_view["id"])
         with pytest.raises(DomainError) as caught:
-            ops.disable_account(session, ministry, account)
+            ops.disable_account(session, admin.StandaloneOutbox(), ministry, account)
         assert caught.value.code == "not_home_tenant"
 
 
@@ -161,9 +161,10 @@ def test_grants_are_added_once_removed_by_their_tenant_and_disabling_is_recorded
         seu = caller(session, "seu")
         account = ops.get_account(session, seu.tenant, body["id"])
         viewer = session.scalar(select(AccountGrant).where(AccountGrant.role == "viewer"))
-        assert [g["role"] for g in ops.remove_grant(session, seu, account, viewer.id)["grants"]] == ["department_admin"]
-        assert ops.disable_account(session, seu, account)["state"] == "disabled"
-        ops.disable_account(session, seu, account)  # again: nothing more happens
+        left = ops.remove_grant(session, admin.StandaloneOutbox(), seu, account, viewer.id)["grants"]
+        assert [g["role"] for g in left] == ["department_admin"]
+        assert ops.disable_account(session, admin.StandaloneOutbox(), seu, account)["state"] == "disabled"
+        ops.disable_account(session, admin.StandaloneOutbox(), seu, account)  # again: nothing more happens
     with pytest.raises(DomainError) as caught:
         invite(store, "seu", "sun@seu.edu.cn", {"role": "viewer"})
     assert caught.value.code == "account_disabled"
@@ -173,6 +174,11 @@ def test_grants_are_added_once_removed_by_their_tenant_and_disabling_is_recorded
         log = ops.list_audit(session, seu.tenant, None, None, None, 1, 50)
         assert [e["action"] for e in log["items"]][:4] == ["account.enabled", "account.disabled", "grant.removed",
                                                           "grant.added"]
+        # removing a grant and disabling end the person's sessions on every service (disabling twice: once)
+        ended = session.scalars(select(OutboxMessage).where(OutboxMessage.event_type == "account_sessions_ended")
+                                .order_by(OutboxMessage.id)).all()
+        assert [(e.envelope["data"]["account_id"], e.envelope["data"]["reason"]) for e in ended] == [
+            (body["id"], "grant_removed"), (body["id"], "disabled")]
         assert log["items"][0]["at"].endswith("+08:00")
         assert ops.list_audit(session, seu.tenant, "grant.removed", None, None, 1, 50)["total"] == 1
         assert ops.list_audit(session, caller(session, "wust").tenant, None, None, None, 1, 50)["total"] == 0

@@ -22,6 +22,9 @@ aggregate; callers keep `from services.intake import operations as ops`.
     idempotency     Idempotency-Key: the first response, replayed on a retry
     accounts        people: invite (one, or a list), grants, disable and enable, accept an invitation
     audit           the audit log: one row per change, in the change's transaction; read by the tenant
+    signin          signing in on intake's pages: password, second factor, e-mailed links, signing out
+    sessions        ending a person's sessions here and (by event) on review and notify
+(signin and sessions are imported by module: `from services.intake.operations import signin`.)
 """
 from services.intake.operations.accounts import (
     INVITATION_TTL,

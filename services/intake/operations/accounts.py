@@ -28,6 +28,7 @@ from services.intake.domain.people import GrantRequest, OrgFact, Problem
 from services.intake.models import Account, AccountGrant, Invitation, Org, Tenant
 from services.intake.operations.audit import record, record_by
 from services.intake.operations.pages import paged
+from services.intake.operations.sessions import end_sessions
 from services.intake.operations.tenants import Caller
 
 INVITATION_TTL = timedelta(days=7)
@@ -180,7 +181,8 @@ def add_grant(session, caller: Caller, account: Account, body: dict) -> dict:
     return account_json(session, caller.tenant, account)
 
 
-def remove_grant(session, caller: Caller, account: Account, grant_id: str) -> dict:
+def remove_grant(session, outbox, caller: Caller, account: Account, grant_id: str) -> dict:
+    """Remove one of the caller's tenant's grants; the person's sessions everywhere end (they held the old grants)."""
     grant = session.get(AccountGrant, grant_id)
     if grant is None or grant.account_id != account.id or grant.tenant_id != caller.tenant.id:
         raise NotFound(f"{account.name}没有本单位授予的角色 {grant_id}。请用 GET /api/v1/accounts/{account.id} 查看其角色。",
@@ -191,6 +193,7 @@ def remove_grant(session, caller: Caller, account: Account, grant_id: str) -> di
         "label": label})
     session.delete(grant)
     session.flush()
+    end_sessions(session, outbox, account.id, "grant_removed", caller.tenant.id)
     return account_json(session, caller.tenant, account)
 
 
@@ -204,12 +207,14 @@ def _require_home(caller: Caller, account: Account, doing: str) -> None:
                         code="not_home_tenant", expected=caller.tenant.id, found=account.home_tenant_id)
 
 
-def disable_account(session, caller: Caller, account: Account) -> dict:
+def disable_account(session, outbox, caller: Caller, account: Account) -> dict:
+    """Disable an account of the caller's tenant: it cannot sign in, and its sessions everywhere end now."""
     _require_home(caller, account, "停用")
     session.refresh(account, with_for_update=True)
     if account.state != AccountState.DISABLED:
         left = ACCOUNT.move(account, AccountState.DISABLED)
         record_by(session, caller, "account.disabled", "account", account.id, {"from": left})
+        end_sessions(session, outbox, account.id, "disabled", caller.tenant.id)
     return account_json(session, caller.tenant, account)
 
 

@@ -28,6 +28,10 @@ ACTIONS = {
     "grant.removed": "移除角色",
     "invitation.accepted": "接受邀请并设置密码",
     "accounts.imported": "导入人员名单",
+    "account.signed_in": "登录",
+    "account.signed_out": "退出登录",
+    "account.second_factor_enrolled": "启用第二重验证",
+    "account.password_reset": "通过邮件重设密码",
 }
 
 
