@@ -51,6 +51,12 @@ SAMPLE_DATA: dict[str, dict] = {
         "invited_by": "key:sk_seu_ab12 (portal)", "roles": ["部门管理员（党委宣传部）"],
         "accept_url": "http://localhost:8000/invitations/tok", "link_expires_at": "2020-07-20T08:00:00+00:00",
     },
+    "account_link_requested": {
+        "account_id": "a-1", "name": "李华", "email": "lihua@seu.edu.cn", "purpose": "sign_in",
+        "url": "http://localhost:8000/sign-in/link/tok", "link_expires_at": "2020-07-20T08:00:00+00:00",
+        "requested_from": "203.0.113.7",
+    },
+    "account_sessions_ended": {"account_id": "a-1", "reason": "signed_out", "intake_session": "ab" * 32},
     "api_key_issued": {"key_hash": "a" * 64, "tenant_kind": "university", "tenant_name": "东南大学"},
     "api_key_revoked": {"key_hash": "b" * 64},
     "orgs_imported": {
