@@ -136,7 +136,7 @@ class Reviewer(Base):
     id = Column(String(32), primary_key=True)
     round_id = Column(String(32), ForeignKey("rounds.id"), nullable=False, index=True)
     name = Column(String(100), nullable=False)
-    email = Column(String(200), nullable=False)
+    email = Column(String(200), nullable=False, index=True)  # trimmed, lower case: a person's rows in every round
     university = Column(String(64), nullable=True)  # tenant slug of the reviewer's own university
     org_id = Column(String(32), nullable=True)  # the reviewer's own org, for conflicts inside a university
     expertise = Column(JSON, nullable=False, default=list)

@@ -1,9 +1,12 @@
 """Review: blind expert scoring, fair assignment, normalised ranking and selection, in a Chinese web UI.
 
 Two kinds of people use it. Admins of a university (组织部/宣传部) or of the
-ministry sign in with their API key; they set up rounds, reviewers and
-assignments, watch progress, rank, select and export. Reviewers sign in through
-a single-use link that notify e-mails them; they see only their own queue, blind.
+ministry set up rounds, reviewers and assignments, watch progress, rank, select
+and export: signed in with their university's API key (every round of it), or as
+a person signed in on the platform (intake's ticket), within the scope of their
+grants (domain/scope.py). Reviewers sign in through a single-use link that notify
+e-mails them and see only their own queue, blind; a person whose e-mail is a
+reviewer's in any round has one task list across rounds and universities.
 Pages are rendered on the server (Jinja2, autoescaped); every form carries a
 CSRF token; files are served through short-lived signed links.
 """
@@ -25,8 +28,9 @@ from common.errors import DomainError, NotFound
 from common.files import allow_files_origin
 from common.http import api
 from common.messaging import OutboxRelay, handles
-from common.web import SignInPages, WebPages, page, redirect
+from common.web import SignInPages, page, redirect
 from services.review import export, operations as ops
+from services.review.dependencies import ReviewPages
 from services.review.domain import assignment as assigning
 from services.review.domain.lifecycles import RoundState, ScoreState
 from services.review.domain.reviewers import one_reviewer, parse_reviewer_table
@@ -87,7 +91,7 @@ class ReviewService(SignInPages):
     outbox = OutboxRelay(OutboxMessage)
     store = ObjectStore()
     segmenter = Segmenter()  # loads jieba at start: near-duplicate fingerprints of submitted texts
-    web = WebPages(HERE / "pages", WebSession, state_labels=STATE_LABELS, score_labels=SCORE_LABELS)
+    web = ReviewPages(HERE / "pages", WebSession, state_labels=STATE_LABELS, score_labels=SCORE_LABELS)
 
     @api("GET", "/health")
     def health(self, request):
@@ -103,13 +107,19 @@ class ReviewService(SignInPages):
         if visitor["role"] == "reviewer":
             return redirect("/queue")
         with self.db.transaction() as session:
-            return self.web.render("rounds.html", visitor, rounds=ops.rounds_of(session, visitor["tenant"]),
-                                   owner=ops.tenant_name(session, visitor["tenant"]))
+            home = ops.home_of(session, visitor)
+            if home is None:  # a person who administers nothing here: their page is their task list
+                return redirect("/tasks")
+            return self.web.render("rounds.html", visitor, **home)
 
     def key_session(self, session, key_hash):
         """Static files, sign-in and sign-out are SignInPages'; an admin signs in with their university's key."""
         admin = ops.admin_for_key(session, key_hash)
         return admin and {"role": "admin", "tenant": admin.tenant, "kind": admin.tenant_kind}
+
+    def person_session(self, session, person):
+        """A person intake signed in (POST /sign-in/ticket is SignInPages'): their admin scopes here, or an expert."""
+        return ops.person_session(session, person)
 
     @page("GET", "/sign-in/<string:token>")
     def sign_in_link(self, request, token):
@@ -143,11 +153,22 @@ class ReviewService(SignInPages):
     # ------------------------------------------------------------------ reviewers
 
     def _reviewer(self, request) -> dict:
-        return self.web.require(request, "reviewer")
+        return self.web.require(request, "reviewer", ops.PERSON)
+
+    @page("GET", "/tasks")
+    def tasks(self, request):
+        """A person's works to score in every round of every university they review for."""
+        visitor = self._reviewer(request)
+        if visitor["role"] == "reviewer":
+            return redirect("/queue")  # a link opens one round's queue
+        with self.db.transaction() as session:
+            return self.web.render("tasks.html", visitor, rounds=ops.tasks_of(session, visitor["email"]))
 
     @page("GET", "/queue")
     def reviewer_queue(self, request):
         visitor = self._reviewer(request)
+        if visitor["role"] == ops.PERSON:
+            return redirect("/tasks")
         with self.db.transaction() as session:
             items = ops.queue(session, visitor["reviewer_id"])
             rnd = session.get(Round, visitor["round_id"])
@@ -158,7 +179,7 @@ class ReviewService(SignInPages):
     def work(self, request, assignment_id):
         visitor = self._reviewer(request)
         with self.db.transaction() as session:
-            a = ops.reviewer_assignment(session, visitor["reviewer_id"], assignment_id)
+            a = ops.assignment_for_visitor(session, visitor, assignment_id)
             view = ops.work_view(session, a, self.web.links)
             return allow_files_origin(self.web.render("work.html", visitor, saved=request.args.get("saved"), **view),
                                       self.web.links, self.store)
@@ -169,14 +190,14 @@ class ReviewService(SignInPages):
         submit = request.form.get("action") == "submit"
         try:
             with self.db.transaction() as session:
-                a = ops.reviewer_assignment(session, visitor["reviewer_id"], assignment_id)
+                a = ops.assignment_for_visitor(session, visitor, assignment_id)
                 ops.save_score(session, a, request.form, submit)
                 view = ops.work_view(session, a, self.web.links)
         except DomainError as exc:
             if exc.status == 404:
                 raise
             with self.db.transaction() as session:
-                a = ops.reviewer_assignment(session, visitor["reviewer_id"], assignment_id)
+                a = ops.assignment_for_visitor(session, visitor, assignment_id)
                 view = ops.work_view(session, a, self.web.links)
                 return allow_files_origin(self.web.render("work.html", visitor, exc.status, error=exc.message,
                                                           form=request.form, **view), self.web.links, self.store)
@@ -188,15 +209,16 @@ class ReviewService(SignInPages):
     def decline(self, request, assignment_id):
         visitor = self._reviewer(request)
         with self.db.transaction() as session:
-            a = ops.reviewer_assignment(session, visitor["reviewer_id"], assignment_id)
+            a = ops.assignment_for_visitor(session, visitor, assignment_id)
             ops.decline(session, a, request.form.get("reason", ""), request.form.get("conflict") == "on")
-        return redirect("/queue")
+        return redirect("/tasks" if visitor["role"] == ops.PERSON else "/queue")
 
     # ------------------------------------------------------------------ admins
 
     def _admin_round(self, session, request, round_id) -> tuple[dict, Round]:
-        visitor = self.web.require(request, "admin", db=session)
-        return visitor, ops.round_of_admin(session, round_id, visitor["tenant"])
+        # a round outside the visitor's tenant or scope answers 404, as a missing one
+        visitor = self.web.require(request, "admin", ops.PERSON, db=session)
+        return visitor, ops.round_for_visitor(session, round_id, visitor)
 
     @page("GET", "/rounds/<string:round_id>")
     def round_page(self, request, round_id):
@@ -347,6 +369,10 @@ class ReviewService(SignInPages):
     @handles("api_key_revoked", once=True)
     def on_api_key_revoked(self, session, event):
         ops.revoke_key(session, event.data)  # every admin signed in with it is out
+
+    @handles("account_sessions_ended", once=True)
+    def on_account_sessions_ended(self, session, event):
+        ops.end_person_sessions(session, event.data)  # signed out, a grant removed, disabled: out of review too
 
     @handles("file_uploaded", once=True)
     def on_file_uploaded(self, session, event):

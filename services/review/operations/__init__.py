@@ -12,6 +12,7 @@ One module per aggregate; callers keep `from services.review import operations a
     assignments  who scores which work: the plan, by hand, declining, conflicts
     progress     the admin's round page: each reviewer's counts, works short of reviewers
     invitations  reviewers' sign-in links and the reminders before the deadline
+    people       people signed in on the platform: their session, the rounds they administer, their tasks
     blind_views  what reviewers see, blind: their queue and one work
     scoring      saving a score, and the sheet of every score
     selection    the ranking and the confirmed selection
@@ -46,12 +47,23 @@ from services.review.operations.entries import (
     record_withdrawal,
 )
 from services.review.operations.invitations import SIGN_IN_LINK_TTL, issue_sign_in_links, redeem_link, send_due_reminders
+from services.review.operations.people import (
+    PERSON,
+    assignment_for_visitor,
+    end_person_sessions,
+    home_of,
+    person_session,
+    reviewer_ids,
+    round_for_visitor,
+    tasks_of,
+)
 from services.review.operations.progress import WORKS_PER_PAGE, round_overview
 from services.review.operations.reviewers import add_reviewers, remove_reviewer
 from services.review.operations.rounds import (
     blind_title,
     close_round,
     entries_of,
+    listed,
     new_id,
     reopen_round,
     reviewers_of,
@@ -64,13 +76,14 @@ from services.review.operations.selection import confirm_selection, ranking_of
 from services.review.operations.texts import index_text, matches_for, matches_for_reviewer, work_text
 
 __all__ = [
-    "NO_CLEAN_COPY", "REVIEWER_COPY", "SIGN_IN_LINK_TTL", "WORKS_PER_PAGE", "_reviewer_file", "add_reviewers",
-    "admin_for_key", "assign_manually", "blind_title", "close_round", "confirm_selection", "decline",
-    "declare_conflict", "entries_of", "index_text", "issue_sign_in_links", "masked_names", "matches_for",
-    "matches_for_reviewer", "new_id", "place", "queue", "ranking_of", "record_campaign", "record_file",
-    "record_file_check", "record_forwarded", "record_key", "record_orgs", "record_reopening", "record_submission",
-    "record_withdrawal", "redeem_link", "remove_assignment", "remove_reviewer", "reopen_round", "revoke_key",
-    "reviewer_assignment", "reviewers_of", "round_of_admin", "round_overview", "rounds_of", "run_assignment",
-    "save_score", "score_sheet", "send_due_reminders", "set_round_settings", "tenant_name", "track_of", "work_text",
+    "NO_CLEAN_COPY", "PERSON", "REVIEWER_COPY", "SIGN_IN_LINK_TTL", "WORKS_PER_PAGE", "_reviewer_file", "add_reviewers",
+    "admin_for_key", "assign_manually", "assignment_for_visitor", "blind_title", "close_round", "confirm_selection",
+    "decline", "declare_conflict", "end_person_sessions", "entries_of", "home_of", "index_text", "issue_sign_in_links",
+    "listed", "masked_names", "matches_for", "matches_for_reviewer", "new_id", "person_session", "place", "queue",
+    "ranking_of", "record_campaign", "record_file", "record_file_check", "record_forwarded", "record_key",
+    "record_orgs", "record_reopening", "record_submission", "record_withdrawal", "redeem_link", "remove_assignment",
+    "remove_reviewer", "reopen_round", "revoke_key", "reviewer_assignment", "reviewer_ids", "reviewers_of",
+    "round_for_visitor", "round_of_admin", "round_overview", "rounds_of", "run_assignment", "save_score",
+    "score_sheet", "send_due_reminders", "set_round_settings", "tasks_of", "tenant_name", "track_of", "work_text",
     "work_view",
 ]

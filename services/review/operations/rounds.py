@@ -62,18 +62,30 @@ def blind_title(session, rnd: Round) -> str:
 
 
 def rounds_of(session, tenant: str) -> list[dict]:
-    rows = session.scalars(select(Round).where(Round.tenant == tenant).order_by(Round.created_at)).all()
-    works = dict(session.execute(select(Entry.round_id, func.count()).where(Entry.state == EntryState.SUBMITTED)
-                                 .group_by(Entry.round_id)).all())
-    reviewers = dict(session.execute(select(Reviewer.round_id, func.count()).where(Reviewer.active)
-                                     .group_by(Reviewer.round_id)).all())
+    return listed(session, session.scalars(select(Round).where(Round.tenant == tenant).order_by(Round.created_at)).all())
+
+
+def listed(session, rows: list[Round]) -> list[dict]:
+    """Rounds as the home page lists them: each with its works and active reviewers counted."""
+    ids = [r.id for r in rows]
+    if not ids:
+        return []
+    works = dict(session.execute(select(Entry.round_id, func.count()).where(
+        Entry.state == EntryState.SUBMITTED, Entry.round_id.in_(ids)).group_by(Entry.round_id)).all())
+    reviewers = dict(session.execute(select(Reviewer.round_id, func.count()).where(
+        Reviewer.active, Reviewer.round_id.in_(ids)).group_by(Reviewer.round_id)).all())
     return [{"round": r, "works": works.get(r.id, 0), "reviewers": reviewers.get(r.id, 0)} for r in rows]
+
+
+def round_not_found(round_id: str) -> NotFound:
+    """The one answer for a round that is missing or not the visitor's: the two must not be told apart."""
+    return NotFound("没有这个评审轮次（或不属于本单位）。", code="round_not_found", found=round_id)
 
 
 def round_of_admin(session, round_id: str, tenant: str) -> Round:
     rnd = session.get(Round, round_id)
     if rnd is None or rnd.tenant != tenant:
-        raise NotFound("没有这个评审轮次（或不属于本单位）。", code="round_not_found", found=round_id)
+        raise round_not_found(round_id)
     return rnd
 
 
