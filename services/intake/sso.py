@@ -356,7 +356,9 @@ def _endpoint(document: dict, name: str, issuer: str, required: bool = True) -> 
     value = document.get(name)
     if value is None and not required:
         return None
-    if not isinstance(value, str) or url_problem(value, name, name, "https://…") is not None:
+    # an https issuer's endpoints are https too: the loopback exception is for a test provider, never for a real one
+    if (not isinstance(value, str) or url_problem(value, name, name, "https://…") is not None
+            or (issuer.startswith("https:") and not value.startswith("https:"))):
         raise SsoProviderError(
             f"身份提供方 {issuer} 的配置文档中 {name} 缺失或不是 https 地址（实际为“{str(value)[:200]}”）。"
             "请单位管理员联系身份提供方管理员检查其 OpenID Connect 配置。",
