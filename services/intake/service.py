@@ -164,9 +164,9 @@ class IntakeService(PeoplePages):
     def publish_campaign(self, request):
         doc = self._definition_body(request)
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            return self._once(request, session, tenant, doc, lambda: (
-                201, ops.campaign_json(ops.publish_campaign(session, self.outbox, tenant, doc))))
+            caller = self._caller(session, request)
+            return self._once(request, session, caller.tenant, doc, lambda: (
+                201, ops.campaign_json(ops.publish_campaign(session, self.outbox, caller, doc))))
 
     def _definition_body(self, request):
         # Definitions are written in YAML by people; JSON is accepted too.
@@ -221,8 +221,8 @@ class IntakeService(PeoplePages):
         data = self._list_file(request, "组织名单")
         filename = request.args.get("filename")
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            return ops.import_orgs(session, self.outbox, tenant, data, filename, request.mimetype, self._parse_orgs)
+            caller = self._caller(session, request)
+            return ops.import_orgs(session, self.outbox, caller, data, filename, request.mimetype, self._parse_orgs)
 
     # ------------------------------------------------------------------ submissions
 
@@ -238,9 +238,9 @@ class IntakeService(PeoplePages):
     def create_submission(self, request):
         body = schemas.validate(read_json(request), "SubmissionCreate")
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            return self._once(request, session, tenant, body, lambda: (
-                201, ops.submission_json(session, ops.create_submission(session, tenant, body, self._analyse))))
+            caller = self._caller(session, request)
+            return self._once(request, session, caller.tenant, body, lambda: (
+                201, ops.submission_json(session, ops.create_submission(session, caller, body, self._analyse))))
 
     @api("GET", "/api/v1/submissions/<string:submission_id>")
     def get_submission(self, request, submission_id):
@@ -252,26 +252,26 @@ class IntakeService(PeoplePages):
     def update_submission(self, request, submission_id):
         body = schemas.validate(read_json(request), "SubmissionUpdate")
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            sub = ops.get_submission(session, tenant, submission_id)
-            return ops.submission_json(session, ops.update_submission(session, tenant, sub, body["fields"], self._analyse))
+            caller = self._caller(session, request)
+            sub = ops.get_submission(session, caller.tenant, submission_id)
+            return ops.submission_json(session, ops.update_submission(session, caller, sub, body["fields"], self._analyse))
 
     @api("POST", "/api/v1/submissions/<string:submission_id>/submit")
     def submit_submission(self, request, submission_id):
         body = schemas.validate(read_json(request), "SubmitRequest") if request.content_length else {}
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            sub = ops.get_submission(session, tenant, submission_id)
-            return self._once(request, session, tenant, body, lambda: (200, ops.submission_json(
-                session, ops.submit_submission(session, self.outbox, tenant, sub, body.get("stage")))))
+            caller = self._caller(session, request)
+            sub = ops.get_submission(session, caller.tenant, submission_id)
+            return self._once(request, session, caller.tenant, body, lambda: (200, ops.submission_json(
+                session, ops.submit_submission(session, self.outbox, caller, sub, body.get("stage")))))
 
     @api("POST", "/api/v1/submissions/<string:submission_id>/withdraw")
     def withdraw_submission(self, request, submission_id):
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            sub = ops.get_submission(session, tenant, submission_id)
-            return self._once(request, session, tenant, {}, lambda: (
-                200, ops.submission_json(session, ops.withdraw_submission(session, self.outbox, tenant, sub))))
+            caller = self._caller(session, request)
+            sub = ops.get_submission(session, caller.tenant, submission_id)
+            return self._once(request, session, caller.tenant, {}, lambda: (
+                200, ops.submission_json(session, ops.withdraw_submission(session, self.outbox, caller, sub))))
 
     @api("GET", "/api/v1/submissions/<string:submission_id>/receipts")
     def list_receipts(self, request, submission_id):
@@ -286,12 +286,13 @@ class IntakeService(PeoplePages):
         body = schemas.validate(read_json(request), "FileCreate")
         public = self.config["PUBLIC_URL"]
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
+            caller = self._caller(session, request)
+            tenant = caller.tenant
             sub = ops.get_submission(session, tenant, submission_id)
 
             def register():
                 self.limits.uploads.check(tenant.id, "登记上传文件")
-                f, target, reopened = ops.register_file(session, self.outbox, tenant, sub, body, self.store, public,
+                f, target, reopened = ops.register_file(session, self.outbox, caller, sub, body, self.store, public,
                                                         self.config["UPLOAD_TTL_S"])
                 self.limits.uploads.hit(tenant.id)
                 return 201, {"file": ops.file_json(f), "upload": target, **({"reopened": reopened} if reopened else {})}
@@ -310,7 +311,7 @@ class IntakeService(PeoplePages):
     def complete_file(self, request, file_id):
         body = schemas.validate(read_json(request), "FileComplete") if request.content_length else {}
         return ops.complete_upload(self.db.transaction, self.store, self.outbox,
-                                   lambda session: self._tenant(session, request), file_id, body.get("parts"))
+                                   lambda session: self._caller(session, request), file_id, body.get("parts"))
 
     @api("GET", "/api/v1/files/<string:file_id>")
     def get_file(self, request, file_id):
@@ -321,7 +322,7 @@ class IntakeService(PeoplePages):
     @api("DELETE", "/api/v1/files/<string:file_id>")
     def delete_file(self, request, file_id):
         return ops.discard_file(self.db.transaction, self.store, self.outbox,
-                                lambda session: self._tenant(session, request), file_id)
+                                lambda session: self._caller(session, request), file_id)
 
     @timer(interval=600)
     def clean_abandoned_uploads(self):
@@ -340,9 +341,9 @@ class IntakeService(PeoplePages):
     def grant_extension(self, request):
         body = schemas.validate(read_json(request), "ExtensionCreate")
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            return self._once(request, session, tenant, body, lambda: (
-                201, ops.extension_json(ops.grant_extension(session, tenant, body))))
+            caller = self._caller(session, request)
+            return self._once(request, session, caller.tenant, body, lambda: (
+                201, ops.extension_json(ops.grant_extension(session, caller, body))))
 
     # ------------------------------------------------------------------ people and the audit log
 

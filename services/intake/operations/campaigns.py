@@ -9,7 +9,8 @@ from common import clock
 from common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.intake.domain.campaign import CampaignDefinition, check_tightens, parse_definition
 from services.intake.models import Campaign, Tenant
-from services.intake.operations.tenants import MINISTRY
+from services.intake.operations.audit import acting, record_by, short
+from services.intake.operations.tenants import MINISTRY, Caller
 
 _definitions: dict[tuple[str, str], CampaignDefinition] = {}
 
@@ -59,7 +60,10 @@ def visible_campaign(session, tenant: Tenant, campaign_id: str) -> Campaign:
     return campaign
 
 
-def publish_campaign(session, outbox, tenant: Tenant, doc: dict) -> Campaign:
+def publish_campaign(session, outbox, who: Caller | Tenant, doc: dict) -> Campaign:
+    """Publish a definition; `who` is the API's caller, or the tenant the operator's command line acts for."""
+    caller = acting(who)
+    tenant = caller.tenant
     definition = parse_definition(doc)
     campaign_id = campaign_platform_id(tenant.id, definition.id)
     if len(campaign_id) > CAMPAIGN_ID_MAX:
@@ -92,6 +96,8 @@ def publish_campaign(session, outbox, tenant: Tenant, doc: dict) -> Campaign:
     session.flush()
     outbox.add(session, "campaign_published", tenant.id,
                campaign_event_data(definition, campaign.id, campaign.derives_from))
+    record_by(session, caller, "campaign.published", "campaign", campaign.id,
+              {"title": short(campaign.title), "derives_from": campaign.derives_from})
     return campaign
 
 

@@ -6,16 +6,18 @@ from datetime import datetime
 from sqlalchemy import select
 
 from common import clock
-from common.locale import BEIJING
+from common.locale import BEIJING, in_beijing
 from services.intake.domain import submission as rules
 from services.intake.domain.campaign import parent_level
 from services.intake.models import Extension, Org, Submission, Tenant
+from services.intake.operations.audit import record_by, short
 from services.intake.operations.campaigns import campaign_filter, definition_of, track_of, visible_campaign
 from services.intake.operations.orgs import get_org
-from services.intake.operations.tenants import require_university
+from services.intake.operations.tenants import Caller, require_university
 
 
-def grant_extension(session, tenant: Tenant, body: dict) -> Extension:
+def grant_extension(session, caller: Caller, body: dict) -> Extension:
+    tenant = caller.tenant
     require_university(tenant)
     campaign = visible_campaign(session, tenant, body["campaign_id"])
     definition = definition_of(campaign)
@@ -36,6 +38,9 @@ def grant_extension(session, tenant: Tenant, body: dict) -> Extension:
     else:
         ext.until, ext.reason, ext.granted_at = until, body.get("reason", ""), clock.now()
     session.flush()
+    record_by(session, caller, "extension.granted", "extension", ext.id, {
+        "org_id": org.id, "org_name": short(org.name), "campaign_id": campaign.id, "track": track.key,
+        "stage": stage.key, "until": in_beijing(until).isoformat(), "reason": short(ext.reason)})
     return ext
 
 

@@ -7,6 +7,7 @@ from common import clock
 from services.intake.domain import submission as rules
 from services.intake.domain.campaign import LEVELS
 from services.intake.models import Campaign, Org, Submission, Tenant
+from services.intake.operations.audit import REVIEW, record
 from services.intake.operations.campaigns import definition_of, root_campaign_id
 from services.intake.operations.files import stored_files_of
 from services.intake.operations.submission_log import log
@@ -31,6 +32,10 @@ def forward_selection(session, outbox, round_tenant: str, data: dict) -> list[Su
     root = root_campaign_id(session, moving[0].campaign_id)
     for forwarding in moving:
         _forward(session, outbox, tenant, works[forwarding.work_id], forwarding, data, root, now)
+    # one row for the selection, in the log of the tenant whose round chose: review's admin confirmed it there
+    record(session, tenant.id, REVIEW, "selection.forwarded", "round", data["round_id"], {
+        "track": data["track"], "level": data["level"], "to_level": data["to_level"],
+        "submission_ids": [forwarding.work_id for forwarding in moving]})
     return [works[forwarding.work_id][0] for forwarding in moving]
 
 

@@ -9,8 +9,9 @@ from common.db import contains_text
 from common.errors import NotFound
 from services.intake.domain.orgs import parse_org_table
 from services.intake.models import Org, Tenant
+from services.intake.operations.audit import acting, record_by, short
 from services.intake.operations.pages import paged
-from services.intake.operations.tenants import require_university
+from services.intake.operations.tenants import Caller, require_university
 
 
 def org_json(org: Org) -> dict:
@@ -27,10 +28,13 @@ def get_org(session, tenant: Tenant, org_id: str) -> Org:
     return org
 
 
-def import_orgs(session, outbox, tenant: Tenant, data: bytes, filename: str | None, content_type: str | None,
+def import_orgs(session, outbox, who: Caller | Tenant, data: bytes, filename: str | None, content_type: str | None,
                 parse: Callable[..., list] = parse_org_table) -> dict:
     """All rows or none: validation runs on the whole table before any write. `parse` is parse_org_table, or
-    the service's wrapper that runs it in a tpool thread (unzipping and parsing a workbook is CPU work)."""
+    the service's wrapper that runs it in a tpool thread (unzipping and parsing a workbook is CPU work).
+    `who`: the API's caller, or the tenant the operator's command line acts for (the demo's list)."""
+    caller = acting(who)
+    tenant = caller.tenant
     require_university(tenant)
     existing_rows = session.scalars(select(Org).where(Org.tenant_id == tenant.id)).all()
     by_name = {o.name: o for o in existing_rows}
@@ -58,7 +62,9 @@ def import_orgs(session, outbox, tenant: Tenant, data: bytes, filename: str | No
         {"org_id": o.id, "name": o.name, "short_name": o.short_name, "level": o.level, "parent_id": o.parent_id,
          "contact_email": o.contact_email}
         for o in by_name.values()]})
-    return {"created": created, "updated": updated, "total": len(rows)}
+    totals = {"created": created, "updated": updated, "total": len(rows)}
+    record_by(session, caller, "orgs.imported", "orgs", None, {"filename": short(filename), **totals})
+    return totals
 
 
 def list_orgs(session, tenant: Tenant, level: str | None, parent_id: str | None, q: str | None,

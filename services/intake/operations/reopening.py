@@ -9,13 +9,18 @@ from common.locale import LEVEL_LABELS
 from services.intake.domain import submission as rules
 from services.intake.domain.lifecycles import SubmissionState
 from services.intake.models import Org, Receipt, Submission
+from services.intake.operations.audit import MEDIA, record, short
 from services.intake.operations.submissions import move_submission
+from services.intake.operations.tenants import Caller
 
 
 def reopen_for_file(session, outbox, sub: Submission, track, org: Org, kind: str, reason: str, name: str,
-                     file_id: str | None, by_portal: bool = True) -> dict | None:
+                     file_id: str | None, by_portal: bool = True, caller: Caller | None = None) -> dict | None:
     """Apply the rule of the files of a submitted stage (domain/submission.py) to one change; None when the
-    change touches no submitted stage. Returns what the caller is told."""
+    change touches no submitted stage. Returns what the caller is told.
+
+    `caller`: who changed the file (the API's caller); None is media's newer check failing a file
+    (operations/checks.py). Either way the reopening is a row of the audit log of its own: receipts were voided."""
     reopening = rules.reopening_for_file(track, sub.state, sub.stage, kind, reason, name, sub.receipt_no)
     if reopening is None:
         return None
@@ -36,6 +41,10 @@ def reopen_for_file(session, outbox, sub: Submission, track, org: Org, kind: str
     sub.updated_at = now
     move_submission(session, sub, SubmissionState.SUBMITTED if back else SubmissionState.DRAFT, "reopened",
                     {"reason": reason, "file_id": file_id, "stage": reopening.stage.key, "voided_receipts": voided})
+    record(session, sub.tenant_id, caller.actor if caller else MEDIA, "submission.reopened", "submission", sub.id,
+           {"title": short(sub.title), "track": sub.track, "org_id": org.id, "org_name": short(org.name),
+            "stage": reopening.stage.key, "reason": reason, "file_id": file_id, "voided_receipts": voided},
+           caller.address if caller else None)
     outbox.add(session, "submission_reopened", sub.tenant_id, {
         "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": org.id,
         "org_name": org.name, "org_level": org.level, "title": sub.title, "stage": sub.stage,

@@ -14,13 +14,14 @@ from common.locale import LEVEL_LABELS
 from services.intake.domain import analysis, submission as rules
 from services.intake.domain.lifecycles import SUBMISSION, FileState, SubmissionState
 from services.intake.models import Campaign, FileRecord, Org, Receipt, Submission, Tenant
+from services.intake.operations.audit import record_by, short
 from services.intake.operations.campaigns import campaign_filter, definition_of, track_of, visible_campaign
 from services.intake.operations.extensions import extension_until
 from services.intake.operations.files import file_json, files_of
 from services.intake.operations.orgs import get_org, org_names
 from services.intake.operations.pages import paged
 from services.intake.operations.submission_log import log
-from services.intake.operations.tenants import require_university
+from services.intake.operations.tenants import Caller, require_university
 
 # analysis.analyse_work, or the service's wrapper that runs it in a tpool thread (jieba is CPU-bound)
 Analyser = Callable[..., dict | None]
@@ -56,7 +57,15 @@ def submission_context(session, tenant: Tenant, sub: Submission):
     return definition, definition.tracks[sub.track], session.get(Org, sub.org_id)
 
 
-def create_submission(session, tenant: Tenant, body: dict, analyse: Analyser = analysis.analyse_work) -> Submission:
+def _audit(session, caller: Caller, action: str, sub: Submission, org: Org, **extra) -> None:
+    """The audit row of a change of a work: which work, of which org, where it stands (a few fields, not the work)."""
+    record_by(session, caller, action, "submission", sub.id, {
+        "title": short(sub.title), "campaign_id": sub.campaign_id, "track": sub.track, "org_id": org.id,
+        "org_name": short(org.name), "stage": sub.stage, "receipt_no": sub.receipt_no, **extra})
+
+
+def create_submission(session, caller: Caller, body: dict, analyse: Analyser = analysis.analyse_work) -> Submission:
+    tenant = caller.tenant
     require_university(tenant)
     campaign = visible_campaign(session, tenant, body["campaign_id"])
     definition = definition_of(campaign)
@@ -76,6 +85,7 @@ def create_submission(session, tenant: Tenant, body: dict, analyse: Analyser = a
                      analysis=analyse(track, fields, definition.themes, ()), created_at=now, updated_at=now)
     session.add(sub)
     move_submission(session, sub, SubmissionState.DRAFT, "created")
+    _audit(session, caller, "submission.created", sub, org)
     return sub
 
 
@@ -101,9 +111,9 @@ def move_submission(session, sub: Submission, target: SubmissionState, action: s
     log(session, sub.id, action, detail)
 
 
-def update_submission(session, tenant: Tenant, sub: Submission, fields: dict,
+def update_submission(session, caller: Caller, sub: Submission, fields: dict,
                       analyse: Analyser = analysis.analyse_work) -> Submission:
-    definition, track, org = submission_context(session, tenant, sub)
+    definition, track, org = submission_context(session, caller.tenant, sub)
     ensure_editable(session, track, org, sub, "修改")
     merged = {**sub.fields, **fields}
     merged = {k: v for k, v in merged.items() if v is not None}
@@ -120,6 +130,7 @@ def update_submission(session, tenant: Tenant, sub: Submission, fields: dict,
     sub.analysis = analyse(track, merged, definition.themes, (sub.analysis or {}).get("subtitle_keywords", ()))
     sub.updated_at = clock.now()
     log(session, sub.id, "updated", {"fields": sorted(fields)})
+    _audit(session, caller, "submission.updated", sub, org, fields=sorted(fields))
     return sub
 
 
@@ -146,8 +157,9 @@ def _next_receipt_seq(session, tenant: Tenant) -> int:
     return row.receipt_seq
 
 
-def submit_submission(session, outbox, tenant: Tenant, sub: Submission, stage_key: str | None) -> Submission:
+def submit_submission(session, outbox, caller: Caller, sub: Submission, stage_key: str | None) -> Submission:
     """Submit the work's next stage: gather what the rules need, let them decide, record what they decided."""
+    tenant = caller.tenant
     lock_for_change(session, sub)
     definition, track, org = submission_context(session, tenant, sub)
     files = files_of(session, sub)
@@ -158,6 +170,7 @@ def submit_submission(session, outbox, tenant: Tenant, sub: Submission, stage_ke
     submitting = rules.decide_submit(facts)
     _record_submit(session, outbox, tenant, sub, org, [f for f in files if f.state == FileState.STORED], submitting,
                    facts.work.now)
+    _audit(session, caller, "submission.submitted", sub, org)
     return sub
 
 
@@ -194,7 +207,8 @@ def _record_submit(session, outbox, tenant: Tenant, sub: Submission, org: Org, s
     })
 
 
-def withdraw_submission(session, outbox, tenant: Tenant, sub: Submission) -> Submission:
+def withdraw_submission(session, outbox, caller: Caller, sub: Submission) -> Submission:
+    tenant = caller.tenant
     lock_for_change(session, sub)
     definition, track, org = submission_context(session, tenant, sub)
     work = work_facts(session, sub, track, org)
@@ -203,6 +217,7 @@ def withdraw_submission(session, outbox, tenant: Tenant, sub: Submission) -> Sub
         return sub
     sub.updated_at = work.now
     move_submission(session, sub, SubmissionState.WITHDRAWN, "withdrawn", at=work.now)
+    _audit(session, caller, "submission.withdrawn", sub, org)
     if withdrawal.announce:
         outbox.add(session, "submission_withdrawn", tenant.id, {
             "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": org.id,

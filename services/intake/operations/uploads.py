@@ -25,21 +25,29 @@ from common.objectstore import SizeExceeded, new_key
 from services.intake.domain import submission as rules
 from services.intake.domain.filetype import check_declared_type
 from services.intake.domain.lifecycles import OPEN_UPLOAD_STATES, FileState
-from services.intake.models import FileRecord, Submission, Tenant
+from services.intake.models import FileRecord, Submission
+from services.intake.operations.audit import record_by, short
 from services.intake.operations.files import expired_uploads, file_json, get_file, mismatch_error, move_file, safe_name
 from services.intake.operations.idempotency import forget_idempotency_keys
 from services.intake.operations.reopening import reopen_for_file
 from services.intake.operations.submissions import ensure_editable, lock_for_change, submission_context
+from services.intake.operations.tenants import Caller
 
 log = logging.getLogger(__name__)
 
 Transaction = Callable[[], Any]  # the service's `db.transaction`: `with transaction() as session:`
-TenantOf = Callable[[Any], Tenant]  # the caller's tenant, authenticated in a session
+CallerOf = Callable[[Any], Caller]  # who is calling, authenticated in a session
 
 
-def register_file(session, outbox, tenant: Tenant, sub: Submission, body: dict, store, public_url: str,
+def _audit(session, caller: Caller, action: str, f: FileRecord) -> None:
+    record_by(session, caller, action, "file", f.id, {"submission_id": f.submission_id, "kind": f.kind,
+                                                      "name": short(f.original_name, 100), "size": f.declared_size})
+
+
+def register_file(session, outbox, caller: Caller, sub: Submission, body: dict, store, public_url: str,
                   ttl_s: int) -> tuple[FileRecord, dict, dict | None]:
     """A new file of a work; the third value says how the work left a submitted stage it belonged to."""
+    tenant = caller.tenant
     lock_for_change(session, sub)
     definition, track, org = submission_context(session, tenant, sub)
     ensure_editable(session, track, org, sub, "上传文件")
@@ -53,7 +61,8 @@ def register_file(session, outbox, tenant: Tenant, sub: Submission, body: dict, 
                    expires_at=now + timedelta(seconds=ttl_s), created_at=now)
     f.id = secrets.token_hex(16)
     f.object_key = new_key(tenant.id, f.id)
-    reopened = reopen_for_file(session, outbox, sub, track, org, f.kind, "file_added", name, f.id)
+    _audit(session, caller, "file.added", f)
+    reopened = reopen_for_file(session, outbox, sub, track, org, f.kind, "file_added", name, f.id, caller=caller)
     if store.kind == "folder":
         f.upload_token = secrets.token_urlsafe(32)
         target = {"method": "PUT", "url": f"{public_url}/api/v1/uploads/{f.upload_token}",
@@ -105,18 +114,18 @@ def receive_upload(transaction: Transaction, store, token: str, content_length: 
     return {"file_id": file_id, "size": stored.size, "sha256": stored.sha256, "state": state}
 
 
-def complete_upload(transaction: Transaction, store, outbox, tenant_of: TenantOf, file_id: str,
+def complete_upload(transaction: Transaction, store, outbox, caller_of: CallerOf, file_id: str,
                     parts: list | None) -> dict:
     """The portal says the bytes are up: verify them (received already, or stat S3's object after merging
     its parts), then store the file and announce it."""
     with transaction() as session:
-        f = get_file(session, tenant_of(session), file_id)
+        f = get_file(session, caller_of(session).tenant, file_id)
         state, key, upload_id = f.state, f.object_key, f.upload_id
         declared = (f.declared_size, f.declared_sha256)
     size, sha = _verified(store, state, key, upload_id, declared, parts)
     with transaction() as session:
-        tenant = tenant_of(session)
-        return file_json(confirm_file(session, outbox, tenant, get_file(session, tenant, file_id), size, sha))
+        caller = caller_of(session)
+        return file_json(confirm_file(session, outbox, caller, get_file(session, caller.tenant, file_id), size, sha))
 
 
 def _verified(store, state: str, key: str, upload_id: str | None, declared: tuple[int, str],
@@ -147,7 +156,7 @@ def _merge_parts(store, key: str, upload_id: str, parts: list | None) -> None:
                            code="multipart_failed", found=str(exc)[:300]) from None
 
 
-def confirm_file(session, outbox, tenant: Tenant, f: FileRecord, verified_size: int | None,
+def confirm_file(session, outbox, caller: Caller, f: FileRecord, verified_size: int | None,
                  verified_sha: str | None) -> FileRecord:
     """Mark a verified file stored and announce it; the caller did the verification."""
     if f.state == FileState.STORED:
@@ -159,28 +168,31 @@ def confirm_file(session, outbox, tenant: Tenant, f: FileRecord, verified_size: 
         raise mismatch_error(f, verified_size, verified_sha or "")
     sub = session.get(Submission, f.submission_id)
     move_file(session, f, FileState.STORED, at=clock.now())
-    outbox.add(session, "file_uploaded", tenant.id, {
+    _audit(session, caller, "file.stored", f)
+    outbox.add(session, "file_uploaded", caller.tenant.id, {
         "file_id": f.id, "submission_id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track,
         "kind": f.kind, "object_key": f.object_key, "size": f.declared_size, "sha256": f.declared_sha256,
         "content_type": f.content_type, "original_name": f.original_name, "org_id": sub.org_id})
     return f
 
 
-def delete_file(session, outbox, tenant: Tenant, f: FileRecord) -> tuple[FileRecord, dict | None]:
+def delete_file(session, outbox, caller: Caller, f: FileRecord) -> tuple[FileRecord, dict | None]:
     """The file is gone; the second value says how the work left a submitted stage it belonged to."""
     sub = session.get(Submission, f.submission_id)
     lock_for_change(session, sub)
-    definition, track, org = submission_context(session, tenant, sub)
+    definition, track, org = submission_context(session, caller.tenant, sub)
     ensure_editable(session, track, org, sub, "删除文件")
     move_file(session, f, FileState.DELETED)
-    return f, reopen_for_file(session, outbox, sub, track, org, f.kind, "file_deleted", f.original_name, f.id)
+    _audit(session, caller, "file.deleted", f)
+    return f, reopen_for_file(session, outbox, sub, track, org, f.kind, "file_deleted", f.original_name, f.id,
+                              caller=caller)
 
 
-def discard_file(transaction: Transaction, store, outbox, tenant_of: TenantOf, file_id: str) -> dict:
+def discard_file(transaction: Transaction, store, outbox, caller_of: CallerOf, file_id: str) -> dict:
     """DELETE of a file: deleted in one transaction, its bytes (or its unfinished upload) removed after."""
     with transaction() as session:
-        tenant = tenant_of(session)
-        f, reopened = delete_file(session, outbox, tenant, get_file(session, tenant, file_id))
+        caller = caller_of(session)
+        f, reopened = delete_file(session, outbox, caller, get_file(session, caller.tenant, file_id))
         key, upload_id = f.object_key, f.upload_id
     store.abort(key, upload_id)
     return {"id": file_id, "state": FileState.DELETED.value, **({"reopened": reopened} if reopened else {})}
