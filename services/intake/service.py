@@ -26,6 +26,7 @@ from common.messaging import OutboxRelay, handles
 from common.query import QueryValidator, openapi_path
 from common.web import WebPages, page
 from services.intake import operations as ops
+from services.intake.audit_pages import AuditPages
 from services.intake.domain import people
 from services.intake.domain.account_table import parse_account_table
 from services.intake.domain.analysis import analyse_work
@@ -86,7 +87,7 @@ def _page_args(request) -> tuple[int, int]:
     return number("page", 1, 1, 10**6), number("per_page", 50, 1, ops.MAX_PER_PAGE)
 
 
-class IntakeService(PeoplePages):
+class IntakeService(PeoplePages, AuditPages):
     name = "intake"
 
     config = Config()

@@ -245,26 +245,34 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
-def detail_text(detail: Any) -> str:
-    """A row's detail in one line: 「赛道：story；阶段：initial」; empty values left out."""
+# The detail key that names the object for a person (a work's title, a file's name, …), shown in a column
+# of its own; the first one a row has.
+NAME_KEYS = ("title", "name", "filename", "email")
+
+
+def detail_text(detail: Any, leave_out: str | None = None) -> str:
+    """A row's detail in one line: 「赛道：story；阶段：submission」; empty values left out."""
     if detail is None:
         return ""
     if not isinstance(detail, dict):
         return _value_text(detail)
     return "；".join(f"{DETAIL_LABELS.get(k, k)}：{_value_text(v)}" for k, v in detail.items()
-                    if v is not None and v != [] and v != "")
+                    if k != leave_out and v is not None and v != [] and v != "")
 
 
 def row_view(entry: dict) -> dict:
     """A row of the API (audit_json) with what the page and the export show: the time to the second in
-    Beijing time, the object named, the detail in words."""
+    Beijing time, the object named (its kind and id, and the name a person knows it by), the detail in words."""
     label = OBJECT_LABELS.get(entry["object_type"], entry["object_type"])
+    detail = entry["detail"] if isinstance(entry["detail"], dict) else {}
+    name_key = next((k for k in NAME_KEYS if detail.get(k)), None)
     return {**entry, "at_text": in_beijing(entry["at"]).strftime("%Y-%m-%d %H:%M:%S"),
             "object_text": f"{label} {entry['object_id']}" if entry["object_id"] else label,
-            "detail_text": detail_text(entry["detail"])}
+            "object_name": str(detail[name_key]) if name_key else "",
+            "detail_text": detail_text(entry["detail"], name_key)}
 
 
-EXPORT_HEADER = ["时间（北京时间）", "操作人", "操作", "操作代码", "对象", "详情", "来源地址"]
+EXPORT_HEADER = ["时间（北京时间）", "操作人", "操作", "操作代码", "对象", "名称", "详情", "来源地址"]
 
 
 def audit_xlsx(rows: list[dict], title: str) -> bytes:
@@ -281,7 +289,7 @@ def audit_xlsx(rows: list[dict], title: str) -> bytes:
         when = in_beijing(r["at"]).replace(tzinfo=None)  # Excel keeps no zone: the header says Beijing time
         ws.append([xlsx_cell(ws, when, number_format="yyyy-mm-dd hh:mm:ss"),
                    *(xlsx_cell(ws, v) for v in (r["actor"], r["action_label"], r["action"], r["object_text"],
-                                                r["detail_text"], r["address"]))])
+                                                r["object_name"], r["detail_text"], r["address"]))])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
