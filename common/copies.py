@@ -29,11 +29,18 @@ def api_key_copy_model(Base):
     return ApiKeyCopy
 
 
-def record_key_issued(session, keys, tenants, tenant: str, data: dict) -> None:
-    """`api_key_issued`: the key authenticates from now on, and names its tenant."""
-    session.merge(keys(key_hash=data["key_hash"], tenant=tenant, tenant_kind=data["tenant_kind"], revoked=False))
+def record_key_issued(session, keys, tenants, tenant: str, data: dict, needs: tuple[str, ...] = ()) -> None:
+    """`api_key_issued`: the key authenticates from now on, and names its tenant.
+
+    `needs`: the scopes of which a key must have one to be used here (at notify a portal's or a dashboard's,
+    on review's pages a manager's); a key without any is not kept, so it authenticates nothing here.
+    A key from before scopes has every scope.
+    """
     if data.get("tenant_name"):
         name_tenant(session, tenants, tenant, data["tenant_name"])
+    if needs and "scopes" in data and not set(needs) & set(data["scopes"]):
+        return
+    session.merge(keys(key_hash=data["key_hash"], tenant=tenant, tenant_kind=data["tenant_kind"], revoked=False))
 
 
 def record_key_revoked(session, keys, web_sessions, data: dict) -> None:

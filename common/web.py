@@ -535,7 +535,8 @@ class WebPages(DependencyProvider):
         """
         from common import handoff
 
-        subject = "ticket"
+        # counted per client address: forged tickets from one place must not stop everyone's sign-in
+        subject = "ticket:" + self.limits.client_of(request)
         wait = self.limits.sign_in_wait(self.limits.client_of(request), subject)
         if wait is not None:
             raise DomainError(f"登录失败次数过多。请 {max(1, round(wait))} 秒后再试。", code="too_many_sign_ins", status=429)

@@ -48,6 +48,13 @@ class ApiKey(Base):
     label = Column(String(200), nullable=False, default="")
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     revoked_at = Column(UTCDateTime, nullable=True)
+    # scoped credentials (domain/keys.py): NULL scopes = a key from before scopes, with every scope
+    scopes = Column(JSON, nullable=True)
+    account_id = Column(String(32), nullable=True)  # a person's own key; NULL: the tenant's integration key
+    expires_at = Column(UTCDateTime, nullable=True)  # NULL only for keys from before scopes
+    last_used_at = Column(UTCDateTime, nullable=True)  # moved at most once a minute
+    last_used_from = Column(String(64), nullable=True)
+    rotated_from = Column(String(32), nullable=True)  # the key this one succeeded
 
 
 class Org(Base):

@@ -34,7 +34,7 @@ def record_tenant_registered(session, event) -> None:
 
 
 def record_api_key_issued(session, event) -> None:
-    record_key_issued(session, ApiKeyCopy, TenantName, event.tenant, event.data)
+    record_key_issued(session, ApiKeyCopy, TenantName, event.tenant, event.data, needs=("submit", "read:feeds"))
 
 
 def record_api_key_revoked(session, event) -> None:

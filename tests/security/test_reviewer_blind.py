@@ -35,7 +35,9 @@ REVIEW_ACCESS = {
     ("POST", "/sign-in"): "public",
     ("GET", "/sign-in/<string:token>"): "public",
     ("POST", "/sign-in/<string:token>"): "public",
+    ("POST", "/sign-in/ticket"): "public",  # a person handed on from intake (common.handoff)
     ("POST", "/sign-out"): "reviewer",
+    ("GET", "/tasks"): "reviewer",  # a person's task list across rounds
     ("GET", "/files/<string:token>"): "reviewer",
     ("GET", "/queue"): "reviewer",
     ("GET", "/works/<string:assignment_id>"): "reviewer",

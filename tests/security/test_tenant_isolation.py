@@ -61,6 +61,11 @@ ACCESS = {
     ("post", "/api/v1/accounts/{account_id}/disable"): "foreign",
     ("post", "/api/v1/accounts/{account_id}/enable"): "foreign",
     ("get", "/api/v1/audit"): "own",
+    # Keys (issue #15): a tenant lists and issues only its own; another tenant's key id reads as a missing one.
+    ("get", "/api/v1/keys"): "own",
+    ("post", "/api/v1/keys"): "own",
+    ("post", "/api/v1/keys/{key_id}/rotate"): "foreign",
+    ("delete", "/api/v1/keys/{key_id}"): "foreign",
 }
 METHODS = {"get", "put", "post", "patch", "delete"}
 
@@ -95,8 +100,10 @@ def two_universities(intake):  # noqa: F811
                                               "grants": [{"role": "org_admin", "org_id": org}]})
     assert r.status_code == 201, r.text
     account = r.json()
+    r = seu("POST", "/api/v1/keys", json={"label": "东南大学秘密门户", "scopes": ["submit"]})
+    assert r.status_code == 201, r.text
     ids = {"campaign_id": "siyige-2020-seu", "org_id": org, "submission_id": work["id"], "file_id": file_id,
-           "account_id": account["id"], "grant_id": account["grants"][0]["id"]}
+           "account_id": account["id"], "grant_id": account["grants"][0]["id"], "key_id": r.json()["id"]}
     return intake, ids
 
 
@@ -160,6 +167,8 @@ def test_another_universitys_objects_answer_like_missing_ones_on_every_endpoint(
     assert seu("GET", f"/api/v1/files/{ids['file_id']}").status_code == 200
     account = seu("GET", f"/api/v1/accounts/{ids['account_id']}").json()
     assert account["state"] == "invited" and [g["id"] for g in account["grants"]] == [ids["grant_id"]]
+    keys = {k["id"]: k for k in seu("GET", "/api/v1/keys").json()["items"]}
+    assert keys[ids["key_id"]]["state"] == "active" and len(keys) == 2  # not rotated, not revoked
 
 
 @pytest.mark.parametrize("caller", ["wust", "ministry"])
@@ -167,7 +176,7 @@ def test_lists_and_own_data_never_show_another_universitys_objects(two_universit
     env, ids = two_universities
     wust = env[caller]
     planted = [PLANTED_TITLE, PLANTED_FILE, "东南大学延期理由", "计算机科学与工程学院党委", "东南大学秘密人员",
-               "secret.person@seu.edu.cn", *ids.values()]
+               "secret.person@seu.edu.cn", "东南大学秘密门户", *ids.values()]
     planted.remove("siyige-2020-seu")  # campaign ids are listed only if visible; checked separately below
     for (method, path), access in sorted(ACCESS.items()):
         if access != "own" or method != "get":
@@ -203,6 +212,7 @@ NOTIFY_ACCESS = {
     ("GET", "/static/<path:name>"): "public",
     ("GET", "/sign-in"): "public",
     ("POST", "/sign-in"): "public",
+    ("POST", "/sign-in/ticket"): "public",  # a person handed on from intake (common.handoff)
     ("POST", "/sign-out"): "own",
     ("GET", "/dashboard"): "own",
     ("GET", "/api/v1/feed/progress"): "own",

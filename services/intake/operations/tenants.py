@@ -4,14 +4,17 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from common import clock
 from common.auth import bearer_key, hash_key, invalid_key
-from common.errors import Conflict, Forbidden, InvalidInput
+from common.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from common.events import TENANT
+from common.locale import beijing_minute
 from common.text import LineProblem, single_line_problem
+from services.intake.domain import keys
 from services.intake.models import ApiKey, Tenant
 
 MINISTRY = "ministry"
@@ -38,22 +41,43 @@ def create_tenant(session, slug: str, name: str, kind: str = "university", conta
     return tenant
 
 
-def issue_key(session, outbox, tenant_id: str, label: str = "") -> str:
-    """Create an API key; the plain key is returned once and never stored."""
+def issue_key(session, outbox, tenant_id: str, label: str = "", scopes: list[str] | None = None,
+              days: int | None = None, account_id: str | None = None, rotated_from: str | None = None) -> str:
+    """Create an API key; the plain key is returned once and never stored.
+
+    `scopes` None and `days` None: the operator's key of old (every scope, no expiry; `admin issue-key`).
+    """
     key = "sk_" + secrets.token_urlsafe(32)
     tenant = session.get(Tenant, tenant_id)
-    session.add(ApiKey(tenant_id=tenant_id, key_hash=hash_key(key), prefix=key[:10], label=label))
-    outbox.add(session, "api_key_issued", tenant_id, {"key_hash": hash_key(key), "tenant_kind": tenant.kind,
-                                                           "tenant_name": tenant.name})
+    expires = clock.now() + timedelta(days=days) if days is not None else None
+    session.add(ApiKey(tenant_id=tenant_id, key_hash=hash_key(key), prefix=key[:10], label=label, scopes=scopes,
+                       account_id=account_id, expires_at=expires, rotated_from=rotated_from, created_at=clock.now()))
+    data = {"key_hash": hash_key(key), "tenant_kind": tenant.kind, "tenant_name": tenant.name}
+    if scopes is not None:
+        data["scopes"] = sorted(scopes)
+    outbox.add(session, "api_key_issued", tenant_id, data)
     return key
+
+
+def _revoke(session, outbox, key: ApiKey) -> None:
+    key.revoked_at = clock.now()
+    outbox.add(session, "api_key_revoked", key.tenant_id, {"key_hash": key.key_hash})
 
 
 def revoke_keys(session, outbox, prefix: str) -> int:
     keys = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))).all()
     for k in keys:
-        k.revoked_at = clock.now()
-        outbox.add(session, "api_key_revoked", k.tenant_id, {"key_hash": k.key_hash})
+        _revoke(session, outbox, k)
     return len(keys)
+
+
+def expire_keys(session, outbox) -> int:
+    """Revoke the keys whose time is up (a rotated key's overlap, a year's life): review and notify drop them too."""
+    due = session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None), ApiKey.expires_at.is_not(None),
+                                               ApiKey.expires_at <= clock.now()).with_for_update()).all()
+    for k in due:
+        _revoke(session, outbox, k)
+    return len(due)
 
 
 @dataclass(frozen=True)
@@ -67,21 +91,36 @@ class Caller:
     address: str | None = None  # the client's address (common.http.client_address)
 
 
-def _key_row(session, headers) -> ApiKey:
+_TOUCH_EVERY = timedelta(minutes=1)  # a key's last use is written at most once a minute: not a write per call
+
+
+def _key_row(session, headers, needs: str = keys.ANY, address: str | None = None) -> ApiKey:
+    """The key of the request, valid now and holding the scope `needs`: else 401 (unknown, revoked, expired)
+    or 403 (a scope it lacks). Its last use (time, address) is kept."""
     key = bearer_key(headers)
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    now = clock.now()
     if row is None or row.revoked_at is not None:
         raise invalid_key(key)
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthorized(f"密钥 {row.prefix}… 已于 {beijing_minute(row.expires_at)} 过期。请使用轮换后的新密钥，"
+                           "或请单位管理员签发新密钥（POST /api/v1/keys）。", code="key_expired",
+                           expected="未过期的密钥", found=row.prefix)
+    if not keys.allows(row.scopes, needs):
+        raise Forbidden(keys.scope_refusal(needs, row.scopes), code="key_scope", expected=str(needs),
+                        found=sorted(keys.scopes_of(row.scopes)))
+    if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY or row.last_used_from != address:
+        row.last_used_at, row.last_used_from = now, address
     return row
 
 
-def authenticate(session, headers) -> Tenant:
-    return session.get(Tenant, _key_row(session, headers).tenant_id)
+def authenticate(session, headers, needs: str = keys.ANY, address: str | None = None) -> Tenant:
+    return session.get(Tenant, _key_row(session, headers, needs, address).tenant_id)
 
 
-def key_caller(session, headers, address: str | None = None) -> Caller:
+def key_caller(session, headers, address: str | None = None, needs: str = keys.ANY) -> Caller:
     """The caller of a request made with an API key: its tenant's owner, named by the key's prefix and label."""
-    row = _key_row(session, headers)
+    row = _key_row(session, headers, needs, address)
     actor = f"key:{row.prefix}" + (f" ({row.label})" if row.label else "")
     return Caller(tenant=session.get(Tenant, row.tenant_id), actor=actor[:200], who="单位管理员", address=address)
 

@@ -30,7 +30,7 @@ def record_orgs(session, tenant: str, data: dict) -> None:
 
 
 def record_key(session, tenant: str, data: dict) -> None:
-    copies.record_key_issued(session, ApiKeyCopy, TenantCopy, tenant, data)
+    copies.record_key_issued(session, ApiKeyCopy, TenantCopy, tenant, data, needs=("admin",))  # rounds are managed on its pages
 
 
 def revoke_key(session, data: dict) -> None:

@@ -1,0 +1,96 @@
+"""A tenant's API keys as its managers see them: list, issue with scopes and a lifetime, rotate with overlap, revoke.
+
+The plain key is shown once, in the answer that issues it; only its SHA-256 is kept. Issuing and revoking
+reach review and notify as `api_key_issued` / `api_key_revoked` through the outbox, in the same transaction,
+with the audit row. The rules (scopes, lifetimes, overlaps) are in domain/keys.py.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from common import clock
+from common.errors import NotFound, Unprocessable
+from common.locale import in_beijing
+from services.intake.domain import keys
+from services.intake.models import ApiKey
+from services.intake.operations.audit import record_by
+from services.intake.operations.tenants import Caller, _revoke, expire_keys, issue_key  # noqa: F401  (expire_keys: the timer's)
+
+
+def _when(moment) -> str | None:
+    return in_beijing(moment).isoformat() if moment else None
+
+
+def key_json(row: ApiKey) -> dict:
+    now = clock.now()
+    state = ("revoked" if row.revoked_at else "expired" if row.expires_at and row.expires_at <= now else "active")
+    return {"id": row.id, "prefix": row.prefix, "label": row.label, "scopes": sorted(keys.scopes_of(row.scopes)),
+            "legacy": row.scopes is None, "account_id": row.account_id, "state": state,
+            "created_at": _when(row.created_at), "expires_at": _when(row.expires_at),
+            "last_used_at": _when(row.last_used_at), "last_used_from": row.last_used_from,
+            "revoked_at": _when(row.revoked_at), "rotated_from": row.rotated_from}
+
+
+def list_keys(session, caller: Caller) -> dict:
+    rows = session.scalars(select(ApiKey).where(ApiKey.tenant_id == caller.tenant.id)
+                           .order_by(ApiKey.created_at.desc(), ApiKey.id)).all()
+    return {"items": [key_json(r) for r in rows]}
+
+
+def _own_key(session, caller: Caller, key_id: str) -> ApiKey:
+    row = session.get(ApiKey, key_id, with_for_update=True)
+    if row is None or row.tenant_id != caller.tenant.id:
+        raise NotFound(f"本单位没有编号为 {key_id[:40]} 的密钥。请用 GET /api/v1/keys 查看本单位的密钥。",
+                       code="key_not_found", found=key_id[:40])
+    return row
+
+
+def _invalid(problems) -> Unprocessable:
+    return Unprocessable("密钥未签发：" + "；".join(p.message for p in problems), code="key_invalid",
+                         details=[p.as_detail() for p in problems])
+
+
+def create_key(session, outbox, caller: Caller, body: dict) -> dict:
+    """An integration key (a portal's, a dashboard's) of the caller's tenant: 201 with the key, shown once."""
+    label, scopes = body.get("label"), body.get("scopes")
+    days = body.get("expires_in_days", keys.DEFAULT_KEY_DAYS)
+    problems = keys.new_key_problems(label, scopes, days, for_person=False)
+    if problems:
+        raise _invalid(problems)
+    key = issue_key(session, outbox, caller.tenant.id, label.strip(), sorted(set(scopes)), days)
+    row = session.scalar(select(ApiKey).where(ApiKey.prefix == key[:10], ApiKey.tenant_id == caller.tenant.id)
+                         .order_by(ApiKey.created_at.desc()))
+    record_by(session, caller, "key.issued", "api_key", row.id, {"prefix": row.prefix, "label": row.label,
+                                                                "scopes": row.scopes, "days": days})
+    return {**key_json(row), "key": key}
+
+
+def rotate_key(session, outbox, caller: Caller, key_id: str, body: dict) -> dict:
+    """A successor with the same label, scopes and lifetime; the old key lives on for the overlap, then expires."""
+    old = _own_key(session, caller, key_id)
+    hours = body.get("overlap_hours", keys.DEFAULT_OVERLAP_HOURS)
+    problem = keys.overlap_problem(hours)
+    if problem is not None:
+        raise _invalid([problem])
+    if old.revoked_at is not None:
+        raise Unprocessable(f"密钥 {old.prefix}… 已停用，不能轮换。请签发新密钥（POST /api/v1/keys）。",
+                            code="key_revoked", found=old.prefix)
+    days = keys.DEFAULT_KEY_DAYS
+    key = issue_key(session, outbox, caller.tenant.id, old.label, old.scopes, days, account_id=old.account_id,
+                    rotated_from=old.id)
+    until = clock.now() + keys.overlap(hours)
+    old.expires_at = min(old.expires_at, until) if old.expires_at else until
+    if hours == 0:
+        _revoke(session, outbox, old)
+    new = session.scalar(select(ApiKey).where(ApiKey.rotated_from == old.id).order_by(ApiKey.created_at.desc()))
+    record_by(session, caller, "key.rotated", "api_key", old.id, {"prefix": old.prefix, "successor": new.prefix,
+                                                                 "old_expires_at": _when(old.expires_at)})
+    return {**key_json(new), "key": key, "previous": key_json(old)}
+
+
+def revoke_key(session, outbox, caller: Caller, key_id: str) -> dict:
+    row = _own_key(session, caller, key_id)
+    if row.revoked_at is None:
+        _revoke(session, outbox, row)
+        record_by(session, caller, "key.revoked", "api_key", row.id, {"prefix": row.prefix, "label": row.label})
+    return key_json(row)
