@@ -396,6 +396,30 @@ CATALOGUE: dict[str, EventType] = {
             }, {"tenant_name": {"type": "string"}, "root_campaign_id": ID}),
             subscribers=("review.on_submission_forwarded", "notify.on_submission_forwarded"),
         ),
+        EventType(
+            name="supervision_reminded",
+            source="intake",
+            version=1,
+            description="A person chasing laggards (督查) reminded, in one action, every org of their scope that has "
+            "not submitted a track's stage (from the ministry: every university that has forwarded nothing in the "
+            "track); carries each recipient's contact, the stage it owes, its deadline and how late, and who asks. "
+            "Notify mails each recipient once. Intake reminds an org at most once per track and day.",
+            data_schema=_object({
+                "campaign_id": ID, "campaign_title": {"type": "string"}, "track": TRACK,
+                "track_label": {"type": "string"}, "tenant_name": {"type": "string"}, "requested_at": TIMESTAMP,
+                # the person who asks, and how their role reads (部门管理员（党委宣传部）): whom the orgs contact
+                "asked_by": _object({"account_id": ID, "name": {"type": "string"}, "email": {"type": "string"},
+                                     "role": {"type": "string"}}),
+                "recipients": {"type": "array", "minItems": 1, "maxItems": 20000, "items": _object(
+                    {"org_id": ID,  # a university's tenant slug when the ministry reminds
+                     "name": {"type": "string"}, "level": LEVEL, "contact_email": {"type": "string"},
+                     "stage": {"type": "string"}, "stage_label": {"type": "string"},
+                     "deadline": {"type": ["string", "null"], "format": "date-time"},
+                     "days_late": {"type": "integer", "minimum": 0}},
+                    {"contact_name": {"type": ["string", "null"]}})},
+            }),
+            subscribers=("notify.on_supervision_reminded",),
+        ),
     ]
 }
 

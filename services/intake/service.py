@@ -35,6 +35,7 @@ from services.intake.models import OutboxMessage, ProcessedEvent, WebSession
 from services.intake.operations import keys as ops_keys
 from services.intake.passwords import hash_off_loop
 from services.intake.people_pages import PeoplePages
+from services.intake.supervision_pages import SupervisionPages
 
 HERE = Path(__file__).resolve().parent
 OPENAPI_PATH = HERE / "openapi.yaml"
@@ -92,7 +93,7 @@ def _page_args(request) -> tuple[int, int]:
     return number("page", 1, 1, 10**6), number("per_page", 50, 1, ops.MAX_PER_PAGE)
 
 
-class IntakeService(PeoplePages, AuditPages):
+class IntakeService(PeoplePages, AuditPages, SupervisionPages):
     name = "intake"
 
     config = Config()

@@ -131,6 +131,25 @@ def queue_selection_results(session, templates, event) -> None:
                          "to_level_label": LEVEL_LABELS.get(d["to_level"] or "", "")})
 
 
+def queue_supervision_reminders(session, templates, event) -> int:
+    """督办: one mail to each org (or university) a person reminded, to the contact the event carries; the same
+    event mails each recipient once. How many were added."""
+    d = event.data
+    asked = d["asked_by"]
+    queued = 0
+    for r in d["recipients"]:
+        queued += enqueue(session, templates, kind="supervision_reminder", tenant=event.tenant,
+                          recipient=r["contact_email"], dedupe_key=f"supervision:{event.event_id}:{r['org_id']}",
+                          context={"org_name": r["name"], "contact_name": r.get("contact_name"),
+                                   "university": r["level"] == "university", "campaign": d["campaign_title"],
+                                   "track": d["track_label"], "stage": r["stage_label"],
+                                   "deadline": beijing(r["deadline"]) if r["deadline"] else None,
+                                   "days_late": r["days_late"], "tenant_name": d["tenant_name"],
+                                   "asked_by": asked["name"], "asked_role": asked["role"],
+                                   "asked_email": asked["email"]})
+    return queued
+
+
 # ------------------------------------------------------------------ mails of notify's own
 
 

@@ -339,6 +339,11 @@ class NotifyService(SignInPages):
                                             event.data.get("intake_session"))
         log.info("account %s: %d web sessions ended (%s)", event.data["account_id"], ended, event.data["reason"])
 
+    @handles("supervision_reminded", once=True)
+    def on_supervision_reminded(self, session, event):
+        """督办: a person reminded the orgs (or universities) behind in a track; each is mailed once."""
+        messages.queue_supervision_reminders(session, self.mail.templates, event)
+
     @handles("reviewer_invited", once=True)
     def on_reviewer_invited(self, session, event):
         messages.queue_reviewer_invite(session, self.mail.templates, event)

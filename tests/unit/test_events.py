@@ -149,6 +149,14 @@ SAMPLE_DATA: dict[str, dict] = {
                    "content_type": "image/jpeg"}],
         "tenant_name": "东南大学", "root_campaign_id": "siyige-2020",
     },
+    "supervision_reminded": {
+        "campaign_id": "wust.siyige-2020-wust", "campaign_title": "让党旗始终高高飘扬（武汉科技大学）", "track": "material",
+        "track_label": "教育素材", "tenant_name": "武汉科技大学", "requested_at": "2020-10-16T01:00:00+00:00",
+        "asked_by": {"account_id": "a-1", "name": "王宣传", "email": "wangxc@wust.edu.cn", "role": "部门管理员（党委宣传部）"},
+        "recipients": [{"org_id": "o-1", "name": "资源与环境工程学院党委", "level": "level2",
+                        "contact_email": "zh@wust.edu.cn", "contact_name": "张老师", "stage": "submission",
+                        "stage_label": "提交作品", "deadline": "2020-10-15T23:59:59+08:00", "days_late": 1}],
+    },
 }
 
 # For each type: an id its data requires (to drop) — the first required key.
