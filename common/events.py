@@ -192,7 +192,7 @@ CATALOGUE: dict[str, EventType] = {
             version=1,
             description="An API key was issued; carries only its SHA-256, so services facing callers can "
             "authenticate without reading intake's tables, and its scopes (absent: every scope, a key from before "
-            "scopes): notify takes keys with read:feeds, review's pages keys with admin. An expired key is revoked.",
+            "scopes): notify takes keys with submit or read:feeds, review's pages keys with admin. An expired key is revoked.",
             data_schema=_object({"key_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                                  "tenant_kind": {"enum": ["university", "ministry"]},
                                  "tenant_name": {"type": "string"}},

@@ -281,6 +281,17 @@ class AccountLink(Base):
     __table_args__ = (Index("ix_account_links_account_purpose", "account_id", "purpose"),)
 
 
+class SsoProvider(Base):
+    """A tenant's own identity provider (OpenID Connect, services/intake/sso.py): one per tenant."""
+
+    __tablename__ = "sso_providers"
+    tenant_id = Column(String(64), ForeignKey("tenants.id"), primary_key=True)
+    settings = Column(JSON, nullable=False)  # issuer, client_id, claims, scopes, grant rules: never the secret
+    client_secret = Column(Text, nullable=False)  # sealed (AES-GCM, a key derived from WEB_SECRET): operations/sso.py
+    updated_by = Column(String(200), nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
 class AuditEntry(Base):
     """Who did what, to which object, when and from where. Append-only: nothing updates or deletes a row
     (tests/unit/test_audit_append_only.py walks the code; the migration adds triggers that refuse both)."""

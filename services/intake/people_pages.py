@@ -17,12 +17,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import segno
+from eventlet import tpool
 
 from common import handoff
 from common.errors import DomainError
-from common.web import page, redirect, session_key, static_file
+from common.web import Signer, page, redirect, session_key, static_file
+from services.intake import sso
 from services.intake.domain import people, signin
-from services.intake.operations import signin as ops_signin
+from services.intake.operations import signin as ops_signin, sso as ops_sso
 from services.intake.operations.sessions import principal_of
 from services.intake.passwords import hash_off_loop, verify_off_loop
 
@@ -30,6 +32,8 @@ HERE = Path(__file__).resolve().parent
 # where a signed-in person may be handed on to, and what it is called on the pages
 DESTINATIONS = {"review": "评审系统", "notify": "进度看板与作品库"}
 PERSON, SECOND_FACTOR, ENROL = "person", "second_factor", "enrol"
+SSO_FLOW_COOKIE = "intake_sso_flow"
+SSO_FLOW_TTL_S = 10 * 60  # from leaving for the provider to coming back
 
 
 def _destination(raw: str | None) -> str | None:
@@ -93,13 +97,19 @@ class PeoplePages:
 
     # ------------------------------------------------------------------ password, then the second factor
 
+    def _sign_in_page(self, request, status: int = 200, **context):
+        """The sign-in form, with a button for each tenant whose people sign in through their own provider."""
+        with self.db.transaction() as session:
+            providers = ops_sso.providers(session)
+        return self.web.render("sign_in.html", None, status, request=request, providers=providers, **context)
+
     @page("GET", "/sign-in")
     def sign_in_form(self, request):
         visitor = self.web.visitor(request)
         to = _destination(request.args.get("to"))
         if visitor is not None and visitor["role"] == PERSON:
             return redirect(self._home_url(to))
-        return self.web.render("sign_in.html", None, request=request, to=to)
+        return self._sign_in_page(request, to=to)
 
     @page("POST", "/sign-in")
     def sign_in(self, request):
@@ -114,7 +124,7 @@ class PeoplePages:
         # Argon2id off the loop; an unknown address costs the same as a known one (no timing tells)
         if not verify_off_loop(found.password_hash, form.get("password", "")):
             self.web.failed(request, subject)
-            return self.web.render("sign_in.html", None, 401, request=request, to=to, email=email, error=(
+            return self._sign_in_page(request, 401, to=to, email=email, error=(
                 "邮箱或密码不正确，或账号尚未激活、已停用。请核对后重试；忘记密码请点“忘记密码”。"))
         with self.db.transaction() as session:
             return self._after_first_factor(session, found.account_id, to, "password", request)
@@ -289,3 +299,51 @@ class PeoplePages:
             return self.web.render("reset.html", None, exc.status, request=request, token=token, view=gone)
         return self.web.render("sign_in.html", None, request=request, email=view.email,
                                notice="新密码已设置，所有已登录的会话均已退出。请用新密码登录。")
+
+    # ------------------------------------------------------------------ single sign-on (统一身份认证)
+
+    def _sso_signer(self) -> Signer:
+        return Signer(self.web.secret, "intake/sso-flow")
+
+    def _sso_callback(self, tenant: str) -> str:
+        return f"{self.config['PUBLIC_URL'].rstrip('/')}/sso/{tenant}/callback"
+
+    @page("GET", "/sso/<string:tenant>/start")
+    def sso_start(self, request, tenant):
+        """Off to the tenant's provider; the flow's state, nonce and PKCE verifier wait in a signed cookie."""
+        to = _destination(request.args.get("to"))
+        with self.db.transaction() as session:
+            _, settings = ops_sso.provider_settings(session, tenant, self.web.secret)
+        url, state, nonce, verifier = tpool.execute(sso.begin, settings, self._sso_callback(tenant))  # blocks on HTTP
+        response = redirect(url)
+        flow = self._sso_signer().sign({"t": tenant, "s": state, "n": nonce, "v": verifier, "to": to}, SSO_FLOW_TTL_S)
+        # Lax: the provider's redirect back is a top-level GET, which carries it; no other site's request does
+        response.set_cookie(SSO_FLOW_COOKIE, flow, max_age=SSO_FLOW_TTL_S, httponly=True, samesite="Lax",
+                            secure=self.web.sessions.secure, path="/sso/")
+        return response
+
+    @page("GET", "/sso/<string:tenant>/callback")
+    def sso_callback(self, request, tenant):
+        subject = "sso:" + tenant[:64]
+        wait = self.web.limits.sign_in_wait(self._client(request), subject)
+        if wait is not None:
+            return self._sign_in_page(request, 429, error=f"登录失败次数过多。请 {max(1, round(wait))} 秒后再试。")
+        flow = self._sso_signer().unsign(request.cookies.get(SSO_FLOW_COOKIE, ""))
+        if not flow or flow.get("t") != tenant:
+            return self._sign_in_page(request, 400, error=(
+                "统一身份认证的登录流程已过期（10 分钟内有效）或不是从本平台开始的。请在本页重新点击“统一身份认证登录”。"))
+        try:
+            with self.db.transaction() as session:
+                tenant_row, settings = ops_sso.provider_settings(session, tenant, self.web.secret)
+            claims = tpool.execute(sso.finish, settings, self._sso_callback(tenant), request.args, flow["s"], flow["n"],
+                                   flow["v"])
+            identity = sso.claims_to_identity(settings, claims)
+            with self.db.transaction() as session:
+                account = ops_sso.account_for(session, session.merge(tenant_row), settings, identity,
+                                              sso.claims_to_grants(settings, claims), self._client(request))
+                response = self._after_first_factor(session, account.id, flow.get("to"), "sso", request)
+        except DomainError as exc:
+            self.web.failed(request, subject)
+            response = self._sign_in_page(request, exc.status, error=exc.message)
+        response.delete_cookie(SSO_FLOW_COOKIE, path="/sso/")
+        return response

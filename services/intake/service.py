@@ -32,7 +32,7 @@ from services.intake.domain.account_table import parse_account_table
 from services.intake.domain.analysis import analyse_work
 from services.intake.domain.orgs import parse_org_table, render_template_xlsx
 from services.intake.models import OutboxMessage, ProcessedEvent, WebSession
-from services.intake.operations import keys as ops_keys
+from services.intake.operations import keys as ops_keys, sso as ops_sso
 from services.intake.passwords import hash_off_loop
 from services.intake.people_pages import PeoplePages
 from services.intake.supervision_pages import SupervisionPages
@@ -387,6 +387,24 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
     def revoke_key(self, request, key_id):
         with self.db.transaction() as session:
             return ops_keys.revoke_key(session, self.outbox, self._caller(session, request), key_id)
+
+    # ------------------------------------------------------------------ single sign-on
+
+    @api("GET", "/api/v1/sso")
+    def get_sso(self, request):
+        with self.db.transaction() as session:
+            return ops_sso.get_sso(session, self._caller(session, request))
+
+    @api("PUT", "/api/v1/sso")
+    def configure_sso(self, request):
+        body = schemas.validate(read_json(request), "SsoUpdate")
+        with self.db.transaction() as session:
+            return ops_sso.configure_sso(session, self._caller(session, request), body, self.web.secret)
+
+    @api("DELETE", "/api/v1/sso")
+    def remove_sso(self, request):
+        with self.db.transaction() as session:
+            return ops_sso.remove_sso(session, self._caller(session, request))
 
     # ------------------------------------------------------------------ people and the audit log
 

@@ -98,7 +98,8 @@ def test_an_expert_signs_in_with_a_password_is_handed_on_and_signing_out_ends_it
     [ended] = events(db, "account_sessions_ended")
     assert ended["data"]["account_id"] == account_id and ended["data"]["reason"] == "signed_out"
     assert ended["data"]["intake_session"] == held["session"]
-    actions = [e["action"] for e in intake["seu"]("GET", "/api/v1/audit").json()["items"]]
+    actions = [e["action"] for e in intake["seu"]("GET", "/api/v1/audit").json()["items"]
+               if e["action"].startswith("account.")]  # the fixture's org list and the seed's campaigns are logged too
     assert actions[:2] == ["account.signed_out", "account.signed_in"]
 
 
@@ -144,7 +145,8 @@ def test_a_department_admin_must_enrol_a_second_factor_and_give_a_code_each_time
     r = post_form(web2, f"{base}/sign-in/code", page.text, code=later)
     assert r.status_code == 303 and r.headers["Location"] == "/"
     assert signed_in_as(web2, base) == "王宣传"
-    actions = [e["action"] for e in intake["seu"]("GET", "/api/v1/audit").json()["items"]]
+    actions = [e["action"] for e in intake["seu"]("GET", "/api/v1/audit").json()["items"]
+               if e["action"].startswith("account.")]  # the fixture's org list and the seed's campaigns are logged too
     assert actions[:3] == ["account.signed_in", "account.signed_in", "account.second_factor_enrolled"]
 
 

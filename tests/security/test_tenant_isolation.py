@@ -66,6 +66,9 @@ ACCESS = {
     ("post", "/api/v1/keys"): "own",
     ("post", "/api/v1/keys/{key_id}/rotate"): "foreign",
     ("delete", "/api/v1/keys/{key_id}"): "foreign",
+    ("get", "/api/v1/sso"): "own",  # one provider per tenant, its own
+    ("put", "/api/v1/sso"): "own",
+    ("delete", "/api/v1/sso"): "own",
 }
 METHODS = {"get", "put", "post", "patch", "delete"}
 

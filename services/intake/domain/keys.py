@@ -73,6 +73,9 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/keys"): Scope.ADMIN,
     ("POST", "/api/v1/keys/{key_id}/rotate"): Scope.ADMIN,
     ("DELETE", "/api/v1/keys/{key_id}"): Scope.ADMIN,
+    ("GET", "/api/v1/sso"): Scope.ADMIN,
+    ("PUT", "/api/v1/sso"): Scope.ADMIN,
+    ("DELETE", "/api/v1/sso"): Scope.ADMIN,
 }
 
 

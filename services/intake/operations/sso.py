@@ -1,0 +1,182 @@
+"""A tenant's single sign-on (统一身份认证) as intake keeps it: its settings, and the account a provider's person is.
+
+The protocol is services/intake/sso.py (OpenID Connect over Authlib, no framework); this module stores one
+provider per tenant (the client secret sealed with a key derived from WEB_SECRET: a copy of the database
+alone opens no provider), and turns a verified identity into an account of that tenant:
+
+- found by e-mail among the people whose home is the tenant (a person of another tenant is not the
+  tenant's to sign in; staff numbers come when accounts carry them);
+- created, active and without a password, when the tenant's rules give the person at least one grant
+  (nobody gets an account that opens nothing);
+- given the grants the rules name that they do not hold yet (never removed here: a rule that stops
+  matching is the owner's to act on, in the audit log's light).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from dataclasses import asdict
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import func, select
+
+from common import clock
+from common.errors import DomainError, NotFound, Unprocessable
+from common.locale import in_beijing
+from services.intake import sso
+from services.intake.domain import people
+from services.intake.domain.lifecycles import ACCOUNT, AccountState
+from services.intake.domain.people import GrantRequest, OrgFact, Problem
+from services.intake.models import Account, AccountGrant, Org, SsoProvider, Tenant
+from services.intake.operations.audit import record, record_by
+from services.intake.operations.tenants import Caller
+
+# --------------------------------------------------------------------------- the client secret, sealed
+
+
+def _sealing_key(secret: bytes) -> bytes:
+    return hmac.new(secret, b"intake/sso-client-secret", hashlib.sha256).digest()
+
+
+def seal(secret: bytes, plain: str) -> str:
+    nonce = os.urandom(12)
+    return base64.b64encode(nonce + AESGCM(_sealing_key(secret)).encrypt(nonce, plain.encode(), None)).decode()
+
+
+def unseal(secret: bytes, sealed: str) -> str:
+    raw = base64.b64decode(sealed)
+    return AESGCM(_sealing_key(secret)).decrypt(raw[:12], raw[12:], None).decode()
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _rules(raw: list) -> tuple[sso.GrantRule, ...]:
+    return tuple(sso.GrantRule(claim=r.get("claim", ""), value=r.get("value", ""), role=r.get("role", ""),
+                               department=r.get("department"), org_id=r.get("org_id")) for r in raw or [])
+
+
+def settings_of(row: SsoProvider, secret: bytes) -> sso.OidcSettings:
+    s = row.settings
+    return sso.OidcSettings(issuer=s["issuer"], client_id=s["client_id"], client_secret=unseal(secret, row.client_secret),
+                            email_claim=s.get("email_claim", "email"), staff_no_claim=s.get("staff_no_claim"),
+                            match_by=s.get("match_by", "email"), scopes=tuple(s.get("scopes", sso.OidcSettings.scopes)),
+                            grant_rules=_rules(s.get("grant_rules")))
+
+
+def sso_json(row: SsoProvider | None) -> dict:
+    if row is None:
+        return {"configured": False}
+    return {"configured": True, **row.settings, "client_secret_set": True, "updated_by": row.updated_by,
+            "updated_at": in_beijing(row.updated_at).isoformat()}
+
+
+def get_sso(session, caller: Caller) -> dict:
+    return sso_json(session.get(SsoProvider, caller.tenant.id))
+
+
+def _invalid(problems: list[Problem]) -> Unprocessable:
+    return Unprocessable(f"统一身份认证配置未保存：有 {len(problems)} 处问题。" + "；".join(p.message for p in problems),
+                         code="sso_settings_invalid", details=[p.as_detail() for p in problems])
+
+
+def configure_sso(session, caller: Caller, body: dict, secret: bytes) -> dict:
+    """Save the tenant's provider (all or nothing); the secret may be left out to keep the stored one."""
+    row = session.get(SsoProvider, caller.tenant.id, with_for_update=True)
+    client_secret = body.get("client_secret") or (unseal(secret, row.client_secret) if row else "")
+    settings = sso.OidcSettings(
+        issuer=body.get("issuer", ""), client_id=body.get("client_id", ""), client_secret=client_secret,
+        email_claim=body.get("email_claim", "email"), staff_no_claim=body.get("staff_no_claim"),
+        match_by=body.get("match_by", "email"), scopes=tuple(body.get("scopes", sso.OidcSettings.scopes)),
+        grant_rules=_rules(body.get("grant_rules")))
+    orgs = {o.id: OrgFact(o.id, o.name, o.level) for o in session.scalars(select(Org).where(Org.tenant_id == caller.tenant.id))}
+    problems = sso.settings_problems(settings, tenant_kind=caller.tenant.kind, tenant_name=caller.tenant.name, orgs=orgs)
+    if settings.match_by == "staff_no":
+        problems.append(Problem("staff_no_not_yet", "match_by", "email", "staff_no",
+                                "本平台的账号尚未登记工号，暂时只能按邮箱匹配账号。请将 match_by 设为 email。"))
+    if problems:
+        raise _invalid(problems)
+    stored = {k: v for k, v in asdict(settings).items() if k != "client_secret"}
+    stored["scopes"], stored["grant_rules"] = list(settings.scopes), [asdict(r) for r in settings.grant_rules]
+    if row is None:
+        row = SsoProvider(tenant_id=caller.tenant.id)
+        session.add(row)
+    row.settings, row.client_secret = stored, seal(secret, client_secret)
+    row.updated_by, row.updated_at = caller.actor, clock.now()
+    record_by(session, caller, "sso.configured", "sso", caller.tenant.id,
+              {"issuer": settings.issuer, "client_id": settings.client_id, "rules": len(settings.grant_rules),
+               "secret_changed": bool(body.get("client_secret"))})
+    session.flush()
+    sso.forget_providers()  # a changed issuer's metadata must not be served from this process's cache
+    return sso_json(row)
+
+
+def remove_sso(session, caller: Caller) -> dict:
+    row = session.get(SsoProvider, caller.tenant.id, with_for_update=True)
+    if row is not None:
+        session.delete(row)
+        record_by(session, caller, "sso.removed", "sso", caller.tenant.id, {"issuer": row.settings.get("issuer")})
+    return {"configured": False}
+
+
+def providers(session) -> list[dict]:
+    """The tenants whose people may sign in through their own provider (for the sign-in page)."""
+    rows = session.execute(select(Tenant.id, Tenant.name).join(SsoProvider, SsoProvider.tenant_id == Tenant.id)
+                           .order_by(Tenant.name)).all()
+    return [{"tenant": t, "name": n} for t, n in rows]
+
+
+def provider_settings(session, tenant_id: str, secret: bytes) -> tuple[Tenant, sso.OidcSettings]:
+    row = session.get(SsoProvider, tenant_id)
+    if row is None:
+        raise NotFound(f"单位“{tenant_id[:64]}”没有配置统一身份认证。请用邮箱和密码登录，或联系本单位的单位管理员。",
+                       code="sso_not_configured", found=tenant_id[:64])
+    return session.get(Tenant, tenant_id), settings_of(row, secret)
+
+
+# --------------------------------------------------------------------------- a provider's person, as an account
+
+
+def _refused(message: str, code: str, **kw) -> DomainError:
+    return DomainError(message, code=code, status=403, **kw)
+
+
+def account_for(session, tenant: Tenant, settings: sso.OidcSettings, identity: sso.Identity,
+                granted: list[GrantRequest], address: str | None) -> Account:
+    """The tenant's account of the person the provider vouched for: found, or created; with the rules' grants."""
+    actor = f"sso:{settings.issuer}"[:200]
+    account = session.scalar(select(Account).where(Account.email == identity.value).with_for_update())
+    if account is not None and account.home_tenant_id != tenant.id:
+        raise _refused(f"{identity.value} 的账号属于其他单位，不能通过{tenant.name}的统一身份认证登录。"
+                       "请用邮箱和密码（或邮件登录链接）登录。", "sso_other_tenant", found=identity.value)
+    if account is not None and account.state == AccountState.DISABLED:
+        raise _refused("您的账号已停用，不能登录。如有疑问，请联系本单位的单位管理员。", "account_disabled")
+    if account is None:
+        if not granted:
+            raise _refused(f"{identity.value} 在本平台还没有账号，{tenant.name}的授权规则也没有给您任何角色。"
+                           "请联系本单位的单位管理员邀请您。", "sso_no_account", found=identity.value)
+        name = (identity.name or identity.value.partition("@")[0]).strip()[:people.MAX_NAME_LENGTH]
+        account = Account(home_tenant_id=tenant.id, name=name, email=identity.value, created_at=clock.now())
+        ACCOUNT.move(account, AccountState.INVITED)
+        session.add(account)
+        session.flush()
+        record(session, tenant.id, actor, "account.created_by_sso", "account", account.id,
+               {"email": account.email, "subject": identity.subject}, address)
+    if account.state == AccountState.INVITED:  # the provider proved the address: no password needed to begin
+        ACCOUNT.move(account, AccountState.ACTIVE, at=clock.now())
+    for want in granted:
+        held = session.scalar(select(AccountGrant).where(
+            AccountGrant.account_id == account.id, AccountGrant.tenant_id == tenant.id, AccountGrant.role == want.role,
+            func.coalesce(AccountGrant.department, "") == (want.department or ""),
+            func.coalesce(AccountGrant.org_id, "") == (want.org_id or "")))
+        if held is None:
+            grant = AccountGrant(account_id=account.id, tenant_id=tenant.id, role=want.role, department=want.department,
+                                 org_id=want.org_id, granted_by=actor, granted_at=clock.now())
+            session.add(grant)
+            session.flush()
+            record(session, tenant.id, actor, "grant.added", "account", account.id,
+                   {"grant_id": grant.id, "role": want.role, "department": want.department, "org_id": want.org_id,
+                    "by_rule": True}, address)
+    return account
