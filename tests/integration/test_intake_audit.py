@@ -306,3 +306,19 @@ def test_only_owners_read_the_log_and_only_of_their_own_tenants(intake, db):  # 
                for path in ("/audit", "/audit.xlsx") for tenant in ("ministry", "nowhere")]
     assert [a.status_code for a in answers] == [404] * 4
     assert answers[0].text.replace("ministry", "X") == answers[1].text.replace("nowhere", "X")
+
+
+def test_a_key_with_admin_exports_the_log_and_a_portal_key_cannot(intake):  # noqa: F811
+    from tests.integration.test_intake_api import Portal
+
+    seu = intake["seu"]
+    seu.draft("siyige-2020-seu", "story", "计算机科学与工程学院党委", title="=HYPERLINK(\"http://x\")")
+    r = seu("GET", "/api/v1/audit.xlsx", params={"action": "submission.created"})
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    cells = [c.value for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert any("新建作品" in str(v) for v in cells)
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)  # the title stays text
+    error_of(seu("GET", "/api/v1/audit.xlsx", params={"action": "no.such"}), 400, "invalid_query")
+    portal = Portal(intake["base"], seu("POST", "/api/v1/keys", json={"label": "门户", "scopes": ["submit"]}).json()["key"])
+    error_of(portal("GET", "/api/v1/audit.xlsx"), 403, "key_scope")

@@ -61,6 +61,7 @@ ACCESS = {
     ("post", "/api/v1/accounts/{account_id}/disable"): "foreign",
     ("post", "/api/v1/accounts/{account_id}/enable"): "foreign",
     ("get", "/api/v1/audit"): "own",
+    ("get", "/api/v1/audit.xlsx"): "own",
     # Keys (issue #15): a tenant lists and issues only its own; another tenant's key id reads as a missing one.
     ("get", "/api/v1/keys"): "own",
     ("post", "/api/v1/keys"): "own",

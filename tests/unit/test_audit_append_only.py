@@ -85,7 +85,7 @@ def test_the_api_only_reads_the_log():
 
     methods = {(path, m) for path, item in OPENAPI["paths"].items() if "audit" in path for m in item
                if m != "parameters"}
-    assert methods == {("/api/v1/audit", "get")}
+    assert methods == {("/api/v1/audit", "get"), ("/api/v1/audit.xlsx", "get")}
 
 
 def test_the_database_refuses_to_change_or_remove_a_row(tmp_path):
