@@ -182,3 +182,38 @@ def test_grants_are_added_once_removed_by_their_tenant_and_disabling_is_recorded
         assert log["items"][0]["at"].endswith("+08:00")
         assert ops.list_audit(session, seu.tenant, "grant.removed", None, None, 1, 50)["total"] == 1
         assert ops.list_audit(session, caller(session, "wust").tenant, None, None, None, 1, 50)["total"] == 0
+
+
+def _active_owner(store, email, name):
+    _, body = invite(store, "seu", email, {"role": "owner"}, name=name)
+    with store.transaction() as session:
+        token = token_of(invitations_sent(session)[-1])
+        ops.accept_invitation(session, token, hash_password("红旗飘飘党建引领2020"), "10.0.0.8")
+    return body["id"]
+
+
+def test_a_university_keeps_one_owner_the_last_cannot_lose_the_role_or_be_disabled(store):
+    first = _active_owner(store, "boss@seu.edu.cn", "周书记")
+
+    def owner_grant(session, account_id):
+        return session.scalar(select(AccountGrant).where(AccountGrant.account_id == account_id,
+                                                         AccountGrant.role == "owner"))
+
+    for act in ("remove", "disable"):
+        with pytest.raises(DomainError) as caught, store.transaction() as session:
+            seu = caller(session, "seu")
+            account = ops.get_account(session, seu.tenant, first)
+            if act == "remove":
+                ops.remove_grant(session, admin.StandaloneOutbox(), seu, account, owner_grant(session, first).id)
+            else:
+                ops.disable_account(session, admin.StandaloneOutbox(), seu, account)
+        assert caught.value.code == "last_owner" and "唯一的单位管理员" in caught.value.message
+    second = _active_owner(store, "deputy@seu.edu.cn", "吴副书记")
+    with store.transaction() as session:  # with a second owner, the first may step down
+        seu = caller(session, "seu")
+        account = ops.get_account(session, seu.tenant, first)
+        ops.remove_grant(session, admin.StandaloneOutbox(), seu, account, owner_grant(session, first).id)
+    with pytest.raises(DomainError) as caught, store.transaction() as session:
+        seu = caller(session, "seu")
+        ops.disable_account(session, admin.StandaloneOutbox(), seu, ops.get_account(session, seu.tenant, second))
+    assert caught.value.code == "last_owner"

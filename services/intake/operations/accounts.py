@@ -181,12 +181,29 @@ def add_grant(session, caller: Caller, account: Account, body: dict) -> dict:
     return account_json(session, caller.tenant, account)
 
 
+def _keep_an_owner(session, tenant: Tenant, account: Account, doing: str) -> None:
+    """A tenant whose people include an active owner keeps one: the last cannot lose the role or the account.
+
+    Serialised per tenant, so two owners removing each other at once cannot both succeed.
+    """
+    serialize_on(session, "owners", tenant.id)
+    owners = set(session.scalars(select(AccountGrant.account_id).join(Account, Account.id == AccountGrant.account_id)
+                                 .where(AccountGrant.tenant_id == tenant.id, AccountGrant.role == people.Role.OWNER.value,
+                                        Account.state == AccountState.ACTIVE)))
+    if owners == {account.id}:
+        raise Conflict(f"{account.name}是{tenant.name}唯一的单位管理员，不能{doing}：否则没有人能管理本单位的人员、密钥和"
+                       "统一身份认证。请先授予另一位同事单位管理员角色（POST /api/v1/accounts/{id}/grants），再操作。",
+                       code="last_owner", found=account.id)
+
+
 def remove_grant(session, outbox, caller: Caller, account: Account, grant_id: str) -> dict:
     """Remove one of the caller's tenant's grants; the person's sessions everywhere end (they held the old grants)."""
     grant = session.get(AccountGrant, grant_id)
     if grant is None or grant.account_id != account.id or grant.tenant_id != caller.tenant.id:
         raise NotFound(f"{account.name}没有本单位授予的角色 {grant_id}。请用 GET /api/v1/accounts/{account.id} 查看其角色。",
                        code="grant_not_found", found=grant_id)
+    if grant.role == people.Role.OWNER.value:
+        _keep_an_owner(session, caller.tenant, account, "移除其单位管理员角色")
     label = grant_json(grant, _org_names(session, [grant.org_id]))["label"]
     record_by(session, caller, "grant.removed", "account", account.id, {
         "grant_id": grant.id, "role": grant.role, "department": grant.department, "org_id": grant.org_id,
@@ -212,6 +229,7 @@ def disable_account(session, outbox, caller: Caller, account: Account) -> dict:
     _require_home(caller, account, "停用")
     session.refresh(account, with_for_update=True)
     if account.state != AccountState.DISABLED:
+        _keep_an_owner(session, caller.tenant, account, "停用")
         left = ACCOUNT.move(account, AccountState.DISABLED)
         record_by(session, caller, "account.disabled", "account", account.id, {"from": left})
         end_sessions(session, outbox, account.id, "disabled", caller.tenant.id)
