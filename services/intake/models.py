@@ -227,7 +227,7 @@ class Account(Base):
     activated_at = Column(UTCDateTime, nullable=True)
     # the second factor (domain/signin.py): the TOTP secret (base32), set when enrolment starts and
     # trusted once a code from it was given (totp_enabled_at); the last time step accepted, so no code is used twice
-    totp_secret = Column(String(64), nullable=True)
+    totp_secret = Column(String(128), nullable=True)  # sealed (sealing.py)
     totp_enabled_at = Column(UTCDateTime, nullable=True)
     totp_last_step = Column(BigInteger, nullable=True)
     last_sign_in_at = Column(UTCDateTime, nullable=True)

@@ -148,7 +148,7 @@ class PeoplePages:
             problem = f"验证码错误次数过多。请 {max(1, round(wait))} 秒后再试。"
         if problem is None:
             with self.db.transaction() as session:
-                if ops_signin.confirm_code(session, visitor["account_id"], code, self._client(request)):
+                if ops_signin.confirm_code(session, visitor["account_id"], code, self._client(request), self.web.secret):
                     # a new session: the half-way one's id never becomes a signed-in one (session fixation)
                     response = redirect(self._home_url(visitor.get("to")))
                     self.web.sessions.close(session, visitor, response)
@@ -163,18 +163,18 @@ class PeoplePages:
     def enrol_form(self, request):
         visitor = self.web.require(request, ENROL, PERSON)
         with self.db.transaction() as session:
-            secret, uri = ops_signin.start_enrolment(session, visitor["account_id"])
+            secret, uri = ops_signin.start_enrolment(session, visitor["account_id"], self.web.secret)
         return self.web.render("enrol.html", visitor, secret=secret, qr=_qr_svg(uri))
 
     @page("POST", "/account/second-factor")
     def enrol(self, request):
         visitor = self.web.require(request, ENROL, PERSON)
         with self.db.transaction() as session:
-            secret, uri = ops_signin.start_enrolment(session, visitor["account_id"])
+            secret, uri = ops_signin.start_enrolment(session, visitor["account_id"], self.web.secret)
         if visitor["role"] == PERSON:  # enrolling by choice: stay signed in, say it is done
             with self.db.transaction() as session:
                 if ops_signin.confirm_code(session, visitor["account_id"], request.form.get("code", ""),
-                                           self._client(request)):
+                                           self._client(request), self.web.secret):
                     return redirect("/?done=second_factor")
             self.web.failed(request, "code:" + visitor["account_id"])
             return self.web.render("enrol.html", visitor, 401, secret=secret, qr=_qr_svg(uri), error=(

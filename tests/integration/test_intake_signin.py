@@ -135,6 +135,11 @@ def test_a_department_admin_must_enrol_a_second_factor_and_give_a_code_each_time
     assert r.status_code == 303 and r.headers["Location"] == "/go/notify"  # on to where they were going
     assert signed_in_as(web, base) == "王宣传"
     assert "已启用" in web.get(f"{base}/", timeout=10).text
+    from services.intake.models import Account
+
+    with db.transaction() as session:  # sealed at rest: the database alone gives nobody the codes
+        stored = session.scalar(select(Account.totp_secret).where(Account.email == "xc@seu.edu.cn"))
+    assert stored and secret not in stored
 
     # next time: password, then a code; the code just used does not work twice
     web2, r = sign_in(base, "xc@seu.edu.cn")

@@ -27,6 +27,7 @@ from services.intake.models import Account, AccountGrant, AccountLink, Org, Tena
 from services.intake.operations.accounts import token_hash  # noqa: F401  (the pages name links by it)
 from services.intake.operations.audit import record
 from services.intake.operations.sessions import end_sessions
+from services.intake.sealing import seal, unseal
 
 
 def _actor(account: Account) -> str:
@@ -106,21 +107,29 @@ def signed_in(session, account_id: str, method: str, address: str | None) -> Acc
 # --------------------------------------------------------------------------- the second factor
 
 
-def start_enrolment(session, account_id: str) -> tuple[str, str]:
-    """(secret, otpauth URI) of the authenticator being enrolled: the pending secret, or a new one."""
+TOTP = "totp-secret"  # the sealing purpose of authenticator secrets
+
+
+def start_enrolment(session, account_id: str, secret: bytes) -> tuple[str, str]:
+    """(TOTP secret, otpauth URI) of the authenticator being enrolled: the pending one, or a new one.
+
+    Stored sealed (services/intake/sealing.py, `secret` is the service's WEB_SECRET): the database alone gives
+    nobody the codes.
+    """
     account = session.get(Account, account_id, with_for_update=True)
     if account.totp_enabled_at is None and not account.totp_secret:
-        account.totp_secret = signin.new_totp_secret()
-    return account.totp_secret, signin.provisioning_uri(account.totp_secret, account.email)
+        account.totp_secret = seal(secret, signin.new_totp_secret(), TOTP)
+    totp = unseal(secret, account.totp_secret, TOTP)
+    return totp, signin.provisioning_uri(totp, account.email)
 
 
-def confirm_code(session, account_id: str, code: str, address: str | None) -> bool:
+def confirm_code(session, account_id: str, code: str, address: str | None, secret: bytes) -> bool:
     """Whether `code` is right now for the person's authenticator (used once); the first right code enrols it."""
     account = session.get(Account, account_id, with_for_update=True)  # two tabs sending one code: one wins
     if not account.totp_secret:
         return False
     # real time, not the platform's clock: the person's phone knows nothing of a demo clock set to 2020
-    step = signin.matching_step(account.totp_secret, code, time.time(), account.totp_last_step)
+    step = signin.matching_step(unseal(secret, account.totp_secret, TOTP), code, time.time(), account.totp_last_step)
     if step is None:
         return False
     account.totp_last_step = step

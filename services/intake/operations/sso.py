@@ -1,7 +1,7 @@
 """A tenant's single sign-on (统一身份认证) as intake keeps it: its settings, and the account a provider's person is.
 
 The protocol is services/intake/sso.py (OpenID Connect over Authlib, no framework); this module stores one
-provider per tenant (the client secret sealed with a key derived from WEB_SECRET: a copy of the database
+provider per tenant (the client secret sealed, services/intake/sealing.py: a copy of the database
 alone opens no provider), and turns a verified identity into an account of that tenant:
 
 - found by e-mail among the people whose home is the tenant (a person of another tenant is not the
@@ -13,13 +13,8 @@ alone opens no provider), and turns a verified identity into an account of that 
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import os
 from dataclasses import asdict
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import func, select
 
 from common import clock
@@ -32,23 +27,7 @@ from services.intake.domain.people import GrantRequest, OrgFact, Problem
 from services.intake.models import Account, AccountGrant, Org, SsoProvider, Tenant
 from services.intake.operations.audit import record, record_by
 from services.intake.operations.tenants import Caller
-
-# --------------------------------------------------------------------------- the client secret, sealed
-
-
-def _sealing_key(secret: bytes) -> bytes:
-    return hmac.new(secret, b"intake/sso-client-secret", hashlib.sha256).digest()
-
-
-def seal(secret: bytes, plain: str) -> str:
-    nonce = os.urandom(12)
-    return base64.b64encode(nonce + AESGCM(_sealing_key(secret)).encrypt(nonce, plain.encode(), None)).decode()
-
-
-def unseal(secret: bytes, sealed: str) -> str:
-    raw = base64.b64decode(sealed)
-    return AESGCM(_sealing_key(secret)).decrypt(raw[:12], raw[12:], None).decode()
-
+from services.intake.sealing import seal, unseal
 
 # --------------------------------------------------------------------------- settings
 

@@ -15,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column('accounts', sa.Column('totp_secret', sa.String(length=64), nullable=True))
+    op.add_column('accounts', sa.Column('totp_secret', sa.String(length=128), nullable=True))
     op.add_column('accounts', sa.Column('totp_enabled_at', common.db.UTCDateTime(timezone=True), nullable=True))
     op.add_column('accounts', sa.Column('totp_last_step', sa.BigInteger(), nullable=True))
     op.add_column('accounts', sa.Column('last_sign_in_at', common.db.UTCDateTime(timezone=True), nullable=True))
