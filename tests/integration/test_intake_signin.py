@@ -74,6 +74,8 @@ def test_an_expert_signs_in_with_a_password_is_handed_on_and_signing_out_ends_it
     web, r = sign_in(base, "QIAN@seu.edu.cn ")
     assert r.status_code == 303 and r.headers["Location"] == "/", r.text
     assert signed_in_as(web, base) == "钱专家"
+    home = web.get(f"{base}/", timeout=10).text
+    assert 'href="/supervision"' not in home and 'href="/audit"' not in home  # an expert chases nobody
     cookie = web.cookies.get("intake_session")
     assert cookie and "钱" not in cookie  # a signed random id, nothing of the person
 
@@ -134,7 +136,8 @@ def test_a_department_admin_must_enrol_a_second_factor_and_give_a_code_each_time
     r = post_form(web, f"{base}/account/second-factor", page, code=f"{code[:3]} {code[3:]}")  # as the app shows it
     assert r.status_code == 303 and r.headers["Location"] == "/go/notify"  # on to where they were going
     assert signed_in_as(web, base) == "王宣传"
-    assert "已启用" in web.get(f"{base}/", timeout=10).text
+    home = web.get(f"{base}/", timeout=10).text
+    assert "已启用" in home and 'href="/supervision"' in home and 'href="/audit"' not in home  # links by role
     from services.intake.models import Account
 
     with db.transaction() as session:  # sealed at rest: the database alone gives nobody the codes
