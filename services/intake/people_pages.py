@@ -23,8 +23,8 @@ from common import handoff
 from common.errors import DomainError
 from common.web import Signer, page, redirect, session_key, static_file
 from services.intake import sso
-from services.intake.domain import people, signin
-from services.intake.operations import signin as ops_signin, sso as ops_sso
+from services.intake.domain import keys as key_rules, people, signin
+from services.intake.operations import keys as ops_keys, signin as ops_signin, sso as ops_sso
 from services.intake.operations.sessions import principal_of
 from services.intake.passwords import hash_off_loop, verify_off_loop
 
@@ -180,6 +180,40 @@ class PeoplePages:
             return self.web.render("enrol.html", visitor, 401, secret=secret, qr=_qr_svg(uri), error=(
                 signin.code_problem(request.form.get("code", "")) or "验证码不正确。请输入验证器应用当前显示的 6 位数字。"))
         return self._check_code(request, visitor, "enrol.html", secret=secret, qr=_qr_svg(uri))
+
+    # ------------------------------------------------------------------ a person's own API keys
+
+    def _keys_page(self, visitor, status: int = 200, **context):
+        with self.db.transaction() as session:
+            own = ops_keys.personal_keys(session, visitor["account_id"])
+            owned = [g for g in ops_signin.grants_of(session, visitor["account_id"]) if g["role"] == "owner"]
+        return self.web.render("keys.html", visitor, status, keys=own, tenants=owned, scopes=key_rules.Scope, **context)
+
+    @page("GET", "/account/keys")
+    def own_keys(self, request):
+        return self._keys_page(self.web.require(request, PERSON))
+
+    @page("POST", "/account/keys")
+    def create_own_key(self, request):
+        visitor = self.web.require(request, PERSON)
+        form = request.form
+        days = form.get("expires_in_days", "")
+        body = {"label": form.get("label", ""), "scopes": form.getlist("scopes"),
+                "expires_in_days": int(days) if days.isdigit() else days}
+        try:
+            with self.db.transaction() as session:
+                created = ops_keys.create_personal_key(session, self.outbox, visitor["account_id"],
+                                                       form.get("tenant", ""), body, self._client(request))
+        except DomainError as exc:
+            return self._keys_page(visitor, exc.status, error=exc.message)
+        return self._keys_page(visitor, 201, created=created)
+
+    @page("POST", "/account/keys/<string:key_id>/revoke")
+    def revoke_own_key(self, request, key_id):
+        visitor = self.web.require(request, PERSON)
+        with self.db.transaction() as session:
+            ops_keys.revoke_personal_key(session, self.outbox, visitor["account_id"], key_id, self._client(request))
+        return redirect("/account/keys")
 
     # ------------------------------------------------------------------ signing out, handing on
 

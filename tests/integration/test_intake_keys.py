@@ -118,3 +118,41 @@ def test_revoking_a_key_stops_it_at_once_and_is_recorded(intake, db):  # noqa: F
     assert [e["data"]["key_hash"] for e in outbox(db, "api_key_revoked")] != []
     actions = [e["action"] for e in seu("GET", "/api/v1/audit").json()["items"]]
     assert actions[:2] == ["key.revoked", "key.issued"] and actions.count("key.revoked") == 1
+
+
+def test_an_owner_acts_over_the_api_as_themselves_until_they_are_no_longer_owner(intake, db):  # noqa: F811
+    import re
+
+    import pyotp
+
+    from tests.integration.test_intake_signin import enrol, person, post_form, sign_in
+
+    seu, base = intake["seu"], intake["base"]
+    account_id = person(intake, db, "boss@seu.edu.cn", {"role": "owner"}, name="周书记")
+    web, _ = sign_in(base, "boss@seu.edu.cn")
+    secret, page = enrol(web, base)
+    assert post_form(web, f"{base}/account/second-factor", page, code=pyotp.TOTP(secret).now()).status_code == 303
+    page = web.get(f"{base}/account/keys", timeout=10)
+    assert page.status_code == 200 and "签发新密钥" in page.text
+    r = post_form(web, f"{base}/account/keys", page.text, tenant="seu", label="人员导入脚本",
+                  scopes=["admin", "submit"], expires_in_days="30")
+    assert r.status_code == 201, r.text[:500]
+    key = re.search(r'<code class="secret">(sk_[^<]+)</code>', r.text).group(1)
+    own = Portal(base, key)
+    assert own("GET", "/api/v1/accounts").status_code == 200  # admin, on a person's own key
+    assert own("POST", "/api/v1/accounts", json={"name": "新同事", "email": "new@seu.edu.cn",
+                                                "grants": [{"role": "viewer"}]}).status_code == 201
+    invited = seu("GET", "/api/v1/audit", params={"action": "account.invited"}).json()["items"][0]
+    assert invited["actor"].startswith(f"account:{account_id} (周书记) key:")  # the log names the person
+    # another tenant is not theirs to key; a page of keys lists only their own, never the key itself
+    r = post_form(web, f"{base}/account/keys", page.text, tenant="wust", label="x", scopes=["admin"],
+                  expires_in_days="30")
+    assert r.status_code == 404
+    assert key not in web.get(f"{base}/account/keys", timeout=10).text
+
+    # a second owner removes the first's role: the first's own key stops at once
+    second = person(intake, db, "deputy@seu.edu.cn", {"role": "owner"}, name="吴副书记")
+    assert second
+    grant = next(g["id"] for g in seu("GET", f"/api/v1/accounts/{account_id}").json()["grants"] if g["role"] == "owner")
+    assert seu("DELETE", f"/api/v1/accounts/{account_id}/grants/{grant}").status_code == 200
+    error_of(own("GET", "/api/v1/accounts"), 401, "invalid_api_key")

@@ -27,6 +27,7 @@ from services.intake.domain.lifecycles import ACCOUNT, AccountState
 from services.intake.domain.people import GrantRequest, OrgFact, Problem
 from services.intake.models import Account, AccountGrant, Invitation, Org, Tenant
 from services.intake.operations.audit import record, record_by
+from services.intake.operations.keys import revoke_keys_of
 from services.intake.operations.pages import paged
 from services.intake.operations.sessions import end_sessions
 from services.intake.operations.tenants import Caller
@@ -211,6 +212,8 @@ def remove_grant(session, outbox, caller: Caller, account: Account, grant_id: st
     session.delete(grant)
     session.flush()
     end_sessions(session, outbox, account.id, "grant_removed", caller.tenant.id)
+    if grant.role == people.Role.OWNER.value:  # their own keys acted as the tenant's owner
+        revoke_keys_of(session, outbox, account.id, caller.tenant.id)
     return account_json(session, caller.tenant, account)
 
 
@@ -233,6 +236,7 @@ def disable_account(session, outbox, caller: Caller, account: Account) -> dict:
         left = ACCOUNT.move(account, AccountState.DISABLED)
         record_by(session, caller, "account.disabled", "account", account.id, {"from": left})
         end_sessions(session, outbox, account.id, "disabled", caller.tenant.id)
+        revoke_keys_of(session, outbox, account.id)
     return account_json(session, caller.tenant, account)
 
 

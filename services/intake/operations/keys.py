@@ -1,4 +1,5 @@
-"""A tenant's API keys as its managers see them: list, issue with scopes and a lifetime, rotate with overlap, revoke.
+"""A tenant's API keys as its managers see them: list, issue with scopes and a lifetime, rotate with overlap, revoke;
+and a person's own keys (an owner acting over the API as themselves, the only keys that may hold `admin`).
 
 The plain key is shown once, in the answer that issues it; only its SHA-256 is kept. Issuing and revoking
 reach review and notify as `api_key_issued` / `api_key_revoked` through the outbox, in the same transaction,
@@ -12,8 +13,10 @@ from common import clock
 from common.errors import NotFound, Unprocessable
 from common.locale import in_beijing
 from services.intake.domain import keys
-from services.intake.models import ApiKey
-from services.intake.operations.audit import record_by
+from services.intake.domain.lifecycles import AccountState
+from services.intake.domain.people import Role
+from services.intake.models import Account, AccountGrant, ApiKey, Tenant
+from services.intake.operations.audit import record, record_by
 from services.intake.operations.tenants import Caller, _revoke, expire_keys, issue_key  # noqa: F401  (expire_keys: the timer's)
 
 
@@ -94,3 +97,63 @@ def revoke_key(session, outbox, caller: Caller, key_id: str) -> dict:
         _revoke(session, outbox, row)
         record_by(session, caller, "key.revoked", "api_key", row.id, {"prefix": row.prefix, "label": row.label})
     return key_json(row)
+
+
+# --------------------------------------------------------------------------- a person's own keys
+
+
+def _owner_of(session, account_id: str, tenant_id: str) -> bool:
+    return session.scalar(select(AccountGrant.id).where(AccountGrant.account_id == account_id,
+                                                        AccountGrant.tenant_id == tenant_id,
+                                                        AccountGrant.role == Role.OWNER.value)) is not None
+
+
+def personal_keys(session, account_id: str) -> list[dict]:
+    rows = session.scalars(select(ApiKey).where(ApiKey.account_id == account_id)
+                           .order_by(ApiKey.created_at.desc(), ApiKey.id)).all()
+    names = dict(session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_({r.tenant_id for r in rows}))).all())
+    return [{**key_json(r), "tenant": r.tenant_id, "tenant_name": names.get(r.tenant_id, r.tenant_id)} for r in rows]
+
+
+def create_personal_key(session, outbox, account_id: str, tenant_id: str, body: dict, address: str | None) -> dict:
+    """A key of the person's own, for a tenant they own (单位管理员): it may hold `admin`, and the log names them.
+
+    It is revoked when they lose that role or their account (revoke_keys_of)."""
+    account = session.get(Account, account_id)
+    if account is None or account.state != AccountState.ACTIVE or not _owner_of(session, account_id, tenant_id):
+        raise NotFound("只有单位管理员可以为本人签发密钥，且只能用于自己管理的单位。", code="tenant_not_found",
+                       found=tenant_id[:64])
+    days = body.get("expires_in_days", keys.DEFAULT_KEY_DAYS)
+    problems = keys.new_key_problems(body.get("label"), body.get("scopes"), days, for_person=True)
+    if problems:
+        raise _invalid(problems)
+    key = issue_key(session, outbox, tenant_id, body["label"].strip(), sorted(set(body["scopes"])), days,
+                    account_id=account_id)
+    row = session.scalar(select(ApiKey).where(ApiKey.prefix == key[:10], ApiKey.account_id == account_id)
+                         .order_by(ApiKey.created_at.desc()))
+    record(session, tenant_id, f"account:{account.id} ({account.name})"[:200], "key.issued", "api_key", row.id,
+           {"prefix": row.prefix, "label": row.label, "scopes": row.scopes, "days": days, "own": True}, address)
+    return {**key_json(row), "key": key}
+
+
+def revoke_personal_key(session, outbox, account_id: str, key_id: str, address: str | None) -> dict:
+    row = session.get(ApiKey, key_id, with_for_update=True)
+    if row is None or row.account_id != account_id:
+        raise NotFound("没有这个密钥（或不是您本人的）。", code="key_not_found", found=key_id[:40])
+    if row.revoked_at is None:
+        _revoke(session, outbox, row)
+        account = session.get(Account, account_id)
+        record(session, row.tenant_id, f"account:{account.id} ({account.name})"[:200], "key.revoked", "api_key",
+               row.id, {"prefix": row.prefix, "label": row.label, "own": True}, address)
+    return key_json(row)
+
+
+def revoke_keys_of(session, outbox, account_id: str, tenant_id: str | None = None) -> int:
+    """Revoke the person's own keys (of one tenant, or all): they lost the role or the account they acted by."""
+    where = [ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None)]
+    if tenant_id is not None:
+        where.append(ApiKey.tenant_id == tenant_id)
+    rows = session.scalars(select(ApiKey).where(*where)).all()
+    for row in rows:
+        _revoke(session, outbox, row)
+    return len(rows)

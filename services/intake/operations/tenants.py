@@ -122,7 +122,13 @@ def key_caller(session, headers, address: str | None = None, needs: str = keys.A
     """The caller of a request made with an API key: its tenant's owner, named by the key's prefix and label."""
     row = _key_row(session, headers, needs, address)
     actor = f"key:{row.prefix}" + (f" ({row.label})" if row.label else "")
-    return Caller(tenant=session.get(Tenant, row.tenant_id), actor=actor[:200], who="单位管理员", address=address)
+    who = "单位管理员"
+    if row.account_id:  # a person's own key: the log names the person
+        from services.intake.models import Account
+
+        person = session.get(Account, row.account_id)
+        actor, who = f"account:{person.id} ({person.name}) {actor}", person.name
+    return Caller(tenant=session.get(Tenant, row.tenant_id), actor=actor[:200], who=who, address=address)
 
 
 def require_university(tenant: Tenant) -> None:
