@@ -1,4 +1,4 @@
-"""The levels of the org tree, and how many works a level may forward up.
+"""The levels of the org tree, where an org sits in it, and how many works a level may forward up.
 
 Intake enforces the forwarding limit when it forwards; review shows it to the
 admin who selects. Both read the same track data (`forward`, `quota` from the
@@ -6,9 +6,26 @@ campaign definition), so the rule lives here once.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 LEVELS = ("branch", "level2", "university", "ministry")
+_MAX_DEPTH = 64  # an org tree is a handful of levels deep; a longer chain is a loop in bad data
+
+
+def in_subtree(org_id: str, root: str, parent_of: Mapping[str, str | None]) -> bool:
+    """Whether `org_id` is `root` or lies under it in the org tree (`parent_of`: org -> its parent).
+
+    A 院系党委's admin reaches its branches: intake's 督查 and review's round scope ask the same question.
+    """
+    current: str | None = org_id
+    for _ in range(_MAX_DEPTH):
+        if not current:
+            return False
+        if current == root:
+            return True
+        current = parent_of.get(current)
+    return False
 
 
 def parent_level(level: str) -> str | None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from common.errors import Forbidden, NotFound
-from common.levels import LEVELS, forward_limit
+from common.levels import LEVELS, forward_limit, in_subtree
 from common.locale import LEVEL_LABELS
 from services.intake.domain.campaign import Track, effective_deadline
 from services.intake.domain.lifecycles import SubmissionState
@@ -43,7 +43,6 @@ from services.intake.domain.submission import deadline_for, submitted_stages
 SUPERVISING_ROLES = (Role.OWNER, Role.DEPARTMENT_ADMIN, Role.ORG_ADMIN, Role.VIEWER)
 REMINDING_ROLES = (Role.OWNER, Role.DEPARTMENT_ADMIN, Role.ORG_ADMIN)
 MINISTRY_KIND = "ministry"
-_MAX_DEPTH = 64  # an org tree is a handful of levels deep; a longer chain is a loop in bad data
 _DAY_S = 86400.0
 
 # What a row's status says (the org's works in the track, or the university's forwarding).
@@ -57,18 +56,6 @@ STATUS_TEXTS = {
 
 
 # --------------------------------------------------------------------------- scope
-
-
-def in_subtree(org_id: str, root: str, parent_of: Mapping[str, str | None]) -> bool:
-    """Whether `org_id` is `root` or lies under it in the org tree (`parent_of`: org -> its parent)."""
-    current: str | None = org_id
-    for _ in range(_MAX_DEPTH):
-        if not current:
-            return False
-        if current == root:
-            return True
-        current = parent_of.get(current)
-    return False
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
+from common.levels import in_subtree
+
 MINISTRY = "ministry"  # review's tenant of the ministry's rounds, whatever intake calls the ministry
 ADMIN_ROLES = ("owner", "department_admin", "org_admin")
 EXPERT_ROLE = "expert"
@@ -28,7 +30,6 @@ EVERY_TRACK = "sizheng"  # the ministry's 思政司 sees every track
 LEVEL2 = "level2"
 ROLE_LABELS = {"owner": "单位管理员", "department_admin": "部门管理员", "org_admin": "组织管理员"}
 DEPARTMENT_LABELS = {"organisation": "党委组织部", "propaganda": "党委宣传部", "sizheng": "思政司"}
-_MAX_DEPTH = 64  # an org tree is a handful of levels deep; a longer chain is a loop in a bad copy
 
 
 @dataclass(frozen=True)
@@ -90,18 +91,6 @@ def admin_scopes(grants: Iterable[Mapping]) -> list[AdminScope]:
 
 def has_expert_grant(grants: Iterable[Mapping]) -> bool:
     return any(g.get("role") == EXPERT_ROLE for g in grants)
-
-
-def in_subtree(org_id: str, root: str, parent_of: Mapping[str, str | None]) -> bool:
-    """Whether `org_id` is `root` or lies under it in the org tree (`parent_of`: org -> its parent)."""
-    current: str | None = org_id
-    for _ in range(_MAX_DEPTH):
-        if not current:
-            return False
-        if current == root:
-            return True
-        current = parent_of.get(current)
-    return False
 
 
 def may_administer(scope: AdminScope, rnd: RoundFacts, parent_of: Mapping[str, str | None]) -> bool:
