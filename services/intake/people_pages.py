@@ -244,12 +244,14 @@ class PeoplePages:
 
     # ------------------------------------------------------------------ e-mailed links: sign in, new password
 
-    def _link_request(self, request, purpose: str, template: str):
+    def _link_request(self, request, purpose: str):
+        template = "link_request.html"
         email = people.normalise_email(request.form.get("email", ""))
         problem = people.email_problem(email)
         if problem is not None:
-            return self.web.render(template, None, 400, request=request, email=email, error=problem.message)
-        refused = self.web.sign_in_refusal(request, "link-request:" + email, page=template, email=email)
+            return self.web.render(template, None, 400, request=request, email=email, purpose=purpose,
+                                   error=problem.message)
+        refused = self.web.sign_in_refusal(request, "link-request:" + email, page=template, email=email, purpose=purpose)
         if refused is not None:
             return refused
         if self.web.limits.link_requests.retry_after(email) is None:  # else: quietly no more mail to that address
@@ -258,23 +260,23 @@ class PeoplePages:
                 ops_signin.request_link(session, self.outbox, email, purpose, self._client(request),
                                         self.config["PUBLIC_URL"])
         # the same answer whether or not the address has an account
-        return self.web.render(template, None, request=request, email=email, sent=True)
+        return self.web.render(template, None, request=request, email=email, purpose=purpose, sent=True)
 
     @page("GET", "/sign-in/link")
     def sign_in_link_form(self, request):
-        return self.web.render("link_request.html", None, request=request)
+        return self.web.render("link_request.html", None, request=request, purpose="sign_in")
 
     @page("POST", "/sign-in/link")
     def request_sign_in_link(self, request):
-        return self._link_request(request, "sign_in", "link_request.html")
+        return self._link_request(request, "sign_in")
 
     @page("GET", "/password-reset")
     def password_reset_form(self, request):
-        return self.web.render("reset_request.html", None, request=request)
+        return self.web.render("link_request.html", None, request=request, purpose="password_reset")
 
     @page("POST", "/password-reset")
     def request_password_reset(self, request):
-        return self._link_request(request, "password_reset", "reset_request.html")
+        return self._link_request(request, "password_reset")
 
     def _link_page(self, request, token: str, purpose: str, template: str):
         # A page with a button, never a change on GET: mail scanners open links, and the link is single-use.
