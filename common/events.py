@@ -89,6 +89,13 @@ ENVELOPE_SCHEMA = _object(
 _envelope_validator = Draft202012Validator(ENVELOPE_SCHEMA, format_checker=_FORMATS)
 
 _MEDIA_POLICY = {"type": "object"}  # structure owned by the campaign definition format
+# What review_audited may record: every change review's pages make, as intake's audit log names them
+# (its ACTIONS carries a Chinese label for each; review's domain/audit.py says who does which).
+REVIEW_AUDIT_ACTIONS = (
+    "round.settings_changed", "reviewer.added", "reviewers.imported", "reviewer.removed", "assignments.planned",
+    "assignment.added", "assignment.removed", "conflict.declared", "assignment.declined", "reviewers.invited",
+    "score.saved", "score.submitted", "score.changed", "round.closed", "round.reopened", "round.selection_confirmed",
+)
 
 CATALOGUE: dict[str, EventType] = {
     e.name: e
@@ -377,6 +384,27 @@ CATALOGUE: dict[str, EventType] = {
                     {"normalised": {"type": ["number", "null"]}, "title": {"type": "string"}})},
             }),
             subscribers=("intake.on_selection_made", "notify.on_selection_made"),
+        ),
+        EventType(
+            name="review_audited",
+            source="review",
+            version=1,
+            description="A change was made on review's pages (a round's settings, reviewers, assignments, conflicts, "
+            "sign-in mails, a score saved or submitted, a work declined, scoring closed or reopened, the selection "
+            "confirmed): who made it, from which address, to which object. Announced in the change's own transaction; "
+            "intake appends it, once, to the audit log of the round's tenant. A key's admin is named by the key's "
+            "SHA-256, which intake turns into the key's prefix and label.",
+            data_schema=_object({
+                "round_id": ID, "tenant": TENANT,  # the round's: the ministry's round is the ministry's log
+                "actor": {"type": "string", "minLength": 1, "maxLength": 200},
+                "action": {"enum": list(REVIEW_AUDIT_ACTIONS)},
+                "object_type": {"enum": ["round", "reviewer", "assignment"]},
+                "object_id": {"type": ["string", "null"], "maxLength": 64},
+                "detail": {"type": "object"},  # ids, counts, names, a score's total: never a comment's text
+                "address": {"type": ["string", "null"], "maxLength": 64},
+                "at": TIMESTAMP,
+            }, {"key_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}),
+            subscribers=("intake.on_review_audited",),
         ),
         EventType(
             name="submission_forwarded",

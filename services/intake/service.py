@@ -553,3 +553,7 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
     @handles("file_checked", once=True)
     def on_file_checked(self, session, event):
         ops.record_file_check(session, self.outbox, event.data, self._analyse)
+
+    @handles("review_audited", once=True)
+    def on_review_audited(self, session, event):
+        ops_audit.record_review(session, event.data)  # a change on review's pages: its row in the round tenant's log

@@ -140,6 +140,12 @@ SAMPLE_DATA: dict[str, dict] = {
         "results": [{"submission_id": "s-1", "tenant": "seu", "rank": 1, "selected": True, "normalised": 88.5},
                     {"submission_id": "s-2", "tenant": "seu", "rank": 2, "selected": False, "normalised": 70.0}],
     },
+    "review_audited": {
+        "round_id": "rd-1", "tenant": "seu", "actor": "reviewer:r-1 (王老师)", "action": "score.submitted",
+        "object_type": "assignment", "object_id": "a-1",
+        "detail": {"round_title": "东南大学 · 战疫故事汇 · 校级评审", "submission_id": "s-1", "score_total": 80.0},
+        "address": "203.0.113.7", "at": "2020-07-20T08:00:00+00:00",
+    },
     "submission_forwarded": {
         "submission_id": "s-1", "campaign_id": "siyige-2020-seu", "track": "story", "org_id": "o-1",
         "org_name": "计算机学院党委", "org_level": "level2", "from_level": "university", "to_level": "ministry",

@@ -2,7 +2,10 @@
 
 Every change made in intake writes one row here in the same transaction as the change, so the change
 and its record commit together or not at all: people and their grants, sign-ins, campaigns, org lists,
-extensions, works and their files, and the works review's selections forward. Reads write nothing.
+extensions, works and their files, and the works review's selections forward. Changes made on review's
+pages (rounds, reviewers, assignments, scores, the selection) arrive as `review_audited`, written there in
+the change's transaction, and are appended here once, to the log of the round's tenant (`record_review`).
+Reads write nothing.
 Rows are only ever added: this module has no function that changes or removes one, no route does, and
 the database refuses both (migration 0007's triggers).
 
@@ -24,7 +27,7 @@ from common.errors import Forbidden, InvalidInput, NotFound, Unprocessable
 from common.locale import BEIJING, in_beijing
 from common.tables import xlsx_cell
 from services.intake.domain.people import Role
-from services.intake.models import AccountGrant, AuditEntry, Tenant
+from services.intake.models import Account, AccountGrant, ApiKey, AuditEntry, Tenant
 from services.intake.operations.pages import paged
 from services.intake.operations.tenants import Caller
 
@@ -60,12 +63,29 @@ ACTIONS = {
     "sso.configured": "配置统一身份认证",
     "sso.removed": "移除统一身份认证",
     "account.created_by_sso": "通过统一身份认证创建账号",
+    # made on review's pages (common.events.REVIEW_AUDIT_ACTIONS)
+    "round.settings_changed": "修改评审轮次设置",
+    "reviewer.added": "添加评审专家",
+    "reviewers.imported": "导入评审专家名单",
+    "reviewer.removed": "将评审专家移出本轮",
+    "assignments.planned": "自动分配评审任务",
+    "assignment.added": "手动分配评审任务",
+    "assignment.removed": "撤销评审任务",
+    "conflict.declared": "登记评审回避",
+    "assignment.declined": "评审专家放弃评审任务",
+    "reviewers.invited": "发送评审登录邮件",
+    "score.saved": "保存评分草稿",
+    "score.submitted": "提交评分",
+    "score.changed": "修改已提交的评分",
+    "round.closed": "结束评分",
+    "round.reopened": "重新开放评分",
+    "round.selection_confirmed": "确认入选名单",
 }
 
 # What an object is called on the page and in the export.
 OBJECT_LABELS = {"account": "账号", "accounts": "人员名单", "api_key": "API 密钥", "campaign": "活动", "orgs": "组织名单",
                  "extension": "延期", "submission": "作品", "file": "文件", "round": "评审轮次",
-                 "sso": "统一身份认证"}
+                 "sso": "统一身份认证", "reviewer": "评审专家", "assignment": "评审任务"}
 # The keys of a row's detail, as a person reads them; a key not here is shown as it is.
 DETAIL_LABELS = {
     "title": "名称", "campaign_id": "活动", "derives_from": "派生自", "track": "赛道", "stage": "阶段",
@@ -76,6 +96,13 @@ DETAIL_LABELS = {
     "email": "邮箱", "label": "角色", "role": "角色代码", "method": "方式", "people": "人数", "from": "原状态",
     "to": "新状态", "prefix": "密钥前缀", "successor": "新密钥前缀", "scopes": "权限范围", "days": "有效天数",
     "old_expires_at": "旧密钥失效时间",
+    # review's rows
+    "round_id": "评审轮次编号", "round_title": "评审轮次", "reviewers_per_work": "每件作品评审人数",
+    "scoring_deadline": "评分截止日期", "reviewer_id": "评审专家编号", "reviewer": "评审专家", "added": "新增",
+    "handed_on": "已改派的作品", "left_short": "无专家可改派的作品", "assignments": "分配总数", "spread": "专家任务数最多相差",
+    "draft_discarded": "丢弃评分草稿", "declined_assignment": "放弃的评审任务", "handed_to": "改派给", "conflict": "回避",
+    "sent": "发送邮件数", "reminder": "提醒", "score_total": "总分", "previous_score_total": "修改前总分",
+    "selected": "入选的作品", "not_selected": "未入选作品数",
 }
 
 # Who acts when no API caller does: the operator's command line (admin.py, the embedded demo), and the
@@ -94,17 +121,48 @@ MAX_EXPORT_ROWS = 20_000
 
 
 def record(session, tenant_id: str, actor: str, action: str, object_type: str, object_id: str | None,
-           detail: Any = None, address: str | None = None) -> None:
-    """Add one row; the caller's transaction commits it with the change it records."""
+           detail: Any = None, address: str | None = None, at: datetime | None = None) -> None:
+    """Add one row; the caller's transaction commits it with the change it records (made `at`, by default now)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}: add it to ACTIONS (and to the API document's enum)")
-    session.add(AuditEntry(tenant_id=tenant_id, at=clock.now(), actor=actor[:200], action=action,
+    session.add(AuditEntry(tenant_id=tenant_id, at=at or clock.now(), actor=actor[:200], action=action,
                            object_type=object_type, object_id=object_id, detail=detail, address=address))
 
 
 def record_by(session, caller: Caller, action: str, object_type: str, object_id: str | None,
               detail: Any = None) -> None:
     record(session, caller.tenant.id, caller.actor, action, object_type, object_id, detail, caller.address)
+
+
+def record_review(session, data: dict) -> None:
+    """A change made on review's pages (`review_audited`): its row in the log of the round's tenant, at the moment
+    review made it. The handler runs once per event, so a redelivery adds nothing.
+
+    An admin signed in with a key is named as the key's changes through the API are (key:<prefix> (<label>)): review
+    sends the key's hash, which only this service can turn into the key. Rows for other objects than the round
+    name the round's id too."""
+    tenant = session.get(Tenant, data["tenant"])
+    if tenant is None:  # tenants come from here: retried, then parked for the operator to look at
+        raise LookupError(f"review_audited for unknown tenant {data['tenant']!r}")
+    actor = _key_actor(session, tenant.id, data.get("key_hash")) or data["actor"]
+    detail = dict(data["detail"])
+    if data["object_type"] != "round":
+        detail = {"round_id": data["round_id"], **detail}
+    record(session, tenant.id, actor, data["action"], data["object_type"], data["object_id"], detail,
+           data.get("address"), at=datetime.fromisoformat(data["at"]))
+
+
+def _key_actor(session, tenant_id: str, key_hash: str | None) -> str | None:
+    """The key of that hash, if it is the tenant's, named as tenants.key_caller names a key's requests (a person's
+    own key names the person first); None otherwise."""
+    if not key_hash:
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.tenant_id == tenant_id))
+    if key is None:
+        return None
+    actor = f"key:{key.prefix}" + (f" ({key.label})" if key.label else "")
+    person = session.get(Account, key.account_id) if key.account_id else None
+    return (f"account:{person.id} ({person.name}) {actor}" if person else actor)[:200]
 
 
 def acting(who: Caller | Tenant) -> Caller:
