@@ -113,9 +113,15 @@ class ReviewService(SignInPages):
             return self.web.render("rounds.html", visitor, **home)
 
     def key_session(self, session, key_hash):
-        """Static files, sign-in and sign-out are SignInPages'; an admin signs in with their university's key."""
+        """Static files, sign-in and sign-out are SignInPages'; an admin signs in with their university's key.
+
+        The session keeps the key's hash (as its principal does): intake's audit log names the key from it."""
         admin = ops.admin_for_key(session, key_hash)
-        return admin and {"role": "admin", "tenant": admin.tenant, "kind": admin.tenant_kind}
+        return admin and {"role": "admin", "tenant": admin.tenant, "kind": admin.tenant_kind, "key_hash": key_hash}
+
+    def _acting(self, request, visitor: dict) -> ops.Acting:
+        """Who changes something on this request, and from where, as intake's audit log will name them."""
+        return ops.acting(visitor, self.web.limits.client_of(request))
 
     def person_session(self, session, person):
         """A person intake signed in (POST /sign-in/ticket is SignInPages'): their admin scopes here, or an expert."""
@@ -191,7 +197,7 @@ class ReviewService(SignInPages):
         try:
             with self.db.transaction() as session:
                 a = ops.assignment_for_visitor(session, visitor, assignment_id)
-                ops.save_score(session, a, request.form, submit)
+                ops.save_score(session, self.outbox, self._acting(request, visitor), a, request.form, submit)
                 view = ops.work_view(session, a, self.web.links)
         except DomainError as exc:
             if exc.status == 404:
@@ -210,7 +216,8 @@ class ReviewService(SignInPages):
         visitor = self._reviewer(request)
         with self.db.transaction() as session:
             a = ops.assignment_for_visitor(session, visitor, assignment_id)
-            ops.decline(session, a, request.form.get("reason", ""), request.form.get("conflict") == "on")
+            ops.decline_work(session, self.outbox, self._acting(request, visitor), a, request.form.get("reason", ""),
+                             request.form.get("conflict") == "on")
         return redirect("/tasks" if visitor["role"] == ops.PERSON else "/queue")
 
     # ------------------------------------------------------------------ admins
@@ -229,11 +236,12 @@ class ReviewService(SignInPages):
                                    **ops.round_overview(session, rnd, int(page) if page.isdigit() else 1))
 
     def _act(self, request, round_id, action, done: str = "settings_saved"):
-        """Run an admin action on a round; a refusal is shown on the round page, nothing half-done."""
+        """Run an admin action on a round: `action(session, rnd, by)`, where `by` is who acts (the use case
+        records the change in intake's audit log). A refusal is shown on the round page, nothing half-done."""
         try:
             with self.db.transaction() as session:
-                _, rnd = self._admin_round(session, request, round_id)
-                result = action(session, rnd)
+                visitor, rnd = self._admin_round(session, request, round_id)
+                result = action(session, rnd, self._acting(request, visitor))
         except DomainError as exc:
             if exc.status in (401, 403, 404):
                 raise
@@ -245,21 +253,22 @@ class ReviewService(SignInPages):
 
     @page("POST", "/rounds/<string:round_id>/settings")
     def round_settings(self, request, round_id):
-        return self._act(request, round_id, lambda session, rnd: ops.set_round_settings(
-            session, rnd, request.form.get("reviewers_per_work", ""), request.form.get("scoring_deadline")), "settings_saved")
+        return self._act(request, round_id, lambda session, rnd, by: ops.set_round_settings(
+            session, self.outbox, by, rnd, request.form.get("reviewers_per_work", ""), request.form.get("scoring_deadline")),
+            "settings_saved")
 
     @page("POST", "/rounds/<string:round_id>/reviewers")
     def add_reviewer(self, request, round_id):
         f = request.form
-        return self._act(request, round_id, lambda session, rnd: ops.add_reviewers(session, rnd, [one_reviewer(
+        return self._act(request, round_id, lambda session, rnd, by: ops.add_reviewer(session, self.outbox, by, rnd, one_reviewer(
             f.get("name", ""), f.get("email", ""), f.get("university", ""), f.get("org", ""),
-            f.get("expertise", ""))]), "reviewers_added")
+            f.get("expertise", ""))), "reviewers_added")
 
     @page("POST", "/rounds/<string:round_id>/reviewers/import", max_body=MAX_UPLOAD + 64 * 1024)  # file + form
     def import_reviewers(self, request, round_id):
         upload = request.files.get("file")
 
-        def action(session, rnd):
+        def action(session, rnd, by):
             if upload is None or not upload.filename:
                 raise DomainError("请选择要导入的评审专家名单文件（.xlsx 或 .csv）。", code="file_missing")
             data = upload.stream.read(MAX_UPLOAD + 1)
@@ -267,21 +276,21 @@ class ReviewService(SignInPages):
                 raise DomainError(f"名单文件最大 {MAX_UPLOAD // 1024 // 1024} MB。", code="file_too_large", status=413)
             # unzipping and parsing a workbook is CPU work: in a real thread, not on the event loop
             rows = tpool.execute(parse_reviewer_table, data, upload.filename, upload.mimetype)
-            return ops.add_reviewers(session, rnd, rows)
+            return ops.import_reviewers(session, self.outbox, by, rnd, rows, upload.filename)
 
         return self._act(request, round_id, action, "reviewers_imported")
 
     @page("POST", "/rounds/<string:round_id>/reviewers/<string:reviewer_id>/remove")
     def remove_reviewer(self, request, round_id, reviewer_id):
         """Take a reviewer out of the round: their sessions end at once, their open works go to colleagues."""
-        return self._act(request, round_id, lambda session, rnd: ops.remove_reviewer(session, rnd, reviewer_id),
-                         "reviewer_removed")
+        return self._act(request, round_id, lambda session, rnd, by: ops.remove_reviewer(
+            session, self.outbox, by, rnd, reviewer_id), "reviewer_removed")
 
     @page("POST", "/rounds/<string:round_id>/assign")
     def assign(self, request, round_id):
-        def action(session, rnd):
+        def action(session, rnd, by):
             try:
-                return ops.run_assignment(session, rnd)
+                return ops.assign_round(session, self.outbox, by, rnd)
             except assigning.AssignmentImpossible as exc:
                 raise DomainError(str(exc), code="assignment_impossible", status=409) from None
 
@@ -289,32 +298,36 @@ class ReviewService(SignInPages):
 
     @page("POST", "/rounds/<string:round_id>/assignments")
     def assign_one(self, request, round_id):
-        return self._act(request, round_id, lambda session, rnd: ops.assign_manually(
-            session, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", "")), "assigned_one")
+        return self._act(request, round_id, lambda session, rnd, by: ops.assign_manually(
+            session, self.outbox, by, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", "")),
+            "assigned_one")
 
     @page("POST", "/rounds/<string:round_id>/assignments/<string:assignment_id>/remove")
     def unassign(self, request, round_id, assignment_id):
-        return self._act(request, round_id, lambda session, rnd: ops.remove_assignment(session, rnd, assignment_id), "unassigned")
+        return self._act(request, round_id, lambda session, rnd, by: ops.remove_assignment(
+            session, self.outbox, by, rnd, assignment_id), "unassigned")
 
     @page("POST", "/rounds/<string:round_id>/conflicts")
     def add_conflict(self, request, round_id):
-        return self._act(request, round_id, lambda session, rnd: ops.declare_conflict(
-            session, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", ""),
-            request.form.get("reason", ""), "admin"), "conflict_declared")
+        return self._act(request, round_id, lambda session, rnd, by: ops.declare_conflict(
+            session, self.outbox, by, rnd, request.form.get("reviewer_id", ""), request.form.get("submission_id", ""),
+            request.form.get("reason", "")), "conflict_declared")
 
     @page("POST", "/rounds/<string:round_id>/invite")
     def invite(self, request, round_id):
         reminder = request.form.get("reminder") == "1"
-        return self._act(request, round_id, lambda session, rnd: {"sent": ops.issue_sign_in_links(
-            session, self.outbox, rnd, self.web.public_url, reminder)}, "invited")
+        return self._act(request, round_id, lambda session, rnd, by: {"sent": ops.issue_sign_in_links(
+            session, self.outbox, by, rnd, self.web.public_url, reminder)}, "invited")
 
     @page("POST", "/rounds/<string:round_id>/close")
     def close(self, request, round_id):
-        return self._act(request, round_id, ops.close_round, "closed")
+        return self._act(request, round_id, lambda session, rnd, by: ops.close_round(session, self.outbox, by, rnd),
+                         "closed")
 
     @page("POST", "/rounds/<string:round_id>/reopen")
     def reopen(self, request, round_id):
-        return self._act(request, round_id, ops.reopen_round, "reopened")
+        return self._act(request, round_id, lambda session, rnd, by: ops.reopen_round(session, self.outbox, by, rnd),
+                         "reopened")
 
     @page("GET", "/rounds/<string:round_id>/ranking")
     def ranking(self, request, round_id):
@@ -327,8 +340,9 @@ class ReviewService(SignInPages):
     def select(self, request, round_id):
         try:
             with self.db.transaction() as session:
-                _, rnd = self._admin_round(session, request, round_id)
-                ops.confirm_selection(session, self.outbox, rnd, request.form.getlist("selected"))
+                visitor, rnd = self._admin_round(session, request, round_id)
+                ops.confirm_selection(session, self.outbox, self._acting(request, visitor), rnd,
+                                      request.form.getlist("selected"))
         except DomainError as exc:
             if exc.status in (401, 403, 404):
                 raise

@@ -17,8 +17,17 @@ One module per aggregate; callers keep `from services.review import operations a
     scoring      saving a score, and the sheet of every score
     selection    the ranking and the confirmed selection
     texts        near-duplicate texts
+    audit        each change told to intake's audit log (review_audited), in the change's transaction
 """
-from services.review.operations.assignments import assign_manually, declare_conflict, decline, remove_assignment, run_assignment
+from services.review.domain.audit import Acting, acting
+from services.review.operations.assignments import (
+    assign_manually,
+    assign_round,
+    declare_conflict,
+    decline_work,
+    remove_assignment,
+    run_assignment,
+)
 from services.review.operations.blind_views import (
     NO_CLEAN_COPY,
     REVIEWER_COPY,
@@ -58,7 +67,7 @@ from services.review.operations.people import (
     tasks_of,
 )
 from services.review.operations.progress import WORKS_PER_PAGE, round_overview
-from services.review.operations.reviewers import add_reviewers, remove_reviewer
+from services.review.operations.reviewers import add_reviewer, add_reviewers, import_reviewers, remove_reviewer
 from services.review.operations.rounds import (
     blind_title,
     close_round,
@@ -76,9 +85,11 @@ from services.review.operations.selection import confirm_selection, ranking_of
 from services.review.operations.texts import index_text, matches_for, matches_for_reviewer, work_text
 
 __all__ = [
-    "NO_CLEAN_COPY", "PERSON", "REVIEWER_COPY", "SIGN_IN_LINK_TTL", "WORKS_PER_PAGE", "_reviewer_file", "add_reviewers",
-    "admin_for_key", "assign_manually", "assignment_for_visitor", "blind_title", "close_round", "confirm_selection",
-    "decline", "declare_conflict", "end_person_sessions", "entries_of", "home_of", "index_text", "issue_sign_in_links",
+    "NO_CLEAN_COPY", "PERSON", "REVIEWER_COPY", "SIGN_IN_LINK_TTL", "WORKS_PER_PAGE", "Acting", "_reviewer_file",
+    "acting", "add_reviewer", "add_reviewers", "admin_for_key", "assign_manually", "assign_round",
+    "assignment_for_visitor", "blind_title", "close_round", "confirm_selection", "decline_work",
+    "declare_conflict", "end_person_sessions", "entries_of", "home_of", "import_reviewers", "index_text",
+    "issue_sign_in_links",
     "listed", "masked_names", "matches_for", "matches_for_reviewer", "new_id", "person_session", "place", "queue",
     "ranking_of", "record_campaign", "record_file", "record_file_check", "record_forwarded", "record_key",
     "record_orgs", "record_reopening", "record_submission", "record_withdrawal", "redeem_link", "remove_assignment",

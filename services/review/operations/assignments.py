@@ -8,8 +8,10 @@ from sqlalchemy import func, insert, select
 from common import clock
 from common.errors import Conflict as ConflictError, NotFound
 from services.review.domain import assignment as assigning
+from services.review.domain.audit import Acting, short
 from services.review.domain.lifecycles import ASSIGNMENT, AssignmentState, ScoreState, require_round_open
 from services.review.models import Assignment, Conflict, Entry, OrgCopy, Reviewer, Round, Score, ScoreLog
+from services.review.operations import audit
 from services.review.operations.rounds import entries_of, new_id, reviewers_of
 
 
@@ -38,15 +40,17 @@ def _next_position(session, reviewer_id: str) -> int:
         Assignment.reviewer_id == reviewer_id)) + 1
 
 
-def _add_assignment(session, rnd: Round, reviewer_id: str, submission_id: str, manual: bool) -> None:
+def _add_assignment(session, rnd: Round, reviewer_id: str, submission_id: str, manual: bool) -> Assignment:
     a = Assignment(id=new_id(), round_id=rnd.id, reviewer_id=reviewer_id, submission_id=submission_id,
                    manual=manual, position=_next_position(session, reviewer_id), created_at=clock.now())
     ASSIGNMENT.move(a, AssignmentState.ASSIGNED)
     session.add(a)
+    return a
 
 
 def run_assignment(session, rnd: Round) -> dict:
-    """Give every work k reviewers; what is already assigned stays (scores are never thrown away)."""
+    """Give every work k reviewers; what is already assigned stays (scores are never thrown away). Records nothing:
+    the page's use case is assign_round (the benchmark calls this one)."""
     require_round_open(rnd.state)
     entries, works, reviewers, declared = _pool(session, rnd)
     if not works:
@@ -75,6 +79,15 @@ def run_assignment(session, rnd: Round) -> dict:
     return {"added": added, "total": len(plan.pairs), "spread": (max(loads) - min(loads)) if loads else 0}
 
 
+def assign_round(session, outbox, by: Acting, rnd: Round) -> dict:
+    """The admin's automatic assignment (run_assignment); one row for the plan, none when it added nothing."""
+    result = run_assignment(session, rnd)
+    if result["added"]:
+        audit.record(session, outbox, by, rnd, "assignments.planned", "round", rnd.id, added=result["added"],
+                     assignments=result["total"], spread=result["spread"], reviewers_per_work=rnd.reviewers_per_work)
+    return result
+
+
 def _reviewer_and_work_in(session, rnd: Round, reviewer_id: str, submission_id: str) -> tuple[Reviewer, Entry]:
     reviewer, entry = session.get(Reviewer, reviewer_id), session.get(Entry, submission_id)
     if reviewer is None or reviewer.round_id != rnd.id or entry is None or entry.round_id != rnd.id:
@@ -87,7 +100,7 @@ def _assignment_of(session, reviewer_id: str, submission_id: str) -> Assignment 
                                                    Assignment.submission_id == submission_id))
 
 
-def assign_manually(session, rnd: Round, reviewer_id: str, submission_id: str) -> None:
+def assign_manually(session, outbox, by: Acting, rnd: Round, reviewer_id: str, submission_id: str) -> None:
     require_round_open(rnd.state)
     reviewer, _ = _reviewer_and_work_in(session, rnd, reviewer_id, submission_id)
     _, works, reviewers, declared = _pool(session, rnd)
@@ -100,13 +113,15 @@ def assign_manually(session, rnd: Round, reviewer_id: str, submission_id: str) -
         raise ConflictError(f"不能把这件作品分给{reviewer.name}：{reason}。", code="conflict_of_interest", found=reason)
     a = _assignment_of(session, reviewer_id, submission_id)
     if a is None:
-        _add_assignment(session, rnd, reviewer_id, submission_id, manual=True)
+        a = _add_assignment(session, rnd, reviewer_id, submission_id, manual=True)
     else:
         ASSIGNMENT.move(a, AssignmentState.ASSIGNED)
         a.manual = True
+    audit.record(session, outbox, by, rnd, "assignment.added", "assignment", a.id, reviewer_id=reviewer_id,
+                 reviewer=short(reviewer.name), submission_id=submission_id)
 
 
-def remove_assignment(session, rnd: Round, assignment_id: str) -> None:
+def remove_assignment(session, outbox, by: Acting, rnd: Round, assignment_id: str) -> None:
     require_round_open(rnd.state)
     a = session.get(Assignment, assignment_id)
     if a is None or a.round_id != rnd.id:
@@ -114,6 +129,10 @@ def remove_assignment(session, rnd: Round, assignment_id: str) -> None:
     score = session.get(Score, a.id)
     if score is not None and score.state == ScoreState.SUBMITTED:
         raise ConflictError("该专家已提交评分，不能撤销分配（评分会丢失）。", code="already_scored")
+    reviewer = session.get(Reviewer, a.reviewer_id)
+    audit.record(session, outbox, by, rnd, "assignment.removed", "assignment", a.id, reviewer_id=a.reviewer_id,
+                 reviewer=short(reviewer.name) if reviewer else None, submission_id=a.submission_id,
+                 draft_discarded=score is not None)
     if score is not None:
         session.delete(score)
         session.flush()
@@ -122,20 +141,37 @@ def remove_assignment(session, rnd: Round, assignment_id: str) -> None:
     session.delete(a)
 
 
-def declare_conflict(session, rnd: Round, reviewer_id: str, submission_id: str, reason: str, by: str) -> None:
-    """The reviewer must never get the work; if they have it and have not scored it, it is reassigned."""
+def declare_conflict(session, outbox, by: Acting, rnd: Round, reviewer_id: str, submission_id: str,
+                     reason: str) -> None:
+    """The admin's: the reviewer must never get the work; if they have it and have not scored it, it is reassigned."""
     require_round_open(rnd.state)
-    _reviewer_and_work_in(session, rnd, reviewer_id, submission_id)
+    reviewer, _ = _reviewer_and_work_in(session, rnd, reviewer_id, submission_id)
     a = _assignment_of(session, reviewer_id, submission_id)
+    handed = {}
     if a is not None and a.state == AssignmentState.ASSIGNED:
-        decline(session, a, reason or "登记回避", conflict=True, by=by)
-        return
-    session.merge(Conflict(reviewer_id=reviewer_id, submission_id=submission_id, reason=(reason or "登记回避")[:500],
-                           declared_by=by, declared_at=clock.now()))
+        handed = {"declined_assignment": a.id,
+                  "handed_to": decline(session, a, reason or "登记回避", conflict=True, declared_by="admin")}
+    else:
+        session.merge(Conflict(reviewer_id=reviewer_id, submission_id=submission_id,
+                               reason=(reason or "登记回避")[:500], declared_by="admin", declared_at=clock.now()))
+    audit.record(session, outbox, by, rnd, "conflict.declared", "reviewer", reviewer_id, name=short(reviewer.name),
+                 submission_id=submission_id, reason=short(reason or "登记回避"), **handed)
 
 
-def decline(session, a: Assignment, reason: str, conflict: bool, by: str = "reviewer") -> str | None:
-    """A reviewer declines a work; it goes to the least-loaded eligible colleague. Returns their name."""
+def decline_work(session, outbox, by: Acting, a: Assignment, reason: str, conflict: bool) -> str | None:
+    """A reviewer declines a work of theirs (decline); declining one no longer theirs changes nothing, and records nothing."""
+    was_assigned = a.state == AssignmentState.ASSIGNED
+    handed_to = decline(session, a, reason, conflict)
+    if was_assigned:
+        audit.record(session, outbox, by, session.get(Round, a.round_id), "assignment.declined", "assignment", a.id,
+                     submission_id=a.submission_id, reason=short(a.declined_reason), conflict=conflict,
+                     handed_to=handed_to)
+    return handed_to
+
+
+def decline(session, a: Assignment, reason: str, conflict: bool, declared_by: str = "reviewer") -> str | None:
+    """A work declined (by its reviewer, or for them by the admin); it goes to the least-loaded eligible colleague.
+    Returns their name. The caller records the change."""
     rnd = session.get(Round, a.round_id)
     require_round_open(rnd.state)
     if a.state != AssignmentState.ASSIGNED:
@@ -147,7 +183,7 @@ def decline(session, a: Assignment, reason: str, conflict: bool, by: str = "revi
     a.declined_reason = (reason or "").strip()[:500] or "未说明"
     if conflict:
         session.merge(Conflict(reviewer_id=a.reviewer_id, submission_id=a.submission_id, reason=a.declined_reason,
-                               declared_by=by, declared_at=clock.now()))
+                               declared_by=declared_by, declared_at=clock.now()))
     session.flush()
     return _hand_on(session, rnd, a)
 

@@ -10,15 +10,18 @@ from sqlalchemy import select
 from common import clock
 from common.errors import DomainError, Forbidden
 from services.review.domain import rounds
+from services.review.domain.audit import BY_REVIEW, Acting
 from services.review.domain.lifecycles import RoundState
 from services.review.models import Reviewer, Round, SignInLink
+from services.review.operations import audit
 from services.review.operations.progress import round_overview
 
 SIGN_IN_LINK_TTL = timedelta(days=14)
 
 
-def issue_sign_in_links(session, outbox, rnd: Round, base_url: str, reminder: bool = False) -> int:
-    """A fresh single-use link for each active reviewer with work; notify e-mails it."""
+def issue_sign_in_links(session, outbox, by: Acting, rnd: Round, base_url: str, reminder: bool = False) -> int:
+    """A fresh single-use link for each active reviewer with work; notify e-mails it. One row in the log for the
+    mails sent, none when nobody was due one."""
     overview = round_overview(session, rnd)
     sent = 0
     now = clock.now()
@@ -36,6 +39,8 @@ def issue_sign_in_links(session, outbox, rnd: Round, base_url: str, reminder: bo
             "assigned": row["assigned"], "open": row["assigned"] - row["submitted"], "reminder": reminder,
             **({"deadline": rnd.scoring_deadline.isoformat()} if rnd.scoring_deadline else {})})
         sent += 1
+    if sent:
+        audit.record(session, outbox, by, rnd, "reviewers.invited", "round", rnd.id, sent=sent, reminder=reminder)
     return sent
 
 
@@ -47,7 +52,7 @@ def send_due_reminders(session, outbox, base_url: str) -> int:
         key = rounds.reminder_due(rnd.scoring_deadline, now, rnd.reminders_sent or [])
         if key is None:
             continue
-        sent += issue_sign_in_links(session, outbox, rnd, base_url, reminder=True)
+        sent += issue_sign_in_links(session, outbox, BY_REVIEW, rnd, base_url, reminder=True)
         rnd.reminders_sent = [*(rnd.reminders_sent or []), key]
     return sent
 

@@ -9,8 +9,10 @@ from common import clock
 from common.errors import Conflict as ConflictError, NotFound
 from common.locale import BEIJING
 from services.review.domain import rounds
+from services.review.domain.audit import Acting
 from services.review.domain.lifecycles import ROUND, EntryState, RoundState, require_round_open
 from services.review.models import Entry, OrgCopy, Reviewer, Round, TenantCopy
+from services.review.operations import audit
 from services.review.operations.copies import track_of
 
 
@@ -104,24 +106,33 @@ def reviewers_of(session, rnd: Round, active_only: bool = False) -> list[Reviewe
 # --------------------------------------------------------------------------- settings, closing, reopening
 
 
-def set_round_settings(session, rnd: Round, reviewers_per_work: str, scoring_deadline: str | None) -> None:
+def set_round_settings(session, outbox, by: Acting, rnd: Round, reviewers_per_work: str,
+                       scoring_deadline: str | None) -> None:
     require_round_open(rnd.state)
     k = rounds.check_reviewers_per_work(reviewers_per_work)
+    changed = ["reviewers_per_work"] if k != rnd.reviewers_per_work else []
     if scoring_deadline is not None:
         today = clock.now().astimezone(BEIJING).date()
         deadline = rounds.parse_scoring_deadline(scoring_deadline, today)
         if deadline != rnd.scoring_deadline:
             rnd.scoring_deadline, rnd.reminders_sent = deadline, []
+            changed.append("scoring_deadline")
     rnd.reviewers_per_work = k
+    if changed:  # saving the same settings again changes nothing: no row
+        deadline = rnd.scoring_deadline.astimezone(BEIJING).date().isoformat() if rnd.scoring_deadline else None
+        audit.record(session, outbox, by, rnd, "round.settings_changed", "round", rnd.id, fields=changed,
+                     reviewers_per_work=k, scoring_deadline=deadline)
 
 
-def close_round(session, rnd: Round) -> None:
+def close_round(session, outbox, by: Acting, rnd: Round) -> None:
     require_round_open(rnd.state)
     ROUND.move(rnd, RoundState.CLOSED, at=clock.now())
+    audit.record(session, outbox, by, rnd, "round.closed", "round", rnd.id)
 
 
-def reopen_round(session, rnd: Round) -> None:
+def reopen_round(session, outbox, by: Acting, rnd: Round) -> None:
     if rnd.state != RoundState.CLOSED:
         raise ConflictError("只有已结束评分、尚未确认入选的轮次可以重新开放。", code="round_not_closed", found=rnd.state)
     ROUND.move(rnd, RoundState.OPEN)
     rnd.closed_at = None
+    audit.record(session, outbox, by, rnd, "round.reopened", "round", rnd.id)

@@ -6,9 +6,11 @@ from sqlalchemy import func, select
 from common import clock
 from common.levels import parent_level
 from services.review.domain import ranking, rounds
+from services.review.domain.audit import Acting
 from services.review.domain.lifecycles import ROUND, AssignmentState, RoundState, ScoreState
 from services.review.domain.selection import Candidate, decide_selection
 from services.review.models import Assignment, Round, Score, SelectionRow
+from services.review.operations import audit
 from services.review.operations.copies import track_of
 from services.review.operations.rounds import batches_of, entries_of
 
@@ -39,7 +41,7 @@ def ranking_of(session, rnd: Round) -> dict:
             "biases": biases, "track": track, "chosen": chosen, "up": parent_level(rnd.level)}
 
 
-def confirm_selection(session, outbox, rnd: Round, selected: list[str]) -> None:
+def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[str]) -> None:
     board = ranking_of(session, rnd)
     candidates = ([Candidate(e.submission_id, e.tenant, e.title, r.rank, r.normalised, r.raw_mean)
                    for r, e in board["ranked"]]
@@ -53,3 +55,7 @@ def confirm_selection(session, outbox, rnd: Round, selected: list[str]) -> None:
         "round_id": rnd.id, "campaign_id": rnd.campaign_id, "track": rnd.track, "level": rnd.level,
         "to_level": parent_level(rnd.level), "owner_org_id": rnd.owner_org_id or None,
         "selected": selection.selected, "not_selected": selection.not_selected, "results": selection.results})
+    # who confirmed it; intake's own row (selection.forwarded) follows when it forwards the works
+    audit.record(session, outbox, by, rnd, "round.selection_confirmed", "round", rnd.id, level=rnd.level,
+                 to_level=parent_level(rnd.level), selected=selection.selected,
+                 not_selected=len(selection.not_selected))
