@@ -29,10 +29,10 @@ REVIEW, NOTIFY = "评审系统", "进度看板与作品库"  # the links on inta
 
 
 class Visit:
-    """One run: the page, where screenshots go, and what the person saw so far."""
+    """One run: the page, and where its screenshots go."""
 
     def __init__(self, page, shots: str | None):
-        self.page, self.shots, self.seen = page, Path(shots) if shots else None, {}
+        self.page, self.shots = page, Path(shots) if shots else None
 
     def shot(self, name: str) -> None:
         if self.shots is not None:
@@ -309,7 +309,7 @@ def sign_out_everywhere(visit: Visit, intake: str, review: str, notify: str, nam
             if page.locator("input[name=api_key]").count():  # the sign-in page, wherever it is shown
                 break
             page.wait_for_timeout(250)
-        after[where] = {"url": page.url, "h1": page.locator("h1").inner_text(),
+        after[where] = {"url": page.url, "h1": page.locator("h1").inner_text(), "error": visit.texts("p.error"),
                         "sign_in_form": page.locator("input[name=api_key]").count() == 1}
         visit.shot(f"{name}-after-{where}")
     page.goto(f"{intake}/")

@@ -455,3 +455,4 @@ def test_signing_out_at_intake_ends_the_review_and_notify_sessions(platform, peo
     for where in ("review", "notify"):
         assert out["after"][where]["sign_in_form"], out["after"][where]
     assert out["after"]["review"]["h1"] == "登录" and out["after"]["notify"]["h1"] == "登录进度看板"
+    assert "已退出" in out["after"]["notify"]["error"][0]  # notify says why; review shows its sign-in page alone
