@@ -116,8 +116,8 @@ def test_revoking_a_key_stops_it_at_once_and_is_recorded(intake, db):  # noqa: F
     error_of(portal("GET", "/api/v1/submissions"), 401, "invalid_api_key")
     assert seu("DELETE", f"/api/v1/keys/{issued['id']}").status_code == 200  # again: nothing more happens
     assert [e["data"]["key_hash"] for e in outbox(db, "api_key_revoked")] != []
-    actions = [e["action"] for e in seu("GET", "/api/v1/audit").json()["items"]]
-    assert actions[:2] == ["key.revoked", "key.issued"] and actions.count("key.revoked") == 1
+    actions = [e["action"] for e in seu("GET", "/api/v1/audit").json()["items"] if e["action"].startswith("key.")]
+    assert actions == ["key.revoked", "key.issued"]
 
 
 def test_an_owner_acts_over_the_api_as_themselves_until_they_are_no_longer_owner(intake, db):  # noqa: F811

@@ -27,9 +27,9 @@ from common.errors import Forbidden, InvalidInput, NotFound, Unprocessable
 from common.locale import BEIJING, in_beijing
 from common.tables import xlsx_cell
 from services.intake.domain.people import Role
-from services.intake.models import Account, AccountGrant, ApiKey, AuditEntry, Tenant
+from services.intake.models import AccountGrant, ApiKey, AuditEntry, Tenant
 from services.intake.operations.pages import paged
-from services.intake.operations.tenants import Caller
+from services.intake.operations.tenants import Caller, key_actor
 
 # Stable codes, with what they mean to a person reading the log.
 ACTIONS = {
@@ -160,9 +160,7 @@ def _key_actor(session, tenant_id: str, key_hash: str | None) -> str | None:
     key = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.tenant_id == tenant_id))
     if key is None:
         return None
-    actor = f"key:{key.prefix}" + (f" ({key.label})" if key.label else "")
-    person = session.get(Account, key.account_id) if key.account_id else None
-    return (f"account:{person.id} ({person.name}) {actor}" if person else actor)[:200]
+    return key_actor(session, key)[0]
 
 
 def acting(who: Caller | Tenant) -> Caller:

@@ -15,7 +15,7 @@ from common.events import TENANT
 from common.locale import beijing_minute
 from common.text import LineProblem, single_line_problem
 from services.intake.domain import keys
-from services.intake.models import ApiKey, Tenant
+from services.intake.models import Account, ApiKey, Tenant
 
 MINISTRY = "ministry"
 
@@ -121,14 +121,17 @@ def authenticate(session, headers, needs: str = keys.ANY, address: str | None = 
 def key_caller(session, headers, address: str | None = None, needs: str = keys.ANY) -> Caller:
     """The caller of a request made with an API key: its tenant's owner, named by the key's prefix and label."""
     row = _key_row(session, headers, needs, address)
-    actor = f"key:{row.prefix}" + (f" ({row.label})" if row.label else "")
-    who = "单位管理员"
-    if row.account_id:  # a person's own key: the log names the person
-        from services.intake.models import Account
+    actor, who = key_actor(session, row)
+    return Caller(tenant=session.get(Tenant, row.tenant_id), actor=actor, who=who, address=address)
 
+
+def key_actor(session, row: ApiKey) -> tuple[str, str]:
+    """How the audit log names a key, and how a mail names who acts: a person's own key names the person first."""
+    actor = f"key:{row.prefix}" + (f" ({row.label})" if row.label else "")
+    if row.account_id:
         person = session.get(Account, row.account_id)
-        actor, who = f"account:{person.id} ({person.name}) {actor}", person.name
-    return Caller(tenant=session.get(Tenant, row.tenant_id), actor=actor[:200], who=who, address=address)
+        return f"account:{person.id} ({person.name}) {actor}"[:200], person.name
+    return actor[:200], "单位管理员"
 
 
 def require_university(tenant: Tenant) -> None:
