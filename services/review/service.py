@@ -146,10 +146,24 @@ class ReviewService(SignInPages):
                 response = redirect("/queue")
                 self.web.open_session(session, response, role="reviewer", principal=reviewer.id, tenant=None,
                                       reviewer_id=reviewer.id, round_id=reviewer.round_id, name=reviewer.name)
-        except DomainError:
+        except DomainError as exc:
             self.web.failed(request, subject)
-            raise
+            # used, expired or unknown: the page offers a new link, sent to the reviewer's own address
+            return self.web.render("link.html", None, exc.status, request=request, token=token, error=exc.message,
+                                   gone=True)
         return response
+
+    @page("POST", "/sign-in/<string:token>/resend")
+    def resend_link(self, request, token):
+        """「向我的邮箱重新发送登录链接」: the same answer whether or not a link was sent (or the token was real)."""
+        subject = "resend:" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+        refused = self.web.sign_in_refusal(request, subject, page="link.html", token=token, gone=True)
+        if refused is not None:
+            return refused
+        with self.db.transaction() as session:
+            ops.resend_link(session, self.outbox, token, self.config["PUBLIC_URL"], self.web.limits.client_of(request))
+        self.web.failed(request, subject)  # counted like a failure: a few tries per link and address, then wait
+        return self.web.render("link.html", None, request=request, token=token, gone=True, resent=True)
 
     @page("GET", "/files/<string:token>")
     def file(self, request, token):

@@ -431,3 +431,32 @@ def _matches(store):
 
     with store.transaction() as s:
         return [(m.a, m.b) for m in s.scalars(select(TextMatch))] or None
+
+
+def test_a_reviewer_whose_link_was_used_gets_a_new_one_at_their_own_address_once_in_ten_minutes(review):
+    from tests.signin import form_token, redeem, staffed_round
+
+    base, store = review["base"], review["store"]
+    staffed = staffed_round(review, reviewers=1)
+    link = staffed["invites"][0]["sign_in_url"]
+    assert redeem(link)[1].status_code == 303
+    web, used = redeem(link)
+    assert used.status_code == 401 and "向我的邮箱重新发送登录链接" in used.text  # offered, not a dead end
+
+    def resend(token_url, browser):
+        page = browser.get(token_url, timeout=10)
+        return browser.post(f"{token_url}/resend", data={"csrf_token": form_token(page.text)}, timeout=10)
+
+    before = len(outbox(store, "reviewer_invited"))
+    r = resend(link, web)
+    assert r.status_code == 200 and "新的登录链接已发送到您受邀时的邮箱" in r.text
+    fresh = outbox(store, "reviewer_invited")[before:]
+    assert len(fresh) == 1 and fresh[0]["data"]["email"] == "e0@example.edu.cn"  # the reviewer's own address
+    assert "学院" not in fresh[0]["data"]["round_title"]  # the blind title, never a college's
+    again = resend(link, requests.Session())  # a second click within ten minutes: the same answer, no mail
+    forged = resend(f"{base}/sign-in/{'x' * 43}", requests.Session())  # a made-up link: the same answer too
+    assert again.text.count("新的登录链接已发送") == forged.text.count("新的登录链接已发送") == 1
+    assert len(outbox(store, "reviewer_invited")) == before + 1
+    assert redeem(fresh[0]["data"]["sign_in_url"])[1].status_code == 303  # the new link works
+    asked = [e["data"] for e in outbox(store, "review_audited") if e["data"]["action"] == "reviewers.invited"]
+    assert asked[-1]["actor"].startswith("reviewer:")

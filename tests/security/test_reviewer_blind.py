@@ -35,6 +35,7 @@ REVIEW_ACCESS = {
     ("POST", "/sign-in"): "public",
     ("GET", "/sign-in/<string:token>"): "public",
     ("POST", "/sign-in/<string:token>"): "public",
+    ("POST", "/sign-in/<string:token>/resend"): "public",  # a new link to the reviewer's own address
     ("POST", "/sign-in/ticket"): "public",  # a person handed on from intake (common.handoff)
     ("POST", "/sign-out"): "reviewer",
     ("GET", "/tasks"): "reviewer",  # a person's task list across rounds

@@ -55,7 +55,13 @@ from services.review.operations.entries import (
     record_submission,
     record_withdrawal,
 )
-from services.review.operations.invitations import SIGN_IN_LINK_TTL, issue_sign_in_links, redeem_link, send_due_reminders
+from services.review.operations.invitations import (
+    SIGN_IN_LINK_TTL,
+    issue_sign_in_links,
+    redeem_link,
+    resend_link,
+    send_due_reminders,
+)
 from services.review.operations.people import (
     PERSON,
     assignment_for_visitor,
@@ -93,6 +99,7 @@ __all__ = [
     "listed", "masked_names", "matches_for", "matches_for_reviewer", "new_id", "person_session", "place", "queue",
     "ranking_of", "record_campaign", "record_file", "record_file_check", "record_forwarded", "record_key",
     "record_orgs", "record_reopening", "record_submission", "record_withdrawal", "redeem_link", "remove_assignment",
+    "resend_link",
     "remove_reviewer", "reopen_round", "revoke_key", "reviewer_assignment", "reviewer_ids", "reviewers_of",
     "round_for_visitor", "round_of_admin", "round_overview", "rounds_of", "run_assignment", "save_score",
     "score_sheet", "send_due_reminders", "set_round_settings", "tasks_of", "tenant_name", "track_of", "work_text",

@@ -10,11 +10,13 @@ from sqlalchemy import select
 from common import clock
 from common.errors import DomainError, Forbidden
 from services.review.domain import rounds
-from services.review.domain.audit import BY_REVIEW, Acting
+from services.review.domain.audit import BY_REVIEW, Acting, acting
 from services.review.domain.lifecycles import RoundState
 from services.review.models import Reviewer, Round, SignInLink
 from services.review.operations import audit
+from services.review.operations.copies import tenant_name
 from services.review.operations.progress import round_overview
+from services.review.operations.rounds import blind_title
 
 SIGN_IN_LINK_TTL = timedelta(days=14)
 
@@ -24,24 +26,35 @@ def issue_sign_in_links(session, outbox, by: Acting, rnd: Round, base_url: str, 
     mails sent, none when nobody was due one."""
     overview = round_overview(session, rnd)
     sent = 0
-    now = clock.now()
     for row in overview["reviewers"]:
         r = row["reviewer"]
         if not r.active or row["assigned"] == 0 or (reminder and row["assigned"] == row["submitted"]):
             continue
-        token = secrets.token_urlsafe(32)
-        expires = now + SIGN_IN_LINK_TTL
-        session.add(SignInLink(token_hash=hashlib.sha256(token.encode()).hexdigest(), reviewer_id=r.id,
-                               expires_at=expires, created_at=now))
-        outbox.add(session, "reviewer_invited", rnd.tenant, {
-            "reviewer_id": r.id, "round_id": rnd.id, "name": r.name, "email": r.email, "round_title": rnd.title,
-            "sign_in_url": f"{base_url.rstrip('/')}/sign-in/{token}", "link_expires_at": expires.isoformat(),
-            "assigned": row["assigned"], "open": row["assigned"] - row["submitted"], "reminder": reminder,
-            **({"deadline": rnd.scoring_deadline.isoformat()} if rnd.scoring_deadline else {})})
+        _send_link(session, outbox, rnd, r, row["assigned"], row["assigned"] - row["submitted"], base_url, reminder)
         sent += 1
     if sent:
         audit.record(session, outbox, by, rnd, "reviewers.invited", "round", rnd.id, sent=sent, reminder=reminder)
     return sent
+
+
+def _send_link(session, outbox, rnd: Round, r: Reviewer, assigned: int, open_: int, base_url: str,
+               reminder: bool) -> None:
+    """A fresh single-use link for one reviewer, and its mail (notify) through the outbox.
+
+    The mail names the round as its pages do, by the inviting tenant and the blind title: a college round's own
+    title names the college, which would tell the expert whose works they score.
+    """
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    expires = now + SIGN_IN_LINK_TTL
+    session.add(SignInLink(token_hash=hashlib.sha256(token.encode()).hexdigest(), reviewer_id=r.id,
+                           expires_at=expires, created_at=now))
+    title = f"{tenant_name(session, rnd.tenant)} · {blind_title(session, rnd)}"
+    outbox.add(session, "reviewer_invited", rnd.tenant, {
+        "reviewer_id": r.id, "round_id": rnd.id, "name": r.name, "email": r.email, "round_title": title,
+        "sign_in_url": f"{base_url.rstrip('/')}/sign-in/{token}", "link_expires_at": expires.isoformat(),
+        "assigned": assigned, "open": open_, "reminder": reminder,
+        **({"deadline": rnd.scoring_deadline.isoformat()} if rnd.scoring_deadline else {})})
 
 
 def send_due_reminders(session, outbox, base_url: str) -> int:
@@ -68,3 +81,33 @@ def redeem_link(session, token: str) -> Reviewer:
     if not reviewer.active:
         raise Forbidden("您已不在本轮评审专家名单中。", code="reviewer_inactive")
     return reviewer
+
+
+RESEND_AFTER = timedelta(minutes=10)  # one self-service link per reviewer in ten minutes: no mail flood
+
+
+def resend_link(session, outbox, token: str, base_url: str, address: str | None) -> bool:
+    """A reviewer whose link was used or expired asks for a new one: it goes to their own address, never to the asker.
+
+    Whether one was sent is for the tests: the page answers the same either way (it must not tell a guesser
+    which links were real). Sent only while the reviewer is in the round, the round is open and they have work.
+    """
+    row = session.get(SignInLink, hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest())
+    reviewer = session.get(Reviewer, row.reviewer_id, with_for_update=True) if row else None
+    rnd = session.get(Round, reviewer.round_id) if reviewer else None
+    if reviewer is None or not reviewer.active or rnd.state != RoundState.OPEN:
+        return False
+    # a link sent in the last ten minutes and not used yet is on its way: not another
+    pending = session.scalar(select(SignInLink.created_at).where(
+        SignInLink.reviewer_id == reviewer.id, SignInLink.used_at.is_(None),
+        SignInLink.created_at > clock.now() - RESEND_AFTER).limit(1))
+    if pending is not None:
+        return False
+    progress = next((r for r in round_overview(session, rnd)["reviewers"] if r["reviewer"].id == reviewer.id), None)
+    if progress is None or progress["assigned"] == 0:
+        return False
+    _send_link(session, outbox, rnd, reviewer, progress["assigned"], progress["assigned"] - progress["submitted"],
+               base_url, reminder=False)
+    by = acting({"role": "reviewer", "reviewer_id": reviewer.id, "name": reviewer.name}, address)
+    audit.record(session, outbox, by, rnd, "reviewers.invited", "round", rnd.id, sent=1, reminder=False)
+    return True
