@@ -440,7 +440,7 @@ class WebPages(DependencyProvider):
         """
         visitor = self.visitor(request, db)
         if visitor is None:
-            message = "尚未登录或登录已失效（已退出、密钥已停用或已被移出评审）。请重新登录。"
+            message = "尚未登录或登录已失效（已退出、超时、密钥已停用或权限已变更）。请重新登录。"
             raise SignInRequired(message, self.sign_in_page(request, 401, message), code="not_signed_in")
         if roles and visitor["role"] not in roles:
             message = "当前登录的身份不能使用此页面。请以有权限的身份重新登录。"

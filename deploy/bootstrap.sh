@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 packages=(rabbitmq-server curl)
 requirements=requirements.txt
 if [[ "${1:-}" == "--test" ]]; then
-  # chromium: the review UI tests (Playwright); caddy: validating the compose proxy's Caddyfile
-  packages+=(postgresql docker-compose ffmpeg chromium caddy)
+  # chromium: the browser tests (Playwright), fonts-wqy-microhei so their screenshots show Chinese; caddy: validating
+  # the compose proxy's Caddyfile
+  packages+=(postgresql docker-compose ffmpeg chromium caddy fonts-wqy-microhei)
   requirements=requirements-dev.txt
 fi
 if [[ "${1:-}" == "--test" ]]; then

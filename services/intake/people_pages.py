@@ -30,7 +30,7 @@ from services.intake.passwords import hash_off_loop, verify_off_loop
 
 HERE = Path(__file__).resolve().parent
 # where a signed-in person may be handed on to, and what it is called on the pages
-DESTINATIONS = {"review": "评审系统", "notify": "进度看板与作品库"}
+DESTINATIONS = signin.DESTINATIONS
 PERSON, SECOND_FACTOR, ENROL = "person", "second_factor", "enrol"
 SSO_FLOW_COOKIE = "intake_sso_flow"
 SSO_FLOW_TTL_S = 10 * 60  # from leaving for the provider to coming back
@@ -93,7 +93,7 @@ class PeoplePages:
         for g in grants:
             g["label"] = people.grant_label(g["role"], g["department"], g.get("org_name"))
         return self.web.render("home.html", visitor, grants=grants, second_factor=second_factor,
-                               destinations=DESTINATIONS, notice=request.args.get("done"))
+                               destinations=signin.destinations_for(grants), notice=request.args.get("done"))
 
     # ------------------------------------------------------------------ password, then the second factor
 

@@ -165,13 +165,22 @@ def single_sign_on(visit: Visit, intake: str, button: str, account: str, name: s
 # --------------------------------------------------------------------------- review and notify, handed on by intake
 
 
-def hand_on(visit: Visit, intake: str, link: str) -> None:
-    """From intake's home page to review or notify: the link's page posts a one-minute ticket by its script."""
+def hand_on(visit: Visit, intake: str, link: str) -> bool:
+    """From intake's home page to review or notify: the link's page posts a one-minute ticket by its script.
+
+    The home page links only what the person's grants open; without the link, the person types the address
+    (/go/review, /go/notify) as someone would. Whether the home page linked it.
+    """
     page = visit.page
     page.goto(f"{intake}/")
-    page.click(f"ul.destinations a:text-is('{link}')")
+    linked = page.locator(f"ul.destinations a:text-is('{link}')").count() == 1
+    if linked:
+        page.click(f"ul.destinations a:text-is('{link}')")
+    else:
+        page.goto(f"{intake}/go/{'review' if link == REVIEW else 'notify'}")
     page.wait_for_url(lambda url: not url.startswith(intake), timeout=20000)
     page.wait_for_load_state()
+    return linked
 
 
 def review_home(visit: Visit, intake: str, name: str, expect_rounds: int = 0) -> dict:
@@ -194,14 +203,14 @@ def review_home(visit: Visit, intake: str, name: str, expect_rounds: int = 0) ->
 
 def notify_dashboard(visit: Visit, intake: str, name: str) -> dict:
     """Notify's dashboard as the person reaches it from intake: its heading and the tracks it counts."""
-    hand_on(visit, intake, NOTIFY)
+    linked = hand_on(visit, intake, NOTIFY)
     page = visit.page
     if page.locator("#tracks").count():
         page.wait_for_function("() => document.querySelectorAll('.chart canvas').length >= 2", timeout=20000)
     visit.shot(f"{name}-notify")
     return {"url": page.url, "h1": page.locator("h1").inner_text(), "tracks": visit.texts("#tracks tbody tr td:first-child"),
             "track_choices": visit.texts("select[name=track] option"), "error": visit.texts("p.error"),
-            "who": visit.texts("header .who, header .user")}
+            "who": visit.texts("header .who, header .user"), "linked": linked}
 
 
 # --------------------------------------------------------------------------- a round, administered by a person

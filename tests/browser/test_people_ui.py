@@ -342,6 +342,8 @@ def test_an_owner_a_department_admin_and_a_college_admin_each_see_only_their_sco
     assert dashboards["propaganda"]["h1"] == "武汉科技大学党委宣传部进度"
     assert dashboards["propaganda"]["tracks"] == ["教育素材", "成果宣传报道"]
     assert dashboards["propaganda"]["track_choices"] == ["全部", "教育素材", "成果宣传报道"]
+    assert dashboards["owner"]["linked"] and dashboards["propaganda"]["linked"]
+    assert not dashboards["college"]["linked"]  # intake's home page does not offer what would only say no
     assert dashboards["college"]["tracks"] == [] and dashboards["college"]["h1"] == "登录进度看板"
     assert dashboards["college"]["error"] == [
         "陈院长（chen@wust.edu.cn）在本系统没有可用的角色。如需使用，请向本单位管理员申请。"]

@@ -104,3 +104,24 @@ def link_refusal(purpose: str, *, found: bool, used: bool = False, replaced: boo
     if expired:
         return LinkRefusal("link_expired", 410, f"此链接已过期（{minutes} 分钟内有效）。请{again}。")
     return None
+
+
+# --------------------------------------------------------------------------- where a person may go from the home page
+
+DESTINATIONS = {"review": "评审系统", "notify": "进度看板与作品库"}
+
+
+def destinations_for(grants: list[dict]) -> dict[str, str]:
+    """The services the person's grants open, as the home page links them (never a link that only says no).
+
+    Review: a manager of rounds (owner, department or org admin) or an expert; also someone with no grant at all,
+    who may be an expert invited by e-mail only (review knows their rounds by address). Notify's dashboard: an owner,
+    a department admin, or a viewer of a whole tenant (progress is counted per tenant and track, not per org).
+    """
+    roles = {g["role"] for g in grants}
+    found = {}
+    if not grants or roles & {"owner", "department_admin", "org_admin", "expert"}:
+        found["review"] = DESTINATIONS["review"]
+    if any(g["role"] in ("owner", "department_admin") or (g["role"] == "viewer" and not g.get("org_id")) for g in grants):
+        found["notify"] = DESTINATIONS["notify"]
+    return found
