@@ -159,27 +159,39 @@ class PeoplePages:
             problem = "验证码不正确或已使用过。请输入验证器应用当前显示的 6 位数字（每个验证码只能使用一次）。"
         return self.web.render(template, visitor, 429 if wait is not None else 401, error=problem, **context)
 
+    def _enrolment(self, visitor):
+        """(secret, QR code) of the authenticator being enrolled, or None when one is in use (never shown again)."""
+        try:
+            with self.db.transaction() as session:
+                secret, uri = ops_signin.start_enrolment(session, visitor["account_id"], self.web.secret)
+        except DomainError as exc:
+            return None, exc
+        return (secret, _qr_svg(uri)), None
+
     @page("GET", "/account/second-factor")
     def enrol_form(self, request):
         visitor = self.web.require(request, ENROL, PERSON)
-        with self.db.transaction() as session:
-            secret, uri = ops_signin.start_enrolment(session, visitor["account_id"], self.web.secret)
-        return self.web.render("enrol.html", visitor, secret=secret, qr=_qr_svg(uri))
+        enrolment, refused = self._enrolment(visitor)
+        if refused is not None:
+            return self.web.render("enrol.html", visitor, refused.status, enabled=True, error=refused.message)
+        return self.web.render("enrol.html", visitor, secret=enrolment[0], qr=enrolment[1])
 
     @page("POST", "/account/second-factor")
     def enrol(self, request):
         visitor = self.web.require(request, ENROL, PERSON)
-        with self.db.transaction() as session:
-            secret, uri = ops_signin.start_enrolment(session, visitor["account_id"], self.web.secret)
+        enrolment, refused = self._enrolment(visitor)
+        if refused is not None:
+            return self.web.render("enrol.html", visitor, refused.status, enabled=True, error=refused.message)
+        secret = enrolment[0]
         if visitor["role"] == PERSON:  # enrolling by choice: stay signed in, say it is done
             with self.db.transaction() as session:
                 if ops_signin.confirm_code(session, visitor["account_id"], request.form.get("code", ""),
                                            self._client(request), self.web.secret):
                     return redirect("/?done=second_factor")
             self.web.failed(request, "code:" + visitor["account_id"])
-            return self.web.render("enrol.html", visitor, 401, secret=secret, qr=_qr_svg(uri), error=(
+            return self.web.render("enrol.html", visitor, 401, secret=secret, qr=enrolment[1], error=(
                 signin.code_problem(request.form.get("code", "")) or "验证码不正确。请输入验证器应用当前显示的 6 位数字。"))
-        return self._check_code(request, visitor, "enrol.html", secret=secret, qr=_qr_svg(uri))
+        return self._check_code(request, visitor, "enrol.html", secret=secret, qr=enrolment[1])
 
     # ------------------------------------------------------------------ a person's own API keys
 

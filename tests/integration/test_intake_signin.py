@@ -138,6 +138,9 @@ def test_a_department_admin_must_enrol_a_second_factor_and_give_a_code_each_time
     assert signed_in_as(web, base) == "王宣传"
     home = web.get(f"{base}/", timeout=10).text
     assert "已启用" in home and 'href="/supervision"' in home and 'href="/audit"' not in home  # links by role
+    again = web.get(f"{base}/account/second-factor", timeout=10)  # the authenticator in use is never shown again
+    assert again.status_code == 409 and secret not in again.text and "<svg" not in again.text
+    assert post_form(web, f"{base}/account/second-factor", home, code=pyotp.TOTP(secret).now()).status_code == 409
     from services.intake.models import Account
 
     with db.transaction() as session:  # sealed at rest: the database alone gives nobody the codes

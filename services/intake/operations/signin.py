@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from common import clock
-from common.errors import DomainError
+from common.errors import Conflict, DomainError
 from services.intake.domain import signin
 from services.intake.domain.lifecycles import AccountState
 from services.intake.domain.people import normalise_email
@@ -117,7 +117,9 @@ def start_enrolment(session, account_id: str, secret: bytes) -> tuple[str, str]:
     nobody the codes.
     """
     account = session.get(Account, account_id, with_for_update=True)
-    if account.totp_enabled_at is None and not account.totp_secret:
+    if account.totp_enabled_at is not None:  # the authenticator in use is never shown again, to anyone signed in
+        raise Conflict("您已启用第二重验证。如需更换手机或验证器，请联系本单位的单位管理员。", code="second_factor_enabled")
+    if not account.totp_secret:
         account.totp_secret = seal(secret, signin.new_totp_secret(), TOTP)
     totp = unseal(secret, account.totp_secret, TOTP)
     return totp, signin.provisioning_uri(totp, account.email)
