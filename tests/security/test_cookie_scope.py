@@ -148,8 +148,8 @@ def test_intakes_cookie_opens_nothing_on_review_or_notify_and_theirs_nothing_on_
         INTAKE_API_DEFAULT,
         INTAKE_KNOWN,
         INTAKE_WALK,
-        _intake_member,
         answer_of,
+        intake_member,
         matches,
         page_routes,
     )
@@ -162,7 +162,7 @@ def test_intakes_cookie_opens_nothing_on_review_or_notify_and_theirs_nothing_on_
     db = Store(intake_url)
     try:
         base = intake["base"]
-        owner = _intake_member(intake, db, "owner")["web"]  # 东南大学's 单位管理员, password and authenticator
+        owner = intake_member(intake, db, "owner")["web"]  # 东南大学's 单位管理员, password and authenticator
         assert owner.get(f"{base}/", allow_redirects=False, timeout=10).status_code == 200
 
         # a ticket for review opens review, and nothing at notify; one for notify the reverse

@@ -650,7 +650,7 @@ INTAKE_KNOWN = {route: "400" for route in (
     ("POST", "/api/v1/accounts/<string:account_id>/grants"))}
 
 
-def _intake_member(intake: dict, db, role: str) -> dict:
+def intake_member(intake: dict, db, role: str) -> dict:
     """The role's person: invited by their tenant's key, password set on the invitation page, signed in (with the
     authenticator where their roles need one); their browser, authenticator secret and e-mail."""
     from tests.integration.test_intake_accounts import STRONG, invitations_sent, invite, link_of, open_form, submit
@@ -693,7 +693,7 @@ def intake_people(make_config, start_service, sqlite_url):
     intake = start_intake(sqlite_url, make_config, start_service, WEB_SECRET="test-secret",
                           RATE_FAILED_SIGN_INS_PER_ADDRESS="100000", RATE_BAD_KEYS="100000")
     db = Store(sqlite_url)
-    people = {role: _intake_member(intake, db, role) for role in INTAKE_GRANTS}
+    people = {role: intake_member(intake, db, role) for role in INTAKE_GRANTS}
     from tests.integration.test_intake_signin import sign_in
 
     web, r = sign_in(intake["base"], people["owner"]["email"])  # the password only: the code is still due
