@@ -146,7 +146,6 @@ def test_intakes_cookie_opens_nothing_on_review_or_notify_and_theirs_nothing_on_
     from tests.security.test_role_walk import (
         INTAKE_API,
         INTAKE_API_DEFAULT,
-        INTAKE_KNOWN,
         INTAKE_WALK,
         answer_of,
         intake_member,
@@ -209,11 +208,10 @@ def test_intakes_cookie_opens_nothing_on_review_or_notify_and_theirs_nothing_on_
         jars = [dict(b.cookies) for b in theirs] + [jar for b in theirs for jar in as_own_cookie(b.cookies, "intake")]
         pages = page_routes(intake["container"])
         expected = {route: row["anonymous"] for route, row in INTAKE_WALK.items()}
-        expected.update({route: INTAKE_KNOWN.get(route, INTAKE_API.get(route, INTAKE_API_DEFAULT)["anonymous"])
+        expected.update({route: INTAKE_API.get(route, INTAKE_API_DEFAULT)["anonymous"]
                          for route in routes(intake["container"]) - pages})
         assert set(expected) == routes(intake["container"]), "classify every intake route in test_role_walk"
-        guarded = {route: answer for route, answer in expected.items() if answer in ("401", "303 /sign-in", "401 key")
-                   or route in INTAKE_KNOWN}
+        guarded = {route: answer for route, answer in expected.items() if answer in ("401", "303 /sign-in", "401 key")}
         assert len(guarded) > 40, sorted(guarded)
         for cookies in jars:
             for (method, url), anonymous in sorted(guarded.items()):
