@@ -464,7 +464,7 @@ NOTIFY_API_DEFAULT = same("401 key")
 
 
 @pytest.fixture
-def notify_world(make_config, start_service, sqlite_url, tmp_path):
+def notify_world(make_config, start_service, sqlite_url):
     """Notify with 东南大学's and 武汉科技大学's campaigns, orgs and a story each, and the ministry's campaign.
 
     Every role's calls come from one address: the limit on wrong keys (tested in test_rate_limits) is lifted so the
