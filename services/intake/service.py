@@ -1,8 +1,8 @@
 """Intake: the portal API of the universities (and of the ministry), and the invitation page people open.
 
-Each entrypoint authenticates, validates, runs one use case (operations/) in
-one transaction and returns JSON; the upload lifecycle's use cases take the
-transaction factory, as the object store's work runs between two. Events
+Each entrypoint authenticates (the key first, so a caller without one learns nothing of what a body
+should be), validates, runs one use case (operations/) in one transaction and returns JSON; the upload
+lifecycle's use cases take the transaction factory, as the object store's work runs between two. Events
 leave through the outbox. Pages for people (`/invitations/<token>`) are
 Chinese HTML (pages/, common.web.WebPages) and are not part of the API document.
 """
@@ -171,9 +171,9 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
 
     @api("POST", "/api/v1/campaigns")
     def publish_campaign(self, request):
-        doc = self._definition_body(request)
         with self.db.transaction() as session:
             caller = self._caller(session, request)
+            doc = self._definition_body(request)
             return self._once(request, session, caller.tenant, doc, lambda: (
                 201, ops.campaign_json(ops.publish_campaign(session, self.outbox, caller, doc))))
 
@@ -227,10 +227,10 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
 
     @api("POST", "/api/v1/orgs/import", max_body=MAX_IMPORT_BYTES)
     def import_orgs(self, request):
-        data = self._list_file(request, "组织名单")
         filename = request.args.get("filename")
         with self.db.transaction() as session:
             caller = self._caller(session, request)
+            data = self._list_file(request, "组织名单")
             return ops.import_orgs(session, self.outbox, caller, data, filename, request.mimetype, self._parse_orgs)
 
     # ------------------------------------------------------------------ submissions
@@ -245,9 +245,9 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
 
     @api("POST", "/api/v1/submissions")
     def create_submission(self, request):
-        body = schemas.validate(read_json(request), "SubmissionCreate")
         with self.db.transaction() as session:
             caller = self._caller(session, request)
+            body = schemas.validate(read_json(request), "SubmissionCreate")
             return self._once(request, session, caller.tenant, body, lambda: (
                 201, ops.submission_json(session, ops.create_submission(session, caller, body, self._analyse))))
 
@@ -259,17 +259,17 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
 
     @api("PATCH", "/api/v1/submissions/<string:submission_id>")
     def update_submission(self, request, submission_id):
-        body = schemas.validate(read_json(request), "SubmissionUpdate")
         with self.db.transaction() as session:
             caller = self._caller(session, request)
+            body = schemas.validate(read_json(request), "SubmissionUpdate")
             sub = ops.get_submission(session, caller.tenant, submission_id)
             return ops.submission_json(session, ops.update_submission(session, caller, sub, body["fields"], self._analyse))
 
     @api("POST", "/api/v1/submissions/<string:submission_id>/submit")
     def submit_submission(self, request, submission_id):
-        body = schemas.validate(read_json(request), "SubmitRequest") if request.content_length else {}
         with self.db.transaction() as session:
             caller = self._caller(session, request)
+            body = schemas.validate(read_json(request), "SubmitRequest") if request.content_length else {}
             sub = ops.get_submission(session, caller.tenant, submission_id)
             return self._once(request, session, caller.tenant, body, lambda: (200, ops.submission_json(
                 session, ops.submit_submission(session, self.outbox, caller, sub, body.get("stage")))))
@@ -292,10 +292,10 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
 
     @api("POST", "/api/v1/submissions/<string:submission_id>/files")
     def register_file(self, request, submission_id):
-        body = schemas.validate(read_json(request), "FileCreate")
         public = self.config["PUBLIC_URL"]
         with self.db.transaction() as session:
             caller = self._caller(session, request)
+            body = schemas.validate(read_json(request), "FileCreate")
             tenant = caller.tenant
             sub = ops.get_submission(session, tenant, submission_id)
 
@@ -318,6 +318,8 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
 
     @api("POST", "/api/v1/files/<string:file_id>/complete")
     def complete_file(self, request, file_id):
+        with self.db.transaction() as session:
+            self._caller(session, request)  # the key first (complete_upload checks it again in its own transactions)
         body = schemas.validate(read_json(request), "FileComplete") if request.content_length else {}
         return ops.complete_upload(self.db.transaction, self.store, self.outbox,
                                    lambda session: self._caller(session, request), file_id, body.get("parts"))
@@ -354,9 +356,9 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
 
     @api("POST", "/api/v1/extensions")
     def grant_extension(self, request):
-        body = schemas.validate(read_json(request), "ExtensionCreate")
         with self.db.transaction() as session:
             caller = self._caller(session, request)
+            body = schemas.validate(read_json(request), "ExtensionCreate")
             return self._once(request, session, caller.tenant, body, lambda: (
                 201, ops.extension_json(ops.grant_extension(session, caller, body))))
 
@@ -369,17 +371,17 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
 
     @api("POST", "/api/v1/keys")
     def create_key(self, request):
-        body = schemas.validate(read_json(request), "KeyCreate")
         with self.db.transaction() as session:
             caller = self._caller(session, request)
+            body = schemas.validate(read_json(request), "KeyCreate")
             return self._once(request, session, caller.tenant, body, lambda: (
                 201, ops_keys.create_key(session, self.outbox, caller, body)))
 
     @api("POST", "/api/v1/keys/<string:key_id>/rotate")
     def rotate_key(self, request, key_id):
-        body = schemas.validate(read_json(request), "KeyRotate") if request.content_length else {}
         with self.db.transaction() as session:
             caller = self._caller(session, request)
+            body = schemas.validate(read_json(request), "KeyRotate") if request.content_length else {}
             return self._once(request, session, caller.tenant, {"key": key_id, **body}, lambda: (
                 201, ops_keys.rotate_key(session, self.outbox, caller, key_id, body)))
 
@@ -397,9 +399,10 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
 
     @api("PUT", "/api/v1/sso")
     def configure_sso(self, request):
-        body = schemas.validate(read_json(request), "SsoUpdate")
         with self.db.transaction() as session:
-            return ops_sso.configure_sso(session, self._caller(session, request), body, self.web.secret)
+            caller = self._caller(session, request)
+            body = schemas.validate(read_json(request), "SsoUpdate")
+            return ops_sso.configure_sso(session, caller, body, self.web.secret)
 
     @api("DELETE", "/api/v1/sso")
     def remove_sso(self, request):
@@ -418,19 +421,19 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
 
     @api("POST", "/api/v1/accounts")
     def invite_account(self, request):
-        body = schemas.validate(read_json(request), "AccountInvite")
         with self.db.transaction() as session:
             caller = self._caller(session, request)
+            body = schemas.validate(read_json(request), "AccountInvite")
             return self._once(request, session, caller.tenant, body, lambda: ops.invite(
                 session, self.outbox, caller, body, self.config["PUBLIC_URL"]))
 
     @api("POST", "/api/v1/accounts/import", max_body=MAX_IMPORT_BYTES)
     def import_accounts(self, request):
-        data = self._list_file(request, "人员名单")
         filename = request.args.get("filename")
-        fingerprint = {"sha256": hashlib.sha256(data).hexdigest(), "filename": filename}
         with self.db.transaction() as session:
             caller = self._caller(session, request)
+            data = self._list_file(request, "人员名单")
+            fingerprint = {"sha256": hashlib.sha256(data).hexdigest(), "filename": filename}
             return self._once(request, session, caller.tenant, fingerprint, lambda: (200, ops.import_accounts(
                 session, self.outbox, caller, data, filename, request.mimetype, self.config["PUBLIC_URL"],
                 self._parse_accounts)))
@@ -443,9 +446,9 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
 
     @api("POST", "/api/v1/accounts/<string:account_id>/grants")
     def add_grant(self, request, account_id):
-        body = schemas.validate(read_json(request), "GrantCreate")
         with self.db.transaction() as session:
             caller = self._caller(session, request)
+            body = schemas.validate(read_json(request), "GrantCreate")
             account = ops.get_account(session, caller.tenant, account_id)
             return self._once(request, session, caller.tenant, body, lambda: (
                 201, ops.add_grant(session, caller, account, body)))
