@@ -475,6 +475,14 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
             return self._once(request, session, caller.tenant, {}, lambda: (
                 200, ops.enable_account(session, caller, account)))
 
+    @api("POST", "/api/v1/accounts/<string:account_id>/second-factor/reset")
+    def reset_second_factor(self, request, account_id):
+        with self.db.transaction() as session:
+            caller = self._caller(session, request)
+            account = ops.get_account(session, caller.tenant, account_id)
+            return self._once(request, session, caller.tenant, {}, lambda: (
+                200, ops.reset_second_factor(session, self.outbox, caller, account)))
+
     @api("GET", "/api/v1/audit")
     def list_audit(self, request):
         page, per_page = _page_args(request)

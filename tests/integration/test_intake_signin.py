@@ -257,3 +257,26 @@ def test_pages_for_the_signed_in_refuse_a_stranger(intake, path):  # noqa: F811
     r = requests.get(intake["base"] + path, allow_redirects=False, timeout=10)
     assert r.status_code in (303, 401), r.status_code
     assert r.headers.get("Location") == "/sign-in"
+
+
+def test_a_lost_phone_the_home_tenant_clears_the_authenticator_and_a_new_one_is_enrolled(intake, db):  # noqa: F811
+    base, seu = intake["base"], intake["seu"]
+    account_id = person(intake, db, "zheng@seu.edu.cn", {"role": "owner"}, name="郑书记")
+    web, _ = sign_in(base, "zheng@seu.edu.cn")
+    old, page = enrol(web, base)
+    assert post_form(web, f"{base}/account/second-factor", page, code=pyotp.TOTP(old).now()).status_code == 303
+    assert signed_in_as(web, base) == "郑书记"
+    r = intake["wust"]("POST", f"/api/v1/accounts/{account_id}/second-factor/reset")
+    assert r.status_code == 404  # not WUST's person
+    r = seu("POST", f"/api/v1/accounts/{account_id}/second-factor/reset")
+    assert r.status_code == 200, r.text
+    assert signed_in_as(web, base) is None  # every session ended with it
+    web, r = sign_in(base, "zheng@seu.edu.cn")
+    assert r.headers["Location"] == "/account/second-factor"  # an owner enrols a new one first
+    new, _ = enrol(web, base)
+    assert new != old
+    reasons = [e["data"]["reason"] for e in events(db, "account_sessions_ended")]
+    assert reasons[-1] == "second_factor_changed"
+    actions = [e["action"] for e in seu("GET", "/api/v1/audit", params={"action": "account.second_factor_reset"})
+               .json()["items"]]
+    assert actions == ["account.second_factor_reset"]

@@ -60,6 +60,7 @@ ACCESS = {
     ("delete", "/api/v1/accounts/{account_id}/grants/{grant_id}"): "foreign",
     ("post", "/api/v1/accounts/{account_id}/disable"): "foreign",
     ("post", "/api/v1/accounts/{account_id}/enable"): "foreign",
+    ("post", "/api/v1/accounts/{account_id}/second-factor/reset"): "foreign",
     ("get", "/api/v1/audit"): "own",
     ("get", "/api/v1/audit.xlsx"): "own",
     # Keys (issue #15): a tenant lists and issues only its own; another tenant's key id reads as a missing one.

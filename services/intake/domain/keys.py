@@ -67,6 +67,7 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/accounts/{account_id}/grants/{grant_id}"): Scope.ADMIN,
     ("POST", "/api/v1/accounts/{account_id}/disable"): Scope.ADMIN,
     ("POST", "/api/v1/accounts/{account_id}/enable"): Scope.ADMIN,
+    ("POST", "/api/v1/accounts/{account_id}/second-factor/reset"): Scope.ADMIN,
     ("GET", "/api/v1/audit"): Scope.ADMIN,
     ("GET", "/api/v1/audit.xlsx"): Scope.ADMIN,
     ("GET", "/api/v1/keys"): Scope.ADMIN,

@@ -41,6 +41,7 @@ from services.intake.operations.accounts import (
     invite,
     list_accounts,
     remove_grant,
+    reset_second_factor,
     token_hash,
 )
 from services.intake.operations.audit import ACTIONS, audit_json, list_audit, record, record_by
@@ -116,6 +117,7 @@ __all__ = [
     "accept_invitation", "account_json", "ACTIONS", "add_grant", "audit_json", "Caller", "disable_account",
     "enable_account", "get_account", "grant_json", "import_accounts", "INVITATION_TTL", "invitation_view",
     "InvitationView", "invite", "key_caller", "list_accounts", "list_audit", "record", "record_by", "remove_grant",
+    "reset_second_factor",
     "token_hash",
     "Analyser", "authenticate", "campaign_event_data", "campaign_filter", "CAMPAIGN_ID_MAX", "campaign_json",
     "campaign_platform_id", "clean_abandoned_uploads", "complete_upload", "confirm_file", "create_submission",

@@ -250,6 +250,18 @@ def enable_account(session, caller: Caller, account: Account) -> dict:
     return account_json(session, caller.tenant, account)
 
 
+def reset_second_factor(session, outbox, caller: Caller, account: Account) -> dict:
+    """A person lost their phone: their home tenant clears the authenticator; they enrol a new one at their next
+    sign-in (owners and department admins must), and their sessions everywhere end now."""
+    _require_home(caller, account, "重置第二重验证")
+    session.refresh(account, with_for_update=True)
+    if account.totp_secret is not None:
+        account.totp_secret = account.totp_enabled_at = account.totp_last_step = None
+        record_by(session, caller, "account.second_factor_reset", "account", account.id, None)
+        end_sessions(session, outbox, account.id, "second_factor_changed", caller.tenant.id)
+    return account_json(session, caller.tenant, account)
+
+
 # --------------------------------------------------------------------------- inviting
 
 

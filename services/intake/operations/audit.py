@@ -80,6 +80,7 @@ ACTIONS = {
     "round.closed": "结束评分",
     "round.reopened": "重新开放评分",
     "round.selection_confirmed": "确认入选名单",
+    "account.second_factor_reset": "重置第二重验证",
 }
 
 # What an object is called on the page and in the export.
