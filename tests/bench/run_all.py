@@ -32,6 +32,7 @@ BENCHES = {
     "media": ("bench_media.py", [], ["--minutes", "2", "--target-mb", "100", "--workdir", "/tmp/bench-media-quick"]),
     "pipeline": ("bench_pipeline.py", [], ["--works", "40", "--scan-mb", "100"]),
     "review": ("bench_review.py", [], []),
+    "signin": ("bench_signin.py", [], ["--people", "10"]),
     "notify": ("bench_notify.py", [], ["--universities", "60", "--works", "20000", "--emails", "200"]),
     "text": ("bench_text.py", [], ["--stories", "4000", "--library-docs", "4000", "--queries", "50"]),
 }
