@@ -55,6 +55,9 @@ class ApiKey(Base):
     last_used_at = Column(UTCDateTime, nullable=True)  # moved at most once a minute
     last_used_from = Column(String(64), nullable=True)
     rotated_from = Column(String(32), nullable=True)  # the key this one succeeded
+    # a portal key limited to some orgs (with their subtrees) or tracks: {"org_ids": [...], "tracks": [...]};
+    # NULL reaches the whole tenant (domain/keys.py Reach)
+    reach = Column(JSON, nullable=True)
 
 
 class Org(Base):
@@ -231,6 +234,10 @@ class Account(Base):
     totp_enabled_at = Column(UTCDateTime, nullable=True)
     totp_last_step = Column(BigInteger, nullable=True)
     last_sign_in_at = Column(UTCDateTime, nullable=True)
+    # 工号, as the university's staff records and identity provider know it; single sign-on may match by it
+    staff_no = Column(String(64), nullable=True)
+
+    __table_args__ = (Index("ix_accounts_home_tenant_staff_no", "home_tenant_id", "staff_no", unique=True),)
 
 
 class AccountGrant(Base):
