@@ -78,6 +78,11 @@ def service_config(service: str, env: dict | None = None) -> dict:
         # internal zones keeps internal names from resolving at all
         "WEBHOOK_DNS": env.get("WEBHOOK_DNS", ""),
         "WEBHOOK_TIMEOUT_S": float(env.get("WEBHOOK_TIMEOUT_S", 10)),  # a whole delivery, connect to status line
+        # intake's single sign-on: identity providers (the issuer and every endpoint it names) are called on public
+        # addresses only, except these (the same form as WEBHOOK_ALLOW_HOSTS, for a provider on premises), and
+        # their names resolved by SSO_DNS (host[:port]; unset: the system's)
+        "SSO_ALLOW_HOSTS": env.get("SSO_ALLOW_HOSTS", ""),
+        "SSO_DNS": env.get("SSO_DNS", ""),
         "WEBHOOK_CONCURRENCY": int(env.get("WEBHOOK_CONCURRENCY", 20)),  # deliveries in flight per replica
         "WEBHOOK_PER_DESTINATION": int(env.get("WEBHOOK_PER_DESTINATION", 2)),  # of those, to one host and port
         "WEBHOOK_PER_UNIVERSITY": int(env.get("WEBHOOK_PER_UNIVERSITY", 5)),  # of those, of one university

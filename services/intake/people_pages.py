@@ -19,8 +19,9 @@ from pathlib import Path
 import segno
 from eventlet import tpool
 
-from common import handoff
+from common import destinations, handoff
 from common.errors import DomainError
+from common.outbound import Outbound
 from common.web import Signer, page, redirect, session_key, static_file
 from services.intake import sso
 from services.intake.domain import keys as key_rules, people, signin
@@ -353,6 +354,10 @@ class PeoplePages:
     def _sso_signer(self) -> Signer:
         return Signer(self.web.secret, "intake/sso-flow")
 
+    def _sso_outbound(self) -> Outbound:
+        """Where calls to identity providers may go: public addresses, and SSO_ALLOW_HOSTS."""
+        return Outbound(destinations.SSO, self.config.get("SSO_ALLOW_HOSTS"), self.config.get("SSO_DNS"))
+
     def _sso_callback(self, tenant: str) -> str:
         return f"{self.config['PUBLIC_URL'].rstrip('/')}/sso/{tenant}/callback"
 
@@ -362,7 +367,8 @@ class PeoplePages:
         to = _destination(request.args.get("to"))
         with self.db.transaction() as session:
             _, settings = ops_sso.provider_settings(session, tenant, self.web.secret)
-        url, state, nonce, verifier = tpool.execute(sso.begin, settings, self._sso_callback(tenant))  # blocks on HTTP
+        url, state, nonce, verifier = tpool.execute(sso.begin, settings, self._sso_callback(tenant),  # blocks on HTTP
+                                                    outbound=self._sso_outbound())
         response = redirect(url)
         flow = self._sso_signer().sign({"t": tenant, "s": state, "n": nonce, "v": verifier, "to": to}, SSO_FLOW_TTL_S)
         # Lax: the provider's redirect back is a top-level GET, which carries it; no other site's request does
@@ -384,7 +390,7 @@ class PeoplePages:
             with self.db.transaction() as session:
                 tenant_row, settings = ops_sso.provider_settings(session, tenant, self.web.secret)
             claims = tpool.execute(sso.finish, settings, self._sso_callback(tenant), request.args, flow["s"], flow["n"],
-                                   flow["v"])
+                                   flow["v"], outbound=self._sso_outbound())
             identity = sso.claims_to_identity(settings, claims)
             with self.db.transaction() as session:
                 account = ops_sso.account_for(session, session.merge(tenant_row), settings, identity,

@@ -14,8 +14,12 @@ The ID token is checked here, not trusted: its signature against the provider's 
 (JWKS), and its issuer, audience, expiry and nonce. Every failure is a `SsoError` with a stable code
 and a Chinese message saying what was expected, what was found and what to do.
 
-The HTTP calls block (plain requests): the service calls `begin` and `finish` in a thread. Nothing
-here imports the framework; the provider's metadata and keys are kept in this process for an hour.
+The HTTP calls block (requests): the service calls `begin` and `finish` in a thread. They go only to
+public addresses (`outbound`: `common.outbound.Outbound` with `destinations.SSO`; `SSO_ALLOW_HOSTS` lets
+a provider on premises through): the issuer, and every endpoint its discovery document names, are
+someone else's choice, and a provider that names 169.254.169.254 as its JWKS must not make the
+platform read its own network. Nothing here imports the framework; the provider's metadata and keys
+are kept in this process for an hour.
 """
 from __future__ import annotations
 
@@ -36,7 +40,9 @@ from joserfc import jwt
 from joserfc.errors import ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
+from common import destinations
 from common.errors import DomainError
+from common.outbound import Outbound
 from common.text import single_line_problem
 from services.intake.domain.people import GrantRequest, OrgFact, Problem, email_problem, grant_problems, normalise_email
 
@@ -112,6 +118,12 @@ class SsoNoEmail(SsoError):
 class SsoEmailUnverified(SsoError):
     status = 422
     code = "sso_email_unverified"
+
+
+class SsoDestinationRefused(SsoError):
+    """The issuer, or an endpoint the provider's document names, is not an address the platform calls."""
+
+    status = 502
 
 
 class SsoNoStaffNo(SsoError):
@@ -323,10 +335,17 @@ def forget_providers() -> None:
     _providers.clear()
 
 
-def _read_json(url: str, what: str, timeout) -> dict:
+def refused_destination(exc: destinations.Refused, what: str) -> SsoDestinationRefused:
+    # the code names the class of address refused: sso_destination_not_public, sso_port_refused …
+    return SsoDestinationRefused(f"本平台不访问身份提供方的这个{what}地址：{exc.message}", code=exc.code,
+                                 expected=exc.expected, found=exc.found, field=exc.field)
+
+
+def _read_json(url: str, what: str, timeout, outbound: Outbound) -> dict:
     deadline = time.monotonic() + TOTAL_TIMEOUT_S
     try:
-        with requests.get(url, timeout=timeout, stream=True, headers={"Accept": "application/json"}) as resp:
+        with outbound.session() as http, http.get(url, timeout=timeout, stream=True,
+                                                  headers={"Accept": "application/json"}) as resp:
             if resp.status_code != 200:
                 raise _unreachable(url, what, f"HTTP {resp.status_code}")
             body = b""
@@ -336,6 +355,8 @@ def _read_json(url: str, what: str, timeout) -> dict:
                     raise _unreachable(url, what, "应答过大或过慢")
     except requests.RequestException as exc:
         raise _unreachable(url, what, type(exc).__name__) from exc
+    except destinations.Refused as exc:
+        raise refused_destination(exc, what) from exc
     try:
         document = json.loads(body)
     except ValueError:
@@ -366,7 +387,7 @@ def _endpoint(document: dict, name: str, issuer: str, required: bool = True) -> 
     return value
 
 
-def discover(issuer: str, *, timeout=HTTP_TIMEOUT_S, refresh: bool = False) -> ProviderMetadata:
+def discover(issuer: str, *, outbound: Outbound, timeout=HTTP_TIMEOUT_S, refresh: bool = False) -> ProviderMetadata:
     """The provider's metadata and keys, fetched once an hour (or now, with `refresh`).
 
     The document must name exactly the issuer configured (OIDC Discovery 4.3): otherwise tokens another
@@ -375,7 +396,7 @@ def discover(issuer: str, *, timeout=HTTP_TIMEOUT_S, refresh: bool = False) -> P
     cached = _providers.get(issuer)
     if cached is not None and not refresh and time.monotonic() - cached.fetched_at < METADATA_TTL_S:
         return cached
-    document = _read_json(issuer.rstrip("/") + "/.well-known/openid-configuration", "配置文档", timeout)
+    document = _read_json(issuer.rstrip("/") + "/.well-known/openid-configuration", "配置文档", timeout, outbound)
     if document.get("issuer") != issuer:
         announced = str(document.get("issuer"))[:300]
         raise SsoIssuerMismatch(
@@ -392,15 +413,15 @@ def discover(issuer: str, *, timeout=HTTP_TIMEOUT_S, refresh: bool = False) -> P
         signing_algorithms=tuple(document.get("id_token_signing_alg_values_supported") or ("RS256",)),
         token_auth_methods=tuple(document.get("token_endpoint_auth_methods_supported") or ("client_secret_basic",)),
         iss_parameter=document.get("authorization_response_iss_parameter_supported") is True,
-        keys=_fetch_keys(jwks_uri, issuer, timeout),
+        keys=_fetch_keys(jwks_uri, issuer, timeout, outbound),
         fetched_at=time.monotonic(),
     )
     _providers[issuer] = metadata
     return metadata
 
 
-def _fetch_keys(jwks_uri: str, issuer: str, timeout) -> KeySet:
-    document = _read_json(jwks_uri, "签名公钥（JWKS）", timeout)
+def _fetch_keys(jwks_uri: str, issuer: str, timeout, outbound: Outbound) -> KeySet:
+    document = _read_json(jwks_uri, "签名公钥（JWKS）", timeout, outbound)
     try:
         return KeySet.import_key_set(document)
     except (JoseError, ValueError, TypeError, KeyError) as exc:
@@ -410,8 +431,8 @@ def _fetch_keys(jwks_uri: str, issuer: str, timeout) -> KeySet:
             expected="JWKS（RFC 7517）", found=type(exc).__name__) from exc
 
 
-def _refresh_keys(metadata: ProviderMetadata) -> ProviderMetadata:
-    fresh = replace(metadata, keys=_fetch_keys(metadata.jwks_uri, metadata.issuer, HTTP_TIMEOUT_S))
+def _refresh_keys(metadata: ProviderMetadata, outbound: Outbound) -> ProviderMetadata:
+    fresh = replace(metadata, keys=_fetch_keys(metadata.jwks_uri, metadata.issuer, HTTP_TIMEOUT_S, outbound))
     _providers[metadata.issuer] = fresh
     return fresh
 
@@ -419,21 +440,21 @@ def _refresh_keys(metadata: ProviderMetadata) -> ProviderMetadata:
 # --------------------------------------------------------------------------- the code flow
 
 
-def _client(settings: OidcSettings, metadata: ProviderMetadata, redirect_uri: str) -> OAuth2Session:
+def _client(settings: OidcSettings, metadata: ProviderMetadata, redirect_uri: str, outbound: Outbound) -> OAuth2Session:
     methods = metadata.token_auth_methods
     method = "client_secret_basic" if "client_secret_basic" in methods else "client_secret_post"
-    return OAuth2Session(settings.client_id, settings.client_secret, token_endpoint_auth_method=method,
-                         scope=" ".join(settings.scopes), redirect_uri=redirect_uri, code_challenge_method="S256",
-                         default_timeout=HTTP_TIMEOUT_S)
+    return outbound.session(OAuth2Session(
+        settings.client_id, settings.client_secret, token_endpoint_auth_method=method, scope=" ".join(settings.scopes),
+        redirect_uri=redirect_uri, code_challenge_method="S256", default_timeout=HTTP_TIMEOUT_S))
 
 
-def begin(settings: OidcSettings, redirect_uri: str) -> tuple[str, str, str, str]:
+def begin(settings: OidcSettings, redirect_uri: str, *, outbound: Outbound) -> tuple[str, str, str, str]:
     """The provider's sign-in URL to send the browser to, and the state, nonce and PKCE verifier to keep until `finish`."""
     require_connection_settings(settings)
-    metadata = discover(settings.issuer)
+    metadata = discover(settings.issuer, outbound=outbound)
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     code_verifier = secrets.token_urlsafe(64)  # 86 characters, within RFC 7636's 43 to 128
-    with _client(settings, metadata, redirect_uri) as client:
+    with _client(settings, metadata, redirect_uri, outbound) as client:
         url, _ = client.create_authorization_url(metadata.authorization_endpoint, state=state,
                                                  code_verifier=code_verifier, nonce=nonce)
     return url, state, nonce, code_verifier
@@ -485,7 +506,7 @@ def _callback_error(error: str, description: str | None) -> SsoError:
 
 
 def finish(settings: OidcSettings, redirect_uri: str, callback_query_args: Mapping, expected_state: str,
-           nonce: str, code_verifier: str) -> dict:
+           nonce: str, code_verifier: str, *, outbound: Outbound) -> dict:
     """Exchange the callback's code for tokens, check the ID token, and return the person's claims.
 
     The claims are the ID token's, completed from the userinfo endpoint when the configured e-mail or
@@ -493,7 +514,7 @@ def finish(settings: OidcSettings, redirect_uri: str, callback_query_args: Mappi
     """
     require_connection_settings(settings)
     _require_state(_one(callback_query_args, "state"), expected_state)
-    metadata = discover(settings.issuer)
+    metadata = discover(settings.issuer, outbound=outbound)
     _require_issuer_parameter(_one(callback_query_args, "iss"), metadata)
     error = _one(callback_query_args, "error")
     if error:
@@ -502,18 +523,19 @@ def finish(settings: OidcSettings, redirect_uri: str, callback_query_args: Mappi
     if not code:
         raise SsoProviderError("登录回调中没有授权码（code）。请回到本平台重新点击“统一身份认证登录”。",
                                expected="授权码（code）", found=None)
-    token = _exchange(settings, metadata, redirect_uri, code, code_verifier)
-    claims = validate_id_token(settings, metadata, token.get("id_token"), nonce, token.get("access_token"))
+    token = _exchange(settings, metadata, redirect_uri, code, code_verifier, outbound)
+    claims = validate_id_token(settings, metadata, token.get("id_token"), nonce, token.get("access_token"),
+                               outbound=outbound)
     wanted = settings.staff_no_claim if settings.match_by == "staff_no" else settings.email_claim
     if wanted not in claims and metadata.userinfo_endpoint and token.get("access_token"):
-        claims = _with_userinfo(settings, metadata, claims, token["access_token"])
+        claims = _with_userinfo(metadata, claims, token["access_token"], outbound)
     return claims
 
 
 def _exchange(settings: OidcSettings, metadata: ProviderMetadata, redirect_uri: str, code: str,
-              code_verifier: str) -> dict:
+              code_verifier: str, outbound: Outbound) -> dict:
     try:
-        with _client(settings, metadata, redirect_uri) as client:
+        with _client(settings, metadata, redirect_uri, outbound) as client:
             return dict(client.fetch_token(metadata.token_endpoint, grant_type="authorization_code", code=code,
                                            code_verifier=code_verifier))
     except OAuthError as exc:
@@ -524,6 +546,8 @@ def _exchange(settings: OidcSettings, metadata: ProviderMetadata, redirect_uri: 
                                expected="访问令牌与身份令牌", found=said) from exc
     except (requests.RequestException, ValueError) as exc:
         raise _unreachable(metadata.token_endpoint, "令牌", type(exc).__name__) from exc
+    except destinations.Refused as exc:
+        raise refused_destination(exc, "令牌端点") from exc
 
 
 def _invalid_token(why: str, found: object = None) -> SsoTokenInvalid:
@@ -533,9 +557,11 @@ def _invalid_token(why: str, found: object = None) -> SsoTokenInvalid:
 
 
 def validate_id_token(settings: OidcSettings, metadata: ProviderMetadata, id_token: str | None, nonce: str,
-                      access_token: str | None = None, *, now: int | None = None) -> dict:
+                      access_token: str | None = None, *, now: int | None = None,
+                      outbound: Outbound | None = None) -> dict:
     """The ID token's claims once its signature (the provider's JWKS), iss, aud, azp, exp, iat, nonce and
-    at_hash hold (OIDC Core 3.1.3.7); `SsoTokenInvalid` naming what did not."""
+    at_hash hold (OIDC Core 3.1.3.7); `SsoTokenInvalid` naming what did not. With `outbound`, a key id not
+    yet known fetches the provider's keys again (they rotated); without, it is refused."""
     if not id_token or not isinstance(id_token, str):
         raise _invalid_token("令牌应答中没有身份令牌（id_token），范围（scope）中可能缺少 openid", "无 id_token")
     if not nonce:
@@ -545,8 +571,10 @@ def validate_id_token(settings: OidcSettings, metadata: ProviderMetadata, id_tok
         try:
             decoded = jwt.decode(id_token, metadata.keys, algorithms=algorithms)
         except InvalidKeyIdError:
+            if outbound is None:
+                raise
             # a key id we do not have yet: the provider rotated its keys since we fetched them
-            decoded = jwt.decode(id_token, _refresh_keys(metadata).keys, algorithms=algorithms)
+            decoded = jwt.decode(id_token, _refresh_keys(metadata, outbound).keys, algorithms=algorithms)
         claims = CodeIDToken(decoded.claims, decoded.header,
                              {"iss": {"essential": True, "value": metadata.issuer},
                               "aud": {"essential": True, "value": settings.client_id}},
@@ -567,13 +595,16 @@ def validate_id_token(settings: OidcSettings, metadata: ProviderMetadata, id_tok
     return dict(claims)
 
 
-def _with_userinfo(settings: OidcSettings, metadata: ProviderMetadata, claims: dict, access_token: str) -> dict:
+def _with_userinfo(metadata: ProviderMetadata, claims: dict, access_token: str, outbound: Outbound) -> dict:
     try:
-        resp = requests.get(metadata.userinfo_endpoint, timeout=HTTP_TIMEOUT_S,
+        with outbound.session() as http:
+            resp = http.get(metadata.userinfo_endpoint, timeout=HTTP_TIMEOUT_S,
                             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
-        info = resp.json() if resp.status_code == 200 else None
+            info = resp.json() if resp.status_code == 200 else None
     except (requests.RequestException, ValueError) as exc:
         raise _unreachable(metadata.userinfo_endpoint, "用户信息", type(exc).__name__) from exc
+    except destinations.Refused as exc:
+        raise refused_destination(exc, "用户信息端点") from exc
     if not isinstance(info, dict):
         raise _unreachable(metadata.userinfo_endpoint, "用户信息", f"HTTP {resp.status_code}")
     if info.get("sub") != claims["sub"]:

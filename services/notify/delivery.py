@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import eventlet
 
-from services.notify import destinations
+from common import destinations
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@ from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
 
+from common import destinations
 from common.web import WebPages
-from services.notify import delivery, destinations, mail
+from services.notify import delivery, mail
 from services.notify.mailer import Mailer, sender_address
 
 

@@ -12,8 +12,9 @@ import time
 
 from sqlalchemy import select
 
+from common import destinations
 from common.db import utcnow
-from services.notify import delivery, destinations, hooks, mail, messages, webhooks
+from services.notify import delivery, hooks, mail, messages, webhooks
 from services.notify.lifecycles import MESSAGE, MessageState
 from services.notify.mailer import build_message
 from services.notify.models import MessageLog

@@ -86,7 +86,7 @@ def running_platform(folder: Path, amqp_uri: str):
     """intake, media, review and notify as processes, with both universities, their keys and campaigns."""
     ports = {s: free_port() for s in SERVICES}
     env = dict(os.environ, DATA_DIR=str(folder / "data"), AMQP_URI=amqp_uri, EVENT_RETRY_DELAYS_MS="200,500",
-               PLATFORM_CLOCK_START=CLOCK, **{f"{s.upper()}_PORT": str(p) for s, p in ports.items()})
+               PLATFORM_CLOCK_START=CLOCK, SSO_ALLOW_HOSTS="127.0.0.1", **{f"{s.upper()}_PORT": str(p) for s, p in ports.items()})
 
     def admin(*args) -> str:
         return subprocess.run([sys.executable, "-m", "services.intake.admin", *args], cwd=ROOT, env=env, check=True,

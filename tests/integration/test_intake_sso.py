@@ -6,12 +6,20 @@ from __future__ import annotations
 import pytest
 import requests
 
+from common import clock
 from tests.integration.test_intake_accounts import db, invite  # noqa: F401  (fixture)
-from tests.integration.test_intake_api import error_of, intake  # noqa: F401  (fixture)
+from tests.integration.test_intake_api import error_of, start_intake
 from tests.integration.test_intake_signin import events, signed_in_as
 from tests.oidc_provider import Client, running_provider, sign_in
 
 SECRET = "seu-sso-secret-0123456789-abcdefghij"
+
+
+@pytest.fixture
+def intake(db_url, make_config, start_service):
+    """Intake calling the test provider on loopback: SSO_ALLOW_HOSTS names it, as an on-premises provider would be."""
+    yield start_intake(db_url, make_config, start_service, SSO_ALLOW_HOSTS="127.0.0.1")
+    clock.set_start(None)
 
 
 @pytest.fixture

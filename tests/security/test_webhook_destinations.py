@@ -8,70 +8,22 @@ university's deliveries. Against notify running with a real RabbitMQ, real HTTP 
 loopback (let through by WEBHOOK_ALLOW_HOSTS=127.0.0.5 only) and a real DNS server over UDP
 whose answers the tests change.
 """
-import socket
 import ssl
 import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import dns.message
-import dns.rcode
-import dns.rdatatype
-import dns.rrset
 import eventlet
-import pytest
 import requests
 
 from common.events import make_event
 from tests.conftest import free_port, wait_until
+from tests.dns_server import dns_server  # noqa: F401  (fixture)
 from tests.integration.test_notify_service import key_events, publish, smtp, story_submitted  # noqa: F401
 
 ALLOWED = "127.0.0.5"  # the only loopback address the allow-list names; 127.0.0.1 stays refused
 TOTAL_S = 4.0
-
-
-class DnsServer:
-    """A DNS server on loopback (UDP) answering A records from `answers`: name -> list of addresses,
-    consumed one per query, the last one repeated. Unknown names: NXDOMAIN."""
-
-    def __init__(self):
-        self.answers: dict[str, list[str]] = {}
-        self.queries: list[str] = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                data, client = self.sock.recvfrom(4096)
-            except (OSError, EOFError):  # closed at the end of the test
-                return
-            query = dns.message.from_wire(data)
-            question = query.question[0]
-            name = question.name.to_text().rstrip(".").lower()
-            response = dns.message.make_response(query)
-            if name not in self.answers:
-                response.set_rcode(dns.rcode.NXDOMAIN)
-            elif question.rdtype == dns.rdatatype.A:
-                self.queries.append(name)
-                queue = self.answers[name]
-                address = queue.pop(0) if len(queue) > 1 else queue[0]
-                response.answer.append(dns.rrset.from_text(question.name, 1, "IN", "A", address))
-            self.sock.sendto(response.to_wire(), client)
-
-    def close(self):
-        self.sock.close()
-
-
-@pytest.fixture
-def dns_server():
-    server = DnsServer()
-    yield server
-    server.close()
 
 
 def start_notify(make_config, start_service, sqlite_url, smtp, tmp_path, **settings):  # noqa: F811
@@ -180,7 +132,7 @@ BAD_DESTINATIONS = [
 def test_every_class_of_bad_destination_is_refused_with_a_clear_error(make_config, start_service, sqlite_url, smtp,  # noqa: F811
                                                                       tmp_path, dns_server):
     # names go through the test's DNS server; it answers localhost as resolvers do (RFC 6761), and
-    # tests/unit/test_notify_destinations.py asks the system's resolver about localhost too
+    # tests/unit/test_destinations.py asks the system's resolver about localhost too
     dns_server.answers.update({"localhost": ["127.0.0.1"], "loopback.seu.test": ["127.0.0.1"],
                                "portal.seu.test": ["202.119.32.7"]})
     notify = start_notify(make_config, start_service, sqlite_url, smtp, tmp_path, WEBHOOK_DNS=dns_server.address)

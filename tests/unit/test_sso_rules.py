@@ -11,6 +11,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 
+from common import destinations
+from common.outbound import Outbound
 from services.intake import sso
 from services.intake.domain.people import GrantRequest, OrgFact
 
@@ -85,7 +87,8 @@ def test_matching_by_staff_number_needs_the_claim_that_carries_it():
 
 def test_begin_refuses_invalid_settings_with_every_problem_in_details():
     with pytest.raises(sso.SsoSettingsInvalid) as invalid:
-        sso.begin(with_(issuer="http://idp.seu.edu.cn", client_id=""), "https://intake.example/sso/seu/callback")
+        sso.begin(with_(issuer="http://idp.seu.edu.cn", client_id=""), "https://intake.example/sso/seu/callback",
+                  outbound=Outbound(destinations.SSO, ""))
     assert invalid.value.code == "sso_settings_invalid" and invalid.value.status == 400
     assert [d["code"] for d in invalid.value.details] == ["url_not_https", "missing_client_id"]
     assert "2 处问题" in invalid.value.message

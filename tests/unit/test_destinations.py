@@ -1,11 +1,11 @@
-"""Where a webhook may be sent (services/notify/destinations.py): pure, with a resolver given as a dict."""
+"""Where the platform may call out to (common/destinations.py), webhooks and identity providers; resolver given as a dict."""
 import ipaddress
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from services.notify import destinations
-from services.notify.destinations import Policy, Refused, check, is_public
+from common import destinations
+from common.destinations import Policy, Refused, check, is_public
 
 DNS = {
     "portal.seu.edu.cn": ["202.119.32.7"],
