@@ -408,6 +408,9 @@ class WebPages(DependencyProvider):
         # FILES_PUBLIC_URL: another origin for uploaded files; unset, pages link to files on their own host.
         self.links = FileLinks(secret, cfg.get("FILES_PUBLIC_URL", ""))
         self.templates = Templates(self.pages, **self.globals)
+        # where people sign in (intake's pages): review's and notify's sign-in pages link there. Configuration,
+        # known only once the container starts, so it joins the templates' globals here.
+        self.templates.env.globals["intake_url"] = str(cfg.get("INTAKE_PUBLIC_URL") or "").rstrip("/")
         from common.ratelimit import RateLimits
 
         self.limits = RateLimits(cfg)

@@ -6,7 +6,6 @@ from datetime import timedelta
 from nameko.extensions import DependencyProvider
 
 from common import destinations
-from common.web import WebPages
 from services.notify import delivery, mail
 from services.notify.mailer import Mailer, sender_address
 
@@ -47,14 +46,3 @@ class WebhookSender(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self
-
-
-class NotifyPages(WebPages):
-    """common.web's pages, whose sign-in page also links to where people sign in on the platform (intake's pages).
-
-    The address is configuration (INTAKE_PUBLIC_URL), known only once the container has its config.
-    """
-
-    def setup(self):
-        super().setup()
-        self.templates.env.globals["intake_url"] = str(self.container.config.get("INTAKE_PUBLIC_URL") or "").rstrip("/")

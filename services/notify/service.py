@@ -29,9 +29,9 @@ from common.errors import InvalidInput
 from common.files import FileLinks
 from common.http import SchemaValidator, api, read_json
 from common.messaging import OutboxRelay, handles
-from common.web import SignInPages, page, web_secret
+from common.web import SignInPages, WebPages, page, web_secret
 from services.notify import access, casebook, copies, dashboard, feeds, hooks, library, messages, outgoing, people, readmodel
-from services.notify.dependencies import MailerProvider, NotifyPages, WebhookSender
+from services.notify.dependencies import MailerProvider, WebhookSender
 from services.notify.lifecycles import MessageState
 from services.notify.models import OutboxMessage, ProcessedEvent, WebSession
 
@@ -63,7 +63,7 @@ class NotifyService(SignInPages):
     mail = MailerProvider()
     webhook_sender = WebhookSender()
     store = ObjectStore()
-    web = NotifyPages(Path(__file__).resolve().parent / "pages", WebSession)
+    web = WebPages(Path(__file__).resolve().parent / "pages", WebSession)
     limits = Limits()  # wrong keys on the API, as on intake's
     segmenter = Segmenter()  # jieba and OpenCC loaded at start, for the material library
 

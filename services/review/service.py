@@ -28,9 +28,8 @@ from common.errors import DomainError, NotFound
 from common.files import allow_files_origin
 from common.http import api
 from common.messaging import OutboxRelay, handles
-from common.web import SignInPages, page, redirect
+from common.web import SignInPages, WebPages, page, redirect
 from services.review import export, operations as ops
-from services.review.dependencies import ReviewPages
 from services.review.domain import assignment as assigning
 from services.review.domain.lifecycles import RoundState, ScoreState
 from services.review.domain.reviewers import one_reviewer, parse_reviewer_table
@@ -91,7 +90,7 @@ class ReviewService(SignInPages):
     outbox = OutboxRelay(OutboxMessage)
     store = ObjectStore()
     segmenter = Segmenter()  # loads jieba at start: near-duplicate fingerprints of submitted texts
-    web = ReviewPages(HERE / "pages", WebSession, state_labels=STATE_LABELS, score_labels=SCORE_LABELS)
+    web = WebPages(HERE / "pages", WebSession, state_labels=STATE_LABELS, score_labels=SCORE_LABELS)
 
     @api("GET", "/health")
     def health(self, request):
