@@ -22,7 +22,7 @@ import pyotp
 from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from drive_review import CHROMIUM_ARGS, reviewer  # noqa: E402  (the same browser, the same reviewer's visit)
+from drive_review import CHROMIUM_ARGS, reviewer, set_up_round  # noqa: E402  (the same browser, the same reviewer's visit)
 
 TOTP_STEP_S = 30
 REVIEW, NOTIFY = "评审系统", "进度看板与作品库"  # the links on intake's home page
@@ -226,19 +226,7 @@ def run_round(visit: Visit, intake: str, title: str, expert: str, email: str, na
     """Settings, an expert added, assignment and the invitation, on the round's page."""
     page = visit.page
     open_round(visit, intake, title, name)
-    page.fill("#k", "1")
-    page.click("form[action$='/settings'] button")
-    expect(page.locator(".notice")).to_contain_text("已保存")
-    form = page.locator("#add-reviewer")
-    form.locator("[name=name]").fill(expert)
-    form.locator("[name=email]").fill(email)
-    form.locator("[name=expertise]").fill("党课、思政")
-    form.locator("button").click()
-    expect(page.locator(".notice")).to_contain_text("已添加 1 位")
-    page.click("#assign")
-    expect(page.locator(".notice")).to_contain_text("已分配")
-    page.click("#invite")
-    expect(page.locator(".notice")).to_contain_text("已发送 1 封")
+    set_up_round(page, expert, email)
     visit.shot(f"{name}-round")
     return {"reviewers": visit.texts("#reviewers tbody tr td:first-child"), "url": page.url}
 

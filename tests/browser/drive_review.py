@@ -40,15 +40,14 @@ def open_round(page, base, round_id):
     page.locator("table.list tbody a").first.click()
 
 
-def admin_setup(page, base, key, round_id):
-    sign_in_admin(page, base, key)
-    open_round(page, base, round_id)
+def set_up_round(page, expert: str, email: str) -> None:
+    """On the round's page: one review per work, one expert added, the works assigned, the invitation sent."""
     page.fill("#k", "1")
     page.click("form[action$='/settings'] button")
     expect(page.locator(".notice")).to_contain_text("已保存")
     form = page.locator("#add-reviewer")
-    form.locator("[name=name]").fill("王评委")
-    form.locator("[name=email]").fill("wang.expert@example.edu.cn")
+    form.locator("[name=name]").fill(expert)
+    form.locator("[name=email]").fill(email)
     form.locator("[name=expertise]").fill("党课、思政")
     form.locator("button").click()
     expect(page.locator(".notice")).to_contain_text("已添加 1 位")
@@ -56,6 +55,12 @@ def admin_setup(page, base, key, round_id):
     expect(page.locator(".notice")).to_contain_text("已分配")
     page.click("#invite")
     expect(page.locator(".notice")).to_contain_text("已发送 1 封")
+
+
+def admin_setup(page, base, key, round_id):
+    sign_in_admin(page, base, key)
+    open_round(page, base, round_id)
+    set_up_round(page, "王评委", "wang.expert@example.edu.cn")
     return {"reviewers": page.locator("#reviewers tbody tr").count()}
 
 

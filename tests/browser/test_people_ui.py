@@ -24,25 +24,21 @@ from __future__ import annotations
 import hashlib
 import json
 import mailbox
-import os
 import re
 import subprocess
 import sys
 import uuid
 from contextlib import contextmanager
 from email.header import decode_header, make_header
-from pathlib import Path
 
 import pytest
 import requests
 
-from deploy.embedded import wait_healthy
-from tests.conftest import AMQP_BASE, RABBIT_API, ROOT, free_port
+from tests.conftest import AMQP_BASE, RABBIT_API, ROOT
 from tests.e2e.test_round_trip import poll
+from tests.platform import running_platform
 from tests.signin import form_token, sign_in
 
-SERVICES = ("intake", "media", "review", "notify")
-CLOCK = "2020-06-12T09:00:00+08:00"  # the 2020 deadlines lie ahead
 PASSWORD = "红旗飘飘党建引领2020"
 UNIVERSITIES = {"wust": "武汉科技大学", "seu": "东南大学"}
 # 名称,层级,上级组织,邮箱: two colleges with a branch each at WUST, one college at SEU
@@ -79,44 +75,6 @@ def broker_vhost():
         yield f"{AMQP_BASE}/{vhost}"
     finally:
         requests.delete(f"{api}/api/vhosts/{vhost}", timeout=10)
-
-
-@contextmanager
-def running_platform(folder: Path, amqp_uri: str):
-    """intake, media, review and notify as processes, with both universities, their keys and campaigns."""
-    ports = {s: free_port() for s in SERVICES}
-    env = dict(os.environ, DATA_DIR=str(folder / "data"), AMQP_URI=amqp_uri, EVENT_RETRY_DELAYS_MS="200,500",
-               PLATFORM_CLOCK_START=CLOCK, SSO_ALLOW_HOSTS="127.0.0.1", **{f"{s.upper()}_PORT": str(p) for s, p in ports.items()})
-
-    def admin(*args) -> str:
-        return subprocess.run([sys.executable, "-m", "services.intake.admin", *args], cwd=ROOT, env=env, check=True,
-                              capture_output=True, text=True).stdout.strip()
-
-    admin("create-tenant", "ministry", "教育部思政司", "--kind", "ministry")
-    keys = {}
-    for slug, name in UNIVERSITIES.items():
-        admin("create-tenant", slug, name)
-        keys[slug] = admin("issue-key", slug, "--label", "portal")
-    admin("publish-builtin", "siyige-2020")
-    for slug in UNIVERSITIES:
-        admin("publish-builtin", f"siyige-2020-{slug}", "--owner", slug)
-    procs = {s: subprocess.Popen([sys.executable, "-m", "common.run", s], cwd=ROOT, env=env,
-                                 stdout=open(folder / f"{s}.log", "wb"), stderr=subprocess.STDOUT)
-             for s in SERVICES}
-    try:
-        for s in SERVICES:
-            wait_healthy(f"http://127.0.0.1:{ports[s]}/health", procs[s], timeout=60)
-        # the hosts people's browsers use (PUBLIC_URL, hence the mailed links and intake's SSO callback)
-        urls = {s: f"http://localhost:{p}" for s, p in ports.items()}
-        yield {"ports": ports, "urls": urls, "keys": keys, "data": folder / "data", "logs": folder}
-    finally:
-        for p in procs.values():
-            p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
 
 
 class Portal:
@@ -273,7 +231,7 @@ class People:
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     folder = tmp_path_factory.mktemp("people-ui")
-    with broker_vhost() as amqp_uri, running_platform(folder, amqp_uri) as running:
+    with broker_vhost() as amqp_uri, running_platform(folder, amqp_uri, UNIVERSITIES, SSO_ALLOW_HOSTS="127.0.0.1") as running:
         running["orgs"] = seed(running)
         # every round the seed makes is in review before any test looks
         poll(lambda: {CS_REPORTS, ME_REPORTS, CS_LECTURES, WUST_MATERIAL, WUST_STORIES} <= set(rounds_of_key(running, "wust"))

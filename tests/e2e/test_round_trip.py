@@ -1,21 +1,14 @@
 """All four services as processes, driven only through HTTP as a university portal would."""
 import hashlib
 import mailbox
-import os
-import subprocess
-import sys
 import time
 from email.header import decode_header, make_header
-from pathlib import Path
 
 import pytest
 import requests
 
-from deploy.embedded import wait_healthy
-from tests.conftest import ROOT, free_port
+from tests.platform import running_platform
 from tests.signin import sign_in
-
-SERVICES = ("intake", "media", "review", "notify")
 
 
 def poll(fn, timeout=20):
@@ -30,33 +23,8 @@ def poll(fn, timeout=20):
 
 @pytest.fixture
 def platform(tmp_path, amqp_uri):
-    ports = {s: free_port() for s in SERVICES}
-    env = dict(os.environ, DATA_DIR=str(tmp_path / "data"), AMQP_URI=amqp_uri, EVENT_RETRY_DELAYS_MS="200,500",
-               PLATFORM_CLOCK_START="2020-06-12T09:00:00+08:00",
-               **{f"{s.upper()}_PORT": str(p) for s, p in ports.items()})
-    admin = [sys.executable, "-m", "services.intake.admin"]
-    run = lambda *a: subprocess.run(admin + list(a), cwd=ROOT, env=env, check=True, capture_output=True,  # noqa: E731
-                                    text=True).stdout.strip()
-    run("create-tenant", "ministry", "教育部思政司", "--kind", "ministry")
-    run("create-tenant", "seu", "东南大学")
-    key = run("issue-key", "seu", "--label", "portal")
-    run("publish-builtin", "siyige-2020")
-    run("publish-builtin", "siyige-2020-seu", "--owner", "seu")
-    procs = {s: subprocess.Popen([sys.executable, "-m", "common.run", s], cwd=ROOT, env=env,
-                                 stdout=open(tmp_path / f"{s}.log", "wb"), stderr=subprocess.STDOUT)
-             for s in SERVICES}
-    try:
-        for s in SERVICES:
-            wait_healthy(f"http://127.0.0.1:{ports[s]}/health", procs[s], timeout=60)
-        yield {"ports": ports, "key": key, "data": Path(env["DATA_DIR"]), "logs": tmp_path}
-    finally:
-        for p in procs.values():
-            p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    with running_platform(tmp_path, amqp_uri, {"seu": "东南大学"}) as running:
+        yield {**running, "key": running["keys"]["seu"]}
 
 
 def review_works(port: int, key: str) -> dict[str, int]:

@@ -25,17 +25,22 @@ def sign_in(base, key):
     return signin.sign_in(base, key)
 
 
-def test_the_dashboard_for_the_ministry_and_for_a_university(notify):  # noqa: F811
+def two_universities(*more) -> list:
+    """The events that give notify the ministry, 东南大学 and 武汉科技大学 (keys, the 2020 campaign and each copy,
+    orgs) and one story submitted at 东南大学; then `more`."""
     from services.intake.domain.campaign import load_builtin_definitions
     from services.intake.operations import campaign_event_data
 
-    base = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"]
     ministry_campaign = make_event("campaign_published", "ministry",
                                    campaign_event_data(load_builtin_definitions()["siyige-2020"]))
-    publish(notify["amqp"], key_events("ministry", "ministry", "教育部思政司", "sk_ministry"),
-            key_events("seu", "university", "东南大学", "sk_seu"),
-            key_events("wust", "university", "武汉科技大学", "sk_wust"), ministry_campaign, seu_campaign(),
-            *wust_events(), ORGS, story_submitted())
+    return [key_events("ministry", "ministry", "教育部思政司", "sk_ministry"),
+            key_events("seu", "university", "东南大学", "sk_seu"), key_events("wust", "university", "武汉科技大学", "sk_wust"),
+            ministry_campaign, seu_campaign(), *wust_events(), ORGS, story_submitted(), *more]
+
+
+def test_the_dashboard_for_the_ministry_and_for_a_university(notify):  # noqa: F811
+    base = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"]
+    publish(notify["amqp"], *two_universities())
 
     assert requests.get(f"{base}/dashboard", allow_redirects=False, timeout=10).headers["Location"] == "/sign-in"
     web, r = sign_in(base, "sk_wrong")

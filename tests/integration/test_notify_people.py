@@ -16,8 +16,8 @@ from common.events import make_event
 from common.web import web_secret
 from tests import signin
 from tests.conftest import wait_until
-from tests.integration.test_notify_dashboard import wust_events
-from tests.integration.test_notify_service import ORGS, key_events, notify, publish, seu_campaign, smtp, story_submitted  # noqa: F401  (fixtures)
+from tests.integration.test_notify_dashboard import two_universities
+from tests.integration.test_notify_service import notify, publish, smtp  # noqa: F401  (fixtures)
 
 MINISTRY = {"tenant": "ministry", "tenant_kind": "ministry", "tenant_name": "教育部思想政治工作司"}
 SEU = {"tenant": "seu", "tenant_kind": "university", "tenant_name": "东南大学"}
@@ -64,16 +64,8 @@ def wust_story():
 @pytest.fixture
 def progress(notify):  # noqa: F811
     """Two universities with campaigns and orgs, one story submitted at each; notify's base URL."""
-    from services.intake.domain.campaign import load_builtin_definitions
-    from services.intake.operations import campaign_event_data
-
     base = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"]
-    ministry_campaign = make_event("campaign_published", "ministry",
-                                   campaign_event_data(load_builtin_definitions()["siyige-2020"]))
-    publish(notify["amqp"], key_events("ministry", "ministry", "教育部思政司", "sk_ministry"),
-            key_events("seu", "university", "东南大学", "sk_seu"),
-            key_events("wust", "university", "武汉科技大学", "sk_wust"), ministry_campaign, seu_campaign(),
-            *wust_events(), ORGS, story_submitted(), wust_story())
+    publish(notify["amqp"], *two_universities(wust_story()))
     web, r = hand_over(base, ticket(notify["container"].config, [grant(MINISTRY, "viewer")], account="a-wait"))
     assert r.status_code == 303, r.text
     wait_until(lambda: submitted_works(web.get(f"{base}/dashboard", timeout=10).text) == 2, timeout=20,

@@ -1,0 +1,56 @@
+"""The whole platform as processes, as an operator runs it (`common.run` per service), for the end-to-end and browser tests."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from deploy.embedded import wait_healthy
+from tests.conftest import ROOT, free_port
+
+SERVICES = ("intake", "media", "review", "notify")
+CLOCK = "2020-06-12T09:00:00+08:00"  # the 2020 deadlines lie ahead
+
+
+@contextmanager
+def running_platform(folder: Path, amqp_uri: str, universities: dict[str, str], **settings: str):
+    """intake, media, review and notify, with the ministry, `universities` (slug -> name), a portal key each, and the
+    2020 campaign with each university's copy. `settings`: environment variables for every service.
+
+    Yields ports, urls (the hosts people's browsers use: PUBLIC_URL, hence mailed links and the SSO callback),
+    keys (slug -> portal key), data (DATA_DIR) and logs (each service's output).
+    """
+    ports = {s: free_port() for s in SERVICES}
+    env = dict(os.environ, DATA_DIR=str(folder / "data"), AMQP_URI=amqp_uri, EVENT_RETRY_DELAYS_MS="200,500",
+               PLATFORM_CLOCK_START=CLOCK, **{f"{s.upper()}_PORT": str(p) for s, p in ports.items()}, **settings)
+
+    def admin(*args) -> str:
+        return subprocess.run([sys.executable, "-m", "services.intake.admin", *args], cwd=ROOT, env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    admin("create-tenant", "ministry", "教育部思政司", "--kind", "ministry")
+    keys = {}
+    for slug, name in universities.items():
+        admin("create-tenant", slug, name)
+        keys[slug] = admin("issue-key", slug, "--label", "portal")
+    admin("publish-builtin", "siyige-2020")
+    for slug in universities:
+        admin("publish-builtin", f"siyige-2020-{slug}", "--owner", slug)
+    procs = {s: subprocess.Popen([sys.executable, "-m", "common.run", s], cwd=ROOT, env=env,
+                                 stdout=open(folder / f"{s}.log", "wb"), stderr=subprocess.STDOUT)
+             for s in SERVICES}
+    try:
+        for s in SERVICES:
+            wait_healthy(f"http://127.0.0.1:{ports[s]}/health", procs[s], timeout=60)
+        yield {"ports": ports, "urls": {s: f"http://localhost:{p}" for s, p in ports.items()}, "keys": keys,
+               "data": Path(env["DATA_DIR"]), "logs": folder}
+    finally:
+        for p in procs.values():
+            p.terminate()
+        for p in procs.values():
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
