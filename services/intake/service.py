@@ -9,6 +9,7 @@ Chinese HTML (pages/, common.web.WebPages) and are not part of the API document.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -113,7 +114,9 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
         return self.limits.key_checked(request, lambda: ops.authenticate(session, request.headers, needs, address))
 
     def _caller(self, session, request) -> ops.Caller:
-        """Who is acting, for the audit log: for now a tenant's key, acting as the tenant's owner (单位管理员)."""
+        """Who is acting, for the audit log: for now a tenant's key, acting as the tenant's owner (单位管理员), with the
+        key's reach (some orgs or tracks): every route that reads or changes works, files, orgs or extensions takes
+        this, not `_tenant`, so the reach goes wherever the key does."""
         address, needs = self.limits.client_of(request), request.environ.get(SCOPE_NEEDED, key_rules.Scope.ADMIN)
         return self.limits.key_checked(request, lambda: ops.key_caller(session, request.headers, address, needs))
 
@@ -132,12 +135,17 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
         """`analyse_work` in a real thread: jieba would otherwise hold the event loop."""
         return tpool.execute(analyse_work, *args)
 
-    def _once(self, request, session, tenant, body, action):
-        """Honour `Idempotency-Key` on a POST; without the header, just run."""
+    def _once(self, request, session, tenant, body, action, reach: key_rules.Reach = key_rules.WHOLE_TENANT):
+        """Honour `Idempotency-Key` on a POST; without the header, just run. A key limited to some orgs or tracks
+        keeps its own keys: it never replays an answer given to a key that reaches more."""
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return action()
-        return ops.run_idempotent(session, tenant, key, f"{request.method} {request.path}", body, action)
+        endpoint = f"{request.method} {request.path}"
+        if reach.limited:
+            stored = json.dumps(reach.to_stored(), sort_keys=True)
+            endpoint += f" (reach {hashlib.sha256(stored.encode()).hexdigest()[:16]})"
+        return ops.run_idempotent(session, tenant, key, endpoint, body, action)
 
     # ------------------------------------------------------------------ basics
 
@@ -197,8 +205,8 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
     def list_orgs(self, request):
         page, per_page = _page_args(request)
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            return ops.list_orgs(session, tenant, request.args.get("level"), request.args.get("parent_id"),
+            caller = self._caller(session, request)
+            return ops.list_orgs(session, caller, request.args.get("level"), request.args.get("parent_id"),
                                  request.args.get("q"), page, per_page)
 
     @api("GET", "/api/v1/orgs/template.xlsx")
@@ -211,8 +219,7 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
     @api("GET", "/api/v1/orgs/<string:org_id>")
     def get_org(self, request, org_id):
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            return ops.org_json(ops.get_org(session, tenant, org_id))
+            return ops.org_json(ops.get_org(session, self._caller(session, request), org_id))
 
     @staticmethod
     def _list_file(request, what: str) -> bytes:
@@ -240,8 +247,7 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
         page, per_page = _page_args(request)
         filters = {k: request.args.get(k) for k in ("campaign_id", "track", "org_id", "state", "stage", "q")}
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            return ops.list_submissions(session, tenant, filters, page, per_page)
+            return ops.list_submissions(session, self._caller(session, request), filters, page, per_page)
 
     @api("POST", "/api/v1/submissions")
     def create_submission(self, request):
@@ -249,20 +255,21 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
             caller = self._caller(session, request)
             body = schemas.validate(read_json(request), "SubmissionCreate")
             return self._once(request, session, caller.tenant, body, lambda: (
-                201, ops.submission_json(session, ops.create_submission(session, caller, body, self._analyse))))
+                201, ops.submission_json(session, ops.create_submission(session, caller, body, self._analyse))),
+                reach=caller.reach)
 
     @api("GET", "/api/v1/submissions/<string:submission_id>")
     def get_submission(self, request, submission_id):
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            return ops.submission_json(session, ops.get_submission(session, tenant, submission_id))
+            return ops.submission_json(session, ops.get_submission(session, self._caller(session, request),
+                                                                   submission_id))
 
     @api("PATCH", "/api/v1/submissions/<string:submission_id>")
     def update_submission(self, request, submission_id):
         with self.db.transaction() as session:
             caller = self._caller(session, request)
             body = schemas.validate(read_json(request), "SubmissionUpdate")
-            sub = ops.get_submission(session, caller.tenant, submission_id)
+            sub = ops.get_submission(session, caller, submission_id)
             return ops.submission_json(session, ops.update_submission(session, caller, sub, body["fields"], self._analyse))
 
     @api("POST", "/api/v1/submissions/<string:submission_id>/submit")
@@ -270,7 +277,7 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
         with self.db.transaction() as session:
             caller = self._caller(session, request)
             body = schemas.validate(read_json(request), "SubmitRequest") if request.content_length else {}
-            sub = ops.get_submission(session, caller.tenant, submission_id)
+            sub = ops.get_submission(session, caller, submission_id)
             return self._once(request, session, caller.tenant, body, lambda: (200, ops.submission_json(
                 session, ops.submit_submission(session, self.outbox, caller, sub, body.get("stage")))))
 
@@ -278,15 +285,15 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
     def withdraw_submission(self, request, submission_id):
         with self.db.transaction() as session:
             caller = self._caller(session, request)
-            sub = ops.get_submission(session, caller.tenant, submission_id)
+            sub = ops.get_submission(session, caller, submission_id)
             return self._once(request, session, caller.tenant, {}, lambda: (
                 200, ops.submission_json(session, ops.withdraw_submission(session, self.outbox, caller, sub))))
 
     @api("GET", "/api/v1/submissions/<string:submission_id>/receipts")
     def list_receipts(self, request, submission_id):
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            return {"items": ops.list_receipts(session, ops.get_submission(session, tenant, submission_id))}
+            sub = ops.get_submission(session, self._caller(session, request), submission_id)
+            return {"items": ops.list_receipts(session, sub)}
 
     # ------------------------------------------------------------------ files
 
@@ -297,7 +304,7 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
             caller = self._caller(session, request)
             body = schemas.validate(read_json(request), "FileCreate")
             tenant = caller.tenant
-            sub = ops.get_submission(session, tenant, submission_id)
+            sub = ops.get_submission(session, caller, submission_id)
 
             def register():
                 self.limits.uploads.check(tenant.id, "登记上传文件")
@@ -327,8 +334,7 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
     @api("GET", "/api/v1/files/<string:file_id>")
     def get_file(self, request, file_id):
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            return ops.file_json(ops.get_file(session, tenant, file_id))
+            return ops.file_json(ops.get_file(session, self._caller(session, request), file_id))
 
     @api("DELETE", "/api/v1/files/<string:file_id>")
     def delete_file(self, request, file_id):
@@ -351,8 +357,7 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
     @api("GET", "/api/v1/extensions")
     def list_extensions(self, request):
         with self.db.transaction() as session:
-            tenant = self._tenant(session, request)
-            return {"items": ops.list_extensions(session, tenant, request.args.get("campaign_id"))}
+            return {"items": ops.list_extensions(session, self._caller(session, request), request.args.get("campaign_id"))}
 
     @api("POST", "/api/v1/extensions")
     def grant_extension(self, request):

@@ -9,11 +9,11 @@ from common import clock
 from common.locale import BEIJING, in_beijing
 from services.intake.domain import submission as rules
 from services.intake.domain.campaign import parent_level
-from services.intake.models import Extension, Org, Submission, Tenant
+from services.intake.models import Extension, Org, Submission
 from services.intake.operations.audit import record_by, short
 from services.intake.operations.campaigns import campaign_filter, definition_of, track_of, visible_campaign
 from services.intake.operations.orgs import get_org
-from services.intake.operations.tenants import Caller, require_university
+from services.intake.operations.tenants import Caller, require_university, within_reach
 
 
 def grant_extension(session, caller: Caller, body: dict) -> Extension:
@@ -23,7 +23,7 @@ def grant_extension(session, caller: Caller, body: dict) -> Extension:
     definition = definition_of(campaign)
     track = track_of(definition, body["track"])
     stage = rules.stage_by_key(track, body["stage"])
-    org = get_org(session, tenant, body["org_id"])
+    org = get_org(session, caller, body["org_id"])
     until = datetime.fromisoformat(body["until"])
     if until.tzinfo is None:
         until = until.replace(tzinfo=BEIJING)
@@ -50,10 +50,11 @@ def extension_json(ext: Extension) -> dict:
             "granted_at": ext.granted_at.isoformat()}
 
 
-def list_extensions(session, tenant: Tenant, campaign_id: str | None) -> list[dict]:
-    query = select(Extension).where(Extension.tenant_id == tenant.id)
+def list_extensions(session, who: Caller, campaign_id: str | None) -> list[dict]:
+    query = select(Extension).where(Extension.tenant_id == who.tenant.id,
+                                    *within_reach(session, who, Extension.org_id, Extension.track))
     if campaign_id:
-        query = query.where(Extension.campaign_id == campaign_filter(session, tenant, campaign_id))
+        query = query.where(Extension.campaign_id == campaign_filter(session, who.tenant, campaign_id))
     return [extension_json(e) for e in session.scalars(query.order_by(Extension.granted_at)).all()]
 
 

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from common.errors import DomainError, NotFound, Unprocessable
 from services.intake.domain.lifecycles import FILE, LIVE_FILE_STATES, OPEN_UPLOAD_STATES, FileState
-from services.intake.models import FileRecord, Submission, Tenant
+from services.intake.models import FileRecord, Submission
 from services.intake.operations.submission_log import log
+from services.intake.operations.tenants import Caller, within_reach
 
 
 def file_json(f: FileRecord) -> dict:
@@ -30,9 +31,13 @@ def safe_name(name: str) -> str:
     return base[:255]
 
 
-def get_file(session, tenant: Tenant, file_id: str) -> FileRecord:
-    f = session.get(FileRecord, file_id)
-    if f is None or f.tenant_id != tenant.id or f.state in (FileState.DELETED, FileState.EXPIRED):
+def get_file(session, who: Caller, file_id: str) -> FileRecord:
+    """A live file of the caller's tenant whose work lies within its key's reach; any other answers as missing."""
+    f = session.scalar(select(FileRecord).join(Submission, Submission.id == FileRecord.submission_id).where(
+        FileRecord.id == file_id, FileRecord.tenant_id == who.tenant.id,
+        FileRecord.state.not_in((FileState.DELETED, FileState.EXPIRED)),
+        *within_reach(session, who, Submission.org_id, Submission.track)))
+    if f is None:
         raise NotFound(f"找不到文件 {file_id}。", code="file_not_found", found=file_id)
     return f
 

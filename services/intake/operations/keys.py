@@ -3,7 +3,8 @@ and a person's own keys (an owner acting over the API as themselves, the only ke
 
 The plain key is shown once, in the answer that issues it; only its SHA-256 is kept. Issuing and revoking
 reach review and notify as `api_key_issued` / `api_key_revoked` through the outbox, in the same transaction,
-with the audit row. The rules (scopes, lifetimes, overlaps) are in domain/keys.py.
+with the audit row (a key limited to some orgs or tracks is not announced: tenants.issue_key says why).
+The rules (scopes, lifetimes, overlaps, a portal key's reach) are in domain/keys.py.
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from common.locale import in_beijing
 from services.intake.domain import keys
 from services.intake.domain.lifecycles import AccountState
 from services.intake.domain.people import Role
-from services.intake.models import Account, AccountGrant, ApiKey, Tenant
+from services.intake.models import Account, AccountGrant, ApiKey, Campaign, Org, Tenant
 from services.intake.operations.audit import record, record_by
-from services.intake.operations.tenants import Caller, _revoke, expire_keys, issue_key  # noqa: F401  (expire_keys: the timer's)
+from services.intake.operations.campaigns import definition_of
+from services.intake.operations.tenants import MINISTRY, Caller, _revoke, expire_keys, issue_key  # noqa: F401  (expire_keys: the timer's)
 
 
 def _when(moment) -> str | None:
@@ -31,7 +33,7 @@ def key_json(row: ApiKey) -> dict:
             "legacy": row.scopes is None, "account_id": row.account_id, "state": state,
             "created_at": _when(row.created_at), "expires_at": _when(row.expires_at),
             "last_used_at": _when(row.last_used_at), "last_used_from": row.last_used_from,
-            "revoked_at": _when(row.revoked_at), "rotated_from": row.rotated_from}
+            "revoked_at": _when(row.revoked_at), "rotated_from": row.rotated_from, "reach": row.reach}
 
 
 def list_keys(session, caller: Caller) -> dict:
@@ -53,23 +55,43 @@ def _invalid(problems) -> Unprocessable:
                          details=[p.as_detail() for p in problems])
 
 
+def _known_orgs(session, tenant_id: str) -> dict[str, str]:
+    return dict(session.execute(select(Org.id, Org.name).where(Org.tenant_id == tenant_id)).all())
+
+
+def _known_tracks(session, tenant: Tenant) -> dict[str, str]:
+    """The tracks of every campaign the tenant sees (its own, the ministry's): a reach may name any of them."""
+    rows = session.scalars(select(Campaign).where(Campaign.owner_id.in_([tenant.id, MINISTRY]))).all()
+    return {key: track.label for c in rows for key, track in definition_of(c).tracks.items()}
+
+
 def create_key(session, outbox, caller: Caller, body: dict) -> dict:
-    """An integration key (a portal's, a dashboard's) of the caller's tenant: 201 with the key, shown once."""
+    """An integration key (a portal's, a dashboard's) of the caller's tenant: 201 with the key, shown once.
+
+    A portal's key may be limited to some orgs (with their subtrees) and/or tracks (`org_ids`, `tracks`)."""
     label, scopes = body.get("label"), body.get("scopes")
     days = body.get("expires_in_days", keys.DEFAULT_KEY_DAYS)
+    org_ids, tracks = body.get("org_ids"), body.get("tracks")
     problems = keys.new_key_problems(label, scopes, days, for_person=False)
+    if org_ids is not None or tracks is not None:
+        problems += keys.reach_problems(org_ids, tracks, scopes, False, _known_orgs(session, caller.tenant.id),
+                                        _known_tracks(session, caller.tenant))
     if problems:
         raise _invalid(problems)
-    key = issue_key(session, outbox, caller.tenant.id, label.strip(), sorted(set(scopes)), days)
+    reach = keys.Reach(frozenset(org_ids) if org_ids is not None else None,
+                       frozenset(tracks) if tracks is not None else None)
+    key = issue_key(session, outbox, caller.tenant.id, label.strip(), sorted(set(scopes)), days, reach=reach)
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == key[:10], ApiKey.tenant_id == caller.tenant.id)
                          .order_by(ApiKey.created_at.desc()))
     record_by(session, caller, "key.issued", "api_key", row.id, {"prefix": row.prefix, "label": row.label,
-                                                                "scopes": row.scopes, "days": days})
+                                                                "scopes": row.scopes, "days": days,
+                                                                "reach": row.reach})
     return {**key_json(row), "key": key}
 
 
 def rotate_key(session, outbox, caller: Caller, key_id: str, body: dict) -> dict:
-    """A successor with the same label, scopes and lifetime; the old key lives on for the overlap, then expires."""
+    """A successor with the same label, scopes, reach and lifetime; the old key lives on for the overlap, then
+    expires."""
     old = _own_key(session, caller, key_id)
     hours = body.get("overlap_hours", keys.DEFAULT_OVERLAP_HOURS)
     problem = keys.overlap_problem(hours)
@@ -80,14 +102,15 @@ def rotate_key(session, outbox, caller: Caller, key_id: str, body: dict) -> dict
                             code="key_revoked", found=old.prefix)
     days = keys.DEFAULT_KEY_DAYS
     key = issue_key(session, outbox, caller.tenant.id, old.label, old.scopes, days, account_id=old.account_id,
-                    rotated_from=old.id)
+                    rotated_from=old.id, reach=keys.Reach.stored(old.reach))
     until = clock.now() + keys.overlap(hours)
     old.expires_at = min(old.expires_at, until) if old.expires_at else until
     if hours == 0:
         _revoke(session, outbox, old)
     new = session.scalar(select(ApiKey).where(ApiKey.rotated_from == old.id).order_by(ApiKey.created_at.desc()))
     record_by(session, caller, "key.rotated", "api_key", old.id, {"prefix": old.prefix, "successor": new.prefix,
-                                                                 "old_expires_at": _when(old.expires_at)})
+                                                                 "old_expires_at": _when(old.expires_at),
+                                                                 "reach": new.reach})
     return {**key_json(new), "key": key, "previous": key_json(old)}
 
 
@@ -125,6 +148,7 @@ def create_personal_key(session, outbox, account_id: str, tenant_id: str, body: 
                        found=tenant_id[:64])
     days = body.get("expires_in_days", keys.DEFAULT_KEY_DAYS)
     problems = keys.new_key_problems(body.get("label"), body.get("scopes"), days, for_person=True)
+    problems += keys.reach_problems(body.get("org_ids"), body.get("tracks"), body.get("scopes"), True, {}, {})
     if problems:
         raise _invalid(problems)
     key = issue_key(session, outbox, tenant_id, body["label"].strip(), sorted(set(body["scopes"])), days,

@@ -11,7 +11,7 @@ from services.intake.domain.orgs import parse_org_table
 from services.intake.models import Org, Tenant
 from services.intake.operations.audit import acting, record_by, short
 from services.intake.operations.pages import paged
-from services.intake.operations.tenants import Caller, require_university
+from services.intake.operations.tenants import Caller, require_university, within_reach
 
 
 def org_json(org: Org) -> dict:
@@ -20,11 +20,25 @@ def org_json(org: Org) -> dict:
             "contact_email": org.contact_email, "contact_phone": org.contact_phone}
 
 
-def get_org(session, tenant: Tenant, org_id: str) -> Org:
+def _org_not_found(org_id: str) -> NotFound:
+    return NotFound(f"找不到组织 {org_id}。请用 GET /api/v1/orgs 查看本校的组织。", code="org_not_found", found=org_id)
+
+
+def get_org(session, who: Caller, org_id: str) -> Org:
+    """An org of the caller's tenant within its key's reach; any other answers as a missing one."""
+    org = session.scalar(select(Org).where(Org.id == org_id, Org.tenant_id == who.tenant.id,
+                                           *within_reach(session, who, Org.id)))
+    if org is None:
+        raise _org_not_found(org_id)
+    return org
+
+
+def org_of_tenant(session, tenant: Tenant, org_id: str) -> Org:
+    """An org of the tenant, whatever a key's reach: a new work's org, which the reach then allows or refuses
+    (403 key_reach, tenants.require_reach), as a refusal names the reach rather than pretending the org is missing."""
     org = session.get(Org, org_id)
     if org is None or org.tenant_id != tenant.id:
-        raise NotFound(f"找不到组织 {org_id}。请用 GET /api/v1/orgs 查看本校的组织。", code="org_not_found",
-                       found=org_id)
+        raise _org_not_found(org_id)
     return org
 
 
@@ -67,9 +81,9 @@ def import_orgs(session, outbox, who: Caller | Tenant, data: bytes, filename: st
     return totals
 
 
-def list_orgs(session, tenant: Tenant, level: str | None, parent_id: str | None, q: str | None,
+def list_orgs(session, who: Caller, level: str | None, parent_id: str | None, q: str | None,
               page: int, per_page: int) -> dict:
-    query = select(Org).where(Org.tenant_id == tenant.id)
+    query = select(Org).where(Org.tenant_id == who.tenant.id, *within_reach(session, who, Org.id))
     if level:
         query = query.where(Org.level == level)
     if parent_id:

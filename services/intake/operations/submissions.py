@@ -18,10 +18,10 @@ from services.intake.operations.audit import record_by, short
 from services.intake.operations.campaigns import campaign_filter, definition_of, track_of, visible_campaign
 from services.intake.operations.extensions import extension_until
 from services.intake.operations.files import file_json, files_of
-from services.intake.operations.orgs import get_org, org_names
+from services.intake.operations.orgs import org_names, org_of_tenant
 from services.intake.operations.pages import paged
 from services.intake.operations.submission_log import log
-from services.intake.operations.tenants import Caller, require_university
+from services.intake.operations.tenants import Caller, require_reach, require_university, within_reach
 
 # analysis.analyse_work, or the service's wrapper that runs it in a tpool thread (jieba is CPU-bound)
 Analyser = Callable[..., dict | None]
@@ -44,9 +44,13 @@ def submission_json(session, sub: Submission, with_files: bool = True) -> dict:
     return d
 
 
-def get_submission(session, tenant: Tenant, submission_id: str) -> Submission:
-    sub = session.get(Submission, submission_id)
-    if sub is None or sub.tenant_id != tenant.id:
+def get_submission(session, who: Caller, submission_id: str) -> Submission:
+    """A work of the caller's tenant within its key's reach; another university's, one outside the reach and one
+    that does not exist answer alike."""
+    sub = session.scalar(select(Submission).where(
+        Submission.id == submission_id, Submission.tenant_id == who.tenant.id,
+        *within_reach(session, who, Submission.org_id, Submission.track)))
+    if sub is None:
         raise NotFound(f"找不到作品 {submission_id}。", code="submission_not_found", found=submission_id)
     return sub
 
@@ -70,7 +74,8 @@ def create_submission(session, caller: Caller, body: dict, analyse: Analyser = a
     campaign = visible_campaign(session, tenant, body["campaign_id"])
     definition = definition_of(campaign)
     track = track_of(definition, body["track"])
-    org = get_org(session, tenant, body["org_id"])
+    org = org_of_tenant(session, tenant, body["org_id"])
+    require_reach(session, caller, org, track)
     if org.level not in track.submit_levels:
         allowed = "、".join(LEVEL_LABELS[lv] for lv in track.submit_levels)
         raise Forbidden(
@@ -225,8 +230,10 @@ def withdraw_submission(session, outbox, caller: Caller, sub: Submission) -> Sub
     return sub
 
 
-def list_submissions(session, tenant: Tenant, filters: dict, page: int, per_page: int) -> dict:
-    query = select(Submission).where(Submission.tenant_id == tenant.id)
+def list_submissions(session, who: Caller, filters: dict, page: int, per_page: int) -> dict:
+    tenant = who.tenant
+    query = select(Submission).where(Submission.tenant_id == tenant.id,
+                                     *within_reach(session, who, Submission.org_id, Submission.track))
     filters = {**filters, "campaign_id": campaign_filter(session, tenant, filters.get("campaign_id"))}
     for key in ("campaign_id", "track", "org_id", "state", "stage"):
         if filters.get(key):

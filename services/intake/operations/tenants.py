@@ -15,7 +15,7 @@ from common.events import TENANT
 from common.locale import beijing_minute
 from common.text import LineProblem, single_line_problem
 from services.intake.domain import keys
-from services.intake.models import Account, ApiKey, Tenant
+from services.intake.models import Account, ApiKey, Org, Tenant
 
 MINISTRY = "ministry"
 
@@ -42,7 +42,8 @@ def create_tenant(session, slug: str, name: str, kind: str = "university", conta
 
 
 def issue_key(session, outbox, tenant_id: str, label: str = "", scopes: list[str] | None = None,
-              days: int | None = None, account_id: str | None = None, rotated_from: str | None = None) -> str:
+              days: int | None = None, account_id: str | None = None, rotated_from: str | None = None,
+              reach: keys.Reach = keys.WHOLE_TENANT) -> str:
     """Create an API key; the plain key is returned once and never stored.
 
     `scopes` None and `days` None: the operator's key of old (every scope, no expiry; `admin issue-key`).
@@ -51,7 +52,13 @@ def issue_key(session, outbox, tenant_id: str, label: str = "", scopes: list[str
     tenant = session.get(Tenant, tenant_id)
     expires = clock.now() + timedelta(days=days) if days is not None else None
     session.add(ApiKey(tenant_id=tenant_id, key_hash=hash_key(key), prefix=key[:10], label=label, scopes=scopes,
-                       account_id=account_id, expires_at=expires, rotated_from=rotated_from, created_at=clock.now()))
+                       account_id=account_id, expires_at=expires, rotated_from=rotated_from, created_at=clock.now(),
+                       reach=reach.to_stored()))
+    if reach.limited:
+        # Notify keeps submit keys (webhooks, its pages) and cannot limit them yet: api_key_issued has no reach.
+        # A limited key announced there would read the whole tenant, so it is not announced: it works here only,
+        # and notify answers it as an unknown key until the event carries the reach and notify honours it.
+        return key
     data = {"key_hash": hash_key(key), "tenant_kind": tenant.kind, "tenant_name": tenant.name}
     if scopes is not None:
         data["scopes"] = sorted(scopes)
@@ -89,6 +96,7 @@ class Caller:
     actor: str  # "key:sk_seu_ab12 (portal)"
     who: str  # how a person reads it in a mail: the inviting person's name, or their role
     address: str | None = None  # the client's address (common.http.client_address)
+    reach: keys.Reach = keys.WHOLE_TENANT  # a portal key limited to some orgs or tracks: the rest reads as missing
 
 
 _TOUCH_EVERY = timedelta(minutes=1)  # a key's last use is written at most once a minute: not a write per call
@@ -122,7 +130,8 @@ def key_caller(session, headers, address: str | None = None, needs: str = keys.A
     """The caller of a request made with an API key: its tenant's owner, named by the key's prefix and label."""
     row = _key_row(session, headers, needs, address)
     actor, who = key_actor(session, row)
-    return Caller(tenant=session.get(Tenant, row.tenant_id), actor=actor, who=who, address=address)
+    return Caller(tenant=session.get(Tenant, row.tenant_id), actor=actor, who=who, address=address,
+                  reach=keys.Reach.stored(row.reach))
 
 
 def key_actor(session, row: ApiKey) -> tuple[str, str]:
@@ -132,6 +141,42 @@ def key_actor(session, row: ApiKey) -> tuple[str, str]:
         person = session.get(Account, row.account_id)
         return f"account:{person.id} ({person.name}) {actor}"[:200], person.name
     return actor[:200], "单位管理员"
+
+
+# --------------------------------------------------------------------------- a key's reach, in one place
+
+
+def _parent_of(session, tenant_id: str) -> dict[str, str | None]:
+    return dict(session.execute(select(Org.id, Org.parent_id).where(Org.tenant_id == tenant_id)).all())
+
+
+def within_reach(session, who: Caller, org_column, track_column=None) -> list:
+    """The conditions that keep a query within the caller's reach (domain/keys.Reach): the orgs its key names and
+    everything under them, the tracks it names; none for the whole tenant. Every lookup and list of works, files,
+    orgs and extensions a key can make applies these, so what lies outside reads as missing (404, left out of lists),
+    exactly as another university's objects do. The tenant's own condition stays with each query."""
+    reach, conditions = who.reach, []
+    orgs = reach.orgs_within(_parent_of(session, who.tenant.id)) if reach.org_ids is not None else None
+    if orgs is not None:
+        conditions.append(org_column.in_(sorted(orgs)))
+    if reach.tracks is not None and track_column is not None:
+        conditions.append(track_column.in_(sorted(reach.tracks)))
+    return conditions
+
+
+def require_reach(session, who: Caller, org: Org, track) -> None:
+    """A new work (of `org`, in the campaign's `track`) must lie within the caller's reach: else 403 key_reach,
+    naming the reach. The org and the track were found in the tenant first: a missing one answers as before."""
+    reach = who.reach
+    if not reach.limited:
+        return
+    parent_of = _parent_of(session, who.tenant.id)
+    if reach.covers(org.id, track.key, parent_of):
+        return
+    names = dict(session.execute(select(Org.id, Org.name).where(Org.id.in_(sorted(reach.org_ids or ())))).all())
+    raise Forbidden(keys.reach_refusal(reach, org.name, track.label, names, {track.key: track.label}),
+                    code="key_reach", field="track" if reach.covers_org(org.id, parent_of) else "org_id",
+                    expected=reach.to_stored(), found={"org_id": org.id, "track": track.key})
 
 
 def require_university(tenant: Tenant) -> None:

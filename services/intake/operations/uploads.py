@@ -119,13 +119,13 @@ def complete_upload(transaction: Transaction, store, outbox, caller_of: CallerOf
     """The portal says the bytes are up: verify them (received already, or stat S3's object after merging
     its parts), then store the file and announce it."""
     with transaction() as session:
-        f = get_file(session, caller_of(session).tenant, file_id)
+        f = get_file(session, caller_of(session), file_id)
         state, key, upload_id = f.state, f.object_key, f.upload_id
         declared = (f.declared_size, f.declared_sha256)
     size, sha = _verified(store, state, key, upload_id, declared, parts)
     with transaction() as session:
         caller = caller_of(session)
-        return file_json(confirm_file(session, outbox, caller, get_file(session, caller.tenant, file_id), size, sha))
+        return file_json(confirm_file(session, outbox, caller, get_file(session, caller, file_id), size, sha))
 
 
 def _verified(store, state: str, key: str, upload_id: str | None, declared: tuple[int, str],
@@ -192,7 +192,7 @@ def discard_file(transaction: Transaction, store, outbox, caller_of: CallerOf, f
     """DELETE of a file: deleted in one transaction, its bytes (or its unfinished upload) removed after."""
     with transaction() as session:
         caller = caller_of(session)
-        f, reopened = delete_file(session, outbox, caller, get_file(session, caller.tenant, file_id))
+        f, reopened = delete_file(session, outbox, caller, get_file(session, caller, file_id))
         key, upload_id = f.object_key, f.upload_id
     store.abort(key, upload_id)
     return {"id": file_id, "state": FileState.DELETED.value, **({"reopened": reopened} if reopened else {})}
