@@ -25,7 +25,7 @@ from common.outbound import Outbound
 from common.web import Signer, page, redirect, session_key, static_file
 from services.intake import sso
 from services.intake.domain import keys as key_rules, people, signin
-from services.intake.operations import keys as ops_keys, signin as ops_signin, sso as ops_sso
+from services.intake.operations import accounts as ops_accounts, keys as ops_keys, signin as ops_signin, sso as ops_sso
 from services.intake.operations.sessions import principal_of
 from services.intake.passwords import hash_off_loop, verify_off_loop
 
@@ -91,9 +91,10 @@ class PeoplePages:
         with self.db.transaction() as session:
             grants = ops_signin.grants_of(session, visitor["account_id"])
             second_factor = ops_signin.second_factor_state(session, visitor["account_id"])
+            staff_no = ops_accounts.staff_no_of(session, visitor["account_id"])
         for g in grants:
             g["label"] = people.grant_label(g["role"], g["department"], g.get("org_name"))
-        return self.web.render("home.html", visitor, grants=grants, second_factor=second_factor,
+        return self.web.render("home.html", visitor, grants=grants, second_factor=second_factor, staff_no=staff_no,
                                destinations=signin.destinations_for(grants), notice=request.args.get("done"))
 
     # ------------------------------------------------------------------ password, then the second factor

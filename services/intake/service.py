@@ -449,6 +449,13 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
             caller = self._caller(session, request)
             return ops.account_json(session, caller.tenant, ops.get_account(session, caller.tenant, account_id))
 
+    @api("PATCH", "/api/v1/accounts/<string:account_id>")
+    def update_account(self, request, account_id):
+        with self.db.transaction() as session:
+            caller = self._caller(session, request)
+            body = schemas.validate(read_json(request), "AccountUpdate")
+            return ops.update_account(session, caller, ops.get_account(session, caller.tenant, account_id), body)
+
     @api("POST", "/api/v1/accounts/<string:account_id>/grants")
     def add_grant(self, request, account_id):
         with self.db.transaction() as session:

@@ -39,8 +39,11 @@ def link_of(event) -> str:
     return event["data"]["accept_url"]
 
 
-def invite(portal, email, *grants, name="王宣传", **kw):
-    return portal("POST", "/api/v1/accounts", json={"name": name, "email": email, "grants": list(grants)}, **kw)
+def invite(portal, email, *grants, name="王宣传", staff_no=None, **kw):
+    body = {"name": name, "email": email, "grants": list(grants)}
+    if staff_no is not None:
+        body["staff_no"] = staff_no
+    return portal("POST", "/api/v1/accounts", json=body, **kw)
 
 
 def open_form(url):

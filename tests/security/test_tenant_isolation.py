@@ -56,6 +56,7 @@ ACCESS = {
     ("post", "/api/v1/accounts"): "own",
     ("post", "/api/v1/accounts/import"): "own",  # orgs are named by name, within the caller's own tree
     ("get", "/api/v1/accounts/{account_id}"): "foreign",
+    ("patch", "/api/v1/accounts/{account_id}"): "foreign",
     ("post", "/api/v1/accounts/{account_id}/grants"): "foreign",
     ("delete", "/api/v1/accounts/{account_id}/grants/{grant_id}"): "foreign",
     ("post", "/api/v1/accounts/{account_id}/disable"): "foreign",
@@ -128,6 +129,8 @@ def foreign_request(method, path, ids):
                          "content_type": "video/mp4"}}
     elif (method, path) == ("post", "/api/v1/accounts/{account_id}/grants"):
         body = {"json": {"role": "viewer"}}
+    elif (method, path) == ("patch", "/api/v1/accounts/{account_id}"):
+        body = {"json": {"staff_no": "2020999"}}
     elif (method, path) == ("post", "/api/v1/extensions"):
         body = {"json": {"campaign_id": "siyige-2020-wust", "track": "lecture", "stage": "video",
                          "org_id": ids["org_id"], "until": "2020-07-16T12:00:00+08:00"}}
@@ -172,6 +175,7 @@ def test_another_universitys_objects_answer_like_missing_ones_on_every_endpoint(
     assert seu("GET", f"/api/v1/files/{ids['file_id']}").status_code == 200
     account = seu("GET", f"/api/v1/accounts/{ids['account_id']}").json()
     assert account["state"] == "invited" and [g["id"] for g in account["grants"]] == [ids["grant_id"]]
+    assert account["staff_no"] is None  # a PATCH naming the account changed nothing
     keys = {k["id"]: k for k in seu("GET", "/api/v1/keys").json()["items"]}
     assert keys[ids["key_id"]]["state"] == "active" and len(keys) == 2  # not rotated, not revoked
 

@@ -217,3 +217,73 @@ def test_the_ministry_list_takes_its_experts_and_its_department():
     with pytest.raises(Unprocessable) as caught:
         parse(table("周,zhou@moe.edu.cn,组织管理员,,计算机科学与工程学院党委"), kind="ministry")
     assert [d["code"] for d in caught.value.details] == ["role_not_in_ministry"]
+
+
+# --------------------------------------------------------------------------- staff numbers (工号)
+
+
+@pytest.mark.parametrize(("raw", "stored"), [
+    ("2020001", "2020001"), ("  2020001\u3000", "2020001"), ("２０２０００１", "2020001"), ("T2020-01.a_b", "T2020-01.a_b"),
+    ("t2020001", "t2020001"),  # case is kept: compared exactly, as the provider sends it
+    ("1" * 64, "1" * 64), ("", None), ("   ", None), (None, None)])
+def test_a_staff_number_is_trimmed_and_folded_and_kept_as_given(raw, stored):
+    assert people.staff_no_problem(raw) is None
+    assert people.normalise_staff_no(raw) == stored
+
+
+@pytest.mark.parametrize(("raw", "code", "words"), [
+    ("2020 001", "invalid_staff_no", "空格"),
+    ("JS/2020", "invalid_staff_no", "“/”"),
+    ("工号2020", "invalid_staff_no", "“工”"),
+    ("2020001，2020002", "invalid_staff_no", "“,”"),  # a full-width comma is folded, then refused as a comma
+    ("1" * 65, "staff_no_too_long", "65 个字符"),
+    ("2020\n001", "multiline", "单行"),
+    ("2020\u202e001", "control_character", "文字方向控制符"),
+])
+def test_a_bad_staff_number_says_what_was_expected_and_what_to_do(raw, code, words):
+    problem = people.staff_no_problem(raw, field="grants.staff_no")
+    assert problem is not None and (problem.code, problem.field) == (code, "grants.staff_no")
+    assert words in problem.message and problem.expected
+    assert problem.message.endswith("。") and ("请" in problem.message)
+
+
+def staff_table(*rows: str) -> bytes:
+    return ("\n".join(("姓名,邮箱,角色,部门,组织,工号",) + rows) + "\n").encode("utf-8")
+
+
+def test_the_list_may_carry_staff_numbers_and_need_not():
+    rows = parse(staff_table("王宣传,wang@seu.edu.cn,部门管理员,宣传部,,２０２０００１",
+                             "李书记,li@seu.edu.cn,查看者,,,",
+                             "李书记,li@seu.edu.cn,评审专家,,, T2020-02 ",
+                             "赵专家,zhao@seu.edu.cn,专家,,,"))
+    assert [(r.row, r.email, r.staff_no) for r in rows] == [
+        (2, "wang@seu.edu.cn", "2020001"), (3, "li@seu.edu.cn", None), (4, "li@seu.edu.cn", "T2020-02"),
+        (5, "zhao@seu.edu.cn", None)]
+    assert [r.staff_no for r in parse(table("王宣传,wang@seu.edu.cn,查看者,,"))] == [None]  # no such column: none
+    # the column is found by its other names too
+    data = "姓名,邮箱,角色,职工号\n王宣传,wang@seu.edu.cn,查看者,2020001\n".encode()
+    assert [r.staff_no for r in parse(data)] == ["2020001"]
+
+
+def test_staff_numbers_in_the_list_are_one_per_person_and_one_person_each():
+    with pytest.raises(Unprocessable) as caught:
+        parse(staff_table("王宣传,wang@seu.edu.cn,部门管理员,宣传部,,2020001",
+                          "王宣传,wang@seu.edu.cn,查看者,,,2020009",     # the same person, another number
+                          "李书记,li@seu.edu.cn,查看者,,,2020001",        # another person, the same number
+                          "赵专家,zhao@seu.edu.cn,专家,,,JS 03",          # not a staff number
+                          "钱,bad-address,专家,,,2020001"))               # its address is the row's problem
+    error = caught.value
+    assert error.code == "account_import_invalid" and "未导入任何人员" in error.message
+    found = {(d["row"], d["column"], d["code"]) for d in error.details}
+    assert found == {(3, "工号", "staff_no_differs"), (4, "工号", "duplicate_staff_no"), (5, "工号", "invalid_staff_no"),
+                     (6, "邮箱", "invalid_email")}
+    by_row = {d["row"]: d for d in error.details if d["column"] == "工号"}
+    assert (by_row[3]["expected"], by_row[3]["found"]) == ("2020001", "2020009") and "第 2 行" in by_row[3]["message"]
+    assert by_row[4]["found"] == "2020001" and "wang@seu.edu.cn" in by_row[4]["message"]
+    assert all(d["message"].startswith(f"第 {d['row']} 行「{d['column']}」") for d in error.details)
+
+
+def test_a_list_without_its_columns_names_the_staff_number_as_optional():
+    with pytest.raises(Unprocessable) as caught:
+        parse("名字,工号\n张三,123\n".encode())
+    assert "可选列为：部门、组织、工号" in caught.value.message

@@ -1,9 +1,12 @@
 """Import of people from Excel or CSV (a university's 院系 admins, the ministry's experts).
 
-Columns 姓名, 邮箱, 角色, 部门, 组织; one row is one grant, so a person given two roles has two rows
+Columns 姓名, 邮箱, 角色, 部门, 组织, 工号; one row is one grant, so a person given two roles has two rows
 (with the same name and e-mail). The org is named as in the org list (its full name; spaces and
-full-/half-width ignored). All rows or none: every row is checked and every
-problem is reported with its row number, as the org import does; the file limits are common.tables'.
+full-/half-width ignored). 工号 (the staff number single sign-on may find the person by) is optional; a
+person's rows give one staff number, and no two people of the file give the same. All rows or none:
+every row is checked and every problem is reported with its row number, as the org import does; the
+file limits are common.tables'. Whether a staff number is already another person's of the tenant is
+the database's to say (operations/accounts.py), in the same all-or-nothing report.
 Pure: no I/O besides reading the given bytes, no database.
 """
 from __future__ import annotations
@@ -24,6 +27,8 @@ from services.intake.domain.people import (
     grant_problems,
     name_problem,
     normalise_email,
+    normalise_staff_no,
+    staff_no_problem,
 )
 
 ERROR_CODE = "account_import_invalid"
@@ -38,6 +43,7 @@ _COLUMNS = {
     "role": ("角色", ("角色", "role")),
     "department": ("部门", ("部门", "department")),
     "org": ("组织", ("组织", "组织名称", "党组织", "org")),
+    "staff_no": ("工号", ("工号", "职工号", "教工号", "人事编号", "staff_no", "staff number")),
 }
 _REQUIRED = ("name", "email", "role")
 _FIELD_BY_HEADER = {header_key(alias): field for field, (_, aliases) in _COLUMNS.items() for alias in aliases}
@@ -53,6 +59,7 @@ class AccountRow:
     name: str
     email: str  # normalised
     grant: GrantRequest  # its org_id is the org the row names, found by name
+    staff_no: str | None = None  # normalised (people.normalise_staff_no); None when the row gives none
 
 
 def parse_account_table(data: bytes, filename: str | None, content_type: str | None, *, tenant_kind: str,
@@ -81,9 +88,10 @@ def parse_account_table(data: bytes, filename: str | None, content_type: str | N
     out, problems = [], []
     first_name_of: dict[str, tuple[int, str]] = {}
     seen: dict[tuple, int] = {}
+    staff_numbers = _StaffNumbers()
     for number, values in records:
         row, row_problems = _check_row(number, values, tenant_kind, tenant_name, by_name)
-        problems += row_problems + _same_name(number, values, first_name_of)
+        problems += row_problems + _same_name(number, values, first_name_of) + staff_numbers.check(number, values)
         if row is None:
             continue
         problems += _not_twice(row, seen)
@@ -117,7 +125,7 @@ def _locate_header(rows) -> tuple[int, dict[str, int]]:
     number, cells = first
     found = [c for c in cells if c]
     _fail_file("missing_columns", f"人员名单表头缺少必填列。第 {number} 行读到的列为：{'、'.join(found) or '（无）'}；"
-               "必填列为：姓名、邮箱、角色，可选列为：部门、组织。请按模板的表头填写后重新上传。",
+               "必填列为：姓名、邮箱、角色，可选列为：部门、组织、工号。请按模板的表头填写后重新上传。",
                expected=[label for label, _ in _COLUMNS.values()], found=found, row=number)
 
 
@@ -134,6 +142,8 @@ def _check_row(number: int, values: dict[str, str], tenant_kind: str, tenant_nam
         problems.append(_detail(number, "name", p))
     if (p := email_problem(values.get("email", ""))) is not None:
         problems.append(_detail(number, "email", p))
+    if (p := staff_no_problem(values.get("staff_no", ""))) is not None:
+        problems.append(_detail(number, "staff_no", p))
     role_text, department_text, org_text = values.get("role", ""), values.get("department", ""), values.get("org", "")
     role = _ROLE_BY_TEXT.get(header_key(role_text))
     department = _DEPARTMENT_BY_TEXT.get(header_key(department_text)) if department_text else None
@@ -158,7 +168,8 @@ def _check_row(number: int, values: dict[str, str], tenant_kind: str, tenant_nam
         problems.append(_detail(number, columns[p.field.rsplit(".", 1)[-1]], p))
     if problems:
         return None, problems
-    return AccountRow(number, name.strip(), normalise_email(values["email"]), grant), []
+    return AccountRow(number, name.strip(), normalise_email(values["email"]), grant,
+                      normalise_staff_no(values.get("staff_no", ""))), []
 
 
 def _same_name(number: int, values: dict[str, str], first_name_of: dict[str, tuple[int, str]]) -> list[dict]:
@@ -173,6 +184,37 @@ def _same_name(number: int, values: dict[str, str], first_name_of: dict[str, tup
         "name_differs", "name", first[1], name,
         f"邮箱 {email} 在第 {first[0]} 行的姓名是“{first[1]}”，本行却是“{name}”。"
         "一个邮箱只对应一个人：请统一姓名，或改正邮箱。"))]
+
+
+class _StaffNumbers:
+    """One staff number per person, one person per staff number, across the file's rows (rows with other
+    problems count too, so a file is corrected in one go). A row without one gives none: a person's other
+    rows may carry it."""
+
+    def __init__(self) -> None:
+        self.of_email: dict[str, tuple[int, str]] = {}  # e-mail -> (first row, its staff number)
+        self.of_number: dict[str, tuple[int, str]] = {}  # staff number -> (first row, its e-mail)
+
+    def check(self, number: int, values: dict[str, str]) -> list[dict]:
+        staff_no, email = values.get("staff_no", ""), normalise_email(values.get("email", ""))
+        if staff_no_problem(staff_no) is not None or email_problem(email) is not None:
+            return []
+        staff_no = normalise_staff_no(staff_no)
+        if staff_no is None:
+            return []
+        first = self.of_email.setdefault(email, (number, staff_no))
+        if first[1] != staff_no:
+            return [_detail(number, "staff_no", Problem(
+                "staff_no_differs", "staff_no", first[1], staff_no,
+                f"邮箱 {email} 在第 {first[0]} 行的工号是“{first[1]}”，本行却是“{staff_no}”。"
+                "一个人只有一个工号：请统一为人事系统中的工号，或改正邮箱。"))]
+        holder = self.of_number.setdefault(staff_no, (number, email))
+        if holder[1] != email:
+            return [_detail(number, "staff_no", Problem(
+                "duplicate_staff_no", "staff_no", "每个工号只属于一人", staff_no,
+                f"工号“{staff_no}”在第 {holder[0]} 行已是 {holder[1]} 的，本行却给了 {email}。"
+                "一个工号只属于一人：请核对两行中哪一行填错了，改正后重新上传。"))]
+        return []
 
 
 def _not_twice(row: AccountRow, seen: dict[tuple, int]) -> list[dict]:

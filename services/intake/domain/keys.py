@@ -71,6 +71,7 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/accounts"): Scope.ADMIN,
     ("POST", "/api/v1/accounts/import"): Scope.ADMIN,
     ("GET", "/api/v1/accounts/{account_id}"): Scope.ADMIN,
+    ("PATCH", "/api/v1/accounts/{account_id}"): Scope.ADMIN,
     ("POST", "/api/v1/accounts/{account_id}/grants"): Scope.ADMIN,
     ("DELETE", "/api/v1/accounts/{account_id}/grants/{grant_id}"): Scope.ADMIN,
     ("POST", "/api/v1/accounts/{account_id}/disable"): Scope.ADMIN,

@@ -1,4 +1,4 @@
-"""People and their roles: what a grant may be, how it reads, and what a password and an e-mail must be.
+"""People and their roles: what a grant may be, how it reads, and what a password, an e-mail and a staff number must be.
 
 A person has one account across the platform (one e-mail, one account: an expert invited by two
 universities is one person), with a home tenant, and role grants. A grant is a role plus a scope,
@@ -20,6 +20,7 @@ Pure: no framework.
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -58,6 +59,9 @@ MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254  # RFC 5321's limit of a forward path
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128  # Argon2 takes more; a limit keeps a megabyte "password" from costing anything
+MAX_STAFF_NO_LENGTH = 64  # accounts.staff_no
+STAFF_NO_CHARACTERS = "字母、数字和 - _ ."
+_STAFF_NO = re.compile(r"[A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,47 @@ def name_problem(name: str, field: str = "name") -> Problem | None:
     if len(name.strip()) > MAX_NAME_LENGTH:
         return Problem("name_too_long", field, f"不超过 {MAX_NAME_LENGTH} 个字", len(name.strip()),
                        f"姓名有 {len(name.strip())} 个字，超过 {MAX_NAME_LENGTH} 个字的上限。请核对是否误粘贴了多余内容。")
+    return None
+
+
+# --------------------------------------------------------------------------- staff numbers (工号)
+#
+# A 工号 is what the university's staff records (and its identity provider, which reads them) call a person;
+# single sign-on may find accounts by it (services/intake/operations/sso.py). It is unique among the people
+# whose home is the tenant, and is the home tenant's record alone: another tenant neither sees nor sets it.
+#
+# Compared exactly, case included: the identity provider sends the number as the staff records hold it,
+# and the unique index (home_tenant_id, staff_no) compares exactly on SQLite and PostgreSQL alike. Folding
+# case would be a guess about registries we do not know (most universities' 工号 are digits, where case
+# does not arise); a number typed in the wrong case is simply not found, and the owner corrects it.
+# Full-width letters and digits are folded (NFKC), as e-mail addresses are: Chinese input methods type
+# "２０２０００１" for the "2020001" the provider sends, and no staff number is full-width on purpose.
+
+
+def normalise_staff_no(raw: str | None) -> str | None:
+    """As stored and compared: full-width forms folded, trimmed, case kept; None when blank (no staff number)."""
+    value = unicodedata.normalize("NFKC", raw or "").strip()
+    return value or None
+
+
+def staff_no_problem(raw: str | None, field: str = "staff_no") -> Problem | None:
+    """What is wrong with a staff number as given (None and blank are fine: it is optional)."""
+    line = single_line_problem(raw or "", "工号")
+    if line is not None:
+        return Problem(line.code, field, line.expected, line.found, line.message)
+    value = normalise_staff_no(raw)
+    if value is None:
+        return None
+    if len(value) > MAX_STAFF_NO_LENGTH:
+        return Problem("staff_no_too_long", field, f"不超过 {MAX_STAFF_NO_LENGTH} 个字符", len(value),
+                       f"工号有 {len(value)} 个字符，超过 {MAX_STAFF_NO_LENGTH} 个字符的上限。"
+                       "请核对是否误粘贴了多余内容（如把姓名或单位一起粘贴进来）。")
+    if not _STAFF_NO.fullmatch(value):
+        bad = "".join(dict.fromkeys(c for c in value if not _STAFF_NO.fullmatch(c)))
+        shown = "、".join("空格" if c == " " else f"“{c}”" for c in bad)
+        return Problem("invalid_staff_no", field, f"{STAFF_NO_CHARACTERS}，如 2020001", value[:100],
+                       f"工号“{value[:100]}”中有{shown}，工号只能包含{STAFF_NO_CHARACTERS}。"
+                       "请按人事系统中的工号填写，如 2020001。")
     return None
 
 

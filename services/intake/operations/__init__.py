@@ -43,6 +43,7 @@ from services.intake.operations.accounts import (
     remove_grant,
     reset_second_factor,
     token_hash,
+    update_account,
 )
 from services.intake.operations.audit import ACTIONS, audit_json, list_audit, record, record_by
 from services.intake.operations.campaigns import (
@@ -118,7 +119,7 @@ __all__ = [
     "enable_account", "get_account", "grant_json", "import_accounts", "INVITATION_TTL", "invitation_view",
     "InvitationView", "invite", "key_caller", "list_accounts", "list_audit", "record", "record_by", "remove_grant",
     "reset_second_factor",
-    "token_hash",
+    "token_hash", "update_account",
     "Analyser", "authenticate", "campaign_event_data", "campaign_filter", "CAMPAIGN_ID_MAX", "campaign_json",
     "campaign_platform_id", "clean_abandoned_uploads", "complete_upload", "confirm_file", "create_submission",
     "create_tenant", "definition_of", "delete_file", "discard_file", "ensure_editable", "expired_uploads",

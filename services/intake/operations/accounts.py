@@ -1,11 +1,13 @@
-"""People: invite (one at a time or from a list), their grants, disabling and enabling, accepting an invitation.
+"""People: invite (one at a time or from a list), their grants and staff numbers, disabling and enabling, accepting
+an invitation.
 
 One account per e-mail across the platform. A tenant sees the accounts whose home it is and those it
 has granted a role; of their grants, only its own. It changes only its own grants; disabling and
 enabling an account is its home tenant's. Every change writes its audit row (operations/audit.py) in
 the same transaction, and an invitation's e-mail leaves through the outbox (`account_invited`).
 The rules (which grants are possible, the password policy, why a link cannot be used) are in
-domain/people.py.
+domain/people.py. A staff number (工号) is the home tenant's record: unique among its people, set and changed by
+it alone, and shown to it alone.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from common import clock
 from common.db import contains_text, serialize_on
@@ -73,8 +75,10 @@ def _grants_in(session, tenant: Tenant, account_ids) -> dict[str, list[AccountGr
 def _accounts_json(session, tenant: Tenant, accounts: list[Account]) -> list[dict]:
     grants = _grants_in(session, tenant, [a.id for a in accounts])
     names = _org_names(session, [g.org_id for gs in grants.values() for g in gs])
+    # the staff number is the home tenant's record of its own staff: a tenant that only gave a role sees none
     return [{"id": a.id, "name": a.name, "email": a.email, "state": a.state,
              "state_label": AccountState.label_of(a.state), "home_tenant": a.home_tenant_id,
+             "staff_no": a.staff_no if a.home_tenant_id == tenant.id else None,
              "created_at": _when(a.created_at), "activated_at": _when(a.activated_at),
              "grants": [grant_json(g, names) for g in grants[a.id]]} for a in accounts]
 
@@ -106,7 +110,9 @@ def list_accounts(session, tenant: Tenant, filters: dict, page: int, per_page: i
         query = query.where(Account.id.in_(select(AccountGrant.account_id).where(
             AccountGrant.tenant_id == tenant.id, AccountGrant.role == filters["role"])))
     if filters.get("q"):
-        query = query.where(or_(contains_text(Account.name, filters["q"]), contains_text(Account.email, filters["q"])))
+        q = filters["q"]
+        query = query.where(or_(contains_text(Account.name, q), contains_text(Account.email, q),
+                                and_(Account.home_tenant_id == tenant.id, contains_text(Account.staff_no, q))))
     result = paged(session, query.order_by(Account.created_at.desc(), Account.id), page, per_page, lambda a: a)
     result["items"] = _accounts_json(session, tenant, result["items"])
     return result
@@ -217,6 +223,52 @@ def remove_grant(session, outbox, caller: Caller, account: Account, grant_id: st
     return account_json(session, caller.tenant, account)
 
 
+# --------------------------------------------------------------------------- staff numbers (工号)
+
+
+def _staff_no_holder(session, tenant: Tenant, staff_no: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.home_tenant_id == tenant.id, Account.staff_no == staff_no))
+
+
+def _taken(holder: Account, staff_no: str) -> Conflict:
+    # The holder's home is the caller's tenant (staff numbers are unique per home tenant, and only the home tenant
+    # sets one), so the caller may see them: naming them tells the owner whose record to correct.
+    return Conflict(f"工号“{staff_no}”已登记给{holder.name}（{holder.email}）。一个工号在本单位只属于一人：请核对工号；"
+                    f"如是{holder.name}的工号登记错了，请先改正其工号（PATCH /api/v1/accounts/{holder.id}）。",
+                    code="staff_no_taken", field="staff_no", expected="本单位未登记过的工号", found=staff_no,
+                    details=[{"account_id": holder.id, "name": holder.name, "email": holder.email}])
+
+
+def _set_staff_no(session, caller: Caller, account: Account, staff_no: str | None) -> None:
+    """Give the caller's own person `staff_no` (None: clear it), unless another of its people holds it; audited."""
+    if staff_no == account.staff_no:
+        return
+    if staff_no is not None:
+        serialize_on(session, "staff_no", caller.tenant.id, staff_no)  # two people given one number at once: one
+        holder = _staff_no_holder(session, caller.tenant, staff_no)
+        if holder is not None and holder.id != account.id:
+            raise _taken(holder, staff_no)
+    record_by(session, caller, "account.staff_no_changed", "account", account.id,
+              {"staff_no": staff_no, "previous_staff_no": account.staff_no})
+    account.staff_no = staff_no
+    session.flush()
+
+
+def update_account(session, caller: Caller, account: Account, body: dict) -> dict:
+    """PATCH an account of the caller's home: its staff number (null or blank clears it)."""
+    _require_home(caller, account, "登记或修改工号")
+    if (problem := people.staff_no_problem(body["staff_no"])) is not None:
+        raise _invalid("工号未修改：", [problem], "account_invalid")
+    session.refresh(account, with_for_update=True)
+    _set_staff_no(session, caller, account, people.normalise_staff_no(body["staff_no"]))
+    return account_json(session, caller.tenant, account)
+
+
+def staff_no_of(session, account_id: str) -> str | None:
+    """The person's own staff number, for their home page."""
+    return session.scalar(select(Account.staff_no).where(Account.id == account_id))
+
+
 # --------------------------------------------------------------------------- disabling and enabling
 
 
@@ -297,8 +349,19 @@ def _disabled_refusal(account: Account) -> str:
             "如需恢复，请其所属单位的管理员先启用（POST /api/v1/accounts/{id}/enable）。")
 
 
+def _staff_no_refusal(caller: Caller, account: Account, staff_no: str) -> tuple[str, str, str] | None:
+    """Why an invitation may not give an existing account `staff_no`: (code, expected, message), or None."""
+    if account.home_tenant_id != caller.tenant.id:
+        return ("not_home_tenant", "不填工号", f"{account.email} 的账号属于其他单位，工号由该单位登记。"
+                "邀请该单位的人员时请不填工号（其他单位的工号本单位既看不到也不能修改）。")
+    if account.staff_no is not None and account.staff_no != staff_no:
+        return ("staff_no_differs", account.staff_no, f"{account.name}（{account.email}）已登记工号“{account.staff_no}”，"
+                f"本次填写的是“{staff_no}”。如要更改，请用 PATCH /api/v1/accounts/{account.id}；否则请改正或不填工号。")
+    return None
+
+
 def _invite_person(session, outbox, caller: Caller, name: str, email: str, requests: list[GrantRequest],
-                   public_url: str) -> Invited:
+                   public_url: str, staff_no: str | None = None) -> Invited:
     serialize_on(session, "account", email)  # two invitations of one new address at once: one account
     account = session.scalar(select(Account).where(Account.email == email))
     created = account is None
@@ -311,6 +374,12 @@ def _invite_person(session, outbox, caller: Caller, name: str, email: str, reque
         session.refresh(account, with_for_update=True)  # its grants change one request at a time (as add_grant's)
         if account.state == AccountState.DISABLED:
             raise Conflict(_disabled_refusal(account), code="account_disabled", found=account.email)
+    if staff_no is not None:
+        if (refusal := _staff_no_refusal(caller, account, staff_no)) is not None:
+            code, expected, message = refusal
+            refused = Forbidden if code == "not_home_tenant" else Conflict  # as disabling another's account is
+            raise refused(message, code=code, field="staff_no", expected=expected, found=staff_no)
+        _set_staff_no(session, caller, account, staff_no)
     invited = Invited(account, created)
     invited.added = [_grant(session, caller, account, r) for r in requests if _held(session, account, caller.tenant, r) is None]
     record_by(session, caller, "account.invited", "account", account.id, {
@@ -323,41 +392,79 @@ def _invite_person(session, outbox, caller: Caller, name: str, email: str, reque
 def invite(session, outbox, caller: Caller, body: dict, public_url: str) -> tuple[int, dict]:
     """Invite one person into the caller's tenant with grants there: 201 for a new account, 200 for an existing one
     (its name is kept; it gets the grants it does not hold yet, and, while it has no password, a fresh link)."""
-    problems = [p for p in (people.name_problem(body["name"]), people.email_problem(body["email"])) if p]
+    problems = [p for p in (people.name_problem(body["name"]), people.email_problem(body["email"]),
+                            people.staff_no_problem(body.get("staff_no"))) if p]
     requests = grant_requests(body["grants"])
     problems += _grant_problems(session, caller.tenant, requests, "grants")
     if problems:
         raise _invalid("邀请未发出：", problems, "invitation_invalid")
     invited = _invite_person(session, outbox, caller, body["name"], people.normalise_email(body["email"]), requests,
-                             public_url)
+                             public_url, people.normalise_staff_no(body.get("staff_no")))
     answer = account_json(session, caller.tenant, invited.account)
     answer["invitation_sent"] = invited.link_expires_at is not None
     answer["link_expires_at"] = _when(invited.link_expires_at)
     return (201 if invited.created else 200), answer
 
 
+def _import_detail(row: int, column: str, code: str, expected, found, message: str) -> dict:
+    return {"row": row, "column": column, "code": code, "expected": expected, "found": found,
+            "message": f"第 {row} 行「{column}」：{message}"}
+
+
+def _staff_no_row(rows: list) -> tuple[int, str] | None:
+    """The person's staff number in the list and the first row giving it (the parser made their rows agree)."""
+    return next(((r.row, r.staff_no) for r in rows if r.staff_no is not None), None)
+
+
+def _import_problems(session, caller: Caller, persons: dict[str, list]) -> list[dict]:
+    """What the database says against the list: disabled accounts, and staff numbers that another of the tenant's
+    people holds, that an existing account of the tenant has another of, or that another tenant's person was given."""
+    existing = {a.email: a for a in session.scalars(select(Account).where(Account.email.in_(list(persons))))}
+    numbered = {email: given for email, own_rows in persons.items() if (given := _staff_no_row(own_rows))}
+    holders = {a.staff_no: a for a in session.scalars(select(Account).where(
+        Account.home_tenant_id == caller.tenant.id, Account.staff_no.in_([n for _, n in numbered.values()])))
+               } if numbered else {}
+    details = []
+    for email, own_rows in persons.items():
+        account = existing.get(email)
+        if account is not None and account.state == AccountState.DISABLED:
+            details.append(_import_detail(own_rows[0].row, "邮箱", "account_disabled", "未停用的账号", email,
+                                          _disabled_refusal(account)))
+        if email not in numbered:
+            continue
+        row, staff_no = numbered[email]
+        holder = holders.get(staff_no)
+        if account is not None and (refusal := _staff_no_refusal(caller, account, staff_no)) is not None:
+            code, expected, message = refusal
+            details.append(_import_detail(row, "工号", code, expected, staff_no, message))
+        elif holder is not None and holder.email != email:
+            details.append(_import_detail(
+                row, "工号", "staff_no_taken", "本单位未登记过的工号", staff_no,
+                f"工号“{staff_no}”已登记给{holder.name}（{holder.email}）。一个工号在本单位只属于一人："
+                f"请核对本行工号；如是{holder.name}的工号登记错了，请先改正其工号（PATCH /api/v1/accounts/{holder.id}）。"))
+    return sorted(details, key=lambda d: (d["row"], d["column"]))
+
+
 def import_accounts(session, outbox, caller: Caller, data: bytes, filename: str | None, content_type: str | None,
                     public_url: str, parse: Callable[..., list] = parse_account_table) -> dict:
-    """All rows or none: every row is checked (domain/account_table.py), then the addresses of disabled accounts;
-    `parse` is parse_account_table, or the service's wrapper that runs it in a tpool thread."""
+    """All rows or none: every row is checked (domain/account_table.py), then, against the database, the addresses
+    of disabled accounts and the staff numbers; `parse` is parse_account_table, or the service's wrapper that runs
+    it in a tpool thread."""
     tenant = caller.tenant
     orgs = [OrgFact(o.id, o.name, o.level) for o in session.scalars(select(Org).where(Org.tenant_id == tenant.id))]
     rows = parse(data, filename, content_type, tenant_kind=tenant.kind, tenant_name=tenant.name, orgs=orgs)
     persons: dict[str, list] = {}
     for row in rows:
         persons.setdefault(row.email, []).append(row)
-    disabled = session.scalars(select(Account).where(Account.email.in_(list(persons)),
-                                                     Account.state == AccountState.DISABLED)).all()
-    if disabled:
-        details = [{"row": persons[a.email][0].row, "column": "邮箱", "code": "account_disabled", "found": a.email,
-                    "expected": "未停用的账号", "message": f"第 {persons[a.email][0].row} 行「邮箱」：{_disabled_refusal(a)}"}
-                   for a in disabled]
-        raise Unprocessable(f"人员名单有 {len(details)} 行存在问题，未导入任何人员。请按 details 逐行修改后重新上传。",
-                            code=IMPORT_ERROR, details=details)
+    details = _import_problems(session, caller, persons)
+    if details:
+        raise Unprocessable(f"人员名单有 {len({d['row'] for d in details})} 行存在问题，未导入任何人员。"
+                            "请按 details 逐行修改后重新上传。", code=IMPORT_ERROR, details=details)
     totals = {"rows": len(rows), "people": len(persons), "created": 0, "existing": 0, "grants_added": 0, "invited": 0}
     for email, own_rows in persons.items():
+        given = _staff_no_row(own_rows)
         invited = _invite_person(session, outbox, caller, own_rows[0].name, email, [r.grant for r in own_rows],
-                                 public_url)
+                                 public_url, given[1] if given else None)
         totals["created" if invited.created else "existing"] += 1
         totals["grants_added"] += len(invited.added)
         totals["invited"] += invited.link_expires_at is not None
@@ -375,6 +482,7 @@ class InvitationView:
     name: str = ""
     email: str = ""
     inviter: str = ""
+    staff_no: str | None = None  # the person's own, shown to them so they can tell a wrong one
     refusal: people.InvitationRefusal | None = None
 
 
@@ -387,7 +495,8 @@ def _look_up(session, token: str, lock: bool = False) -> tuple[Invitation | None
     refusal = people.invitation_refusal(found=True, used=row.used_at is not None, replaced=row.voided_at is not None,
                                         expired=row.expires_at <= clock.now(),
                                         disabled=account.state == AccountState.DISABLED, inviter=inviter)
-    return row, account, InvitationView(account.name, account.email, inviter, refusal)
+    return row, account, InvitationView(account.name, account.email, inviter, staff_no=account.staff_no,
+                                                refusal=refusal)
 
 
 def invitation_view(session, token: str) -> InvitationView:

@@ -81,6 +81,7 @@ ACTIONS = {
     "round.reopened": "重新开放评分",
     "round.selection_confirmed": "确认入选名单",
     "account.second_factor_reset": "重置第二重验证",
+    "account.staff_no_changed": "登记或修改工号",
 }
 
 # What an object is called on the page and in the export.
@@ -96,7 +97,7 @@ DETAIL_LABELS = {
     "submission_ids": "报送的作品", "filename": "文件名", "created": "新建", "updated": "更新", "total": "总行数",
     "email": "邮箱", "label": "角色", "role": "角色代码", "method": "方式", "people": "人数", "from": "原状态",
     "to": "新状态", "prefix": "密钥前缀", "successor": "新密钥前缀", "scopes": "权限范围", "days": "有效天数",
-    "old_expires_at": "旧密钥失效时间",
+    "old_expires_at": "旧密钥失效时间", "staff_no": "工号", "previous_staff_no": "原工号",
     # review's rows
     "round_id": "评审轮次编号", "round_title": "评审轮次", "reviewers_per_work": "每件作品评审人数",
     "scoring_deadline": "评分截止日期", "reviewer_id": "评审专家编号", "reviewer": "评审专家", "added": "新增",
