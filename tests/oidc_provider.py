@@ -5,7 +5,9 @@ person signing in at it, driven by plain HTTP the way a browser would (no JavaSc
         args = sign_in(authorization_url, "http://127.0.0.1:9/cb", account="t001")   # the callback's query
 
 Accounts (tests/support_oidc/provider.mjs): t001 wang@seu.edu.cn 王老师 2020001; t002 " Li.Ming@WUST.edu.cn "
-李明 2020002; t003 赵老师 2020003 with no e-mail; t004 unverified@seu.edu.cn, not verified.
+李明 2020002; t003 赵老师 2020003 with no e-mail; t004 unverified@seu.edu.cn 钱老师 2020004, not verified;
+t005 sun@seu.edu.cn 孙老师 2020005; t006 zhou@seu.edu.cn 周老师 JS/2020-6 (not a staff number the platform
+records); t007 zheng@seu.edu.cn 郑老师 2020007.
 Missing node or packages fail the test, never skip it: `make test` installs them (deploy/bootstrap.sh --test).
 """
 from __future__ import annotations

@@ -395,7 +395,8 @@ class PeoplePages:
             identity = sso.claims_to_identity(settings, claims)
             with self.db.transaction() as session:
                 account = ops_sso.account_for(session, session.merge(tenant_row), settings, identity,
-                                              sso.claims_to_grants(settings, claims), self._client(request))
+                                              sso.claims_to_grants(settings, claims), self._client(request),
+                                              email_ok=ops_sso.email_proven(settings, claims))
                 response = self._after_first_factor(session, account.id, flow.get("to"), "sso", request)
         except DomainError as exc:
             self.web.failed(request, subject)

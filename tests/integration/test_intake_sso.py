@@ -113,3 +113,88 @@ def test_what_single_sign_on_refuses(intake, db, provider):  # noqa: F811
     assert seu("DELETE", "/api/v1/sso").json() == {"configured": False}
     assert requests.get(f"{base}/sso/seu/start", allow_redirects=False, timeout=10).status_code == 404
     assert "统一身份认证登录" not in requests.get(f"{base}/sign-in", timeout=10).text
+
+
+def by_staff_number(seu, issuer, *numbers):
+    """Match by staff number; each of `numbers` gives a viewer grant (so a newcomer would get an account)."""
+    return configure(seu, issuer, match_by="staff_no", staff_no_claim="staff_no",
+                     grant_rules=[{"claim": "staff_no", "value": n, "role": "viewer"} for n in numbers])
+
+
+def people_named(seu, q):
+    return seu("GET", "/api/v1/accounts", params={"q": q}).json()["items"]
+
+
+def test_a_tenant_matching_by_staff_number_finds_people_by_it_and_creates_newcomers_with_it(intake, db, provider):  # noqa: F811
+    seu, base = intake["seu"], intake["base"]
+    # the claim that carries it is required; then the choice is saved (it was refused until accounts had staff numbers)
+    codes = [d["code"] for d in error_of(configure(seu, provider.issuer, match_by="staff_no"), 422,
+                                         "sso_settings_invalid")["details"]]
+    assert codes == ["staff_no_claim_required"]
+    assert by_staff_number(seu, provider.issuer, "2020001", "2020005").status_code == 200
+    saved = seu("GET", "/api/v1/sso").json()
+    assert (saved["match_by"], saved["staff_no_claim"]) == ("staff_no", "staff_no")
+
+    # 王老师 was invited under an older address with their staff number: the number finds them; the provider's
+    # address (wang@seu.edu.cn) is not used to find or make anyone
+    old = invite(seu, "wang.old@seu.edu.cn", {"role": "expert"}, name="王老师（旧邮箱）", staff_no="2020001")
+    assert old.status_code == 201 and old.json()["staff_no"] == "2020001", old.text
+    web, r = through_provider(base, "t001")
+    assert r.status_code == 303 and r.headers["Location"] == "/", r.text[:500]
+    assert signed_in_as(web, base) == "王老师（旧邮箱）"
+    assert people_named(seu, "wang@seu.edu.cn") == []
+    [person] = people_named(seu, "2020001")
+    assert (person["id"], person["email"], person["state"]) == (old.json()["id"], "wang.old@seu.edu.cn", "active")
+    assert sorted(g["role"] for g in person["grants"]) == ["expert", "viewer"]  # the rule's grant added
+
+    # 孙老师 has no account: the rule gives one, with the staff number and the provider's (verified) address
+    web, r = through_provider(base, "t005")
+    assert r.status_code == 303 and signed_in_as(web, base) == "孙老师", r.text[:500]
+    [sun] = people_named(seu, "2020005")
+    assert (sun["email"], sun["staff_no"], sun["state"]) == ("sun@seu.edu.cn", "2020005", "active")
+    [created] = [e for e in seu("GET", "/api/v1/audit", params={"action": "account.created_by_sso"}).json()["items"]]
+    assert created["object_id"] == sun["id"] and created["detail"]["staff_no"] == "2020005"
+    assert created["actor"] == f"sso:{provider.issuer}"
+    # the second time the same account, found by the number
+    web, r = through_provider(base, "t005")
+    assert r.status_code == 303 and signed_in_as(web, base) == "孙老师"
+    assert len(people_named(seu, "2020005")) == 1 and len(people_named(seu, "sun@seu.edu.cn")) == 1
+
+
+def test_what_matching_by_staff_number_refuses(intake, db, provider):  # noqa: F811
+    seu, wust, base = intake["seu"], intake["wust"], intake["base"]
+    assert by_staff_number(seu, provider.issuer, "2020002", "2020003", "2020004", "JS/2020-6", "2020007").status_code == 200
+    before = seu("GET", "/api/v1/accounts").json()["total"]
+
+    # no e-mail from the provider: nobody is found by the number, and no account can be made without an address
+    web, r = through_provider(base, "t003")
+    assert r.status_code == 422 and "还需要邮箱" in r.text and "2020003" in r.text and signed_in_as(web, base) is None
+    # an address the provider has not verified does not go on a new account
+    _, r = through_provider(base, "t004")
+    assert r.status_code == 422 and "尚未经过验证" in r.text
+    # a number the platform cannot record (a slash) makes no account either, and says what a staff number is
+    _, r = through_provider(base, "t006")
+    assert r.status_code == 422 and "JS/2020-6" in r.text and "工号只能包含" in r.text
+    # the address belongs to another university's person: not made twice, not signed in
+    assert invite(wust, "li.ming@wust.edu.cn", {"role": "viewer"}, name="李明").status_code == 201
+    _, r = through_provider(base, "t002")
+    assert r.status_code == 403 and "属于其他单位" in r.text
+    # the address has an account here without the number: the owner records it, not a guess of ours
+    zheng = invite(seu, "zheng@seu.edu.cn", {"role": "viewer"}, name="郑老师").json()
+    _, r = through_provider(base, "t007")
+    assert r.status_code == 403 and "没有登记工号 2020007" in r.text
+    assert seu("GET", "/api/v1/accounts").json()["total"] == before + 1  # only 郑老师's, by invitation
+    assert seu("GET", "/api/v1/audit", params={"action": "account.created_by_sso"}).json()["total"] == 0
+
+    # once recorded, the number finds the account (and an unverified address does not matter to one found by it)
+    assert seu("PATCH", f"/api/v1/accounts/{zheng['id']}", json={"staff_no": "2020007"}).status_code == 200
+    web, r = through_provider(base, "t007")
+    assert r.status_code == 303 and signed_in_as(web, base) == "郑老师", r.text[:500]
+    qian = invite(seu, "qian@seu.edu.cn", {"role": "viewer"}, name="钱老师", staff_no="2020004")
+    assert qian.status_code == 201, qian.text
+    web, r = through_provider(base, "t004")
+    assert r.status_code == 303 and signed_in_as(web, base) == "钱老师", r.text[:500]
+    # a disabled account found by the number is refused
+    assert seu("POST", f"/api/v1/accounts/{zheng['id']}/disable").status_code == 200
+    web, r = through_provider(base, "t007")
+    assert r.status_code == 403 and "已停用" in r.text and signed_in_as(web, base) is None

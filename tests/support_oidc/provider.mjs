@@ -29,6 +29,12 @@ const ACCOUNTS = {
   t003: { name: '赵老师', staff_no: '2020003' },
   // an address the provider itself has not verified
   t004: { email: 'unverified@seu.edu.cn', email_verified: false, name: '钱老师', staff_no: '2020004' },
+  // a newcomer the tenant has no account of yet, found (or not) by staff number
+  t005: { email: 'sun@seu.edu.cn', email_verified: true, name: '孙老师', staff_no: '2020005' },
+  // a staff number the platform cannot record (a slash), as some directories write them
+  t006: { email: 'zhou@seu.edu.cn', email_verified: true, name: '周老师', staff_no: 'JS/2020-6' },
+  // an address that already has an account, before its staff number is recorded on it
+  t007: { email: 'zheng@seu.edu.cn', email_verified: true, name: '郑老师', staff_no: '2020007' },
 };
 
 const port = Number(process.env.OIDC_PORT);

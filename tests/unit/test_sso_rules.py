@@ -156,6 +156,21 @@ def test_the_staff_number_finds_the_account_when_the_tenant_chose_it():
         assert no_staff_no.value.code == "sso_no_staff_no"
 
 
+def test_matching_by_staff_number_keeps_the_address_for_a_new_account_only_if_the_provider_verified_it():
+    from services.intake.operations.sso import email_proven
+
+    by_staff_no = with_(match_by="staff_no")
+    unverified = {"sub": "s1", "staff_no": "2020004", "email": "Qian@seu.edu.cn", "email_verified": False}
+    identity = sso.claims_to_identity(by_staff_no, unverified)  # found by the number: the address is not what counts
+    assert (identity.by, identity.value, identity.email) == ("staff_no", "2020004", "qian@seu.edu.cn")
+    assert email_proven(by_staff_no, unverified) is False  # but no account is made with it
+    assert email_proven(by_staff_no, {**unverified, "email_verified": True})
+    assert email_proven(by_staff_no, {"sub": "s1", "staff_no": "1", "email": "a@seu.edu.cn"})  # not said: as by e-mail
+    # a claim other than `email` carries the address: `email_verified` speaks of another one
+    assert email_proven(with_(match_by="staff_no", email_claim="mail"), {**unverified, "mail": "q@seu.edu.cn"})
+    assert sso.settings_problems(by_staff_no) == []
+
+
 def test_grant_rules_give_each_grant_once_in_their_order():
     rules = (sso.GrantRule("groups", "party-office", "department_admin", department="organisation"),
              sso.GrantRule("affiliation", "faculty", "viewer"),

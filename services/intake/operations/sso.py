@@ -4,20 +4,23 @@ The protocol is services/intake/sso.py (OpenID Connect over Authlib, no framewor
 provider per tenant (the client secret sealed, services/intake/sealing.py: a copy of the database
 alone opens no provider), and turns a verified identity into an account of that tenant:
 
-- found by e-mail among the people whose home is the tenant (a person of another tenant is not the
-  tenant's to sign in; staff numbers come when accounts carry them);
+- found among the people whose home is the tenant (a person of another tenant is not the tenant's to sign
+  in), by e-mail or by staff number (工号), as the tenant chose (`match_by`);
 - created, active and without a password, when the tenant's rules give the person at least one grant
-  (nobody gets an account that opens nothing);
+  (nobody gets an account that opens nothing); matching by staff number, with that staff number and the
+  e-mail of the claims (an account needs an address: links and notices go there);
 - given the grants the rules name that they do not hold yet (never removed here: a rule that stops
   matching is the owner's to act on, in the audit log's light).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 
 from sqlalchemy import func, select
 
 from common import clock
+from common.db import serialize_on
 from common.errors import DomainError, NotFound, Unprocessable
 from common.locale import in_beijing
 from services.intake import sso
@@ -72,9 +75,6 @@ def configure_sso(session, caller: Caller, body: dict, secret: bytes) -> dict:
         grant_rules=_rules(body.get("grant_rules")))
     orgs = {o.id: OrgFact(o.id, o.name, o.level) for o in session.scalars(select(Org).where(Org.tenant_id == caller.tenant.id))}
     problems = sso.settings_problems(settings, tenant_kind=caller.tenant.kind, tenant_name=caller.tenant.name, orgs=orgs)
-    if settings.match_by == "staff_no":
-        problems.append(Problem("staff_no_not_yet", "match_by", "email", "staff_no",
-                                "本平台的账号尚未登记工号，暂时只能按邮箱匹配账号。请将 match_by 设为 email。"))
     if problems:
         raise _invalid(problems)
     stored = {k: v for k, v in asdict(settings).items() if k != "client_secret"}
@@ -122,28 +122,111 @@ def _refused(message: str, code: str, **kw) -> DomainError:
     return DomainError(message, code=code, status=403, **kw)
 
 
-def account_for(session, tenant: Tenant, settings: sso.OidcSettings, identity: sso.Identity,
-                granted: list[GrantRequest], address: str | None) -> Account:
-    """The tenant's account of the person the provider vouched for: found, or created; with the rules' grants."""
-    actor = f"sso:{settings.issuer}"[:200]
-    account = session.scalar(select(Account).where(Account.email == identity.value).with_for_update())
+def email_proven(settings: sso.OidcSettings, claims: Mapping) -> bool:
+    """Whether the claims' e-mail may go on a new account: not when the provider says it did not verify it (the
+    rule claims_to_identity applies when accounts are found by e-mail). An unverified address on an account
+    would let whoever typed it there receive that address's invitations and grants from other tenants."""
+    return not (settings.email_claim == "email" and claims.get("email_verified") is False)
+
+
+def _lock_by_email(session, email: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.email == email).with_for_update())
+
+
+def _found_by_email(session, tenant: Tenant, identity: sso.Identity) -> Account | None:
+    account = _lock_by_email(session, identity.value)
     if account is not None and account.home_tenant_id != tenant.id:
         raise _refused(f"{identity.value} 的账号属于其他单位，不能通过{tenant.name}的统一身份认证登录。"
                        "请用邮箱和密码（或邮件登录链接）登录。", "sso_other_tenant", found=identity.value)
+    return account
+
+
+def _found_by_staff_no(session, tenant: Tenant, staff_no: str) -> Account | None:
+    # The staff number is the identity: the account found by it is signed in even when its e-mail differs from the
+    # claims' (people change addresses; the staff records, which the provider reads, are what the tenant trusts when
+    # it matches by staff number), and the claims' e-mail is never used to find anyone else.
+    serialize_on(session, "staff_no", tenant.id, staff_no)  # two first sign-ins at once: one account
+    return session.scalar(select(Account).where(Account.home_tenant_id == tenant.id, Account.staff_no == staff_no)
+                          .with_for_update())
+
+
+def _no_account(tenant: Tenant, identity: sso.Identity) -> DomainError:
+    who = f"工号 {identity.value}" if identity.by == "staff_no" else identity.value
+    return _refused(f"{who} 在本平台还没有账号，{tenant.name}的授权规则也没有给您任何角色。"
+                    "请联系本单位的单位管理员邀请您。", "sso_no_account", found=identity.value)
+
+
+def _staff_no_creation_refusal(session, tenant: Tenant, settings: sso.OidcSettings, identity: sso.Identity,
+                               staff_no: str, email_ok: bool) -> DomainError | None:
+    """Why no account can be made for a staff number nobody of the tenant has yet (None: one can)."""
+    if (problem := people.staff_no_problem(staff_no)) is not None:
+        return DomainError(f"身份提供方发来的工号不能登记为本平台的工号：{problem.message}"
+                           "请联系本单位的单位管理员邀请您并登记正确的工号，或请信息化部门核对身份提供方中的工号。",
+                           code="sso_staff_no_invalid", status=422, expected=problem.expected, found=staff_no)
+    if identity.email is None:
+        return sso.SsoNoEmail(
+            f"按工号 {staff_no} 在{tenant.name}没有找到账号；为您创建账号还需要邮箱（邀请、登录链接和通知都发到邮箱），"
+            f"但身份提供方没有发来有效的邮箱（声明 {settings.email_claim}）。请联系本单位的单位管理员邀请您并登记工号 "
+            f"{staff_no}，或请信息化部门让身份提供方发出邮箱（范围 scope 中需有 email）。",
+            expected=f"声明 {settings.email_claim}：电子邮箱", found=None)
+    if not email_ok:
+        return sso.SsoEmailUnverified(
+            f"按工号 {staff_no} 在{tenant.name}没有找到账号；身份提供方表示邮箱 {identity.email} 尚未经过验证，"
+            "不能用它创建账号。请先在身份提供方处验证邮箱，或联系本单位的单位管理员邀请您并登记工号。",
+            expected="email_verified 为 true", found=False)
+    serialize_on(session, "account", identity.email)  # as an invitation of the address does: one account per address
+    holder = _lock_by_email(session, identity.email)
+    if holder is None:
+        return None
+    if holder.home_tenant_id != tenant.id:
+        return _refused(f"邮箱 {identity.email} 的账号属于其他单位，不能通过{tenant.name}的统一身份认证登录，"
+                        "也不能再用它创建账号。请用邮箱和密码（或邮件登录链接）登录。", "sso_other_tenant",
+                        found=identity.email)
+    # the address has an account here that carries another staff number, or none: which person the provider means
+    # is the owner's to say, not a guess of ours
+    return _refused(f"邮箱 {identity.email} 在{tenant.name}已有账号，但该账号没有登记工号 {staff_no}。"
+                    f"请联系本单位的单位管理员在该账号上登记工号 {staff_no}（人员名单的“工号”列，或 "
+                    "PATCH /api/v1/accounts/{id}），然后再登录。", "sso_staff_no_unregistered", found=staff_no)
+
+
+def _created(session, tenant: Tenant, identity: sso.Identity, email: str, staff_no: str | None, actor: str,
+             address: str | None) -> Account:
+    name = (identity.name or email.partition("@")[0]).strip()[:people.MAX_NAME_LENGTH]
+    account = Account(home_tenant_id=tenant.id, name=name, email=email, staff_no=staff_no, created_at=clock.now())
+    ACCOUNT.move(account, AccountState.INVITED)
+    session.add(account)
+    session.flush()
+    detail = {"email": account.email, "subject": identity.subject}
+    if staff_no is not None:
+        detail["staff_no"] = staff_no
+    record(session, tenant.id, actor, "account.created_by_sso", "account", account.id, detail, address)
+    return account
+
+
+def account_for(session, tenant: Tenant, settings: sso.OidcSettings, identity: sso.Identity,
+                granted: list[GrantRequest], address: str | None, *, email_ok: bool = True) -> Account:
+    """The tenant's account of the person the provider vouched for: found, or created; with the rules' grants.
+
+    `email_ok`: whether the claims' e-mail may go on a new account (`email_proven`); only matching by staff number
+    uses it, as matching by e-mail refuses an unverified address before this."""
+    actor = f"sso:{settings.issuer}"[:200]
+    if identity.by == "staff_no":
+        staff_no = people.normalise_staff_no(identity.value) or identity.value
+        account = _found_by_staff_no(session, tenant, staff_no)
+    else:
+        staff_no, account = None, _found_by_email(session, tenant, identity)
     if account is not None and account.state == AccountState.DISABLED:
         raise _refused("您的账号已停用，不能登录。如有疑问，请联系本单位的单位管理员。", "account_disabled")
     if account is None:
         if not granted:
-            raise _refused(f"{identity.value} 在本平台还没有账号，{tenant.name}的授权规则也没有给您任何角色。"
-                           "请联系本单位的单位管理员邀请您。", "sso_no_account", found=identity.value)
-        name = (identity.name or identity.value.partition("@")[0]).strip()[:people.MAX_NAME_LENGTH]
-        account = Account(home_tenant_id=tenant.id, name=name, email=identity.value, created_at=clock.now())
-        ACCOUNT.move(account, AccountState.INVITED)
-        session.add(account)
-        session.flush()
-        record(session, tenant.id, actor, "account.created_by_sso", "account", account.id,
-               {"email": account.email, "subject": identity.subject}, address)
-    if account.state == AccountState.INVITED:  # the provider proved the address: no password needed to begin
+            raise _no_account(tenant, identity)
+        if staff_no is not None:
+            refusal = _staff_no_creation_refusal(session, tenant, settings, identity, staff_no, email_ok)
+            if refusal is not None:
+                raise refusal
+        account = _created(session, tenant, identity, identity.email if staff_no else identity.value, staff_no, actor,
+                           address)
+    if account.state == AccountState.INVITED:  # the provider proved who they are: no password needed to begin
         ACCOUNT.move(account, AccountState.ACTIVE, at=clock.now())
     for want in granted:
         held = session.scalar(select(AccountGrant).where(
