@@ -9,7 +9,7 @@ they are here once.
 """
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, String
+from sqlalchemy import JSON, Boolean, Column, String
 
 from common.web import end_sessions
 
@@ -25,6 +25,8 @@ def api_key_copy_model(Base):
         tenant = Column(String(64), nullable=False)
         tenant_kind = Column(String(16), nullable=False)
         revoked = Column(Boolean, nullable=False, default=False)
+        # a portal key limited to some orgs or tracks (intake's domain/keys.Reach as stored); NULL: the whole tenant
+        reach = Column(JSON, nullable=True)
 
     return ApiKeyCopy
 
@@ -40,7 +42,8 @@ def record_key_issued(session, keys, tenants, tenant: str, data: dict, needs: tu
         name_tenant(session, tenants, tenant, data["tenant_name"])
     if needs and "scopes" in data and not set(needs) & set(data["scopes"]):
         return
-    session.merge(keys(key_hash=data["key_hash"], tenant=tenant, tenant_kind=data["tenant_kind"], revoked=False))
+    session.merge(keys(key_hash=data["key_hash"], tenant=tenant, tenant_kind=data["tenant_kind"], revoked=False,
+                       reach=data.get("reach")))
 
 
 def record_key_revoked(session, keys, web_sessions, data: dict) -> None:

@@ -199,11 +199,16 @@ CATALOGUE: dict[str, EventType] = {
             version=1,
             description="An API key was issued; carries only its SHA-256, so services facing callers can "
             "authenticate without reading intake's tables, and its scopes (absent: every scope, a key from before "
-            "scopes): notify takes keys with submit or read:feeds, review's pages keys with admin. An expired key is revoked.",
+            "scopes): notify takes keys with submit or read:feeds, review's pages keys with admin. A portal key limited "
+            "to some orgs (each with its subtree) or tracks carries its reach (absent: the whole tenant); notify "
+            "refuses it (403 key_reach). An expired key is revoked.",
             data_schema=_object({"key_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                                  "tenant_kind": {"enum": ["university", "ministry"]},
                                  "tenant_name": {"type": "string"}},
-                                {"scopes": {"type": "array", "items": {"enum": ["submit", "read:feeds", "admin"]}}}),
+                                {"scopes": {"type": "array", "items": {"enum": ["submit", "read:feeds", "admin"]}},
+                                 "reach": _object({}, {
+                                     "org_ids": {"type": "array", "minItems": 1, "maxItems": 200, "items": ID},
+                                     "tracks": {"type": "array", "minItems": 1, "maxItems": 200, "items": TRACK}})}),
             subscribers=("notify.on_api_key_issued", "review.on_api_key_issued"),
         ),
         EventType(

@@ -519,7 +519,10 @@ class WebPages(DependencyProvider):
             return refused
         key_hash = hash_key(key)
         with self.store.transaction() as session:
-            payload = who(session, key_hash) if key else None
+            try:
+                payload = who(session, key_hash) if key else None
+            except DomainError as exc:  # a valid key that may not sign in here, e.g. one limited to some orgs
+                return self.render("sign_in.html", None, exc.status, request=request, error=exc.message)
             if payload is not None:
                 response = redirect(landing)
                 self.open_session(session, response, principal=key_hash, **payload)

@@ -407,7 +407,7 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
         with self.db.transaction() as session:
             caller = self._caller(session, request)
             body = schemas.validate(read_json(request), "SsoUpdate")
-            return ops_sso.configure_sso(session, caller, body, self.web.secret)
+            return ops_sso.configure_sso(session, caller, body, self.web.secret, self._sso_outbound())
 
     @api("DELETE", "/api/v1/sso")
     def remove_sso(self, request):

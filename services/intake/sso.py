@@ -526,8 +526,9 @@ def finish(settings: OidcSettings, redirect_uri: str, callback_query_args: Mappi
     token = _exchange(settings, metadata, redirect_uri, code, code_verifier, outbound)
     claims = validate_id_token(settings, metadata, token.get("id_token"), nonce, token.get("access_token"),
                                outbound=outbound)
-    wanted = settings.staff_no_claim if settings.match_by == "staff_no" else settings.email_claim
-    if wanted not in claims and metadata.userinfo_endpoint and token.get("access_token"):
+    # matched by staff number, a newcomer's account needs the e-mail too, which many providers give only at userinfo
+    wanted = (settings.staff_no_claim, settings.email_claim) if settings.match_by == "staff_no" else (settings.email_claim,)
+    if any(c not in claims for c in wanted) and metadata.userinfo_endpoint and token.get("access_token"):
         claims = _with_userinfo(metadata, claims, token["access_token"], outbound)
     return claims
 

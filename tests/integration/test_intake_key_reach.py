@@ -184,7 +184,7 @@ def test_a_new_work_outside_the_reach_is_refused_naming_the_reach(reach_world):
     assert seu("GET", "/api/v1/submissions", params={"org_id": w["orgs"][ME]}).json()["total"] == 2
 
 
-def test_the_reach_is_shown_logged_kept_by_rotation_and_not_announced_to_notify(reach_world):
+def test_the_reach_is_shown_logged_kept_by_rotation_and_announced_with_its_reach(reach_world):
     w, seu, base = reach_world, reach_world["env"]["seu"], reach_world["env"]["base"]
     reach = {"org_ids": [w["orgs"][CSE]], "tracks": ["lecture"]}
     assert w["key"]["reach"] == reach
@@ -193,8 +193,9 @@ def test_the_reach_is_shown_logged_kept_by_rotation_and_not_announced_to_notify(
         k["reach"] is None for i, k in listed.items() if i != w["key"]["id"])
     [row] = seu("GET", "/api/v1/audit", params={"action": "key.issued"}).json()["items"]
     assert row["detail"]["reach"] == reach and row["object_id"] == w["key"]["id"]
-    # notify would take a submit key for the whole university (webhooks, its pages): a limited one is not announced
-    assert len(outbox(w["db"], "api_key_issued")) == w["issued_before"]
+    # announced with its reach, so notify (whose webhooks and pages are the whole university's) can refuse it
+    assert outbox(w["db"], "api_key_issued")[-1]["data"]["reach"] == reach
+    assert len(outbox(w["db"], "api_key_issued")) == w["issued_before"] + 1
 
     r = seu("POST", f"/api/v1/keys/{w['key']['id']}/rotate", json={"overlap_hours": 0})
     assert r.status_code == 201, r.text
@@ -207,10 +208,10 @@ def test_the_reach_is_shown_logged_kept_by_rotation_and_not_announced_to_notify(
     error_of(w["limited"]("GET", "/api/v1/submissions"), 401, "invalid_api_key")  # overlap 0: the old one is gone
     [rotated] = seu("GET", "/api/v1/audit", params={"action": "key.rotated"}).json()["items"]
     assert rotated["detail"]["reach"] == reach
-    assert len(outbox(w["db"], "api_key_issued")) == w["issued_before"]
-    # a key for the whole university is announced as before
+    assert outbox(w["db"], "api_key_issued")[-1]["data"]["reach"] == reach  # the successor's
+    # a key for the whole university is announced without one
     assert seu("POST", "/api/v1/keys", json={"label": "全校门户", "scopes": ["submit"]}).json()["reach"] is None
-    assert len(outbox(w["db"], "api_key_issued")) == w["issued_before"] + 1
+    assert "reach" not in outbox(w["db"], "api_key_issued")[-1]["data"]
 
 
 @pytest.mark.parametrize(("extra", "codes"), [

@@ -490,3 +490,38 @@ def test_an_invitation_from_a_university_with_a_line_separator_in_its_name_is_on
     assert mail["to"] == "wangwu@seu.edu.cn" and "东南大学" in mail["subject"]
     assert not any(sep in mail["subject"] for sep in ("\r", "\n", "\u2028"))
     assert "victim@example.com" not in (mail.get("bcc") or "") and "http://localhost:8000/invitations/tok-def" in mail["body"]
+
+
+def test_a_key_limited_to_some_orgs_is_refused_with_its_reason(notify):
+    """Issue #15: a portal key limited to some orgs or tracks works on intake's API only. Everything notify serves is
+    the whole university's (webhook subscriptions and deliveries, the message log, progress), so notify refuses it with
+    403 key_reach and says which key to use, on the API and on the pages' key sign-in, while a whole-university key
+    of the same university goes on working."""
+    import requests
+
+    from common.auth import hash_key
+    from tests.signin import form_token
+
+    base = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"]
+    limited = make_event("api_key_issued", "seu", {"key_hash": hash_key("sk_seu_cs_only"), "tenant_kind": "university",
+                                                   "tenant_name": "东南大学", "scopes": ["submit"],
+                                                   "reach": {"org_ids": ["o-cs"], "tracks": ["lecture"]}})
+    publish(notify["amqp"], key_events("seu", "university", "东南大学", "sk_seu"), limited)
+
+    def answer(path, key):
+        return requests.get(base + path, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+
+    wait_until(lambda: answer("/api/v1/webhooks", "sk_seu_cs_only").status_code == 403, timeout=20,
+               what="notify's copy of the limited key")
+    for path in ("/api/v1/webhooks", "/api/v1/messages", "/api/v1/feed/progress"):
+        refused = answer(path, "sk_seu_cs_only")
+        error = refused.json()["error"]
+        assert (refused.status_code, error["code"]) == (403, "key_reach"), (path, refused.text)
+        assert "部分组织或赛道" in error["message"] and "不受限的报送密钥" in error["message"]
+    assert answer("/api/v1/webhooks", "sk_seu").status_code == 200
+    web = requests.Session()
+    token = form_token(web.get(f"{base}/sign-in", timeout=10).text)
+    signed = web.post(f"{base}/sign-in", data={"api_key": "sk_seu_cs_only", "csrf_token": token}, allow_redirects=False,
+                      timeout=10)
+    assert signed.status_code == 403 and "部分组织或赛道" in signed.text
+    assert web.get(f"{base}/dashboard", allow_redirects=False, timeout=10).headers["Location"] == "/sign-in"  # not in

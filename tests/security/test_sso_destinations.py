@@ -25,6 +25,7 @@ from common.outbound import Outbound
 from services.intake import sso
 from tests.conftest import free_port
 from tests.dns_server import dns_server  # noqa: F401  (fixture)
+from tests.integration.test_intake_api import intake  # noqa: F401  (fixture)
 
 PROVIDER_HOST = "127.0.0.5"  # the only loopback address the allow-list names
 REDIRECT = "http://127.0.0.1:9/sso/seu/callback"
@@ -247,3 +248,17 @@ def test_https_goes_to_the_checked_address_with_the_name_for_the_certificate(dns
         assert mismatch.value.found == "SSLError"
     finally:
         provider.close()
+
+
+def test_an_internal_issuer_is_refused_when_the_owner_saves_it(intake, trap):  # noqa: F811
+    """Over intake's API with its default settings (no SSO_ALLOW_HOSTS): refused at once, nothing saved."""
+    seu = intake["seu"]
+    body = {"client_id": "intake-seu", "client_secret": "secret-0123456789-abcdefghij"}
+    for issuer in ("https://169.254.169.254", f"http://127.0.0.1:{trap.port}", "https://10.1.2.3/oidc"):
+        r = seu("PUT", "/api/v1/sso", json={**body, "issuer": issuer})
+        assert r.status_code == 422, r.text
+        [problem] = r.json()["error"]["details"]
+        assert (problem["code"], problem["field"]) == ("sso_destination_not_public", "issuer"), problem
+        assert "SSO_ALLOW_HOSTS" in problem["message"]
+    assert seu("GET", "/api/v1/sso").json()["configured"] is False
+    assert trap.connections == 0

@@ -19,10 +19,11 @@ from dataclasses import asdict
 
 from sqlalchemy import func, select
 
-from common import clock
+from common import clock, destinations
 from common.db import serialize_on
 from common.errors import DomainError, NotFound, Unprocessable
 from common.locale import in_beijing
+from common.outbound import Outbound
 from services.intake import sso
 from services.intake.domain import people
 from services.intake.domain.lifecycles import ACCOUNT, AccountState
@@ -64,8 +65,9 @@ def _invalid(problems: list[Problem]) -> Unprocessable:
                          code="sso_settings_invalid", details=[p.as_detail() for p in problems])
 
 
-def configure_sso(session, caller: Caller, body: dict, secret: bytes) -> dict:
-    """Save the tenant's provider (all or nothing); the secret may be left out to keep the stored one."""
+def configure_sso(session, caller: Caller, body: dict, secret: bytes, outbound: Outbound) -> dict:
+    """Save the tenant's provider (all or nothing); the secret may be left out to keep the stored one.
+    The issuer must be an address the platform calls (`outbound`: public, or on SSO_ALLOW_HOSTS)."""
     row = session.get(SsoProvider, caller.tenant.id, with_for_update=True)
     client_secret = body.get("client_secret") or (unseal(secret, row.client_secret) if row else "")
     settings = sso.OidcSettings(
@@ -75,6 +77,11 @@ def configure_sso(session, caller: Caller, body: dict, secret: bytes) -> dict:
         grant_rules=_rules(body.get("grant_rules")))
     orgs = {o.id: OrgFact(o.id, o.name, o.level) for o in session.scalars(select(Org).where(Org.tenant_id == caller.tenant.id))}
     problems = sso.settings_problems(settings, tenant_kind=caller.tenant.kind, tenant_name=caller.tenant.name, orgs=orgs)
+    if not any(p.field == "issuer" for p in problems):
+        try:
+            outbound.check(settings.issuer)  # refused now, not at the first person's sign-in
+        except destinations.Refused as exc:
+            problems.append(Problem(exc.code, "issuer", exc.expected, exc.found, exc.message))
     if problems:
         raise _invalid(problems)
     stored = {k: v for k, v in asdict(settings).items() if k != "client_secret"}

@@ -54,14 +54,11 @@ def issue_key(session, outbox, tenant_id: str, label: str = "", scopes: list[str
     session.add(ApiKey(tenant_id=tenant_id, key_hash=hash_key(key), prefix=key[:10], label=label, scopes=scopes,
                        account_id=account_id, expires_at=expires, rotated_from=rotated_from, created_at=clock.now(),
                        reach=reach.to_stored()))
-    if reach.limited:
-        # Notify keeps submit keys (webhooks, its pages) and cannot limit them yet: api_key_issued has no reach.
-        # A limited key announced there would read the whole tenant, so it is not announced: it works here only,
-        # and notify answers it as an unknown key until the event carries the reach and notify honours it.
-        return key
     data = {"key_hash": hash_key(key), "tenant_kind": tenant.kind, "tenant_name": tenant.name}
     if scopes is not None:
         data["scopes"] = sorted(scopes)
+    if reach.limited:
+        data["reach"] = reach.to_stored()  # notify refuses such a key: what it serves is counted per university
     outbox.add(session, "api_key_issued", tenant_id, data)
     return key
 
