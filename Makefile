@@ -9,7 +9,7 @@ run:            ## the whole system on the embedded default
 test:           ## install everything the tests need, then run every test
 	deploy/bootstrap.sh --test
 	deploy/rabbitmq.sh
-	.venv/bin/python -m pytest tests -q
+	.venv/bin/python -m pytest tests -q --durations=25
 
 bench:          ## every benchmark (not tests), then one table of figures with peers: var/bench/table.md
 	deploy/bootstrap.sh --test
