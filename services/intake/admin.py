@@ -42,7 +42,7 @@ def ensure_tenant(session, slug: str, name: str, kind: str, contact_email: str |
 
 def publish_builtin(session, campaign_id: str, owner: str) -> bool:
     """Publish a shipped definition unless it is already published."""
-    from services.intake.domain.campaign import load_builtin_definitions
+    from common.campaign import load_builtin_definitions
 
     tenant = session.get(Tenant, owner)
     # the owner's own (or, for a ministry id, the ministry's): published as `<owner>.<id>` by a university

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from common.campaign.media_rules import finding, judge, verdict_of
 from services.media import contenttype, probe
-from services.media.policy import finding, judge, verdict_of
 
 IMAGE_FORMATS = {"jpeg", "png"}
 DOCUMENT_SNIFFS = {"pdf", "zip", "ole"}

@@ -1,10 +1,13 @@
 """media-check: check a file the way the platform will, before uploading it.
 
-    media-check FILE [--campaign ID] [--track TRACK] [--kind KIND] [--subtitles SIDECAR] [--json]
+    media-check FILE [--campaign ID | --definition PATH] [--track TRACK] [--kind KIND] [--subtitles SIDECAR] [--json]
 
 Exit 0 when no error-level rule fails (warnings allowed), 1 when one does,
-2 when the file cannot be read as media at all. Default campaign: the shipped
-四个一 2020 in 东南大学's version (the strictest); default track: lecture.
+2 when the file cannot be read as media at all, or the definition given with
+--definition cannot be used (its problems are printed). Default campaign: the
+shipped 四个一 2020 in 东南大学's version (the strictest); default track: lecture.
+`--definition` takes a campaign definition file (YAML, the format of
+common/campaign/definitions/), e.g. a notice being written, checked on its own.
 
 The media service runs this same program in a child process per file, with
 `--policy-file` (its own copy of the policy) and `--derived-dir`.
@@ -15,6 +18,8 @@ import argparse
 import json
 import sys
 
+from common.campaign import CampaignDefinition, load_builtin_definitions, read_definition
+from common.errors import Unprocessable
 from common.locale import KIND_LABELS
 from services.media.checker import NotMedia, check_file, detect_kind
 
@@ -22,16 +27,35 @@ DEFAULT_CAMPAIGN = "siyige-2020-seu"
 VERDICT_LABELS = {"passed": "通过", "warnings": "通过（有提示）", "failed": "未通过"}
 
 
-def builtin_policy(campaign: str, track: str, kind: str) -> dict | None:
-    # The shipped definitions are intake's data; their parser is pure and shared read-only.
-    from services.intake.domain.campaign import load_builtin_definitions
+class UnusableDefinition(Exception):
+    """The file given with --definition is no definition, or lacks the track (exit 2, like a usage error)."""
 
+
+def builtin_policy(campaign: str, track: str, kind: str) -> dict | None:
     definitions = load_builtin_definitions()
     if campaign not in definitions:
         raise SystemExit(f"未知的活动 {campaign}；内置活动：{'、'.join(definitions)}")
-    policies = definitions[campaign].media_policies()
+    return _track_policy(definitions[campaign], track, kind, SystemExit)
+
+
+def definition_policy(path: str, track: str, kind: str) -> dict | None:
+    """The policy of a definition file; its parent (derives_from) is not read, so tightening is not checked."""
+    try:
+        definition = read_definition(path)
+    except FileNotFoundError:
+        raise UnusableDefinition(f"找不到活动定义文件：{path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnusableDefinition(f"无法读取活动定义文件 {path}（{exc}）。请提供 UTF-8 编码的 YAML 文件。") from None
+    except Unprocessable as exc:
+        lines = [exc.message] + [f"  {d['field']}：{d['message']}" for d in exc.details or []]
+        raise UnusableDefinition("\n".join(lines)) from None
+    return _track_policy(definition, track, kind, UnusableDefinition)
+
+
+def _track_policy(definition: CampaignDefinition, track: str, kind: str, error: type[Exception]) -> dict | None:
+    policies = definition.media_policies()
     if track not in policies:
-        raise SystemExit(f"活动 {campaign} 没有赛道 {track}；可用：{'、'.join(policies)}")
+        raise error(f"活动 {definition.id} 没有赛道 {track}；可用：{'、'.join(policies)}。请用 --track 指定。")
     return policies[track].get(kind)
 
 
@@ -50,7 +74,9 @@ def human(report: dict, path: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="media-check", description="按活动的文件要求检查一个文件。")
     ap.add_argument("file")
-    ap.add_argument("--campaign", default=DEFAULT_CAMPAIGN)
+    source = ap.add_mutually_exclusive_group()
+    source.add_argument("--campaign", default=DEFAULT_CAMPAIGN, help="a shipped definition's id")
+    source.add_argument("--definition", metavar="PATH", help="a campaign definition file (YAML)")
     ap.add_argument("--track", default="lecture")
     ap.add_argument("--kind", choices=sorted(KIND_LABELS))
     ap.add_argument("--subtitles", help="a sidecar subtitle file (.srt/.vtt/.ass) that goes with the video")
@@ -64,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.policy_file:
             with open(args.policy_file, encoding="utf-8") as f:
                 policy = json.load(f)
+        elif args.definition:
+            policy = definition_policy(args.definition, args.track, kind)
         else:
             policy = builtin_policy(args.campaign, args.track, kind)
         report = check_file(args.file, kind, policy, args.derived_dir, args.subtitles, args.declared_type).to_dict()
@@ -72,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
                   "findings": [{"rule": "unreadable", "severity": "error", "expected": "媒体文件", "actual": None,
                                 "message": f"{exc} 请确认上传的是正确的文件。"}]}
         print(json.dumps(report, ensure_ascii=False) if args.json else f"{args.file}：无法读取。{exc}")
+        return 2
+    except UnusableDefinition as exc:
+        print(exc, file=sys.stderr)
         return 2
     except FileNotFoundError:
         print(f"找不到文件：{args.file}", file=sys.stderr)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 
 from common import filetypes
+from common.campaign.media_rules import finding
 from common.locale import KIND_LABELS
-from services.media.policy import finding
 
 _VIDEO = {"mp4": "video/mp4", "mov": "video/quicktime", "m4a": "video/mp4", "mkv": "video/x-matroska",
           "webm": "video/webm", "avi": "video/x-msvideo", "flv": "video/x-flv", "wmv": "video/x-ms-wmv",

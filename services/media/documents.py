@@ -16,8 +16,8 @@ import zlib
 from dataclasses import dataclass, field
 
 from common.archives import ZipLimits, measure_zip
+from common.campaign.media_rules import finding
 from common.locale import byte_size
-from services.media.policy import finding
 
 # A long 讲稿 with photos is a few MB zipped and rarely 30 MB unzipped; 200 MB unzipped is no text.
 MAX_UNCOMPRESSED = 200 * 1024 * 1024

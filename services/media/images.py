@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from services.media.policy import finding
+from common.campaign.media_rules import finding
 
 # 1920x1080 is 2 Mpx and a 200-Mpx phone sensor is binned to ~50 Mpx, so 80 Mpx leaves room for
 # every genuine photo or poster while a 30000x30000 bomb (900 Mpx, ~3.6 GB decoded) is refused.

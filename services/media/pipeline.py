@@ -23,11 +23,11 @@ import eventlet
 from eventlet.green import subprocess
 from sqlalchemy import select
 
+from common.campaign.media_rules import finding, judge, verdict_of
 from common.db import utcnow
 from services.media import claims
 from services.media.claims import CheckState
 from services.media.models import CheckReport, MediaPolicyCopy
-from services.media.policy import finding, judge, verdict_of
 from services.media.recheck import with_sidecar
 
 log = logging.getLogger(__name__)

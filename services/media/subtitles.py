@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from services.media.policy import finding
+from common.campaign.media_rules import finding
 
 FORMATS = ("srt", "vtt", "ass")
 

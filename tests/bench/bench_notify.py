@@ -36,10 +36,9 @@ def build(db_url: str, universities: int, works: int) -> None:
     from sqlalchemy import insert
 
     from common.auth import hash_key
+    from common.campaign import campaign_event_data, load_builtin_definitions
     from common.db import Store, migrate
     from common.settings import migrations_dir
-    from services.intake.domain.campaign import load_builtin_definitions
-    from services.intake.operations import campaign_event_data
     from services.notify import readmodel
     from services.notify.models import ApiKeyCopy, CampaignCopy, Contact, SubmissionCopy, TenantName
 

@@ -81,10 +81,9 @@ def build(db_url: str) -> tuple[str, str]:
 
     from sqlalchemy import insert, select
 
+    from common.campaign import campaign_event_data, load_builtin_definitions
     from common.db import Store, migrate
     from common.settings import migrations_dir
-    from services.intake.domain.campaign import load_builtin_definitions
-    from services.intake.operations import campaign_event_data
     from services.review import operations as ops
     from services.review.domain.reviewers import ReviewerRow
     from services.review.models import ApiKeyCopy, Assignment, Entry, OrgCopy, Round, Score, SignInLink, TenantCopy

@@ -155,7 +155,7 @@ def test_campaigns_visible_are_the_ministrys_and_ones_own(intake):
 def test_a_university_cannot_loosen_the_ministrys_campaign(intake):
     seu = intake["seu"]
     doc = seu("GET", "/api/v1/campaigns/siyige-2020-seu").json()
-    from services.intake.domain.campaign import load_builtin_definitions
+    from common.campaign import load_builtin_definitions
 
     raw = json.loads(json.dumps(load_builtin_definitions()["siyige-2020-seu"].raw, default=str))
     raw["id"] = "siyige-2020-seu-v2"
@@ -418,7 +418,7 @@ def test_upload_with_wrong_checksum_stores_nothing(intake, tmp_path):
 def test_declared_size_over_the_policy_is_refused_before_any_byte(intake):
     seu = intake["seu"]
     work = seu.draft("siyige-2020-seu", "lecture", "机械工程学院党委", title="题目")
-    from services.intake.domain.campaign import load_builtin_definitions
+    from common.campaign import load_builtin_definitions
 
     limit = load_builtin_definitions()["siyige-2020-seu"].tracks["lecture"].media["video"].max_bytes
     r = seu("POST", f"/api/v1/submissions/{work['id']}/files",

@@ -90,7 +90,7 @@ def test_every_change_through_the_api_leaves_exactly_its_row(intake, db):  # noq
     assert (seeded["actor"], seeded["object_id"]) == (OPERATOR, "seu.siyige-2020-seu")
 
     # a campaign published through the API
-    from services.intake.domain.campaign import load_builtin_definitions
+    from common.campaign import load_builtin_definitions
 
     raw = json.loads(json.dumps(load_builtin_definitions()["siyige-2020-seu"].raw, default=str))
     raw["id"] = "siyige-2020-seu-v2"

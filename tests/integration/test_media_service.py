@@ -17,8 +17,7 @@ def media_files(tmp_path_factory):
 
 
 def seu_campaign_event():
-    from services.intake.domain.campaign import load_builtin_definitions
-    from services.intake.operations import campaign_event_data
+    from common.campaign import campaign_event_data, load_builtin_definitions
 
     return make_event("campaign_published", "seu", campaign_event_data(load_builtin_definitions()["siyige-2020-seu"]))
 

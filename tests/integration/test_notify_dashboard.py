@@ -11,8 +11,7 @@ from tests.integration.test_notify_service import ORGS, key_events, notify, publ
 
 
 def wust_events():
-    from services.intake.domain.campaign import load_builtin_definitions
-    from services.intake.operations import campaign_event_data
+    from common.campaign import campaign_event_data, load_builtin_definitions
 
     campaign = make_event("campaign_published", "wust",
                           campaign_event_data(load_builtin_definitions()["siyige-2020-wust"]))
@@ -28,8 +27,7 @@ def sign_in(base, key):
 def two_universities(*more) -> list:
     """The events that give notify the ministry, 东南大学 and 武汉科技大学 (keys, the 2020 campaign and each copy,
     orgs) and one story submitted at 东南大学; then `more`."""
-    from services.intake.domain.campaign import load_builtin_definitions
-    from services.intake.operations import campaign_event_data
+    from common.campaign import campaign_event_data, load_builtin_definitions
 
     ministry_campaign = make_event("campaign_published", "ministry",
                                    campaign_event_data(load_builtin_definitions()["siyige-2020"]))

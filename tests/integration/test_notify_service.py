@@ -77,8 +77,7 @@ def publish(amqp, *events):
 
 
 def seu_campaign():
-    from services.intake.domain.campaign import load_builtin_definitions
-    from services.intake.operations import campaign_event_data
+    from common.campaign import campaign_event_data, load_builtin_definitions
 
     return make_event("campaign_published", "seu", campaign_event_data(load_builtin_definitions()["siyige-2020-seu"]))
 
@@ -195,8 +194,7 @@ def test_the_progress_feed_by_cursor_for_the_ministry_and_each_university(notify
 
     base = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"] + "/api/v1/feed/progress"
     wust_campaign = seu_campaign()
-    from services.intake.domain.campaign import load_builtin_definitions
-    from services.intake.operations import campaign_event_data
+    from common.campaign import campaign_event_data, load_builtin_definitions
 
     wust_campaign = make_event("campaign_published", "wust",
                                campaign_event_data(load_builtin_definitions()["siyige-2020-wust"]))

@@ -33,8 +33,7 @@ def publish(amqp, exchange, *events):
 
 
 def campaign_event(campaign_id="siyige-2020-seu", owner="seu"):
-    from services.intake.domain.campaign import load_builtin_definitions
-    from services.intake.operations import campaign_event_data
+    from common.campaign import campaign_event_data, load_builtin_definitions
 
     return make_event("campaign_published", owner, campaign_event_data(load_builtin_definitions()[campaign_id]))
 

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from common import clock
-from services.intake.domain.campaign import load_builtin_definitions
+from common.campaign import load_builtin_definitions
 from tests.integration.test_intake_api import error_of, start_intake
 
 

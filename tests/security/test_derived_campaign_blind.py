@@ -14,18 +14,18 @@ import re
 import pytest
 import requests
 
-from common.errors import Unprocessable
-from common.events import make_event
-from services.intake.domain import campaign as fmt
-from services.intake.domain.campaign import (
+from common.campaign import (
     DEFINITION_SCHEMA,
-    FREE,
     TIGHTENING,
+    campaign_event_data,
     check_tightens,
     load_builtin_definitions,
     parse_definition,
+    tighten as fmt,
 )
-from services.intake.operations import campaign_event_data
+from common.campaign.tighten import FREE
+from common.errors import Unprocessable
+from common.events import make_event
 from tests.conftest import wait_until
 from tests.integration.test_review_service import INTAKE, admin, count_in_round, csrf, outbox, publish, review, the_round  # noqa: F401  (fixture)
 from tests.signin import redeem

@@ -470,8 +470,7 @@ def notify_world(make_config, start_service, sqlite_url):
     Every role's calls come from one address: the limit on wrong keys (tested in test_rate_limits) is lifted so the
     walk's API calls without a key all answer what one would.
     """
-    from services.intake.domain.campaign import load_builtin_definitions
-    from services.intake.operations import campaign_event_data
+    from common.campaign import campaign_event_data, load_builtin_definitions
     from services.notify.service import NotifyService
     from tests.integration.test_notify_dashboard import wust_events
     from tests.integration.test_notify_people import wust_story

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from common import clock
+from common.campaign import load_builtin_definitions, parse_definition
 from common.errors import DomainError, Unprocessable
 from common.text import single_line_problem
-from services.intake.domain.campaign import load_builtin_definitions, parse_definition
 from services.intake.domain.orgs import parse_org_table
 from services.intake.domain.submission import check_fields
 from services.review.domain.reviewers import one_reviewer, parse_reviewer_table

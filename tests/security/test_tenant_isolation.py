@@ -138,12 +138,9 @@ def foreign_request(method, path, ids):
 
 
 def _wust_copy_deriving_from_seu() -> str:
-    from pathlib import Path
+    from common.campaign import DEFINITIONS_DIR
 
-    from services.intake.domain import campaign
-
-    text = (Path(campaign.__file__).resolve().parents[1] / "definitions" / "siyige-2020-wust.yaml").read_text(
-        encoding="utf-8")
+    text = (DEFINITIONS_DIR / "siyige-2020-wust.yaml").read_text(encoding="utf-8")
     doc = yaml.safe_load(text)
     doc["id"], doc["derives_from"] = "wust-copy-of-seu", "siyige-2020-seu"
     return yaml.safe_dump(doc, allow_unicode=True)

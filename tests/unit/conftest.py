@@ -1,7 +1,7 @@
 """Fixtures for the pure-domain tests: the shipped campaign definitions."""
 import pytest
 
-from services.intake.domain.campaign import load_builtin_definitions
+from common.campaign import load_builtin_definitions
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from common.errors import Unprocessable
-from services.intake.domain.campaign import (
+from common.campaign import (
     DEFINITIONS_DIR,
     LEVELS,
     CampaignDefinition,
@@ -25,6 +24,7 @@ from services.intake.domain.campaign import (
     parent_level,
     parse_definition,
 )
+from common.errors import Unprocessable
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLUS8 = timezone(timedelta(hours=8))

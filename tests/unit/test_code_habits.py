@@ -5,7 +5,9 @@
 - services talk through events and the API, never through each other's modules: no
   `services.A` imports `services.B`;
 - domain rules stay plain Python: the domain packages and the pure modules of `common/`
-  import no framework (nameko, SQLAlchemy, eventlet, werkzeug, kombu, Jinja2, boto3).
+  import no framework (nameko, SQLAlchemy, eventlet, werkzeug, kombu, Jinja2, boto3);
+- the campaign definition format (`common/campaign/`) imports no framework and no service, and
+  only the pure modules of `common/`: every service reads it, media-check included.
 """
 from __future__ import annotations
 
@@ -24,10 +26,10 @@ FRAMEWORKS = ("nameko", "sqlalchemy", "eventlet", "werkzeug", "kombu", "jinja2",
 PURE_COMMON = ("archives", "clock", "errors", "filetypes", "levels", "lifecycle", "locale", "neardup", "segment",
                "tables", "text")
 # Known crossings, each to be removed by the issue named: the test fails when one disappears, so the list stays true.
-KNOWN_CROSSINGS = {
-    # media-check reads the built-in campaign definitions; the format moves to common/ with issue #16
-    ("services/media/cli.py", "services.intake.domain.campaign"),
-}
+# (The last one, media-check reading intake's campaign definitions, went with issue #16: the format is common/campaign.)
+KNOWN_CROSSINGS: set[tuple[str, str]] = set()
+# The campaign definition format every service reads (issue #16): a pure package, whatever it grows into.
+CAMPAIGN_FORMAT = ROOT / "common" / "campaign"
 
 
 def _modules(path: Path) -> list[str]:
@@ -81,3 +83,18 @@ def test_no_service_imports_another():
 def test_domain_rules_import_no_framework(path):
     framework = [m for m in _modules(path) if m.split(".")[0] in FRAMEWORKS]
     assert framework == [], f"{path.relative_to(ROOT)} imports {framework}: keep domain rules plain Python"
+
+
+def test_the_campaign_format_is_pure_and_needs_no_service():
+    sources = _sources(CAMPAIGN_FORMAT)
+    assert {p.name for p in sources} >= {"__init__.py", "model.py", "parse.py", "media_rules.py", "events.py"}
+    found = {}
+    for path in sources:
+        for module in _modules(path):
+            parts = module.split(".")
+            impure = parts[0] in FRAMEWORKS or parts[0] == "services"
+            # common's own: only the campaign package itself and the pure modules
+            impure |= parts[0] == "common" and len(parts) > 1 and parts[1] not in (*PURE_COMMON, "campaign")
+            if impure:
+                found.setdefault(str(path.relative_to(ROOT)), []).append(module)
+    assert found == {}, f"the campaign format must stay pure (no framework, no service, pure common only): {found}"

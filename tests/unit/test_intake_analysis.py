@@ -1,8 +1,8 @@
 """Keywords and theme suggestions of works (issue #6): intake's pure text analysis."""
 import pytest
 
+from common.campaign import load_builtin_definitions
 from services.intake.domain.analysis import analyse_work, work_text
-from services.intake.domain.campaign import load_builtin_definitions
 from services.intake.domain.themes import suggest_theme
 
 DEFINITION = load_builtin_definitions()["siyige-2020"]

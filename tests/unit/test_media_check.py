@@ -3,9 +3,9 @@ import json
 
 import pytest
 
+from common.campaign import judge
 from services.media import cli
 from services.media.checker import check_file
-from services.media.policy import judge
 from services.media.recheck import with_sidecar
 from tests.media_fixtures import session_media
 
@@ -120,7 +120,7 @@ def test_an_empty_file_is_unreadable(tmp_path, capsys):
 
 
 def test_a_late_sidecar_is_judged_without_rescanning(media, capsys):
-    from services.intake.domain.campaign import load_builtin_definitions
+    from common.campaign import load_builtin_definitions
 
     policy = load_builtin_definitions()["siyige-2020-seu"].media_policies()["lecture"]["video"]
     _, video = run(capsys, media["lecture_no_subtitles"])

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from common.campaign import effective_deadline, parent_level
 from common.errors import Conflict, DomainError, Unprocessable
 from common.text import describe_count_rule
 from services.intake.domain import submission as rules
-from services.intake.domain.campaign import effective_deadline, parent_level
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLUS8 = timezone(timedelta(hours=8))

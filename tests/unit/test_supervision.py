@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from common.campaign import load_builtin_definitions
 from common.errors import Forbidden, NotFound
-from services.intake.domain.campaign import load_builtin_definitions
 from services.intake.domain.supervision import (
     OrgFacts,
     Reach,

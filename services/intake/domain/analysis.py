@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from common import segment
-from services.intake.domain.campaign import Track
+from common.campaign import Track
 from services.intake.domain.themes import suggest_theme
 
 KEYWORDS = 8

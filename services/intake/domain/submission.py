@@ -12,11 +12,11 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlparse
 
+from common.campaign import Stage, Track, effective_deadline
 from common.errors import Conflict, DomainError, NotFound, Unprocessable
-from common.levels import forward_limit, parent_level
+from common.levels import LEVELS, forward_limit, parent_level
 from common.locale import BEIJING, KIND_LABELS, LEVEL_LABELS, beijing_minute, byte_size
 from common.text import count_chars, describe_count_rule, single_line_problem, starts_with_org_name, strip_invisible
-from services.intake.domain.campaign import LEVELS, Stage, Track, effective_deadline
 from services.intake.domain.lifecycles import FileState, SubmissionState
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

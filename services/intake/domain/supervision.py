@@ -32,10 +32,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.campaign import Track, effective_deadline
 from common.errors import Forbidden, NotFound
 from common.levels import LEVELS, forward_limit, in_subtree
 from common.locale import LEVEL_LABELS
-from services.intake.domain.campaign import Track, effective_deadline
 from services.intake.domain.lifecycles import SubmissionState
 from services.intake.domain.people import DEPARTMENT_TRACKS, Department, Role, grant_label
 from services.intake.domain.submission import deadline_for, submitted_stages

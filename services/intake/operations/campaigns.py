@@ -6,8 +6,8 @@ import dataclasses
 from sqlalchemy import select
 
 from common import clock
+from common.campaign import CampaignDefinition, campaign_event_data, check_tightens, parse_definition
 from common.errors import Conflict, Forbidden, NotFound, Unprocessable
-from services.intake.domain.campaign import CampaignDefinition, check_tightens, parse_definition
 from services.intake.models import Campaign, Tenant
 from services.intake.operations.audit import acting, record_by, short
 from services.intake.operations.tenants import MINISTRY, Caller
@@ -99,34 +99,6 @@ def publish_campaign(session, outbox, who: Caller | Tenant, doc: dict) -> Campai
     record_by(session, caller, "campaign.published", "campaign", campaign.id,
               {"title": short(campaign.title), "derives_from": campaign.derives_from})
     return campaign
-
-
-def campaign_event_data(definition: CampaignDefinition, campaign_id: str | None = None,
-                        derives_from: str | None = None) -> dict:
-    """The event of a published campaign; ids platform-wide (the definition's own when not given)."""
-    full = definition.to_dict()
-    policies = definition.media_policies()
-    return {
-        "campaign_id": campaign_id or definition.id,
-        "derives_from": derives_from if campaign_id else definition.derives_from,
-        "title": definition.title,
-        "tracks": {
-            key: {
-                "label": track.label,
-                "department": track.department,
-                "media": policies.get(key, {}),
-                "rubric": full["tracks"][key].get("rubric", []),
-                "deadlines": {s["key"]: s.get("deadlines", {}) for s in full["tracks"][key]["stages"]},
-                "submit_levels": list(track.submit_levels),
-                "stage_labels": {s.key: s.label for s in track.stages},
-                "fields": [{"key": f.key, "label": f.label, "type": f.type, "identifying": f.identifying}
-                           for f in track.fields],
-                "quota": dict(track.quota),
-                "forward": dict(track.forward),
-            }
-            for key, track in definition.tracks.items()
-        },
-    }
 
 
 def campaign_json(campaign: Campaign) -> dict:

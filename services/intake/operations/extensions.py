@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from common import clock
+from common.levels import parent_level
 from common.locale import BEIJING, in_beijing
 from services.intake.domain import submission as rules
-from services.intake.domain.campaign import parent_level
 from services.intake.models import Extension, Org, Submission
 from services.intake.operations.audit import record_by, short
 from services.intake.operations.campaigns import campaign_filter, definition_of, track_of, visible_campaign

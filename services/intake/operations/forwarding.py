@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from common import clock
+from common.levels import LEVELS
 from services.intake.domain import submission as rules
-from services.intake.domain.campaign import LEVELS
 from services.intake.models import Campaign, Org, Submission, Tenant
 from services.intake.operations.audit import REVIEW, record
 from services.intake.operations.campaigns import definition_of, root_campaign_id

@@ -1,0 +1,359 @@
+"""Consistency checks of a campaign definition: what its JSON Schema cannot say.
+
+References (a stage's required fields, a quota's field, media for every file kind a stage takes),
+deadline order (a level before its parent, a stage before the next), quotas and forward counts per
+level, rubric weights, media rules against the vocabulary of `common.campaign.media_rules`, and one
+line per text. Each check returns problems (`common.campaign.wording.problem`); none raises.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from common.campaign.media_rules import MEDIA_FACTS, OPERATORS, OPS_FOR_TYPE, TYPE_NAMES, value_fits, value_shape
+from common.campaign.model import DEADLINE_LEVELS, FIELD_TYPES, effective_at, parse_deadline, zone
+from common.campaign.schema import DEADLINE_PATTERN
+from common.campaign.wording import iso, join, local_time, problem, show
+from common.levels import LEVELS
+from common.locale import LEVEL_LABELS
+from common.text import single_line_problem
+
+
+@dataclass(frozen=True)
+class _TrackCtx:
+    path: str  # "tracks.lecture"
+    raw: dict
+    themes: list
+    tz: ZoneInfo
+
+    @property
+    def name(self) -> str:
+        return f"赛道「{self.raw.get('label') or self.path}」"
+
+    def fields(self) -> dict[str, dict]:
+        return {f["key"]: f for f in self.raw.get("fields", []) if isinstance(f, dict) and "key" in f}
+
+
+def consistency_problems(data: dict, strict: bool) -> list[dict]:
+    """Run every check; with a broken structure a check may trip over it and is skipped.
+
+    `strict` is False when the schema already found problems: a check that
+    crashes then only met a shape the schema has reported. Otherwise a crash is
+    a bug here and must surface.
+    """
+    tz = zone(data.get("timezone"))
+    checks: list[Callable[[], list[dict]]] = [lambda: _check_top(data, tz), lambda: _check_single_lines(data)]
+    tracks = data.get("tracks")
+    for key, raw in (tracks.items() if isinstance(tracks, dict) else []):
+        if not isinstance(raw, dict):
+            continue
+        ctx = _TrackCtx(f"tracks.{key}", raw, data.get("themes") or [], tz or ZoneInfo("UTC"))
+        checks += [lambda c=ctx, check=check: check(c) for check in _TRACK_CHECKS]
+    problems: list[dict] = []
+    for check in checks:
+        try:
+            problems += check()
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+            if strict:
+                raise
+    return problems
+
+
+def _check_top(data: dict, tz: ZoneInfo | None) -> list[dict]:
+    problems = []
+    if tz is None and isinstance(data.get("timezone"), str):
+        problems.append(problem("timezone", "IANA 时区名，如 Asia/Shanghai", data["timezone"],
+                                f"时区「{data['timezone']}」不存在；截止时间按此时区解释，"
+                                "请写 IANA 时区名，如 Asia/Shanghai。"))
+    if data.get("derives_from") is not None and data.get("derives_from") == data.get("id"):
+        problems.append(problem("derives_from", "上级活动的 id", data["derives_from"],
+                                "derives_from 不能指向本活动自己；请写上级（教育部）活动的 id，"
+                                "或对顶层活动写 null。"))
+    return problems
+
+
+def _check_single_lines(data: Any, path: str = "") -> list[dict]:
+    """Every text of a definition is one line: titles and labels go into mail subjects and round titles."""
+    if isinstance(data, dict):
+        return [p for key, value in data.items() for p in _check_single_lines(value, join(path, key))]
+    if isinstance(data, list):
+        return [p for index, value in enumerate(data) for p in _check_single_lines(value, join(path, _item_name(value, index)))]
+    line = single_line_problem(data, path or "定义") if isinstance(data, str) else None
+    return [] if line is None else [problem(path, line.expected, line.found, line.message)]
+
+
+def _item_name(item: Any, index: int) -> Any:
+    """List items are named by their `key` where they have one, as in every other path here."""
+    return item["key"] if isinstance(item, dict) and isinstance(item.get("key"), str) else index
+
+
+def _check_unique_keys(ctx: _TrackCtx) -> list[dict]:
+    problems = []
+    for part in ("fields", "stages", "rubric"):
+        keys = [item.get("key") for item in ctx.raw.get(part, []) if isinstance(item, dict)]
+        for key in sorted({k for k in keys if keys.count(k) > 1}):
+            problems.append(problem(f"{ctx.path}.{part}.{key}", "唯一的 key", f"出现{keys.count(key)}次",
+                                    f"{ctx.name}的 {part} 中 key「{key}」出现了{keys.count(key)}次，"
+                                    "应唯一；请改名或删除重复项。"))
+    for stage in ctx.raw.get("stages", []):
+        kinds = [f.get("kind") for f in stage.get("files", [])]
+        for kind in sorted({k for k in kinds if kinds.count(k) > 1}):
+            problems.append(problem(f"{ctx.path}.stages.{stage.get('key')}.files", "每种文件只列一次",
+                                    kind, f"{ctx.name}阶段「{stage.get('label')}」的 files 中「{kind}」"
+                                    "列了多次；请合并为一项，用 min/max 表示数量。"))
+    return problems
+
+
+def _check_fields(ctx: _TrackCtx) -> list[dict]:
+    problems = []
+    for spec in ctx.raw.get("fields", []):
+        path = f"{ctx.path}.fields.{spec['key']}"
+        problems += _check_field_rules(ctx, path, spec)
+        problems += _check_field_choices(ctx, path, spec)
+    return problems
+
+
+# Which field rules make sense for which field types.
+_RULES_FOR_TYPES = {"min_chars": ("string", "text"), "max_chars": ("string", "text"),
+                    "min_items": ("list",), "max_items": ("list",),
+                    "choices": ("choice",), "choices_from": ("choice",), "choice_labels": ("choice",)}
+
+
+def _check_field_rules(ctx: _TrackCtx, path: str, spec: dict) -> list[dict]:
+    if spec["type"] not in FIELD_TYPES:
+        return []  # the schema reported the type; which rules fit is then unknown
+    problems = []
+    for rule, types in _RULES_FOR_TYPES.items():
+        if rule in spec and spec["type"] not in types:
+            problems.append(problem(f"{path}.{rule}", f"type 为 {'/'.join(types)}", spec["type"],
+                                    f"{ctx.name}字段「{spec['label']}」的类型是 {spec['type']}，"
+                                    f"不能用 {rule}（只适用于 {'/'.join(types)}）；请删除该规则或改类型。"))
+    for low, high in (("min_chars", "max_chars"), ("min_items", "max_items")):
+        if low in spec and high in spec and spec[low] > spec[high]:
+            problems.append(problem(f"{path}.{low}", f"不大于 {high}={spec[high]}", spec[low],
+                                    f"{ctx.name}字段「{spec['label']}」的 {low}（{spec[low]}）"
+                                    f"大于 {high}（{spec[high]}），无人能满足；请调整。"))
+    return problems
+
+
+def _check_field_choices(ctx: _TrackCtx, path: str, spec: dict) -> list[dict]:
+    if spec["type"] != "choice":
+        return []
+    has_list, has_ref = "choices" in spec, "choices_from" in spec
+    if has_list == has_ref:
+        return [problem(path, "choices 或 choices_from 二者之一", "两者都有" if has_list else "两者都没有",
+                        f"{ctx.name}选择题字段「{spec['label']}」应恰好给出 choices（选项列表）"
+                        "或 choices_from: themes 之一；请改正。")]
+    if has_ref and not ctx.themes:
+        return [problem(f"{path}.choices_from", "非空的 themes", [],
+                        f"{ctx.name}字段「{spec['label']}」的选项取自 themes，但活动没有定义 themes；"
+                        "请在顶层写出主题列表。")]
+    choices = ctx.themes if has_ref else spec["choices"]
+    extra = [v for v in spec.get("choice_labels", {}) if v not in choices]
+    if extra:
+        return [problem(f"{path}.choice_labels", choices, extra,
+                        f"{ctx.name}字段「{spec['label']}」的 choice_labels 含有不在选项中的值"
+                        f"{show(extra)}；请删除或改为选项之一。")]
+    return []
+
+
+def _check_stages(ctx: _TrackCtx) -> list[dict]:
+    problems = []
+    fields, media = ctx.fields(), ctx.raw.get("media", {})
+    for stage in ctx.raw.get("stages", []):
+        path = f"{ctx.path}.stages.{stage['key']}"
+        for key in stage.get("required_fields", []):
+            if key not in fields:
+                problems.append(problem(f"{path}.required_fields", sorted(fields), key,
+                                        f"{ctx.name}阶段「{stage['label']}」要求填写「{key}」，"
+                                        f"但本赛道没有这个字段（现有：{'、'.join(fields)}）；"
+                                        "请改正或先在 fields 中定义。"))
+        problems += _check_stage_files(ctx, path, stage, media)
+    return problems
+
+
+def _check_stage_files(ctx: _TrackCtx, path: str, stage: dict, media: dict) -> list[dict]:
+    problems = []
+    for spec in stage.get("files", []):
+        kind = spec["kind"]
+        if kind not in media:
+            problems.append(problem(f"{ctx.path}.media.{kind}", f"media.{kind} 的媒体规则", None,
+                                    f"{ctx.name}阶段「{stage['label']}」接收 {kind} 文件，但 media 中没有 "
+                                    f"{kind} 的规则（大小上限、格式）；请补上。"))
+        if spec.get("max") is not None and spec.get("min", 0) > spec["max"]:
+            problems.append(problem(f"{path}.files.{kind}", f"min 不大于 max={spec['max']}", spec.get("min"),
+                                    f"{ctx.name}阶段「{stage['label']}」的 {kind} 文件数下限大于上限；请调整。"))
+    return problems
+
+
+def _stage_deadlines(stage: dict, tz: ZoneInfo) -> dict[str, datetime]:
+    """The stage's deadlines that parse, bottom to top; unparseable ones are reported elsewhere."""
+    out = {}
+    for level in DEADLINE_LEVELS:
+        text = stage.get("deadlines", {}).get(level)
+        try:
+            out[level] = parse_deadline(text, tz)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _check_deadline_values(ctx: _TrackCtx) -> list[dict]:
+    problems = []
+    for stage in ctx.raw.get("stages", []):
+        for level, text in stage.get("deadlines", {}).items():
+            if level in DEADLINE_LEVELS and isinstance(text, str) and re.match(DEADLINE_PATTERN, text):
+                try:
+                    parse_deadline(text, ctx.tz)
+                except ValueError:
+                    problems.append(problem(f"{ctx.path}.stages.{stage['key']}.deadlines.{level}",
+                                            "存在的日期", text, f"{ctx.name}阶段「{stage['label']}」"
+                                            f"{LEVEL_LABELS[level]}的截止时间「{text}」"
+                                            "不是存在的日期或时刻；请改正。"))
+    return problems
+
+
+def _check_deadline_order(ctx: _TrackCtx) -> list[dict]:
+    """Within a stage a lower level's deadline falls strictly before its parent's."""
+    problems = []
+    for stage in ctx.raw.get("stages", []):
+        deadlines = list(_stage_deadlines(stage, ctx.tz).items())
+        for (low, low_at), (high, high_at) in zip(deadlines, deadlines[1:]):
+            if low_at >= high_at:
+                problems.append(problem(
+                    f"{ctx.path}.stages.{stage['key']}.deadlines.{low}", f"早于 {iso(high_at)}", iso(low_at),
+                    f"{ctx.name}阶段「{stage['label']}」：{LEVEL_LABELS[low]}的截止时间应早于"
+                    f"{LEVEL_LABELS[high]}的（{local_time(high_at)}），因为下级提交后上级才能择优上报；"
+                    f"现为 {local_time(low_at)}。请提前{LEVEL_LABELS[low]}的截止时间。"))
+    return problems
+
+
+def _check_stage_sequence(ctx: _TrackCtx) -> list[dict]:
+    """A later stage cannot close before an earlier one for the same level."""
+    problems = []
+    stages = ctx.raw.get("stages", [])
+    parsed = [_stage_deadlines(stage, ctx.tz) for stage in stages]
+    for index, stage in enumerate(stages):
+        for level, moment in parsed[index].items():
+            later = [(stages[j], effective_at(parsed[j], level)) for j in range(index + 1, len(stages))]
+            broken = [(s, at) for s, at in later if at is not None and at < moment]
+            if broken:
+                other, at = broken[0]
+                problems.append(problem(
+                    f"{ctx.path}.stages.{stage['key']}.deadlines.{level}", f"不晚于 {iso(at)}", iso(moment),
+                    f"{ctx.name}：阶段「{stage['label']}」{LEVEL_LABELS[level]}的截止时间（{local_time(moment)}）"
+                    f"晚于后面阶段「{other['label']}」的（{local_time(at)}），阶段要按顺序完成；"
+                    "请提前前一阶段或推后后一阶段的截止时间。"))
+    return problems
+
+
+def _check_quota(ctx: _TrackCtx) -> list[dict]:
+    problems = []
+    submit, quota_field = ctx.raw.get("submit_levels", []), ctx.raw.get("quota_field")
+    choices = _quota_choices(ctx, problems) if quota_field is not None else None
+    for level, value in ctx.raw.get("quota", {}).items():
+        path = f"{ctx.path}.quota.{level}"
+        if level not in submit:
+            problems.append(problem(path, submit, level,
+                                    f"{ctx.name}给{LEVEL_LABELS.get(level, level)}设了配额，但该层级不提交作品"
+                                    f"（submit_levels：{'、'.join(submit)}）；请删除该配额或改 submit_levels。"))
+        problems += _check_quota_shape(ctx, path, value, quota_field, choices)
+    return problems
+
+
+def _quota_choices(ctx: _TrackCtx, problems: list[dict]) -> list[str] | None:
+    key = ctx.raw["quota_field"]
+    spec = ctx.fields().get(key)
+    if spec is None or spec.get("type") != "choice":
+        problems.append(problem(f"{ctx.path}.quota_field", "本赛道的一个选择题字段", key,
+                                f"{ctx.name}按「{key}」分项计配额，但它不是本赛道的选择题字段；"
+                                "请指向一个 type: choice 的字段。"))
+        return None
+    if not spec.get("required"):
+        problems.append(problem(f"{ctx.path}.fields.{key}.required", True, spec.get("required", False),
+                                f"{ctx.name}按「{spec['label']}」分项计配额，该字段必须必填，"
+                                "否则不填就能绕过配额；请设 required: true。"))
+    return ctx.themes if spec.get("choices_from") == "themes" else spec.get("choices", [])
+
+
+def _check_quota_shape(ctx, path: str, value: Any, quota_field: str | None, choices) -> list[dict]:
+    if quota_field is None and isinstance(value, dict):
+        return [problem(path, "整数", value, f"{ctx.name}的配额按值分项，但没有设 quota_field；"
+                        "请设 quota_field 或把配额写成一个整数。")]
+    if quota_field is not None and not isinstance(value, dict):
+        return [problem(path, f"按「{quota_field}」取值分项的映射", value,
+                        f"{ctx.name}设了 quota_field「{quota_field}」，配额应写成 {{取值: 数量}}；请改写。")]
+    unknown = [v for v in (value if isinstance(value, dict) else {}) if choices is not None and v not in choices]
+    if unknown:
+        return [problem(path, choices, unknown, f"{ctx.name}的配额含有「{quota_field}」没有的取值"
+                        f"{show(unknown)}（可选：{'、'.join(choices)}）；请改正。")]
+    return []
+
+
+def _check_forward(ctx: _TrackCtx) -> list[dict]:
+    """Only a level at or above the lowest submitting level has anything to forward."""
+    submit = [lvl for lvl in ctx.raw.get("submit_levels", []) if lvl in LEVELS]
+    if not submit:
+        return []
+    lowest = min(LEVELS.index(lvl) for lvl in submit)
+    return [
+        problem(f"{ctx.path}.forward.{level}", f"{LEVELS[lowest]} 或更高层级", level,
+                f"{ctx.name}：{LEVEL_LABELS[level]}下面没有提交作品的组织，无作品可报送；"
+                "请删除该项或改 submit_levels。")
+        for level in ctx.raw.get("forward", {}) if level in LEVELS and LEVELS.index(level) < lowest
+    ]
+
+
+def _check_rubric(ctx: _TrackCtx) -> list[dict]:
+    rubric = ctx.raw.get("rubric", [])
+    total = sum(c["weight"] for c in rubric)
+    if rubric and not math.isclose(total, 100):
+        weights = "+".join(f"{c['label']}{c['weight']}" for c in rubric)
+        return [problem(f"{ctx.path}.rubric", 100, total,
+                        f"{ctx.name}评分细则的权重之和应为100，现为{show(total)}（{weights}）；请调整权重。")]
+    return []
+
+
+def _check_media(ctx: _TrackCtx) -> list[dict]:
+    problems = []
+    for kind, policy in ctx.raw.get("media", {}).items():
+        for index, rule in enumerate(policy.get("rules", [])):
+            path = f"{ctx.path}.media.{kind}.rules.{index}"
+            problems += _check_rule(ctx, path, kind, rule)
+    return problems
+
+
+def _check_rule(ctx: _TrackCtx, path: str, kind: str, rule: dict) -> list[dict]:
+    facts = MEDIA_FACTS[kind]
+    fact, op, value = rule["fact"], rule["op"], rule["value"]
+    if op not in OPERATORS:
+        return []  # the schema reported the operator
+    if fact not in facts:
+        close = difflib.get_close_matches(fact, list(facts), n=1, cutoff=0.6)
+        guess = f"，是否应为「{close[0]}」" if close else ""
+        return [problem(f"{path}.fact", sorted(facts), fact,
+                        f"{ctx.name}的 {kind} 规则用了未知的检测项「{fact}」{guess}；"
+                        f"{kind} 文件可检测：{'、'.join(facts)}。请改正。")]
+    fact_type = facts[fact].type
+    if op not in OPS_FOR_TYPE[fact_type]:
+        return [problem(f"{path}.op", list(OPS_FOR_TYPE[fact_type]), op,
+                        f"{ctx.name}的 {kind} 规则：{fact} 是{TYPE_NAMES[fact_type]}，只能用 "
+                        f"{'、'.join(OPS_FOR_TYPE[fact_type])} 比较，现为 {op}；请换运算符。")]
+    if not value_fits(op, value, fact_type):
+        shape = value_shape(op, fact_type)
+        return [problem(f"{path}.value", shape, value,
+                        f"{ctx.name}的 {kind} 规则 {fact} {op} 的取值应为{shape}，现为 {show(value)}；"
+                        "请改正取值。")]
+    return []
+
+
+_TRACK_CHECKS: tuple[Callable[[_TrackCtx], list[dict]], ...] = (
+    _check_unique_keys, _check_fields, _check_stages, _check_deadline_values, _check_deadline_order,
+    _check_stage_sequence, _check_quota, _check_forward, _check_rubric, _check_media,
+)

@@ -1,0 +1,239 @@
+"""The campaign definition format's model: what a parsed definition is.
+
+A campaign is data, not code (``docs/DOMAIN.md``): the ministry (教育部思政司) defines a campaign such as
+the 2020 「四个一」 action once; every university derives its own copy with earlier deadlines and stricter
+rules. A definition has tracks, each with the fields a submitter fills in, stages with a deadline per
+org level, a media policy per file kind, quotas, forward counts and a rubric. These frozen dataclasses
+are built only by `common.campaign.parse` from data that passed every check; `to_dict` gives the
+mapping back (``parse_definition(d.to_dict()) == d``).
+"""
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from common.campaign.wording import iso, show
+from common.levels import parent_level
+
+# Org levels, bottom to top, are common.levels.LEVELS. Work flows upward: each level submits or
+# forwards to its parent level by that level's deadline.
+# Levels whose orgs create works (a university only selects and forwards).
+SUBMIT_LEVELS = ("branch", "level2")
+# The ministry forwards to nobody, so it has neither a deadline nor a forward count.
+DEADLINE_LEVELS = ("branch", "level2", "university")
+
+DEPARTMENTS = {"organisation": "组织部", "propaganda": "宣传部"}
+FIELD_TYPES = ("string", "text", "date", "list", "choice", "url")
+
+# "A date alone means end of that day."
+END_OF_DAY = time(23, 59, 59)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    key: str
+    label: str
+    type: str  # one of FIELD_TYPES
+    required: bool = False
+    min_chars: int | None = None  # 字数, counted as Chinese word processors do
+    max_chars: int | None = None
+    min_items: int | None = None  # for lists
+    max_items: int | None = None
+    choices: list[str] | None = None  # resolved: also set when choices_from is used
+    choices_from: str | None = None  # "themes"
+    choice_labels: dict[str, str] | None = None  # Chinese label per choice value, for the UI
+    # Names a person (a lecturer, a branch): hidden from reviewers, who score blind.
+    identifying: bool = False
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"key": self.key, "label": self.label, "type": self.type,
+                               "required": self.required}
+        for name in ("min_chars", "max_chars", "min_items", "max_items"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        # Keep the reference rather than a copy, so a round trip stays a reference.
+        if self.choices_from is not None:
+            out["choices_from"] = self.choices_from
+        elif self.choices is not None:
+            out["choices"] = list(self.choices)
+        if self.choice_labels is not None:
+            out["choice_labels"] = dict(self.choice_labels)
+        if self.identifying:
+            out["identifying"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class FileRequirement:
+    kind: str  # one of MEDIA_KINDS
+    min: int = 0
+    max: int | None = None  # None: no limit
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "min": self.min, "max": self.max}
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str
+    label: str
+    required_fields: list[str]
+    files: list[FileRequirement]
+    # level -> aware datetime in the campaign's timezone, ordered bottom to top
+    deadlines: dict[str, datetime]
+
+    def to_dict(self) -> dict:
+        return {
+            "key": self.key, "label": self.label,
+            "required_fields": list(self.required_fields),
+            "files": [f.to_dict() for f in self.files],
+            "deadlines": {level: iso(moment) for level, moment in self.deadlines.items()},
+        }
+
+
+@dataclass(frozen=True)
+class MediaRule:
+    fact: str
+    op: str  # one of OPERATORS
+    value: Any
+    severity: str  # "error" blocks the submission, "warning" informs
+    hint: str | None = None  # Chinese advice shown with a finding
+
+    def to_dict(self) -> dict:
+        out = {"fact": self.fact, "op": self.op, "value": copy.deepcopy(self.value),
+               "severity": self.severity}
+        if self.hint is not None:
+            out["hint"] = self.hint
+        return out
+
+    def describe(self) -> str:
+        return f"{self.fact} {self.op} {show(self.value)}（{self.severity}）"
+
+
+@dataclass(frozen=True)
+class MediaPolicy:
+    kind: str
+    max_bytes: int | None  # hard upload limit; None: no campaign limit
+    rules: list[MediaRule]
+
+    def to_dict(self) -> dict:
+        return {"max_bytes": self.max_bytes, "rules": [r.to_dict() for r in self.rules]}
+
+
+@dataclass(frozen=True)
+class Criterion:
+    key: str
+    label: str
+    weight: float  # the weights of a rubric sum to 100
+    max: float  # highest score a reviewer may give
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "label": self.label, "weight": self.weight, "max": self.max}
+
+
+@dataclass(frozen=True)
+class Track:
+    key: str
+    label: str
+    department: str  # organisation (组织部) | propaganda (宣传部)
+    submit_levels: list[str]
+    naming_rule: bool  # 「党组织名称+作品名称」 required on the title
+    fields: list[FieldSpec]
+    stages: list[Stage]
+    media: dict[str, MediaPolicy]
+    quota: dict[str, Any]  # level -> int, or level -> {value of quota_field: int}
+    quota_field: str | None
+    forward: dict[str, int]  # level -> works an org of that level forwards upward
+    rubric: list[Criterion]
+
+    def field(self, key: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.key == key:
+                return spec
+        raise KeyError(f"track {self.key!r} has no field {key!r}")
+
+    def stage(self, key: str) -> Stage:
+        for stage in self.stages:
+            if stage.key == key:
+                return stage
+        raise KeyError(f"track {self.key!r} has no stage {key!r}")
+
+    def to_dict(self) -> dict:
+        return {
+            "label": self.label, "department": self.department,
+            "submit_levels": list(self.submit_levels), "naming_rule": self.naming_rule,
+            "fields": [f.to_dict() for f in self.fields],
+            "stages": [s.to_dict() for s in self.stages],
+            "media": {kind: policy.to_dict() for kind, policy in self.media.items()},
+            "quota": copy.deepcopy(self.quota), "quota_field": self.quota_field,
+            "forward": dict(self.forward),
+            "rubric": [c.to_dict() for c in self.rubric],
+        }
+
+
+@dataclass(frozen=True)
+class CampaignDefinition:
+    id: str
+    title: str
+    short_title: str
+    derives_from: str | None
+    timezone: str
+    themes: list[str]
+    tracks: dict[str, Track]
+    # The validated source mapping (dates as text); not part of equality, so
+    # that a definition equals its own to_dict() round trip.
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict:
+        """JSON-ready; parse_definition(d.to_dict()) == d."""
+        return {
+            "id": self.id, "title": self.title, "short_title": self.short_title,
+            "derives_from": self.derives_from, "timezone": self.timezone,
+            "themes": list(self.themes),
+            "tracks": {key: track.to_dict() for key, track in self.tracks.items()},
+        }
+
+    def media_policies(self) -> dict[str, dict[str, dict]]:
+        """{track: {kind: policy}}, as carried by the campaign_published event."""
+        return {
+            key: {kind: {"kind": kind, **policy.to_dict()} for kind, policy in track.media.items()}
+            for key, track in self.tracks.items()
+        }
+
+
+def effective_deadline(track: Track, stage_key: str, level: str) -> datetime | None:
+    """The level's own deadline if set, else the nearest one above it, else None.
+
+    A branch with no deadline of its own must still be done by the time its
+    level-2 org has to forward.
+    """
+    return effective_at(track.stage(stage_key).deadlines, level)
+
+
+def effective_at(deadlines: dict[str, datetime], level: str) -> datetime | None:
+    current: str | None = level
+    parent_level(level)  # refuses unknown levels
+    while current is not None:
+        if current in deadlines:
+            return deadlines[current]
+        current = parent_level(current)
+    return None
+
+
+def parse_deadline(text: str, tz: ZoneInfo) -> datetime:
+    """Local time in the campaign's timezone; a date alone ends at 23:59:59."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return datetime.combine(date.fromisoformat(text), END_OF_DAY, tzinfo=tz)
+    at = datetime.fromisoformat(text)
+    return at.replace(tzinfo=tz) if at.tzinfo is None else at.astimezone(tz)
+
+
+def zone(name: Any) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name) if isinstance(name, str) else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
