@@ -102,11 +102,7 @@ def check_video(path: str, policy: dict | None, derived_dir: str | None, sidecar
 
     cues = list(result.cues) + list(sidecar_cues or [])
     facts.update(subtitle_facts(result.cues, sidecar_cues, facts["duration_s"]))
-    if cues:
-        from services.media import subtitles
-
-        findings += subtitles.subtitle_findings(facts["subtitle_coverage"], has_track=True)
-    findings += judge(facts, policy)
+    findings += judge(facts, policy)  # how much the subtitles must cover is the policy's (subtitle_coverage)
 
     derived: dict[str, str] = {}
     if derived_dir and facts["has_video"] and facts["complete"]:

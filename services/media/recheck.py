@@ -13,12 +13,8 @@ CHECK_RULES = {"no_video_stream", "file_truncated", "decode_errors", "content_mi
 
 
 def with_sidecar(facts: dict, findings: list[dict], embedded_cues, sidecar_cues, policy, judge):
-    from services.media import subtitles
-
     facts = dict(facts)
     facts.update(subtitle_facts([tuple(c) for c in embedded_cues or []], [tuple(c) for c in sidecar_cues or []],
                                 facts.get("duration_s")))
     kept = [f for f in findings if f["rule"] in CHECK_RULES]
-    if facts["has_subtitles"]:
-        kept += subtitles.subtitle_findings(facts["subtitle_coverage"], has_track=True)
-    return facts, kept + judge(facts, policy)
+    return facts, kept + judge(facts, policy)  # the subtitle rules (has_subtitles, subtitle_coverage) among them

@@ -1,4 +1,4 @@
-"""Sidecar subtitles (SRT, WebVTT, ASS/SSA): parsing, coverage and findings. Pure, no I/O.
+"""Sidecar subtitles (SRT, WebVTT, ASS/SSA): parsing and coverage. Pure, no I/O.
 
 Files come from many editors (剪映, Aegisub, Arctime, Premiere, web converters)
 and are rarely clean: GB18030 instead of UTF-8, comma or dot before the
@@ -10,12 +10,9 @@ content; the file name is never consulted.
 from __future__ import annotations
 
 import html
-import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
-
-from common.campaign.media_rules import finding
 
 FORMATS = ("srt", "vtt", "ass")
 
@@ -360,21 +357,3 @@ def to_webvtt(cues) -> str:
         if text and end > start:
             blocks.append(f"{_vtt_time(start)} --> {_vtt_time(end)}\n{text}")
     return "\n\n".join(blocks) + "\n"
-
-
-def _pct(value: float) -> str:
-    # Rounded down, so a coverage just under the minimum never reads as equal to it.
-    tenths = math.floor(value * 1000 + 1e-9) / 10
-    return f"{tenths:.1f}".rstrip("0").rstrip(".") + "%"
-
-
-def subtitle_findings(coverage: float, has_track: bool, min_coverage: float = 0.6) -> list[dict]:
-    if not has_track:
-        return [finding("subtitles_missing", "warning",
-                        "视频没有字幕。请在视频中嵌入字幕轨，或随视频上传 SRT/VTT/ASS 字幕文件。", True, False)]
-    if coverage < min_coverage:
-        return [finding("subtitle_coverage", "warning",
-                        f"字幕只覆盖了视频时长的{_pct(coverage)}，应不少于{_pct(min_coverage)}。"
-                        "请补全字幕后重新上传字幕文件，或重新导出带完整字幕的视频。",
-                        f"≥{_pct(min_coverage)}", _pct(coverage))]
-    return []

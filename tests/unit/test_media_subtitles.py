@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.media.subtitles import Cue, SubtitleTrack, coverage, parse_sidecar, subtitle_findings, subtitle_text
+from services.media.subtitles import Cue, SubtitleTrack, coverage, parse_sidecar, subtitle_text
 
 SRT = """1
 00:00:01,000 --> 00:00:03,500
@@ -271,31 +271,3 @@ def test_subtitle_text_joins_non_empty_cues():
     assert subtitle_text([Cue(0, 1, "第一句"), Cue(1, 2, ""), Cue(2, 3, "第二句\n续")]) == "第一句\n第二句\n续"
     assert subtitle_text([]) == ""
     assert subtitle_text([(0, 1, "元组")]) == "元组"
-
-
-# ---------------------------------------------------------------- findings
-
-
-def test_findings_missing_track():
-    [f] = subtitle_findings(0.0, has_track=False)
-    assert f["rule"] == "subtitles_missing" and f["severity"] == "warning"
-    assert "请在视频中嵌入字幕轨，或随视频上传 SRT/VTT/ASS 字幕文件" in f["message"]
-
-
-def test_findings_low_coverage_in_percent():
-    [f] = subtitle_findings(0.456, has_track=True)
-    assert f["rule"] == "subtitle_coverage" and f["severity"] == "warning"
-    assert f["expected"] == "≥60%" and f["actual"] == "45.6%"
-    assert "45.6%" in f["message"] and "60%" in f["message"]
-
-
-def test_findings_just_below_the_minimum_never_reads_as_equal():
-    [f] = subtitle_findings(0.5999, has_track=True)
-    assert f["actual"] == "59.9%"
-
-
-def test_findings_enough_coverage_and_custom_minimum():
-    assert subtitle_findings(0.6, has_track=True) == []
-    assert subtitle_findings(0.95, has_track=True) == []
-    [f] = subtitle_findings(0.8, has_track=True, min_coverage=0.9)
-    assert f["expected"] == "≥90%" and f["actual"] == "80%"
