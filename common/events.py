@@ -24,6 +24,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from common.campaign.events import TRACKS_SCHEMA as CAMPAIGN_TRACKS  # the format's own words for a published track
 from common.errors import InvalidInput
 
 ID = {"type": "string", "minLength": 1, "maxLength": 64}
@@ -88,7 +89,6 @@ ENVELOPE_SCHEMA = _object(
 )
 _envelope_validator = Draft202012Validator(ENVELOPE_SCHEMA, format_checker=_FORMATS)
 
-_MEDIA_POLICY = {"type": "object"}  # structure owned by the campaign definition format
 # What review_audited may record: every change review's pages make, as intake's audit log names them
 # (its ACTIONS carries a Chinese label for each; review's domain/audit.py says who does which).
 REVIEW_AUDIT_ACTIONS = (
@@ -111,28 +111,10 @@ CATALOGUE: dict[str, EventType] = {
                     "campaign_id": ID,
                     "derives_from": {"type": ["string", "null"]},
                     "title": {"type": "string"},
-                    "tracks": {
-                        "type": "object",
-                        "additionalProperties": _object(
-                            {
-                                "label": {"type": "string"},
-                                "department": {"enum": ["organisation", "propaganda"]},
-                                "media": {"type": "object", "additionalProperties": _MEDIA_POLICY},
-                                "rubric": {"type": "array"},
-                                "deadlines": {"type": "object"},
-                                "submit_levels": {"type": "array", "items": LEVEL},
-                                "stage_labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                            },
-                            {
-                                # identifying fields (lecturers, branch) are hidden from reviewers
-                                "fields": {"type": "array", "items": _object(
-                                    {"key": {"type": "string"}, "label": {"type": "string"}, "type": {"type": "string"}},
-                                    {"identifying": {"type": "boolean"}})},
-                                "quota": {"type": "object"},
-                                "forward": {"type": "object", "additionalProperties": {"type": "integer"}},
-                            },
-                        ),
-                    },
+                    # per track: label, department, media policy per file kind (rules on the facts media
+                    # measures), rubric, deadlines per stage and level, submit levels, stage labels, fields
+                    # (which are hidden from reviewers), quota and forward counts: common/campaign/events.py
+                    "tracks": CAMPAIGN_TRACKS,
                 }
             ),
             subscribers=("media.on_campaign_published", "review.on_campaign_published",

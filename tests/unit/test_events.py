@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from jsonschema import Draft202012Validator
 
+from common.campaign import MEDIA_FACTS, PublishedCampaign, campaign_event_data, load_builtin_definitions
 from common.errors import InvalidInput
 from common.events import (
     CATALOGUE,
@@ -358,6 +359,83 @@ def test_timestamps_must_be_rfc3339_date_times(where, value):
         doc["data"]["withdrawn_at"] = value
     with pytest.raises(InvalidEvent):
         validate_envelope(doc)
+
+
+# =========================================================================== campaign_published: the format's schema
+
+
+@pytest.mark.parametrize("campaign_id", ["siyige-2020", "siyige-2020-seu", "siyige-2020-wust"])
+def test_every_shipped_campaign_is_published_as_valid_data_that_reads_back(campaign_id):
+    definition = load_builtin_definitions()[campaign_id]
+    data = campaign_event_data(definition, f"seu.{campaign_id}", "siyige-2020")
+    event = validate_envelope(make_event("campaign_published", "seu", data).to_dict())
+    published = PublishedCampaign.from_event(event.data)
+    assert published.to_event() == data
+    assert (published.campaign_id, published.derives_from) == (f"seu.{campaign_id}", "siyige-2020")
+    for key, track in definition.tracks.items():
+        mine = published.tracks[key]
+        assert mine.media == track.media and mine.rubric == track.rubric
+        assert mine.deadlines == {stage.key: stage.deadlines for stage in track.stages}
+        assert [f.identifying for f in mine.fields] == [f.identifying for f in track.fields]
+        for kind in track.media:
+            assert mine.policy(kind) == definition.media_policies()[key][kind]  # what media judges with
+
+
+def test_a_version_1_event_from_before_fields_quota_and_forward_is_still_read():
+    data = copy.deepcopy(SAMPLE_DATA["campaign_published"])
+    assert not {"fields", "quota", "forward"} & set(data["tracks"]["lecture"])
+    validate_envelope(envelope("campaign_published"))
+    lecture = PublishedCampaign.from_event(data).tracks["lecture"]
+    assert (lecture.fields, lecture.quota, lecture.forward) == ([], {}, {})
+    assert lecture.deadlines["registration"]["level2"] == datetime(2020, 6, 15, 12, 0, tzinfo=PLUS8)
+    assert lecture.policy("video") == {"kind": "video", "max_bytes": 2147483648, "rules": []}
+    assert lecture.policy("image") is None
+
+
+def _rule(**over) -> dict:
+    return {"fact": "duration_s", "op": "le", "value": 1800, "severity": "error", **over}
+
+
+@pytest.mark.parametrize("mutate", [
+    pytest.param(lambda t: t["media"]["video"]["rules"].append(_rule(fact="bitrate")), id="rule-unknown-fact"),
+    pytest.param(lambda t: t["media"]["video"]["rules"].append(_rule(fact="has_gps")), id="rule-image-fact-on-video"),
+    pytest.param(lambda t: t["media"]["video"]["rules"].append(_rule(op="gte")), id="rule-unknown-operator"),
+    pytest.param(lambda t: t["media"]["video"]["rules"].append(_rule(severity="fatal")), id="rule-unknown-severity"),
+    pytest.param(lambda t: t["media"]["video"]["rules"].append(_rule(note="x")), id="rule-extra-key"),
+    pytest.param(lambda t: t["media"]["video"]["rules"].append({"fact": "duration_s"}), id="rule-incomplete"),
+    pytest.param(lambda t: t["media"].update(pdf={"kind": "pdf", "max_bytes": None, "rules": []}), id="media-unknown-kind"),
+    pytest.param(lambda t: t["media"]["video"].update(kind="image"), id="media-kind-not-its-key"),
+    pytest.param(lambda t: t["media"]["video"].update(max_bytes=0), id="media-max-bytes-zero"),
+    pytest.param(lambda t: t["media"]["video"].pop("rules"), id="media-without-rules"),
+    pytest.param(lambda t: t["rubric"][0].pop("weight"), id="criterion-without-weight"),
+    pytest.param(lambda t: t["rubric"][0].update(max=0), id="criterion-max-zero"),
+    pytest.param(lambda t: t["rubric"].append("思想性"), id="criterion-as-text"),
+    pytest.param(lambda t: t["deadlines"]["registration"].update(level2="2020-06-15"), id="deadline-a-date"),
+    pytest.param(lambda t: t["deadlines"]["registration"].update(ministry="2020-07-31T23:59:59+08:00"),
+                 id="deadline-of-the-ministry"),
+    pytest.param(lambda t: t.update(submit_levels=["department"]), id="submit-level-unknown"),
+    pytest.param(lambda t: t.update(department="宣传部"), id="department-in-chinese"),
+    pytest.param(lambda t: t.update(label=""), id="label-empty"),
+    pytest.param(lambda t: t.update(fields=[{"key": "title", "label": "标题", "type": "essay"}]), id="field-type-unknown"),
+    pytest.param(lambda t: t.update(fields=[{"key": "title", "label": "标题"}]), id="field-without-type"),
+    pytest.param(lambda t: t.update(quota={"department": 1}), id="quota-level-unknown"),
+    pytest.param(lambda t: t.update(quota={"level2": {"work_case": -1}}), id="quota-per-value-negative"),
+    pytest.param(lambda t: t.update(forward={"university": -1}), id="forward-negative"),
+    pytest.param(lambda t: t.update(forward={"ministry": 1}), id="forward-from-the-ministry"),
+])
+def test_campaign_published_tracks_are_checked_with_the_formats_schema(mutate):
+    doc = envelope("campaign_published")
+    validate_envelope(doc)
+    mutate(doc["data"]["tracks"]["lecture"])
+    with pytest.raises(InvalidEvent):
+        validate_envelope(doc)
+
+
+def test_campaign_published_media_rules_may_name_every_fact_media_measures():
+    doc = envelope("campaign_published")
+    video = doc["data"]["tracks"]["lecture"]["media"]["video"]
+    video["rules"] = [_rule(fact=fact, op="eq", value=1) for fact in MEDIA_FACTS["video"]]
+    validate_envelope(doc)
 
 
 def test_event_type_lookup():
