@@ -68,7 +68,7 @@ class PublishedTrack:
         return {
             "label": self.label,
             "department": self.department,
-            "media": {kind: {"kind": kind, **policy.to_dict()} for kind, policy in self.media.items()},
+            "media": {kind: policy.to_event() for kind, policy in self.media.items()},
             "rubric": [c.to_dict() for c in self.rubric],
             "deadlines": {stage: {level: iso(at) for level, at in by_level.items()}
                           for stage, by_level in self.deadlines.items()},
@@ -97,7 +97,7 @@ class PublishedTrack:
     def policy(self, kind: str) -> dict | None:
         """The media policy of a kind as media judges it (`media_rules.judge`), or None."""
         policy = self.media.get(kind)
-        return {"kind": kind, **policy.to_dict()} if policy is not None else None
+        return policy.to_event() if policy is not None else None
 
 
 def _policy(kind: str, data: dict) -> MediaPolicy:

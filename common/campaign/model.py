@@ -123,6 +123,10 @@ class MediaPolicy:
     def to_dict(self) -> dict:
         return {"max_bytes": self.max_bytes, "rules": [r.to_dict() for r in self.rules]}
 
+    def to_event(self) -> dict:
+        """The policy as events carry it and media judges with it (`media_rules.judge`): with its kind."""
+        return {"kind": self.kind, **self.to_dict()}
+
 
 @dataclass(frozen=True)
 class Criterion:
@@ -200,7 +204,7 @@ class CampaignDefinition:
     def media_policies(self) -> dict[str, dict[str, dict]]:
         """{track: {kind: policy}}, as carried by the campaign_published event."""
         return {
-            key: {kind: {"kind": kind, **policy.to_dict()} for kind, policy in track.media.items()}
+            key: {kind: policy.to_event() for kind, policy in track.media.items()}
             for key, track in self.tracks.items()
         }
 
