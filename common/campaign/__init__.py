@@ -3,9 +3,11 @@
 A campaign is data, not code (docs/DOMAIN.md): one YAML document (the shipped ones are in
 ``definitions/``) with tracks, each with the fields a submitter fills in, stages with a deadline per
 org level, a media policy per file kind, quotas, forward counts and a rubric. Intake parses and
-publishes definitions, media judges files against their media rules, review scores with their
-rubrics, notify counts and reminds by their stages; all of them read it from here. No database, no
-messaging, no clock, no framework (tests/unit/test_code_habits.py walks the imports).
+publishes definitions and checks their submissions; media judges files against their media rules
+(media-check too, with no service behind it); review scores with their rubrics and notify counts and
+reminds by their stages, from what `campaign_published` carries (`events`: its schema, `to_event`,
+`from_event`). No database, no messaging, no clock, no framework (tests/unit/test_code_habits.py walks
+the imports).
 
     model        the parsed definition (FieldSpec, Stage, MediaRule, MediaPolicy, Criterion, Track,
                  CampaignDefinition) and effective deadlines

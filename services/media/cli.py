@@ -49,7 +49,11 @@ def definition_policy(path: str, track: str, kind: str) -> dict | None:
     except Unprocessable as exc:
         lines = [exc.message] + [f"  {d['field']}：{d['message']}" for d in exc.details or []]
         raise UnusableDefinition("\n".join(lines)) from None
-    return _track_policy(definition, track, kind, UnusableDefinition)
+    policy = _track_policy(definition, track, kind, UnusableDefinition)
+    if policy is None:
+        print(f"提示：活动 {definition.id} 的赛道 {track} 没有 {kind} 文件的规则（media.{kind}），"
+              "只做了通用检查（能否读取、是否完整等）。", file=sys.stderr)
+    return policy
 
 
 def _track_policy(definition: CampaignDefinition, track: str, kind: str, error: type[Exception]) -> dict | None:
@@ -65,8 +69,8 @@ def human(report: dict, path: str) -> str:
         mark = "✗ 错误" if f["severity"] == "error" else "! 提示"
         lines.append(f"  {mark}：{f['message']}")
     facts = report["facts"]
-    shown = ["container", "video_codec", "width", "height", "duration_s", "audio_codec", "subtitle_tracks",
-             "subtitle_coverage", "format", "pages", "size_bytes"]
+    shown = ["container", "video_codec", "width", "height", "duration_s", "bit_rate", "audio_codec", "audio_channels",
+             "subtitle_tracks", "subtitle_coverage", "format", "pages", "text_chars", "size_bytes"]
     lines.append("  " + "  ".join(f"{k}={facts[k]}" for k in shown if facts.get(k) is not None))
     return "\n".join(lines)
 

@@ -303,6 +303,8 @@ def test_media_check_refuses_a_definition_it_cannot_use(media, definition_file, 
     assert "是否应为「bit_rate」" in run.stderr
     run = media_check(media["lecture_ok"], "--definition", definition_file)  # track lecture by default
     assert run.returncode == 2 and "没有赛道 lecture" in run.stderr and "clip" in run.stderr
+    run = media_check(media["audio_ok"], "--definition", definition_file, "--track", "clip")  # no audio rules
+    assert run.returncode == 0 and "没有 audio 文件的规则" in run.stderr
     run = media_check(media["lecture_ok"], "--definition", tmp_path / "missing.yaml", "--track", "clip")
     assert run.returncode == 2 and "找不到活动定义文件" in run.stderr
     run = media_check(media["lecture_ok"], "--definition", definition_file, "--campaign", "siyige-2020")
