@@ -6,8 +6,10 @@ calls and every event waited for them. Now bodies are read before a worker is ta
 workers of its own, and a request's head and body have deadlines (common/server.py).
 
 The item is a timing property, so these tests time it: with the fifty connections open,
-/health and another university's real request answer within a second and an event is
-handled within two.
+/health and another university's real request answer within STALLED_S and an event is
+handled within twice that. A stalled service answers only when a slow body ends (2,000 s
+at one byte every 2 s) or its deadline cuts it, so the bound sits far from a stall while
+leaving room for a busy CI machine (an answer in 1.01 s there was once taken for one).
 """
 import hashlib
 import socket
@@ -24,6 +26,7 @@ from tests.integration.test_intake_api import announce_check, start_intake
 from tests.integration.test_notify_service import key_events, publish, smtp  # noqa: F401  (fixture)
 
 SLOW = 50
+STALLED_S = 3.0  # an answer slower than this means the slow bodies hold the service
 
 
 class SlowClient:
@@ -104,18 +107,18 @@ def test_fifty_slow_bodies_do_not_stall_intakes_health_other_universities_or_eve
     clients = slow_clients(base, "/api/v1/submissions")  # unauthenticated: the body never completes
 
     r, took = timed(lambda: requests.get(f"{base}/health", timeout=10))
-    assert r.status_code == 200 and took < 1.0, took
+    assert r.status_code == 200 and took < STALLED_S, took
     figure(SLOW, "intake /health", took)
     r, took = timed(lambda: wust("GET", "/api/v1/submissions"))
-    assert r.status_code == 200 and took < 1.0, took
+    assert r.status_code == 200 and took < STALLED_S, took
     figure(SLOW, "another university's GET /api/v1/submissions", took)
     org = wust.org_id("资源与环境工程学院党委")
     r, took = timed(lambda: wust("POST", "/api/v1/submissions", json={
         "campaign_id": "siyige-2020-wust", "track": "story", "org_id": org, "fields": {"title": "资源学院党委战疫故事"}}))
-    assert r.status_code == 201 and took < 1.0, (took, r.text)
+    assert r.status_code == 201 and took < STALLED_S, (took, r.text)
     figure(SLOW, "another university's POST /api/v1/submissions", took)
     _, took = timed(lambda: announce_check(intake, f["id"], work["id"], "passed"))
-    assert took < 2.0, took
+    assert took < 2 * STALLED_S, took
     figure(SLOW, "file_checked handled (published → visible in the API)", took)
     assert all(c.sent >= 1 and not c.answer for c in clients)  # still open, still trickling
 
@@ -139,16 +142,16 @@ def test_fifty_slow_sign_ins_do_not_stall_notifys_health_api_or_events(make_conf
     slow_clients(base, "/api/v1/webhooks", n=10)
 
     r, took = timed(lambda: requests.get(f"{base}/health", timeout=10))
-    assert r.status_code == 200 and took < 1.0, took
+    assert r.status_code == 200 and took < STALLED_S, took
     figure(SLOW + 10, "notify /health", took)
     r, took = timed(lambda: feed_with("sk_wust"))
-    assert r.status_code == 200 and took < 1.0, took
+    assert r.status_code == 200 and took < STALLED_S, took
     figure(SLOW + 10, "another university's GET /api/v1/feed/progress", took)
     # An event: a key issued now works as soon as notify has handled its `api_key_issued`.
     publish(config["AMQP_URI"], key_events("seu", "university", "东南大学", "sk_seu_new"))
     _, took = timed(lambda: wait_until(lambda: feed_with("sk_seu_new").status_code == 200, timeout=10,
                                        what="the new key's copy"))
-    assert took < 2.0, took
+    assert took < 2 * STALLED_S, took
     figure(SLOW + 10, "api_key_issued handled (published → the key works)", took)
 
 
