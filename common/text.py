@@ -449,11 +449,20 @@ def starts_with_org_name(title: str, org_names: Iterable[str]) -> bool:
 # A work's prose
 # ---------------------------------------------------------------------------
 
-# The free-text fields of the campaign definitions: 故事正文, 情况简述 / 内容简介, 内容提要.
+# The free-text fields of the shipped 2020 definitions (故事正文, 情况简述 / 内容简介, 内容提要): what a work's prose
+# is when its track is not known to the reader.
 PROSE_FIELDS = ("text", "summary", "outline")
 
 
-def work_prose(fields: dict) -> str:
-    """The prose of a work as the submitter wrote it: its title and its free-text fields, one per line."""
-    parts = [str(fields.get(k) or "") for k in ("title", *PROSE_FIELDS)]
+def prose_keys(specs: Iterable[dict] | None) -> tuple[str, ...]:
+    """Every `text` field of a track (its fields as campaign_published carries them: key and type), in its order;
+    PROSE_FIELDS when the track is unknown. A campaign's own 先进事迹 or 工作总结 is prose like a 故事正文."""
+    if specs is None:
+        return PROSE_FIELDS
+    return tuple(s["key"] for s in specs if s.get("type") == "text" and s.get("key") != "title")
+
+
+def work_prose(fields: dict, text_keys: Iterable[str] = PROSE_FIELDS) -> str:
+    """The prose of a work as the submitter wrote it: its title and its free-text fields (`text_keys`), one per line."""
+    parts = [str(fields.get(k) or "") for k in ("title", *text_keys)]
     return "\n".join(p for p in parts if p.strip())

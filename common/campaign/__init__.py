@@ -2,7 +2,8 @@
 
 A campaign is data, not code (docs/DOMAIN.md): one YAML document (the shipped ones are in
 ``definitions/``) with tracks, each with the fields a submitter fills in, stages with a deadline per
-org level, a media policy per file kind, quotas, forward counts and a rubric. Intake parses and
+org level, a media policy per file kind, quotas, forward counts, a rubric and where its selection ends
+(`decision`: forwarded up to the ministry, or final at a level as an award, a 公示, a library or a vetting). Intake parses and
 publishes definitions and checks their submissions; media judges files against their media rules
 (media-check too, with no service behind it); review scores with their rubrics and notify counts and
 reminds by their stages, from what `campaign_published` carries (`events`: its schema, `to_event`,
@@ -25,12 +26,17 @@ from common.campaign.builtin import DEFINITIONS_DIR, load_builtin_definitions, r
 from common.campaign.events import PublishedCampaign, PublishedField, PublishedTrack, campaign_event_data
 from common.campaign.media_rules import MEDIA_FACTS, MEDIA_KINDS, OPERATORS, SEVERITIES, Fact, judge, verdict_of
 from common.campaign.model import (
+    COLLECTED,
     DEADLINE_LEVELS,
+    DECISION_KINDS,
     DEPARTMENTS,
     FIELD_TYPES,
+    SCORED,
     SUBMIT_LEVELS,
+    VETTED,
     CampaignDefinition,
     Criterion,
+    Decision,
     FieldSpec,
     FileRequirement,
     MediaPolicy,
@@ -46,7 +52,8 @@ from common.campaign.wording import CAMPAIGN_INVALID, CAMPAIGN_LOOSENS_PARENT
 from common.levels import LEVELS, parent_level
 
 __all__ = [
-    "CAMPAIGN_INVALID", "CAMPAIGN_LOOSENS_PARENT", "CampaignDefinition", "campaign_event_data", "check_tightens",
+    "CAMPAIGN_INVALID", "CAMPAIGN_LOOSENS_PARENT", "COLLECTED", "DECISION_KINDS", "Decision", "SCORED", "VETTED",
+    "CampaignDefinition", "campaign_event_data", "check_tightens",
     "Criterion", "DEADLINE_LEVELS", "DEFINITION_SCHEMA", "DEFINITIONS_DIR", "DEPARTMENTS", "effective_deadline",
     "Fact", "FIELD_TYPES", "FieldSpec", "FileRequirement", "judge", "LEVELS", "load_builtin_definitions",
     "MEDIA_FACTS", "MEDIA_KINDS", "MediaPolicy", "MediaRule", "OPERATORS", "parent_level", "parse_definition",

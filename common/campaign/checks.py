@@ -12,12 +12,23 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from common.campaign.media_rules import MEDIA_FACTS, OPERATORS, OPS_FOR_TYPE, TYPE_NAMES, value_fits, value_shape
-from common.campaign.model import DEADLINE_LEVELS, FIELD_TYPES, effective_at, parse_deadline, zone
+from common.campaign.model import (
+    DEADLINE_LEVELS,
+    DECISION_KINDS,
+    DEFAULT_DECISION_LEVEL,
+    FIELD_TYPES,
+    SCORED,
+    TITLE_FIELD,
+    effective_at,
+    judged,
+    parse_deadline,
+    zone,
+)
 from common.campaign.schema import DEADLINE_PATTERN
 from common.campaign.wording import iso, join, local_time, problem, show
 from common.levels import LEVELS
@@ -111,7 +122,7 @@ def _check_unique_keys(ctx: _TrackCtx) -> list[dict]:
 
 
 def _check_fields(ctx: _TrackCtx) -> list[dict]:
-    problems = []
+    problems = _check_title_field(ctx)
     for spec in ctx.raw.get("fields", []):
         path = f"{ctx.path}.fields.{spec['key']}"
         problems += _check_field_rules(ctx, path, spec)
@@ -119,10 +130,24 @@ def _check_fields(ctx: _TrackCtx) -> list[dict]:
     return problems
 
 
+def _check_title_field(ctx: _TrackCtx) -> list[dict]:
+    """Every service names a work by its title: each track has a required one-line `title` field."""
+    spec = ctx.fields().get(TITLE_FIELD)
+    if spec is not None and spec.get("type") == "string" and spec.get("required"):
+        return []
+    found = None if spec is None else {k: spec.get(k) for k in ("type", "required")}
+    return [problem(f"{ctx.path}.fields.{TITLE_FIELD}", {"type": "string", "required": True}, found,
+                    f"{ctx.name}需要一个必填的单行文本字段 title（作品名称、推荐对象等），各处列表、评审和邮件都用它称呼作品；"
+                    "请加上 {key: title, label: 作品名称, type: string, required: true}"
+                    + ("。" if spec is None else "，或把现有的 title 改为 type: string、required: true。"))]
+
+
 # Which field rules make sense for which field types.
 _RULES_FOR_TYPES = {"min_chars": ("string", "text"), "max_chars": ("string", "text"),
-                    "min_items": ("list",), "max_items": ("list",),
-                    "choices": ("choice",), "choices_from": ("choice",), "choice_labels": ("choice",)}
+                    "min_items": ("list", "choices", "people"), "max_items": ("list", "choices", "people"),
+                    "min_date": ("date",), "max_date": ("date",), "min_value": ("number",), "max_value": ("number",),
+                    "choices": ("choice", "choices"), "choices_from": ("choice", "choices"),
+                    "choice_labels": ("choice", "choices")}
 
 
 def _check_field_rules(ctx: _TrackCtx, path: str, spec: dict) -> list[dict]:
@@ -134,7 +159,12 @@ def _check_field_rules(ctx: _TrackCtx, path: str, spec: dict) -> list[dict]:
             problems.append(problem(f"{path}.{rule}", f"type 为 {'/'.join(types)}", spec["type"],
                                     f"{ctx.name}字段「{spec['label']}」的类型是 {spec['type']}，"
                                     f"不能用 {rule}（只适用于 {'/'.join(types)}）；请删除该规则或改类型。"))
-    for low, high in (("min_chars", "max_chars"), ("min_items", "max_items")):
+    for name in ("min_date", "max_date"):
+        if isinstance(spec.get(name), str) and not _is_day(spec[name]):
+            problems.append(problem(f"{path}.{name}", "存在的日期", spec[name],
+                                    f"{ctx.name}字段「{spec['label']}」的 {name}「{spec[name]}」不是存在的日期；请改正。"))
+    for low, high in (("min_chars", "max_chars"), ("min_items", "max_items"), ("min_date", "max_date"),
+                      ("min_value", "max_value")):
         if low in spec and high in spec and spec[low] > spec[high]:
             problems.append(problem(f"{path}.{low}", f"不大于 {high}={spec[high]}", spec[low],
                                     f"{ctx.name}字段「{spec['label']}」的 {low}（{spec[low]}）"
@@ -142,8 +172,16 @@ def _check_field_rules(ctx: _TrackCtx, path: str, spec: dict) -> list[dict]:
     return problems
 
 
+def _is_day(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _check_field_choices(ctx: _TrackCtx, path: str, spec: dict) -> list[dict]:
-    if spec["type"] != "choice":
+    if spec["type"] not in ("choice", "choices"):
         return []
     has_list, has_ref = "choices" in spec, "choices_from" in spec
     if has_list == has_ref:
@@ -235,21 +273,30 @@ def _check_deadline_order(ctx: _TrackCtx) -> list[dict]:
 
 
 def _check_stage_sequence(ctx: _TrackCtx) -> list[dict]:
-    """A later stage cannot close before an earlier one for the same level."""
+    """A stage closes, at every level, no later than the stages after it: a registration for a video cannot
+    stay open once the video is due. Compared where each level's work is really due (its own deadline or the
+    nearest above), so a registration with only the university's date is caught against a college's video date."""
     problems = []
     stages = ctx.raw.get("stages", [])
     parsed = [_stage_deadlines(stage, ctx.tz) for stage in stages]
     for index, stage in enumerate(stages):
-        for level, moment in parsed[index].items():
-            later = [(stages[j], effective_at(parsed[j], level)) for j in range(index + 1, len(stages))]
-            broken = [(s, at) for s, at in later if at is not None and at < moment]
-            if broken:
-                other, at = broken[0]
-                problems.append(problem(
-                    f"{ctx.path}.stages.{stage['key']}.deadlines.{level}", f"不晚于 {iso(at)}", iso(moment),
-                    f"{ctx.name}：阶段「{stage['label']}」{LEVEL_LABELS[level]}的截止时间（{local_time(moment)}）"
-                    f"晚于后面阶段「{other['label']}」的（{local_time(at)}），阶段要按顺序完成；"
-                    "请提前前一阶段或推后后一阶段的截止时间。"))
+        for level in DEADLINE_LEVELS:
+            moment = effective_at(parsed[index], level)
+            # judged where either stage names the level: below it the same two dates meet again
+            later = [(stages[j], effective_at(parsed[j], level)) for j in range(index + 1, len(stages))
+                     if level in parsed[index] or level in parsed[j]]
+            broken = [(s, at) for s, at in later if moment is not None and at is not None and at < moment]
+            if not broken:
+                continue
+            other, at = broken[0]
+            own = level in parsed[index]
+            where = (f"阶段「{stage['label']}」{LEVEL_LABELS[level]}的截止时间（{local_time(moment)}）" if own else
+                     f"阶段「{stage['label']}」对{LEVEL_LABELS[level]}没有自己的截止时间，沿用上级的（{local_time(moment)}），")
+            problems.append(problem(
+                f"{ctx.path}.stages.{stage['key']}.deadlines.{level}", f"不晚于 {iso(at)}", iso(moment),
+                f"{ctx.name}：{where}晚于后面阶段「{other['label']}」{LEVEL_LABELS[level]}的截止时间（{local_time(at)}），"
+                f"阶段要按顺序完成；请给阶段「{stage['label']}」设{LEVEL_LABELS[level]}截止时间，不晚于 {local_time(at)}"
+                "，或推后后一阶段的截止时间。"))
     return problems
 
 
@@ -310,6 +357,86 @@ def _check_forward(ctx: _TrackCtx) -> list[dict]:
     ]
 
 
+def _check_decision(ctx: _TrackCtx) -> list[dict]:
+    """Where the selection ends: above every submitting level, with nothing forwarded or due from there up,
+    and the settings its kind needs (and no other kind's)."""
+    raw = ctx.raw.get("decision") or {}
+    level, kind = raw.get("level", DEFAULT_DECISION_LEVEL), raw.get("kind", "select")
+    if level not in LEVELS or kind not in DECISION_KINDS:
+        return []  # the schema reported it
+    path, top = f"{ctx.path}.decision", LEVELS.index(level)
+    problems = []
+    submit = [lvl for lvl in ctx.raw.get("submit_levels", []) if lvl in LEVELS]
+    if submit and top <= max(LEVELS.index(lvl) for lvl in submit):
+        problems.append(problem(f"{path}.level", "高于所有提交层级的层级", level,
+                                f"{ctx.name}由{LEVEL_LABELS[level]}最终评定，但{LEVEL_LABELS[level]}自己也提交作品，"
+                                "没有人评它的作品；请把 decision.level 设为更高的层级，或改 submit_levels。"))
+    for above in (lvl for lvl in ctx.raw.get("forward", {}) if lvl in LEVELS and LEVELS.index(lvl) >= top):
+        problems.append(problem(f"{ctx.path}.forward.{above}", f"低于{LEVEL_LABELS[level]}的层级", above,
+                                f"{ctx.name}在{LEVEL_LABELS[level]}最终评定，{LEVEL_LABELS[above]}不再向上报送；"
+                                f"请删除 forward.{above}。"))
+    for stage in ctx.raw.get("stages", []):
+        for above in (lvl for lvl in stage.get("deadlines", {}) if lvl in LEVELS and LEVELS.index(lvl) >= top):
+            problems.append(problem(
+                f"{ctx.path}.stages.{stage.get('key')}.deadlines.{above}", f"低于{LEVEL_LABELS[level]}的层级", above,
+                f"{ctx.name}在{LEVEL_LABELS[level]}最终评定，截止时间是下级向上提交或报送的时间，"
+                f"{LEVEL_LABELS[above]}不再向上报送；请删除阶段「{stage.get('label')}」的 deadlines.{above}。"))
+    return problems + _check_decision_kind(ctx, path, raw, kind)
+
+
+def _check_decision_kind(ctx: _TrackCtx, path: str, raw: dict, kind: str) -> list[dict]:
+    problems = []
+    name = DECISION_KINDS[kind]
+    if kind == "publicity" and "publicity_days" not in raw:
+        problems.append(problem(f"{path}.publicity_days", "公示天数（1–30 的整数）", None,
+                                f"{ctx.name}以公示结束，须写公示期：请补上 decision.publicity_days。"))
+    if kind != "publicity" and "publicity_days" in raw:
+        problems.append(problem(f"{path}.publicity_days", None, raw["publicity_days"],
+                                f"{ctx.name}的结果是「{name}」，不公示；请删除 publicity_days，或把 kind 改为 publicity。"))
+    if kind != "award" and "category_field" in raw:
+        problems.append(problem(f"{path}.category_field", None, raw["category_field"],
+                                f"{ctx.name}的结果是「{name}」，不分类别表彰；请删除 category_field，或把 kind 改为 award。"))
+    rubric = ctx.raw.get("rubric", [])
+    if kind == "vetting" and rubric:
+        problems.append(problem(f"{ctx.path}.rubric", [], [c.get("key") for c in rubric],
+                                f"{ctx.name}以审核把关结束（逐件通过或不通过），不打分；请删除 rubric，"
+                                "或把 decision.kind 改为评分排序的一种（select、award、publicity、library）。"))
+    if "decision" in ctx.raw and judged(rubric, kind) != SCORED and kind != "vetting":
+        problems.append(problem(f"{ctx.path}.rubric", "至少一项评分标准", [],
+                                f"{ctx.name}没有评分细则，作品只收集、列出，不进入评审，"
+                                f"也就谈不上「{name}」；请补上 rubric，或把 decision.kind 改为 vetting（审核把关），"
+                                "或删除 decision。"))
+    return problems + _check_places(ctx, path, raw)
+
+
+def _check_places(ctx: _TrackCtx, path: str, raw: dict) -> list[dict]:
+    places, key = raw.get("places"), raw.get("category_field")
+    problems, choices = [], None
+    if key is not None:
+        spec = ctx.fields().get(key)
+        if spec is None or spec.get("type") != "choice":
+            problems.append(problem(f"{path}.category_field", "本赛道的一个选择题字段", key,
+                                    f"{ctx.name}按「{key}」分类别表彰，但它不是本赛道的选择题字段；"
+                                    "请指向一个 type: choice 的字段（如 category）。"))
+        else:
+            if not spec.get("required"):
+                problems.append(problem(f"{ctx.path}.fields.{key}.required", True, spec.get("required", False),
+                                        f"{ctx.name}按「{spec['label']}」分类别表彰，该字段必须必填，"
+                                        "否则作品没有类别；请设 required: true。"))
+            choices = ctx.themes if spec.get("choices_from") == "themes" else spec.get("choices", [])
+    if isinstance(places, dict):
+        if key is None:
+            problems.append(problem(f"{path}.places", "整数", places,
+                                    f"{ctx.name}的名额按类别分项，但没有设 category_field；"
+                                    "请设 category_field，或把名额写成一个整数。"))
+        unknown = [v for v in places if choices is not None and v not in choices]
+        if unknown:
+            problems.append(problem(f"{path}.places", choices, unknown,
+                                    f"{ctx.name}的名额含有「{key}」没有的类别{show(unknown)}"
+                                    f"（可选：{'、'.join(choices)}）；请改正。"))
+    return problems
+
+
 def _check_rubric(ctx: _TrackCtx) -> list[dict]:
     rubric = ctx.raw.get("rubric", [])
     total = sum(c["weight"] for c in rubric)
@@ -355,5 +482,5 @@ def _check_rule(ctx: _TrackCtx, path: str, kind: str, rule: dict) -> list[dict]:
 
 _TRACK_CHECKS: tuple[Callable[[_TrackCtx], list[dict]], ...] = (
     _check_unique_keys, _check_fields, _check_stages, _check_deadline_values, _check_deadline_order,
-    _check_stage_sequence, _check_quota, _check_forward, _check_rubric, _check_media,
+    _check_stage_sequence, _check_quota, _check_forward, _check_decision, _check_rubric, _check_media,
 )

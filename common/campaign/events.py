@@ -7,7 +7,7 @@ read it back with `PublishedCampaign.from_event` instead of picking at the dict.
 the event's schema for `tracks` (common/events.py), built from the same vocabulary the parser
 checks definitions with, so an event can carry nothing a definition could not say.
 
-Version 1 of the event; `fields`, `quota` and `forward` joined it later (optional in the schema,
+Version 1 of the event; `fields`, `quota`, `forward` and `decision` joined it later (optional in the schema,
 empty when absent), so `from_event` reads every version-1 event ever sent.
 """
 from __future__ import annotations
@@ -24,10 +24,13 @@ from common.campaign.model import (
     FIELD_TYPES,
     CampaignDefinition,
     Criterion,
+    Decision,
     MediaPolicy,
     MediaRule,
     Track,
+    judged,
 )
+from common.campaign.schema import DECISION_SCHEMA
 from common.campaign.wording import iso
 from common.levels import LEVELS
 
@@ -53,6 +56,12 @@ class PublishedTrack:
     fields: list[PublishedField] = field(default_factory=list)
     quota: dict[str, Any] = field(default_factory=dict)
     forward: dict[str, int] = field(default_factory=dict)
+    decision: Decision = field(default_factory=Decision)  # absent from early events: the ministry's selection
+
+    @property
+    def judged(self) -> str:
+        """SCORED, VETTED or COLLECTED (common.campaign.model): how a round treats the track's works."""
+        return judged(self.rubric, self.decision.kind)
 
     @classmethod
     def of(cls, track: Track) -> PublishedTrack:
@@ -61,7 +70,7 @@ class PublishedTrack:
             rubric=list(track.rubric), deadlines={s.key: dict(s.deadlines) for s in track.stages},
             submit_levels=list(track.submit_levels), stage_labels={s.key: s.label for s in track.stages},
             fields=[PublishedField(f.key, f.label, f.type, f.identifying) for f in track.fields],
-            quota=copy.deepcopy(track.quota), forward=dict(track.forward),
+            quota=copy.deepcopy(track.quota), forward=dict(track.forward), decision=track.decision,
         )
 
     def to_event(self) -> dict:
@@ -78,6 +87,7 @@ class PublishedTrack:
                        for f in self.fields],
             "quota": copy.deepcopy(self.quota),
             "forward": dict(self.forward),
+            "decision": self.decision.to_dict(),
         }
 
     @classmethod
@@ -92,6 +102,7 @@ class PublishedTrack:
             fields=[PublishedField(f["key"], f["label"], f["type"], f.get("identifying", False))
                     for f in data.get("fields", [])],
             quota=copy.deepcopy(data.get("quota", {})), forward=dict(data.get("forward", {})),
+            decision=Decision.from_dict(data.get("decision")),
         )
 
     def policy(self, kind: str) -> dict | None:
@@ -183,6 +194,8 @@ TRACK_SCHEMA = _object(
         "quota": {"type": "object", "propertyNames": {"enum": list(LEVELS)},
                   "additionalProperties": {"type": ["integer", "object"], "minimum": 0, "additionalProperties": _COUNT}},
         "forward": {**_BY_LEVEL, "additionalProperties": _COUNT},
+        # where the selection ends; absent (early events): the ministry's national selection
+        "decision": DECISION_SCHEMA,
     },
 )
 TRACKS_SCHEMA = {"type": "object", "minProperties": 1, "propertyNames": {"pattern": "^[a-z_]{2,40}$"},

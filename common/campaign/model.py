@@ -27,7 +27,23 @@ SUBMIT_LEVELS = ("branch", "level2")
 DEADLINE_LEVELS = ("branch", "level2", "university")
 
 DEPARTMENTS = {"organisation": "组织部", "propaganda": "宣传部"}
-FIELD_TYPES = ("string", "text", "date", "list", "choice", "url")
+# number, phone, choices (several of the options) and people (name, post, org each) came with the seeds'
+# nomination forms and contact sheets; their values are checked by common.campaign.values.
+FIELD_TYPES = ("string", "text", "date", "list", "choice", "url", "number", "phone", "choices", "people")
+# Every track has it: the name every service shows a work by (lists, rounds, mails, the library).
+TITLE_FIELD = "title"
+
+# Where a track's selection ends (DOMAIN.md: "forwarded up a level, or final at that level"). The
+# level named in `decision` chooses last; every level below it forwards up as `forward` says.
+DECISION_KINDS = {
+    "select": "择优入选",  # a ranking; the chosen are the result (the ministry's national selection)
+    "award": "评选表彰",  # a ranking; the chosen are awarded, by category when the track names one (两优一先)
+    "publicity": "公示",  # the chosen are published for a period (公示期) before the result stands
+    "library": "入库",  # the chosen enter the level's own 素材库 / 案例集
+    "vetting": "审核把关",  # each work passes or fails; nothing is scored
+}
+# The ministry's national selection: what a track without `decision` has always meant.
+DEFAULT_DECISION_LEVEL = "ministry"
 
 # "A date alone means end of that day."
 END_OF_DAY = time(23, 59, 59)
@@ -43,6 +59,11 @@ class FieldSpec:
     max_chars: int | None = None
     min_items: int | None = None  # for lists
     max_items: int | None = None
+    # for dates: the earliest and latest day a value may name (「6月30日前…讲授」), as YYYY-MM-DD
+    min_date: str | None = None
+    max_date: str | None = None
+    min_value: float | None = None  # for numbers
+    max_value: float | None = None
     choices: list[str] | None = None  # resolved: also set when choices_from is used
     choices_from: str | None = None  # "themes"
     choice_labels: dict[str, str] | None = None  # Chinese label per choice value, for the UI
@@ -52,7 +73,7 @@ class FieldSpec:
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"key": self.key, "label": self.label, "type": self.type,
                                "required": self.required}
-        for name in ("min_chars", "max_chars", "min_items", "max_items"):
+        for name in ("min_chars", "max_chars", "min_items", "max_items", "min_date", "max_date", "min_value", "max_value"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         # Keep the reference rather than a copy, so a round trip stays a reference.
@@ -140,6 +161,45 @@ class Criterion:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """Where a track's selection ends: the level that chooses last, and what its choice is."""
+
+    level: str = DEFAULT_DECISION_LEVEL  # nothing goes above it
+    kind: str = "select"  # one of DECISION_KINDS
+    label: str | None = None  # the result's own name (「校级“两优一先”表彰」), shown instead of the kind's
+    # How many the deciding level may choose: a number, or a number per value of `category_field`;
+    # None: as many as it judges worthy.
+    places: int | dict[str, int] | None = None
+    category_field: str | None = None  # award: the choice field naming each work's category
+    publicity_days: int | None = None  # publicity: the 公示期, in days
+
+    @property
+    def title(self) -> str:
+        return self.label or DECISION_KINDS[self.kind]
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"level": self.level, "kind": self.kind}
+        for name in ("label", "places", "category_field", "publicity_days"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = copy.deepcopy(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> Decision:
+        data = data or {}
+        return cls(level=data.get("level", DEFAULT_DECISION_LEVEL), kind=data.get("kind", "select"),
+                   label=data.get("label"), places=copy.deepcopy(data.get("places")),
+                   category_field=data.get("category_field"), publicity_days=data.get("publicity_days"))
+
+
+# How a track's works are judged at each round: scored by experts against the rubric, vetted (passed or
+# failed by the round's admin, nothing scored), or collected and listed (no rubric: meeting records,
+# publicity reports), never put into a round.
+SCORED, VETTED, COLLECTED = "scored", "vetted", "collected"
+
+
+@dataclass(frozen=True)
 class Track:
     key: str
     label: str
@@ -153,6 +213,14 @@ class Track:
     quota_field: str | None
     forward: dict[str, int]  # level -> works an org of that level forwards upward
     rubric: list[Criterion]
+    decision: Decision = field(default_factory=Decision)
+    # A university's copy must run a required track; it may leave out one that is not (SEU runs no 组织生活会 record).
+    required: bool = True
+
+    @property
+    def judged(self) -> str:
+        """SCORED, VETTED or COLLECTED: how a round treats the track's works."""
+        return judged(self.rubric, self.decision.kind)
 
     def field(self, key: str) -> FieldSpec:
         for spec in self.fields:
@@ -176,7 +244,17 @@ class Track:
             "quota": copy.deepcopy(self.quota), "quota_field": self.quota_field,
             "forward": dict(self.forward),
             "rubric": [c.to_dict() for c in self.rubric],
+            # written only when it says something: no decision is the ministry's national selection
+            **({"decision": self.decision.to_dict()} if self.decision != Decision() else {}),
+            **({"required": False} if not self.required else {}),
         }
+
+
+def judged(rubric: list, decision_kind: str) -> str:
+    """How a round treats works of a track with this rubric and decision kind (see SCORED)."""
+    if decision_kind == "vetting":
+        return VETTED
+    return SCORED if rubric else COLLECTED
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from common.campaign.model import (
     DEADLINE_LEVELS,
     CampaignDefinition,
     Criterion,
+    Decision,
     FieldSpec,
     FileRequirement,
     MediaPolicy,
@@ -144,6 +145,8 @@ def _build_track(key: str, raw: dict, themes: list[str], tz: ZoneInfo) -> Track:
         quota=copy.deepcopy(raw.get("quota", {})), quota_field=raw.get("quota_field"),
         forward=dict(raw.get("forward", {})),
         rubric=[Criterion(c["key"], c["label"], c["weight"], c["max"]) for c in raw.get("rubric", [])],
+        decision=Decision.from_dict(raw.get("decision")),
+        required=raw.get("required", True),
     )
 
 
@@ -153,6 +156,8 @@ def _build_field(raw: dict, themes: list[str]) -> FieldSpec:
         key=raw["key"], label=raw["label"], type=raw["type"], required=raw.get("required", False),
         min_chars=raw.get("min_chars"), max_chars=raw.get("max_chars"),
         min_items=raw.get("min_items"), max_items=raw.get("max_items"),
+        min_date=raw.get("min_date"), max_date=raw.get("max_date"),
+        min_value=raw.get("min_value"), max_value=raw.get("max_value"),
         choices=list(choices) if choices is not None else None,
         choices_from=raw.get("choices_from"), choice_labels=raw.get("choice_labels"),
         identifying=raw.get("identifying", False),

@@ -14,8 +14,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from common.campaign.media_rules import MEDIA_KINDS, OPERATORS, SEVERITIES, TYPE_NAMES
-from common.campaign.model import DEADLINE_LEVELS, DEPARTMENTS, FIELD_TYPES, SUBMIT_LEVELS
+from common.campaign.model import DEADLINE_LEVELS, DECISION_KINDS, DEPARTMENTS, FIELD_TYPES, SUBMIT_LEVELS
 from common.campaign.wording import join, problem, show
+from common.levels import LEVELS
 from common.locale import LEVEL_LABELS
 
 
@@ -43,12 +44,14 @@ _SLUG = r"^[a-z0-9][a-z0-9-]{2,63}$"
 _PARENT = r"^([a-z0-9][a-z0-9-]{1,62}\.)?[a-z0-9][a-z0-9-]{2,63}$"
 _KEY = r"^[a-z][a-z0-9_]{0,39}$"
 _TRACK_KEY = r"^[a-z_]{2,40}$"  # as TRACK in common/events.py
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
 DEADLINE_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?)?$"
 PATTERN_HINTS = {
     _SLUG: "小写字母、数字和连字符组成，3–64个字符，如 siyige-2020-seu",
     _PARENT: "上级活动的 id，如 siyige-2020（也可写明所属单位，如 ministry.siyige-2020）",
     _KEY: "以小写字母开头，由小写字母、数字和下划线组成，如 planned_date",
     _TRACK_KEY: "由小写字母和下划线组成，如 meeting_report",
+    _DAY: "日期 YYYY-MM-DD，如 2020-06-30",
     DEADLINE_PATTERN: "日期 YYYY-MM-DD（当天23:59:59截止）或日期时间 YYYY-MM-DDTHH:MM（按活动时区）",
 }
 
@@ -60,6 +63,8 @@ _FIELD = _object(
     {
         "required": {"type": "boolean"},
         "min_chars": _COUNT, "max_chars": _COUNT, "min_items": _COUNT, "max_items": _COUNT,
+        "min_date": {"type": "string", "pattern": _DAY}, "max_date": {"type": "string", "pattern": _DAY},
+        "min_value": {"type": "number"}, "max_value": {"type": "number"},
         "choices": _list(_TEXT, minItems=1, uniqueItems=True),
         "choices_from": {"enum": ["themes"]},
         "choice_labels": {"type": "object", "additionalProperties": _TEXT},
@@ -88,6 +93,17 @@ _CRITERION = _object({"key": {"type": "string", "pattern": _KEY}, "label": _TEXT
 # A quota is a count, or a count per value of quota_field; keywords of JSON
 # Schema apply only to their own type, so one schema covers both shapes.
 _QUOTA_VALUE = {"type": ["integer", "object"], "minimum": 0, "additionalProperties": _COUNT}
+PUBLICITY_DAYS_MAX = 30  # a 公示期 is days (5 or 7 working days in practice); a month is the longest we take
+DECISION_SCHEMA = _object(  # campaign_published carries it as it is written (common.campaign.events)
+    {"level": {"enum": [lv for lv in LEVELS if lv != "branch"]}, "kind": {"enum": list(DECISION_KINDS)}},
+    {
+        "label": _TEXT,
+        # places is a count, or a count per value of category_field (as quota per quota_field)
+        "places": {"type": ["integer", "object"], "minimum": 1, "additionalProperties": _COUNT},
+        "category_field": {"type": "string", "pattern": _KEY},
+        "publicity_days": {"type": "integer", "minimum": 1, "maximum": PUBLICITY_DAYS_MAX},
+    },
+)
 _TRACK = _object(
     {
         "label": _TEXT,
@@ -104,6 +120,8 @@ _TRACK = _object(
         "quota_field": {"type": ["string", "null"]},
         "forward": _by_level(DEADLINE_LEVELS, _COUNT),
         "rubric": _list(_CRITERION),
+        "decision": DECISION_SCHEMA,
+        "required": {"type": "boolean"},
     },
 )
 DEFINITION_SCHEMA = _object(
@@ -165,6 +183,8 @@ def _expectation(kind: str, value: Any) -> tuple[Any, str]:
         return value, PATTERN_HINTS.get(value, f"符合 {value} 的文本")
     if kind in ("minimum", "exclusiveMinimum"):
         return value, f"{'不小于' if kind == 'minimum' else '大于'} {value} 的数"
+    if kind == "maximum":
+        return value, f"不大于 {value} 的数"
     if kind in ("minItems", "minProperties"):
         return value, f"至少 {value} 项"
     if kind == "minLength":

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from common.campaign.media_rules import implies
 from common.campaign.model import (
+    COLLECTED,
     DEADLINE_LEVELS,
     CampaignDefinition,
     FieldSpec,
@@ -23,7 +24,7 @@ from common.campaign.model import (
     effective_at,
 )
 from common.campaign.wording import CAMPAIGN_LOOSENS_PARENT, fail, iso, levels, local_time, problem, show, size
-from common.levels import parent_level
+from common.levels import LEVELS, parent_level
 from common.locale import LEVEL_LABELS
 
 # How a derived copy may differ from its parent, for every key of the format. Paths follow
@@ -49,8 +50,9 @@ TIGHTENING: dict[str, tuple[str, str]] = {
     "timezone": (FREE, "deadlines are compared as moments, whatever zone they are written in"),
     "derives_from": (SAME, "names the parent it is checked against"),
     "themes": (SUBSET, "themes are the options of choice fields"),
-    "tracks": (KEPT, "every track of the parent stays, and none is added"),
-    "tracks.*": (KEPT, "judged key by key below"),
+    "tracks": (KEPT, "every required track of the parent stays; a copy may leave out an optional one and add its own"),
+    "tracks.*": (KEPT, "judged key by key below; a track of the copy's own ends where the parent cannot receive it"),
+    "tracks.*.required": (STAYS_TRUE, "a track the parent requires stays required"),
     "tracks.*.label": (FREE, "a label"),
     "tracks.*.department": (FREE, "which office of the university handles it (组织部/宣传部)"),
     "tracks.*.submit_levels": (SUBSET, "no level may submit that the parent does not let submit"),
@@ -64,6 +66,10 @@ TIGHTENING: dict[str, tuple[str, str]] = {
     "tracks.*.fields[].max_chars": (AT_MOST, "字数 limit"),
     "tracks.*.fields[].min_items": (AT_LEAST, "list minimum"),
     "tracks.*.fields[].max_items": (AT_MOST, "list limit"),
+    "tracks.*.fields[].min_date": (AT_LEAST, "the earliest day a date may name: not earlier than the parent's"),
+    "tracks.*.fields[].max_date": (AT_MOST, "the latest day a date may name: not later than the parent's"),
+    "tracks.*.fields[].min_value": (AT_LEAST, "the smallest number accepted"),
+    "tracks.*.fields[].max_value": (AT_MOST, "the largest number accepted"),
     "tracks.*.fields[].choices": (SUBSET, "no option the parent does not offer"),
     "tracks.*.fields[].choices_from": (SUBSET, "resolved to choices, then judged as choices"),
     "tracks.*.fields[].choice_labels": (FREE, "how options are shown"),
@@ -94,6 +100,15 @@ TIGHTENING: dict[str, tuple[str, str]] = {
     "tracks.*.quota_field": (SAME, "the quota is counted the parent's way"),
     "tracks.*.forward": (AT_MOST, "judged level by level below"),
     "tracks.*.forward.*": (AT_MOST, "works a level forwards upward"),
+    "tracks.*.decision": (KEPT, "judged key by key below"),
+    "tracks.*.decision.level": (SAME, "the level whose choice is final: a copy cannot stop short of it or go past it"),
+    "tracks.*.decision.kind": (SAME, "what the final choice is (an award, a 公示, entry into a library…)"),
+    "tracks.*.decision.label": (FREE, "the result's name"),
+    "tracks.*.decision.places": (AT_MOST, "how many the deciding level may choose"),
+    "tracks.*.decision.places.*": (AT_MOST, "places per category"),
+    "tracks.*.decision.category_field": (SAME, "the category is read from the parent's field"),
+    "tracks.*.decision.publicity_days": (AT_LEAST, "a 公示期 only gets longer: people have at least the parent's time "
+                                         "to object"),
     "tracks.*.rubric": (FREE, "the copy's own reviewers' instrument; the national round scores with the "
                         "ministry's rubric (the round's campaign)"),
     "tracks.*.rubric[].key": (FREE, "see rubric"),
@@ -113,18 +128,34 @@ def check_tightens(parent: CampaignDefinition, child: CampaignDefinition) -> Non
     for key, mine in parent.tracks.items():
         theirs = child.tracks.get(key)
         if theirs is None:
-            problems.append(problem(f"tracks.{key}", key, None,
-                                    f"上级活动有赛道「{mine.label}」，派生活动不能删掉；请补回 tracks.{key}。"))
-            continue
+            if mine.required:
+                problems.append(problem(f"tracks.{key}", key, None,
+                                        f"上级活动要求开展赛道「{mine.label}」，派生活动不能删掉；请补回 tracks.{key}。"))
+            continue  # an optional track the copy does not run
+        if mine.required and not theirs.required:
+            problems.append(problem(f"tracks.{key}.required", True, False,
+                                    f"上级活动要求开展赛道「{mine.label}」，派生活动不能改为选做；请删除 required: false。"))
         for check in _TIGHTEN_CHECKS:
             problems += check(f"tracks.{key}", mine, theirs)
     for key in sorted(child.tracks.keys() - parent.tracks.keys()):
-        problems.append(problem(f"tracks.{key}", sorted(parent.tracks), key,
-                                f"派生活动不能新增上级没有的赛道「{child.tracks[key].label}」；"
-                                "请删除，或请上级活动先加上。"))
+        problems += _own_track(parent, key, child.tracks[key])
     if problems:
         fail(CAMPAIGN_LOOSENS_PARENT,
              f"派生活动「{child.id}」有{{n}}处比上级活动「{parent.id}」宽松（派生活动只能收紧）", problems)
+
+
+def _own_track(parent: CampaignDefinition, key: str, track: Track) -> list[dict]:
+    """A track of the copy's own (WUST's 红色防火墙台账) is the copy's business, but it cannot be forwarded to where the
+    parent runs no such track: it is collected, or its selection ends below the parent's deciding levels."""
+    tops = {t.decision.level for t in parent.tracks.values()}
+    if track.judged == COLLECTED or track.decision.level not in tops:
+        return []
+    below = [lv for lv in LEVELS if LEVELS.index(lv) < LEVELS.index(track.decision.level)
+             and LEVELS.index(lv) > max(LEVELS.index(s) for s in track.submit_levels)]
+    return [problem(f"tracks.{key}.decision.level", below, track.decision.level,
+                    f"赛道「{track.label}」是派生活动自己新增的，上级活动「{parent.id}」没有这个赛道，"
+                    f"作品不能报送到{LEVEL_LABELS[track.decision.level]}；请写 decision: {{level: "
+                    f"{below[-1] if below else 'university'}, kind: …}}，在本单位最终评定。")]
 
 
 def _tighten_top(parent: CampaignDefinition, child: CampaignDefinition) -> list[dict]:
@@ -185,7 +216,8 @@ def _tighten_field(where: str, track: str, mine: FieldSpec, spec: FieldSpec) -> 
     if mine.required and not spec.required:
         problems.append(problem(f"{where}.required", True, False,
                                 f"{name}上级要求必填，派生活动不能改为选填；请设 required: true。"))
-    for rule, stricter in (("max_chars", "le"), ("max_items", "le"), ("min_chars", "ge"), ("min_items", "ge")):
+    for rule, stricter in (("max_chars", "le"), ("max_items", "le"), ("max_date", "le"), ("max_value", "le"),
+                           ("min_chars", "ge"), ("min_items", "ge"), ("min_date", "ge"), ("min_value", "ge")):
         problems += _tighten_bound(f"{where}.{rule}", name, rule, getattr(mine, rule),
                                    getattr(spec, rule), stricter)
     # Both taking their choices from themes: an added theme is reported once, at `themes`.
@@ -319,6 +351,23 @@ def _tighten_count(where: str, track: str, what: str, mine, theirs) -> list[dict
                     f"不大于它，现为{found}；请改为不大于 {mine}。")]
 
 
+def _tighten_decision(path: str, parent: Track, child: Track) -> list[dict]:
+    mine, theirs, where = parent.decision, child.decision, f"{path}.decision"
+    problems = []
+    for name, what in (("level", "最终评定的层级"), ("kind", "评定结果"), ("category_field", "表彰类别字段")):
+        if getattr(mine, name) != getattr(theirs, name):
+            problems.append(problem(f"{where}.{name}", getattr(mine, name), getattr(theirs, name),
+                                    f"赛道「{parent.label}」的{what}上级为 {show(getattr(mine, name))}，"
+                                    f"派生活动应保持一致，现为 {show(getattr(theirs, name))}；请改回。"))
+    if mine.places is not None:
+        problems += _tighten_count(f"{where}.places", parent.label, "名额", mine.places, theirs.places)
+    if mine.publicity_days is not None and (theirs.publicity_days or 0) < mine.publicity_days:
+        problems.append(problem(f"{where}.publicity_days", f"不少于 {mine.publicity_days}", theirs.publicity_days,
+                                f"赛道「{parent.label}」的公示期上级为 {mine.publicity_days} 天，派生活动只能更长，"
+                                f"现为 {theirs.publicity_days or '未设'}；请改为不少于 {mine.publicity_days} 天。"))
+    return problems
+
+
 def _tighten_media(path: str, parent: Track, child: Track) -> list[dict]:
     problems = []
     for kind, mine in parent.media.items():
@@ -347,4 +396,5 @@ def _lost_rule(where: str, track: str, kind: str, rule: MediaRule, theirs: Media
                    f"至少同样严格的规则（现有：{found}）；请保留该规则，或改得更严（级别不低、范围更窄）。")
 
 
-_TIGHTEN_CHECKS = (_tighten_track_flags, _tighten_fields, _tighten_stages, _tighten_counts, _tighten_media)
+_TIGHTEN_CHECKS = (_tighten_track_flags, _tighten_fields, _tighten_stages, _tighten_counts, _tighten_decision,
+                   _tighten_media)

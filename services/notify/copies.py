@@ -109,7 +109,7 @@ def record_submission_reopened(session, event) -> None:
 def record_submission_forwarded(session, event, store, segmenter) -> None:
     """A work forwarded upward, with the keywords of its prose and of the text media read in its files."""
     d = event.data
-    text = library.work_text(session, store, d["fields"], d["files"])
+    text = library.work_text(session, store, d["fields"], d["files"], d["campaign_id"], d["track"])
     keywords = [w for w, _ in tpool.execute(segmenter.keywords, text, 8)] if text else []
     readmodel.record_forwarded(session, event.tenant, d, keywords)
 

@@ -29,7 +29,7 @@ from sqlalchemy import func, select, text
 from common import clock, segment
 from common.errors import InvalidInput
 from common.locale import BEIJING
-from common.text import normalise, work_prose
+from common.text import normalise, prose_keys, work_prose
 from services.notify import casebook, readmodel
 from services.notify.models import CampaignCopy, FileCopy, ForwardedWork, LibraryWork
 
@@ -110,9 +110,13 @@ def add(session, work: LibraryWork, tokens: list[str]) -> None:
                   {"id": work.doc_id, "tokens": tokens})
 
 
-def work_text(session, store, fields: dict, files: list[dict]) -> str:
-    """A work's prose and the text media read in its documents and subtitles."""
-    texts = [work_prose(fields)] + [_file_text(session, store, f["file_id"]) for f in files]
+def work_text(session, store, fields: dict, files: list[dict], campaign_id: str | None = None,
+              track: str | None = None) -> str:
+    """A work's prose (every text field of its track, when its campaign is known here) and the text media read in
+    its documents and subtitles."""
+    spec = readmodel.track_spec(session, campaign_id, track) if campaign_id and track else {}
+    keys = prose_keys(spec.get("fields") if spec.get("fields") else None)
+    texts = [work_prose(fields, keys)] + [_file_text(session, store, f["file_id"]) for f in files]
     return "\n".join(t for t in texts if t)
 
 
@@ -134,7 +138,7 @@ def add_selected(session, store, d: dict) -> None:
         if work is None:
             # its `submission_forwarded` is still on its way: retry later rather than leave it out
             raise LookupError(f"forwarded work {result['submission_id']} not known yet")
-        text_ = work_text(session, store, work.fields, work.files)
+        text_ = work_text(session, store, work.fields, work.files, work.campaign_id, work.track)
         tokens, keywords = tpool.execute(analyse, text_)
         theme = work.fields.get("theme")
         if not track_label:  # the ministry's campaign unknown here: the university's own words for the track

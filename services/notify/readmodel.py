@@ -154,9 +154,11 @@ def track_spec(session, campaign_id: str, track: str) -> dict:
 
 
 def track_labels(session) -> dict[str, str]:
-    """Track key -> its Chinese label, from the ministry's campaigns."""
+    """Track key -> its Chinese label: the ministry's campaigns name theirs, and a university's copy
+    names the tracks it adds of its own (武汉科技大学's 红色防火墙台账)."""
     labels: dict[str, str] = {}
-    for c in session.scalars(select(CampaignCopy).where(CampaignCopy.derives_from.is_(None))):
+    ministry_first = CampaignCopy.derives_from.is_not(None)  # False sorts first
+    for c in session.scalars(select(CampaignCopy).order_by(ministry_first, CampaignCopy.campaign_id)):
         for key, spec in (c.tracks or {}).items():
             labels.setdefault(key, spec.get("label", key))
     return labels

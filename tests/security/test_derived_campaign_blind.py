@@ -107,6 +107,33 @@ def _drop_subtitles(p, c):
     stage(c, "lecture", "video")["files"] = [{"kind": "video", "min": 1, "max": 1}]
 
 
+def _award(p, c, **child):
+    """The parent's story ends at the university as an award of 5 places over 7 days' publicity… as a copy changes it."""
+    decision = {"level": "ministry", "kind": "award", "places": 5, "label": "全国表彰"}
+    p["tracks"]["story"]["decision"] = copy.deepcopy(decision)
+    c["tracks"]["story"]["decision"] = {**decision, **child}
+
+
+def _award_by_category(p, c, child_places):
+    for doc, places in ((p, {"teacher": 2, "student": 3}), (c, child_places)):
+        doc["tracks"]["story"]["fields"].append({"key": "category", "label": "类别", "type": "choice", "required": True,
+                                                 "choices": ["teacher", "student"]})
+        doc["tracks"]["story"]["decision"] = {"level": "ministry", "kind": "award", "category_field": "category",
+                                              "places": places}
+
+
+def _publicity(p, c, child_days):
+    p["tracks"]["story"]["decision"] = {"level": "ministry", "kind": "publicity", "publicity_days": 7}
+    c["tracks"]["story"]["decision"] = {"level": "ministry", "kind": "publicity", "publicity_days": child_days}
+
+
+def _attendance(p, c, child_min=None, child_max=None, **bounds):
+    """A 参会人数 number field with bounds in the parent, looser ones in the copy."""
+    for doc, mine in ((p, bounds), (c, {"min_value": child_min, "max_value": child_max})):
+        spec = {"key": "attendance", "label": "参会人数", "type": "number", **{k: v for k, v in mine.items() if v}}
+        doc["tracks"]["meeting_report"]["fields"].append(spec)
+
+
 def _duration(c):
     return next(r for r in c["tracks"]["lecture"]["media"]["video"]["rules"] if r["fact"] == "duration_s")
 
@@ -115,9 +142,14 @@ def _duration(c):
 LOOSENINGS = {
     "derives_from": (lambda p, c: c.update(derives_from="siyige-2019"), "derives_from"),
     "themes": (lambda p, c: c["themes"].append("自拟主题"), "themes"),
-    "tracks": (lambda p, c: c["tracks"].pop("report"), "tracks.report"),
-    "tracks.*": (lambda p, c: c["tracks"].update(poetry=copy.deepcopy(c["tracks"]["report"])), "tracks.poetry"),
-    "tracks.*.submit_levels": (lambda p, c: c["tracks"]["meeting_report"].update(submit_levels=["branch", "level2"]),
+    "tracks": (lambda p, c: c["tracks"].pop("story"), "tracks.story"),
+    # a scored track of the copy's own cannot go up to the ministry, which runs no such track
+    "tracks.*": (lambda p, c: c["tracks"].update(poetry=copy.deepcopy(c["tracks"]["story"])),
+                 "tracks.poetry.decision.level"),
+    "tracks.*.required": (lambda p, c: c["tracks"]["story"].update(required=False), "tracks.story.required"),
+    "tracks.*.submit_levels": (lambda p, c: (p["tracks"]["meeting_report"].update(submit_levels=["branch"],
+                                                                                   quota={"branch": 1}),
+                                             c["tracks"]["meeting_report"].update(submit_levels=["branch", "level2"])),
                                "tracks.meeting_report.submit_levels"),
     "tracks.*.naming_rule": (lambda p, c: (p["tracks"]["story"].update(naming_rule=True),
                                            c["tracks"]["story"].update(naming_rule=False)),
@@ -128,8 +160,8 @@ LOOSENINGS = {
                               "tracks.lecture.fields.outline"),
     "tracks.*.fields[].type": (lambda p, c: field(c, "lecture", "planned_date").update(type="string"),
                                "tracks.lecture.fields.planned_date.type"),
-    "tracks.*.fields[].required": (lambda p, c: field(c, "lecture", "title").update(required=False),
-                                   "tracks.lecture.fields.title.required"),
+    "tracks.*.fields[].required": (lambda p, c: field(c, "lecture", "lecturers").update(required=False),
+                                   "tracks.lecture.fields.lecturers.required"),
     "tracks.*.fields[].min_chars": (lambda p, c: (field(p, "story", "text").update(min_chars=50),
                                                   field(c, "story", "text").update(min_chars=10)),
                                     "tracks.story.fields.text.min_chars"),
@@ -141,6 +173,15 @@ LOOSENINGS = {
     "tracks.*.fields[].max_items": (lambda p, c: (field(p, "lecture", "lecturers").update(max_items=3),
                                                   field(c, "lecture", "lecturers").update(max_items=5)),
                                     "tracks.lecture.fields.lecturers.max_items"),
+    "tracks.*.fields[].min_date": (lambda p, c: (field(p, "lecture", "planned_date").update(min_date="2020-06-01"),
+                                                 field(c, "lecture", "planned_date").update(min_date="2020-05-01")),
+                                   "tracks.lecture.fields.planned_date.min_date"),
+    "tracks.*.fields[].max_date": (lambda p, c: field(c, "lecture", "held_on").update(max_date="2020-07-15"),
+                                   "tracks.lecture.fields.held_on.max_date"),
+    "tracks.*.fields[].min_value": (lambda p, c: _attendance(p, c, min_value=3, child_min=1),
+                                    "tracks.meeting_report.fields.attendance.min_value"),
+    "tracks.*.fields[].max_value": (lambda p, c: _attendance(p, c, max_value=200, child_max=500),
+                                    "tracks.meeting_report.fields.attendance.max_value"),
     "tracks.*.fields[].choices": (lambda p, c: field(c, "meeting_report", "mode")["choices"].append("hybrid"),
                                   "tracks.meeting_report.fields.mode.choices"),
     "tracks.*.fields[].choices_from": (lambda p, c: (field(c, "lecture", "theme").pop("choices_from"),
@@ -191,6 +232,20 @@ LOOSENINGS = {
     "tracks.*.forward": (lambda p, c: c["tracks"]["lecture"].update(forward={}), "tracks.lecture.forward.university"),
     "tracks.*.forward.*": (lambda p, c: c["tracks"]["lecture"]["forward"].update(university=2),
                            "tracks.lecture.forward.university"),
+    "tracks.*.decision": (lambda p, c: (_award(p, c), c["tracks"]["story"].pop("decision")),
+                          "tracks.story.decision.kind"),
+    "tracks.*.decision.level": (lambda p, c: (_award(p, c, level="university"),
+                                              c["tracks"]["story"]["forward"].clear(),
+                                              stage(c, "story", "submission")["deadlines"].clear()),
+                                "tracks.story.decision.level"),
+    "tracks.*.decision.kind": (lambda p, c: _award(p, c, kind="library"), "tracks.story.decision.kind"),
+    "tracks.*.decision.places": (lambda p, c: _award(p, c, places=6), "tracks.story.decision.places"),
+    "tracks.*.decision.places.*": (lambda p, c: _award_by_category(p, c, {"teacher": 3, "student": 3}),
+                                   "tracks.story.decision.places.teacher"),
+    "tracks.*.decision.category_field": (lambda p, c: _award_by_category(p, c, 5) or
+                                         c["tracks"]["story"]["decision"].pop("category_field"),
+                                         "tracks.story.decision.category_field"),
+    "tracks.*.decision.publicity_days": (lambda p, c: _publicity(p, c, 5), "tracks.story.decision.publicity_days"),
 }
 
 
@@ -227,6 +282,9 @@ def test_a_free_key_may_change(path):
         child["timezone"] = "Asia/Chongqing"  # the same moments: deadlines compare as moments
     elif path == "tracks.*.label":
         child["tracks"]["story"]["label"] = "战疫故事"
+    elif path == "tracks.*.decision.label":
+        parent["tracks"]["story"]["decision"] = {"level": "ministry", "kind": "award", "label": "全国表彰"}
+        child["tracks"]["story"]["decision"] = {"level": "ministry", "kind": "award", "label": "“战疫故事汇”优秀作品"}
     elif path == "tracks.*.department":
         child["tracks"]["story"]["department"] = "propaganda"
     else:

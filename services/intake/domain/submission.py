@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from common.campaign import Stage, Track, effective_deadline
+from common.campaign.values import value_problem
 from common.errors import Conflict, DomainError, NotFound, Unprocessable
 from common.levels import LEVELS, forward_limit, parent_level
 from common.locale import BEIJING, KIND_LABELS, LEVEL_LABELS, beijing_minute, byte_size
@@ -55,6 +56,13 @@ def _check_type(spec, value: Any, themes: list[str]) -> dict | None:  # noqa: C9
         except ValueError:
             return _field_problem(spec, "invalid_date", f"{label}应为日期，格式 YYYY-MM-DD（如 2020-06-30），实际为“{value}”。",
                                   "YYYY-MM-DD", value)
+        # ISO days compare as text; the bounds are the notice's (「6月30日之前……讲授」)
+        if spec.max_date is not None and value > spec.max_date:
+            return _field_problem(spec, "date_too_late", f"{label}应不晚于 {spec.max_date}，实际为 {value}。"
+                                  "请按通知的要求核对日期。", f"<= {spec.max_date}", value)
+        if spec.min_date is not None and value < spec.min_date:
+            return _field_problem(spec, "date_too_early", f"{label}应不早于 {spec.min_date}，实际为 {value}。"
+                                  "请按通知的要求核对日期。", f">= {spec.min_date}", value)
     elif t == "list":
         for index, item in enumerate(value if isinstance(value, list) else [], 1):
             # 主讲人 and the like are names: one line each
@@ -70,6 +78,10 @@ def _check_type(spec, value: Any, themes: list[str]) -> dict | None:  # noqa: C9
         if spec.max_items is not None and len(value) > spec.max_items:
             return _field_problem(spec, "too_many_items", f"{label}最多 {spec.max_items} 项，实际为 {len(value)} 项。",
                                   spec.max_items, len(value))
+    elif t in ("number", "phone", "choices", "people"):
+        found = value_problem(spec, value, list(spec.choices or []) or (themes if spec.choices_from == "themes" else []))
+        if found is not None:
+            return _field_problem(spec, found.code, found.message, found.expected, found.found)
     elif t == "choice":
         choices = list(spec.choices or []) or (themes if spec.choices_from == "themes" else [])
         if value not in choices:
