@@ -126,7 +126,8 @@ def seed(platform) -> dict:
                         text="疫情期间，经管学院的党员志愿者坚守校门三个月，无一人请假。")
     # the college's round with a rubric: a branch's 微党课, registered, then its video checked by media
     lecture = wust.work(orgs[CS_BRANCH], campaign, "lecture", title="让党旗在防控疫情斗争第一线高高飘扬",
-                        lecturers=["李书记"], planned_date="2020-06-25", theme="让党旗在防控疫情斗争第一线高高飘扬")
+                        lecturers=["李书记"], planned_date="2020-06-25", theme="让党旗在防控疫情斗争第一线高高飘扬",
+                        held_on="2020-06-28", mode="online")
     video = media_fixtures.make_lecture_ok(platform["logs"]).read_bytes()
     ticket = wust.ok("POST", f"/submissions/{lecture['id']}/files", json={
         "kind": "video", "filename": "李书记微党课.mp4", "size": len(video), "sha256": hashlib.sha256(video).hexdigest(),

@@ -69,7 +69,7 @@ def test_the_quota_counts_from_the_first_stage_only(wust, lecture):
         submit(lecture, wust.themes, used_quota=1)
     assert caught.value.code == "quota_exceeded"
     video = rules.FileFacts("video", "微党课.mp4", FileState.STORED, "passed")
-    fields = {**REGISTRATION, "theme": wust.themes[0]}
+    fields = {**REGISTRATION, "theme": wust.themes[0], "held_on": "2020-06-28"}
     outcome = submit(lecture, wust.themes, [video], used_quota=1, state=SubmissionState.SUBMITTED,
                      last_stage="registration", fields=fields)
     assert (outcome.stage.key, outcome.final) == ("video", True)
@@ -80,7 +80,7 @@ def test_the_files_of_the_stage_are_reported_together(wust, lecture):
              rules.FileFacts("subtitle", "字幕.srt", FileState.STORED, "failed")]
     with pytest.raises(Unprocessable) as caught:
         submit(lecture, wust.themes, files, state=SubmissionState.SUBMITTED, last_stage="registration",
-               fields={**REGISTRATION, "theme": wust.themes[0]})
+               fields={**REGISTRATION, "theme": wust.themes[0], "held_on": "2020-06-28"})
     assert [d["code"] for d in caught.value.details] == ["upload_incomplete", "file_missing", "file_check_failed"]
 
 

@@ -104,9 +104,10 @@ def test_a_review_copy_of_a_photo_has_no_gps(media, tmp_path):
 
 
 def test_documents_and_audio(media, capsys):
-    code, report = run(capsys, media["document_pdf"], "--track", "meeting_report")
+    # SEU (the default) keeps no meeting record: the ministry's track
+    code, report = run(capsys, media["document_pdf"], "--campaign", "siyige-2020", "--track", "meeting_report")
     assert code == 0 and report["facts"]["pages"] == 3
-    code, report = run(capsys, media["document_docx"], "--track", "meeting_report")
+    code, report = run(capsys, media["document_docx"], "--campaign", "siyige-2020", "--track", "meeting_report")
     assert code == 0 and report["facts"]["format"] == "docx" and report["text"]
     code, report = run(capsys, media["audio_ok"], "--track", "material")
     assert code == 0 and report["facts"]["codec"] == "aac" and abs(report["facts"]["duration_s"] - 30) < 1

@@ -208,7 +208,7 @@ def test_unknown_field_is_refused_listing_the_known_ones(seu):
     assert err.code == "unknown_field"
     assert err.field == "fields.duration"
     assert err.found == "duration"
-    assert err.expected == ["title", "lecturers", "planned_date", "theme", "outline"]
+    assert err.expected == ["title", "lecturers", "planned_date", "theme", "outline", "held_on", "mode"]
     assert "duration" in err.message
 
 
@@ -238,7 +238,7 @@ def test_unknown_field_is_refused_in_drafts_too(seu):
     # a single-line field with a line break
     ("lecture", {"title": "党旗飘扬\n筑牢防火墙"}, "multiline", "fields.title"),
     # choice fields with their own list; url fields
-    ("meeting_report", {"mode": "hybrid"}, "not_a_choice", "fields.mode"),
+    ("lecture", {"mode": "hybrid"}, "not_a_choice", "fields.mode"),
     ("report", {"url": "ftp://example.edu.cn/a"}, "invalid_url", "fields.url"),
     ("report", {"url": "www.seu.edu.cn/news"}, "invalid_url", "fields.url"),
 ])
@@ -548,9 +548,10 @@ def test_an_extension_for_a_level_with_no_parent_is_not_limited(wust):
 @pytest.mark.parametrize("definition_id,track_key,stage_key,level,expected", [
     # WUST sets no registration step: level2 falls back to the university's (ministry's) 7/31.
     ("siyige-2020-wust", "lecture", "registration", "level2", datetime(2020, 7, 31, 23, 59, 59, tzinfo=PLUS8)),
-    # a branch has no lecture deadline of its own at WUST: its level-2 org's 6/30.
-    ("siyige-2020-wust", "lecture", "video", "branch", datetime(2020, 6, 30, 23, 59, 59, tzinfo=PLUS8)),
-    ("siyige-2020-wust", "lecture", "video", "level2", datetime(2020, 6, 30, 23, 59, 59, tzinfo=PLUS8)),
+    # WUST's 6/30 is when the lecture is held (held_on), not when its video is due: the ministry's 7/31 for all
+    ("siyige-2020-wust", "lecture", "video", "level2", datetime(2020, 7, 31, 23, 59, 59, tzinfo=PLUS8)),
+    # a branch has no lecture deadline of its own at SEU: its level-2 org's 7/17.
+    ("siyige-2020-seu", "lecture", "video", "branch", datetime(2020, 7, 17, 23, 59, 59, tzinfo=PLUS8)),
     ("siyige-2020-seu", "lecture", "video", "level2", datetime(2020, 7, 17, 23, 59, 59, tzinfo=PLUS8)),
     # the ministry's only deadlines are for universities
     ("siyige-2020", "story", "submission", "branch", datetime(2020, 7, 31, 23, 59, 59, tzinfo=PLUS8)),
@@ -567,12 +568,12 @@ def test_effective_deadline_falls_back_to_the_level_above(builtin, definition_id
     assert rules.deadline_for(track, stage_key, level, None).effective == expected
 
 
-def test_fallback_deadline_is_enforced(wust):
-    track = wust.tracks["lecture"]
+def test_fallback_deadline_is_enforced(seu):
+    track = seu.tracks["lecture"]
     stage = rules.stage_by_key(track, "video")
-    rules.check_deadline(track, stage, "branch", datetime(2020, 6, 30, 20, 0, tzinfo=PLUS8), None)
+    rules.check_deadline(track, stage, "branch", datetime(2020, 7, 17, 20, 0, tzinfo=PLUS8), None)
     with pytest.raises(DomainError) as info:
-        rules.check_deadline(track, stage, "branch", datetime(2020, 7, 1, 0, 0, 1, tzinfo=PLUS8), None)
+        rules.check_deadline(track, stage, "branch", datetime(2020, 7, 18, 0, 0, 1, tzinfo=PLUS8), None)
     assert info.value.code == "deadline_passed"
 
 
@@ -594,7 +595,7 @@ def test_lecture_has_registration_then_video(builtin, definition_id):
     assert rules.next_stage(track, "video") is None
 
 
-@pytest.mark.parametrize("track_key", ["story", "meeting_report", "material", "report"])
+@pytest.mark.parametrize("track_key", ["story", "material", "report"])
 def test_single_stage_tracks(seu, track_key):
     track = seu.tracks[track_key]
     assert rules.next_stage(track, None).key == "submission"
@@ -687,9 +688,8 @@ def test_registration_stage_needs_no_file(seu):
 
 @pytest.mark.parametrize("track_key,kind", [
     ("story", "audio"),
-    ("story", "document"),
     ("lecture", "image"),
-    ("meeting_report", "video"),
+    ("material", "subtitle"),
     ("report", "image"),
 ])
 def test_a_kind_the_track_does_not_take_is_refused(seu, track_key, kind):

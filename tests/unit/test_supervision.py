@@ -28,7 +28,21 @@ from services.notify.mail import Templates
 from tests.unit.test_notify_mail import LINE_SEPARATORS
 
 DEFINITIONS = load_builtin_definitions()
-WUST = DEFINITIONS["siyige-2020-wust"].tracks
+
+def _with_college_video_deadline(tracks: dict) -> dict:
+    """WUST's tracks with the colleges' lecture video due 06-30, as the supervision cases below were written: a college
+    deadline of its own, earlier than its registration's fallback. (WUST's 6/30 is now read as when the lecture is
+    held, and the parser refuses a registration that outlives its video; this list only needs the dates.)"""
+    lecture = tracks["lecture"]
+    video = lecture.stage("video")
+    early = dataclasses.replace(video, deadlines={"level2": video.deadlines["university"].replace(month=6, day=30),
+                                                   **video.deadlines})
+    stages = [early if s.key == "video" else s for s in lecture.stages]
+    return {**tracks, "lecture": dataclasses.replace(lecture, stages=stages)}
+
+
+# the five tracks of the ministry's plan (WUST's own 红色防火墙 register left out: these cases were written for five)
+WUST = _with_college_video_deadline({k: t for k, t in DEFINITIONS["siyige-2020-wust"].tracks.items() if k != "firewall"})
 SEU = DEFINITIONS["siyige-2020-seu"].tracks
 MINISTRY = DEFINITIONS["siyige-2020"].tracks
 NOW = datetime.fromisoformat("2020-07-16T09:00:00+08:00")  # past WUST's story and meeting_report deadlines (07-15)
@@ -143,7 +157,9 @@ def test_a_department_admin_sees_the_tracks_its_universitys_campaign_routes_to_i
     assert list(lists(grant("department_admin", department="organisation"))) == ["lecture", "story", "meeting_report"]
     # 东南大学 routes every track to 组织部: its 宣传部 admin has nothing to chase there, whatever the fixed table says
     assert lists(grant("department_admin", "seu", department="propaganda", name="东南大学"), tracks=SEU) == {}
-    assert len(lists(grant("department_admin", "seu", department="organisation", name="东南大学"), tracks=SEU)) == 5
+    # …and its copy leaves out the meeting report: four tracks to chase
+    assert list(lists(grant("department_admin", "seu", department="organisation", name="东南大学"), tracks=SEU)) == [
+        "lecture", "story", "material", "report"]
 
 
 def test_a_track_that_names_no_department_falls_back_to_the_fixed_table():
