@@ -25,6 +25,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from common.campaign.events import TRACKS_SCHEMA as CAMPAIGN_TRACKS  # the format's own words for a published track
+from common.campaign.model import DECISION_KINDS
 from common.errors import InvalidInput
 
 ID = {"type": "string", "minLength": 1, "maxLength": 64}
@@ -356,19 +357,32 @@ CATALOGUE: dict[str, EventType] = {
             name="selection_made",
             source="review",
             version=1,
-            description="A round's admin confirmed which works go on to the next level (择优报送); intake "
-            "forwards them, notify tells the orgs.",
+            description="A round's admin confirmed which works go on to the next level (择优报送), or, in the round "
+            "where the track's decision says the selection ends, which works are the result (`to_level` null, with "
+            "the `decision`: 入选, 表彰 by category, 公示, 入库, 审核通过); intake forwards them or records the "
+            "result on each work, notify tells the orgs and fills the library.",
             data_schema=_object({
                 "round_id": ID, "campaign_id": ID, "track": TRACK, "level": LEVEL,
-                "to_level": {"enum": ["level2", "university", "ministry", None]},  # None: the ministry's final say
+                # None: final at `level` (the ministry's national selection, or the track's decision below it)
+                "to_level": {"enum": ["level2", "university", "ministry", None]},
                 "owner_org_id": {"type": ["string", "null"]},
                 "selected": {"type": "array", "items": ID},
                 "not_selected": {"type": "array", "items": ID},
-                # per work: its tenant (the ministry's round spans universities), rank and score
+                # per work: its tenant (the ministry's round spans universities), rank and score; in a final
+                # round its award category (null without one), and for a library its org and fields (the
+                # deciding level's library has no forwarded copy of a work that never went up)
                 "results": {"type": "array", "items": _object(
                     {"submission_id": ID, "tenant": TENANT, "rank": {"type": "integer"},
                      "selected": {"type": "boolean"}},
-                    {"normalised": {"type": ["number", "null"]}, "title": {"type": "string"}})},
+                    {"normalised": {"type": ["number", "null"]}, "title": {"type": "string"},
+                     "category": {"type": ["string", "null"]}, "org_name": {"type": "string"},
+                     "fields": {"type": "object"}})},
+            }, {
+                # a final round's decision (absent: the round forwarded, or an event from before decisions, whose
+                # to_level null meant the ministry's selection); label: the result's name (表彰 title or kind)
+                "decision": _object({"level": LEVEL, "kind": {"enum": list(DECISION_KINDS)},
+                                     "label": {"type": "string", "minLength": 1}},
+                                    {"publicity_days": {"type": "integer", "minimum": 1}}),
             }),
             subscribers=("intake.on_selection_made", "notify.on_selection_made"),
         ),

@@ -1,10 +1,11 @@
-"""Review's lifecycles and its two pure decisions: saving a score, confirming a selection."""
+"""Review's lifecycles and its pure decisions: saving a score, confirming a selection, where a selection ends."""
 from types import SimpleNamespace
 
 import pytest
 
 from common.errors import Conflict, InvalidInput
 from common.lifecycle import IllegalMove
+from services.review.domain import decisions
 from services.review.domain.lifecycles import (
     ASSIGNMENT,
     ENTRY,
@@ -121,3 +122,130 @@ def test_a_selection_is_refused(state, selected, code):
     with pytest.raises((Conflict, InvalidInput)) as caught:
         decide_selection(state, "university", WORKS, selected, limit=2)
     assert caught.value.code == code
+
+
+# --------------------------------------------------------------------------- where a selection ends (issue #16)
+
+FORWARDING = {"forward": {"level2": 2, "university": 1}, "quota": {"level2": 2}, "rubric": RUBRIC}
+AWARD = {"rubric": RUBRIC, "decision": {"level": "university", "kind": "award", "label": "校级“两优一先”表彰",
+                                        "places": {"优秀共产党员": 2, "优秀党务工作者": 1}, "category_field": "category"}}
+
+
+def test_a_round_below_the_decision_forwards_within_its_forward_count():
+    end = decisions.round_end(FORWARDING, "university")
+    assert (end.final, end.up, end.limit, end.places) == (False, "ministry", 1, None)
+    assert decisions.describe(end) == "可向教育部报送：1 件"
+    assert decisions.event_decision(end) is None
+    below = decisions.round_end(AWARD, "level2")
+    assert (below.final, below.up) == (False, "university")
+
+
+def test_the_ministry_round_is_final_even_for_a_track_without_decision():
+    end = decisions.round_end(FORWARDING, "ministry")
+    assert (end.final, end.up, end.limit) == (True, None, None)
+    assert decisions.describe(end) == "最终评选：入选名额不限"
+    assert decisions.event_decision(end) == {"level": "ministry", "kind": "select", "label": "择优入选"}
+
+
+def test_the_decision_level_is_final_with_its_places_per_category():
+    end = decisions.round_end(AWARD, "university")
+    assert (end.final, end.up, end.limit, end.category_field) == (True, None, None, "category")
+    assert end.places == {"优秀共产党员": 2, "优秀党务工作者": 1}
+    assert decisions.describe(end) == "表彰名额（校级“两优一先”表彰）：优秀共产党员 2 名、优秀党务工作者 1 名"
+    assert "报送" not in decisions.describe(end)
+    assert decisions.confirm_label(end) == "确认表彰名单"
+    assert decisions.category_of(end, {"category": "优秀党务工作者"}) == "优秀党务工作者"
+    assert decisions.category_of(end, {"category": ""}) is None
+
+
+@pytest.mark.parametrize("decision, words", [
+    ({"level": "university", "kind": "select", "places": 3}, "最终评选：入选 3 件"),
+    ({"level": "university", "kind": "award", "places": 5}, "表彰名额：5 名"),
+    ({"level": "university", "kind": "publicity", "places": 10, "publicity_days": 7}, "最终评选：入选 10 件，公示 7 天"),
+    ({"level": "university", "kind": "library", "label": "素材库"}, "入库（素材库）：名额不限"),
+    ({"level": "university", "kind": "vetting"}, "审核：逐件通过/不通过"),
+])
+def test_each_kind_is_said_in_its_own_words(decision, words):
+    end = decisions.round_end({"rubric": RUBRIC, "decision": decision}, "university")
+    assert decisions.describe(end) == words
+    assert end.category_field is None  # only an award given by category names one
+
+
+def test_publicity_days_travel_with_the_decision():
+    end = decisions.round_end({"decision": {"level": "university", "kind": "publicity", "publicity_days": 7}},
+                              "university")
+    assert decisions.event_decision(end) == {"level": "university", "kind": "publicity", "label": "公示",
+                                             "publicity_days": 7}
+
+
+def test_a_later_batch_keeps_what_earlier_batches_left_per_category():
+    end = decisions.remaining(decisions.round_end(AWARD, "university"), ["优秀共产党员", "优秀党务工作者"])
+    assert end.places == {"优秀共产党员": 1, "优秀党务工作者": 0}
+    forwarding = decisions.remaining(decisions.round_end(FORWARDING, "level2"), [None, None, None])
+    assert forwarding.limit == 0  # never below nothing
+
+
+def test_the_best_of_each_category_are_ticked_before_the_admin_chooses():
+    end = decisions.round_end(AWARD, "university")
+    ranked = [("a", "优秀共产党员"), ("b", "优秀党务工作者"), ("c", "优秀党务工作者"), ("d", "优秀共产党员"),
+              ("e", "优秀共产党员"), ("f", None)]
+    assert decisions.preselected(end, ranked) == {"a", "b", "d"}
+    assert decisions.preselected(decisions.round_end(FORWARDING, "university"), ranked) == {"a"}
+
+
+def _award_candidates():
+    return [Candidate("s1", "seu", "甲", 1, 90.0, 88.0, "优秀共产党员"),
+            Candidate("s2", "seu", "乙", 2, 80.0, 81.0, "优秀共产党员"),
+            Candidate("s3", "seu", "丙", 3, 70.0, 71.0, "优秀共产党员"),
+            Candidate("s4", "seu", "丁", 4, 60.0, 61.0, "优秀党务工作者"),
+            Candidate("s5", "seu", "戊", None, None, None, None)]
+
+
+def test_an_award_within_each_categorys_places_names_the_category_of_each_result():
+    end = decisions.round_end(AWARD, "university")
+    chosen = decide_selection("closed", "university", _award_candidates(), ["s1", "s2", "s4"], end=end)
+    assert [(r["submission_id"], r["selected"], r["category"]) for r in chosen.results] == [
+        ("s1", True, "优秀共产党员"), ("s2", True, "优秀共产党员"), ("s3", False, "优秀共产党员"),
+        ("s4", True, "优秀党务工作者"), ("s5", False, None)]
+
+
+def test_an_award_over_a_categorys_places_is_refused_saying_which_and_by_how_many():
+    end = decisions.round_end(AWARD, "university")
+    with pytest.raises(Conflict) as caught:
+        decide_selection("closed", "university", _award_candidates(), ["s1", "s2", "s3", "s4"], end=end)
+    err = caught.value
+    assert (err.status, err.code) == (409, "selection_over_places")
+    assert "「优秀共产党员」最多 2 名，当前选了 3 名" in err.message and "取消" in err.message
+    assert "优秀党务工作者" not in err.message.split("：", 2)[-1]  # within its places: not named as a problem
+    assert err.found == {"优秀共产党员": 3, "优秀党务工作者": 1}
+
+
+def test_an_award_refuses_a_work_without_category_and_a_category_without_places():
+    end = decisions.round_end(AWARD, "university")
+    with pytest.raises(Conflict) as caught:
+        decide_selection("closed", "university", _award_candidates(), ["s1", "s5"], end=end)
+    assert caught.value.code == "selection_without_category" and "《戊》" in caught.value.message
+    other = [Candidate("s6", "seu", "己", 1, 50.0, 50.0, "先进基层党组织")]
+    with pytest.raises(Conflict) as caught:
+        decide_selection("closed", "university", other, ["s6"], end=end)
+    assert caught.value.code == "selection_over_places" and "「先进基层党组织」没有表彰名额" in caught.value.message
+
+
+def test_a_final_selection_over_its_number_of_places_is_refused_in_the_decisions_words():
+    end = decisions.round_end({"rubric": RUBRIC, "decision": {"level": "university", "kind": "select", "places": 1}},
+                              "university")
+    with pytest.raises(Conflict) as caught:
+        decide_selection("closed", "university", WORKS, ["s1", "s2"], end=end)
+    assert caught.value.code == "selection_over_places" and "最终评定" in caught.value.message
+    assert "报送" not in caught.value.message
+    assert "category" not in decide_selection("closed", "university", WORKS, ["s1"], end=end).results[0]
+
+
+@pytest.mark.parametrize("track, enters", [
+    (None, True),  # a campaign review has not heard of: as before
+    ({"rubric": RUBRIC}, True),
+    ({"rubric": []}, False),  # collected and listed, never in a round
+    ({"rubric": [], "decision": {"level": "university", "kind": "vetting"}}, True),
+])
+def test_only_tracks_with_something_to_judge_enter_review(track, enters):
+    assert decisions.enters_review(track) is enters

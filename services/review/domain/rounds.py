@@ -3,7 +3,8 @@
 A round reviews the works that sit at one level: a level-2 org's round has its
 branches' works, a university's round its level-2 orgs' works and what they
 forwarded, the ministry's round what universities forwarded. Selecting in a
-round forwards up to the level above, within its limit.
+round forwards up to the level above, within its limit, unless the round's level is where the track's
+selection ends (decisions.py).
 """
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 
 from common.errors import Conflict, InvalidInput
-from common.levels import forward_limit, parent_level
+from common.levels import parent_level
 from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS
+from services.review.domain.decisions import round_end
 
 MINISTRY = "ministry"
 REMINDER_DAYS = (3, 1)  # reviewers with open work are reminded 3 and 1 Beijing days before the deadline
@@ -58,15 +60,9 @@ def blind_title(track_label: str, level: str) -> str:
 
 
 def selection_limit(track: dict, level: str) -> int | None:
-    """How many works this round may forward; None: no limit (or nothing above: the ministry)."""
-    if parent_level(level) is None:
-        return None
-    return forward_limit(track.get("forward", {}), track.get("quota", {}), level)
-
-
-def remaining_limit(limit: int | None, forwarded_by_earlier_batches: int) -> int | None:
-    """A later batch forwards only what the earlier batches of its round left of the limit."""
-    return None if limit is None else max(0, limit - forwarded_by_earlier_batches)
+    """How many works this round may choose in all: its forward limit, or in a final round the decision's places
+    when they are one number; None: no such number (see decisions.round_end for places per category)."""
+    return round_end(track, level).limit
 
 
 def next_batch(existing: list[int]) -> int:

@@ -1,7 +1,9 @@
 """Confirming a round's selection (确认入选名单): decided at once from the round's ranking and limit.
 
 Only a closed round selects, once. Every work of the round gets its row: the ranked ones their
-rank, the unscored ones the places after them; the chosen ones go up to the level above.
+rank, the unscored ones the places after them; the chosen ones go up to the level above, or, in a
+final round (decisions.RoundEnd), are the result: within the decision's places, by category for an
+award given by category, each result naming its category.
 Pure: no framework.
 """
 from __future__ import annotations
@@ -9,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from common.campaign.model import Decision
 from common.errors import Conflict
+from common.levels import parent_level
+from services.review.domain.decisions import RoundEnd, check_places
 from services.review.domain.lifecycles import RoundState
 from services.review.domain.rounds import check_selection
 
@@ -24,6 +29,7 @@ class Candidate:
     rank: int | None = None
     normalised: float | None = None
     raw_mean: float | None = None
+    category: str | None = None  # the award's category, from the work's category_field (final rounds only)
 
 
 @dataclass(frozen=True)
@@ -46,19 +52,27 @@ class Selection:
 
 
 def decide_selection(round_state: str, level: str, candidates: Sequence[Candidate], selected: list[str],
-                     limit: int | None) -> Selection:
-    """`candidates`: the ranked works in rank order, then the unscored ones."""
+                     limit: int | None = None, *, end: RoundEnd | None = None) -> Selection:
+    """`candidates`: the ranked works in rank order, then the unscored ones. `end` says where the round's
+    selection ends (decisions.round_end); without it the round forwards up within `limit`."""
+    if end is None:
+        end = RoundEnd(level, Decision(), False, parent_level(level), limit)
     if round_state == RoundState.SELECTED:
         raise Conflict("本轮的入选名单已经确认并报送，不能再改。", code="already_selected")
     if round_state != RoundState.CLOSED:
         raise Conflict("请先结束评分（分数定稿）再确认入选名单。", code="round_still_open", found=round_state)
     in_round = {c.submission_id for c in candidates}
-    check_selection(selected, in_round, limit, level)
+    check_selection(selected, in_round, None, level)
+    by_id = {c.submission_id: c for c in candidates}
+    check_places(end, [(s, by_id[s].title, by_id[s].category) for s in selected])
     chosen = set(selected)
     placed, results = [], []
     for n, c in enumerate(candidates, start=1):
         rank = n if c.rank is None else c.rank  # the unscored follow the ranked
         placed.append(Placed(c.submission_id, rank, c.normalised, c.raw_mean, c.submission_id in chosen))
-        results.append({"submission_id": c.submission_id, "tenant": c.tenant, "rank": rank,
-                        "selected": c.submission_id in chosen, "normalised": c.normalised, "title": c.title})
+        result = {"submission_id": c.submission_id, "tenant": c.tenant, "rank": rank,
+                  "selected": c.submission_id in chosen, "normalised": c.normalised, "title": c.title}
+        if end.category_field is not None:
+            result["category"] = c.category
+        results.append(result)
     return Selection(placed, results, list(selected), sorted(in_round - chosen))

@@ -53,8 +53,13 @@ def tenant_name(session, tenant: str) -> str:
 
 
 def track_of(session, campaign_id: str, track: str) -> dict:
+    return known_track(session, campaign_id, track) or {"label": track, "rubric": [], "fields": []}
+
+
+def known_track(session, campaign_id: str, track: str) -> dict | None:
+    """The track as its campaign_published event said it; None when review has not heard of it."""
     c = session.get(CampaignCopy, campaign_id)
-    return (c.tracks.get(track) if c else None) or {"label": track, "rubric": [], "fields": []}
+    return c.tracks.get(track) if c else None
 
 
 def reviewer_track(session, rnd, entry) -> dict:

@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from common import clock
 from common.db import serialize_on
-from services.review.domain import rounds
+from services.review.domain import decisions, rounds
 from services.review.domain.lifecycles import ASSIGNMENT, ENTRY, AssignmentState, EntryState, ScoreState
 from services.review.models import Assignment, Entry, FileCopy, Score
+from services.review.operations.copies import known_track
 from services.review.operations.rounds import enter_round
 from services.review.operations.texts import index_text
 
@@ -138,8 +139,13 @@ def record_forwarded(session, tenant: str, d: dict) -> None:
 
 
 def place(session, entry: Entry) -> None:
-    """Put a submitted work into its round once it is complete and its files passed the check."""
+    """Put a submitted work into its round once it is complete and its files passed the check.
+
+    A work of a collected track (no rubric, not vetted) never enters one: intake lists it, nobody judges it.
+    """
     if entry.state != EntryState.SUBMITTED or entry.round_id is not None or entry.org_level is None:
+        return
+    if not decisions.enters_review(known_track(session, entry.campaign_id, entry.track)):
         return
     verdicts = [session.get(FileCopy, fid).verdict if session.get(FileCopy, fid) else None for fid in entry.file_ids]
     if not rounds.ready_for_review(entry.final_stage, verdicts):

@@ -5,10 +5,12 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import func, select
 
+from services.review.domain import decisions
 from services.review.domain.lifecycles import AssignmentState, ScoreState
 from services.review.models import Assignment, Round, Score
 from services.review.operations.copies import track_of
 from services.review.operations.rounds import entries_of, reviewers_of
+from services.review.operations.selection import round_end_of
 from services.review.operations.texts import matches_for
 
 WORKS_PER_PAGE = 100
@@ -52,6 +54,8 @@ def round_overview(session, rnd: Round, page: int = 1) -> dict:
             .where(Assignment.round_id == rnd.id, Assignment.state == AssignmentState.ASSIGNED,
                    Assignment.submission_id.in_([e.submission_id for e in shown] or [""]))):
         on_work[sid].append({"id": aid, "name": names.get(rid, rid), "state": score_state or ScoreState.OPEN})
+    track = track_of(session, rnd.campaign_id, rnd.track)
+    end = round_end_of(session, rnd, track)
     return {"reviewers": reviewers, "entries": entries, "short": short, "assigned": total_assigned,
-            "submitted": done, "track": track_of(session, rnd.campaign_id, rnd.track), "shown": shown,
+            "submitted": done, "track": track, "shown": shown, "final": end.final, "outcome": decisions.describe(end),
             "on_work": on_work, "page": page, "pages": pages, "matches": matches_for(session, shown, rnd)}

@@ -1,25 +1,31 @@
-"""Ranking a round (corrected for lenient and strict reviewers) and confirming which works go up."""
+"""Ranking a round (corrected for lenient and strict reviewers) and confirming which works go up, or, in the round
+where the track's selection ends, which works are its result (decisions.py)."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from common import clock
-from common.levels import parent_level
-from services.review.domain import ranking, rounds
+from common.locale import LEVEL_LABELS
+from services.review.domain import decisions, ranking, rounds
 from services.review.domain.audit import Acting
 from services.review.domain.lifecycles import ROUND, AssignmentState, RoundState, ScoreState
 from services.review.domain.selection import Candidate, decide_selection
-from services.review.models import Assignment, Round, Score, SelectionRow
+from services.review.models import Assignment, Entry, Round, Score, SelectionRow
 from services.review.operations import audit
 from services.review.operations.copies import track_of
 from services.review.operations.rounds import batches_of, entries_of
 
 
-def _forwarded_by_earlier_batches(session, rnd: Round) -> int:
+def round_end_of(session, rnd: Round, track: dict) -> decisions.RoundEnd:
+    """Where the round's selection ends, with what the earlier batches of the round chose taken off its limits."""
+    end = decisions.round_end(track, rnd.level)
     key = rounds.RoundKey(rnd.tenant, rnd.campaign_id, rnd.track, rnd.level, rnd.owner_org_id)
     earlier = [b.id for b in batches_of(session, key) if b.batch < rnd.batch]
-    return session.scalar(select(func.count()).select_from(SelectionRow).where(
-        SelectionRow.round_id.in_(earlier), SelectionRow.selected)) if earlier else 0
+    if not earlier:
+        return end
+    chosen = session.scalars(select(Entry.fields).join(SelectionRow, SelectionRow.submission_id == Entry.submission_id)
+                             .where(SelectionRow.round_id.in_(earlier), SelectionRow.selected)).all()
+    return decisions.remaining(end, [decisions.category_of(end, fields) for fields in chosen])
 
 
 def ranking_of(session, rnd: Round) -> dict:
@@ -34,28 +40,46 @@ def ranking_of(session, rnd: Round) -> dict:
     scored = {r.work_id for r in ranked}
     unscored = [e for sid, e in entries.items() if sid not in scored]
     track = track_of(session, rnd.campaign_id, rnd.track)
-    limit = rounds.remaining_limit(rounds.selection_limit(track, rnd.level), _forwarded_by_earlier_batches(session, rnd))
-    chosen = {row.submission_id for row in session.scalars(select(SelectionRow).where(
-        SelectionRow.round_id == rnd.id, SelectionRow.selected))}
-    return {"ranked": [(r, entries[r.work_id]) for r in ranked], "unscored": unscored, "limit": limit,
-            "biases": biases, "track": track, "chosen": chosen, "up": parent_level(rnd.level)}
+    end = round_end_of(session, rnd, track)
+    if rnd.state == RoundState.SELECTED:
+        chosen = {row.submission_id for row in session.scalars(select(SelectionRow).where(
+            SelectionRow.round_id == rnd.id, SelectionRow.selected))}
+    else:  # ticked for the admin: the best within the limit and each category's places
+        chosen = decisions.preselected(end, [(r.work_id, decisions.category_of(end, entries[r.work_id].fields))
+                                             for r in ranked])
+    categories = {sid: decisions.category_of(end, e.fields) for sid, e in entries.items()}
+    return {"ranked": [(r, entries[r.work_id]) for r in ranked], "unscored": unscored, "limit": end.limit,
+            "biases": biases, "track": track, "chosen": chosen, "up": end.up, "end": end,
+            "up_label": LEVEL_LABELS.get(end.up or "", ""),
+            "outcome": decisions.describe(end), "confirm_label": decisions.confirm_label(end),
+            "categories": categories if end.category_field else {}}
 
 
 def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[str]) -> None:
     board = ranking_of(session, rnd)
-    candidates = ([Candidate(e.submission_id, e.tenant, e.title, r.rank, r.normalised, r.raw_mean)
-                   for r, e in board["ranked"]]
-                  + [Candidate(e.submission_id, e.tenant, e.title) for e in board["unscored"]])
-    selection = decide_selection(rnd.state, rnd.level, candidates, selected, board["limit"])
+    end, category = board["end"], board["categories"].get
+    candidates = ([Candidate(e.submission_id, e.tenant, e.title, r.rank, r.normalised, r.raw_mean,
+                             category(e.submission_id)) for r, e in board["ranked"]]
+                  + [Candidate(e.submission_id, e.tenant, e.title, category=category(e.submission_id))
+                     for e in board["unscored"]])
+    selection = decide_selection(rnd.state, rnd.level, candidates, selected, end=end)
     for p in selection.placed:
         session.add(SelectionRow(round_id=rnd.id, submission_id=p.submission_id, rank=p.rank, normalised=p.normalised,
                                  raw_mean=p.raw_mean, selected=p.selected))
     ROUND.move(rnd, RoundState.SELECTED, at=clock.now())
-    outbox.add(session, "selection_made", rnd.tenant, {
-        "round_id": rnd.id, "campaign_id": rnd.campaign_id, "track": rnd.track, "level": rnd.level,
-        "to_level": parent_level(rnd.level), "owner_org_id": rnd.owner_org_id or None,
-        "selected": selection.selected, "not_selected": selection.not_selected, "results": selection.results})
-    # who confirmed it; intake's own row (selection.forwarded) follows when it forwards the works
+    results = selection.results
+    if end.final and end.decision.kind == "library":
+        # the deciding level's own library takes them: notify holds no forwarded copy of a work that never went up
+        works = {e.submission_id: e for _, e in board["ranked"]} | {e.submission_id: e for e in board["unscored"]}
+        results = [{**r, "org_name": works[r["submission_id"]].org_name or "", "fields": works[r["submission_id"]].fields}
+                   if r["selected"] else r for r in results]
+    data = {"round_id": rnd.id, "campaign_id": rnd.campaign_id, "track": rnd.track, "level": rnd.level,
+            "to_level": end.up, "owner_org_id": rnd.owner_org_id or None,
+            "selected": selection.selected, "not_selected": selection.not_selected, "results": results}
+    if end.final:
+        data["decision"] = decisions.event_decision(end)
+    outbox.add(session, "selection_made", rnd.tenant, data)
+    # who confirmed it; intake's own row (selection.forwarded, or selection.decided in a final round) follows
     audit.record(session, outbox, by, rnd, "round.selection_confirmed", "round", rnd.id, level=rnd.level,
-                 to_level=parent_level(rnd.level), selected=selection.selected,
-                 not_selected=len(selection.not_selected))
+                 to_level=end.up, selected=selection.selected, not_selected=len(selection.not_selected),
+                 **({"decision": end.decision.kind} if end.final else {}))
