@@ -1,7 +1,10 @@
 """The education material library (教育素材库): the works selected in the ministry's round, searchable.
 
-A work enters when the ministry confirms its selection (`selection_made` at the
-ministry level). Its text is the title, the prose fields and the text media read in
+A work enters when a final round chooses it and the library is where its selection ends
+(`enters_library`): the ministry's national selection (`selection_made` at the ministry
+level, whatever its kind: the plan compiles what it selects into the 素材库 and 案例集), and
+a selection whose decision is `library` at the level that decides (a university's own
+素材库). Its text is the title, the prose fields and the text media read in
 its documents and subtitles. Search uses jieba's search-mode tokens (long words also
 as the shorter words inside them, see `common.segment.search_tokens`), stop words
 left out, written to a full-text index per database:
@@ -31,7 +34,7 @@ from common.errors import InvalidInput
 from common.locale import BEIJING
 from common.text import normalise, prose_keys, work_prose
 from services.notify import casebook, readmodel
-from services.notify.models import CampaignCopy, FileCopy, ForwardedWork, LibraryWork
+from services.notify.models import CampaignCopy, FileCopy, ForwardedWork, LibraryWork, TenantName
 
 PER_PAGE = 20
 SNIPPET_CHARS = 90
@@ -128,8 +131,19 @@ def _file_text(session, store, file_id: str) -> str:
         return stream.read(FILE_TEXT_LIMIT).decode("utf-8", errors="replace")
 
 
+def enters_library(d: dict) -> bool:
+    """Whether a `selection_made` puts its chosen works into the library: a final round's (to_level null) at the
+    ministry, or one whose decision is entry into the library (an event from before decisions was the ministry's)."""
+    if d["to_level"] is not None:
+        return False
+    return d["level"] == "ministry" or (d.get("decision") or {}).get("kind") == "library"
+
+
 def add_selected(session, store, d: dict) -> None:
-    """The ministry's final selection (`selection_made` at the ministry's level) enters the library."""
+    """The chosen works of a final selection that `enters_library` enter the library."""
+    if d["level"] != "ministry":
+        _add_decided_below_ministry(session, store, d)
+        return
     track_label = readmodel.track_spec(session, d["campaign_id"], d["track"]).get("label")
     for result in d["results"]:
         if not result["selected"]:
@@ -150,6 +164,33 @@ def add_selected(session, store, d: dict) -> None:
             theme=theme if isinstance(theme, str) and theme else None,
             year=work.forwarded_at.astimezone(BEIJING).year, title=work.title, org_name=work.org_name,
             text=text_, keywords=keywords, files=work.files, selected_at=clock.now()), tokens)
+
+
+def _add_decided_below_ministry(session, store, d: dict) -> None:
+    """A level's own library (a university's 素材库): its works never went up, so nothing was forwarded to copy;
+    the event carries each chosen work's org and fields, and notify's file copies say which files it has."""
+    track_label = readmodel.track_spec(session, d["campaign_id"], d["track"]).get("label") or d["track"]
+    names = {}
+    for result in d["results"]:
+        if not result["selected"]:
+            continue
+        files = [{"file_id": f.file_id, "name": f.name, "content_type": f.content_type} for f in session.scalars(
+            select(FileCopy).where(FileCopy.submission_id == result["submission_id"]).order_by(FileCopy.file_id))]
+        fields = result.get("fields") or {"title": result.get("title", "")}
+        text_ = work_text(session, store, fields, files, d["campaign_id"], d["track"])
+        tokens, keywords = tpool.execute(analyse, text_)
+        theme = fields.get("theme")
+        owner = result["tenant"]
+        if owner not in names:
+            row = session.get(TenantName, owner)
+            names[owner] = row.name if row else owner
+        add(session, LibraryWork(
+            submission_id=result["submission_id"], tenant=owner, tenant_name=names[owner],
+            campaign_id=d["campaign_id"], track=d["track"], track_label=track_label,
+            theme=theme if isinstance(theme, str) and theme else None,
+            year=clock.now().astimezone(BEIJING).year, title=result.get("title") or fields.get("title", ""),
+            org_name=result.get("org_name", ""), text=text_, keywords=keywords, files=files,
+            selected_at=clock.now()), tokens)
 
 
 # --------------------------------------------------------------------------- reading

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from common.campaign.model import DECISION_KINDS
 from common.db import utcnow
 from common.locale import LEVEL_LABELS, ROUND_LABELS, beijing_minute as beijing
 from services.notify import readmodel, reminders
@@ -115,20 +116,67 @@ def queue_reviewer_invite(session, templates, event) -> None:
 
 
 def queue_selection_results(session, templates, event) -> None:
-    """Tell each org whose work was ranked whether it goes on."""
+    """Tell each org whose work was ranked whether it goes on, or, from a final round, what its result is."""
     d = event.data
     track = readmodel.track_spec(session, d["campaign_id"], d["track"])
     round_title = f"{track.get('label', d['track'])} · {ROUND_LABELS.get(d['level'], d['level'])}"
+    decision = final_decision(d)
+    decider = _decider_name(session, event.tenant) if decision else ""
     for result in d["results"]:
         copy = session.get(SubmissionCopy, result["submission_id"])
         contact = session.get(Contact, copy.org_id) if copy is not None else None
         if contact is None or not contact.email:
             continue
+        outcome = selection_outcome(decision, result, decider) if decision else {"final": False, "ranked": True,
+                                                                                 "verdict": "", "outcome": ""}
         enqueue(session, templates, kind="selection_result", tenant=contact.tenant,
                 recipient=contact.email, dedupe_key=f"selection:{d['round_id']}:{result['submission_id']}",
                 context={**result, "org_name": contact.name, "round_title": round_title,
                          "title": result.get("title", ""),
-                         "to_level_label": LEVEL_LABELS.get(d["to_level"] or "", "")})
+                         "to_level_label": LEVEL_LABELS.get(d["to_level"] or "", ""), **outcome})
+
+
+def final_decision(data: dict) -> dict | None:
+    """The decision of a final round's selection_made (to_level null); one from before decisions was the
+    ministry's national selection. None: the round forwards its chosen works up."""
+    if data["to_level"] is not None:
+        return None
+    return data.get("decision") or {"level": "ministry", "kind": "select", "label": DECISION_KINDS["select"]}
+
+
+def _decider_name(session, tenant: str) -> str:
+    if tenant == "ministry":
+        return "教育部"
+    row = session.get(TenantName, tenant)
+    return row.name if row else tenant
+
+
+def selection_outcome(decision: dict, result: dict, decider: str) -> dict:
+    """A final result in words, for the result mail: `outcome` completes 「您单位报送的作品“…”」 and `verdict`
+    the subject (「获表彰（优秀共产党员）」); `decider` is who decided (东南大学, 教育部). A vetting has no ranking
+    to tell (`ranked` False)."""
+    kind, label, category = decision["kind"], decision.get("label") or "", result.get("category")
+    words = _final_words(kind, label, category, decision.get("publicity_days"), result["selected"], decider)
+    return {"final": True, "ranked": kind != "vetting", **words}
+
+
+def _final_words(kind: str, label: str, category: str | None, days: int | None, selected: bool, decider: str) -> dict:
+    where = f"在{decider}的评选中"
+    if kind == "vetting":
+        return ({"verdict": "审核通过", "outcome": f"已通过{decider}的审核"} if selected else
+                {"verdict": "审核未通过", "outcome": f"未通过{decider}的审核。如有疑问，请联系{decider}"})
+    if not selected:
+        return {"verdict": "未入选", "outcome": f"{where}本次未入选。感谢您单位的积极参与"}
+    if kind == "award":
+        honour = f"{category}表彰" if category else (label if label.endswith("表彰") else f"{label}表彰")
+        return {"verdict": f"获表彰（{category}）" if category else "获表彰", "outcome": f"{where}获{honour}"}
+    if kind == "publicity":
+        period = f" {days} 天" if days else ""
+        return {"verdict": "入选公示", "outcome": f"{where}入选，现予公示{period}，公示期满无异议后结果生效"}
+    if kind == "library":
+        return {"verdict": "入库", "outcome": f"已被{decider}收入{label or '素材库'}"}
+    named = "" if label in ("", DECISION_KINDS["select"]) else f"（{label}）"
+    return {"verdict": "入选", "outcome": f"{where}入选{named}"}
 
 
 def queue_supervision_reminders(session, templates, event) -> int:

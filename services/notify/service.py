@@ -351,7 +351,7 @@ class NotifyService(SignInPages):
     @handles("selection_made", once=True)
     def on_selection_made(self, session, event):
         messages.queue_selection_results(session, self.mail.templates, event)
-        if event.data["level"] == "ministry":
+        if library.enters_library(event.data):  # the ministry's final selection, or a level's own 素材库
             library.add_selected(session, self.store, event.data)
         hooks.enqueue(session, event)
 

@@ -1,4 +1,5 @@
 """Review's lifecycles and its pure decisions: saving a score, confirming a selection, where a selection ends."""
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -249,3 +250,103 @@ def test_a_final_selection_over_its_number_of_places_is_refused_in_the_decisions
 ])
 def test_only_tracks_with_something_to_judge_enter_review(track, enters):
     assert decisions.enters_review(track) is enters
+
+
+# --------------------------------------------------------------------------- what intake and notify make of a final result
+
+AWARD_MADE = {
+    "round_id": "rd-1", "campaign_id": "seu.awards", "track": "members", "level": "university", "to_level": None,
+    "owner_org_id": None, "selected": ["s1", "s4"], "not_selected": ["s2"],
+    "decision": {"level": "university", "kind": "award", "label": "校级“两优一先”表彰"},
+    "results": [{"submission_id": "s1", "tenant": "seu", "rank": 1, "selected": True, "category": "优秀共产党员"},
+                {"submission_id": "s2", "tenant": "seu", "rank": 2, "selected": False, "category": "优秀共产党员"},
+                {"submission_id": "s4", "tenant": "seu", "rank": 3, "selected": True, "category": "优秀党务工作者"}],
+}
+
+
+def test_intake_records_each_chosen_works_award_with_its_category():
+    from services.intake.domain.submission import decide_final, decided_words
+
+    decided = decide_final(AWARD_MADE)
+    assert [(d.work_id, d.detail.get("category")) for d in decided] == [("s1", "优秀共产党员"), ("s4", "优秀党务工作者")]
+    assert decided[0].detail == {"round_id": "rd-1", "level": "university", "kind": "award",
+                                 "label": "校级“两优一先”表彰", "passed": True, "category": "优秀共产党员"}
+    now = datetime(2020, 7, 1, tzinfo=timezone.utc)
+    assert decided_words(decided[0].detail, now, now) == "获表彰（优秀共产党员）"
+
+
+def test_intake_reads_a_publicity_as_running_then_standing_and_a_vetting_both_ways():
+    from services.intake.domain.submission import decide_final, decided_words
+
+    made = {**AWARD_MADE, "decision": {"level": "university", "kind": "publicity", "label": "公示", "publicity_days": 7}}
+    detail = decide_final(made)[0].detail
+    at = datetime(2020, 7, 1, 2, tzinfo=timezone.utc)
+    assert decided_words(detail, at, at + timedelta(days=7)) == "公示中（至 2020-07-08）"
+    assert decided_words(detail, at, at + timedelta(days=8)) == "公示期满，已入选"
+    vetted = decide_final({**AWARD_MADE, "decision": {"level": "university", "kind": "vetting", "label": "审核把关"}})
+    assert [(d.work_id, d.passed) for d in vetted] == [("s1", True), ("s4", True), ("s2", False)]
+    assert [decided_words(d.detail, at, at) for d in vetted] == ["审核通过", "审核通过", "审核未通过"]
+    library = decide_final({**AWARD_MADE, "decision": {"level": "university", "kind": "library", "label": "素材库"}})
+    assert decided_words(library[0].detail, at, at) == "已入库"
+
+
+def test_a_ministry_selection_from_before_decisions_is_the_national_selection():
+    from services.intake.domain.submission import decide_final, decided_words
+    from services.notify.library import enters_library
+    from services.notify.messages import final_decision
+
+    old = {k: v for k, v in AWARD_MADE.items() if k != "decision"} | {"level": "ministry"}
+    assert decide_final(old)[0].detail["kind"] == "select"
+    assert decided_words(decide_final(old)[0].detail, datetime.now(timezone.utc), datetime.now(timezone.utc)) == "已入选"
+    assert final_decision(old)["kind"] == "select" and enters_library(old)
+
+
+@pytest.mark.parametrize("data, enters", [
+    ({"to_level": "ministry", "level": "university"}, False),  # forwarded: not a result yet
+    ({"to_level": None, "level": "ministry", "decision": {"kind": "select"}}, True),  # the national selection
+    ({"to_level": None, "level": "university", "decision": {"kind": "library"}}, True),  # a university's 素材库
+    ({"to_level": None, "level": "university", "decision": {"kind": "award"}}, False),  # 表彰 is not library material
+])
+def test_the_library_takes_the_ministrys_selection_and_any_levels_library_decision(data, enters):
+    from services.notify.library import enters_library
+
+    assert enters_library(data) is enters
+
+
+@pytest.mark.parametrize("decision, result, subject, sentence", [
+    ({"kind": "award", "label": "校级“两优一先”表彰"}, {"selected": True, "category": "优秀共产党员"},
+     "获表彰（优秀共产党员）", "在东南大学的评选中获优秀共产党员表彰"),
+    ({"kind": "award", "label": "校级“两优一先”表彰"}, {"selected": True}, "获表彰", "在东南大学的评选中获校级“两优一先”表彰"),
+    ({"kind": "publicity", "label": "公示", "publicity_days": 7}, {"selected": True}, "入选公示",
+     "在东南大学的评选中入选，现予公示 7 天，公示期满无异议后结果生效"),
+    ({"kind": "library", "label": "教育素材库"}, {"selected": True}, "入库", "已被东南大学收入教育素材库"),
+    ({"kind": "select", "label": "择优入选"}, {"selected": True}, "入选", "在东南大学的评选中入选"),
+    ({"kind": "select", "label": "择优入选"}, {"selected": False}, "未入选",
+     "在东南大学的评选中本次未入选。感谢您单位的积极参与"),
+    ({"kind": "vetting", "label": "审核把关"}, {"selected": False}, "审核未通过",
+     "未通过东南大学的审核。如有疑问，请联系东南大学"),
+])
+def test_the_result_mail_says_the_decision_in_words(decision, result, subject, sentence):
+    from services.notify.messages import selection_outcome
+
+    words = selection_outcome(decision, result, "东南大学")
+    assert (words["final"], words["verdict"], words["outcome"]) == (True, subject, sentence)
+    assert words["ranked"] is (decision["kind"] != "vetting")
+
+
+def test_the_result_mail_template_reads_a_final_award_and_still_a_forwarding():
+    from services.notify.mail import Templates
+
+    templates = Templates()
+    base = {"org_name": "计算机学院党委", "title": "张三同志事迹", "round_title": "两优一先 · 校级评审", "rank": 1,
+            "selected": True, "to_level_label": ""}
+    from services.notify.messages import selection_outcome
+
+    final = templates.render("selection_result", "seu", {**base, **selection_outcome(
+        {"kind": "award", "label": "校级表彰"}, {"selected": True, "category": "优秀共产党员"}, "东南大学")})
+    assert final.subject == "【评审结果】张三同志事迹：获表彰（优秀共产党员）"
+    assert ("您单位报送的作品“张三同志事迹”在“两优一先 · 校级评审”中排名第 1 位，"
+            "在东南大学的评选中获优秀共产党员表彰。") in final.body
+    up = templates.render("selection_result", "seu", {**base, "to_level_label": "教育部", "final": False,
+                                                      "ranked": True, "verdict": "", "outcome": ""})
+    assert up.subject == "【评审结果】张三同志事迹：入选" and "已入选，将报送教育部。" in up.body

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
@@ -592,3 +592,56 @@ def _forwarding(facts: SelectionFacts, work: SelectedWork) -> Forwarding | None:
         raise Conflict(f"作品“{work.title}”目前在{LEVEL_LABELS[at]}一级，不在本轮评审的层级。",
                        code="wrong_level", expected=facts.level, found=at)
     return Forwarding(work.id, at, work.campaign_id)
+
+
+# --------------------------------------------------------------------------- a final selection's result
+
+# What a work's result reads as, per kind of decision (common.campaign.model.DECISION_KINDS); an award names its
+# category (获表彰（优秀共产党员）), a publicity its period, a vetting both outcomes.
+DECIDED_WORDS = {"select": "已入选", "award": "获表彰", "publicity": "公示中", "library": "已入库", "vetting": "审核通过"}
+# a ministry's selection_made from before decisions (to_level null, no decision): the national selection
+NATIONAL_SELECTION = {"level": "ministry", "kind": "select", "label": "择优入选"}
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The result a final round gave one work, as its submission log keeps it (action `decided`)."""
+
+    work_id: str
+    passed: bool  # chosen (入选、表彰、入库、审核通过); False only for a work that failed vetting
+    detail: dict
+
+
+def decide_final(data: dict) -> list[Decided]:
+    """The result of a final round's selection (selection_made with to_level null) for each work it concerns.
+
+    Nothing moves up: each chosen work gets its result, with the decision's level, kind, label, its category
+    (an award by category) and its publicity period; a vetting also tells each work it failed.
+    """
+    decision = data.get("decision") or NATIONAL_SELECTION
+    categories = {r["submission_id"]: r.get("category") for r in data.get("results", [])}
+    common = {"round_id": data["round_id"], "level": decision["level"], "kind": decision["kind"],
+              "label": decision["label"]}
+    if decision.get("publicity_days") is not None:
+        common["publicity_days"] = decision["publicity_days"]
+    out = [Decided(sid, True, {**common, "passed": True,
+                               **({"category": categories[sid]} if categories.get(sid) else {})})
+           for sid in data["selected"]]
+    if decision["kind"] == "vetting":
+        out += [Decided(sid, False, {**common, "passed": False}) for sid in data["not_selected"]]
+    return out
+
+
+def decided_words(detail: dict, at: datetime, now: datetime) -> str:
+    """How a portal shows a work's result (「获表彰（优秀共产党员）」, 「公示中（至 2020-08-07）」); `at` is when it was
+    recorded. A publicity's result stands once its period is over."""
+    kind = detail["kind"]
+    if kind == "vetting":
+        return "审核通过" if detail.get("passed", True) else "审核未通过"
+    words = DECIDED_WORDS[kind]
+    if kind == "award" and detail.get("category"):
+        return f"{words}（{detail['category']}）"
+    if kind == "publicity" and detail.get("publicity_days"):
+        until = at.astimezone(BEIJING).date() + timedelta(days=int(detail["publicity_days"]))
+        return f"公示中（至 {until.isoformat()}）" if now.astimezone(BEIJING).date() <= until else "公示期满，已入选"
+    return words

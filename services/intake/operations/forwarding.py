@@ -17,12 +17,13 @@ def forward_selection(session, outbox, round_tenant: str, data: dict) -> list[Su
     """Forward the works a round selected to the level above, all or none.
 
     A redelivered selection forwards nothing twice: works already at the target
-    level are skipped. The ministry's own selection (to_level None) is the
-    national result: it is logged on each work, nothing moves.
+    level are skipped. A final round's selection (to_level None: the ministry's,
+    or the level where the track's decision says the selection ends) forwards
+    nothing: its result is logged on each work it concerns.
     """
     now = clock.now()
     if data["to_level"] is None:
-        _record_national_selection(session, data)
+        _record_final_selection(session, data)
         return []
     facts, works = _selection_facts(session, round_tenant, data)
     moving = rules.decide_forward(facts)
@@ -39,10 +40,12 @@ def forward_selection(session, outbox, round_tenant: str, data: dict) -> list[Su
     return [works[forwarding.work_id][0] for forwarding in moving]
 
 
-def _record_national_selection(session, data: dict) -> None:
-    for sid in data["selected"]:
-        if session.get(Submission, sid) is not None:
-            log(session, sid, "selected_nationally", {"round_id": data["round_id"]})
+def _record_final_selection(session, data: dict) -> None:
+    """Each work's result (「获表彰（优秀共产党员）」…) as a `decided` row of its append-only submission log; a
+    redelivered selection is handled once (the event handler's processed-event table)."""
+    for decided in rules.decide_final(data):
+        if session.get(Submission, decided.work_id) is not None:  # a university's round names only its own
+            log(session, decided.work_id, "decided", decided.detail)
 
 
 def _selection_facts(session, round_tenant: str, data: dict) -> tuple[rules.SelectionFacts, dict]:
