@@ -16,6 +16,7 @@ the imports).
     checks       consistency checks (what a schema cannot say)
     parse        parse_definition: YAML or a mapping in, a definition or every problem out
     tighten      check_tightens: a derived copy may only tighten its parent; TIGHTENING, per key
+    ownership    check_owner_reach: a campaign makes nothing go above its owner (a university's own ends there)
     media_rules  the facts a rule may name per file kind (type, Chinese label), operators, implication,
                  and judging a file's facts against a policy (findings in Chinese, verdict)
     events       the published campaign as `campaign_published` carries it (to_event / from_event)
@@ -45,6 +46,7 @@ from common.campaign.model import (
     Track,
     effective_deadline,
 )
+from common.campaign.ownership import DECISION_ABOVE_OWNER, above_owner_problems, check_owner_reach
 from common.campaign.parse import parse_definition
 from common.campaign.schema import DEFINITION_SCHEMA
 from common.campaign.tighten import TIGHTENING, check_tightens
@@ -52,6 +54,7 @@ from common.campaign.wording import CAMPAIGN_INVALID, CAMPAIGN_LOOSENS_PARENT
 from common.levels import LEVELS, parent_level
 
 __all__ = [
+    "above_owner_problems", "check_owner_reach", "DECISION_ABOVE_OWNER",
     "CAMPAIGN_INVALID", "CAMPAIGN_LOOSENS_PARENT", "COLLECTED", "DECISION_KINDS", "Decision", "SCORED", "VETTED",
     "CampaignDefinition", "campaign_event_data", "check_tightens",
     "Criterion", "DEADLINE_LEVELS", "DEFINITION_SCHEMA", "DEFINITIONS_DIR", "DEPARTMENTS", "effective_deadline",

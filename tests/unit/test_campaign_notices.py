@@ -6,7 +6,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from common.campaign import load_builtin_definitions, parse_definition
+from common.campaign import (
+    DECISION_ABOVE_OWNER,
+    DEFINITIONS_DIR,
+    SCORED,
+    Decision,
+    above_owner_problems,
+    check_owner_reach,
+    load_builtin_definitions,
+    parse_definition,
+)
 from common.errors import Unprocessable
 from services.intake.domain import submission as rules
 
@@ -91,3 +100,127 @@ def test_a_date_bound_on_a_field_that_is_no_date_is_refused():
     title = next(f for f in doc["tracks"]["lecture"]["fields"] if f["key"] == "title")
     title["max_date"] = "2020-06-30"
     assert "tracks.lecture.fields.title.max_date" in problems_of(doc)
+
+
+# =========================================================================== a university's own campaigns (同济 2018)
+# seeds/004_…: 同济's 2018 plan, items 9 (「兩優一先」評選表彰) and 10 (示範黨支部評選和建設). The seed names the
+# categories, who is addressed and the occasion (建党97周年), but no number and no date: the definitions say which
+# figures are platform examples, and these tests hold them to what the files say.
+
+OWN = load_builtin_definitions(DEFINITIONS_DIR / "own")
+
+
+def at_8(day: str) -> datetime:
+    return datetime.fromisoformat(f"{day}T23:59:59").replace(tzinfo=PLUS8)
+
+
+def test_tongjis_two_campaigns_are_its_own_and_not_auto_published_builtins():
+    assert sorted(OWN) == ["tongji-lianyou-2018", "tongji-shifan-2018"]
+    assert all(d.derives_from is None for d in OWN.values())
+    assert not set(OWN) & set(BUILTIN)  # loadable, but not among the definitions every demo tenant gets
+
+
+def test_tongjis_lianyou_is_an_award_by_category_decided_at_the_university():
+    # 「開展"兩優一先"評選表彰工作」; 「共產黨員和意昂4工作者」「基層黨組織」 are the three categories
+    track = OWN["tongji-lianyou-2018"].tracks["nomination"]
+    assert track.decision == Decision(level="university", kind="award", label="校级“两优一先”表彰",
+                                      places={"member": 50, "worker": 20, "org": 20}, category_field="category")
+    category = track.field("category")
+    assert (category.type, category.required) == ("choice", True)
+    assert category.choice_labels == {"member": "优秀共产党员", "worker": "优秀党务工作者", "org": "先进基层党组织"}
+    assert track.judged == SCORED and [c.key for c in track.rubric] == ["deeds", "example", "excellence"]
+    # addressed to 「各基層黨(工)委、直屬黨總支」, aimed at 「全校基層黨支部」: branches nominate, colleges too and recommend
+    assert track.submit_levels == ["branch", "level2"] and track.forward == {"level2": 6}
+    # 「以慶祝建黨97周年為契機」: everything is in before 七一 2018, and nothing is due at the university or above
+    deadlines = track.stage("nomination").deadlines
+    assert deadlines == {"branch": at_8("2018-06-08"), "level2": at_8("2018-06-15")}
+    assert max(deadlines.values()) < datetime(2018, 7, 1, tzinfo=PLUS8)
+    # the 推荐表's fields, in the types the seeds brought
+    types = {f.key: f.type for f in track.fields}
+    assert types["nominee"] == "people" and types["phone"] == "phone" and types["party_members"] == "number"
+    assert track.stage("nomination").required_fields == ["title", "category", "deeds", "phone"]
+    assert [(f.kind, f.min, f.max) for f in track.stage("nomination").files] == [("document", 1, 1), ("image", 0, 3)]
+
+
+def test_tongjis_model_branches_are_a_selection_at_the_university_from_the_branches():
+    # 「著力培育一批工作規範、特色鮮明、作用突出的黨支部」
+    track = OWN["tongji-shifan-2018"].tracks["model_branch"]
+    assert track.decision == Decision(level="university", kind="select", label="校级示范党支部", places=20)
+    assert [c.label for c in track.rubric] == ["工作规范", "特色鲜明", "作用突出"]
+    assert track.submit_levels == ["branch"] and track.quota == {"branch": 1} and track.forward == {"level2": 2}
+    assert track.stage("application").deadlines == {"branch": at_8("2018-10-15"), "level2": at_8("2018-10-31")}
+    secretary, members = track.field("secretary"), track.field("party_members")
+    assert (secretary.type, secretary.min_items, secretary.max_items) == ("people", 1, 1)
+    assert (members.type, members.min_value) == ("number", 3)  # 党章: 正式党员三人以上 form a branch
+
+
+# --------------------------------------------------------------------------- the owner rule (common.campaign.ownership)
+
+
+def lianyou_raw() -> dict:
+    return copy.deepcopy(OWN["tongji-lianyou-2018"].raw)
+
+
+def refusal(doc: dict, owner: str = "university") -> Unprocessable:
+    with pytest.raises(Unprocessable) as caught:
+        check_owner_reach(parse_definition(doc), owner)
+    assert caught.value.code == DECISION_ABOVE_OWNER and caught.value.status == 422
+    return caught.value
+
+
+def test_tongjis_campaigns_end_at_the_university_that_owns_them():
+    for definition in OWN.values():
+        assert above_owner_problems(definition, "university") == []
+        check_owner_reach(definition, "university")
+
+
+def test_a_universitys_own_campaign_that_ends_at_the_ministry_is_refused_saying_what_to_write():
+    doc = lianyou_raw()
+    doc["tracks"]["nomination"]["decision"]["level"] = "ministry"
+    error = refusal(doc)
+    assert [d["field"] for d in error.details] == ["tracks.nomination.decision.level"]
+    assert (error.field, error.found, error.expected) == ("tracks.nomination.decision.level", "ministry",
+                                                          ["level2", "university"])
+    assert "“两优一先”推荐" in error.message and "教育部" in error.message
+    assert "decision: {level: university, kind: award}" in error.message
+
+
+def test_a_universitys_own_track_without_a_decision_forwarding_to_the_ministry_is_refused_at_every_place():
+    # written as the ministry writes its tracks: no decision (the national selection), the university forwards
+    doc = lianyou_raw()
+    track = doc["tracks"]["nomination"]
+    del track["decision"]
+    track["forward"]["university"] = 1
+    track["stages"][0]["deadlines"]["university"] = "2018-06-25"
+    error = refusal(doc)
+    assert [d["field"] for d in error.details] == [
+        "tracks.nomination.decision.level", "tracks.nomination.forward.university",
+        "tracks.nomination.stages.nomination.deadlines.university"]
+    by_field = {d["field"]: d["message"] for d in error.details}
+    assert "未写 decision 即为教育部的全国遴选" in by_field["tracks.nomination.decision.level"]
+    assert "请删除 forward.university" in by_field["tracks.nomination.forward.university"]
+    assert "deadlines.level2" in by_field["tracks.nomination.stages.nomination.deadlines.university"]
+    assert "3处" in error.message
+
+
+def test_a_collected_track_has_no_decision_to_judge_but_its_deadline_at_the_university_is():
+    # a register with nothing to score (石油大学's monthly 组织生活 records): its default decision says nothing
+    doc = lianyou_raw()
+    track = doc["tracks"]["nomination"]
+    del track["decision"]
+    track.update(rubric=[], forward={})
+    assert above_owner_problems(parse_definition(doc), "university") == []
+    track["stages"][0]["deadlines"]["university"] = "2018-06-25"
+    assert [d["field"] for d in refusal(doc).details] == ["tracks.nomination.stages.nomination.deadlines.university"]
+
+
+def test_the_ministry_may_publish_anything_and_a_copy_keeps_its_parents_reach():
+    ministry, wust = BUILTIN["siyige-2020"], BUILTIN["siyige-2020-wust"]
+    check_owner_reach(ministry, "ministry")
+    check_owner_reach(parse_definition(lianyou_raw()), "ministry")
+    # the same tracks owned by a university go to the ministry: refused, unless inherited from the ministry's
+    assert {d["field"] for d in above_owner_problems(ministry, "university")} >= {
+        "tracks.lecture.decision.level", "tracks.lecture.forward.university"}
+    check_owner_reach(wust, "university", inherited=ministry.tracks)  # its own 红色防火墙台账 is collected, dated nowhere
+    with pytest.raises(ValueError):
+        above_owner_problems(ministry, "province")

@@ -6,8 +6,8 @@ import dataclasses
 from sqlalchemy import select
 
 from common import clock
-from common.campaign import CampaignDefinition, campaign_event_data, check_tightens, parse_definition
-from common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from common.campaign import CampaignDefinition, campaign_event_data, check_owner_reach, check_tightens, parse_definition
+from common.errors import Conflict, NotFound, Unprocessable
 from services.intake.models import Campaign, Tenant
 from services.intake.operations.audit import acting, record_by, short
 from services.intake.operations.tenants import MINISTRY, Caller
@@ -60,6 +60,11 @@ def visible_campaign(session, tenant: Tenant, campaign_id: str) -> Campaign:
     return campaign
 
 
+def owner_level(tenant: Tenant) -> str:
+    """The org level a tenant publishes at: its kind is named as the level (university, ministry)."""
+    return tenant.kind
+
+
 def publish_campaign(session, outbox, who: Caller | Tenant, doc: dict) -> Campaign:
     """Publish a definition; `who` is the API's caller, or the tenant the operator's command line acts for."""
     caller = acting(who)
@@ -81,15 +86,15 @@ def publish_campaign(session, outbox, who: Caller | Tenant, doc: dict) -> Campai
         # only the ministry can meet this: a university's campaign published before ids were scoped
         raise Conflict(f"活动 id「{definition.id}」已被使用（在按单位区分 id 之前发布的活动）。请换一个 id。",
                        code="campaign_exists", field="id", found=definition.id)
-    parent = None
-    if tenant.kind == "university" and not definition.derives_from:
-        raise Forbidden("高校只能发布派生自教育部活动的版本：请在定义中写明 derives_from。",
-                        code="must_derive", field="derives_from", expected="上级活动 id", found=None)
+    parent, inherited = None, ()
     if definition.derives_from:
         parent = visible_campaign(session, tenant, definition.derives_from)
         parent_definition = definition_of(parent)
         # the copy may name its parent in either form; it is compared with the parent as that names itself
         check_tightens(parent_definition, dataclasses.replace(definition, derives_from=parent_definition.id))
+        inherited = parent_definition.tracks.keys()  # they keep the parent's decision
+    # A university publishes campaigns of its own (同济's 两优一先), but nothing in them may go above it.
+    check_owner_reach(definition, owner_level(tenant), inherited)
     campaign = Campaign(id=campaign_id, owner_id=tenant.id, derives_from=parent.id if parent else None,
                         title=definition.title, definition=definition.raw, published_at=clock.now())
     session.add(campaign)
