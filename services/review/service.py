@@ -261,7 +261,7 @@ class ReviewService(SignInPages):
             with self.db.transaction() as session:
                 visitor, rnd = self._admin_round(session, request, round_id)
                 return self.web.render("round.html", visitor, exc.status, round=rnd, error=exc.message,
-                                       **ops.round_overview(session, rnd))
+                                       error_code=exc.code, **ops.round_overview(session, rnd))
         return redirect(f"/rounds/{round_id}?{notice_query(done, result)}")
 
     @page("POST", "/rounds/<string:round_id>/settings")
@@ -362,7 +362,7 @@ class ReviewService(SignInPages):
             with self.db.transaction() as session:
                 visitor, rnd = self._admin_round(session, request, round_id)
                 return self.web.render("ranking.html", visitor, exc.status, round=rnd, error=exc.message,
-                                       **ops.ranking_of(session, rnd))
+                                       error_code=exc.code, **ops.ranking_of(session, rnd))
         return redirect(f"/rounds/{round_id}/ranking?{notice_query('selected', None)}")
 
     @page("GET", "/rounds/<string:round_id>/export.xlsx")

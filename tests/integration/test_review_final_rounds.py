@@ -1,0 +1,129 @@
+"""Review against a real RabbitMQ: a round where the track's selection ends (issue #16, "Where a selection ends").
+
+A campaign written here and published by the ministry: 优秀个人 is awarded at the university (表彰 by category,
+one place per category), 组织生活会记录 has nothing to score (collected and listed). Works arrive as intake's
+events; the university's admin closes the round and confirms on review's pages, over HTTP.
+"""
+import re
+
+from sqlalchemy import select
+
+from common.campaign import campaign_event_data, parse_definition
+from common.events import make_event, validate_envelope
+from tests.conftest import wait_until
+from tests.integration.test_review_service import INTAKE, admin, csrf, outbox, publish, review  # noqa: F401 - fixture
+
+CATEGORIES = ["优秀共产党员", "优秀党务工作者"]
+
+
+def _stages() -> list[dict]:
+    return [{"key": "nomination", "label": "推荐", "required_fields": ["title"], "files": [],
+             "deadlines": {"level2": "2021-06-10"}}]
+
+
+def honours_campaign():
+    definition = parse_definition({
+        "id": "honours-2021", "title": "2021年“两优一先”评选", "short_title": "两优一先 2021", "derives_from": None,
+        "timezone": "Asia/Shanghai", "themes": [], "tracks": {
+            "members": {
+                "label": "优秀个人", "department": "organisation", "submit_levels": ["level2"],
+                "fields": [{"key": "title", "label": "推荐对象", "type": "string", "required": True},
+                           {"key": "category", "label": "表彰类别", "type": "choice", "required": True,
+                            "choices": CATEGORIES}],
+                "stages": _stages(), "rubric": [{"key": "deeds", "label": "先进事迹", "weight": 100, "max": 10}],
+                "decision": {"level": "university", "kind": "award", "label": "校级表彰",
+                             "places": {"优秀共产党员": 1, "优秀党务工作者": 1}, "category_field": "category"}},
+            "records": {
+                "label": "组织生活会记录", "department": "organisation", "submit_levels": ["level2"],
+                "fields": [{"key": "title", "label": "标题", "type": "string", "required": True}], "stages": _stages()},
+        }})
+    return make_event("campaign_published", "ministry", campaign_event_data(definition))
+
+
+def nominated(n: int, track: str = "members", category: str | None = None):
+    fields = {"title": f"张{n}同志先进事迹", **({"category": category} if category else {})}
+    return make_event("submission_submitted", "seu", {
+        "submission_id": f"h-{track}-{n}", "campaign_id": "honours-2021", "track": track, "stage": "nomination",
+        "final_stage": True, "org_id": "o-cse", "org_name": "计算机科学与工程学院党委", "org_level": "level2",
+        "title": fields["title"], "receipt_no": f"SEU-H-{track}-{n}", "submitted_at": "2021-06-01T02:00:00+00:00",
+        "file_ids": [], "fields": fields, "parent_org_id": None})
+
+
+def entries(store) -> dict:
+    from services.review.models import Entry
+
+    with store.transaction() as s:
+        return {e.submission_id: e.round_id for e in s.scalars(select(Entry))}
+
+
+def rounds(store) -> list:
+    from services.review.models import Round
+
+    with store.transaction() as s:
+        return [(r.id, r.track, r.level) for r in s.scalars(select(Round))]
+
+
+def published(review) -> None:
+    """The campaign, and review's copy of it: a work's track is judged by it when the work arrives."""
+    from services.review.models import CampaignCopy
+
+    publish(review["amqp"], INTAKE, honours_campaign())
+
+    def known():
+        with review["store"].transaction() as s:
+            return s.get(CampaignCopy, "honours-2021") is not None
+
+    wait_until(known, timeout=20, what="review's copy of the campaign")
+
+
+def test_a_final_award_round_keeps_each_categorys_places_and_forwards_nothing(review):
+    base, store = review["base"], review["store"]
+    published(review)
+    publish(review["amqp"], INTAKE, nominated(1, category="优秀共产党员"), nominated(2, category="优秀共产党员"),
+            nominated(3, category="优秀党务工作者"))
+    wait_until(lambda: len([r for r in entries(store).values() if r]) == 3, timeout=20, what="3 nominations in a round")
+    [(round_id, track, level)] = rounds(store)
+    assert (track, level) == ("members", "university")
+
+    web = admin(base)
+    page = web.get(f"{base}/rounds/{round_id}").text
+    assert "本轮为最终评定" in page and "表彰名额（校级表彰）：优秀共产党员 1 名、优秀党务工作者 1 名" in page
+    assert "报送" not in re.search(r'<p id="outcome">(.*?)</p>', page, re.S).group(1)
+    token = csrf(page)
+    web.post(f"{base}/rounds/{round_id}/close", data={"csrf_token": token})
+    ranking = web.get(f"{base}/rounds/{round_id}/ranking").text
+    assert "可向" not in ranking and "确认表彰名单" in ranking and "<th>类别</th>" in ranking
+
+    # two 优秀共产党员 for one place: refused, every work stays where it was
+    over = web.post(f"{base}/rounds/{round_id}/selection",
+                    data={"csrf_token": token, "selected": ["h-members-1", "h-members-2", "h-members-3"]})
+    assert over.status_code == 409
+    assert 'data-code="selection_over_places"' in over.text
+    assert "「优秀共产党员」最多 1 名，当前选了 2 名" in over.text and "请在超出的类别中取消" in over.text
+    assert outbox(store, "selection_made") == []
+
+    ok = web.post(f"{base}/rounds/{round_id}/selection",
+                  data={"csrf_token": token, "selected": ["h-members-2", "h-members-3"]})
+    assert ok.status_code == 200 and "已确认" in ok.text
+    [made] = outbox(store, "selection_made")
+    validate_envelope(made)  # as intake and notify will check it
+    data = made["data"]
+    assert data["to_level"] is None and data["level"] == "university"
+    assert data["decision"] == {"level": "university", "kind": "award", "label": "校级表彰"}
+    assert {r["submission_id"]: (r["selected"], r["category"]) for r in data["results"]} == {
+        "h-members-1": (False, "优秀共产党员"), "h-members-2": (True, "优秀共产党员"),
+        "h-members-3": (True, "优秀党务工作者")}
+    confirmed = [e["data"] for e in outbox(store, "review_audited") if e["data"]["action"] == "round.selection_confirmed"]
+    assert confirmed[-1]["detail"]["to_level"] is None and confirmed[-1]["detail"]["decision"] == "award"
+
+
+def test_a_collected_tracks_submission_enters_no_round(review):
+    store = review["store"]
+    published(review)
+    # a work with a rubric beside it, which does enter its round: the record is not refused for lack of a round
+    publish(review["amqp"], INTAKE, nominated(1, track="records"), nominated(2, category="优秀党务工作者"))
+    # an entry is stored in the transaction that decides its round: once both are seen, both were placed or not
+    known = wait_until(lambda: (e := entries(store)) and {"h-records-1", "h-members-2"} <= set(e) and e, timeout=20,
+                       what="both works known to review")
+    assert known["h-records-1"] is None and known["h-members-2"] is not None
+    assert [track for _, track, _ in rounds(store)] == ["members"]
