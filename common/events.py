@@ -369,14 +369,15 @@ CATALOGUE: dict[str, EventType] = {
                 "selected": {"type": "array", "items": ID},
                 "not_selected": {"type": "array", "items": ID},
                 # per work: its tenant (the ministry's round spans universities), rank and score; in a final
-                # round its award category (null without one), and for a library its org and fields (the
-                # deciding level's library has no forwarded copy of a work that never went up)
+                # round its award category (null without one), why it failed a vetting (审核不通过的原因), and for
+                # a library its org and fields (the deciding level's library has no forwarded copy of a work
+                # that never went up)
                 "results": {"type": "array", "items": _object(
                     {"submission_id": ID, "tenant": TENANT, "rank": {"type": "integer"},
                      "selected": {"type": "boolean"}},
                     {"normalised": {"type": ["number", "null"]}, "title": {"type": "string"},
                      "category": {"type": ["string", "null"]}, "org_name": {"type": "string"},
-                     "fields": {"type": "object"}})},
+                     "fields": {"type": "object"}, "reason": {"type": "string", "maxLength": 200}})},
             }, {
                 # a final round's decision (absent: the round forwarded, or an event from before decisions, whose
                 # to_level null meant the ministry's selection); label: the result's name (表彰 title or kind)

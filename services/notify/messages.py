@@ -156,15 +156,18 @@ def selection_outcome(decision: dict, result: dict, decider: str) -> dict:
     the subject (「获表彰（优秀共产党员）」); `decider` is who decided (东南大学, 教育部). A vetting has no ranking
     to tell (`ranked` False)."""
     kind, label, category = decision["kind"], decision.get("label") or "", result.get("category")
-    words = _final_words(kind, label, category, decision.get("publicity_days"), result["selected"], decider)
+    words = _final_words(kind, label, category, decision.get("publicity_days"), result["selected"], decider,
+                         result.get("reason"))
     return {"final": True, "ranked": kind != "vetting", **words}
 
 
-def _final_words(kind: str, label: str, category: str | None, days: int | None, selected: bool, decider: str) -> dict:
+def _final_words(kind: str, label: str, category: str | None, days: int | None, selected: bool, decider: str,
+                 reason: str | None = None) -> dict:
     where = f"在{decider}的评选中"
     if kind == "vetting":
+        why = f"，原因：{reason}" if reason else ""
         return ({"verdict": "审核通过", "outcome": f"已通过{decider}的审核"} if selected else
-                {"verdict": "审核未通过", "outcome": f"未通过{decider}的审核。如有疑问，请联系{decider}"})
+                {"verdict": "审核未通过", "outcome": f"未通过{decider}的审核{why}。如有疑问，请联系{decider}"})
     if not selected:
         return {"verdict": "未入选", "outcome": f"{where}本次未入选。感谢您单位的积极参与"}
     if kind == "award":

@@ -354,15 +354,17 @@ class ReviewService(SignInPages):
         try:
             with self.db.transaction() as session:
                 visitor, rnd = self._admin_round(session, request, round_id)
+                reasons = {key.removeprefix("reason_"): value for key, value in request.form.items()
+                           if key.startswith("reason_")}  # 审核把关: why a work fails
                 ops.confirm_selection(session, self.outbox, self._acting(request, visitor), rnd,
-                                      request.form.getlist("selected"))
+                                      request.form.getlist("selected"), reasons)
         except DomainError as exc:
             if exc.status in (401, 403, 404):
                 raise
             with self.db.transaction() as session:
                 visitor, rnd = self._admin_round(session, request, round_id)
                 return self.web.render("ranking.html", visitor, exc.status, round=rnd, error=exc.message,
-                                       error_code=exc.code, **ops.ranking_of(session, rnd))
+                                       error_code=exc.code, form=request.form, **ops.ranking_of(session, rnd))
         return redirect(f"/rounds/{round_id}/ranking?{notice_query('selected', None)}")
 
     @page("GET", "/rounds/<string:round_id>/export.xlsx")

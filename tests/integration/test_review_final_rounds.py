@@ -1,7 +1,8 @@
 """Review against a real RabbitMQ: a round where the track's selection ends (issue #16, "Where a selection ends").
 
 A campaign written here and published by the ministry: 优秀个人 is awarded at the university (表彰 by category,
-one place per category), 组织生活会记录 has nothing to score (collected and listed). Works arrive as intake's
+one place per category), 先进事迹材料审核 is vetted (pass or fail, no experts), 组织生活会记录 has nothing to score
+(collected and listed). Works arrive as intake's
 events; the university's admin closes the round and confirms on review's pages, over HTTP.
 """
 import re
@@ -33,6 +34,10 @@ def honours_campaign():
                 "stages": _stages(), "rubric": [{"key": "deeds", "label": "先进事迹", "weight": 100, "max": 10}],
                 "decision": {"level": "university", "kind": "award", "label": "校级表彰",
                              "places": {"优秀共产党员": 1, "优秀党务工作者": 1}, "category_field": "category"}},
+            "reports": {  # 审核把关: each passes or fails, nothing scored
+                "label": "先进事迹材料审核", "department": "organisation", "submit_levels": ["level2"],
+                "fields": [{"key": "title", "label": "标题", "type": "string", "required": True}], "stages": _stages(),
+                "decision": {"level": "university", "kind": "vetting"}},
             "records": {
                 "label": "组织生活会记录", "department": "organisation", "submit_levels": ["level2"],
                 "fields": [{"key": "title", "label": "标题", "type": "string", "required": True}], "stages": _stages()},
@@ -127,3 +132,27 @@ def test_a_collected_tracks_submission_enters_no_round(review):
                        what="both works known to review")
     assert known["h-records-1"] is None and known["h-members-2"] is not None
     assert [track for _, track, _ in rounds(store)] == ["members"]
+
+
+def test_a_vetting_round_is_passed_or_failed_with_reasons_and_no_experts(review):
+    base, store = review["base"], review["store"]
+    published(review)
+    publish(review["amqp"], INTAKE, nominated(1, track="reports"), nominated(2, track="reports"))
+    wait_until(lambda: len([r for r in entries(store).values() if r]) == 2, timeout=20, what="2 reports in a round")
+    [(round_id, track, _)] = rounds(store)
+    web = admin(base)
+    page = web.get(f"{base}/rounds/{round_id}").text
+    assert "审核：逐件通过/不通过" in page and 'id="vetting"' in page and "评审专家</h2>" not in page
+    token = csrf(page)
+    # failed without a reason: refused, nothing confirmed
+    r = web.post(f"{base}/rounds/{round_id}/selection", data={"csrf_token": token, "selected": ["h-reports-1"]})
+    assert r.status_code == 400 and 'data-code="vetting_reason_missing"' in r.text and "《张2同志先进事迹》" in r.text
+    assert outbox(store, "selection_made") == []
+    r = web.post(f"{base}/rounds/{round_id}/selection", data={
+        "csrf_token": token, "selected": ["h-reports-1"], "reason_h-reports-2": "材料缺少党支部签章"})
+    assert r.status_code == 200 and "审核结果已于" in r.text
+    [made] = outbox(store, "selection_made")
+    data = made["data"]
+    assert (data["to_level"], data["decision"]["kind"], data["selected"]) == (None, "vetting", ["h-reports-1"])
+    assert {x["submission_id"]: x.get("reason") for x in data["results"]} == {
+        "h-reports-1": None, "h-reports-2": "材料缺少党支部签章"}

@@ -350,3 +350,44 @@ def test_the_result_mail_template_reads_a_final_award_and_still_a_forwarding():
     up = templates.render("selection_result", "seu", {**base, "to_level_label": "教育部", "final": False,
                                                       "ranked": True, "verdict": "", "outcome": ""})
     assert up.subject == "【评审结果】张三同志事迹：入选" and "已入选，将报送教育部。" in up.body
+
+
+# --------------------------------------------------------------------------- vetting (审核把关): pass or fail, no scores
+
+VETTING = {"rubric": [], "decision": {"level": "university", "kind": "vetting"}}
+
+
+def test_a_vetting_needs_no_closed_round_and_carries_each_failed_works_reason():
+    end = decisions.round_end(VETTING, "university")
+    assert end.vetting and decisions.confirm_label(end) == "确认审核结果"
+    works = [Candidate("s1", "seu", "甲"), Candidate("s2", "seu", "乙")]
+    done = decide_selection("open", "university", works, ["s1"], end=end, reasons={"s2": "  缺少 支部 签章 "})
+    assert [(r["submission_id"], r["selected"], r.get("reason")) for r in done.results] == [
+        ("s1", True, None), ("s2", False, "缺少 支部 签章")]
+
+
+def test_a_vetting_refuses_a_failed_work_without_reason_naming_it():
+    end = decisions.round_end(VETTING, "university")
+    works = [Candidate("s1", "seu", "甲"), Candidate("s2", "seu", "乙"), Candidate("s3", "seu", "丙")]
+    with pytest.raises(InvalidInput) as caught:
+        decide_selection("open", "university", works, ["s1"], end=end, reasons={"s2": "", "s3": " "})
+    assert caught.value.code == "vetting_reason_missing" and "《乙》、《丙》" in caught.value.message
+    with pytest.raises(InvalidInput) as caught:
+        decide_selection("open", "university", works, ["s1", "s2"], end=end, reasons={"s3": "长" * 201})
+    assert caught.value.code == "vetting_reason_too_long"
+    with pytest.raises(Conflict) as caught:  # a scored round still closes its scoring first
+        decide_selection("open", "university", works, ["s1"], end=decisions.round_end(AWARD, "university"))
+    assert caught.value.code == "round_still_open"
+
+
+def test_a_failed_vettings_reason_reaches_the_portal_and_the_mail():
+    from services.intake.domain.submission import decide_final, decided_words
+    from services.notify.messages import selection_outcome
+
+    made = {**AWARD_MADE, "decision": {"level": "university", "kind": "vetting", "label": "审核把关"},
+            "results": [*AWARD_MADE["results"][:1], {**AWARD_MADE["results"][1], "reason": "缺少签章"}]}
+    failed = [d for d in decide_final(made) if not d.passed]
+    now = datetime.now(timezone.utc)
+    assert [decided_words(d.detail, now, now) for d in failed] == ["审核未通过（缺少签章）"]
+    words = selection_outcome(made["decision"], {"selected": False, "reason": "缺少签章"}, "东南大学")
+    assert words["outcome"] == "未通过东南大学的审核，原因：缺少签章。如有疑问，请联系东南大学"

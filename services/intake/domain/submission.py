@@ -620,6 +620,7 @@ def decide_final(data: dict) -> list[Decided]:
     """
     decision = data.get("decision") or NATIONAL_SELECTION
     categories = {r["submission_id"]: r.get("category") for r in data.get("results", [])}
+    reasons = {r["submission_id"]: r.get("reason") for r in data.get("results", [])}
     common = {"round_id": data["round_id"], "level": decision["level"], "kind": decision["kind"],
               "label": decision["label"]}
     if decision.get("publicity_days") is not None:
@@ -628,7 +629,8 @@ def decide_final(data: dict) -> list[Decided]:
                                **({"category": categories[sid]} if categories.get(sid) else {})})
            for sid in data["selected"]]
     if decision["kind"] == "vetting":
-        out += [Decided(sid, False, {**common, "passed": False}) for sid in data["not_selected"]]
+        out += [Decided(sid, False, {**common, "passed": False, **({"reason": reasons[sid]} if reasons.get(sid) else {})})
+                for sid in data["not_selected"]]
     return out
 
 
@@ -637,7 +639,9 @@ def decided_words(detail: dict, at: datetime, now: datetime) -> str:
     recorded. A publicity's result stands once its period is over."""
     kind = detail["kind"]
     if kind == "vetting":
-        return "审核通过" if detail.get("passed", True) else "审核未通过"
+        if detail.get("passed", True):
+            return "审核通过"
+        return f"审核未通过（{detail['reason']}）" if detail.get("reason") else "审核未通过"
     words = DECIDED_WORDS[kind]
     if kind == "award" and detail.get("category"):
         return f"{words}（{detail['category']}）"

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from common.campaign.model import COLLECTED, DECISION_KINDS, Decision, judged
-from common.errors import Conflict
+from common.errors import Conflict, InvalidInput
 from common.levels import LEVELS, forward_limit, parent_level
 from common.locale import LEVEL_LABELS
 
@@ -173,6 +173,35 @@ def check_places(end: RoundEnd, chosen: Sequence[tuple[str, str, str | None]]) -
         raise Conflict(f"本轮按类别表彰（名额：{_places_text(end.places)}）：{'；'.join(problems)}。"
                        "请在超出的类别中取消多选的作品后再确认。", code="selection_over_places",
                        expected=dict(end.places), found=dict(counts))
+
+
+REASON_MAX_CHARS = 200
+
+
+def vetting_reasons(chosen: set[str], works: Sequence[tuple[str, str]], reasons: dict[str, str]) -> dict[str, str]:
+    """A vetting's reasons for the works that fail it: each one needs its reason (what the org must put right);
+    `works`: (work, title) of every work of the round. All missing or too long ones are reported at once."""
+    out, missing, too_long = {}, [], []
+    for work, title in works:
+        if work in chosen:
+            continue
+        reason = " ".join((reasons.get(work) or "").split())
+        if not reason:
+            missing.append(title)
+        elif len(reason) > REASON_MAX_CHARS:
+            too_long.append(title)
+        out[work] = reason
+    if missing:
+        raise InvalidInput(f"审核不通过的作品须写明原因，以下 {len(missing)} 件还没有写："
+                           f"{'、'.join(f'《{t}》' for t in missing[:5])}{'等' if len(missing) > 5 else ''}。"
+                           "请填写原因（告诉报送单位哪里需要改正），或将其标记为通过。",
+                           code="vetting_reason_missing", field="reason", found=missing[:5])
+    if too_long:
+        raise InvalidInput(f"不通过的原因最多 {REASON_MAX_CHARS} 字，以下作品的原因太长："
+                           f"{'、'.join(f'《{t}》' for t in too_long[:5])}。请精简后再确认。",
+                           code="vetting_reason_too_long", field="reason", expected=REASON_MAX_CHARS,
+                           found=too_long[:5])
+    return out
 
 
 def event_decision(end: RoundEnd) -> dict | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from common.campaign.model import Decision
 from common.errors import Conflict
 from common.levels import parent_level
-from services.review.domain.decisions import RoundEnd, check_places
+from services.review.domain.decisions import RoundEnd, check_places, vetting_reasons
 from services.review.domain.lifecycles import RoundState
 from services.review.domain.rounds import check_selection
 
@@ -52,20 +52,25 @@ class Selection:
 
 
 def decide_selection(round_state: str, level: str, candidates: Sequence[Candidate], selected: list[str],
-                     limit: int | None = None, *, end: RoundEnd | None = None) -> Selection:
+                     limit: int | None = None, *, end: RoundEnd | None = None,
+                     reasons: dict[str, str] | None = None) -> Selection:
     """`candidates`: the ranked works in rank order, then the unscored ones. `end` says where the round's
-    selection ends (decisions.round_end); without it the round forwards up within `limit`."""
+    selection ends (decisions.round_end); without it the round forwards up within `limit`. In a vetting
+    (审核把关) `selected` are the works that pass, nothing was scored, so the round need not be closed first, and
+    each failed work needs its reason (`reasons`, by work), which its result carries."""
     if end is None:
         end = RoundEnd(level, Decision(), False, parent_level(level), limit)
     if round_state == RoundState.SELECTED:
         raise Conflict("本轮的入选名单已经确认并报送，不能再改。", code="already_selected")
-    if round_state != RoundState.CLOSED:
+    if round_state != RoundState.CLOSED and not end.vetting:
         raise Conflict("请先结束评分（分数定稿）再确认入选名单。", code="round_still_open", found=round_state)
     in_round = {c.submission_id for c in candidates}
     check_selection(selected, in_round, None, level)
     by_id = {c.submission_id: c for c in candidates}
     check_places(end, [(s, by_id[s].title, by_id[s].category) for s in selected])
     chosen = set(selected)
+    failed = vetting_reasons(chosen, [(c.submission_id, c.title) for c in candidates], reasons or {}) \
+        if end.vetting else {}
     placed, results = [], []
     for n, c in enumerate(candidates, start=1):
         rank = n if c.rank is None else c.rank  # the unscored follow the ranked
@@ -74,5 +79,7 @@ def decide_selection(round_state: str, level: str, candidates: Sequence[Candidat
                   "selected": c.submission_id in chosen, "normalised": c.normalised, "title": c.title}
         if end.category_field is not None:
             result["category"] = c.category
+        if c.submission_id in failed:
+            result["reason"] = failed[c.submission_id]
         results.append(result)
     return Selection(placed, results, list(selected), sorted(in_round - chosen))

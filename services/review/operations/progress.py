@@ -58,4 +58,5 @@ def round_overview(session, rnd: Round, page: int = 1) -> dict:
     end = round_end_of(session, rnd, track)
     return {"reviewers": reviewers, "entries": entries, "short": short, "assigned": total_assigned,
             "submitted": done, "track": track, "shown": shown, "final": end.final, "outcome": decisions.describe(end),
+            "vetting": end.vetting,
             "on_work": on_work, "page": page, "pages": pages, "matches": matches_for(session, shown, rnd)}

@@ -55,17 +55,22 @@ def ranking_of(session, rnd: Round) -> dict:
             "categories": categories if end.category_field else {}}
 
 
-def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[str]) -> None:
+def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[str],
+                      reasons: dict[str, str] | None = None) -> None:
+    """Confirm the round's selection; in a vetting `selected` are the works that pass and `reasons` say why each
+    other one fails."""
     board = ranking_of(session, rnd)
     end, category = board["end"], board["categories"].get
     candidates = ([Candidate(e.submission_id, e.tenant, e.title, r.rank, r.normalised, r.raw_mean,
                              category(e.submission_id)) for r, e in board["ranked"]]
                   + [Candidate(e.submission_id, e.tenant, e.title, category=category(e.submission_id))
                      for e in board["unscored"]])
-    selection = decide_selection(rnd.state, rnd.level, candidates, selected, end=end)
+    selection = decide_selection(rnd.state, rnd.level, candidates, selected, end=end, reasons=reasons)
     for p in selection.placed:
         session.add(SelectionRow(round_id=rnd.id, submission_id=p.submission_id, rank=p.rank, normalised=p.normalised,
                                  raw_mean=p.raw_mean, selected=p.selected))
+    if rnd.state == RoundState.OPEN:  # a vetting has no scoring to close: it ends with its result
+        ROUND.move(rnd, RoundState.CLOSED, at=clock.now())
     ROUND.move(rnd, RoundState.SELECTED, at=clock.now())
     results = selection.results
     if end.final and end.decision.kind == "library":
