@@ -5,8 +5,10 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
+from common import clock
 from deploy.embedded import wait_healthy
 from tests.conftest import ROOT, free_port
 
@@ -20,11 +22,15 @@ def running_platform(folder: Path, amqp_uri: str, universities: dict[str, str], 
     2020 campaign with each university's copy. `settings`: environment variables for every service.
 
     Yields ports, urls (the hosts people's browsers use: PUBLIC_URL, hence mailed links and the SSO callback),
-    keys (slug -> portal key), data (DATA_DIR) and logs (each service's output).
+    keys (slug -> portal key), data (DATA_DIR), logs (each service's output) and clock (the file every service's
+    clock runs from: `move_clock`).
     """
     ports = {s: free_port() for s in SERVICES}
+    clock_file = folder / "clock"  # every service's clock: a test moves them all at once with move_clock
+    clock.write_file(clock_file, datetime.fromisoformat(CLOCK))
     env = dict(os.environ, DATA_DIR=str(folder / "data"), AMQP_URI=amqp_uri, EVENT_RETRY_DELAYS_MS="200,500",
-               PLATFORM_CLOCK_START=CLOCK, **{f"{s.upper()}_PORT": str(p) for s, p in ports.items()}, **settings)
+               PLATFORM_CLOCK_START=CLOCK, PLATFORM_CLOCK_FILE=str(clock_file),
+               **{f"{s.upper()}_PORT": str(p) for s, p in ports.items()}, **settings)
 
     def admin(*args) -> str:
         return subprocess.run([sys.executable, "-m", "services.intake.admin", *args], cwd=ROOT, env=env, check=True,
@@ -45,7 +51,7 @@ def running_platform(folder: Path, amqp_uri: str, universities: dict[str, str], 
         for s in SERVICES:
             wait_healthy(f"http://127.0.0.1:{ports[s]}/health", procs[s], timeout=60)
         yield {"ports": ports, "urls": {s: f"http://localhost:{p}" for s, p in ports.items()}, "keys": keys,
-               "data": Path(env["DATA_DIR"]), "logs": folder}
+               "data": Path(env["DATA_DIR"]), "logs": folder, "clock": clock_file}
     finally:
         for p in procs.values():
             p.terminate()
@@ -54,3 +60,8 @@ def running_platform(folder: Path, amqp_uri: str, universities: dict[str, str], 
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def move_clock(platform: dict, moment: str) -> None:
+    """Every service of the platform stands at `moment` from now on (a rehearsal walking through the stages)."""
+    clock.write_file(platform["clock"], datetime.fromisoformat(moment))

@@ -27,9 +27,11 @@ from common.campaign.model import (
     effective_at,
     judged,
     parse_deadline,
+    parse_opening,
     zone,
 )
 from common.campaign.schema import DEADLINE_PATTERN
+from common.campaign.values import is_phone
 from common.campaign.wording import iso, join, local_time, problem, show
 from common.levels import LEVELS
 from common.locale import LEVEL_LABELS
@@ -59,7 +61,9 @@ def consistency_problems(data: dict, strict: bool) -> list[dict]:
     a bug here and must surface.
     """
     tz = zone(data.get("timezone"))
-    checks: list[Callable[[], list[dict]]] = [lambda: _check_top(data, tz), lambda: _check_single_lines(data)]
+    one_line = {key: value for key, value in data.items() if key != "notice"}  # the notice's own words keep their lines
+    checks: list[Callable[[], list[dict]]] = [lambda: _check_top(data, tz), lambda: _check_single_lines(one_line),
+                                              lambda: _check_contacts(data)]
     tracks = data.get("tracks")
     for key, raw in (tracks.items() if isinstance(tracks, dict) else []):
         if not isinstance(raw, dict):
@@ -86,6 +90,22 @@ def _check_top(data: dict, tz: ZoneInfo | None) -> list[dict]:
         problems.append(problem("derives_from", "上级活动的 id", data["derives_from"],
                                 "derives_from 不能指向本活动自己；请写上级（教育部）活动的 id，"
                                 "或对顶层活动写 null。"))
+    return problems
+
+
+def _check_contacts(data: dict) -> list[dict]:
+    """A contact can be reached: a phone an org can dial, or an e-mail (the seeds give both, or two phones)."""
+    problems = []
+    for index, contact in enumerate(data.get("contacts") or []):
+        path, name = f"contacts.{index}", contact.get("name", "")
+        phone = contact.get("phone")
+        if isinstance(phone, str) and not is_phone(phone.strip()):
+            problems.append(problem(f"{path}.phone", "手机号或带区号的固话", phone,
+                                    f"联系人「{name}」的电话「{phone}」不是手机号（11 位）或带区号的固话"
+                                    "（如 025-52090134）；请改正。"))
+        if not phone and not contact.get("email"):
+            problems.append(problem(path, "phone 或 email", None,
+                                    f"联系人「{name}」没有电话也没有邮箱，基层党组织无从联系；请至少写一项。"))
     return problems
 
 
@@ -254,6 +274,30 @@ def _check_deadline_values(ctx: _TrackCtx) -> list[dict]:
                                             "存在的日期", text, f"{ctx.name}阶段「{stage['label']}」"
                                             f"{LEVEL_LABELS[level]}的截止时间「{text}」"
                                             "不是存在的日期或时刻；请改正。"))
+    return problems
+
+
+def _check_opening(ctx: _TrackCtx) -> list[dict]:
+    """A stage opens before its first deadline: one that opens after it could never be submitted."""
+    problems = []
+    for stage in ctx.raw.get("stages", []):
+        text = stage.get("opens")
+        if not isinstance(text, str):
+            continue
+        path = f"{ctx.path}.stages.{stage['key']}.opens"
+        try:
+            opens = parse_opening(text, ctx.tz)
+        except ValueError:
+            problems.append(problem(path, "存在的日期", text, f"{ctx.name}阶段「{stage['label']}」的开放时间「{text}」"
+                                    "不是存在的日期或时刻；请改正。"))
+            continue
+        deadlines = _stage_deadlines(stage, ctx.tz)
+        first = min(deadlines.values(), default=None)
+        if first is not None and opens >= first:
+            problems.append(problem(path, f"早于 {iso(first)}", iso(opens),
+                                    f"{ctx.name}阶段「{stage['label']}」{local_time(opens)}才开放，"
+                                    f"但最早的截止时间是 {local_time(first)}，没有人能按时提交；"
+                                    "请提前开放时间或推迟截止时间。"))
     return problems
 
 
@@ -481,6 +525,6 @@ def _check_rule(ctx: _TrackCtx, path: str, kind: str, rule: dict) -> list[dict]:
 
 
 _TRACK_CHECKS: tuple[Callable[[_TrackCtx], list[dict]], ...] = (
-    _check_unique_keys, _check_fields, _check_stages, _check_deadline_values, _check_deadline_order,
+    _check_unique_keys, _check_fields, _check_stages, _check_deadline_values, _check_opening, _check_deadline_order,
     _check_stage_sequence, _check_quota, _check_forward, _check_decision, _check_rubric, _check_media,
 )

@@ -57,6 +57,7 @@ class PublishedTrack:
     quota: dict[str, Any] = field(default_factory=dict)
     forward: dict[str, int] = field(default_factory=dict)
     decision: Decision = field(default_factory=Decision)  # absent from early events: the ministry's selection
+    opens: dict[str, datetime] = field(default_factory=dict)  # stage -> when it starts taking submissions
 
     @property
     def judged(self) -> str:
@@ -71,6 +72,7 @@ class PublishedTrack:
             submit_levels=list(track.submit_levels), stage_labels={s.key: s.label for s in track.stages},
             fields=[PublishedField(f.key, f.label, f.type, f.identifying) for f in track.fields],
             quota=copy.deepcopy(track.quota), forward=dict(track.forward), decision=track.decision,
+            opens={s.key: s.opens for s in track.stages if s.opens is not None},
         )
 
     def to_event(self) -> dict:
@@ -88,6 +90,7 @@ class PublishedTrack:
             "quota": copy.deepcopy(self.quota),
             "forward": dict(self.forward),
             "decision": self.decision.to_dict(),
+            **({"opens": {stage: iso(at) for stage, at in self.opens.items()}} if self.opens else {}),
         }
 
     @classmethod
@@ -103,6 +106,7 @@ class PublishedTrack:
                     for f in data.get("fields", [])],
             quota=copy.deepcopy(data.get("quota", {})), forward=dict(data.get("forward", {})),
             decision=Decision.from_dict(data.get("decision")),
+            opens={stage: datetime.fromisoformat(at) for stage, at in data.get("opens", {}).items()},
         )
 
     def policy(self, kind: str) -> dict | None:
@@ -196,6 +200,9 @@ TRACK_SCHEMA = _object(
         "forward": {**_BY_LEVEL, "additionalProperties": _COUNT},
         # where the selection ends; absent (early events): the ministry's national selection
         "decision": DECISION_SCHEMA,
+        # stage -> the moment it starts taking submissions; absent: open from publication
+        "opens": {"type": "object", "propertyNames": {"pattern": _KEY["pattern"]},
+                  "additionalProperties": {"type": "string", "format": "date-time"}},
     },
 )
 TRACKS_SCHEMA = {"type": "object", "minProperties": 1, "propertyNames": {"pattern": "^[a-z_]{2,40}$"},

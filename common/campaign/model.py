@@ -106,14 +106,19 @@ class Stage:
     files: list[FileRequirement]
     # level -> aware datetime in the campaign's timezone, ordered bottom to top
     deadlines: dict[str, datetime]
+    # When the stage starts taking submissions (「秋季开学后」); None: as soon as the campaign is published
+    opens: datetime | None = None
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "key": self.key, "label": self.label,
             "required_fields": list(self.required_fields),
             "files": [f.to_dict() for f in self.files],
             "deadlines": {level: iso(moment) for level, moment in self.deadlines.items()},
         }
+        if self.opens is not None:
+            out["opens"] = iso(self.opens)
+        return out
 
 
 @dataclass(frozen=True)
@@ -258,6 +263,23 @@ def judged(rubric: list, decision_kind: str) -> str:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """Whom an org asks about the campaign (the seeds' 「联系人和报送方式」): a name with a phone or an e-mail."""
+    name: str
+    department: str | None = None  # 组织部/宣传部 (DEPARTMENTS), when the notice names one per office
+    phone: str | None = None
+    email: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in (("name", self.name), ("department", self.department), ("phone", self.phone),
+                                  ("email", self.email)) if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Contact:
+        return cls(data["name"], data.get("department"), data.get("phone"), data.get("email"))
+
+
+@dataclass(frozen=True)
 class CampaignDefinition:
     id: str
     title: str
@@ -266,6 +288,8 @@ class CampaignDefinition:
     timezone: str
     themes: list[str]
     tracks: dict[str, Track]
+    contacts: list[Contact] = field(default_factory=list)
+    notice: str | None = None  # the notice's own words, as its issuer wrote them, for the announcement
     # The validated source mapping (dates as text); not part of equality, so
     # that a definition equals its own to_dict() round trip.
     raw: dict = field(default_factory=dict, compare=False, repr=False)
@@ -277,6 +301,8 @@ class CampaignDefinition:
             "derives_from": self.derives_from, "timezone": self.timezone,
             "themes": list(self.themes),
             "tracks": {key: track.to_dict() for key, track in self.tracks.items()},
+            **({"contacts": [c.to_dict() for c in self.contacts]} if self.contacts else {}),
+            **({"notice": self.notice} if self.notice is not None else {}),
         }
 
     def media_policies(self) -> dict[str, dict[str, dict]]:
@@ -304,6 +330,14 @@ def effective_at(deadlines: dict[str, datetime], level: str) -> datetime | None:
             return deadlines[current]
         current = parent_level(current)
     return None
+
+
+def parse_opening(text: str, tz: ZoneInfo) -> datetime:
+    """Local time in the campaign's timezone; a date alone opens at 00:00."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return datetime.combine(date.fromisoformat(text), time(0, 0), tzinfo=tz)
+    at = datetime.fromisoformat(text)
+    return at.replace(tzinfo=tz) if at.tzinfo is None else at.astimezone(tz)
 
 
 def parse_deadline(text: str, tz: ZoneInfo) -> datetime:

@@ -20,6 +20,7 @@ from common.campaign.checks import consistency_problems
 from common.campaign.model import (
     DEADLINE_LEVELS,
     CampaignDefinition,
+    Contact,
     Criterion,
     Decision,
     FieldSpec,
@@ -29,6 +30,7 @@ from common.campaign.model import (
     Stage,
     Track,
     parse_deadline,
+    parse_opening,
 )
 from common.campaign.schema import schema_problems
 from common.campaign.wording import fail_invalid, problem
@@ -131,7 +133,8 @@ def _build(data: dict) -> CampaignDefinition:
     return CampaignDefinition(
         id=data["id"], title=data["title"], short_title=data.get("short_title") or data["title"],
         derives_from=data.get("derives_from"), timezone=data["timezone"], themes=themes,
-        tracks=tracks, raw=data,
+        tracks=tracks, contacts=[Contact.from_dict(c) for c in data.get("contacts", [])],
+        notice=data.get("notice"), raw=data,
     )
 
 
@@ -171,6 +174,7 @@ def _build_stage(raw: dict, tz: ZoneInfo) -> Stage:
         files=[FileRequirement(f["kind"], f.get("min", 0), f.get("max")) for f in raw.get("files", [])],
         deadlines={level: parse_deadline(deadlines[level], tz)
                    for level in DEADLINE_LEVELS if level in deadlines},
+        opens=parse_opening(raw["opens"], tz) if raw.get("opens") else None,
     )
 
 

@@ -79,6 +79,7 @@ _STAGE = _object(
         "required_fields": _list({"type": "string"}, uniqueItems=True),
         "files": _list(_FILE),
         "deadlines": _by_level(DEADLINE_LEVELS, {"type": "string", "pattern": DEADLINE_PATTERN}),
+        "opens": {"type": "string", "pattern": DEADLINE_PATTERN},
     },
 )
 _RULE = _object(
@@ -124,6 +125,9 @@ _TRACK = _object(
         "required": {"type": "boolean"},
     },
 )
+NOTICE_MAX_CHARS = 20000  # the longest seed notice is under 5,000 characters
+_CONTACT = _object({"name": _TEXT}, {"department": {"enum": list(DEPARTMENTS)}, "phone": _TEXT,
+                                     "email": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"}})
 DEFINITION_SCHEMA = _object(
     {
         "id": {"type": "string", "pattern": _SLUG},
@@ -136,6 +140,8 @@ DEFINITION_SCHEMA = _object(
         "short_title": _TEXT,
         "derives_from": {"type": ["string", "null"], "pattern": _PARENT},
         "themes": _list(_TEXT, uniqueItems=True),
+        "contacts": _list(_CONTACT),
+        "notice": {"type": "string", "minLength": 1, "maxLength": NOTICE_MAX_CHARS},
     },
 )
 _VALIDATOR = Draft202012Validator(DEFINITION_SCHEMA)

@@ -40,6 +40,7 @@ SUPERSET = "superset"  # at least the parent's values
 AT_MOST = "at_most"  # a limit: not above the parent's, and not dropped
 AT_LEAST = "at_least"  # a minimum: not below the parent's
 EARLIER = "earlier"  # a deadline: not later than the parent's, and not dropped
+LATER = "later"  # an opening: not earlier than the parent's, and not dropped
 STAYS_TRUE = "stays_true"  # true in the parent stays true (a requirement, a blindness setting)
 IMPLIED = "implied"  # each parent media rule is implied by a child rule at least as severe and narrow
 
@@ -50,6 +51,12 @@ TIGHTENING: dict[str, tuple[str, str]] = {
     "timezone": (FREE, "deadlines are compared as moments, whatever zone they are written in"),
     "derives_from": (SAME, "names the parent it is checked against"),
     "themes": (SUBSET, "themes are the options of choice fields"),
+    "contacts": (FREE, "each issuer names its own 联系人"),
+    "contacts[].name": (FREE, "see contacts"),
+    "contacts[].department": (FREE, "see contacts"),
+    "contacts[].phone": (FREE, "see contacts"),
+    "contacts[].email": (FREE, "see contacts"),
+    "notice": (FREE, "each issuer's notice is its own text"),
     "tracks": (KEPT, "every required track of the parent stays; a copy may leave out an optional one and add its own"),
     "tracks.*": (KEPT, "judged key by key below; a track of the copy's own ends where the parent cannot receive it"),
     "tracks.*.required": (STAYS_TRUE, "a track the parent requires stays required"),
@@ -85,6 +92,7 @@ TIGHTENING: dict[str, tuple[str, str]] = {
     "tracks.*.stages[].files[].max": (AT_MOST, "how many files are accepted"),
     "tracks.*.stages[].deadlines": (EARLIER, "judged level by level below"),
     "tracks.*.stages[].deadlines.*": (EARLIER, "a level's deadline"),
+    "tracks.*.stages[].opens": (LATER, "a copy may open a stage later (its own notice goes out later), never earlier"),
     "tracks.*.media": (KEPT, "every media policy of the parent stays"),
     "tracks.*.media.*": (KEPT, "judged key by key below"),
     "tracks.*.media.*.max_bytes": (AT_MOST, "upload size limit"),
@@ -255,6 +263,7 @@ def _tighten_stages(path: str, parent: Track, child: Track) -> list[dict]:
         problems += _tighten_required(where, parent, mine, stage)
         problems += _tighten_files(where, parent, mine, stage)
         problems += _tighten_deadlines(where, parent, mine, stage)
+        problems += _tighten_opening(where, parent, mine, stage)
     order = [key for key in (s.key for s in child.stages) if key in {s.key for s in parent.stages}]
     if len(order) == len(parent.stages) and order != [s.key for s in parent.stages]:
         problems.append(problem(f"{path}.stages", [s.key for s in parent.stages], order,
@@ -311,6 +320,15 @@ def _tighten_deadlines(where: str, track: Track, mine: Stage, stage: Stage) -> l
         elif ours is None and theirs is not None:
             problems += _tighten_added_deadline(path, name, mine, level, theirs)
     return problems
+
+
+def _tighten_opening(where: str, track: Track, mine: Stage, stage: Stage) -> list[dict]:
+    if mine.opens is None or (stage.opens is not None and stage.opens >= mine.opens):
+        return []
+    found = "未设（发布即开放）" if stage.opens is None else local_time(stage.opens)
+    return [problem(f"{where}.opens", f"不早于 {iso(mine.opens)}", iso(stage.opens) if stage.opens else None,
+                    f"赛道「{track.label}」阶段「{mine.label}」上级 {local_time(mine.opens)} 才开放，派生活动不能提前，"
+                    f"现为{found}；请改为不早于 {local_time(mine.opens)}。")]
 
 
 def _tighten_added_deadline(path: str, name: str, mine: Stage, level: str, theirs: datetime) -> list[dict]:

@@ -51,9 +51,14 @@ def _number(spec, label: str, value: Any, _choices) -> ValueProblem | None:
     return None
 
 
+def is_phone(text: str) -> bool:
+    """A mainland mobile number, or a landline with its area code."""
+    return bool(_MOBILE.fullmatch(text) or _LANDLINE.fullmatch(text))
+
+
 def _phone(spec, label: str, value: Any, _choices) -> ValueProblem | None:
     text = value.strip() if isinstance(value, str) else None
-    if text is None or not (_MOBILE.fullmatch(text) or _LANDLINE.fullmatch(text)):
+    if text is None or not is_phone(text):
         return ValueProblem("invalid_phone", f"{label}应为手机号（11 位，如 13812345678）或带区号的固话"
                             f"（如 025-83792345），实际为“{_show(value)}”。", "手机号或带区号的固话", value)
     return None

@@ -36,7 +36,7 @@ import requests
 
 from tests.conftest import AMQP_BASE, RABBIT_API, ROOT
 from tests.e2e.test_round_trip import poll
-from tests.platform import running_platform
+from tests.platform import CLOCK, move_clock, running_platform
 from tests.signin import form_token, sign_in
 
 PASSWORD = "红旗飘飘党建引领2020"
@@ -51,9 +51,9 @@ ORGS = {
 }
 CS, CS_BRANCH, ME, ME_BRANCH = (row[0] for row in ORGS["wust"])
 # the rounds the seed puts into review (titles as review names them)
-CS_REPORTS = f"{CS} · 成果宣传报道 · 院级评审"
-ME_REPORTS = f"{ME} · 成果宣传报道 · 院级评审"
+CS_REPORTS = f"{CS} · 成果宣传报道 · 院级评审"  # never made: a report has nothing to score, it is collected
 CS_LECTURES = f"{CS} · 专题微党课 · 院级评审"
+ME_LECTURES = f"{ME} · 专题微党课 · 院级评审"
 WUST_MATERIAL = "武汉科技大学 · 教育素材 · 校级评审"
 WUST_STORIES = "武汉科技大学 · 战疫故事汇 · 校级评审"
 WUST_LECTURES = "武汉科技大学 · 专题微党课 · 校级评审"
@@ -116,27 +116,32 @@ def seed(platform) -> dict:
         portals[slug].ok("POST", "/orgs/import", data=csv.encode(), headers={"Content-Type": "text/csv"})
         orgs.update(portals[slug].org_ids())
     wust, campaign = portals["wust"], "siyige-2020-wust"
-    # a branch's work sits in its college's round (院级评审), a college's in the university's (校级评审)
+    # reports are collected and listed, never scored: they make no round
     for branch in (CS_BRANCH, ME_BRANCH):
         wust.work(orgs[branch], campaign, "report", title=f"{branch}筑牢红色防火墙", url="https://mp.weixin.qq.com/s/demo",
                   platform="wechat")
-    wust.work(orgs[CS], campaign, "material", title=f"{CS}战疫素材汇编", form="article")
     wust.work(orgs[CS], campaign, "story", title=f"{CS}党员突击队的故事", text="党员突击队连夜驰援社区，守护师生平安。")
     portals["seu"].work(orgs["经济管理学院党委"], "siyige-2020-seu", "story", title="经济管理学院党委战疫故事",
                         text="疫情期间，经管学院的党员志愿者坚守校门三个月，无一人请假。")
-    # the college's round with a rubric: a branch's 微党课, registered, then its video checked by media
-    lecture = wust.work(orgs[CS_BRANCH], campaign, "lecture", title="让党旗在防控疫情斗争第一线高高飘扬",
-                        lecturers=["李书记"], planned_date="2020-06-25", theme="让党旗在防控疫情斗争第一线高高飘扬",
-                        held_on="2020-06-28", mode="online")
+    # a branch's work sits in its college's round (院级评审), with a rubric: each branch's 微党课, registered,
+    # then its video checked by media
     video = media_fixtures.make_lecture_ok(platform["logs"]).read_bytes()
-    ticket = wust.ok("POST", f"/submissions/{lecture['id']}/files", json={
-        "kind": "video", "filename": "李书记微党课.mp4", "size": len(video), "sha256": hashlib.sha256(video).hexdigest(),
-        "content_type": "video/mp4"})
-    assert requests.put(ticket["upload"]["url"], data=video, timeout=60).status_code == 200
-    file_id = ticket["file"]["id"]
-    wust.ok("POST", f"/files/{file_id}/complete")
-    poll(lambda: wust.ok("GET", f"/files/{file_id}")["check"]["verdict"] == "passed", timeout=90)
-    assert wust.ok("POST", f"/submissions/{lecture['id']}/submit")["complete"] is True
+    for branch, lecturer in ((CS_BRANCH, "李书记"), (ME_BRANCH, "王书记")):
+        lecture = wust.work(orgs[branch], campaign, "lecture", title="让党旗在防控疫情斗争第一线高高飘扬",
+                            lecturers=[lecturer], planned_date="2020-06-25", theme="让党旗在防控疫情斗争第一线高高飘扬",
+                            held_on="2020-06-28", mode="online")
+        ticket = wust.ok("POST", f"/submissions/{lecture['id']}/files", json={
+            "kind": "video", "filename": f"{lecturer}微党课.mp4", "size": len(video),
+            "sha256": hashlib.sha256(video).hexdigest(), "content_type": "video/mp4"})
+        assert requests.put(ticket["upload"]["url"], data=video, timeout=60).status_code == 200
+        file_id = ticket["file"]["id"]
+        wust.ok("POST", f"/files/{file_id}/complete")
+        poll(lambda f=file_id: wust.ok("GET", f"/files/{f}")["check"]["verdict"] == "passed", timeout=90)
+        assert wust.ok("POST", f"/submissions/{lecture['id']}/submit")["complete"] is True
+    # the material collection opens 「秋季开学后」 (9/1): the rehearsal's clock goes there for it, and back
+    move_clock(platform, "2020-09-10T10:00:00+08:00")
+    wust.work(orgs[CS], campaign, "material", title=f"{CS}战疫素材汇编", form="article")
+    move_clock(platform, CLOCK)
     return orgs
 
 
@@ -235,7 +240,7 @@ def platform(tmp_path_factory):
     with broker_vhost() as amqp_uri, running_platform(folder, amqp_uri, UNIVERSITIES, SSO_ALLOW_HOSTS="127.0.0.1") as running:
         running["orgs"] = seed(running)
         # every round the seed makes is in review before any test looks
-        poll(lambda: {CS_REPORTS, ME_REPORTS, CS_LECTURES, WUST_MATERIAL, WUST_STORIES} <= set(rounds_of_key(running, "wust"))
+        poll(lambda: {CS_LECTURES, ME_LECTURES, WUST_MATERIAL, WUST_STORIES} <= set(rounds_of_key(running, "wust"))
              and SEU_STORIES in rounds_of_key(running, "seu"), timeout=60)
         yield running
 
@@ -283,13 +288,14 @@ def test_an_owner_a_department_admin_and_a_college_admin_each_see_only_their_sco
     for who, page in seen.items():
         assert page["h1"] == "武汉科技大学 · 评审轮次" and page["who"] == [PEOPLE[who][1]], page
         assert not [r for r in page["rounds"] if r.startswith("东南大学")], page["rounds"]
-    assert {CS_REPORTS, ME_REPORTS, CS_LECTURES, WUST_MATERIAL, WUST_STORIES} <= wust_rounds(seen["owner"]["rounds"])
+    assert {CS_LECTURES, ME_LECTURES, WUST_MATERIAL, WUST_STORIES} <= wust_rounds(seen["owner"]["rounds"])
+    assert CS_REPORTS not in seen["owner"]["rounds"]  # collected, not scored
     assert seen["owner"]["scopes"] == ["您的权限：单位管理员。下面只列出这些权限范围内的轮次。"]
     # 宣传部: the tracks WUST routes to it (教育素材, 成果宣传报道), at every level; nothing of 组织部's
-    assert set(seen["propaganda"]["rounds"]) == {CS_REPORTS, ME_REPORTS, WUST_MATERIAL}
+    assert set(seen["propaganda"]["rounds"]) == {WUST_MATERIAL}
     assert seen["propaganda"]["scopes"] == ["您的权限：部门管理员（党委宣传部）。下面只列出这些权限范围内的轮次。"]
     # 院系: its own college's rounds of its branches' works; not the other college's, not the university's
-    assert set(seen["college"]["rounds"]) == {CS_REPORTS, CS_LECTURES}
+    assert set(seen["college"]["rounds"]) == {CS_LECTURES}
     assert seen["college"]["scopes"] == [f"您的权限：组织管理员（{CS}）。下面只列出这些权限范围内的轮次。"]
 
     # notify: the owner every track of WUST, 宣传部 its two tracks; an org admin opens nothing there (by design:
@@ -297,7 +303,8 @@ def test_an_owner_a_department_admin_and_a_college_admin_each_see_only_their_sco
     dashboards = {who: drive(platform, "notify-dashboard", intake=intake, name=who, state=people.state(who))
                   for who in ("owner", "propaganda", "college")}
     assert dashboards["owner"]["h1"] == "武汉科技大学进度"
-    assert set(dashboards["owner"]["tracks"]) == {"专题微党课", "战疫故事汇", "组织生活会情况", "教育素材", "成果宣传报道"}
+    assert set(dashboards["owner"]["tracks"]) == {"专题微党课", "战疫故事汇", "组织生活会情况", "教育素材", "成果宣传报道",
+                                                  "红色防火墙台账"}  # WUST's own register
     assert dashboards["propaganda"]["h1"] == "武汉科技大学党委宣传部进度"
     assert dashboards["propaganda"]["tracks"] == ["教育素材", "成果宣传报道"]
     assert dashboards["propaganda"]["track_choices"] == ["全部", "教育素材", "成果宣传报道"]
@@ -333,7 +340,7 @@ def test_a_college_admin_runs_the_colleges_round_and_an_expert_scores_from_the_m
     # college's admin does not; the branch is told
     poll(lambda: WUST_LECTURES in rounds_of_key(platform, "wust"), timeout=30)
     after = drive(platform, "review-home", intake=intake, name="college-after", state=people.state("college"))
-    assert set(after["rounds"]) == {CS_REPORTS, CS_LECTURES}
+    assert set(after["rounds"]) == {CS_LECTURES}
     result = mail_to(platform, "cs1@wust.demo.local", "评审结果")
     assert "入选" in result["subject"]
 

@@ -98,19 +98,19 @@ def intake(db_url, make_config, start_service):
 
 
 def announce_check(env, file_id, submission_id, verdict, findings=(), checked_at="2020-06-12T01:05:00+00:00",
-                   facts=None):
+                   facts=None, tenant="seu"):
     """Publish `file_checked` as the media service would, and wait for intake to record it."""
     from kombu import Exchange
 
     from common.events import make_event
 
-    ev = make_event("file_checked", "seu", {
+    ev = make_event("file_checked", tenant, {
         "file_id": file_id, "submission_id": submission_id, "verdict": verdict, "findings": list(findings),
         "facts": facts or {}, "checked_at": checked_at})
     with Connection(env["config"]["AMQP_URI"]) as conn:
         conn.Producer().publish(ev.to_dict(), exchange=Exchange("media.events", type="topic", durable=True),
                                 routing_key="file_checked", serializer="json", delivery_mode=2)
-    wait_until(lambda: env["seu"]("GET", f"/api/v1/files/{file_id}").json()["check"]["verdict"] == verdict,
+    wait_until(lambda: env[tenant]("GET", f"/api/v1/files/{file_id}").json()["check"]["verdict"] == verdict,
                what=f"intake records verdict {verdict}")
 
 

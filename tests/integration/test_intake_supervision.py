@@ -34,6 +34,7 @@ WUST_ORGS = (
     "资源学院教工党支部,党支部,资源与环境工程学院党委,,bres@wust.test,\n"
     "材料学院学生党支部,党支部,材料与冶金学院党委,,bmat@wust.test,\n"
 ).encode("utf-8")
+MATERIAL_OPEN = datetime.fromisoformat("2020-09-10T10:00:00+08:00")
 LATE = datetime.fromisoformat("2020-10-17T10:00:00+08:00")  # 教育素材 was due 10-15 23:59:59: 逾期 2 天
 
 
@@ -95,7 +96,10 @@ def wust_with_works(intake):  # noqa: F811
     assert r.status_code == 200, r.text
     done = wust.draft("siyige-2020-wust", "material", "资源与环境工程学院党委", title="资源与环境工程学院党委战疫素材",
                       form="article")
+    made_at = clock.now()
+    clock.set_start(MATERIAL_OPEN)  # the collection takes submissions from 9/1 (「秋季开学后」)
     assert wust("POST", f"/api/v1/submissions/{done['id']}/submit").status_code == 200
+    clock.set_start(made_at)
     wust.draft("siyige-2020-wust", "material", "材料与冶金学院党委", title="材料与冶金学院党委战疫素材", form="media")
     return {name: wust.org_id(name) for name in ("资源与环境工程学院党委", "材料与冶金学院党委", "马克思主义学院党委",
                                                  "资源学院教工党支部", "材料学院学生党支部")}
@@ -176,11 +180,15 @@ def test_an_org_admin_sees_and_reminds_only_its_subtree(intake, db):  # noqa: F8
     clock.set_start(LATE)
     page = web.get(f"{base}/supervision", timeout=30)
     shown = tracks(page.text)
-    assert list(shown) == ["lecture", "story", "meeting_report", "material", "report"]  # every track, its orgs only
+    # every track, its orgs only; WUST's own register last
+    assert list(shown) == ["lecture", "story", "meeting_report", "material", "report", "firewall"]
     assert set(shown["lecture"]) == {ids["资源与环境工程学院党委"], ids["资源学院教工党支部"]}
     assert set(shown["story"]) == {ids["资源与环境工程学院党委"]}
-    assert set(shown["meeting_report"]) == {ids["资源学院教工党支部"]}
+    assert set(shown["meeting_report"]) == {ids["资源与环境工程学院党委"]}  # WUST's colleges file it for their branches
     assert shown["material"] == {}  # its college submitted
+    # a register with no date: no one is late, but the page lists who has registered nothing yet
+    assert set(shown["firewall"]) == {ids["资源与环境工程学院党委"], ids["资源学院教工党支部"]}
+    assert "登记：未设截止时间" in page.text
     assert not any(name in page.text for name in ("材料与冶金学院党委", "材料学院学生党支部", "马克思主义学院党委"))
     r = remind(web, base, page.text, tenant="wust", campaign_id="siyige-2020-wust", track="lecture")
     assert r.status_code == 200 and "已向 2 个组织" in r.text
@@ -198,7 +206,7 @@ def test_a_viewer_reads_and_exports_but_may_not_remind_and_other_tenants_answer_
     page = web.get(f"{base}/supervision", timeout=30)
     assert page.status_code == 200 and 'action="/supervision/remind"' not in page.text
     assert "查看者（只读）" in page.text
-    assert len(tracks(page.text)) == 5
+    assert len(tracks(page.text)) == 6  # the ministry's five and WUST's own register
     home = web.get(f"{base}/", timeout=10).text  # the page has no form to remind with: the session's token from home
     r = remind(web, base, home, tenant="wust", campaign_id="siyige-2020-wust", track="material")
     assert r.status_code == 403 and "只有查看权限" in r.text
@@ -219,7 +227,7 @@ def test_a_viewer_reads_and_exports_but_may_not_remind_and_other_tenants_answer_
     assert cells[HOSTILE].data_type == "s"  # text, not a formula
     everything = load_workbook(io.BytesIO(web.get(f"{base}/supervision.xlsx", timeout=30).content))["督查名单"]
     assert {row[0].value for row in everything.iter_rows(min_row=3)} == {
-        "专题微党课", "战疫故事汇", "组织生活会情况", "教育素材", "成果宣传报道"}
+        "专题微党课", "战疫故事汇", "组织生活会情况", "教育素材", "成果宣传报道", "红色防火墙台账"}
 
     # another university, or none such: 404 alike; not signed in: 401; no supervising grant: 403
     answers = [web.get(f"{base}{path}", params={"tenant": tenant}, timeout=10)

@@ -24,7 +24,7 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(300)
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
 TYPES = {"document": "application/pdf", "image": "image/jpeg", "video": "video/mp4"}
-BRANCH = "计算机科学与工程学院教工第一党支部"
+REPORTING_COLLEGE = "资源与环境工程学院党委"  # 武汉科技大学
 
 
 @pytest.fixture
@@ -33,9 +33,9 @@ def intake(db_url, make_config, start_service):
     clock.set_start(None)
 
 
-def add_file(env, work_id, kind, name, data, checked_at="2020-06-12T01:05:00+00:00", verdict="passed"):
+def add_file(env, work_id, kind, name, data, checked_at="2020-06-12T01:05:00+00:00", verdict="passed", tenant="seu"):
     """Register, upload, confirm and have the file checked, as a portal and media would. Returns the answer."""
-    seu = env["seu"]
+    seu = env[tenant]
     r = seu("POST", f"/api/v1/submissions/{work_id}/files", json={
         "kind": kind, "filename": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
         "content_type": TYPES[kind]})
@@ -43,16 +43,18 @@ def add_file(env, work_id, kind, name, data, checked_at="2020-06-12T01:05:00+00:
     ticket = r.json()
     assert requests.put(ticket["upload"]["url"], data=data, timeout=30).status_code == 200
     assert seu("POST", f"/api/v1/files/{ticket['file']['id']}/complete").json()["state"] == "stored"
-    announce_check(env, ticket["file"]["id"], work_id, verdict, checked_at=checked_at)
+    announce_check(env, ticket["file"]["id"], work_id, verdict, checked_at=checked_at, tenant=tenant)
     return ticket
 
 
 def submitted_report(env):
-    seu = env["seu"]
-    work = seu.draft("siyige-2020-seu", "meeting_report", BRANCH, title="教工第一党支部组织生活会情况",
-                     held_on="2020-06-10")
-    pdf = add_file(env, work["id"], "document", "组织生活会记录.pdf", PDF)["file"]["id"]
-    r = seu("POST", f"/api/v1/submissions/{work['id']}/submit")
+    """武汉科技大学's written report of a college's branch meetings: one document, the stage's only required file.
+    (东南大学's copy leaves the meeting report out.)"""
+    wust = env["wust"]
+    work = wust.draft("siyige-2020-wust", "meeting_report", REPORTING_COLLEGE, title="资源学院各支部组织生活会情况",
+                      held_on="2020-07-02")
+    pdf = add_file(env, work["id"], "document", "组织生活会记录.pdf", PDF, tenant="wust")["file"]["id"]
+    r = wust("POST", f"/api/v1/submissions/{work['id']}/submit")
     assert r.status_code == 200 and r.json()["complete"], r.text
     return work["id"], pdf, r.json()["receipt_no"]
 
@@ -81,25 +83,25 @@ def _processed(env, event_id):
 
 
 def test_deleting_the_only_pdf_of_a_submitted_report_returns_it_to_draft(intake):
-    seu = intake["seu"]
+    wust = intake["wust"]
     work_id, pdf, receipt = submitted_report(intake)
-    r = seu("DELETE", f"/api/v1/files/{pdf}")
+    r = wust("DELETE", f"/api/v1/files/{pdf}")
     assert r.status_code == 200, r.text
     reopened = r.json()["reopened"]
     assert (reopened["state"], reopened["stage"], reopened["receipt_no"]) == ("draft", None, None)
     assert reopened["voided_receipts"] == [receipt] and reopened["reason"] == "file_deleted"
     assert receipt in reopened["message"] and "重新提交" in reopened["message"] and "组织生活会记录.pdf" in reopened["message"]
-    work = seu("GET", f"/api/v1/submissions/{work_id}").json()
+    work = wust("GET", f"/api/v1/submissions/{work_id}").json()
     assert (work["state"], work["complete"], work["receipt_no"], work["files"]) == ("draft", False, None, [])
     # the receipt itself stays on record (it was issued); the work no longer stands on it
-    assert [x["receipt_no"] for x in seu("GET", f"/api/v1/submissions/{work_id}/receipts").json()["items"]] == [receipt]
+    assert [x["receipt_no"] for x in wust("GET", f"/api/v1/submissions/{work_id}/receipts").json()["items"]] == [receipt]
     [event] = reopened_events(intake)
     assert (event["submission_id"], event["stage"], event["stages_submitted"], event["voided_receipts"]) == (
         work_id, None, [], [receipt])
     # as at submission, the stage needs its file
-    error_of(seu("POST", f"/api/v1/submissions/{work_id}/submit"), 422, "file_missing")
-    add_file(intake, work_id, "document", "组织生活会记录（更正）.pdf", PDF + b"%")
-    r = seu("POST", f"/api/v1/submissions/{work_id}/submit")
+    error_of(wust("POST", f"/api/v1/submissions/{work_id}/submit"), 422, "file_missing")
+    add_file(intake, work_id, "document", "组织生活会记录（更正）.pdf", PDF + b"%", tenant="wust")
+    r = wust("POST", f"/api/v1/submissions/{work_id}/submit")
     assert r.status_code == 200 and r.json()["receipt_no"] not in (None, receipt)
 
 
@@ -145,36 +147,36 @@ def test_adding_a_file_to_a_submitted_stage_returns_the_work_at_once(intake):
 
 
 def test_replacing_a_file_is_a_delete_and_an_add_and_needs_a_new_submission(intake):
-    seu = intake["seu"]
+    wust = intake["wust"]
     work_id, pdf, receipt = submitted_report(intake)
-    assert seu("DELETE", f"/api/v1/files/{pdf}").json()["reopened"]["voided_receipts"] == [receipt]
-    again = add_file(intake, work_id, "document", "新版.pdf", PDF + b"%v2")
+    assert wust("DELETE", f"/api/v1/files/{pdf}").json()["reopened"]["voided_receipts"] == [receipt]
+    again = add_file(intake, work_id, "document", "新版.pdf", PDF + b"%v2", tenant="wust")
     assert "reopened" not in again  # already a draft: nothing more to take back
-    new = seu("POST", f"/api/v1/submissions/{work_id}/submit").json()["receipt_no"]
-    receipts = seu("GET", f"/api/v1/submissions/{work_id}/receipts").json()["items"]
+    new = wust("POST", f"/api/v1/submissions/{work_id}/submit").json()["receipt_no"]
+    receipts = wust("GET", f"/api/v1/submissions/{work_id}/receipts").json()["items"]
     assert [x["receipt_no"] for x in receipts] == [receipt, new]
     assert receipts[1]["summary"]["files"][0]["name"] == "新版.pdf"
     assert len(reopened_events(intake)) == 1
 
 
 def test_a_check_that_arrives_later_and_fails_returns_the_work(intake):
-    seu = intake["seu"]
+    wust = intake["wust"]
     work_id, pdf, receipt = submitted_report(intake)
     # media judges the file again (as it does a video when its subtitles arrive); an older result changes nothing
     from kombu import Connection, Exchange
 
     from common.events import make_event
 
-    older = make_event("file_checked", "seu", {"file_id": pdf, "submission_id": work_id, "verdict": "failed",
+    older = make_event("file_checked", "wust", {"file_id": pdf, "submission_id": work_id, "verdict": "failed",
                                                "findings": [], "facts": {}, "checked_at": "2020-06-12T01:04:00+00:00"})
     with Connection(intake["config"]["AMQP_URI"]) as conn:
         conn.Producer().publish(older.to_dict(), exchange=Exchange("media.events", type="topic", durable=True),
                                 routing_key="file_checked", serializer="json")
     wait_until(lambda: _processed(intake, older.event_id), what="intake handles the older check")
-    assert seu("GET", f"/api/v1/files/{pdf}").json()["check"]["verdict"] == "passed"
-    assert seu("GET", f"/api/v1/submissions/{work_id}").json()["state"] == "submitted"
-    announce_check(intake, pdf, work_id, "failed", checked_at="2020-06-12T02:00:00+00:00")
-    work = wait_until(lambda: (w := seu("GET", f"/api/v1/submissions/{work_id}").json())["state"] == "draft" and w,
+    assert wust("GET", f"/api/v1/files/{pdf}").json()["check"]["verdict"] == "passed"
+    assert wust("GET", f"/api/v1/submissions/{work_id}").json()["state"] == "submitted"
+    announce_check(intake, pdf, work_id, "failed", checked_at="2020-06-12T02:00:00+00:00", tenant="wust")
+    work = wait_until(lambda: (w := wust("GET", f"/api/v1/submissions/{work_id}").json())["state"] == "draft" and w,
                       what="the work back to draft")
     assert work["receipt_no"] is None and not work["complete"]
     [event] = reopened_events(intake)

@@ -241,6 +241,16 @@ def check_deadline(track: Track, stage: Stage, level: str, now: datetime, extens
         )
 
 
+def check_open(track: Track, stage: Stage, now: datetime) -> None:
+    """A stage takes submissions from its opening (「秋季开学后」); drafts may be written before it."""
+    if stage.opens is not None and now < stage.opens:
+        raise DomainError(
+            f"“{track.label}”的“{stage.label}”阶段自 {beijing_minute(stage.opens)}（北京时间）起开放提交，"
+            f"现在是 {beijing_minute(now)}，尚未开放。可以先保存草稿，开放后再提交。",
+            code="stage_not_open", status=409, expected=stage.opens.isoformat(), found=now.isoformat(),
+        )
+
+
 def check_extension(track: Track, stage: Stage, level: str, until: datetime, parent_level: str | None) -> None:
     """An extension must still let the level above forward in time."""
     if parent_level is None:
@@ -478,12 +488,13 @@ class Submitting:
 
 
 def decide_submit(facts: SubmitFacts) -> Submitting:
-    """Every rule of submitting the next stage of a work: order, deadline, fields, naming, quota, files."""
+    """Every rule of submitting the next stage of a work: order, opening, deadline, fields, naming, quota, files."""
     work, track = facts.work, facts.work.track
     if work.state == SubmissionState.WITHDRAWN:
         raise Conflict("作品已撤回，不能提交。如需重新参加，请新建作品。", code="submission_withdrawn",
                        found=SubmissionState.WITHDRAWN.value)
     stage = _stage_to_submit(track, work, facts.requested_stage)
+    check_open(track, stage, work.now)
     check_deadline(track, stage, work.org_level, work.now, work.extension)
     counts = check_fields(track, work.fields, facts.themes, required=list(stage.required_fields))
     check_naming(track, work.title, list(work.org_names))
