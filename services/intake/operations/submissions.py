@@ -13,7 +13,7 @@ from common.errors import Forbidden, NotFound
 from common.locale import LEVEL_LABELS
 from services.intake.domain import analysis, submission as rules
 from services.intake.domain.lifecycles import SUBMISSION, FileState, SubmissionState
-from services.intake.models import Campaign, FileRecord, Org, Receipt, Submission, Tenant
+from services.intake.models import Campaign, FileRecord, Org, Receipt, Submission, SubmissionLog, Tenant
 from services.intake.operations.audit import record_by, short
 from services.intake.operations.campaigns import campaign_filter, definition_of, track_of, visible_campaign
 from services.intake.operations.extensions import extension_until
@@ -27,7 +27,31 @@ from services.intake.operations.tenants import Caller, require_reach, require_un
 Analyser = Callable[..., dict | None]
 
 
-def submission_json(session, sub: Submission, with_files: bool = True) -> dict:
+_NOT_READ = object()
+
+
+def results_of(session, submission_ids: list[str]) -> dict[str, dict]:
+    """Each work's result where a final round decided it (its newest `decided` log row), as a portal shows it."""
+    if not submission_ids:
+        return {}
+    rows = session.scalars(select(SubmissionLog).where(SubmissionLog.submission_id.in_(submission_ids),
+                                                       SubmissionLog.action == "decided")
+                           .order_by(SubmissionLog.id)).all()
+    now = clock.now()
+    out = {}
+    for row in rows:  # oldest first: the newest decision of a work stands
+        detail = row.detail or {}
+        out[row.submission_id] = {
+            "level": detail.get("level"), "kind": detail.get("kind"), "label": detail.get("label"),
+            "category": detail.get("category"), "passed": detail.get("passed", True),
+            "reason": detail.get("reason"), "publicity_days": detail.get("publicity_days"),
+            "words": rules.decided_words(detail, row.at, now), "decided_at": row.at.isoformat()}
+    return out
+
+
+def submission_json(session, sub: Submission, with_files: bool = True, results: Any = _NOT_READ) -> dict:
+    if results is _NOT_READ:
+        results = results_of(session, [sub.id])
     d = {
         "id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": sub.org_id,
         "state": sub.state, "state_label": SubmissionState(sub.state).label, "stage": sub.stage,
@@ -38,6 +62,7 @@ def submission_json(session, sub: Submission, with_files: bool = True) -> dict:
         "withdrawn_at": sub.withdrawn_at.isoformat() if sub.withdrawn_at else None,
         "forwarded_to": sub.forwarded_to, "forwarded_at": sub.forwarded_at.isoformat() if sub.forwarded_at else None,
         "analysis": sub.analysis,
+        "result": results.get(sub.id),  # where a final round decided it: 「获表彰（优秀共产党员）」, 「已入库」…
     }
     if with_files:
         d["files"] = [file_json(f) for f in files_of(session, sub)]
@@ -241,7 +266,9 @@ def list_submissions(session, who: Caller, filters: dict, page: int, per_page: i
     if filters.get("q"):
         query = query.where(contains_text(Submission.title, filters["q"]))
     query = query.order_by(Submission.created_at.desc(), Submission.id)
-    return paged(session, query, page, per_page, lambda sub: submission_json(session, sub, with_files=False))
+    return paged(session, query, page, per_page,
+                 lambda sub, results: submission_json(session, sub, with_files=False, results=results),
+                 prefetch=lambda rows: results_of(session, [sub.id for sub in rows]))
 
 
 def list_receipts(session, sub: Submission) -> list[dict]:
