@@ -4,10 +4,15 @@ A work enters when a final round chooses it and the library is where its selecti
 (`enters_library`): the ministry's national selection (`selection_made` at the ministry
 level, whatever its kind: the plan compiles what it selects into the 素材库 and 案例集), and
 a selection whose decision is `library` at the level that decides (a university's own
-素材库). Its text is the title, the prose fields and the text media read in
-its documents and subtitles. Search uses jieba's search-mode tokens (long words also
-as the shorter words inside them, see `common.segment.search_tokens`), stop words
-left out, written to a full-text index per database:
+素材库). Each entry is on a shelf: the national one ("ministry") or the own library of the
+tenant whose round decided. `shelves_for` says which shelves a reader sees, and every read
+here (search, the case collection, facets, size) takes those shelves: a university's own
+library is never read by another university, nor by the ministry.
+
+Its text is the title, the prose fields and the text media read in its documents and
+subtitles. Search uses jieba's search-mode tokens (long words also as the shorter words
+inside them, see `common.segment.search_tokens`), stop words left out, written to a
+full-text index per database:
 
 - SQLite (the embedded default): an FTS5 table `library_fts(tokens)` whose rowid is
   the work's `doc_id`; the tokens are joined by spaces, which FTS5's unicode61
@@ -30,16 +35,43 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select, text
 
 from common import clock, segment
-from common.errors import InvalidInput
+from common.errors import Forbidden, InvalidInput
 from common.locale import BEIJING
 from common.text import normalise, prose_keys, work_prose
-from services.notify import casebook, readmodel
+from services.notify import casebook, people, readmodel
 from services.notify.models import CampaignCopy, FileCopy, ForwardedWork, LibraryWork, TenantName
 
 PER_PAGE = 20
 SNIPPET_CHARS = 90
 MAX_QUERY_WORDS = 12
 FILE_TEXT_LIMIT = 2_000_000  # bytes of a file's extracted text read into the library
+NATIONAL_SHELF = "ministry"  # the ministry's national selection: shared material, every reader's
+
+
+# --------------------------------------------------------------------------- who reads which shelves
+
+def shelves_for(reader: str | None) -> tuple[str, ...]:
+    """The shelves a reader sees: the national one, and the own library of the university they read as.
+
+    `reader` is that university's slug, or None for the ministry (its key, its people): the ministry reads the
+    national shelf only, since a university's own library is the university's.
+    """
+    if reader is None or reader == NATIONAL_SHELF:
+        return (NATIONAL_SHELF,)
+    return (NATIONAL_SHELF, reader)
+
+
+def page_reader(visitor: dict, asked: str | None) -> str | None:
+    """The university a page visitor reads the library as (None: the ministry), as the dashboard decides it.
+
+    The library's `university` filter doubles as the dashboard's menu: a person with grants at two universities
+    reads as the one it names when they hold it, else as the first, where the dashboard opens. A filter naming
+    a university they hold nothing in is no error here: it only filters the shelves they see.
+    """
+    try:
+        return people.scope_of(visitor, asked).tenant
+    except Forbidden:
+        return people.scope_of(visitor).tenant
 
 
 @dataclass(frozen=True)
@@ -139,10 +171,11 @@ def enters_library(d: dict) -> bool:
     return d["level"] == "ministry" or (d.get("decision") or {}).get("kind") == "library"
 
 
-def add_selected(session, store, d: dict) -> None:
-    """The chosen works of a final selection that `enters_library` enter the library."""
+def add_selected(session, store, d: dict, decided_by: str) -> None:
+    """The chosen works of a final selection that `enters_library` enter the library: the ministry's on the
+    national shelf, a lower level's on the shelf of `decided_by`, the tenant whose round it was (the event's)."""
     if d["level"] != "ministry":
-        _add_decided_below_ministry(session, store, d)
+        _add_decided_below_ministry(session, store, d, shelf=decided_by)
         return
     track_label = readmodel.track_spec(session, d["campaign_id"], d["track"]).get("label")
     for result in d["results"]:
@@ -159,16 +192,19 @@ def add_selected(session, store, d: dict) -> None:
             own = session.get(CampaignCopy, work.campaign_id)
             track_label = (own.tracks.get(work.track, {}).get("label") if own else None) or work.track
         add(session, LibraryWork(
-            submission_id=work.submission_id, tenant=work.tenant, tenant_name=work.tenant_name,
+            submission_id=work.submission_id, shelf=NATIONAL_SHELF, tenant=work.tenant, tenant_name=work.tenant_name,
             campaign_id=work.root_campaign_id or work.campaign_id, track=work.track, track_label=track_label,
             theme=theme if isinstance(theme, str) and theme else None,
             year=work.forwarded_at.astimezone(BEIJING).year, title=work.title, org_name=work.org_name,
             text=text_, keywords=keywords, files=work.files, selected_at=clock.now()), tokens)
 
 
-def _add_decided_below_ministry(session, store, d: dict) -> None:
-    """A level's own library (a university's 素材库): its works never went up, so nothing was forwarded to copy;
-    the event carries each chosen work's org and fields, and notify's file copies say which files it has."""
+def _add_decided_below_ministry(session, store, d: dict, shelf: str) -> None:
+    """A level's own library (a university's 素材库), on its tenant's shelf: its works never went up, so nothing
+    was forwarded to copy; the event carries each chosen work's org and fields, and notify's file copies say
+    which files it has."""
+    if shelf == NATIONAL_SHELF:  # only the ministry's round fills the national shelf
+        raise ValueError(f"a {d['level']} round's library decision cannot be on the national shelf")
     track_label = readmodel.track_spec(session, d["campaign_id"], d["track"]).get("label") or d["track"]
     names = {}
     for result in d["results"]:
@@ -185,7 +221,7 @@ def _add_decided_below_ministry(session, store, d: dict) -> None:
             row = session.get(TenantName, owner)
             names[owner] = row.name if row else owner
         add(session, LibraryWork(
-            submission_id=result["submission_id"], tenant=owner, tenant_name=names[owner],
+            submission_id=result["submission_id"], shelf=shelf, tenant=owner, tenant_name=names[owner],
             campaign_id=d["campaign_id"], track=d["track"], track_label=track_label,
             theme=theme if isinstance(theme, str) and theme else None,
             year=clock.now().astimezone(BEIJING).year, title=result.get("title") or fields.get("title", ""),
@@ -209,11 +245,19 @@ def _tsquery(words: tuple[str, ...]) -> str:
 # must find the matches through FTS5 first and check these on each match: given an index on them, its
 # planner would rather walk, say, every story and run the MATCH once per story (seconds on 100,000 works).
 # A unary + in front of the column takes its index out of the planner's choice.
+# The shelf is broader still (the national shelf holds nearly every work) and is in every query: with its index,
+# SQLite would also list a page newest first by reading every national work and sorting them, rather than walk
+# selected_at and stop after the page. Only a count without words is best served by it (index only).
 _BROAD = ("track", "theme", "year")
 
 
-def _filters(query: Query, sqlite_fts: bool = False) -> tuple[str, dict]:
-    sql, params = [], {}
+def _filters(query: Query, shelves: tuple[str, ...], sqlite_fts: bool = False,
+             shelf_unindexed: bool = False) -> tuple[str, dict]:
+    if not shelves:  # shelves_for always gives one; an empty list would be a caller that forgot the reader
+        raise ValueError("a library read needs the reader's shelves (shelves_for)")
+    plus = "+" if shelf_unindexed else ""
+    sql = [f" AND {plus}w.shelf IN ({', '.join(f':shelf_{i}' for i in range(len(shelves)))})"]
+    params = {f"shelf_{i}": shelf for i, shelf in enumerate(shelves)}
     for name in ("track", "theme", "tenant", "year"):
         value = getattr(query, name)
         if value not in (None, ""):
@@ -229,23 +273,26 @@ def _filters(query: Query, sqlite_fts: bool = False) -> tuple[str, dict]:
 RANK_AT_MOST = 5000
 
 
-def search(session, query: Query, per_page: int = PER_PAGE) -> tuple[list[LibraryWork], int, bool]:
-    """One page of works matching the query and filters, and how many match in all, and whether the page is
-    ranked by relevance (else newest first: no words, or more than RANK_AT_MOST matches)."""
+def search(session, query: Query, shelves: tuple[str, ...],
+           per_page: int = PER_PAGE) -> tuple[list[LibraryWork], int, bool]:
+    """One page of works on the reader's shelves (shelves_for) matching the query and filters, and how many match
+    in all, and whether the page is ranked by relevance (else newest first: no words, or more than RANK_AT_MOST
+    matches)."""
     sqlite = session.bind.dialect.name == "sqlite"
-    where, params = _filters(query, sqlite_fts=sqlite and bool(query.words))
+    fts = sqlite and bool(query.words)
+    where, params = _filters(query, shelves, sqlite_fts=fts, shelf_unindexed=sqlite)
     params.update(limit=per_page, offset=(max(1, query.page) - 1) * per_page)
     newest = "ORDER BY w.selected_at DESC, w.doc_id DESC"
     if not query.words:
         base = f"FROM library_works w WHERE 1 = 1{where}"
-        total = session.execute(text(f"SELECT count(*) {base}"), params).scalar_one()
+        counted, _ = _filters(query, shelves)  # the same filters, the shelf's index allowed
+        total = session.execute(text(f"SELECT count(*) FROM library_works w WHERE 1 = 1{counted}"), params).scalar_one()
         ranked, order = False, newest
     else:
         if sqlite:
             params["match"] = _fts5_match(query.words)
             base = f"FROM library_fts f JOIN library_works w ON w.doc_id = f.rowid WHERE library_fts MATCH :match{where}"
-            # without filters the count needs no join
-            counted = "FROM library_fts WHERE library_fts MATCH :match" if not where else base
+            counted = base  # the shelves always filter: the count joins the works too
             relevance = "ORDER BY bm25(library_fts), w.doc_id"
             latest = "ORDER BY f.rowid DESC"  # FTS5 walks its rowids backwards and stops after the page
         else:
@@ -264,37 +311,41 @@ def search(session, query: Query, per_page: int = PER_PAGE) -> tuple[list[Librar
     return [found[i] for i in ids], total, ranked
 
 
-def all_matching(session, query: Query, limit: int) -> list[LibraryWork]:
-    """Up to `limit` matching works (for the case collection), grouped by track, best first within each."""
+def all_matching(session, query: Query, shelves: tuple[str, ...], limit: int) -> list[LibraryWork]:
+    """Up to `limit` matching works on the reader's shelves (for the case collection), grouped by track, best
+    first within each."""
     works, _, _ = search(session, Query(q=query.q, track=query.track, theme=query.theme, tenant=query.tenant,
-                               year=query.year, words=query.words), per_page=limit)
+                               year=query.year, words=query.words), shelves, per_page=limit)
     order = {t: i for i, t in enumerate(dict.fromkeys(w.track for w in works))}
     return sorted(works, key=lambda w: order[w.track])
 
 
-def search_page(session, query: Query) -> dict:
+def search_page(session, query: Query, shelves: tuple[str, ...]) -> dict:
     """A page of the library as the API gives it: works with snippets, how many match, in which order."""
-    works, total, ranked = search(session, query)
+    works, total, ranked = search(session, query, shelves)
     return {"items": [work_json(w, query.words) for w in works], "total": total, "page": query.page,
             "per_page": PER_PAGE, "words": list(query.words), "order": "relevance" if ranked else "newest"}
 
 
-def cases(session, query: Query, limit: int) -> list[casebook.Case]:
+def cases(session, query: Query, shelves: tuple[str, ...], limit: int) -> list[casebook.Case]:
     """The works matching the query as the case collection (案例集) lists them."""
     return [casebook.Case(submission_id=w.submission_id, title=w.title, track=w.track, track_label=w.track_label,
                           university=w.tenant_name, org_name=w.org_name, theme=w.theme, year=w.year, text=w.text,
                           keywords=tuple(w.keywords))
-            for w in all_matching(session, query, limit)]
+            for w in all_matching(session, query, shelves, limit)]
 
 
-def size(session) -> int:
-    return session.scalar(select(func.count()).select_from(LibraryWork))
+def size(session, shelves: tuple[str, ...]) -> int:
+    """How many works are on the reader's shelves."""
+    return session.scalar(select(func.count()).select_from(LibraryWork).where(LibraryWork.shelf.in_(shelves)))
 
 
-def facets(session) -> dict:
-    """The values the filters offer, with how many works each has."""
+def facets(session, shelves: tuple[str, ...]) -> dict:
+    """The values the filters offer, with how many works on the reader's shelves each has (a count is a read too:
+    another university's own entries must not show in it)."""
     def grouped(*columns):
-        return session.execute(select(*columns, func.count()).group_by(*columns).order_by(*columns)).all()
+        return session.execute(select(*columns, func.count()).where(LibraryWork.shelf.in_(shelves))
+                               .group_by(*columns).order_by(*columns)).all()
 
     return {
         "tracks": [{"value": t, "label": label, "count": n} for t, label, n in
@@ -342,6 +393,7 @@ def work_json(work: LibraryWork, words: tuple[str, ...]) -> dict:
         "submission_id": work.submission_id, "title": work.title, "track": work.track,
         "track_label": work.track_label, "theme": work.theme, "year": work.year,
         "university": work.tenant_name, "tenant": work.tenant, "org_name": work.org_name,
+        "shelf": work.shelf, "national": work.shelf == NATIONAL_SHELF,
         "keywords": work.keywords, "selected_at": work.selected_at.isoformat(),
         "snippet_html": str(snippet(work.text, words)),
     }

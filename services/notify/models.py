@@ -197,7 +197,12 @@ class ForwardedWork(Base):
 
 
 class LibraryWork(Base):
-    """A work of the education material library (教育素材库): selected in the ministry's round.
+    """A work of the education material library (教育素材库): selected in the ministry's round, or chosen for a
+    university's own 素材库 by its round.
+
+    `shelf` is whose library it is on: "ministry" (the national shelf, everyone's) or the slug of the tenant whose
+    round decided (a university's own, only its own readers'); library.shelves_for says who reads which. No
+    default: an entry that does not say whose it is must fail, not land on the shelf everyone reads.
 
     Its words are indexed in `library_fts`, which the migration creates per dialect
     (an FTS5 table on SQLite, a tsvector with a GIN index on PostgreSQL); see library.py.
@@ -206,7 +211,8 @@ class LibraryWork(Base):
     __tablename__ = "library_works"
     doc_id = Column(Integer, primary_key=True, autoincrement=True)
     submission_id = Column(String(32), nullable=False, unique=True)
-    tenant = Column(String(64), nullable=False, index=True)
+    shelf = Column(String(64), nullable=False, index=True)
+    tenant = Column(String(64), nullable=False, index=True)  # the university whose work it is
     tenant_name = Column(String(200), nullable=False)
     campaign_id = Column(String(64), nullable=False)
     track = Column(String(40), nullable=False, index=True)

@@ -151,13 +151,16 @@ class NotifyService(SignInPages):
 
     # ------------------------------------------------------------------ the education material library
 
-    def _library_page(self, query: library.Query) -> dict:
-        with self.db.transaction() as session:
-            return library.search_page(session, query)
+    # Every read of the library takes the reader's shelves (library.shelves_for): the national one, and the own
+    # library of the university a key belongs to or a visitor reads as; the ministry reads the national one only.
 
-    def _casebook(self, query: library.Query) -> Response:
+    def _key_shelves(self, request) -> tuple[str, ...]:
         with self.db.transaction() as session:
-            cases = library.cases(session, query, CASEBOOK_LIMIT)
+            return library.shelves_for(self._caller(session, request))
+
+    def _casebook(self, query: library.Query, shelves: tuple[str, ...]) -> Response:
+        with self.db.transaction() as session:
+            cases = library.cases(session, query, shelves, CASEBOOK_LIMIT)
         subtitle = f"检索：{' '.join(query.words)}" if query.words else ""
         body = tpool.execute(casebook.case_collection, "教育素材库案例集", cases, subtitle=subtitle)
         return Response(body, mimetype=DOCX_TYPE,
@@ -165,39 +168,45 @@ class NotifyService(SignInPages):
 
     @api("GET", "/api/v1/library")
     def library_search(self, request):
-        """The education material library: full-text search with filters, a page of works with snippets."""
+        """The education material library: full-text search with filters, a page of works with snippets.
+
+        Any university or the ministry: the national shelf is shared material; a university's own is its own.
+        """
+        shelves = self._key_shelves(request)
+        query = library.parse_query(request.args)
         with self.db.transaction() as session:
-            self._caller(session, request)  # any university or the ministry: the library is shared material
-        page = self._library_page(library.parse_query(request.args))
-        with self.db.transaction() as session:
-            page["facets"] = library.facets(session)
+            page = library.search_page(session, query, shelves)
+            page["facets"] = library.facets(session, shelves)
         return page
 
     @api("GET", "/api/v1/library/casebook.docx")
     def library_casebook(self, request):
         """The case collection (案例集) of the works matching the query and filters, as a Word document."""
-        with self.db.transaction() as session:
-            self._caller(session, request)
-        return self._casebook(library.parse_query(request.args))
+        shelves = self._key_shelves(request)
+        return self._casebook(library.parse_query(request.args), shelves)
 
     @page("GET", "/library")
     def library_page(self, request):
         visitor = self.web.require(request, *access.VIEWER_ROLES)
         query = library.parse_query(request.args)
-        data = self._library_page(query)
+        reader = library.page_reader(visitor, query.tenant)
+        shelves = library.shelves_for(reader)
         with self.db.transaction() as session:
-            facets, size = library.facets(session), library.size(session)
-            viewer = access.viewer_name(session, visitor)
+            data = library.search_page(session, query, shelves)
+            facets, size = library.facets(session, shelves), library.size(session, shelves)
+            viewer = access.tenant_label(session, reader)
         args = library.query_args(query)
-        return self.web.render("library.html", visitor, viewer=viewer, query=query, facets=facets, size=size,
-                               items=data["items"], total=data["total"], per_page=library.PER_PAGE,
+        return self.web.render("library.html", visitor, viewer=viewer, own_shelf=reader is not None, query=query,
+                               facets=facets, size=size, items=data["items"], total=data["total"],
+                               per_page=library.PER_PAGE,
                                export_args=urlencode(args),
                                page_args=lambda n: urlencode({**args, "page": n}))
 
     @page("GET", "/library/casebook.docx")
     def library_page_casebook(self, request):
-        self.web.require(request, *access.VIEWER_ROLES)
-        return self._casebook(library.parse_query(request.args))
+        visitor = self.web.require(request, *access.VIEWER_ROLES)
+        query = library.parse_query(request.args)
+        return self._casebook(query, library.shelves_for(library.page_reader(visitor, query.tenant)))
 
     # ------------------------------------------------------------------ the dashboard (people in a browser)
 
@@ -352,7 +361,7 @@ class NotifyService(SignInPages):
     def on_selection_made(self, session, event):
         messages.queue_selection_results(session, self.mail.templates, event)
         if library.enters_library(event.data):  # the ministry's final selection, or a level's own 素材库
-            library.add_selected(session, self.store, event.data)
+            library.add_selected(session, self.store, event.data, decided_by=event.tenant)
         hooks.enqueue(session, event)
 
     # ------------------------------------------------------------------ mail

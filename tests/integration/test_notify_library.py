@@ -1,6 +1,6 @@
 """The education material library (教育素材库, issue #6): full-text search on SQLite FTS5 and PostgreSQL,
 filters, snippets, and the whole path from the ministry's selection to the search API, the page and the
-case collection."""
+case collection; a university's own 素材库 on its own shelf, read by that university only."""
 import io
 from datetime import datetime, timezone
 
@@ -45,23 +45,23 @@ def _fill(store):
             body = f"{title}\n{text}"
             tokens, keywords = library.analyse(body)
             library.add(s, LibraryWork(
-                submission_id=sid, tenant=tenant, tenant_name=name, campaign_id="siyige-2020", track=track,
+                submission_id=sid, shelf="ministry", tenant=tenant, tenant_name=name, campaign_id="siyige-2020", track=track,
                 track_label=label, theme=theme, year=year, title=title, org_name="某学院党委", text=body,
                 keywords=keywords, files=[], selected_at=datetime(2020, 8, 1, n, tzinfo=timezone.utc)), tokens)
         # a redelivered selection adds nothing
         tokens, keywords = library.analyse("重复")
-        library.add(s, LibraryWork(submission_id="s-1", tenant="seu", tenant_name="东南大学", campaign_id="x",
+        library.add(s, LibraryWork(submission_id="s-1", shelf="ministry", tenant="seu", tenant_name="东南大学", campaign_id="x",
                                    track="story", track_label="战疫故事汇", theme=None, year=2020, title="重复",
                                    org_name="", text="重复", keywords=[], files=[],
                                    selected_at=datetime(2020, 8, 2, tzinfo=timezone.utc)), tokens)
 
 
-def found(store, q="", **filters):
+def found(store, q="", shelves=("ministry",), **filters):
     from services.notify import library
 
     query = library.Query(q=q, words=library.query_words(q) if q else (), **filters)
     with store.transaction() as s:
-        works, total, _ = library.search(s, query)
+        works, total, _ = library.search(s, query, shelves)
         return [w.submission_id for w in works], total, [library.work_json(w, query.words) for w in works]
 
 
@@ -107,11 +107,99 @@ def test_the_facets_count_each_value(library_db):
     from services.notify import library
 
     with library_db.transaction() as s:
-        f = library.facets(s)
+        f = library.facets(s, ("ministry",))
     assert {t["value"]: t["count"] for t in f["tracks"]} == {"lecture": 1, "material": 1, "story": 2}
     assert [u["label"] for u in f["universities"]] == ["东南大学", "武汉科技大学"]
     assert f["themes"] == [{"value": "有序推进学校复学复课", "count": 1}]
     assert {y["value"]: y["count"] for y in f["years"]} == {2020: 3, 2021: 1}
+
+
+# SEU's own 素材库 (its own round's library decision): on SEU's shelf, with words and values no national work has
+SEU_OWN = ("s-own", "seu", "东南大学", "story", "战疫故事汇", "校本抗疫专题", 2022, "校园红色防火墙的校本经验",
+           "东南大学自评入库：红色防火墙与网格化值守的校本经验。")
+
+
+def _add_own(store, shelf="seu"):
+    from services.notify import library
+    from services.notify.models import LibraryWork
+
+    sid, tenant, name, track, label, theme, year, title, text_ = SEU_OWN
+    body = f"{title}\n{text_}"
+    tokens, keywords = library.analyse(body)
+    with store.transaction() as s:
+        library.add(s, LibraryWork(
+            submission_id=sid, shelf=shelf, tenant=tenant, tenant_name=name, campaign_id="siyige-2020-seu",
+            track=track, track_label=label, theme=theme, year=year, title=title, org_name="某学院党委", text=body,
+            keywords=keywords, files=[], selected_at=datetime(2022, 8, 1, tzinfo=timezone.utc)), tokens)
+
+
+def test_a_universitys_own_shelf_is_read_by_that_university_only(library_db):
+    from services.notify import library
+
+    _add_own(library_db)
+    seu, wust, ministry = library.shelves_for("seu"), library.shelves_for("wust"), library.shelves_for(None)
+    assert sorted(found(library_db, "红色防火墙", shelves=seu)[0]) == ["s-1", "s-3", "s-own"]
+    for other in (wust, ministry):
+        assert sorted(found(library_db, "红色防火墙", shelves=other)[0]) == ["s-1", "s-3"]
+        assert found(library_db, "校本", shelves=other)[:2] == ([], 0)  # words only the own entry has
+        assert found(library_db, shelves=other)[1] == 4  # without words: the national works, all of them
+        # a filter naming SEU gives SEU's national works, never its own shelf
+        assert found(library_db, shelves=other, tenant="seu")[0] == ["s-3", "s-1"]
+        assert found(library_db, shelves=other, year=2022)[:2] == ([], 0)
+    assert found(library_db, shelves=seu, tenant="seu")[0] == ["s-own", "s-3", "s-1"]
+
+    with library_db.transaction() as s:
+        mine, theirs = library.facets(s, seu), library.facets(s, wust)
+        sizes = library.size(s, seu), library.size(s, wust), library.size(s, ministry)
+        cased = {shelves: [c.submission_id for c in library.cases(s, library.Query(), shelves, 100)]
+                 for shelves in (seu, wust, ministry)}
+    assert sizes == (5, 4, 4)
+    assert {u["value"]: u["count"] for u in mine["universities"]} == {"seu": 3, "wust": 2}
+    assert {u["value"]: u["count"] for u in theirs["universities"]} == {"seu": 2, "wust": 2}
+    assert {t["value"]: t["count"] for t in theirs["tracks"]} == {"lecture": 1, "material": 1, "story": 2}
+    assert "校本抗疫专题" in [t["value"] for t in mine["themes"]]
+    assert "校本抗疫专题" not in [t["value"] for t in theirs["themes"]] and 2022 not in [y["value"] for y in theirs["years"]]
+    assert "s-own" in cased[seu] and "s-own" not in cased[wust] and "s-own" not in cased[ministry]
+
+
+def test_the_migration_puts_a_universitys_own_entries_on_its_shelf_and_the_rest_on_the_national_one(db_url):
+    """Entries from before shelves: the ministry's selection (forwarded to the ministry) is national; a university's
+    own 素材库 entry (never forwarded to the ministry) goes to its university's shelf, not everyone's."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from common.db import make_engine
+    from common.settings import migrations_dir
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir("notify")))
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0011")
+            conn.commit()
+            conn.execute(text(
+                "INSERT INTO forwarded_works (submission_id, tenant, tenant_name, campaign_id, track, org_name, "
+                "org_level, to_level, title, fields, files, forwarded_at, seq) VALUES "
+                "('s-up', 'seu', '东南大学', 'siyige-2020-seu', 'story', '学院党委', 'level2', 'ministry', '上报', "
+                "'{}', '[]', '2020-10-20 02:00:00', 1), "
+                "('s-mid', 'seu', '东南大学', 'siyige-2020-seu', 'story', '学院党委', 'branch', 'university', '校内', "
+                "'{}', '[]', '2020-10-20 02:00:00', 2)"))
+            for sid in ("s-up", "s-mid", "s-own"):
+                conn.execute(text(
+                    "INSERT INTO library_works (submission_id, tenant, tenant_name, campaign_id, track, track_label, "
+                    "year, title, org_name, text, keywords, files, selected_at) VALUES (:sid, 'seu', '东南大学', "
+                    "'siyige-2020', 'story', '战疫故事汇', 2020, :sid, '学院党委', '正文', '[]', '[]', "
+                    "'2020-11-01 00:00:00')"), {"sid": sid})
+            conn.commit()
+            command.upgrade(cfg, "head")
+            conn.commit()
+            shelves = dict(conn.execute(text("SELECT submission_id, shelf FROM library_works")).all())
+    finally:
+        engine.dispose()
+    assert shelves == {"s-up": "ministry", "s-mid": "seu", "s-own": "seu"}
 
 
 def test_the_ministrys_selection_enters_the_library_with_its_documents_text(notify, tmp_path):  # noqa: F811
