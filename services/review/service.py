@@ -415,7 +415,8 @@ class ReviewService(SignInPages):
 
     @handles("submission_submitted")
     def on_submission_submitted(self, event):
-        text = ops.work_text(event.data.get("fields") or {})
+        with self.db.transaction() as session:  # which fields are prose: the track's text fields
+            text = ops.work_text(session, event.data["campaign_id"], event.data["track"], event.data.get("fields") or {})
         # jieba is CPU work: off the event loop, before the transaction opens
         fp = tpool.execute(neardup.fingerprint, event.data["submission_id"], text) if text else None
         with self.db.handling(event) as session:

@@ -425,6 +425,31 @@ def test_a_story_copied_across_universities_is_flagged_without_naming_the_other(
         assert s.get(TextMatch, ("s-o-cse-1", "w-1")).similarity >= 0.3
 
 
+def test_a_copied_text_field_of_a_campaigns_own_is_compared_too(review):
+    """Every text field of the work's track is prose (issue #16), not a fixed list: a campaign whose story keeps its
+    words in 先进事迹 (`deeds`) still has a copy flagged."""
+    from tests import textgen
+
+    rng = __import__("random").Random(7)
+    original = textgen.story(rng)
+    data = campaign_event("siyige-2020-seu").data
+    data["campaign_id"] = "seu.xianjin-2021"
+    story_track = data["tracks"]["story"]
+    story_track["fields"] = [{**f, "key": "deeds", "label": "先进事迹"} if f["key"] == "text" else f
+                             for f in story_track["fields"]]
+    publish(review["amqp"], INTAKE, make_event("campaign_published", "seu", data))
+    works = []
+    for oid, title, text_ in (("o-cse", "坚守", original), ("o-me", "社区日记", textgen.edited_copy(original, rng))):
+        ev = story(oid, 7)
+        ev.data.update(campaign_id="seu.xianjin-2021", title=title)
+        ev.data["fields"] = {"title": title, "deeds": text_}  # no field named text at all
+        works.append(ev)
+    publish(review["amqp"], INTAKE, works[0])
+    wait_until(lambda: count_in_round(review["store"]) == 1, timeout=20, what="the first work in its round")
+    publish(review["amqp"], INTAKE, works[1])
+    assert wait_until(lambda: _matches(review["store"]), timeout=20, what="the match") == [("s-o-cse-7", "s-o-me-7")]
+
+
 def _matches(store):
     from services.review.models import TextMatch
 

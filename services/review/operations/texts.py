@@ -6,12 +6,21 @@ from collections import defaultdict
 from sqlalchemy import insert, select
 
 from common import clock, neardup
-from common.text import work_prose
+from common.text import prose_keys, work_prose
 from services.review.domain import blind
 from services.review.models import Entry, Round, TextBand, TextMatch, TextPrint
-from services.review.operations.copies import masked_names
+from services.review.operations.copies import known_track, masked_names
 
-work_text = work_prose  # the text compared for near-duplicates
+
+def work_text(session, campaign_id: str, track: str, fields: dict) -> str:
+    """The text compared for near-duplicates: the title and every text field of the work's track (a campaign's own
+    先进事迹 too), in the definition's order; the usual prose fields while review has not heard of the campaign."""
+    spec = known_track(session, campaign_id, track)
+    return work_prose(fields, prose_keys(spec.get("fields") if spec else None))
+
+
+def entry_text(session, entry: Entry) -> str:
+    return work_text(session, entry.campaign_id, entry.track, entry.fields or {})
 
 
 def index_text(session, submission_id: str, tenant: str, fp) -> list[TextMatch]:
@@ -60,7 +69,7 @@ def matches_for(session, entries: list[Entry], viewer_round: Round) -> dict[str,
                 continue
             other_round = session.get(Round, other.round_id) if other.round_id else None
             visible = other_round is not None and other_round.tenant == viewer_round.tenant
-            passage, _ = neardup.overlapping_passage(work_text(me.fields or {}), work_text(other.fields or {}))
+            passage, _ = neardup.overlapping_passage(entry_text(session, me), entry_text(session, other))
             out[mine].append({
                 "similarity": m.similarity, "passage": passage,
                 "other": (f"《{other.title}》（{other.org_name or ''}）" if visible else
@@ -78,6 +87,6 @@ def matches_for_reviewer(session, entry: Entry) -> list[dict]:
         other = session.get(Entry, m.b if m.a == entry.submission_id else m.a)
         if other is None:
             continue
-        passage, _ = neardup.overlapping_passage(work_text(entry.fields or {}), work_text(other.fields or {}))
+        passage, _ = neardup.overlapping_passage(entry_text(session, entry), entry_text(session, other))
         out.append({"similarity": m.similarity, "passage": blind.mask(passage, names)})
     return out
