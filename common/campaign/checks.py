@@ -524,7 +524,37 @@ def _check_rule(ctx: _TrackCtx, path: str, kind: str, rule: dict) -> list[dict]:
     return []
 
 
+def _check_recurrence(ctx: _TrackCtx) -> list[dict]:
+    """A recurring track: its months in order, a required date field that names each record's month, and no stage
+    deadlines (each period's due day is the deadline; a stage date would contradict it in every month but one)."""
+    raw = ctx.raw.get("recurrence")
+    if not isinstance(raw, dict):
+        return []
+    path, problems = f"{ctx.path}.recurrence", []
+    first, last = raw.get("first"), raw.get("last")
+    if isinstance(first, str) and isinstance(last, str) and first > last:
+        problems.append(problem(f"{path}.first", f"不晚于 last={last}", first,
+                                f"{ctx.name}按期开展，首期（{first}）晚于末期（{last}），一期也没有；请调换或改正。"))
+    key, stages = raw.get("field"), ctx.raw.get("stages", [])
+    spec = ctx.fields().get(key)
+    if spec is None or spec.get("type") != "date":
+        problems.append(problem(f"{path}.field", "本赛道的一个日期字段", key,
+                                f"{ctx.name}按「{key}」所在的月份确定每条记录属于哪一期，但它不是本赛道的日期字段"
+                                "（type: date）；请指向如 held_on（召开日期）的日期字段。"))
+    elif stages and key not in stages[0].get("required_fields", []):
+        problems.append(problem(f"{ctx.path}.stages.{stages[0].get('key')}.required_fields", key, None,
+                                f"{ctx.name}按「{spec.get('label')}」确定每条记录属于哪一期，提交时必须填写；"
+                                f"请把 {key} 加入第一个阶段的 required_fields。"))
+    for stage in stages:
+        if stage.get("deadlines"):
+            problems.append(problem(f"{ctx.path}.stages.{stage.get('key')}.deadlines", {}, stage["deadlines"],
+                                    f"{ctx.name}按期开展，每期的截止时间由 recurrence.due_day（未设则为当月最后一天）决定，"
+                                    f"阶段「{stage.get('label')}」另设的截止时间与之矛盾；请删除该阶段的 deadlines。"))
+    return problems
+
+
 _TRACK_CHECKS: tuple[Callable[[_TrackCtx], list[dict]], ...] = (
     _check_unique_keys, _check_fields, _check_stages, _check_deadline_values, _check_opening, _check_deadline_order,
     _check_stage_sequence, _check_quota, _check_forward, _check_decision, _check_rubric, _check_media,
+    _check_recurrence,
 )

@@ -30,7 +30,8 @@ from common.campaign.model import (
     Track,
     judged,
 )
-from common.campaign.schema import DECISION_SCHEMA
+from common.campaign.recurrence import Recurrence
+from common.campaign.schema import DECISION_SCHEMA, RECURRENCE_SCHEMA
 from common.campaign.wording import iso
 from common.levels import LEVELS
 
@@ -58,6 +59,7 @@ class PublishedTrack:
     forward: dict[str, int] = field(default_factory=dict)
     decision: Decision = field(default_factory=Decision)  # absent from early events: the ministry's selection
     opens: dict[str, datetime] = field(default_factory=dict)  # stage -> when it starts taking submissions
+    recurrence: Recurrence | None = None  # a record each period (「月度组织生活」); absent: the track runs once
 
     @property
     def judged(self) -> str:
@@ -73,6 +75,7 @@ class PublishedTrack:
             fields=[PublishedField(f.key, f.label, f.type, f.identifying) for f in track.fields],
             quota=copy.deepcopy(track.quota), forward=dict(track.forward), decision=track.decision,
             opens={s.key: s.opens for s in track.stages if s.opens is not None},
+            recurrence=track.recurrence,
         )
 
     def to_event(self) -> dict:
@@ -91,6 +94,7 @@ class PublishedTrack:
             "forward": dict(self.forward),
             "decision": self.decision.to_dict(),
             **({"opens": {stage: iso(at) for stage, at in self.opens.items()}} if self.opens else {}),
+            **({"recurrence": self.recurrence.to_event()} if self.recurrence is not None else {}),
         }
 
     @classmethod
@@ -107,6 +111,8 @@ class PublishedTrack:
             quota=copy.deepcopy(data.get("quota", {})), forward=dict(data.get("forward", {})),
             decision=Decision.from_dict(data.get("decision")),
             opens={stage: datetime.fromisoformat(at) for stage, at in data.get("opens", {}).items()},
+            recurrence=Recurrence.from_dict(data["recurrence"], data["recurrence"]["timezone"])
+            if data.get("recurrence") else None,
         )
 
     def policy(self, kind: str) -> dict | None:
@@ -203,6 +209,9 @@ TRACK_SCHEMA = _object(
         # stage -> the moment it starts taking submissions; absent: open from publication
         "opens": {"type": "object", "propertyNames": {"pattern": _KEY["pattern"]},
                   "additionalProperties": {"type": "string", "format": "date-time"}},
+        # a record each period: the definition's recurrence with the campaign's timezone, in which periods begin and end
+        "recurrence": {**RECURRENCE_SCHEMA, "properties": {**RECURRENCE_SCHEMA["properties"], "timezone": _TEXT},
+                       "required": sorted([*RECURRENCE_SCHEMA["required"], "timezone"])},
     },
 )
 TRACKS_SCHEMA = {"type": "object", "minProperties": 1, "propertyNames": {"pattern": "^[a-z_]{2,40}$"},

@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from common.campaign.recurrence import Recurrence
 from common.campaign.wording import iso, show
 from common.levels import parent_level
 
@@ -221,6 +222,8 @@ class Track:
     decision: Decision = field(default_factory=Decision)
     # A university's copy must run a required track; it may leave out one that is not (SEU runs no 组织生活会 record).
     required: bool = True
+    # Runs once per period (「月度组织生活」: a record each month); None: once. See common.campaign.recurrence.
+    recurrence: Recurrence | None = None
 
     @property
     def judged(self) -> str:
@@ -252,6 +255,7 @@ class Track:
             # written only when it says something: no decision is the ministry's national selection
             **({"decision": self.decision.to_dict()} if self.decision != Decision() else {}),
             **({"required": False} if not self.required else {}),
+            **({"recurrence": self.recurrence.to_dict()} if self.recurrence is not None else {}),
         }
 
 

@@ -32,6 +32,7 @@ from common.campaign.model import (
     parse_deadline,
     parse_opening,
 )
+from common.campaign.recurrence import Recurrence
 from common.campaign.schema import schema_problems
 from common.campaign.wording import fail_invalid, problem
 
@@ -150,6 +151,7 @@ def _build_track(key: str, raw: dict, themes: list[str], tz: ZoneInfo) -> Track:
         rubric=[Criterion(c["key"], c["label"], c["weight"], c["max"]) for c in raw.get("rubric", [])],
         decision=Decision.from_dict(raw.get("decision")),
         required=raw.get("required", True),
+        recurrence=Recurrence.from_dict(raw["recurrence"], tz.key) if raw.get("recurrence") else None,
     )
 
 

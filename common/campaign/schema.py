@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 
 from common.campaign.media_rules import MEDIA_KINDS, OPERATORS, SEVERITIES, TYPE_NAMES
 from common.campaign.model import DEADLINE_LEVELS, DECISION_KINDS, DEPARTMENTS, FIELD_TYPES, SUBMIT_LEVELS
+from common.campaign.recurrence import DUE_DAY_MAX, MONTH_PATTERN
 from common.campaign.wording import join, problem, show
 from common.levels import LEVELS
 from common.locale import LEVEL_LABELS
@@ -53,6 +54,7 @@ PATTERN_HINTS = {
     _TRACK_KEY: "由小写字母和下划线组成，如 meeting_report",
     _DAY: "日期 YYYY-MM-DD，如 2020-06-30",
     DEADLINE_PATTERN: "日期 YYYY-MM-DD（当天23:59:59截止）或日期时间 YYYY-MM-DDTHH:MM（按活动时区）",
+    MONTH_PATTERN: "月份 YYYY-MM，如 2020-03",
 }
 
 _TEXT = {"type": "string", "minLength": 1}
@@ -105,6 +107,12 @@ DECISION_SCHEMA = _object(  # campaign_published carries it as it is written (co
         "publicity_days": {"type": "integer", "minimum": 1, "maximum": PUBLICITY_DAYS_MAX},
     },
 )
+# A track that runs once per period (common.campaign.recurrence); campaign_published carries it with its timezone.
+RECURRENCE_SCHEMA = _object(
+    {"first": {"type": "string", "pattern": MONTH_PATTERN},
+     "last": {"type": "string", "pattern": MONTH_PATTERN}, "field": {"type": "string", "pattern": _KEY}},
+    {"due_day": {"type": "integer", "minimum": 1, "maximum": DUE_DAY_MAX}},
+)
 _TRACK = _object(
     {
         "label": _TEXT,
@@ -123,6 +131,7 @@ _TRACK = _object(
         "rubric": _list(_CRITERION),
         "decision": DECISION_SCHEMA,
         "required": {"type": "boolean"},
+        "recurrence": RECURRENCE_SCHEMA,
     },
 )
 NOTICE_MAX_CHARS = 20000  # the longest seed notice is under 5,000 characters

@@ -123,6 +123,13 @@ TIGHTENING: dict[str, tuple[str, str]] = {
     "tracks.*.rubric[].label": (FREE, "see rubric"),
     "tracks.*.rubric[].weight": (FREE, "see rubric"),
     "tracks.*.rubric[].max": (FREE, "see rubric"),
+    "tracks.*.recurrence": (SAME, "neither dropped (a monthly record would become one record) nor added (the quota "
+                            "would count per period, not in all)"),
+    "tracks.*.recurrence.first": (SAME, "the parent's months are the records it expects"),
+    "tracks.*.recurrence.last": (SAME, "the parent's months are the records it expects"),
+    "tracks.*.recurrence.field": (SAME, "a record's month is read from the parent's date field"),
+    "tracks.*.recurrence.due_day": (AT_MOST, "a college may want its branches' records earlier in the month, never "
+                                    "later; without one the parent's month closes on its last day"),
 }
 
 
@@ -414,5 +421,29 @@ def _lost_rule(where: str, track: str, kind: str, rule: MediaRule, theirs: Media
                    f"至少同样严格的规则（现有：{found}）；请保留该规则，或改得更严（级别不低、范围更窄）。")
 
 
+def _tighten_recurrence(path: str, parent: Track, child: Track) -> list[dict]:
+    mine, theirs, where = parent.recurrence, child.recurrence, f"{path}.recurrence"
+    if mine is None and theirs is None:
+        return []
+    if mine is None or theirs is None:
+        wanted = "不设" if mine is None else show(mine.to_dict())
+        return [problem(where, None if mine is None else mine.to_dict(), None if theirs is None else theirs.to_dict(),
+                        f"赛道「{parent.label}」上级{'只开展一次' if mine is None else '按期开展'}，派生活动不能"
+                        f"{'改为按期开展（配额会按期计，放宽了上级的配额）' if mine is None else '取消按期开展'}；"
+                        f"请把 recurrence 改为{wanted}。")]
+    problems = []
+    for name, what in (("first", "首期"), ("last", "末期"), ("field", "确定所属期的日期字段")):
+        if getattr(mine, name) != getattr(theirs, name):
+            problems.append(problem(f"{where}.{name}", getattr(mine, name), getattr(theirs, name),
+                                    f"赛道「{parent.label}」的{what}上级为 {getattr(mine, name)}，派生活动应保持一致，"
+                                    f"现为 {getattr(theirs, name)}；请改回。"))
+    if mine.due_day is not None and (theirs.due_day is None or theirs.due_day > mine.due_day):
+        found = "未设（当月最后一天）" if theirs.due_day is None else f"每月 {theirs.due_day} 日"
+        problems.append(problem(f"{where}.due_day", f"不大于 {mine.due_day}", theirs.due_day,
+                                f"赛道「{parent.label}」每期上级于每月 {mine.due_day} 日截止，派生活动只能提前，现为{found}；"
+                                f"请改为不大于 {mine.due_day}。"))
+    return problems
+
+
 _TIGHTEN_CHECKS = (_tighten_track_flags, _tighten_fields, _tighten_stages, _tighten_counts, _tighten_decision,
-                   _tighten_media)
+                   _tighten_media, _tighten_recurrence)

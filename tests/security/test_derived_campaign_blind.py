@@ -138,6 +138,19 @@ def _duration(c):
     return next(r for r in c["tracks"]["lecture"]["media"]["video"]["rules"] if r["fact"] == "duration_s")
 
 
+def _monthly(p, c, parent=None, **child):
+    """A monthly record track (「月度组织生活」) in both, March–June 2020 due on the 25th in the parent, as a copy changes it."""
+    recurrence = {"first": "2020-03", "last": "2020-06", "field": "held_on", "due_day": 25}
+    for doc, mine in ((p, parent if parent is not None else recurrence), (c, {**recurrence, **child})):
+        track = copy.deepcopy(doc["tracks"]["meeting_report"])
+        track["stages"][0].update(deadlines={}, required_fields=["title", "held_on"])
+        if mine.get("field", "held_on") != "held_on":  # a record's month read from another date of the copy's own
+            track["fields"].append({"key": mine["field"], "label": "上报日期", "type": "date", "required": True})
+            track["stages"][0]["required_fields"].append(mine["field"])
+        track.update(recurrence={k: v for k, v in mine.items() if v is not None}, forward={})
+        doc["tracks"]["monthly_record"] = track
+
+
 # One loosening per enforced decision: (edit of parent and child, the place the refusal must name).
 LOOSENINGS = {
     "derives_from": (lambda p, c: c.update(derives_from="siyige-2019"), "derives_from"),
@@ -248,6 +261,12 @@ LOOSENINGS = {
                                          c["tracks"]["story"]["decision"].pop("category_field"),
                                          "tracks.story.decision.category_field"),
     "tracks.*.decision.publicity_days": (lambda p, c: _publicity(p, c, 5), "tracks.story.decision.publicity_days"),
+    "tracks.*.recurrence": (lambda p, c: (_monthly(p, c), c["tracks"]["monthly_record"].pop("recurrence")),
+                            "tracks.monthly_record.recurrence"),
+    "tracks.*.recurrence.first": (lambda p, c: _monthly(p, c, first="2020-04"), "tracks.monthly_record.recurrence.first"),
+    "tracks.*.recurrence.last": (lambda p, c: _monthly(p, c, last="2020-07"), "tracks.monthly_record.recurrence.last"),
+    "tracks.*.recurrence.field": (lambda p, c: _monthly(p, c, field="reported_on"), "tracks.monthly_record.recurrence.field"),
+    "tracks.*.recurrence.due_day": (lambda p, c: _monthly(p, c, due_day=None), "tracks.monthly_record.recurrence.due_day"),
 }
 
 
