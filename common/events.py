@@ -384,6 +384,10 @@ CATALOGUE: dict[str, EventType] = {
                 "decision": _object({"level": LEVEL, "kind": {"enum": list(DECISION_KINDS)},
                                      "label": {"type": "string", "minLength": 1}},
                                     {"publicity_days": {"type": "integer", "minimum": 1}}),
+                # when the admin confirmed, by the platform's clock (the envelope's occurred_at is the wall clock):
+                # intake judges the forwarding deadline by it, so a selection confirmed in time but delivered late
+                # (a broker outage, a replay from the dead letters) still goes up; absent from older events
+                "confirmed_at": TIMESTAMP,
             }),
             subscribers=("intake.on_selection_made", "notify.on_selection_made"),
         ),

@@ -30,6 +30,7 @@ from common.campaign.model import (
     parse_opening,
     zone,
 )
+from common.campaign.recurrence import MONTH_PATTERN
 from common.campaign.schema import DEADLINE_PATTERN
 from common.campaign.values import is_phone
 from common.campaign.wording import iso, join, local_time, problem, show
@@ -532,7 +533,8 @@ def _check_recurrence(ctx: _TrackCtx) -> list[dict]:
         return []
     path, problems = f"{ctx.path}.recurrence", []
     first, last = raw.get("first"), raw.get("last")
-    if isinstance(first, str) and isinstance(last, str) and first > last:
+    months = [m for m in (first, last) if isinstance(m, str) and re.match(MONTH_PATTERN, m)]
+    if len(months) == 2 and first > last:  # a month written otherwise is the schema's to report
         problems.append(problem(f"{path}.first", f"不晚于 last={last}", first,
                                 f"{ctx.name}按期开展，首期（{first}）晚于末期（{last}），一期也没有；请调换或改正。"))
     key, stages = raw.get("field"), ctx.raw.get("stages", [])

@@ -7,6 +7,7 @@ yours, CSRF, single-use links, scoring, ranking, selection and its event.
 import hashlib
 import io
 import re
+from datetime import datetime
 
 import pytest
 import requests
@@ -14,6 +15,7 @@ from kombu import Connection, Exchange
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from common import clock
 from common.db import Store
 from common.events import make_event
 from tests.conftest import wait_until
@@ -23,6 +25,7 @@ INTAKE = Exchange("intake.events", type="topic", durable=True)
 MEDIA = Exchange("media.events", type="topic", durable=True)
 ADMIN_KEY = "sk_review_admin_seu"
 OTHER_KEY = "sk_review_admin_wust"
+BEFORE_THE_DEADLINE = "2020-07-20T09:00:00+08:00"
 
 
 def publish(amqp, exchange, *events):
@@ -75,6 +78,8 @@ def checked(file_id, sub_id, verdict="passed"):
 def review(make_config, start_service, sqlite_url, tmp_path):
     from services.review.service import ReviewService
 
+    # the stories' university deadline to the ministry is 2020-07-31: the rounds here confirm before it
+    clock.set_start(datetime.fromisoformat(BEFORE_THE_DEADLINE))
     config = make_config("review", DATABASE_URL=sqlite_url, WEB_SECRET="test-secret")
     config["PUBLIC_URL"] = f"http://{config['WEB_SERVER_ADDRESS']}"  # the host of the sign-in links
     container = start_service(ReviewService, config)
@@ -86,7 +91,8 @@ def review(make_config, start_service, sqlite_url, tmp_path):
     publish(config["AMQP_URI"], INTAKE, campaign_event("siyige-2020", "ministry"), campaign_event(), orgs_event(),
             *keys)
     objects = tmp_path / "data" / "objects"
-    return {"amqp": config["AMQP_URI"], "store": store, "base": base, "objects": objects, "container": container}
+    yield {"amqp": config["AMQP_URI"], "store": store, "base": base, "objects": objects, "container": container}
+    clock.set_start(None)
 
 
 def csrf(html: str) -> str:
@@ -484,3 +490,37 @@ def test_a_reviewer_whose_link_was_used_gets_a_new_one_at_their_own_address_once
     assert redeem(fresh[0]["data"]["sign_in_url"])[1].status_code == 303  # the new link works
     asked = [e["data"] for e in outbox(store, "review_audited") if e["data"]["action"] == "reviewers.invited"]
     assert asked[-1]["actor"].startswith("reviewer:")
+
+
+def test_a_selection_confirmed_after_the_universitys_deadline_is_refused(review):
+    """Issue #16: the round page names the deadline to forward to the ministry; after it, no button, and a
+    confirmation posted anyway is refused with 409 and nothing is sent up."""
+    base, store = review["base"], review["store"]
+    publish(review["amqp"], INTAKE, story("o-cse", 1), story("o-me", 1))
+    round_id = wait_until(lambda: the_round(store), timeout=20, what="the round")
+    wait_until(lambda: count_in_round(store) == 2, what="2 works")
+    web = admin(base)
+    token = csrf(web.get(f"{base}/rounds/{round_id}").text)
+    web.post(f"{base}/rounds/{round_id}/close", data={"csrf_token": token})
+    ranking = web.get(f"{base}/rounds/{round_id}/ranking").text
+    assert "须于 2020年07月31日 23:59（北京时间）前向教育部报送" in ranking and 'id="confirm"' in ranking
+    chosen = re.findall(r'name="selected" value="([^"]+)"', ranking)[:1]
+    assert chosen
+
+    clock.set_start(datetime.fromisoformat("2020-08-01T09:00:00+08:00"))
+    ranking = web.get(f"{base}/rounds/{round_id}/ranking").text
+    assert "已超过报送截止时间" in ranking and "教育部思政司" in ranking and 'id="confirm"' not in ranking
+    r = web.post(f"{base}/rounds/{round_id}/selection", data={"csrf_token": token, "selected": chosen})
+    assert r.status_code == 409 and 'data-code="forward_deadline_passed"' in r.text
+    assert "2020年08月01日 09:00" in r.text and "没有延长报送期限的办法" in r.text
+    assert outbox(store, "selection_made") == []
+
+    clock.set_start(datetime.fromisoformat("2020-07-31T23:00:00+08:00"))  # an hour before: it goes up
+    r = web.post(f"{base}/rounds/{round_id}/selection", data={"csrf_token": token, "selected": chosen})
+    assert r.status_code == 200 and "已确认" in r.text
+    made = outbox(store, "selection_made")
+    assert len(made) == 1 and made[0]["data"]["selected"] == chosen
+    # the platform's clock at the confirmation (it runs on from where it was set), by which intake judges it
+    confirmed = datetime.fromisoformat(made[0]["data"]["confirmed_at"])
+    assert datetime.fromisoformat("2020-07-31T23:00:00+08:00") <= confirmed < datetime.fromisoformat(
+        "2020-07-31T23:59:59+08:00")

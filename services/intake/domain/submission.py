@@ -12,7 +12,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-from common.campaign import Stage, Track, effective_deadline
+from common.campaign import DEPARTMENTS, Stage, Track, effective_deadline
+from common.campaign.model import items_of
+from common.campaign.recurrence import Period, period, period_key_of
 from common.campaign.values import value_problem
 from common.errors import Conflict, DomainError, NotFound, Unprocessable
 from common.levels import LEVELS, forward_limit, parent_level
@@ -189,8 +191,8 @@ def quota_key(track: Track, fields: dict) -> str | None:
     return None
 
 
-def check_quota(track: Track, level: str, used: int, bucket: str | None = None) -> None:
-    """`used`: works of this org already submitted in this track (and bucket)."""
+def check_quota(track: Track, level: str, used: int, bucket: str | None = None, per: Period | None = None) -> None:
+    """`used`: works of this org already submitted in this track (and bucket, and period `per` of a recurring track)."""
     limit = track.quota.get(level)
     if isinstance(limit, dict):
         if bucket is None or bucket not in limit:
@@ -202,8 +204,9 @@ def check_quota(track: Track, level: str, used: int, bucket: str | None = None) 
     if limit is None:
         return
     if used >= limit:
+        each = f"每月（本件属于{per.label}）" if per is not None else ""
         raise Conflict(
-            f"每个{LEVEL_LABELS.get(level, level)}最多提交 {limit} 件{what}作品，本组织已提交 {used} 件。"
+            f"每个{LEVEL_LABELS.get(level, level)}{each}最多提交 {limit} 件{what}作品，本组织已提交 {used} 件。"
             f"如需替换，请先撤回一件已提交的作品。",
             code="quota_exceeded", expected=limit, found=used,
         )
@@ -239,6 +242,65 @@ def check_deadline(track: Track, stage: Stage, level: str, now: datetime, extens
             f"现在是 {beijing_minute(now)}，已不能{action}。如确有特殊情况，请联系学校党委组织部申请延期。",
             code="deadline_passed", status=409, expected=when.isoformat(), found=now.isoformat(),
         )
+
+
+# --------------------------------------------------------------------------- periods of a recurring track
+#
+# A recurring track (「月度组织生活」) has no stage deadlines: a work belongs to the month of its date field
+# (common.campaign.recurrence), is taken from that month's first day and closes at its due day, and the quota
+# counts per month. The month is the work's own (the day its meeting was held), so a record of a month that is
+# over is late, and one of a month not yet begun is early, whenever it is sent.
+
+
+def period_of_work(track: Track, fields: dict) -> Period:
+    """The period a work of a recurring track belongs to: the month of its date field, one the track runs."""
+    rec = track.recurrence
+    spec, value = track.field(rec.field), fields.get(rec.field)
+    label = f"“{spec.label}”（{spec.key}）"
+    key = period_key_of(rec, fields)
+    if key is None:
+        raise Unprocessable(f"“{track.label}”按月记录，每条记录属于{label}所在的月份；请填写{label}（YYYY-MM-DD）后再提交。",
+                            code="missing_field", field=f"fields.{rec.field}", expected="YYYY-MM-DD", found=value)
+    found = period(rec, key)
+    if found is None:
+        first, last = period(rec, rec.first), period(rec, rec.last)
+        raise Unprocessable(
+            f"“{track.label}”记录 {first.label}至{last.label}每月的情况，{label}为 {value}，不在其中。请核对日期。",
+            code="period_outside_recurrence", field=f"fields.{rec.field}", expected=[rec.first, rec.last], found=value)
+    return found
+
+
+def check_period(track: Track, per: Period, now: datetime, extension: datetime | None, action: str = "提交") -> None:
+    """A period takes works from its first day (`period_not_open`) until its due day's end, or the org's extension
+    (`deadline_passed`)."""
+    spec = track.field(track.recurrence.field)
+    if now < per.opens and action == "提交":
+        raise DomainError(
+            f"“{track.label}”按月记录，本条记录的“{spec.label}”属于{per.label}，该月的记录自 {beijing_minute(per.opens)}"
+            f"（北京时间）起才能提交，现在是 {beijing_minute(now)}。请在组织生活召开后再提交，或核对日期；可以先保存草稿。",
+            code="period_not_open", status=409, field=f"fields.{spec.key}", expected=per.opens.isoformat(),
+            found=now.isoformat())
+    check = DeadlineCheck(per.due, extension)
+    if now > check.effective:
+        extra = "（含延期）" if check.extended_until else ""
+        raise DomainError(
+            f"“{track.label}”{per.label}的记录截止时间为 {beijing_minute(check.effective)}{extra}（北京时间），"
+            f"现在是 {beijing_minute(now)}，已不能{action}。请核对“{spec.label}”是否填对；"
+            "如确有特殊情况，请联系学校党委组织部申请延期。",
+            code="deadline_passed", status=409, field=f"fields.{spec.key}", expected=check.effective.isoformat(),
+            found=now.isoformat())
+
+
+def check_period_kept(track: Track, before: dict, after: dict) -> None:
+    """A submitted work keeps its period: moving it to another month would escape that month's quota and deadline."""
+    rec = track.recurrence
+    if rec is None or period_key_of(rec, before) == period_key_of(rec, after):
+        return
+    spec = track.field(rec.field)
+    raise Conflict(
+        f"已提交的记录属于{period(rec, period_key_of(rec, before)).label}，修改“{spec.label}”不能改到其他月份"
+        f"（现为 {after.get(rec.field)}）。如记错了月份，请撤回本条记录，再为该月新建一条。",
+        code="period_fixed", field=f"fields.{rec.field}", expected=before.get(rec.field), found=after.get(rec.field))
 
 
 def check_open(track: Track, stage: Stage, now: datetime) -> None:
@@ -399,6 +461,64 @@ def check_file_kind(track: Track, kind: str, declared_size: int) -> int:
 DEFAULT_MAX_BYTES = 2 * 1024 ** 3
 
 
+# --------------------------------------------------------------------------- items of a quota, files a choice requires
+#
+# SEU: 「各基层党组织提交1-2个工作案例，10件左右图片和音视频素材」. A work case is a work (the quota counts it as one);
+# pictures and clips are counted 件 by 件, each file one item (quota_items), across the org's works of that form. And
+# a 工作案例 is a written case: whatever else it carries, it needs its document (required_when).
+
+
+def check_items_and_required_files(facts: SubmitFacts, stage: Stage) -> None:
+    """The files a work's choices require are there, and its items fit what its org has left of the quota."""
+    work, track = facts.work, facts.work.track
+    stored = [f.kind for f in facts.files if f.state == FileState.STORED]
+    check_files_required_by_choice(track, stage, work.fields, stored)
+    check_items(track, work.org_level, work.fields, facts.used_items, stored)
+
+
+def check_files_required_by_choice(track: Track, stage: Stage, fields: dict, stored_kinds: list[str]) -> None:
+    """「工作案例需附文档」: a kind the stage takes is needed by a work whose choice requires it (required_when)."""
+    problems = []
+    for req in stage.files:
+        cause = req.required_by(fields)
+        have, need = stored_kinds.count(req.kind), req.needed(fields)
+        if cause is None or have >= need:
+            continue
+        spec = track.field(cause[0])
+        value = (spec.choice_labels or {}).get(cause[1], cause[1])
+        kind = KIND_LABELS.get(req.kind, req.kind)
+        problems.append({"code": "file_missing", "field": f"files.{req.kind}",
+                         "message": f"{value}需附{kind}：“{spec.label}”为“{value}”的作品至少需要 {need} 个{kind}文件，"
+                                    f"目前有 {have} 个。请上传{value}的{kind}后再提交，或改选“{spec.label}”。",
+                         "expected": need, "found": have})
+    if problems:
+        raise Unprocessable(_summary(problems), code="file_missing", field=problems[0]["field"],
+                            expected=problems[0]["expected"], found=problems[0]["found"], details=problems)
+
+
+def check_items(track: Track, level: str, fields: dict, used_items: int, stored_kinds: list[str]) -> None:
+    """A work counted in files (「10件左右图片和音视频素材」) fits its org's quota with the items already submitted.
+
+    `used_items`: the items of the org's other submitted works in the same bucket (`items_of` each).
+    """
+    kinds, bucket, limit = track.item_kinds(fields), quota_key(track, fields), track.quota.get(level)
+    if kinds is None or not isinstance(limit, dict) or bucket not in limit:
+        return
+    cap, own = limit[bucket], items_of(kinds, stored_kinds)
+    if used_items + own <= cap:
+        return
+    spec = track.field(track.quota_field)
+    value = (spec.choice_labels or {}).get(bucket, bucket)
+    what = "、".join(KIND_LABELS.get(k, k) for k in kinds)
+    room = cap - used_items
+    todo = (f"请择优保留，把本作品的{what}文件减到 {room} 个以内后再提交，或先撤回一件已提交的作品。" if room > 0 else
+            "本组织的件数已用完；如需替换，请先撤回一件已提交的作品。")
+    raise Conflict(
+        f"每个{LEVEL_LABELS.get(level, level)}最多提交 {cap} 件“{value}”素材，每个{what}文件计 1 件；"
+        f"本组织已提交 {used_items} 件，本作品有 {own} 件，合计 {used_items + own} 件。{todo}",
+        code="too_many_items", field="files", expected=cap, found=used_items + own)
+
+
 def receipt_number(tenant: str, seq: int, when: datetime) -> str:
     """回执编号: tenant, date (Beijing) and a per-tenant sequence, e.g. SEU-20200714-00042."""
     return f"{tenant.upper()}-{when.astimezone(BEIJING):%Y%m%d}-{seq:05d}"
@@ -456,7 +576,10 @@ def check_editable(work: WorkFacts, action: str) -> None:
         raise Conflict("作品已撤回，不能再修改。如需重新参加，请新建作品。", code="submission_withdrawn",
                        found=SubmissionState.WITHDRAWN.value)
     stage = stage_in_progress(work.track, work.last_stage)
-    check_deadline(work.track, stage, work.org_level, work.now, work.extension, action)
+    if work.track.recurrence is None:
+        check_deadline(work.track, stage, work.org_level, work.now, work.extension, action)
+    elif work.state == SubmissionState.SUBMITTED:  # a draft has no period yet: its date may still be corrected
+        check_period(work.track, period_of_work(work.track, work.fields), work.now, work.extension, action)
 
 
 @dataclass(frozen=True)
@@ -474,8 +597,10 @@ class SubmitFacts:
     work: WorkFacts
     requested_stage: str | None  # the stage the portal named, if it named one
     themes: list[str]
-    used_quota: int  # the org's other submitted works in the track (in the work's quota bucket)
+    used_quota: int  # the org's other submitted works in the track (in the work's quota bucket, and its period)
     files: tuple[FileFacts, ...]  # registered, received and stored
+    # items of the org's other submitted works in the work's bucket, where the quota counts files (quota_items)
+    used_items: int = 0
 
 
 @dataclass(frozen=True)
@@ -495,11 +620,18 @@ def decide_submit(facts: SubmitFacts) -> Submitting:
                        found=SubmissionState.WITHDRAWN.value)
     stage = _stage_to_submit(track, work, facts.requested_stage)
     check_open(track, stage, work.now)
-    check_deadline(track, stage, work.org_level, work.now, work.extension)
-    counts = check_fields(track, work.fields, facts.themes, required=list(stage.required_fields))
+    per = None
+    if track.recurrence is None:
+        check_deadline(track, stage, work.org_level, work.now, work.extension)
+        counts = check_fields(track, work.fields, facts.themes, required=list(stage.required_fields))
+    else:  # the period is read from a field, so the fields are checked first
+        counts = check_fields(track, work.fields, facts.themes, required=list(stage.required_fields))
+        per = period_of_work(track, work.fields)
+        check_period(track, per, work.now, work.extension)
     check_naming(track, work.title, list(work.org_names))
+    check_items_and_required_files(facts, stage)
     if work.state == SubmissionState.DRAFT:  # a work counts against the quota from its first stage
-        check_quota(track, work.org_level, facts.used_quota, quota_key(track, work.fields))
+        check_quota(track, work.org_level, facts.used_quota, quota_key(track, work.fields), per)
     _check_files_of_stage(stage, facts.files)
     return Submitting(stage, next_stage(track, stage.key) is None, counts)
 
@@ -565,6 +697,9 @@ class SelectionFacts:
     works: tuple[SelectedWork, ...]
     tracks: dict[str, Track]  # the track of each campaign the works belong to
     already: dict[str, int]  # works of each campaign already forwarded to `to_level` or above (from this level)
+    # when review's admin confirmed the selection (the event's confirmed_at, else intake's clock on handling it);
+    # None: not judged against the forwarding deadline
+    confirmed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -586,7 +721,37 @@ def decide_forward(facts: SelectionFacts) -> list[Forwarding]:
     if moving:
         campaign_id = moving[0].campaign_id
         check_forward(facts.tracks[campaign_id], facts.level, facts.already[campaign_id], len(moving))
+        if facts.confirmed_at is not None:
+            check_forward_deadline(facts.tracks[campaign_id], facts.level, facts.to_level, facts.confirmed_at)
     return moving
+
+
+def forward_deadline(track: Track, level: str) -> datetime | None:
+    """When a level must have forwarded up: its deadline (else the nearest above) of the track's last stage.
+
+    The last stage: only a complete work goes up, and the lecture's registration deadlines fall weeks before its
+    video's (supervision's ministry_expects names the same moment; review refuses a late confirmation by it too).
+    """
+    if not track.stages:
+        return None
+    return effective_deadline(track, track.stages[-1].key, level)
+
+
+def check_forward_deadline(track: Track, level: str, to_level: str, confirmed_at: datetime) -> None:
+    """Defence in depth behind review's own refusal: a selection confirmed after the level's forwarding deadline
+    does not go up (a review that had not heard of the campaign's deadlines, a mistaken replay). Judged by when it was
+    confirmed, not by when it arrived: the platform promises a broker outage loses nothing, and a selection
+    confirmed in time and delivered late is in time. The handler retries and then parks the event with this
+    message, as a selection over the quota is parked."""
+    deadline = forward_deadline(track, level)
+    if deadline is None or confirmed_at <= deadline:
+        return
+    whom = "教育部思政司" if to_level == "ministry" else f"学校党委{DEPARTMENTS.get(track.department, '组织部')}"
+    raise Conflict(
+        f"“{track.label}”{LEVEL_LABELS.get(level, level)}须于 {beijing_minute(deadline)}（北京时间）前向"
+        f"{LEVEL_LABELS.get(to_level, to_level)}报送，这份入选名单确认于 {beijing_minute(confirmed_at)}，已超过截止时间，"
+        f"整次报送未执行。平台目前没有延长报送期限的办法；如确需补报，请联系{whom}。",
+        code="forward_deadline_passed", expected=deadline.isoformat(), found=confirmed_at.isoformat())
 
 
 def _forwarding(facts: SelectionFacts, work: SelectedWork) -> Forwarding | None:

@@ -1,6 +1,8 @@
 """Forwarding (择优报送): the works a round selected go to the level above, all or none."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 
 from common import clock
@@ -14,7 +16,8 @@ from services.intake.operations.submission_log import log
 
 
 def forward_selection(session, outbox, round_tenant: str, data: dict) -> list[Submission]:
-    """Forward the works a round selected to the level above, all or none.
+    """Forward the works a round selected to the level above, all or none, if it was confirmed by the level's
+    forwarding deadline (rules.check_forward_deadline: judged by `confirmed_at`, not by when it arrived).
 
     A redelivered selection forwards nothing twice: works already at the target
     level are skipped. A final round's selection (to_level None: the ministry's,
@@ -66,8 +69,18 @@ def _selection_facts(session, round_tenant: str, data: dict) -> tuple[rules.Sele
         tenant_id=round_tenant, track_key=data["track"], level=data["level"], to_level=data["to_level"],
         works=tuple(selected),
         tracks={c: definition_of(session.get(Campaign, c)).tracks.get(data["track"]) for c in campaigns},
-        already={c: _already_forwarded(session, round_tenant, c, data) for c in campaigns})
+        already={c: _already_forwarded(session, round_tenant, c, data) for c in campaigns},
+        confirmed_at=confirmed_at(data))
     return facts, works
+
+
+def confirmed_at(data: dict) -> datetime:
+    """When review's admin confirmed the selection, as the event says. An event from before review sent
+    `confirmed_at` is judged by intake's clock on handling it: the envelope's occurred_at is the wall clock, not
+    the platform clock the deadlines are compared with (a rehearsal runs in 2020)."""
+    if data.get("confirmed_at"):
+        return datetime.fromisoformat(data["confirmed_at"])
+    return clock.now()
 
 
 def _already_forwarded(session, round_tenant: str, campaign_id: str, data: dict) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from common import clock
+from common.campaign.recurrence import period_key_of
 from common.db import contains_text
 from common.errors import Forbidden, NotFound
 from common.locale import LEVEL_LABELS
@@ -148,6 +149,7 @@ def update_submission(session, caller: Caller, sub: Submission, fields: dict,
     merged = {**sub.fields, **fields}
     merged = {k: v for k, v in merged.items() if v is not None}
     if sub.state == SubmissionState.SUBMITTED:
+        rules.check_period_kept(track, sub.fields, merged)
         # A submitted work stays valid: the rules of the stages done so far apply.
         done = [s.key for s in track.stages[: [s.key for s in track.stages].index(sub.stage) + 1]]
         required = sorted({f for s in track.stages if s.key in done for f in s.required_fields})
@@ -205,11 +207,15 @@ def submit_submission(session, outbox, caller: Caller, sub: Submission, stage_ke
 
 
 def _used_quota(session, sub: Submission, track) -> int:
-    """The org's other submitted works in the track, in the quota bucket the work's fields name."""
+    """The org's other submitted works in the track, in the quota bucket the work's fields name (and, on a recurring
+    track, in the work's period: the quota counts per month)."""
     bucket = rules.quota_key(track, sub.fields)
     others = session.scalars(select(Submission).where(
         Submission.org_id == sub.org_id, Submission.campaign_id == sub.campaign_id, Submission.track == sub.track,
         Submission.state == SubmissionState.SUBMITTED, Submission.id != sub.id)).all()
+    if track.recurrence is not None:
+        month = period_key_of(track.recurrence, sub.fields)
+        others = [o for o in others if period_key_of(track.recurrence, o.fields) == month]
     if bucket is None:
         return len(others)
     return sum(1 for o in others if rules.quota_key(track, o.fields) == bucket)

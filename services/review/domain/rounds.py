@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 
+from common.campaign.model import DEPARTMENTS, effective_at
 from common.errors import Conflict, InvalidInput
 from common.levels import parent_level
-from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS
-from services.review.domain.decisions import round_end
+from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS, beijing_minute
+from services.review.domain.decisions import RoundEnd, round_end
 
 MINISTRY = "ministry"
 REMINDER_DAYS = (3, 1)  # reviewers with open work are reminded 3 and 1 Beijing days before the deadline
@@ -135,3 +136,71 @@ def reminder_due(deadline: datetime | None, now: datetime, sent: list[str]) -> s
         return None
     key = str(min(candidates))
     return None if key in sent else key
+
+
+# --------------------------------------------------------------------------- the deadline to forward (报送截止)
+
+
+@dataclass(frozen=True)
+class ForwardDeadline:
+    """When a forwarding round must have confirmed its selection, and whether that moment has passed."""
+
+    at: datetime
+    level: str  # the round's
+    up: str  # where its chosen works go
+    passed: bool
+    department: str | None = None  # the university's office the track belongs to (organisation/propaganda)
+
+    @property
+    def text(self) -> str:
+        """「须于 2020年07月31日 23:59（北京时间）前向教育部报送」, as the ranking page says it."""
+        return f"须于 {beijing_minute(self.at)}（北京时间）前向{LEVEL_LABELS.get(self.up, self.up)}报送"
+
+    @property
+    def whom_to_ask(self) -> str:
+        """Who can still take a late selection: nobody on the platform can move the deadline (there is no
+        extension for forwarding), so the message names the office above that set it."""
+        if self.up == MINISTRY:
+            return "教育部思政司"
+        return f"学校党委{DEPARTMENTS.get(self.department or '', '组织部')}"
+
+
+def forward_deadline(track: dict, level: str) -> datetime | None:
+    """When a round at `level` must have forwarded: the level's deadline (else the nearest above it) of the
+    track's LAST stage, as the track's copy from campaign_published lists them (stage -> level -> ISO time).
+
+    The last stage, because only a complete work (every stage in) enters a round and may go up: the lecture's
+    registration (报名) deadlines come weeks before its video's, and the university forwards the finished video
+    (「7月17日前报送」 is the video's date). Judging by an earlier stage would shut a round before its works could
+    exist. Intake's supervision names the same deadline (its ministry_expects / behind_universities).
+    None: the track names no deadline for the level or above (a rolling track), or review has not heard of it.
+    """
+    stages = track.get("deadlines") or {}
+    if not stages:
+        return None
+    last = list(stages.values())[-1] or {}
+    return effective_at({lv: datetime.fromisoformat(at) for lv, at in last.items()}, level)
+
+
+def forwarding_deadline(end: RoundEnd, track: dict, now: datetime) -> ForwardDeadline | None:
+    """The forwarding deadline of a round that forwards (a final round sends nothing up: None)."""
+    if end.final or end.up is None:
+        return None
+    at = forward_deadline(track, end.level)
+    if at is None:
+        return None
+    return ForwardDeadline(at, end.level, end.up, now > at, track.get("department"))
+
+
+def check_forward_deadline(deadline: ForwardDeadline | None, now: datetime) -> None:
+    """A forwarding round confirms its selection by its level's deadline; after it: 409.
+
+    There is no extension for forwarding (an org's extension in intake moves when it may submit, and must end
+    before its parent's deadline), so the message says so and names whom to ask instead of promising a way.
+    """
+    if deadline is None or now <= deadline.at:
+        return
+    up = LEVEL_LABELS.get(deadline.up, deadline.up)
+    raise Conflict(f"本轮{deadline.text}入选名单，现在是 {beijing_minute(now)}（北京时间），已超过报送截止时间，"
+                   f"不能再确认报送。平台目前没有延长报送期限的办法；如确需向{up}补报，请联系{deadline.whom_to_ask}。",
+                   code="forward_deadline_passed", expected=deadline.at.isoformat(), found=now.isoformat())

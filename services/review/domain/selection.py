@@ -3,20 +3,22 @@
 Only a closed round selects, once. Every work of the round gets its row: the ranked ones their
 rank, the unscored ones the places after them; the chosen ones go up to the level above, or, in a
 final round (decisions.RoundEnd), are the result: within the decision's places, by category for an
-award given by category, each result naming its category.
+award given by category, each result naming its category. A round that forwards confirms by its level's
+deadline (rounds.forwarding_deadline: the track's last stage), never after.
 Pure: no framework.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from common.campaign.model import Decision
 from common.errors import Conflict
 from common.levels import parent_level
 from services.review.domain.decisions import RoundEnd, check_places, vetting_reasons
 from services.review.domain.lifecycles import RoundState
-from services.review.domain.rounds import check_selection
+from services.review.domain.rounds import ForwardDeadline, check_forward_deadline, check_selection
 
 
 @dataclass(frozen=True)
@@ -53,15 +55,20 @@ class Selection:
 
 def decide_selection(round_state: str, level: str, candidates: Sequence[Candidate], selected: list[str],
                      limit: int | None = None, *, end: RoundEnd | None = None,
-                     reasons: dict[str, str] | None = None) -> Selection:
+                     reasons: dict[str, str] | None = None, deadline: ForwardDeadline | None = None,
+                     now: datetime | None = None) -> Selection:
     """`candidates`: the ranked works in rank order, then the unscored ones. `end` says where the round's
     selection ends (decisions.round_end); without it the round forwards up within `limit`. In a vetting
     (审核把关) `selected` are the works that pass, nothing was scored, so the round need not be closed first, and
-    each failed work needs its reason (`reasons`, by work), which its result carries."""
+    each failed work needs its reason (`reasons`, by work), which its result carries. `deadline`: when a
+    forwarding round must have confirmed (rounds.forwarding_deadline), judged at `now`; refused after it before
+    anything else is asked of the admin, since closing the scoring or choosing again cannot help then."""
     if end is None:
         end = RoundEnd(level, Decision(), False, parent_level(level), limit)
     if round_state == RoundState.SELECTED:
         raise Conflict("本轮的入选名单已经确认并报送，不能再改。", code="already_selected")
+    if deadline is not None and now is not None:
+        check_forward_deadline(deadline, now)
     if round_state != RoundState.CLOSED and not end.vetting:
         raise Conflict("请先结束评分（分数定稿）再确认入选名单。", code="round_still_open", found=round_state)
     in_round = {c.submission_id for c in candidates}

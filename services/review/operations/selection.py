@@ -52,7 +52,9 @@ def ranking_of(session, rnd: Round) -> dict:
             "biases": biases, "track": track, "chosen": chosen, "up": end.up, "end": end,
             "up_label": LEVEL_LABELS.get(end.up or "", ""),
             "outcome": decisions.describe(end), "confirm_label": decisions.confirm_label(end),
-            "categories": categories if end.category_field else {}}
+            "categories": categories if end.category_field else {},
+            # 「须于 …（北京时间）前向教育部报送」; once passed the page says so instead of offering the button
+            "forward_by": rounds.forwarding_deadline(end, track, clock.now())}
 
 
 def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[str],
@@ -65,13 +67,15 @@ def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[st
                              category(e.submission_id)) for r, e in board["ranked"]]
                   + [Candidate(e.submission_id, e.tenant, e.title, category=category(e.submission_id))
                      for e in board["unscored"]])
-    selection = decide_selection(rnd.state, rnd.level, candidates, selected, end=end, reasons=reasons)
+    now = clock.now()
+    selection = decide_selection(rnd.state, rnd.level, candidates, selected, end=end, reasons=reasons,
+                                 deadline=rounds.forwarding_deadline(end, board["track"], now), now=now)
     for p in selection.placed:
         session.add(SelectionRow(round_id=rnd.id, submission_id=p.submission_id, rank=p.rank, normalised=p.normalised,
                                  raw_mean=p.raw_mean, selected=p.selected))
     if rnd.state == RoundState.OPEN:  # a vetting has no scoring to close: it ends with its result
-        ROUND.move(rnd, RoundState.CLOSED, at=clock.now())
-    ROUND.move(rnd, RoundState.SELECTED, at=clock.now())
+        ROUND.move(rnd, RoundState.CLOSED, at=now)
+    ROUND.move(rnd, RoundState.SELECTED, at=now)
     results = selection.results
     if end.final and end.decision.kind == "library":
         # the deciding level's own library takes them: notify holds no forwarded copy of a work that never went up
@@ -80,7 +84,10 @@ def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[st
                    if r["selected"] else r for r in results]
     data = {"round_id": rnd.id, "campaign_id": rnd.campaign_id, "track": rnd.track, "level": rnd.level,
             "to_level": end.up, "owner_org_id": rnd.owner_org_id or None,
-            "selected": selection.selected, "not_selected": selection.not_selected, "results": results}
+            "selected": selection.selected, "not_selected": selection.not_selected, "results": results,
+            # when it was confirmed, by the platform's clock: intake judges the forwarding deadline by this, not by
+            # when the event reaches it, so a selection confirmed in time survives a broker outage
+            "confirmed_at": now.isoformat()}
     if end.final:
         data["decision"] = decisions.event_decision(end)
     outbox.add(session, "selection_made", rnd.tenant, data)
