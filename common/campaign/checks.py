@@ -555,8 +555,68 @@ def _check_recurrence(ctx: _TrackCtx) -> list[dict]:
     return problems
 
 
+def _choice_values(ctx: _TrackCtx, key: str | None) -> list | None:
+    """The values of the track's choice field `key`; None: `key` names no choice field."""
+    spec = ctx.fields().get(key) if isinstance(key, str) else None
+    if spec is None or spec.get("type") != "choice":
+        return None
+    return ctx.themes if spec.get("choices_from") == "themes" else spec.get("choices", [])
+
+
+def _check_required_when(ctx: _TrackCtx) -> list[dict]:
+    """A file a choice requires (工作案例需附文档) names a choice field of the track and values it offers, and may be
+    uploaded at all."""
+    problems = []
+    for stage in ctx.raw.get("stages", []):
+        for spec in stage.get("files", []):
+            path = f"{ctx.path}.stages.{stage['key']}.files.{spec['kind']}.required_when"
+            where = f"{ctx.name}阶段「{stage['label']}」的 {spec['kind']} 文件"
+            for key, values in (spec.get("required_when") or {}).items():
+                choices = _choice_values(ctx, key)
+                if choices is None:
+                    problems.append(problem(f"{path}.{key}", "本赛道的一个选择题字段", key,
+                                            f"{where}按「{key}」的取值要求上传，但「{key}」不是本赛道的选择题字段；"
+                                            "请指向一个 type: choice 的字段（如 form）。"))
+                    continue
+                unknown = [v for v in values if v not in choices]
+                if unknown:
+                    problems.append(problem(f"{path}.{key}", choices, unknown,
+                                            f"{where}的 required_when 含有「{key}」没有的取值{show(unknown)}"
+                                            f"（可选：{'、'.join(choices)}）；请改正。"))
+            if spec.get("required_when") and spec.get("max") == 0:
+                problems.append(problem(f"{path}", "max 不为 0", 0, f"{where}有时必须上传，却最多 0 个，无人能满足；"
+                                        "请删除 max: 0 或 required_when。"))
+    return problems
+
+
+def _check_quota_items(ctx: _TrackCtx) -> list[dict]:
+    """A quota counted in files (「10件左右图片和音视频素材」) names values of quota_field and kinds the track takes."""
+    raw = ctx.raw.get("quota_items") or {}
+    if not raw:
+        return []
+    path, key = f"{ctx.path}.quota_items", ctx.raw.get("quota_field")
+    if key is None:
+        return [problem(path, "quota_field", None, f"{ctx.name}按文件件数计配额（quota_items），但没有设 quota_field；"
+                        "请设 quota_field（如 form），按它的取值分项计。")]
+    choices = _choice_values(ctx, key)  # a quota_field that is no choice field is reported by _check_quota
+    accepted = {f.get("kind") for s in ctx.raw.get("stages", []) for f in s.get("files", [])}
+    problems = []
+    for value, kinds in raw.items():
+        if choices is not None and value not in choices:
+            problems.append(problem(f"{path}.{value}", choices, value,
+                                    f"{ctx.name}的 quota_items 含有「{key}」没有的取值「{value}」"
+                                    f"（可选：{'、'.join(choices)}）；请改正。"))
+        unknown = [k for k in kinds if k not in accepted]
+        if unknown:
+            problems.append(problem(f"{path}.{value}", sorted(accepted), unknown,
+                                    f"{ctx.name}按{show(unknown)}文件计「{value}」的件数，但本赛道的阶段不接收这种文件；"
+                                    "请改正，或在阶段的 files 中加上。"))
+    return problems
+
+
 _TRACK_CHECKS: tuple[Callable[[_TrackCtx], list[dict]], ...] = (
     _check_unique_keys, _check_fields, _check_stages, _check_deadline_values, _check_opening, _check_deadline_order,
     _check_stage_sequence, _check_quota, _check_forward, _check_decision, _check_rubric, _check_media,
+    _check_required_when, _check_quota_items,
     _check_recurrence,
 )

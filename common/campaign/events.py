@@ -58,6 +58,8 @@ class PublishedTrack:
     quota: dict[str, Any] = field(default_factory=dict)
     forward: dict[str, int] = field(default_factory=dict)
     decision: Decision = field(default_factory=Decision)  # absent from early events: the ministry's selection
+    # 「党组织名称+作品名称」: admin-facing exports name the work's files so (absent from early events: not named so)
+    naming_rule: bool = False
     opens: dict[str, datetime] = field(default_factory=dict)  # stage -> when it starts taking submissions
     recurrence: Recurrence | None = None  # a record each period (「月度组织生活」); absent: the track runs once
 
@@ -74,6 +76,7 @@ class PublishedTrack:
             submit_levels=list(track.submit_levels), stage_labels={s.key: s.label for s in track.stages},
             fields=[PublishedField(f.key, f.label, f.type, f.identifying) for f in track.fields],
             quota=copy.deepcopy(track.quota), forward=dict(track.forward), decision=track.decision,
+            naming_rule=track.naming_rule,
             opens={s.key: s.opens for s in track.stages if s.opens is not None},
             recurrence=track.recurrence,
         )
@@ -93,6 +96,7 @@ class PublishedTrack:
             "quota": copy.deepcopy(self.quota),
             "forward": dict(self.forward),
             "decision": self.decision.to_dict(),
+            **({"naming_rule": True} if self.naming_rule else {}),
             **({"opens": {stage: iso(at) for stage, at in self.opens.items()}} if self.opens else {}),
             **({"recurrence": self.recurrence.to_event()} if self.recurrence is not None else {}),
         }
@@ -110,6 +114,7 @@ class PublishedTrack:
                     for f in data.get("fields", [])],
             quota=copy.deepcopy(data.get("quota", {})), forward=dict(data.get("forward", {})),
             decision=Decision.from_dict(data.get("decision")),
+            naming_rule=data.get("naming_rule", False),
             opens={stage: datetime.fromisoformat(at) for stage, at in data.get("opens", {}).items()},
             recurrence=Recurrence.from_dict(data["recurrence"], data["recurrence"]["timezone"])
             if data.get("recurrence") else None,
@@ -204,6 +209,8 @@ TRACK_SCHEMA = _object(
         "quota": {"type": "object", "propertyNames": {"enum": list(LEVELS)},
                   "additionalProperties": {"type": ["integer", "object"], "minimum": 0, "additionalProperties": _COUNT}},
         "forward": {**_BY_LEVEL, "additionalProperties": _COUNT},
+        # the files of its works are named 「党组织名称+作品名称」 in admin-facing exports; absent: false
+        "naming_rule": {"type": "boolean"},
         # where the selection ends; absent (early events): the ministry's national selection
         "decision": DECISION_SCHEMA,
         # stage -> the moment it starts taking submissions; absent: open from publication

@@ -94,9 +94,28 @@ class FileRequirement:
     kind: str  # one of MEDIA_KINDS
     min: int = 0
     max: int | None = None  # None: no limit
+    # {choice field: [values]}: a work whose field has one of the values needs at least one file of the kind, though
+    # the stage itself asks for none (「工作案例」 is a written case: it needs its document; a picture needs none)
+    required_when: dict[str, list[str]] | None = None
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "min": self.min, "max": self.max}
+        out: dict[str, Any] = {"kind": self.kind, "min": self.min, "max": self.max}
+        if self.required_when:
+            out["required_when"] = {key: list(values) for key, values in self.required_when.items()}
+        return out
+
+    def needed(self, fields: dict) -> int:
+        """How many files of the kind a work with these field values needs."""
+        if any(fields.get(key) in values for key, values in (self.required_when or {}).items()):
+            return max(self.min, 1)
+        return self.min
+
+    def required_by(self, fields: dict) -> tuple[str, str] | None:
+        """(field, value) that makes the kind required for a work with these fields; None: none does."""
+        for key, values in (self.required_when or {}).items():
+            if fields.get(key) in values:
+                return key, fields[key]
+        return None
 
 
 @dataclass(frozen=True)
@@ -220,6 +239,9 @@ class Track:
     forward: dict[str, int]  # level -> works an org of that level forwards upward
     rubric: list[Criterion]
     decision: Decision = field(default_factory=Decision)
+    # {value of quota_field: [file kinds]}: works of that value count against the quota by their files of those kinds
+    # (「10件左右图片和音视频素材」 counts pictures and clips, 件 by 件), not one each; see `items_of`
+    quota_items: dict[str, list[str]] = field(default_factory=dict)
     # A university's copy must run a required track; it may leave out one that is not (SEU runs no 组织生活会 record).
     required: bool = True
     # Runs once per period (「月度组织生活」: a record each month); None: once. See common.campaign.recurrence.
@@ -242,6 +264,12 @@ class Track:
                 return stage
         raise KeyError(f"track {self.key!r} has no stage {key!r}")
 
+    def item_kinds(self, fields: dict) -> list[str] | None:
+        """The file kinds a work with these fields is counted by against its quota; None: it counts as one work."""
+        if self.quota_field is None:
+            return None
+        return self.quota_items.get(fields.get(self.quota_field))
+
     def to_dict(self) -> dict:
         return {
             "label": self.label, "department": self.department,
@@ -251,12 +279,19 @@ class Track:
             "media": {kind: policy.to_dict() for kind, policy in self.media.items()},
             "quota": copy.deepcopy(self.quota), "quota_field": self.quota_field,
             "forward": dict(self.forward),
+            **({"quota_items": copy.deepcopy(self.quota_items)} if self.quota_items else {}),
             "rubric": [c.to_dict() for c in self.rubric],
             # written only when it says something: no decision is the ministry's national selection
             **({"decision": self.decision.to_dict()} if self.decision != Decision() else {}),
             **({"required": False} if not self.required else {}),
             **({"recurrence": self.recurrence.to_dict()} if self.recurrence is not None else {}),
         }
+
+
+def items_of(kinds: list[str], file_kinds: list[str]) -> int:
+    """What one work counts as against an item quota: its files of `kinds` (件 by 件), and at least one, so that
+    counting by items is never looser than counting works (a work with no such file is still one 素材)."""
+    return max(1, sum(1 for kind in file_kinds if kind in kinds))
 
 
 def judged(rubric: list, decision_kind: str) -> str:

@@ -147,6 +147,7 @@ def _build_track(key: str, raw: dict, themes: list[str], tz: ZoneInfo) -> Track:
         stages=[_build_stage(s, tz) for s in raw["stages"]],
         media={kind: _build_media(kind, p) for kind, p in raw.get("media", {}).items()},
         quota=copy.deepcopy(raw.get("quota", {})), quota_field=raw.get("quota_field"),
+        quota_items=copy.deepcopy(raw.get("quota_items", {})),
         forward=dict(raw.get("forward", {})),
         rubric=[Criterion(c["key"], c["label"], c["weight"], c["max"]) for c in raw.get("rubric", [])],
         decision=Decision.from_dict(raw.get("decision")),
@@ -173,7 +174,8 @@ def _build_stage(raw: dict, tz: ZoneInfo) -> Stage:
     deadlines = raw.get("deadlines", {})
     return Stage(
         key=raw["key"], label=raw["label"], required_fields=list(raw.get("required_fields", [])),
-        files=[FileRequirement(f["kind"], f.get("min", 0), f.get("max")) for f in raw.get("files", [])],
+        files=[FileRequirement(f["kind"], f.get("min", 0), f.get("max"), copy.deepcopy(f.get("required_when")))
+               for f in raw.get("files", [])],
         deadlines={level: parse_deadline(deadlines[level], tz)
                    for level in DEADLINE_LEVELS if level in deadlines},
         opens=parse_opening(raw["opens"], tz) if raw.get("opens") else None,

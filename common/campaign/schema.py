@@ -74,7 +74,10 @@ _FIELD = _object(
     },
 )
 _FILE = _object({"kind": {"enum": list(MEDIA_KINDS)}},
-                {"min": _COUNT, "max": {"type": ["integer", "null"], "minimum": 0}})
+                {"min": _COUNT, "max": {"type": ["integer", "null"], "minimum": 0},
+                 # {choice field: [values]}: needed (at least one) by a work with one of the values (工作案例需附文档)
+                 "required_when": {"type": "object", "propertyNames": {"pattern": _KEY},
+                                   "additionalProperties": _list(_TEXT, minItems=1, uniqueItems=True)}})
 _STAGE = _object(
     {"key": {"type": "string", "pattern": _KEY}, "label": _TEXT},
     {
@@ -127,6 +130,9 @@ _TRACK = _object(
                   "additionalProperties": _MEDIA_POLICY},
         "quota": _by_level(SUBMIT_LEVELS, _QUOTA_VALUE),
         "quota_field": {"type": ["string", "null"]},
+        # {value of quota_field: [file kinds]}: that value's quota counts files of the kinds (「10件左右图片和音视频素材」)
+        "quota_items": {"type": "object", "additionalProperties": _list({"enum": list(MEDIA_KINDS)}, minItems=1,
+                                                                         uniqueItems=True)},
         "forward": _by_level(DEADLINE_LEVELS, _COUNT),
         "rubric": _list(_CRITERION),
         "decision": DECISION_SCHEMA,

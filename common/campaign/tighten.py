@@ -90,6 +90,8 @@ TIGHTENING: dict[str, tuple[str, str]] = {
     "tracks.*.stages[].files[].kind": (KEY, "a file requirement is named by its kind"),
     "tracks.*.stages[].files[].min": (AT_LEAST, "how many files are needed"),
     "tracks.*.stages[].files[].max": (AT_MOST, "how many files are accepted"),
+    "tracks.*.stages[].files[].required_when": (KEPT, "a file a choice requires stays required (工作案例需附文档)"),
+    "tracks.*.stages[].files[].required_when.*": (SUPERSET, "required for at least the parent's values"),
     "tracks.*.stages[].deadlines": (EARLIER, "judged level by level below"),
     "tracks.*.stages[].deadlines.*": (EARLIER, "a level's deadline"),
     "tracks.*.stages[].opens": (LATER, "a copy may open a stage later (its own notice goes out later), never earlier"),
@@ -106,6 +108,8 @@ TIGHTENING: dict[str, tuple[str, str]] = {
     "tracks.*.quota.*": (AT_MOST, "works an org of that level may submit"),
     "tracks.*.quota.*.*": (AT_MOST, "works per value of quota_field"),
     "tracks.*.quota_field": (SAME, "the quota is counted the parent's way"),
+    "tracks.*.quota_items": (KEPT, "a quota the parent counts in files stays counted in files"),
+    "tracks.*.quota_items.*": (SUPERSET, "at least the parent's file kinds are counted: fewer would let more through"),
     "tracks.*.forward": (AT_MOST, "judged level by level below"),
     "tracks.*.forward.*": (AT_MOST, "works a level forwards upward"),
     "tracks.*.decision": (KEPT, "judged key by key below"),
@@ -445,5 +449,41 @@ def _tighten_recurrence(path: str, parent: Track, child: Track) -> list[dict]:
     return problems
 
 
+def _tighten_required_when(path: str, parent: Track, child: Track) -> list[dict]:
+    """A file the parent requires for some values of a choice (工作案例需附文档) stays required for them, unless the
+    copy requires the kind of every work."""
+    problems = []
+    stages = {s.key: s for s in child.stages}
+    for mine in (s for s in parent.stages if s.key in stages):  # a dropped stage is reported by _tighten_stages
+        theirs = {f.kind: f for f in stages[mine.key].files}
+        for need in mine.files:
+            have = theirs.get(need.kind)
+            if have is not None and have.min >= 1:
+                continue
+            for key, values in (need.required_when or {}).items():
+                kept = (have.required_when or {}).get(key, []) if have is not None else []
+                lost = [v for v in values if v not in kept]
+                if lost:
+                    problems.append(problem(
+                        f"{path}.stages.{mine.key}.files.{need.kind}.required_when.{key}", values, kept or None,
+                        f"赛道「{parent.label}」阶段「{mine.label}」上级要求「{key}」为{show(lost)}的作品附 {need.kind} 文件，"
+                        f"派生活动不能取消；请在 files 的 {need.kind} 项写 required_when: {{{key}: {show(values)}}}。"))
+    return problems
+
+
+def _tighten_quota_items(path: str, parent: Track, child: Track) -> list[dict]:
+    """A quota the parent counts in files (「10件左右图片和音视频素材」) counts at least those files in the copy."""
+    problems = []
+    for value, kinds in parent.quota_items.items():
+        theirs = child.quota_items.get(value, [])
+        lost = [k for k in kinds if k not in theirs]
+        if lost:
+            problems.append(problem(f"{path}.quota_items.{value}", kinds, theirs or None,
+                                    f"赛道「{parent.label}」上级按文件件数计「{value}」的配额（{show(kinds)}文件每件计一件），"
+                                    f"派生活动不能不计{show(lost)}；请写 quota_items: {{{value}: {show(kinds)}}}。"))
+    return problems
+
+
 _TIGHTEN_CHECKS = (_tighten_track_flags, _tighten_fields, _tighten_stages, _tighten_counts, _tighten_decision,
+                   _tighten_required_when, _tighten_quota_items,
                    _tighten_media, _tighten_recurrence)

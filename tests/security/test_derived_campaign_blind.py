@@ -102,6 +102,19 @@ def _material_quota(p, c, child_quota, child_field="form"):
     c["tracks"]["material"].update(quota_field=child_field, quota={"branch": child_quota})
 
 
+def _case_document(doc):
+    """The material stage's document requirement: a work case (工作案例) carries its document."""
+    return next(f for f in stage(doc, "material", "submission")["files"] if f["kind"] == "document")
+
+
+def _media_items(p, c, child_kinds):
+    """SEU's 「10件左右图片和音视频素材」 in the parent, counted in pictures and clips; the copy counts fewer kinds, or works."""
+    for doc, kinds in ((p, ["image", "audio", "video"]), (c, child_kinds)):
+        doc["tracks"]["material"].update(quota_field="form", quota={"branch": {"media": 10}})
+        if kinds is not None:
+            doc["tracks"]["material"]["quota_items"] = {"media": kinds}
+
+
 def _drop_subtitles(p, c):
     del c["tracks"]["lecture"]["media"]["subtitle"]
     stage(c, "lecture", "video")["files"] = [{"kind": "video", "min": 1, "max": 1}]
@@ -219,6 +232,11 @@ LOOSENINGS = {
                                       "tracks.lecture.stages.video.files.video"),
     "tracks.*.stages[].files[].max": (lambda p, c: stage(c, "lecture", "video")["files"][0].update(max=2),
                                       "tracks.lecture.stages.video.files.video"),
+    "tracks.*.stages[].files[].required_when": (lambda p, c: _case_document(c).pop("required_when"),
+                                                "tracks.material.stages.submission.files.document.required_when.form"),
+    # the parent wants a document with a 文字 work too; the copy only with a work case
+    "tracks.*.stages[].files[].required_when.*": (lambda p, c: _case_document(p)["required_when"]["form"].append("article"),
+                                                  "tracks.material.stages.submission.files.document.required_when.form"),
     "tracks.*.stages[].deadlines": (lambda p, c: stage(c, "lecture", "video").update(deadlines={}),
                                     "tracks.lecture.stages.video.deadlines.university"),
     "tracks.*.stages[].deadlines.*": (lambda p, c: stage(c, "lecture", "video")["deadlines"].update(
@@ -244,6 +262,8 @@ LOOSENINGS = {
     "tracks.*.quota.*": (lambda p, c: c["tracks"]["lecture"]["quota"].update(branch=2), "tracks.lecture.quota.branch"),
     "tracks.*.quota.*.*": (lambda p, c: _material_quota(p, c, {"article": 3}), "tracks.material.quota.branch.article"),
     "tracks.*.quota_field": (lambda p, c: _material_quota(p, c, 2, child_field=None), "tracks.material.quota_field"),
+    "tracks.*.quota_items": (lambda p, c: _media_items(p, c, None), "tracks.material.quota_items.media"),
+    "tracks.*.quota_items.*": (lambda p, c: _media_items(p, c, ["image"]), "tracks.material.quota_items.media"),
     "tracks.*.forward": (lambda p, c: c["tracks"]["lecture"].update(forward={}), "tracks.lecture.forward.university"),
     "tracks.*.forward.*": (lambda p, c: c["tracks"]["lecture"]["forward"].update(university=2),
                            "tracks.lecture.forward.university"),

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from common import clock
+from common.campaign.model import items_of
 from common.campaign.recurrence import period_key_of
 from common.db import contains_text
 from common.errors import Forbidden, NotFound
@@ -197,7 +198,7 @@ def submit_submission(session, outbox, caller: Caller, sub: Submission, stage_ke
     files = files_of(session, sub)
     facts = rules.SubmitFacts(
         work=work_facts(session, sub, track, org), requested_stage=stage_key, themes=definition.themes,
-        used_quota=_used_quota(session, sub, track),
+        used_quota=_used_quota(session, sub, track), used_items=_used_items(session, sub, track),
         files=tuple(rules.FileFacts(f.kind, f.original_name, f.state, f.check_verdict) for f in files))
     submitting = rules.decide_submit(facts)
     _record_submit(session, outbox, tenant, sub, org, [f for f in files if f.state == FileState.STORED], submitting,
@@ -219,6 +220,23 @@ def _used_quota(session, sub: Submission, track) -> int:
     if bucket is None:
         return len(others)
     return sum(1 for o in others if rules.quota_key(track, o.fields) == bucket)
+
+
+def _used_items(session, sub: Submission, track) -> int:
+    """The items of the org's other submitted works in the work's bucket where the quota counts files
+    (「10件左右图片和音视频素材」): each counts its stored files of the counted kinds, and at least one."""
+    kinds = track.item_kinds(sub.fields)
+    if kinds is None:
+        return 0
+    bucket = rules.quota_key(track, sub.fields)
+    others = [o.id for o in session.scalars(select(Submission).where(
+        Submission.org_id == sub.org_id, Submission.campaign_id == sub.campaign_id, Submission.track == sub.track,
+        Submission.state == SubmissionState.SUBMITTED, Submission.id != sub.id)) if rules.quota_key(track, o.fields) == bucket]
+    kinds_of: dict[str, list[str]] = {sid: [] for sid in others}
+    for sid, kind in session.execute(select(FileRecord.submission_id, FileRecord.kind).where(
+            FileRecord.submission_id.in_(others), FileRecord.state == FileState.STORED)):
+        kinds_of[sid].append(kind)
+    return sum(items_of(kinds, found) for found in kinds_of.values())
 
 
 def _record_submit(session, outbox, tenant: Tenant, sub: Submission, org: Org, stored_files: list[FileRecord],
