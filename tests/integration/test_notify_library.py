@@ -288,3 +288,102 @@ def test_the_ministrys_selection_enters_the_library_with_its_documents_text(noti
     html = web.get(f"{base}/library", params={"q": "三微一端"}, timeout=10).text
     assert "云端党日的实践" in html and "<mark>三微一端</mark>" in html and "导出案例集" in html
     assert web.get(f"{base}/library/casebook.docx", timeout=30).status_code == 200
+
+
+def test_seus_own_library_is_seus_alone_and_the_national_selection_everyones(notify):  # noqa: F811
+    """SEU's own round puts a work in SEU's 素材库: SEU's key, page and case collection find it; WUST's key, page,
+    case collection, facets and size, and the ministry's, never do. The ministry's selection stays everyone's."""
+    import docx
+
+    base = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"]
+    national = make_event("submission_forwarded", "wust", {
+        "submission_id": "s-nat", "campaign_id": "siyige-2020-wust", "track": "story", "org_id": "o-w",
+        "org_name": "武汉科技大学研究生院党委", "org_level": "level2", "from_level": "university",
+        "to_level": "ministry", "title": "社区里的研究生党员", "receipt_no": "WUST-1",
+        "forwarded_at": "2020-10-20T02:00:00+00:00",
+        "fields": {"title": "社区里的研究生党员", "summary": "研究生党员志愿者协助社区防控，筑牢红色防线。"}, "files": []})
+    national.data["tenant_name"] = "武汉科技大学"
+    ministry_round = make_event("selection_made", "ministry", {
+        "round_id": "rd-m", "campaign_id": "siyige-2020", "track": "story", "level": "ministry", "to_level": None,
+        "owner_org_id": None, "selected": ["s-nat"], "not_selected": [],
+        "results": [{"submission_id": "s-nat", "tenant": "wust", "rank": 1, "selected": True,
+                     "title": "社区里的研究生党员"}]})
+    # SEU's own round: the selection ends at the university, in its library (nothing is forwarded)
+    seu_round = make_event("selection_made", "seu", {
+        "round_id": "rd-seu", "campaign_id": "siyige-2020-seu", "track": "story", "level": "university",
+        "to_level": None, "owner_org_id": None, "selected": ["s-own"], "not_selected": ["s-out"],
+        "decision": {"level": "university", "kind": "library", "label": "校级素材库"},
+        "results": [{"submission_id": "s-own", "tenant": "seu", "rank": 1, "selected": True,
+                     "title": "网格化值守的校本经验", "org_name": "计算机科学与工程学院党委",
+                     "fields": {"title": "网格化值守的校本经验", "text": "校内网格化值守，筑牢红色防线。"}},
+                    {"submission_id": "s-out", "tenant": "seu", "rank": 2, "selected": False, "title": "未入库"}]})
+    publish(notify["amqp"], key_events("ministry", "ministry", "教育部思政司", "sk_ministry"),
+            key_events("seu", "university", "东南大学", "sk_seu"), key_events("wust", "university", "武汉科技大学", "sk_wust"),
+            seu_campaign(), national)
+    with Connection(notify["amqp"]) as conn:
+        for ev in (ministry_round, seu_round):
+            conn.Producer().publish(ev.to_dict(), exchange=Exchange("review.events", type="topic", durable=True),
+                                    routing_key="selection_made", serializer="json", delivery_mode=2)
+
+    def search(key, **params):
+        r = requests.get(f"{base}/api/v1/library", params=params, headers={"Authorization": f"Bearer {key}"},
+                         timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def titles(page):
+        return sorted(item["title"] for item in page["items"])
+
+    # both entries in: SEU sees both (its own marked as not national)
+    seu = wait_until(lambda: (p := search("sk_seu", q="红色防线")) and p["total"] == 2 and p, timeout=30,
+                     what="the national and SEU's own entry in SEU's library")
+    assert titles(seu) == ["社区里的研究生党员", "网格化值守的校本经验"]
+    assert {i["submission_id"]: (i["shelf"], i["national"]) for i in seu["items"]} == {
+        "s-nat": ("ministry", True), "s-own": ("seu", False)}
+    assert {u["value"]: u["count"] for u in seu["facets"]["universities"]} == {"seu": 1, "wust": 1}
+    assert titles(search("sk_seu", q="校本")) == ["网格化值守的校本经验"]
+
+    for key in ("sk_wust", "sk_ministry"):
+        page = search(key, q="红色防线")
+        assert titles(page) == ["社区里的研究生党员"] and page["total"] == 1
+        assert search(key, q="校本")["total"] == 0
+        everything = search(key)
+        assert titles(everything) == ["社区里的研究生党员"] and everything["total"] == 1
+        # the facets count the national work only: nothing says SEU has an own library entry
+        assert {u["value"]: u["count"] for u in everything["facets"]["universities"]} == {"wust": 1}
+        assert [(t["value"], t["count"]) for t in everything["facets"]["tracks"]] == [("story", 1)]
+        assert everything["facets"]["years"] == [{"value": 2020, "count": 1}]
+        # naming SEU in the filter filters the visible shelves, it opens none
+        assert search(key, university="seu") | {"facets": None} == {
+            "items": [], "total": 0, "page": 1, "per_page": 20, "words": [], "order": "newest", "facets": None}
+
+    def casebook_text(get, **params):
+        r = get("/api/v1/library/casebook.docx" if "headers" in params else "/library/casebook.docx", params)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+        return "\n".join(p.text for p in docx.Document(io.BytesIO(r.content)).paragraphs)
+
+    def with_key(key):
+        return lambda path, params: requests.get(f"{base}{path}", params=params,
+                                                 headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+    assert "网格化值守的校本经验" in casebook_text(with_key("sk_seu"), headers=True)
+    for key in ("sk_wust", "sk_ministry"):
+        book = casebook_text(with_key(key), headers=True)
+        assert "社区里的研究生党员" in book and "网格化值守" not in book
+        assert "网格化值守" not in casebook_text(with_key(key), headers=True, university="seu")
+
+    # the pages: SEU's visitor sees its own entry, marked; WUST's does not, nor counts it
+    seu_web, _ = sign_in(base, "sk_seu")
+    html = seu_web.get(f"{base}/library", timeout=10).text
+    assert "网格化值守的校本经验" in html and "本校素材库" in html and "共 2 件" in html
+    seu_book = seu_web.get(f"{base}/library/casebook.docx", timeout=30)
+    assert "网格化值守的校本经验" in "\n".join(p.text for p in docx.Document(io.BytesIO(seu_book.content)).paragraphs)
+    for key in ("sk_wust", "sk_ministry"):
+        web, _ = sign_in(base, key)
+        for params in ({}, {"q": "红色防线"}, {"university": "seu"}):
+            html = web.get(f"{base}/library", params=params, timeout=10).text
+            assert "网格化值守" not in html and "东南大学（1）" not in html and "共 1 件" in html
+        assert "社区里的研究生党员" in web.get(f"{base}/library", timeout=10).text
+        book = web.get(f"{base}/library/casebook.docx", params={"university": "seu"}, timeout=30)
+        assert book.status_code == 200
+        assert "网格化值守" not in "\n".join(p.text for p in docx.Document(io.BytesIO(book.content)).paragraphs)
