@@ -404,7 +404,9 @@ def forwarded_xlsx(items: Iterable[dict], track_labels: dict[str, str], link_hou
     for item in items:
         values = [item["tenant_name"], item["campaign_id"], track_labels.get(item["track"], item["track"]),
                   item["title"], item["org_name"], item["receipt_no"] or "", _beijing_text(item["forwarded_at"]),
-                  "、".join(item.get("keywords") or []), "\n".join(f["url"] for f in item["files"])]
+                  "、".join(item.get("keywords") or []),
+                  # each file by its name (「党组织名称+作品名称」 where the campaign has the naming rule), then its link
+                  "\n".join(f"{f['name']}：{f['url']}" if f.get("name") else f["url"] for f in item["files"])]
         ws.append([xlsx_cell(ws, v) for v in values])  # a title starting with "=" stays text
     ws.freeze_panes = "A2"
     notes = wb.create_sheet("说明")

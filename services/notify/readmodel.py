@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from common import filetypes
 from common.db import utcnow
+from common.document_names import export_stems
 from services.notify.lifecycles import WorkState
 from services.notify.models import CampaignCopy, Contact, Counter, FileCopy, ForwardedWork, Progress, SubmissionCopy, TenantName
 
@@ -116,7 +117,14 @@ def forwarded_page(session, seq: int, limit: int, tenant: str | None, links) -> 
     """The forwarded works after change number `seq` the caller may see, with links to their files."""
     rows = forwarded_after(session, seq, limit, tenant)
     types = checked_types(session, rows)
-    return [forwarded_json(r, links, types) for r in rows]
+    named = named_tracks(session, rows)
+    return [forwarded_json(r, links, types, (r.campaign_id, r.track) in named) for r in rows]
+
+
+def named_tracks(session, rows: list[ForwardedWork]) -> set[tuple[str, str]]:
+    """(campaign, track) of `rows` whose campaign has the naming rule 「党组织名称+作品名称」."""
+    campaigns = session.scalars(select(CampaignCopy).where(CampaignCopy.campaign_id.in_({r.campaign_id for r in rows})))
+    return {(c.campaign_id, key) for c in campaigns for key, spec in (c.tracks or {}).items() if spec.get("naming_rule")}
 
 
 def checked_types(session, rows: list[ForwardedWork]) -> dict[str, str]:
@@ -128,16 +136,19 @@ def checked_types(session, rows: list[ForwardedWork]) -> dict[str, str]:
     return {file_id: ctype for file_id, ctype in found if ctype}
 
 
-def forwarded_json(row: ForwardedWork, links, types: dict[str, str]) -> dict:
+def forwarded_json(row: ForwardedWork, links, types: dict[str, str], naming_rule: bool = False) -> dict:
     """A forwarded work with links to its files, each under the type media determined (the declared one
-    is only a claim; a file media has not typed is an opaque download)."""
+    is only a claim; a file media has not typed is an opaque download), named 「党组织名称+作品名称」 where the
+    campaign has the naming rule."""
     names: dict[str, int] = {}
     files = []
-    for f in row.files:
+    stems = export_stems(row.title, [row.org_name], [f["kind"] for f in row.files]) if naming_rule else None
+    for index, f in enumerate(row.files):
         names[f["kind"]] = names.get(f["kind"], 0) + 1
         ctype = types.get(f["file_id"]) or filetypes.GENERIC
-        name = filetypes.with_extension(f"{row.title}-{f['kind']}{names[f['kind']]}", ctype)
-        files.append({"file_id": f["file_id"], "kind": f["kind"], "size": f["size"],
+        stem = stems[index] if stems else f"{row.title}-{f['kind']}{names[f['kind']]}"
+        name = filetypes.with_extension(stem, ctype)
+        files.append({"file_id": f["file_id"], "kind": f["kind"], "size": f["size"], "name": name,
                       "content_type": ctype, "sha256": f.get("sha256"),
                       "url": links.url(f["object_key"], name, ctype)})
     return {"submission_id": row.submission_id, "tenant": row.tenant, "tenant_name": row.tenant_name,

@@ -18,7 +18,9 @@ def file_json(f: FileRecord) -> dict:
             "state": f.state, "created_at": f.created_at.isoformat(),
             "stored_at": f.stored_at.isoformat() if f.stored_at else None,
             "expires_at": f.expires_at.isoformat() if f.state == FileState.PENDING else None,
-            "check": {"verdict": f.check_verdict, "findings": f.check_findings or []}}
+            "check": {"verdict": f.check_verdict, "findings": f.check_findings or []},
+            # the name the portal gave, when registration put the org's name in front (「党组织名称+作品名称」)
+            **({"renamed_from": f.renamed_from} if getattr(f, "renamed_from", None) else {})}
 
 
 def safe_name(name: str) -> str:

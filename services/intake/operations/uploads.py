@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 
 from common import clock
+from common.document_names import named_after_org
 from common.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from common.objectstore import SizeExceeded, new_key
 from services.intake.domain import submission as rules
@@ -29,6 +30,7 @@ from services.intake.models import FileRecord, Submission
 from services.intake.operations.audit import record_by, short
 from services.intake.operations.files import expired_uploads, file_json, get_file, mismatch_error, move_file, safe_name
 from services.intake.operations.idempotency import forget_idempotency_keys
+from services.intake.operations.orgs import org_names
 from services.intake.operations.reopening import reopen_for_file
 from services.intake.operations.submissions import ensure_editable, lock_for_change, submission_context
 from services.intake.operations.tenants import Caller
@@ -54,13 +56,16 @@ def register_file(session, outbox, caller: Caller, sub: Submission, body: dict, 
     rules.check_file_kind(track, body["kind"], body["size"])
     check_declared_type(body["kind"], body.get("content_type"))
     now = clock.now()
-    name = safe_name(body["filename"])
+    given = safe_name(body["filename"])
+    name = upload_name(track, org, given)
     f = FileRecord(tenant_id=tenant.id, submission_id=sub.id, kind=body["kind"],
                    original_name=name, content_type=body.get("content_type") or
                    "application/octet-stream", declared_size=body["size"], declared_sha256=body["sha256"].lower(),
                    expires_at=now + timedelta(seconds=ttl_s), created_at=now)
     f.id = secrets.token_hex(16)
     f.object_key = new_key(tenant.id, f.id)
+    if name != given:
+        f.renamed_from = given  # not stored: the portal reads it once, in this response (file_json)
     _audit(session, caller, "file.added", f)
     reopened = reopen_for_file(session, outbox, sub, track, org, f.kind, "file_added", name, f.id, caller=caller)
     if store.kind == "folder":
@@ -74,6 +79,15 @@ def register_file(session, outbox, caller: Caller, sub: Submission, body: dict, 
     session.add(f)
     move_file(session, f, FileState.PENDING)
     return f, target, reopened
+
+
+def upload_name(track, org, given: str) -> str:
+    """The name a file is filed under. Where the track has the naming rule (「党组织名称+作品名称」), a name that does
+    not begin with the org's name gets it in front, rather than being refused: a branch secretary keeps moving, the
+    portal shows the name the file now has (and `renamed_from`), and the 宣传部's folder sorts by college."""
+    if not track.naming_rule:
+        return given
+    return named_after_org(given, org_names(org))[:255]
 
 
 def _require_open_upload(session, token: str) -> FileRecord:
