@@ -14,10 +14,11 @@ from sqlalchemy import select
 
 from common.campaign.model import DECISION_KINDS
 from common.db import utcnow
+from common.levels import forward_limit
 from common.locale import LEVEL_LABELS, ROUND_LABELS, beijing_minute as beijing
 from services.notify import readmodel, reminders
 from services.notify.lifecycles import MESSAGE, MessageState, WorkState
-from services.notify.models import CampaignCopy, Contact, FileCopy, MessageLog, SubmissionCopy, TenantName
+from services.notify.models import CampaignCopy, Contact, FileCopy, ForwardedWork, MessageLog, SubmissionCopy, TenantName
 
 log = logging.getLogger(__name__)
 VERDICT_LABELS = {"warnings": "通过（有建议）", "failed": "未通过"}
@@ -228,6 +229,39 @@ def queue_reminders(session, templates, now: datetime) -> int:
                               "track": track.get("label", r.track),
                               "stage": track.get("stage_labels", {}).get(r.stage, r.stage),
                               "deadline": beijing(r.deadline), "days_left": r.days_left})
+    return queued
+
+
+def queue_forward_reminders(session, templates, now: datetime) -> int:
+    """Queue the reminders to universities that have forwarded nothing in a track 3 and 1 days before its university
+    deadline (reminders.due_forward_reminders); how many were added (a second run, on any replica, adds none: the
+    message log's unique key). They go to the university's 组织部 mailbox (contact_email of tenant_registered):
+    notify keeps no list of the department admins responsible for a track."""
+    campaigns = [{"campaign_id": c.campaign_id, "tenant": c.tenant, "title": c.title, "derives_from": c.derives_from,
+                  "tracks": c.tracks} for c in session.scalars(select(CampaignCopy))]
+    tenants = {t.tenant: t for t in session.scalars(select(TenantName).where(TenantName.tenant != "ministry"))}
+    # a forwarded work from before events named its root campaign: the root is what its campaign derives from
+    roots = {c["campaign_id"]: c["derives_from"] or c["campaign_id"] for c in campaigns}
+    forwarded = {(tenant, root or roots.get(campaign_id, campaign_id), track)
+                 for tenant, root, campaign_id, track in session.execute(
+        select(ForwardedWork.tenant, ForwardedWork.root_campaign_id, ForwardedWork.campaign_id, ForwardedWork.track)
+        .where(ForwardedWork.to_level == "ministry").distinct())}
+    due = reminders.due_forward_reminders(now, campaigns, sorted(tenants), forwarded)
+    by_id = {c["campaign_id"]: c for c in campaigns}
+    queued = 0
+    for r in due:
+        university = tenants[r.tenant]
+        if not university.contact_email:
+            continue
+        campaign = by_id[r.campaign_id]
+        track = campaign["tracks"][r.track]
+        limit = forward_limit(track.get("forward", {}), track.get("quota", {}), "university")
+        queued += enqueue(session, templates, kind="forward_reminder", tenant=r.tenant,
+                          recipient=university.contact_email, dedupe_key=r.dedupe_key, context={
+                              "tenant_name": university.name, "campaign": campaign["title"],
+                              "track": track.get("label", r.track), "deadline": beijing(r.deadline),
+                              "days_left": r.days_left, "limit": limit,
+                              "propaganda": track.get("department") == "propaganda"})
     return queued
 
 

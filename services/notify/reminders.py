@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.campaign.model import COLLECTED, Decision, judged
+from common.levels import forward_limit
 from common.locale import BEIJING
 
 DAYS_BEFORE = (7, 3, 1)
@@ -59,4 +61,78 @@ def due_reminders(now: datetime, campaigns: list[dict], contacts: list[dict],
                                                       org["org_id"]) not in submitted:
                             due.append(Reminder(campaign["tenant"], campaign["campaign_id"], track_key, stage,
                                                 org["org_id"], deadline, days_left))
+    return due
+
+
+# ------------------------------------------------------------------ universities that have forwarded nothing
+#
+# A university must forward its selection of a track to the ministry by the track's university deadline
+# (「7月31日前报送」): the last stage's, effective at the university level, the moment review refuses a later
+# confirmation by and intake's supervision lists laggards against. A university that has forwarded nothing in
+# the track hears from us 3 and 1 Beijing days before it, as review counts its reviewer reminders.
+
+FORWARD_DAYS_BEFORE = (3, 1)
+
+
+@dataclass(frozen=True)
+class ForwardReminder:
+    tenant: str  # the university
+    campaign_id: str  # the campaign it works under: its own copy of the ministry's, else the ministry's itself
+    root_campaign_id: str  # the ministry's
+    track: str
+    deadline: datetime
+    days_left: int  # Beijing calendar days, 0 on the deadline's day
+    due: int  # which of FORWARD_DAYS_BEFORE this is: its mail goes out once
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"forward-reminder:{self.root_campaign_id}:{self.track}:{self.tenant}:{self.due}"
+
+
+def university_deadline(track: dict) -> datetime | None:
+    """When a university must have forwarded the track to the ministry; None when the ministry expects nothing of
+    it by a deadline: the selection ends below the ministry (a university's own award), nothing is judged in rounds
+    (a collected track: meeting records, publicity), the university forwards 0, or no deadline is set."""
+    decision = Decision.from_dict(track.get("decision"))
+    if decision.level != "ministry" or judged(track.get("rubric") or [], decision.kind) == COLLECTED:
+        return None
+    if forward_limit(track.get("forward", {}), track.get("quota", {}), "university") == 0:
+        return None
+    stages = list((track.get("deadlines") or {}).values())
+    return effective_deadline(stages[-1] or {}, "university") if stages else None
+
+
+def forward_reminder_due(deadline: datetime, now: datetime) -> tuple[int, int] | None:
+    """(days_left, due) when a reminder is due now, else None.
+
+    The nearest reminder day at or after today: a service that was down on the 3-day mark sends that reminder
+    the day after, still once (its key); a deadline two days off sends the 3-day one now and the 1-day one the
+    day before. Nothing after the deadline: by then review refuses the confirmation, and the ministry's 督办
+    (supervision) is the way to chase."""
+    if deadline < now:
+        return None
+    days_left = (deadline.astimezone(BEIJING).date() - now.astimezone(BEIJING).date()).days
+    due = [d for d in FORWARD_DAYS_BEFORE if days_left <= d]
+    return (days_left, min(due)) if due else None
+
+
+def due_forward_reminders(now: datetime, campaigns: list[dict], universities: list[str],
+                          forwarded: set[tuple[str, str, str]]) -> list[ForwardReminder]:
+    """campaigns: {"campaign_id", "tenant", "derives_from", "tracks"} as notify keeps them (the ministry's and the
+    universities'); universities: the registered universities' tenants; forwarded: {(tenant, root campaign, track)}
+    of every work that reached the ministry. A university's copy of a ministry campaign sets its own deadlines;
+    a university without one works under the ministry's."""
+    copies = {(c["tenant"], c["derives_from"]): c for c in campaigns if c["tenant"] != "ministry" and c["derives_from"]}
+    due = []
+    for root in (c for c in campaigns if c["tenant"] == "ministry"):
+        for tenant in universities:
+            campaign = copies.get((tenant, root["campaign_id"]), root)
+            for track_key, track in campaign["tracks"].items():
+                if (tenant, root["campaign_id"], track_key) in forwarded:
+                    continue
+                deadline = university_deadline(track)
+                when = forward_reminder_due(deadline, now) if deadline is not None else None
+                if when is not None:
+                    due.append(ForwardReminder(tenant, campaign["campaign_id"], root["campaign_id"], track_key,
+                                               deadline, *when))
     return due

@@ -368,9 +368,11 @@ class NotifyService(SignInPages):
 
     @timer(interval=3600)
     def send_reminders(self):
-        """Queue the deadline reminders due today (不掉队); safe to run any number of times."""
+        """Queue the deadline reminders due today (不掉队), and the universities' reminders to forward to the ministry;
+        safe to run any number of times."""
         with self.db.transaction() as session:
             queued = messages.queue_reminders(session, self.mail.templates, clock.now())
+            queued += messages.queue_forward_reminders(session, self.mail.templates, clock.now())
         if queued:
             log.info("queued %d deadline reminders", queued)
         return queued
