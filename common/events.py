@@ -116,7 +116,13 @@ CATALOGUE: dict[str, EventType] = {
                     # measures), rubric, deadlines per stage and level, submit levels, stage labels, fields
                     # (which are hidden from reviewers), quota and forward counts: common/campaign/events.py
                     "tracks": CAMPAIGN_TRACKS,
-                }
+                },
+                {
+                    # a correction (issue #16): the campaign's version (1 when absent: every event before
+                    # versions) and what changed; a copy that followed its parent says so in its note
+                    "version": {"type": "integer", "minimum": 1},
+                    "change_note": {"type": "string", "minLength": 1, "maxLength": 300},
+                },
             ),
             subscribers=("media.on_campaign_published", "review.on_campaign_published",
                          "notify.on_campaign_published"),

@@ -90,8 +90,26 @@ class Campaign(Base):
     owner_id = Column(String(64), ForeignKey("tenants.id"), nullable=False, index=True)
     derives_from = Column(String(64), ForeignKey("campaigns.id"), nullable=True)
     title = Column(String(300), nullable=False)
-    definition = Column(JSON, nullable=False)  # as submitted (parsed YAML/JSON)
+    definition = Column(JSON, nullable=False)  # as submitted (parsed YAML/JSON); the current version's
+    published_at = Column(UTCDateTime, nullable=False, default=utcnow)  # of version 1
+    # corrected by a new version, never silently (campaign_versions keeps every one)
+    version = Column(Integer, nullable=False, default=1, server_default="1")
+    # a derived copy that could not follow its parent's last correction: {parent_id, parent_version, change_note,
+    # conflicts: [{path, code, message…}]} for its owner to resolve (a portal reads it); NULL when it follows
+    follow_conflicts = Column(JSON, nullable=True)
+
+
+class CampaignVersion(Base):
+    """One published version of a campaign's definition, with why it was corrected (version 1 has no note)."""
+
+    __tablename__ = "campaign_versions"
+    campaign_id = Column(String(64), ForeignKey("campaigns.id"), primary_key=True)
+    version = Column(Integer, primary_key=True)
+    definition = Column(JSON, nullable=False)
+    # ≤ 200 characters as a person writes it; a copy that follows says so before its parent's note
+    change_note = Column(String(300), nullable=True)
     published_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    published_by = Column(String(200), nullable=True)  # the audit log's actor; NULL for versions before this table
 
 
 class Submission(Base):
@@ -151,6 +169,21 @@ class SubmissionLog(Base):
     action = Column(String(40), nullable=False)
     at = Column(UTCDateTime, nullable=False, default=utcnow)
     detail = Column(JSON, nullable=True)
+
+
+class SubmissionRuleFlag(Base):
+    """A submitted work that a later version of its campaign's rules would refuse: flagged, never reopened or
+    refused by it (the org and its admins decide what to do)."""
+
+    __tablename__ = "submission_rule_flags"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    submission_id = Column(String(32), ForeignKey("submissions.id"), nullable=False, index=True)
+    campaign_id = Column(String(64), nullable=False)
+    version = Column(Integer, nullable=False)  # the campaign version whose rules would refuse the work
+    code = Column(String(40), nullable=False)  # as the refusal would be coded (text_too_long, naming_rule…)
+    field = Column(String(80), nullable=True)
+    message = Column(Text, nullable=False)
+    flagged_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class FileRecord(Base):

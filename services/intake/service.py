@@ -33,7 +33,7 @@ from services.intake.domain.account_table import parse_account_table
 from services.intake.domain.analysis import analyse_work
 from services.intake.domain.orgs import parse_org_table, render_template_xlsx
 from services.intake.models import OutboxMessage, ProcessedEvent, WebSession
-from services.intake.operations import audit as ops_audit, keys as ops_keys, sso as ops_sso
+from services.intake.operations import audit as ops_audit, keys as ops_keys, sso as ops_sso, versions as ops_versions
 from services.intake.passwords import hash_off_loop
 from services.intake.people_pages import PeoplePages
 from services.intake.supervision_pages import SupervisionPages
@@ -185,6 +185,14 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
             return self._once(request, session, caller.tenant, doc, lambda: (
                 201, ops.campaign_json(ops.publish_campaign(session, self.outbox, caller, doc))))
 
+    @api("POST", "/api/v1/campaigns/<string:campaign_id>/versions")
+    def publish_campaign_version(self, request, campaign_id):
+        with self.db.transaction() as session:
+            caller = self._caller(session, request)
+            body = schemas.validate(read_json(request), "CampaignVersionCreate")
+            return self._once(request, session, caller.tenant, body, lambda: (
+                201, ops.campaign_json(ops_versions.publish_version(session, self.outbox, caller, campaign_id, body))))
+
     def _definition_body(self, request):
         # Definitions are written in YAML by people; JSON is accepted too.
         if (request.mimetype or "") in ("application/yaml", "application/x-yaml", "text/yaml"):
@@ -261,8 +269,9 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
     @api("GET", "/api/v1/submissions/<string:submission_id>")
     def get_submission(self, request, submission_id):
         with self.db.transaction() as session:
-            return ops.submission_json(session, ops.get_submission(session, self._caller(session, request),
-                                                                   submission_id))
+            sub = ops.get_submission(session, self._caller(session, request), submission_id)
+            # flags of later versions of the campaign's rules (operations/versions.py): shown, never a refusal
+            return {**ops.submission_json(session, sub), "rule_flags": ops_versions.rule_flags_of(session, sub.id)}
 
     @api("PATCH", "/api/v1/submissions/<string:submission_id>")
     def update_submission(self, request, submission_id):

@@ -49,6 +49,7 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/me"): ANY,
     ("GET", "/api/v1/campaigns"): Scope.SUBMIT,
     ("POST", "/api/v1/campaigns"): Scope.ADMIN,
+    ("POST", "/api/v1/campaigns/{campaign_id}/versions"): Scope.ADMIN,
     ("GET", "/api/v1/campaigns/{campaign_id}"): Scope.SUBMIT,
     ("GET", "/api/v1/orgs"): Scope.SUBMIT,
     ("POST", "/api/v1/orgs/import"): Scope.ADMIN,

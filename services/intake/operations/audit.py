@@ -48,6 +48,8 @@ ACTIONS = {
     "key.rotated": "轮换 API 密钥",
     "key.revoked": "吊销 API 密钥",
     "campaign.published": "发布活动",
+    "campaign.versioned": "发布活动更正（新版本）",
+    "campaign.follow_conflict": "派生活动未能随上级活动更正（有冲突待处理）",
     "orgs.imported": "导入组织名单",
     "extension.granted": "批准延期提交",
     "submission.created": "新建作品",

@@ -4,11 +4,12 @@ from __future__ import annotations
 import dataclasses
 
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from common import clock
 from common.campaign import CampaignDefinition, campaign_event_data, check_owner_reach, check_tightens, parse_definition
 from common.errors import Conflict, NotFound, Unprocessable
-from services.intake.models import Campaign, Tenant
+from services.intake.models import Campaign, CampaignVersion, Tenant
 from services.intake.operations.audit import acting, record_by, short
 from services.intake.operations.tenants import MINISTRY, Caller
 
@@ -16,8 +17,8 @@ _definitions: dict[tuple[str, str], CampaignDefinition] = {}
 
 
 def definition_of(campaign: Campaign) -> CampaignDefinition:
-    # A published definition never changes, so parsing once per process is enough.
-    key = (campaign.id, campaign.published_at.isoformat())
+    # A published version never changes, so parsing once per process and version is enough.
+    key = (campaign.id, campaign.version or 1, campaign.published_at.isoformat())
     if key not in _definitions:
         _definitions[key] = parse_definition(campaign.definition)
     return _definitions[key]
@@ -99,6 +100,7 @@ def publish_campaign(session, outbox, who: Caller | Tenant, doc: dict) -> Campai
                         title=definition.title, definition=definition.raw, published_at=clock.now())
     session.add(campaign)
     session.flush()
+    record_first_version(session, campaign, caller.actor)
     outbox.add(session, "campaign_published", tenant.id,
                campaign_event_data(definition, campaign.id, campaign.derives_from))
     record_by(session, caller, "campaign.published", "campaign", campaign.id,
@@ -110,7 +112,31 @@ def campaign_json(campaign: Campaign) -> dict:
     d = definition_of(campaign).to_dict()
     d.update({"id": campaign.id, "short_id": d["id"], "derives_from": campaign.derives_from,
               "owner": campaign.owner_id, "published_at": campaign.published_at.isoformat()})
+    session = object_session(campaign)
+    if session is not None:
+        d.update(version_fields(session, campaign))
     return d
+
+
+# --------------------------------------------------------------------------- versions (operations/versions.py corrects)
+
+
+def record_first_version(session, campaign: Campaign, published_by: str) -> None:
+    """Version 1 of a campaign just published, so that its list of versions starts with it."""
+    session.add(CampaignVersion(campaign_id=campaign.id, version=1, definition=campaign.definition, change_note=None,
+                                published_at=campaign.published_at, published_by=published_by[:200]))
+
+
+def version_fields(session, campaign: Campaign) -> dict:
+    """What a campaign's JSON adds about its versions: the current one and its change note, every version (oldest
+    first), and, for a derived copy that could not follow its parent's last correction, the conflicts to resolve."""
+    rows = session.scalars(select(CampaignVersion).where(CampaignVersion.campaign_id == campaign.id)
+                           .order_by(CampaignVersion.version)).all()
+    versions = [{"version": r.version, "change_note": r.change_note, "published_at": r.published_at.isoformat()}
+                for r in rows]
+    current = next((v for v in versions if v["version"] == campaign.version), None)
+    return {"version": campaign.version or 1, "change_note": current["change_note"] if current else None,
+            "versions": versions, "follow_conflicts": campaign.follow_conflicts}
 
 
 def list_campaigns(session, tenant: Tenant) -> list[dict]:
