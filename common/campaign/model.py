@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -264,6 +265,10 @@ class Track:
                 return stage
         raise KeyError(f"track {self.key!r} has no stage {key!r}")
 
+    def forwarding_deadline(self, level: str) -> datetime | None:
+        """When a round at `level` must have forwarded the track's works (module function forwarding_deadline)."""
+        return forwarding_deadline({s.key: s.deadlines for s in self.stages}, level)
+
     def item_kinds(self, fields: dict) -> list[str] | None:
         """The file kinds a work with these fields is counted by against its quota; None: it counts as one work."""
         if self.quota_field is None:
@@ -361,14 +366,30 @@ def effective_deadline(track: Track, stage_key: str, level: str) -> datetime | N
     return effective_at(track.stage(stage_key).deadlines, level)
 
 
-def effective_at(deadlines: dict[str, datetime], level: str) -> datetime | None:
+def effective_at(deadlines: Mapping[str, datetime | str | None], level: str) -> datetime | None:
+    """The level's own deadline if set, else the nearest one above it; ISO text (as event copies keep it) is read."""
     current: str | None = level
     parent_level(level)  # refuses unknown levels
     while current is not None:
-        if current in deadlines:
-            return deadlines[current]
+        value = deadlines.get(current)
+        if value:
+            return datetime.fromisoformat(value) if isinstance(value, str) else value
         current = parent_level(current)
     return None
+
+
+def forwarding_deadline(by_stage: Mapping[str, Mapping[str, datetime | str | None]], level: str) -> datetime | None:
+    """When a round at `level` must have forwarded: the level's deadline (else the nearest above) of the track's
+    LAST stage (`by_stage`: stage -> level -> moment, in the stages' order, as a Track or an event's copy has them).
+
+    The last stage, because only a complete work (every stage in) enters a round and may go up: the lecture's
+    registration (报名) deadlines come weeks before its video's, and the university forwards the finished video
+    (「7月17日前报送」 is the video's date). Review refuses a late confirmation by it, intake a late forwarding,
+    notify reminds by it and intake's supervision names it. None: no deadline at the level or above.
+    """
+    if not by_stage:
+        return None
+    return effective_at(list(by_stage.values())[-1] or {}, level)
 
 
 def parse_opening(text: str, tz: ZoneInfo) -> datetime:

@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from common.campaign.model import COLLECTED, Decision, judged
+from common.campaign.model import COLLECTED, Decision, effective_at, forwarding_deadline, judged
 from common.levels import forward_limit
 from common.locale import BEIJING
 
 DAYS_BEFORE = (7, 3, 1)
-LEVELS = ("branch", "level2", "university", "ministry")
 
 
 @dataclass(frozen=True)
@@ -32,13 +31,6 @@ class Reminder:
         return f"reminder:{self.campaign_id}:{self.track}:{self.stage}:{self.org_id}:{self.days_left}"
 
 
-def effective_deadline(deadlines: dict[str, str], level: str) -> datetime | None:
-    for lv in LEVELS[LEVELS.index(level):]:
-        if deadlines.get(lv):
-            return datetime.fromisoformat(deadlines[lv])
-    return None
-
-
 def due_reminders(now: datetime, campaigns: list[dict], contacts: list[dict],
                   submitted: set[tuple[str, str, str, str]]) -> list[Reminder]:
     """campaigns: {"campaign_id", "tenant", "tracks": {key: {"submit_levels", "deadlines": {stage: {level: iso}}}}};
@@ -50,7 +42,7 @@ def due_reminders(now: datetime, campaigns: list[dict], contacts: list[dict],
         for track_key, track in campaign["tracks"].items():
             for stage, deadlines in track.get("deadlines", {}).items():
                 for level in track.get("submit_levels", []):
-                    deadline = effective_deadline(deadlines, level)
+                    deadline = effective_at(deadlines, level)
                     if deadline is None or deadline < now:
                         continue
                     days_left = (deadline.astimezone(BEIJING).date() - today).days
@@ -98,8 +90,7 @@ def university_deadline(track: dict) -> datetime | None:
         return None
     if forward_limit(track.get("forward", {}), track.get("quota", {}), "university") == 0:
         return None
-    stages = list((track.get("deadlines") or {}).values())
-    return effective_deadline(stages[-1] or {}, "university") if stages else None
+    return forwarding_deadline(track.get("deadlines") or {}, "university")
 
 
 def forward_reminder_due(deadline: datetime, now: datetime) -> tuple[int, int] | None:

@@ -109,7 +109,7 @@ def bench_library(docs: list[tuple[str, str]], processes: int, queries: int) -> 
     with store.transaction() as s:
         for n, ((doc_id, body), toks) in enumerate(zip(docs, tokens, strict=True)):
             track, label = rng.choice(tracks)
-            s.add(LibraryWork(submission_id=doc_id[:32], tenant=f"u{n % 3000}", tenant_name=f"高校{n % 3000}",
+            s.add(LibraryWork(submission_id=doc_id[:32], tenant=f"u{n % 3000}", tenant_name=f"高校{n % 3000}", shelf="ministry",
                               campaign_id="siyige-2020", track=track, track_label=label, theme=None,
                               year=2020 + n % 3, title=body[:20], org_name="学院党委", text=body, keywords=[],
                               files=[], selected_at=datetime(2020, 8, 1, tzinfo=timezone.utc)))
@@ -134,7 +134,7 @@ def bench_library(docs: list[tuple[str, str]], processes: int, queries: int) -> 
         t0 = time.perf_counter()
         query = library.Query(q=q, words=library.query_words(q), **filters)
         with store.transaction() as s:
-            works, total, _ = library.search(s, query)
+            works, total, _ = library.search(s, query, ("ministry",))  # the national shelf, as every reader sees it
             [library.work_json(w, query.words) for w in works]
         timings.append(time.perf_counter() - t0)
         totals.append(total)

@@ -31,6 +31,7 @@ ACCESS = {
     ("get", "/api/v1/campaigns"): "own",
     ("post", "/api/v1/campaigns"): "foreign",  # a copy deriving from 东南大学's campaign
     ("get", "/api/v1/campaigns/{campaign_id}"): "foreign",
+    ("post", "/api/v1/campaigns/{campaign_id}/versions"): "foreign",  # correcting 东南大学's copy
     ("get", "/api/v1/orgs"): "own",
     ("post", "/api/v1/orgs/import"): "own",  # rows name parents by name, within the caller's own file
     ("get", "/api/v1/orgs/template.xlsx"): "own",
@@ -119,6 +120,8 @@ def foreign_request(method, path, ids):
     body = None
     if (method, path) == ("post", "/api/v1/campaigns"):
         body = {"data": _wust_copy_deriving_from_seu().encode(), "headers": {"Content-Type": "application/yaml"}}
+    elif (method, path) == ("post", "/api/v1/campaigns/{campaign_id}/versions"):
+        body = {"json": {"definition": _seu_copy_corrected(), "change_note": "更正截止时间"}}
     elif (method, path) == ("post", "/api/v1/submissions"):
         body = {"json": {"campaign_id": "siyige-2020-seu", "track": "lecture", "org_id": ids["org_id"],
                          "fields": {"title": "冒名"}}}
@@ -135,6 +138,14 @@ def foreign_request(method, path, ids):
         body = {"json": {"campaign_id": "siyige-2020-wust", "track": "lecture", "stage": "video",
                          "org_id": ids["org_id"], "until": "2020-07-16T12:00:00+08:00"}}
     return method.upper(), url, body or {}
+
+
+def _seu_copy_corrected() -> str:
+    from common.campaign import DEFINITIONS_DIR
+
+    doc = yaml.safe_load((DEFINITIONS_DIR / "siyige-2020-seu.yaml").read_text(encoding="utf-8"))
+    doc["title"] += "（更正）"
+    return yaml.safe_dump(doc, allow_unicode=True)
 
 
 def _wust_copy_deriving_from_seu() -> str:
@@ -234,11 +245,12 @@ NOTIFY_ACCESS = {
     ("DELETE", "/api/v1/webhooks/<string:sub_id>"): "foreign",
     ("GET", "/api/v1/webhooks/<string:sub_id>/deliveries"): "foreign",
     ("POST", "/api/v1/webhooks/<string:sub_id>/deliveries/<string:delivery_id>/replay"): "foreign",
-    # The education material library is national material, shared with every university by design.
-    ("GET", "/api/v1/library"): "shared",
-    ("GET", "/api/v1/library/casebook.docx"): "shared",
-    ("GET", "/library"): "shared",
-    ("GET", "/library/casebook.docx"): "shared",
+    # The education material library: its national shelf is shared with every university by design; a
+    # university's own shelf (its own 素材库) is its own (library.shelves_for; tests/integration/test_notify_library.py).
+    ("GET", "/api/v1/library"): "shelved",
+    ("GET", "/api/v1/library/casebook.docx"): "shelved",
+    ("GET", "/library"): "shelved",
+    ("GET", "/library/casebook.docx"): "shelved",
 }
 
 

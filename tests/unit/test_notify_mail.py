@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from jinja2 import UndefinedError
 
+from common.campaign.model import effective_at
 from services.notify import mail
-from services.notify.reminders import due_reminders, effective_deadline
+from services.notify.reminders import due_reminders
 
 CAMPAIGN = {"campaign_id": "siyige-2020-seu", "tenant": "seu", "tracks": {
     "story": {"submit_levels": ["level2"],
@@ -56,7 +57,7 @@ def test_orgs_that_submitted_and_other_universities_are_left_out():
 
 
 def test_a_level_without_its_own_deadline_uses_the_one_above():
-    assert effective_deadline({"university": "2020-07-31T23:59:59+08:00"}, "branch") == at("2020-07-31T23:59:59+08:00")
+    assert effective_at({"university": "2020-07-31T23:59:59+08:00"}, "branch") == at("2020-07-31T23:59:59+08:00")
     due = due_reminders(at("2020-07-24T10:00:00+08:00"), [CAMPAIGN], CONTACTS, set())
     assert [(r.track, r.org_id, r.days_left) for r in due] == [("meeting_report", "br", 7)]
 

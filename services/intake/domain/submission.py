@@ -727,14 +727,8 @@ def decide_forward(facts: SelectionFacts) -> list[Forwarding]:
 
 
 def forward_deadline(track: Track, level: str) -> datetime | None:
-    """When a level must have forwarded up: its deadline (else the nearest above) of the track's last stage.
-
-    The last stage: only a complete work goes up, and the lecture's registration deadlines fall weeks before its
-    video's (supervision's ministry_expects names the same moment; review refuses a late confirmation by it too).
-    """
-    if not track.stages:
-        return None
-    return effective_deadline(track, track.stages[-1].key, level)
+    """When a level must have forwarded up (common.campaign.forwarding_deadline: the last stage's)."""
+    return track.forwarding_deadline(level)
 
 
 def check_forward_deadline(track: Track, level: str, to_level: str, confirmed_at: datetime) -> None:

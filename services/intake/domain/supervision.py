@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from common.campaign import Track, effective_deadline
+from common.campaign import Track
 from common.errors import Forbidden, NotFound
 from common.levels import LEVELS, forward_limit, in_subtree
 from common.locale import LEVEL_LABELS
@@ -322,9 +322,9 @@ def behind_orgs(tracks: Iterable[Track], orgs: Iterable[OrgFacts], works: Iterab
 
 def ministry_expects(track: Track) -> bool:
     """Whether the ministry expects forwarded works in the track by a deadline."""
-    if not track.stages or forward_limit(track.forward, track.quota, "university") == 0:
+    if forward_limit(track.forward, track.quota, "university") == 0:
         return False
-    return effective_deadline(track, track.stages[-1].key, "university") is not None
+    return track.forwarding_deadline("university") is not None
 
 
 def behind_universities(tracks: Iterable[Track], universities: Iterable[UniversityFacts],
@@ -340,8 +340,7 @@ def behind_universities(tracks: Iterable[Track], universities: Iterable[Universi
         covering = [r for r in reaches if r.covers_track(track)]
         if not covering or not ministry_expects(track):
             continue
-        last = track.stages[-1]
-        deadline = effective_deadline(track, last.key, "university")
+        last, deadline = track.stages[-1], track.forwarding_deadline("university")
         rows = []
         for uni in universities:
             held = works.get((uni.tenant, track.key), UniversityWorks())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 
-from common.campaign.model import DEPARTMENTS, effective_at
+from common.campaign.model import DEPARTMENTS, forwarding_deadline as last_stage_deadline
 from common.errors import Conflict, InvalidInput
 from common.levels import parent_level
 from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS, beijing_minute
@@ -166,20 +166,9 @@ class ForwardDeadline:
 
 
 def forward_deadline(track: dict, level: str) -> datetime | None:
-    """When a round at `level` must have forwarded: the level's deadline (else the nearest above it) of the
-    track's LAST stage, as the track's copy from campaign_published lists them (stage -> level -> ISO time).
-
-    The last stage, because only a complete work (every stage in) enters a round and may go up: the lecture's
-    registration (报名) deadlines come weeks before its video's, and the university forwards the finished video
-    (「7月17日前报送」 is the video's date). Judging by an earlier stage would shut a round before its works could
-    exist. Intake's supervision names the same deadline (its ministry_expects / behind_universities).
-    None: the track names no deadline for the level or above (a rolling track), or review has not heard of it.
-    """
-    stages = track.get("deadlines") or {}
-    if not stages:
-        return None
-    last = list(stages.values())[-1] or {}
-    return effective_at({lv: datetime.fromisoformat(at) for lv, at in last.items()}, level)
+    """When a round at `level` must have forwarded (common.campaign.forwarding_deadline), from the track's copy of
+    campaign_published (stage -> level -> ISO time); None for a rolling track, or one review has not heard of."""
+    return last_stage_deadline(track.get("deadlines") or {}, level)
 
 
 def forwarding_deadline(end: RoundEnd, track: dict, now: datetime) -> ForwardDeadline | None:
