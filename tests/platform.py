@@ -22,7 +22,7 @@ def running_platform(folder: Path, amqp_uri: str, universities: dict[str, str], 
     2020 campaign with each university's copy. `settings`: environment variables for every service.
 
     Yields ports, urls (the hosts people's browsers use: PUBLIC_URL, hence mailed links and the SSO callback),
-    keys (slug -> portal key), data (DATA_DIR), logs (each service's output) and clock (the file every service's
+    keys (slug -> portal key), ministry_key, data (DATA_DIR), logs (each service's output) and clock (the file every service's
     clock runs from: `move_clock`).
     """
     ports = {s: free_port() for s in SERVICES}
@@ -37,6 +37,7 @@ def running_platform(folder: Path, amqp_uri: str, universities: dict[str, str], 
                               capture_output=True, text=True).stdout.strip()
 
     admin("create-tenant", "ministry", "教育部思政司", "--kind", "ministry")
+    ministry_key = admin("issue-key", "ministry", "--label", "思政司")
     keys = {}
     for slug, name in universities.items():
         admin("create-tenant", slug, name)
@@ -51,7 +52,7 @@ def running_platform(folder: Path, amqp_uri: str, universities: dict[str, str], 
         for s in SERVICES:
             wait_healthy(f"http://127.0.0.1:{ports[s]}/health", procs[s], timeout=60)
         yield {"ports": ports, "urls": {s: f"http://localhost:{p}" for s, p in ports.items()}, "keys": keys,
-               "data": Path(env["DATA_DIR"]), "logs": folder, "clock": clock_file}
+               "data": Path(env["DATA_DIR"]), "logs": folder, "clock": clock_file, "ministry_key": ministry_key}
     finally:
         for p in procs.values():
             p.terminate()
