@@ -24,7 +24,11 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from common.campaign.events import TRACKS_SCHEMA as CAMPAIGN_TRACKS  # the format's own words for a published track
+from common.campaign.events import (
+    CONTACTS_SCHEMA,
+    NOTICE_SCHEMA,
+    TRACKS_SCHEMA as CAMPAIGN_TRACKS,  # the format's own words for a published track
+)
 from common.campaign.model import DECISION_KINDS
 from common.errors import InvalidInput
 
@@ -122,6 +126,11 @@ CATALOGUE: dict[str, EventType] = {
                     # versions) and what changed; a copy that followed its parent says so in its note
                     "version": {"type": "integer", "minimum": 1},
                     "change_note": {"type": "string", "minLength": 1, "maxLength": 300},
+                    # the announcement (issue #16; absent from early events: none of them): the short title the
+                    # notice's attachment is named by, whom to ask, and the notice's own text
+                    "short_title": {"type": "string", "minLength": 1},
+                    "contacts": CONTACTS_SCHEMA,
+                    "notice": NOTICE_SCHEMA,
                 },
             ),
             subscribers=("media.on_campaign_published", "review.on_campaign_published",

@@ -8,7 +8,8 @@ the event's schema for `tracks` (common/events.py), built from the same vocabula
 checks definitions with, so an event can carry nothing a definition could not say.
 
 Version 1 of the event; `fields`, `quota`, `forward` and `decision` joined it later (optional in the schema,
-empty when absent), so `from_event` reads every version-1 event ever sent.
+empty when absent), and so did the campaign's `short_title`, `contacts` and `notice` (notify announces the
+campaign with them; absent: the title, no contacts, no notice), so `from_event` reads every version-1 event ever sent.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from common.campaign.model import (
     DEPARTMENTS,
     FIELD_TYPES,
     CampaignDefinition,
+    Contact,
     Criterion,
     Decision,
     MediaPolicy,
@@ -31,7 +33,7 @@ from common.campaign.model import (
     judged,
 )
 from common.campaign.recurrence import Recurrence
-from common.campaign.schema import DECISION_SCHEMA, RECURRENCE_SCHEMA
+from common.campaign.schema import DECISION_SCHEMA, NOTICE_MAX_CHARS, RECURRENCE_SCHEMA
 from common.campaign.wording import iso
 from common.levels import LEVELS
 
@@ -137,6 +139,11 @@ class PublishedCampaign:
     derives_from: str | None
     title: str
     tracks: dict[str, PublishedTrack]
+    # what the announcement mail says besides the tracks (notify): the name its attachment is called by, whom
+    # to ask, and the notice's own words; absent from early events
+    short_title: str | None = None
+    contacts: list[Contact] = field(default_factory=list)
+    notice: str | None = None
 
     @classmethod
     def of(cls, definition: CampaignDefinition, campaign_id: str | None = None,
@@ -145,16 +152,23 @@ class PublishedCampaign:
         return cls(campaign_id=campaign_id or definition.id,
                    derives_from=derives_from if campaign_id else definition.derives_from,
                    title=definition.title,
-                   tracks={key: PublishedTrack.of(track) for key, track in definition.tracks.items()})
+                   tracks={key: PublishedTrack.of(track) for key, track in definition.tracks.items()},
+                   short_title=definition.short_title or None, contacts=list(definition.contacts),
+                   notice=definition.notice)
 
     def to_event(self) -> dict:
         return {"campaign_id": self.campaign_id, "derives_from": self.derives_from, "title": self.title,
-                "tracks": {key: track.to_event() for key, track in self.tracks.items()}}
+                "tracks": {key: track.to_event() for key, track in self.tracks.items()},
+                **({"short_title": self.short_title} if self.short_title else {}),
+                **({"contacts": [c.to_dict() for c in self.contacts]} if self.contacts else {}),
+                **({"notice": self.notice} if self.notice is not None else {})}
 
     @classmethod
     def from_event(cls, data: dict) -> PublishedCampaign:
         return cls(campaign_id=data["campaign_id"], derives_from=data["derives_from"], title=data["title"],
-                   tracks={key: PublishedTrack.from_event(key, t) for key, t in data["tracks"].items()})
+                   tracks={key: PublishedTrack.from_event(key, t) for key, t in data["tracks"].items()},
+                   short_title=data.get("short_title"),
+                   contacts=[Contact.from_dict(c) for c in data.get("contacts", [])], notice=data.get("notice"))
 
 
 def campaign_event_data(definition: CampaignDefinition, campaign_id: str | None = None,
@@ -221,5 +235,9 @@ TRACK_SCHEMA = _object(
                        "required": sorted([*RECURRENCE_SCHEMA["required"], "timezone"])},
     },
 )
+# whom to ask (the definition's `contacts`) and the notice's text, as the definition's schema allows them
+CONTACTS_SCHEMA = {"type": "array", "items": _object({"name": _TEXT}, {
+    "department": {"enum": list(DEPARTMENTS)}, "phone": _TEXT, "email": _TEXT})}
+NOTICE_SCHEMA = {"type": "string", "minLength": 1, "maxLength": NOTICE_MAX_CHARS}
 TRACKS_SCHEMA = {"type": "object", "minProperties": 1, "propertyNames": {"pattern": "^[a-z_]{2,40}$"},
                  "additionalProperties": TRACK_SCHEMA}

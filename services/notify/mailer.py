@@ -10,7 +10,7 @@ from email.utils import formatdate, parseaddr
 from pathlib import Path
 from urllib.parse import urlparse
 
-from services.notify.mail import body_text, header_text, recipient_address
+from services.notify.mail import Unbuildable, body_text, header_text, recipient_address
 
 
 def sender_address(configured: str) -> tuple[str, str]:
@@ -25,11 +25,12 @@ def sender_address(configured: str) -> tuple[str, str]:
 
 
 def build_message(sender: str | tuple[str, str], to: str, subject: str, body: str, message_id: str,
-                  html: str | None = None) -> EmailMessage:
+                  html: str | None = None, attachments: list[tuple[str, str, bytes | None]] = ()) -> EmailMessage:
     """One message; every header goes through `header_text`, the recipient must be one bare address.
 
-    `sender` is MAIL_FROM or (display name, address). Raises `mail.Unbuildable` for a recipient
-    that is not an address; nothing else raises for any text a subject, a display name or a
+    `sender` is MAIL_FROM or (display name, address); `attachments` are (file name, content type, bytes),
+    a file whose bytes are gone (None) makes the message Unbuildable. Raises `mail.Unbuildable` for a
+    recipient that is not an address; nothing else raises for any text a subject, a display name or a
     body can hold (tests/unit/test_notify_mail.py tries arbitrary Unicode).
     """
     name, addr = sender_address(sender) if isinstance(sender, str) else sender
@@ -42,6 +43,13 @@ def build_message(sender: str | tuple[str, str], to: str, subject: str, body: st
     msg.set_content(body_text(body), charset="utf-8")
     if html:
         msg.add_alternative(body_text(html), subtype="html", charset="utf-8")
+    for name, content_type, data in attachments:
+        if data is None:
+            raise Unbuildable(f"附件“{header_text(name, 80)}”已不在平台上，邮件未发送。请联系平台管理员。")
+        maintype, _, subtype = content_type.partition("/")
+        # a Chinese file name is written as RFC 2231 says (filename*=utf-8''...), which mail clients decode
+        msg.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
+                           filename=header_text(name, 120))
     return msg
 
 

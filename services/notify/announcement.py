@@ -1,0 +1,134 @@
+"""The announcement of a published campaign (活动通知): who is told, what the mail says of each track, and the
+notice as a Word document to attach. Pure: the event's data and notify's copies in; recipients, mail contexts and
+bytes out. messages.queue_campaign_announcement gathers the copies and adds the mails to the log.
+
+Who is told follows who acts next. The ministry's campaign goes to every university's organisation department
+(the mailbox of `tenant_registered`): a university runs it by publishing its own copy, and the ministry knows no
+org below a university. A university's copy, or its own campaign, goes to its orgs at the levels its tracks take
+submissions from (`submit_levels`), to the contact addresses of `orgs_imported`, as the deadline reminders do.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import docx
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml.ns import qn
+from docx.shared import Pt
+
+from common.campaign.model import DEPARTMENTS, effective_at
+from common.levels import forward_limit
+from common.locale import beijing_minute as beijing
+from services.notify.casebook import BODY_FONT, HEADING_FONT, one_line, xml_safe
+from services.notify.mail import header_text
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+# Characters Windows refuses in a file name (a mail client saves the attachment under it)
+_NOT_IN_FILE_NAMES = str.maketrans({c: "_" for c in '\\/:*?"<>|'})
+
+
+@dataclass(frozen=True)
+class Recipient:
+    tenant: str  # the university whose message log holds the mail
+    key: str  # who, in the dedupe key: the university's tenant, or the org's id
+    name: str  # 东南大学, 计算机科学与工程学院党委
+    email: str
+    level: str  # "university", or the org's level: whose deadlines the mail gives
+
+
+def recipients(publisher: str, tracks: dict, universities: list[dict], orgs: list[dict]) -> list[Recipient]:
+    """Whom the campaign `publisher` published is announced to.
+
+    universities: {"tenant", "name", "contact_email"} of every tenant notify knows (the ministry's own row is
+    skipped); orgs: {"tenant", "org_id", "name", "level", "email"}. Without an address there is no one to mail.
+    """
+    if publisher == "ministry":
+        return [Recipient(u["tenant"], u["tenant"], u["name"], u["contact_email"], "university")
+                for u in sorted(universities, key=lambda u: u["tenant"])
+                if u["tenant"] != "ministry" and u.get("contact_email")]
+    levels = {level for track in tracks.values() for level in track.get("submit_levels", [])}
+    return [Recipient(o["tenant"], o["org_id"], o["name"], o["email"], o["level"])
+            for o in sorted(orgs, key=lambda o: o["org_id"])
+            if o["tenant"] == publisher and o["level"] in levels and o.get("email")]
+
+
+def dedupe_key(campaign_id: str, version: int, recipient: Recipient) -> str:
+    """Once per campaign, version and recipient: a correction (a new version) announces again."""
+    return f"announce:{campaign_id}:v{version}:{recipient.key}"
+
+
+def track_lines(tracks: dict, level: str) -> list[dict]:
+    """What each track asks of a recipient at `level`, in the definition's order: its stages with their opening
+    and their deadline at the level (its own, else the nearest above), in Beijing time, and how many works.
+
+    A university hears of every track of the ministry's campaign (it runs them all through its copy); an org only
+    of those that take submissions from its level."""
+    lines = []
+    for key, track in tracks.items():
+        if level != "university" and level not in track.get("submit_levels", []):
+            continue
+        opens = track.get("opens", {})
+        stages = []
+        for stage, deadlines in track.get("deadlines", {}).items():
+            deadline = effective_at(deadlines, level)
+            stages.append({"label": track.get("stage_labels", {}).get(stage, stage),
+                           "opens": beijing(opens[stage]) if opens.get(stage) else None,
+                           "deadline": beijing(deadline) if deadline else None})
+        limit = forward_limit(track.get("forward", {}), track.get("quota", {}), level)
+        office = DEPARTMENTS.get(track.get("department") or "")  # a university's office: 党委组织部, 党委宣传部
+        lines.append({"label": track.get("label", key), "office": f"党委{office}" if office else "",
+                      "limit": limit, "stages": stages, "recurring": bool(track.get("recurrence"))})
+    return lines
+
+
+def contact_lines(contacts: list[dict], issuer: str, university: bool) -> list[dict]:
+    """Whom to ask, with their office as people say it (东南大学党委组织部; the ministry's 组织部 is not 党委's)."""
+    out = []
+    for c in contacts:
+        office = DEPARTMENTS.get(c.get("department") or "", "")
+        if office:
+            office = f"{issuer}党委{office}" if university else f"{issuer}{office}"
+        out.append({"name": c["name"], "office": office, "phone": c.get("phone"), "email": c.get("email")})
+    return out
+
+
+def mail_context(data: dict, publisher: str, issuer: str, recipient: Recipient, attachment: str | None) -> dict:
+    """The template's context for one recipient (campaign_announcement.*.txt); `issuer` is the publisher's name."""
+    version = data.get("version") or 1
+    return {"recipient_name": recipient.name, "university": recipient.level == "university", "issuer": issuer,
+            "title": data["title"], "tracks": track_lines(data["tracks"], recipient.level),
+            "contacts": contact_lines(data.get("contacts", []), issuer, publisher != "ministry"),
+            "notice": data.get("notice"), "attachment": attachment,
+            "correction": version > 1, "version": version, "change_note": data.get("change_note") or ""}
+
+
+def attachment_name(short_title: str | None, title: str) -> str:
+    """「<short title>通知.docx」: one line, no character a file name cannot hold, short enough for any client."""
+    name = header_text(short_title or title, 60).translate(_NOT_IN_FILE_NAMES).strip(" .")
+    return f"{name or '活动'}通知.docx"
+
+
+def notice_document(title: str, notice: str, issued_at: datetime | None = None) -> bytes:
+    """The notice as DOCX bytes: the title, then each line of the notice as a paragraph, as its issuer wrote it.
+
+    `issued_at` (the event's time) dates the document, so the same notice of the same event builds the same
+    bytes and is stored once however many recipients it goes to."""
+    document = docx.Document()
+    for style, font in (("Normal", BODY_FONT), ("Title", HEADING_FONT)):
+        fonts = document.styles[style].element.get_or_add_rPr().get_or_add_rFonts()
+        fonts.attrib.pop(qn("w:eastAsiaTheme"), None)  # the theme's font would override the Chinese one
+        fonts.set(qn("w:eastAsia"), font)
+    props = document.core_properties
+    props.title, props.author = one_line(title), ""
+    when = issued_at or datetime.now(timezone.utc)
+    props.created = props.modified = when.astimezone(timezone.utc).replace(tzinfo=None)
+    heading = document.add_paragraph(one_line(title), style="Title")
+    heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    for line in xml_safe(notice).splitlines():
+        if line.strip():
+            document.add_paragraph(line.strip()).paragraph_format.first_line_indent = Pt(21)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
