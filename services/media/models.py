@@ -1,11 +1,23 @@
 """Media's own tables: its copy of the campaigns' media policies, and check reports."""
-from sqlalchemy import JSON, Column, String, Text
+from sqlalchemy import JSON, Column, Integer, String, Text
 from sqlalchemy.orm import declarative_base
 
 from common.db import UTCDateTime, messaging_models, utcnow
 
 Base = declarative_base()
 OutboxMessage, ProcessedEvent = messaging_models(Base)
+
+
+class CampaignCopy(Base):
+    """Which version of a campaign media's policies are of (its policies are the rows of MediaPolicyCopy).
+
+    A row of its own, not a column of the policies: a version whose tracks have no media policy left still
+    says it is the newest, so an older `campaign_published` arriving later does not bring policies back.
+    """
+
+    __tablename__ = "campaigns"
+    campaign_id = Column(String(64), primary_key=True)
+    version = Column(Integer, nullable=False)
 
 
 class MediaPolicyCopy(Base):

@@ -23,8 +23,8 @@ from common import looplag
 from common.dependencies import Database, ObjectStore, Segmenter
 from common.http import api  # the guarded server every service runs (common.server)
 from common.messaging import OutboxRelay, handles
-from services.media import claims, pipeline
-from services.media.models import CheckReport, MediaPolicyCopy, OutboxMessage, ProcessedEvent
+from services.media import campaigns, claims, pipeline
+from services.media.models import CheckReport, OutboxMessage, ProcessedEvent
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,7 @@ class MediaService:
 
     @handles("campaign_published", once=True)
     def on_campaign_published(self, session, event):
-        for track, spec in event.data["tracks"].items():
-            for kind, policy in spec["media"].items():
-                session.merge(MediaPolicyCopy(campaign_id=event.data["campaign_id"], track=track, kind=kind,
-                                              policy=policy))
+        campaigns.record_campaign(session, event.data)  # an older version than the copy's is ignored
 
     @handles("file_uploaded")
     def on_file_uploaded(self, event):

@@ -6,25 +6,44 @@ and recounts the progress rows it touches (readmodel.py).
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from eventlet import tpool
 from sqlalchemy import delete
 
+from common.campaign.versions import newer_or_same, version_of
 from common.copies import name_tenant, record_key_issued, record_key_revoked
+from common.db import serialize_on
 from services.notify import library, readmodel
 from services.notify.lifecycles import WORK, WorkState
 from services.notify.models import ApiKeyCopy, CampaignCopy, Contact, FileCopy, SubmissionCopy, TenantName, WebSession
 
+log = logging.getLogger(__name__)
+
 # ------------------------------------------------------------------ intake's campaigns, tenants, keys and orgs
 
 
-def record_campaign_published(session, event) -> None:
+def record_campaign_published(session, event) -> bool:
+    """Replace the copy of a campaign by the published version; False (nothing changed) if the copy is newer.
+
+    Events come at least once and the dead letters may replay an old `campaign_published` after a correction:
+    an older version than the copy's is ignored, so labels, stages and deadlines never go back.
+    """
     d = event.data
+    version = version_of(d)
+    # two versions handled at once would each read the copy before the other wrote it
+    serialize_on(session, "campaign_published", d["campaign_id"])
+    stored = session.get(CampaignCopy, d["campaign_id"])
+    if not newer_or_same(stored.version if stored else None, version):
+        log.info("campaign %s: ignored campaign_published of version %s, the copy is at version %s",
+                 d["campaign_id"], version, stored.version)
+        return False
     campaign = session.merge(CampaignCopy(campaign_id=d["campaign_id"], tenant=event.tenant, title=d["title"],
-                                          derives_from=d["derives_from"], tracks=d["tracks"]))
+                                          derives_from=d["derives_from"], tracks=d["tracks"], version=version))
     session.flush()
     readmodel.refresh_campaign(session, campaign)
+    return True
 
 
 def record_tenant_registered(session, event) -> None:

@@ -34,6 +34,8 @@ class CampaignCopy(Base):
     title = Column(String(300), nullable=False)
     derives_from = Column(String(64), nullable=True)
     tracks = Column(JSON, nullable=False)
+    # the campaign's version this copy is of: an older `campaign_published` arriving later is ignored
+    version = Column(Integer, nullable=False, default=1, server_default="1")
 
 
 class SubmissionCopy(Base):

@@ -38,6 +38,8 @@ class CampaignCopy(Base):
     derives_from = Column(String(64), nullable=True)
     title = Column(String(300), nullable=False)
     tracks = Column(JSON, nullable=False)
+    # the campaign's version this copy is of: an older `campaign_published` arriving later is ignored
+    version = Column(Integer, nullable=False, default=1, server_default="1")
 
 
 class TenantCopy(Base):

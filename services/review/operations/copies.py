@@ -5,20 +5,43 @@ read them through the lookups below.
 """
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 
 from common import copies
+from common.campaign.versions import newer_or_same, version_of
+from common.db import serialize_on
 from services.review.domain import blind
 from services.review.models import ApiKeyCopy, CampaignCopy, OrgCopy, RubricCopy, TenantCopy, WebSession
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- from events
 
 
-def record_campaign(session, tenant: str, data: dict) -> None:
-    session.merge(CampaignCopy(campaign_id=data["campaign_id"], tenant=tenant, derives_from=data["derives_from"],
-                               title=data["title"], tracks=data["tracks"]))
+def record_campaign(session, tenant: str, data: dict) -> bool:
+    """Replace the copy of a campaign and its rubrics by the published version; False if the copy is newer.
+
+    An older `campaign_published` (redelivered, or replayed from the dead letters after a correction) is
+    ignored; a newer one replaces the copy whole, so a track the correction dropped leaves no rubric behind.
+    """
+    campaign_id, version = data["campaign_id"], version_of(data)
+    # two versions handled at once would each read the copy before the other wrote it
+    serialize_on(session, "campaign_published", campaign_id)
+    stored = session.get(CampaignCopy, campaign_id)
+    if not newer_or_same(stored.version if stored else None, version):
+        log.info("campaign %s: ignored campaign_published of version %s, the copy is at version %s",
+                 campaign_id, version, stored.version)
+        return False
+    session.merge(CampaignCopy(campaign_id=campaign_id, tenant=tenant, derives_from=data["derives_from"],
+                               title=data["title"], tracks=data["tracks"], version=version))
+    for rubric in session.scalars(select(RubricCopy).where(RubricCopy.campaign_id == campaign_id)):
+        if rubric.track not in data["tracks"]:
+            session.delete(rubric)
     for track, spec in data["tracks"].items():
-        session.merge(RubricCopy(campaign_id=data["campaign_id"], track=track, criteria=spec["rubric"]))
+        session.merge(RubricCopy(campaign_id=campaign_id, track=track, criteria=spec["rubric"]))
+    return True
 
 
 def record_orgs(session, tenant: str, data: dict) -> None:
