@@ -51,9 +51,16 @@ def refresh(session, tenant: str, campaign_id: str, track: str, level: str) -> P
 def refresh_campaign(session, campaign: CampaignCopy) -> None:
     if campaign.tenant == "ministry":
         return  # progress is of universities; they report under their own copies
+    kept = set()
     for track_key, track in campaign.tracks.items():
         for level in track.get("submit_levels", []):
             refresh(session, campaign.tenant, campaign.campaign_id, track_key, level)
+            kept.add((track_key, level))
+    # a corrected campaign may drop a track or a submitting level: its rows would count orgs it no longer expects
+    for row in session.scalars(select(Progress).where(Progress.tenant == campaign.tenant,
+                                                      Progress.campaign_id == campaign.campaign_id)):
+        if (row.track, row.level) not in kept:
+            session.delete(row)
 
 
 def refresh_tenant(session, tenant: str) -> None:

@@ -151,3 +151,19 @@ def test_notify_keeps_version_2(seu, caplog):
         kept = session.get(CampaignCopy, "siyige-2020-seu")
         assert (kept.version, kept.tracks["lecture"]["label"]) == (2, CORRECTED_LABEL)
         assert "material" not in kept.tracks
+
+
+def test_notify_counts_no_progress_for_what_a_newer_version_drops(seu):
+    """The dashboard counts orgs per track and level of the copy: a track a correction drops leaves no row."""
+    from services.notify.copies import record_campaign_published
+    from services.notify.models import Base, Progress
+
+    v1, v2 = versions(seu)
+    with in_memory(Base) as session:
+        assert record_campaign_published(session, SimpleNamespace(tenant="seu", data=v1))
+        session.flush()
+        assert "material" in {row.track for row in session.scalars(select(Progress))}
+        assert record_campaign_published(session, SimpleNamespace(tenant="seu", data=v2))
+        session.flush()
+        tracks = {row.track for row in session.scalars(select(Progress))}
+        assert "material" not in tracks and "lecture" in tracks
