@@ -7,25 +7,39 @@ The send loop (outgoing.py) delivers what the log holds.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime
 
+from eventlet import tpool
 from sqlalchemy import select
 
 from common.campaign.model import DECISION_KINDS
 from common.db import utcnow
 from common.levels import forward_limit
 from common.locale import LEVEL_LABELS, ROUND_LABELS, beijing_minute as beijing
-from services.notify import readmodel, reminders
+from services.notify import announcement, readmodel, reminders
 from services.notify.lifecycles import MESSAGE, MessageState, WorkState
-from services.notify.models import CampaignCopy, Contact, FileCopy, ForwardedWork, MessageLog, SubmissionCopy, TenantName
+from services.notify.models import (
+    CampaignCopy,
+    Contact,
+    FileCopy,
+    ForwardedWork,
+    MessageAttachment,
+    MessageLog,
+    SubmissionCopy,
+    TenantName,
+)
 
 log = logging.getLogger(__name__)
 VERDICT_LABELS = {"warnings": "通过（有建议）", "failed": "未通过"}
 
 
-def enqueue(session, templates, *, kind: str, tenant: str, recipient: str, dedupe_key: str, context: dict) -> bool:
-    """Add a message to the log unless one with this key exists; True if added."""
+def enqueue(session, templates, *, kind: str, tenant: str, recipient: str, dedupe_key: str, context: dict,
+            attachments: list[dict] | None = None) -> bool:
+    """Add a message to the log unless one with this key exists; True if added.
+
+    `attachments`: files stored with `store_attachment`, sent with the message."""
     if session.scalar(select(MessageLog.id).where(MessageLog.dedupe_key == dedupe_key)) is not None:
         return False
     rendered = templates.render(kind, tenant, context)
@@ -33,7 +47,8 @@ def enqueue(session, templates, *, kind: str, tenant: str, recipient: str, dedup
         log.warning("tenant %s: template for %s not used: %s", tenant, kind, rendered.template_error)
     message = MessageLog(dedupe_key=dedupe_key, kind=kind, tenant=tenant, recipient=recipient,
                          subject=rendered.subject, body=rendered.body, html_body=rendered.html,
-                         template_error=rendered.template_error, attempts=0, next_attempt_at=utcnow())
+                         template_error=rendered.template_error, attempts=0, next_attempt_at=utcnow(),
+                         attachments=attachments or None)
     MESSAGE.move(message, MessageState.PENDING)
     session.add(message)
     return True
@@ -48,6 +63,52 @@ def stage_labels(session, campaign_id: str, track: str, stage: str) -> dict:
 
 
 # ------------------------------------------------------------------ mails caused by events
+
+
+def queue_campaign_announcement(session, templates, event) -> int:
+    """活动通知: a published campaign (or a correction of it: a new version) to its audience
+    (announcement.recipients), with the notice attached as a Word document; once per campaign, version and
+    recipient. How many were added."""
+    d = event.data
+    if event.tenant == "ministry":
+        universities = [{"tenant": t.tenant, "name": t.name, "contact_email": t.contact_email}
+                        for t in session.scalars(select(TenantName))]
+        orgs = []
+    else:
+        universities = []
+        orgs = [{"tenant": c.tenant, "org_id": c.org_id, "name": c.name, "level": c.level, "email": c.email}
+                for c in session.scalars(select(Contact).where(Contact.tenant == event.tenant))]
+    audience = announcement.recipients(event.tenant, d["tracks"], universities, orgs)
+    if not audience:
+        return 0
+    issuer = _tenant_name(session, event.tenant)
+    files, name = None, None
+    if d.get("notice"):
+        name = announcement.attachment_name(d.get("short_title"), d["title"])
+        # python-docx is CPU work (a 20,000-character notice): off the loop, as casebook.py's is
+        data = tpool.execute(announcement.notice_document, d["title"], d["notice"],
+                             datetime.fromisoformat(event.occurred_at))
+        files = [store_attachment(session, name, announcement.DOCX_TYPE, data)]
+    version = d.get("version") or 1
+    return sum(enqueue(session, templates, kind="campaign_announcement", tenant=r.tenant, recipient=r.email,
+                       dedupe_key=announcement.dedupe_key(d["campaign_id"], version, r),
+                       context=announcement.mail_context(d, event.tenant, issuer, r, name), attachments=files)
+               for r in audience)
+
+
+def store_attachment(session, name: str, content_type: str, data: bytes) -> dict:
+    """Keep a file's bytes once (by their SHA-256) and say how a message refers to it."""
+    sha = hashlib.sha256(data).hexdigest()
+    if session.get(MessageAttachment, sha) is None:
+        session.add(MessageAttachment(sha256=sha, data=data))
+    return {"name": name, "content_type": content_type, "sha256": sha, "size": len(data)}
+
+
+def _tenant_name(session, tenant: str) -> str:
+    """Who issued a campaign, as registered (教育部思想政治工作司, 东南大学)."""
+    row = session.get(TenantName, tenant)
+    return row.name if row else ("教育部" if tenant == "ministry" else tenant)
+
 
 
 def queue_receipt(session, templates, event) -> None:

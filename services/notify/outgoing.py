@@ -17,7 +17,7 @@ from common.db import utcnow
 from services.notify import delivery, hooks, mail, messages, webhooks
 from services.notify.lifecycles import MESSAGE, MessageState
 from services.notify.mailer import build_message
-from services.notify.models import MessageLog
+from services.notify.models import MessageAttachment, MessageLog
 
 log = logging.getLogger(__name__)
 SEND_BATCH = 50
@@ -47,16 +47,26 @@ def due_messages(session) -> list[tuple]:
     due = session.scalars(select(MessageLog).where(MessageLog.state == MessageState.PENDING,
                                                    MessageLog.next_attempt_at <= utcnow())
                           .order_by(MessageLog.id).limit(SEND_BATCH)).all()
-    return [(m.id, m.dedupe_key, m.recipient, m.subject, m.body, m.html_body) for m in due]
+    return [(m.id, m.dedupe_key, m.recipient, m.subject, m.body, m.html_body, attachment_files(session, m.attachments))
+            for m in due]
+
+
+def attachment_files(session, listed: list[dict] | None) -> list[tuple[str, str, bytes | None]]:
+    """(name, content type, bytes) of a message's files; None for bytes no longer stored (build_message refuses)."""
+    files = []
+    for a in listed or []:
+        stored = session.get(MessageAttachment, a["sha256"])  # the identity map: a batch's shared notice loads once
+        files.append((a["name"], a["content_type"], stored.data if stored is not None else None))
+    return files
 
 
 def _build(db, mail_server, rows: list[tuple]) -> tuple[list[tuple], list]:
     """The mail of each row; a message that cannot be built fails on its own, now, and the rest go out."""
     batch, built = [], []
     for row in rows:
-        message_id, key, to, subject, body, html = row
+        message_id, key, to, subject, body, html, files = row
         try:
-            built.append(build_message(mail_server.sender, to, subject, body, mail.message_id(key), html))
+            built.append(build_message(mail_server.sender, to, subject, body, mail.message_id(key), html, files))
             batch.append(row)
         except Exception as exc:
             with db.transaction() as session:

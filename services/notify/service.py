@@ -285,7 +285,9 @@ class NotifyService(SignInPages):
 
     @handles("campaign_published", once=True)
     def on_campaign_published(self, session, event):
-        copies.record_campaign_published(session, event)
+        # 活动通知, with the notice; an older version replayed after a correction must not announce old deadlines
+        if copies.record_campaign_published(session, event):
+            messages.queue_campaign_announcement(session, self.mail.templates, event)
 
     @handles("tenant_registered", once=True)
     def on_tenant_registered(self, session, event):
