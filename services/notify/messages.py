@@ -65,7 +65,18 @@ def stage_labels(session, campaign_id: str, track: str, stage: str) -> dict:
 # ------------------------------------------------------------------ mails caused by events
 
 
-def queue_campaign_announcement(session, templates, event) -> int:
+def notice_attachment(event) -> tuple[str, bytes] | None:
+    """The notice as a Word document (name, bytes), or None without a notice. Built in tpool: python-docx is CPU
+    work (a 20,000-character notice); the caller builds it before its transaction opens."""
+    d = event.data
+    if not d.get("notice"):
+        return None
+    name = announcement.attachment_name(d.get("short_title"), d["title"])
+    return name, tpool.execute(announcement.notice_document, d["title"], d["notice"],
+                               datetime.fromisoformat(event.occurred_at))
+
+
+def queue_campaign_announcement(session, templates, event, notice: tuple[str, bytes] | None) -> int:
     """活动通知: a published campaign (or a correction of it: a new version) to its audience
     (announcement.recipients), with the notice attached as a Word document; once per campaign, version and
     recipient. How many were added."""
@@ -83,11 +94,8 @@ def queue_campaign_announcement(session, templates, event) -> int:
         return 0
     issuer = _tenant_name(session, event.tenant)
     files, name = None, None
-    if d.get("notice"):
-        name = announcement.attachment_name(d.get("short_title"), d["title"])
-        # python-docx is CPU work (a 20,000-character notice): off the loop, as casebook.py's is
-        data = tpool.execute(announcement.notice_document, d["title"], d["notice"],
-                             datetime.fromisoformat(event.occurred_at))
+    if notice is not None:
+        name, data = notice
         files = [store_attachment(session, name, announcement.DOCX_TYPE, data)]
     version = d.get("version") or 1
     return sum(enqueue(session, templates, kind="campaign_announcement", tenant=r.tenant, recipient=r.email,

@@ -283,11 +283,15 @@ class NotifyService(SignInPages):
 
     # ------------------------------------------------------------------ copies of other services' data
 
-    @handles("campaign_published", once=True)
-    def on_campaign_published(self, session, event):
-        # 活动通知, with the notice; an older version replayed after a correction must not announce old deadlines
-        if copies.record_campaign_published(session, event):
-            messages.queue_campaign_announcement(session, self.mail.templates, event)
+    @handles("campaign_published")
+    def on_campaign_published(self, event):
+        # 活动通知, with the notice as a .docx: python-docx is CPU work, done in tpool BEFORE the transaction opens
+        # so that no database lock waits on it (on SQLite the write lock would stall every other handler)
+        notice = messages.notice_attachment(event)
+        with self.db.handling(event) as session:
+            # an older version replayed after a correction must not announce old deadlines
+            if session is not None and copies.record_campaign_published(session, event):
+                messages.queue_campaign_announcement(session, self.mail.templates, event, notice)
 
     @handles("tenant_registered", once=True)
     def on_tenant_registered(self, session, event):
