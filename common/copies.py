@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, String
 
+from common.campaign.versions import newer_or_same
+from common.db import serialize_on
 from common.web import end_sessions
 
 
@@ -69,3 +71,19 @@ def name_tenant(session, tenants, tenant: str, name: str):
     else:
         row.name = name
     return row
+
+
+def takes_campaign_version(session, copy_model, campaign_id: str, version: int, service_log) -> bool:
+    """Whether a copy of a campaign takes `version` (common.campaign.versions.newer_or_same): False, logged, for an
+    older one (a redelivery or a dead-letter replay after a correction), so a copy never goes back.
+
+    Takes the campaign's serializing lock first: two versions handled at once would each read the copy before the
+    other wrote it, and the older could win. `copy_model` is the service's copy, keyed by campaign id, with `version`.
+    """
+    serialize_on(session, "campaign_published", campaign_id)
+    stored = session.get(copy_model, campaign_id)
+    if newer_or_same(stored.version if stored else None, version):
+        return True
+    service_log.info("campaign %s: ignored campaign_published of version %s, the copy is at version %s",
+                     campaign_id, version, stored.version)
+    return False

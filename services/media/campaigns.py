@@ -10,8 +10,8 @@ import logging
 
 from sqlalchemy import select
 
-from common.campaign.versions import newer_or_same, version_of
-from common.db import serialize_on
+from common.campaign.versions import version_of
+from common.copies import takes_campaign_version
 from services.media.models import CampaignCopy, MediaPolicyCopy
 
 log = logging.getLogger(__name__)
@@ -20,12 +20,7 @@ log = logging.getLogger(__name__)
 def record_campaign(session, data: dict) -> bool:
     """Keep the media policies of the published version; False (and nothing changed) if the copy is newer."""
     campaign_id, version = data["campaign_id"], version_of(data)
-    # two versions handled at once would each read the copy before the other wrote it
-    serialize_on(session, "campaign_published", campaign_id)
-    stored = session.get(CampaignCopy, campaign_id)
-    if not newer_or_same(stored.version if stored else None, version):
-        log.info("campaign %s: ignored campaign_published of version %s, the policies are of version %s",
-                 campaign_id, version, stored.version)
+    if not takes_campaign_version(session, CampaignCopy, campaign_id, version, log):
         return False
     session.merge(CampaignCopy(campaign_id=campaign_id, version=version))
     kept = {(track, kind) for track, spec in data["tracks"].items() for kind in spec["media"]}

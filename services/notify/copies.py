@@ -12,9 +12,8 @@ from datetime import datetime
 from eventlet import tpool
 from sqlalchemy import delete
 
-from common.campaign.versions import newer_or_same, version_of
-from common.copies import name_tenant, record_key_issued, record_key_revoked
-from common.db import serialize_on
+from common.campaign.versions import version_of
+from common.copies import name_tenant, record_key_issued, record_key_revoked, takes_campaign_version
 from services.notify import library, readmodel
 from services.notify.lifecycles import WORK, WorkState
 from services.notify.models import ApiKeyCopy, CampaignCopy, Contact, FileCopy, SubmissionCopy, TenantName, WebSession
@@ -32,12 +31,7 @@ def record_campaign_published(session, event) -> bool:
     """
     d = event.data
     version = version_of(d)
-    # two versions handled at once would each read the copy before the other wrote it
-    serialize_on(session, "campaign_published", d["campaign_id"])
-    stored = session.get(CampaignCopy, d["campaign_id"])
-    if not newer_or_same(stored.version if stored else None, version):
-        log.info("campaign %s: ignored campaign_published of version %s, the copy is at version %s",
-                 d["campaign_id"], version, stored.version)
+    if not takes_campaign_version(session, CampaignCopy, d["campaign_id"], version, log):
         return False
     campaign = session.merge(CampaignCopy(campaign_id=d["campaign_id"], tenant=event.tenant, title=d["title"],
                                           derives_from=d["derives_from"], tracks=d["tracks"], version=version))

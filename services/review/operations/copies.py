@@ -10,8 +10,8 @@ import logging
 from sqlalchemy import select
 
 from common import copies
-from common.campaign.versions import newer_or_same, version_of
-from common.db import serialize_on
+from common.campaign.versions import version_of
+from common.copies import takes_campaign_version
 from services.review.domain import blind
 from services.review.models import ApiKeyCopy, CampaignCopy, OrgCopy, RubricCopy, TenantCopy, WebSession
 
@@ -27,12 +27,7 @@ def record_campaign(session, tenant: str, data: dict) -> bool:
     ignored; a newer one replaces the copy whole, so a track the correction dropped leaves no rubric behind.
     """
     campaign_id, version = data["campaign_id"], version_of(data)
-    # two versions handled at once would each read the copy before the other wrote it
-    serialize_on(session, "campaign_published", campaign_id)
-    stored = session.get(CampaignCopy, campaign_id)
-    if not newer_or_same(stored.version if stored else None, version):
-        log.info("campaign %s: ignored campaign_published of version %s, the copy is at version %s",
-                 campaign_id, version, stored.version)
+    if not takes_campaign_version(session, CampaignCopy, campaign_id, version, log):
         return False
     session.merge(CampaignCopy(campaign_id=campaign_id, tenant=tenant, derives_from=data["derives_from"],
                                title=data["title"], tracks=data["tracks"], version=version))
