@@ -6,6 +6,11 @@ Who is told follows who acts next. The ministry's campaign goes to every univers
 (the mailbox of `tenant_registered`): a university runs it by publishing its own copy, and the ministry knows no
 org below a university. A university's copy, or its own campaign, goes to its orgs at the levels its tracks take
 submissions from (`submit_levels`), to the contact addresses of `orgs_imported`, as the deadline reminders do.
+
+Who arrives later is told once (`late_recipients`): an org imported after its university's campaign went out, or
+whose contact address was added or changed since, while the campaign still runs (`running`: not after its last
+deadline), by the same rule of who is told. It gets the current version as a notice (活动通知), never as a
+correction of a version it never saw, at most once per campaign (`late_dedupe_key`).
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from docx.shared import Pt
 from common.campaign.model import DEPARTMENTS, effective_at
 from common.levels import forward_limit
 from common.locale import beijing_minute as beijing
+from services.notify import periods
 from services.notify.casebook import BODY_FONT, HEADING_FONT, one_line, xml_safe
 from services.notify.mail import header_text
 
@@ -59,6 +65,41 @@ def dedupe_key(campaign_id: str, version: int, recipient: Recipient) -> str:
     return f"announce:{campaign_id}:v{version}:{recipient.key}"
 
 
+def late_dedupe_key(campaign_id: str, recipient: Recipient) -> str:
+    """Once per campaign and recipient, whichever version was current and whatever address it then had."""
+    return f"announce-late:{campaign_id}:{recipient.key}"
+
+
+def late_recipients(audience: list[Recipient], told: set[tuple[str, str]], told_late: set[str]) -> list[Recipient]:
+    """Who of the campaign's audience (`recipients`) has not been told: no announcement of the current version went
+    to its present address (`told`: {(recipient key, address)}), and it was never told late (`told_late`: keys)."""
+    return [r for r in audience if (r.key, r.email) not in told and r.key not in told_late]
+
+
+def last_deadline(tracks: dict) -> datetime | None:
+    """The campaign's last moment: its latest stage deadline at any level, or a recurring track's last period's
+    due moment; None when nothing in it has a deadline (a register kept open)."""
+    moments = [datetime.fromisoformat(v) if isinstance(v, str) else v
+               for track in tracks.values() for deadlines in (track.get("deadlines") or {}).values()
+               for v in deadlines.values() if v]
+    moments += [due for due in (periods.last_due(track) for track in tracks.values()) if due is not None]
+    return max(moments, default=None)
+
+
+def running(tracks: dict, now: datetime) -> bool:
+    """A campaign still runs until its last deadline: after it, telling a newcomer would only tell it what it
+    missed."""
+    last = last_deadline(tracks)
+    return last is None or now <= last
+
+
+def kept(data: dict, attachment: dict | None) -> dict:
+    """What a campaign copy keeps of its announcement beside title, tracks and version, to tell a later recipient
+    (`attachment`: the stored notice document, as messages.store_attachment refers to it)."""
+    return {"short_title": data.get("short_title"), "contacts": data.get("contacts") or [],
+            "notice": data.get("notice"), "change_note": data.get("change_note"), "attachment": attachment}
+
+
 def track_lines(tracks: dict, level: str) -> list[dict]:
     """What each track asks of a recipient at `level`, in the definition's order: its stages with their opening
     and their deadline at the level (its own, else the nearest above), in Beijing time, and how many works.
@@ -94,14 +135,18 @@ def contact_lines(contacts: list[dict], issuer: str, university: bool) -> list[d
     return out
 
 
-def mail_context(data: dict, publisher: str, issuer: str, recipient: Recipient, attachment: str | None) -> dict:
-    """The template's context for one recipient (campaign_announcement.*.txt); `issuer` is the publisher's name."""
+def mail_context(data: dict, publisher: str, issuer: str, recipient: Recipient, attachment: str | None,
+                 late: bool = False) -> dict:
+    """The template's context for one recipient (campaign_announcement.*.txt); `issuer` is the publisher's name.
+
+    `late`: told after the campaign went out (its contact arrived later): the current version as a notice."""
     version = data.get("version") or 1
     return {"recipient_name": recipient.name, "university": recipient.level == "university", "issuer": issuer,
             "title": data["title"], "tracks": track_lines(data["tracks"], recipient.level),
             "contacts": contact_lines(data.get("contacts", []), issuer, publisher != "ministry"),
             "notice": data.get("notice"), "attachment": attachment,
-            "correction": version > 1, "version": version, "change_note": data.get("change_note") or ""}
+            "correction": version > 1 and not late, "late": late, "version": version,
+            "change_note": data.get("change_note") or ""}
 
 
 def attachment_name(short_title: str | None, title: str) -> str:

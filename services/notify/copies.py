@@ -14,7 +14,7 @@ from sqlalchemy import delete
 
 from common.campaign.versions import version_of
 from common.copies import name_tenant, record_key_issued, record_key_revoked, takes_campaign_version
-from services.notify import library, readmodel
+from services.notify import library, periods, readmodel
 from services.notify.lifecycles import WORK, WorkState
 from services.notify.models import ApiKeyCopy, CampaignCopy, Contact, FileCopy, SubmissionCopy, TenantName, WebSession
 
@@ -89,6 +89,8 @@ def record_submission_submitted(session, event) -> None:
             WORK.move(copy, WorkState.SUBMITTED)
         copy.complete = copy.complete or d["final_stage"]
         copy.last_submitted_at = readmodel.latest(copy.last_submitted_at, submitted_at)
+        # a recurring track's record counts in its month (the event's fields; a campaign not known here: no period)
+        copy.period = periods.work_period(readmodel.track_spec(session, d["campaign_id"], d["track"]), d.get("fields"))
     session.flush()
     readmodel.refresh(session, event.tenant, d["campaign_id"], d["track"], d["org_level"])
 

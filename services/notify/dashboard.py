@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, false, func, or_, select
 
-from services.notify import access, people, readmodel
+from services.notify import access, people, periods, readmodel
 from services.notify.models import CampaignCopy, Progress, TenantName
 
 BUCKETS = 10  # 0–10 %, 10–20 %, … 90–100 %
@@ -66,8 +66,10 @@ def aggregate(session, tenant: str | None, filters: Filters, routes: list[tuple[
             (CampaignCopy.derives_from == filters.campaign) | (CampaignCopy.campaign_id == filters.campaign))
         where.append(Progress.campaign_id.in_(copies))
     total = session.execute(select(*_sums()).where(*where)).one()._asdict()
-    tracks = [row._asdict() for row in session.execute(select(Progress.track, *_sums()).where(*where)
-                                                 .group_by(Progress.track).order_by(Progress.track))]
+    # a recurring track's rows count their current period (readmodel.refresh): the table names it
+    tracks = [{**row._asdict(), "period": periods.period_label(row.period) if row.period else None}
+              for row in session.execute(select(Progress.track, func.max(Progress.period).label("period"), *_sums())
+                                         .where(*where).group_by(Progress.track).order_by(Progress.track))]
     universities = [row._asdict() for row in session.execute(
         select(Progress.tenant, TenantName.name, *_sums()).outerjoin(TenantName, TenantName.tenant == Progress.tenant)
         .where(*where).group_by(Progress.tenant, TenantName.name))]

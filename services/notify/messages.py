@@ -15,7 +15,7 @@ from eventlet import tpool
 from sqlalchemy import select
 
 from common.campaign.model import DECISION_KINDS
-from common.db import utcnow
+from common.db import serialize_on, utcnow
 from common.levels import forward_limit
 from common.locale import LEVEL_LABELS, ROUND_LABELS, beijing_minute as beijing
 from services.notify import announcement, readmodel, reminders
@@ -79,29 +79,81 @@ def notice_attachment(event) -> tuple[str, bytes] | None:
 def queue_campaign_announcement(session, templates, event, notice: tuple[str, bytes] | None) -> int:
     """活动通知: a published campaign (or a correction of it: a new version) to its audience
     (announcement.recipients), with the notice attached as a Word document; once per campaign, version and
-    recipient. How many were added."""
+    recipient. How many were added. The copy keeps what the mail says, for those who arrive later
+    (queue_late_announcements)."""
     d = event.data
-    if event.tenant == "ministry":
-        universities = [{"tenant": t.tenant, "name": t.name, "contact_email": t.contact_email}
-                        for t in session.scalars(select(TenantName))]
-        orgs = []
-    else:
-        universities = []
-        orgs = [{"tenant": c.tenant, "org_id": c.org_id, "name": c.name, "level": c.level, "email": c.email}
-                for c in session.scalars(select(Contact).where(Contact.tenant == event.tenant))]
-    audience = announcement.recipients(event.tenant, d["tracks"], universities, orgs)
+    # who is there to tell is read after this: an org list or a university arriving at once waits, or is waited for
+    serialize_on(session, "announcement", event.tenant)
+    files, name = None, None
+    if notice is not None:  # stored even with no one to tell yet: a later recipient gets it attached
+        name, data = notice
+        files = [store_attachment(session, name, announcement.DOCX_TYPE, data)]
+    session.get(CampaignCopy, d["campaign_id"]).announcement = announcement.kept(d, files[0] if files else None)
+    audience = announcement.recipients(event.tenant, d["tracks"], *_audience(session, event.tenant))
     if not audience:
         return 0
     issuer = _tenant_name(session, event.tenant)
-    files, name = None, None
-    if notice is not None:
-        name, data = notice
-        files = [store_attachment(session, name, announcement.DOCX_TYPE, data)]
     version = d.get("version") or 1
     return sum(enqueue(session, templates, kind="campaign_announcement", tenant=r.tenant, recipient=r.email,
                        dedupe_key=announcement.dedupe_key(d["campaign_id"], version, r),
                        context=announcement.mail_context(d, event.tenant, issuer, r, name), attachments=files)
                for r in audience)
+
+
+def _audience(session, publisher: str) -> tuple[list[dict], list[dict]]:
+    """(universities, orgs) whom a campaign of `publisher` may address: every university for the ministry's, the
+    publisher's own orgs for a university's (announcement.recipients picks)."""
+    if publisher == "ministry":
+        return [{"tenant": t.tenant, "name": t.name, "contact_email": t.contact_email}
+                for t in session.scalars(select(TenantName))], []
+    return [], [{"tenant": c.tenant, "org_id": c.org_id, "name": c.name, "level": c.level, "email": c.email}
+                for c in session.scalars(select(Contact).where(Contact.tenant == publisher))]
+
+
+def queue_late_announcements(session, templates, publisher: str, now: datetime) -> int:
+    """活动通知 for those who arrived after `publisher`'s campaigns went out: an org imported later or whose address
+    was added or changed (orgs_imported of a university), a university registered later (tenant_registered, for
+    the ministry's campaigns). Each campaign still running (announcement.running) to each of its audience not told
+    of its current version at its present address, once per campaign and recipient (announcement.late_recipients);
+    a redelivered event or a second worker adds nothing (the processed event, the log's unique key, and the
+    serialisation with the campaign's own announcement). How many were added."""
+    serialize_on(session, "announcement", publisher)
+    campaigns = [c for c in session.scalars(select(CampaignCopy).where(CampaignCopy.tenant == publisher)
+                                            .order_by(CampaignCopy.campaign_id))
+                 if announcement.running(c.tracks, now)]
+    if not campaigns:
+        return 0
+    universities, orgs = _audience(session, publisher)
+    issuer = _tenant_name(session, publisher)
+    queued = 0
+    for campaign in campaigns:
+        audience = announcement.recipients(publisher, campaign.tracks, universities, orgs)
+        told, told_late = _told(session, campaign, audience)
+        late = announcement.late_recipients(audience, told, told_late)
+        kept = campaign.announcement or announcement.kept({}, None)  # a copy from before 0015 kept nothing of it
+        data = {"campaign_id": campaign.campaign_id, "title": campaign.title, "tracks": campaign.tracks,
+                "version": campaign.version, **kept}
+        attachment = kept.get("attachment")
+        for r in late:
+            queued += enqueue(session, templates, kind="campaign_announcement", tenant=r.tenant, recipient=r.email,
+                              dedupe_key=announcement.late_dedupe_key(campaign.campaign_id, r),
+                              context=announcement.mail_context(data, publisher, issuer, r,
+                                                                attachment["name"] if attachment else None, late=True),
+                              attachments=[attachment] if attachment else None)
+    if queued:
+        log.info("%s: %d late campaign announcements queued", publisher, queued)
+    return queued
+
+
+def _told(session, campaign: CampaignCopy, audience: list) -> tuple[set[tuple[str, str]], set[str]]:
+    """Who of `audience` was told of the campaign: ({(recipient key, address)} of its current version's
+    announcements, {keys told late}); looked up by their exact keys, on the log's unique index."""
+    current = {announcement.dedupe_key(campaign.campaign_id, campaign.version, r): r.key for r in audience}
+    late = {announcement.late_dedupe_key(campaign.campaign_id, r): r.key for r in audience}
+    told = {(current[key], to) for key, to in session.execute(
+        select(MessageLog.dedupe_key, MessageLog.recipient).where(MessageLog.dedupe_key.in_(current)))}
+    told_late = {late[key] for key in session.scalars(select(MessageLog.dedupe_key).where(MessageLog.dedupe_key.in_(late)))}
+    return told, told_late
 
 
 def store_attachment(session, name: str, content_type: str, data: bytes) -> dict:
@@ -298,6 +350,33 @@ def queue_reminders(session, templates, now: datetime) -> int:
                               "track": track.get("label", r.track),
                               "stage": track.get("stage_labels", {}).get(r.stage, r.stage),
                               "deadline": beijing(r.deadline), "days_left": r.days_left})
+    return queued + _queue_period_reminders(session, templates, now, campaigns, contacts)
+
+
+def _queue_period_reminders(session, templates, now: datetime, campaigns: list[dict], contacts: dict) -> int:
+    """A recurring track's record of the current period, to each org that has not submitted it, once per org, track
+    and period (reminders.due_period_reminders)."""
+    recurring = [c for c in campaigns if any(t.get("recurrence") for t in c["tracks"].values())]
+    if not recurring:
+        return 0
+    submitted = {(x.campaign_id, x.track, x.period, x.org_id) for x in session.scalars(
+        select(SubmissionCopy).where(SubmissionCopy.state == WorkState.SUBMITTED, SubmissionCopy.period.is_not(None),
+                                     SubmissionCopy.campaign_id.in_([c["campaign_id"] for c in recurring])))}
+    due = reminders.due_period_reminders(
+        now, recurring, [{"tenant": c.tenant, "org_id": c.org_id, "level": c.level} for c in contacts.values()],
+        submitted)
+    by_id = {c["campaign_id"]: c for c in recurring}
+    queued = 0
+    for r in due:
+        contact = contacts[r.org_id]
+        if not contact.email:
+            continue
+        track = by_id[r.campaign_id]["tracks"][r.track]
+        queued += enqueue(session, templates, kind="period_reminder", tenant=r.tenant, recipient=contact.email,
+                          dedupe_key=r.dedupe_key, context={
+                              "org_name": contact.name, "campaign": by_id[r.campaign_id]["title"],
+                              "track": track.get("label", r.track), "period": r.period_label,
+                              "due": beijing(r.due), "days_left": r.days_left})
     return queued
 
 

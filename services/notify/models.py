@@ -36,6 +36,9 @@ class CampaignCopy(Base):
     tracks = Column(JSON, nullable=False)
     # the campaign's version this copy is of: an older `campaign_published` arriving later is ignored
     version = Column(Integer, nullable=False, default=1, server_default="1")
+    # what this version's announcement (活动通知) says beside title and tracks, to tell an org whose contact arrives
+    # later: {"short_title", "contacts", "notice", "change_note", "attachment"} (announcement.kept)
+    announcement = Column(JSON, nullable=True)
 
 
 class SubmissionCopy(Base):
@@ -55,6 +58,8 @@ class SubmissionCopy(Base):
     # can arrive out of order, and an older one must not undo what a newer one counted
     last_submitted_at = Column(UTCDateTime, nullable=True)
     last_reopened_at = Column(UTCDateTime, nullable=True)
+    # a recurring track's work: the period it belongs to (YYYY-MM, the month of its date field); None elsewhere
+    period = Column(String(16), nullable=True)
     __table_args__ = (Index("ix_notify_sub_progress", "tenant", "campaign_id", "track", "level"),)
 
 
@@ -133,6 +138,8 @@ class Progress(Base):
     works_in_progress = Column(Integer, nullable=False, default=0)  # an earlier stage in
     works_withdrawn = Column(Integer, nullable=False, default=0)
     works_forwarded = Column(Integer, nullable=False, default=0)
+    # a recurring track's row counts one period (the current one, YYYY-MM: periods.counted_period); None: all works
+    period = Column(String(16), nullable=True)
     seq = Column(BigInteger, nullable=False, unique=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
 

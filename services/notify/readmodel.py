@@ -6,9 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from common import filetypes
+from common import clock, filetypes
 from common.db import utcnow
 from common.document_names import export_stems
+from services.notify import periods
 from services.notify.lifecycles import WorkState
 from services.notify.models import CampaignCopy, Contact, Counter, FileCopy, ForwardedWork, Progress, SubmissionCopy, TenantName
 
@@ -22,9 +23,14 @@ def next_seq(session) -> int:
     return counter.value
 
 
-def refresh(session, tenant: str, campaign_id: str, track: str, level: str) -> Progress:
+def refresh(session, tenant: str, campaign_id: str, track: str, level: str, now: datetime | None = None) -> Progress:
+    """Recount one row. A recurring track's row counts the works of the period the platform's clock stands in
+    (periods.counted_period): each month's 组织生活 records against the orgs expected, not every month's at once."""
     key = (SubmissionCopy.tenant == tenant, SubmissionCopy.campaign_id == campaign_id,
            SubmissionCopy.track == track, SubmissionCopy.level == level)
+    counted = periods.counted_period(track_spec(session, campaign_id, track), now or clock.now())
+    if counted is not None:
+        key = (*key, SubmissionCopy.period == counted.key)
     counts = {(state, complete): n for state, complete, n in session.execute(
         select(SubmissionCopy.state, SubmissionCopy.complete, func.count()).where(*key)
         .group_by(SubmissionCopy.state, SubmissionCopy.complete))}
@@ -38,6 +44,7 @@ def refresh(session, tenant: str, campaign_id: str, track: str, level: str) -> P
         row = Progress(tenant=tenant, campaign_id=campaign_id, track=track, level=level, works_forwarded=0, seq=seq)
         session.add(row)
     row.orgs_expected, row.orgs_submitted = expected, orgs_submitted
+    row.period = counted.key if counted is not None else None
     row.works_submitted = counts.get((WorkState.SUBMITTED, True), 0)
     row.works_in_progress = counts.get((WorkState.SUBMITTED, False), 0)
     row.works_withdrawn = counts.get((WorkState.WITHDRAWN, True), 0) + counts.get((WorkState.WITHDRAWN, False), 0)
@@ -63,6 +70,23 @@ def refresh_campaign(session, campaign: CampaignCopy) -> None:
             session.delete(row)
 
 
+def roll_periods(session, now: datetime) -> int:
+    """Recount the rows of recurring tracks whose counted period is no longer the current one (a new month began);
+    how many. A timer runs it: no event marks the turn of a month."""
+    rolled = 0
+    for campaign in session.scalars(select(CampaignCopy).where(CampaignCopy.tenant != "ministry")):
+        for track_key, track in campaign.tracks.items():
+            counted = periods.counted_period(track, now)
+            if counted is None:
+                continue
+            for level in track.get("submit_levels", []):
+                row = session.get(Progress, (campaign.tenant, campaign.campaign_id, track_key, level))
+                if row is None or row.period != counted.key:
+                    refresh(session, campaign.tenant, campaign.campaign_id, track_key, level, now)
+                    rolled += 1
+    return rolled
+
+
 def refresh_tenant(session, tenant: str) -> None:
     for campaign in session.scalars(select(CampaignCopy).where(CampaignCopy.tenant == tenant)):
         refresh_campaign(session, campaign)
@@ -74,7 +98,8 @@ def row_json(row: Progress, names: dict[str, str], campaigns: dict[str, Campaign
     return {
         "tenant": row.tenant, "tenant_name": names.get(row.tenant, row.tenant), "campaign_id": row.campaign_id,
         "base_campaign_id": campaign.derives_from if campaign else None, "track": row.track,
-        "track_label": track.get("label", row.track), "level": row.level, "orgs_expected": row.orgs_expected,
+        "track_label": track.get("label", row.track), "level": row.level, "period": row.period,
+        "orgs_expected": row.orgs_expected,
         "orgs_submitted": row.orgs_submitted,
         "works": {"submitted": row.works_submitted, "in_progress": row.works_in_progress,
                   "withdrawn": row.works_withdrawn, "forwarded": row.works_forwarded},

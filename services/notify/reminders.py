@@ -12,6 +12,7 @@ from datetime import datetime
 from common.campaign.model import COLLECTED, Decision, effective_at, forwarding_deadline, judged
 from common.levels import forward_limit
 from common.locale import BEIJING
+from services.notify import periods
 
 DAYS_BEFORE = (7, 3, 1)
 
@@ -53,6 +54,53 @@ def due_reminders(now: datetime, campaigns: list[dict], contacts: list[dict],
                                                       org["org_id"]) not in submitted:
                             due.append(Reminder(campaign["tenant"], campaign["campaign_id"], track_key, stage,
                                                 org["org_id"], deadline, days_left))
+    return due
+
+
+# ------------------------------------------------------------------ a recurring track's record of each period
+#
+# A recurring track (「月度组织生活」) has no stage deadlines: each period's record is due at the end of its due day
+# (common/campaign/recurrence.py). An org that has not submitted the period's record hears from us once per period,
+# from DAYS_BEFORE's first mark (7 days before the due day) on: a monthly mail three times a month would be noise, and
+# a service that was down on the 7-day mark, or a period that opens less than 7 days before its due day (due on the
+# 5th), sends it the first time it runs in the window, still once (its key).
+
+
+@dataclass(frozen=True)
+class PeriodReminder:
+    tenant: str
+    campaign_id: str
+    track: str
+    period: str  # YYYY-MM
+    period_label: str  # 2020年4月
+    org_id: str
+    due: datetime
+    days_left: int  # calendar days in the campaign's timezone, 0 on the due day
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"period-reminder:{self.campaign_id}:{self.track}:{self.period}:{self.org_id}"
+
+
+def due_period_reminders(now: datetime, campaigns: list[dict], contacts: list[dict],
+                         submitted: set[tuple[str, str, str, str]]) -> list[PeriodReminder]:
+    """campaigns and contacts as for due_reminders; submitted: {(campaign_id, track, period, org_id)} of the works
+    submitted. Each org at a submitting level of a recurring track that has no record of a period taking records
+    now, when the period's due day is at most DAYS_BEFORE[0] days away."""
+    window = max(DAYS_BEFORE)
+    due = []
+    for campaign in campaigns:
+        orgs = [c for c in contacts if c["tenant"] == campaign["tenant"]]
+        for track_key, track in campaign["tracks"].items():
+            for p in periods.open_periods(track, now):
+                days_left = periods.days_until(p.due, now)
+                if days_left > window:
+                    continue
+                for org in orgs:
+                    if org["level"] in track.get("submit_levels", []) and (
+                            campaign["campaign_id"], track_key, p.key, org["org_id"]) not in submitted:
+                        due.append(PeriodReminder(campaign["tenant"], campaign["campaign_id"], track_key, p.key,
+                                                  p.label, org["org_id"], p.due, days_left))
     return due
 
 

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 # How often due mail is looked for: a receipt waits up to this long before it goes out (an indexed
 # query on pending rows when there is none; at 1 s, the wait was most of the submit → inbox time).
 SEND_TICK_S = 0.25
+# How often recurring tracks' progress rows are checked for a new period: the dashboard shows the new month's 0/N
+# at most this late (a query over the campaign copies and their rows)
+PERIOD_TICK_S = 600
 WEBHOOK_TICK_S = 0.5  # how often due webhook deliveries are looked for (the same indexed query as mail)
 EXPORT_LIMIT = 100_000  # rows in one Atom or XLSX export (3,000 universities × tracks × levels fit)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -296,6 +299,8 @@ class NotifyService(SignInPages):
     @handles("tenant_registered", once=True)
     def on_tenant_registered(self, session, event):
         copies.record_tenant_registered(session, event)
+        # a university registered after the ministry's campaign went out is told of it (活动通知), once
+        messages.queue_late_announcements(session, self.mail.templates, "ministry", clock.now())
 
     @handles("api_key_issued", once=True)
     def on_api_key_issued(self, session, event):
@@ -308,6 +313,8 @@ class NotifyService(SignInPages):
     @handles("orgs_imported", once=True)
     def on_orgs_imported(self, session, event):
         copies.record_orgs_imported(session, event)
+        # orgs new to the list, or with an address added or changed, are told of the campaigns still running, once
+        messages.queue_late_announcements(session, self.mail.templates, event.tenant, clock.now())
 
     @handles("submission_submitted", once=True)
     def on_submission_submitted(self, session, event):
@@ -382,6 +389,12 @@ class NotifyService(SignInPages):
         if queued:
             log.info("queued %d deadline reminders", queued)
         return queued
+
+    @timer(interval=PERIOD_TICK_S)
+    def roll_periods(self):
+        """A new period of a recurring track began (a month turned): its progress rows count that period now."""
+        with self.db.transaction() as session:
+            return readmodel.roll_periods(session, clock.now())
 
     @timer(interval=SEND_TICK_S)
     def send_due(self):
