@@ -407,6 +407,27 @@ CATALOGUE: dict[str, EventType] = {
             subscribers=("intake.on_selection_made", "notify.on_selection_made"),
         ),
         EventType(
+            name="publicity_ended",
+            source="review",
+            version=1,
+            description="The 公示期 of a confirmed publicity (a final round whose decision is `publicity`) is over: "
+            "`publicity_days` Beijing calendar days from the day it was confirmed, through `until`; the published "
+            "works' result stands. Sent by review's timer once per selection; notify tells each org whose work was "
+            "published. Intake needs no event: it words a work's result from the clock (「公示期满，已入选」).",
+            data_schema=_object({
+                "round_id": ID, "campaign_id": ID, "track": TRACK, "level": LEVEL,
+                "label": {"type": "string", "minLength": 1},  # the decision's name, as selection_made said it
+                "publicity_days": {"type": "integer", "minimum": 1},
+                "confirmed_at": TIMESTAMP,  # when the selection was confirmed, by the platform's clock
+                "until": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},  # the period's last day (Beijing)
+                "ended_at": TIMESTAMP,  # when review found it over (platform clock): from 00:00 the day after
+                # the works that were published, in rank order (each university's own in the ministry's round)
+                "works": {"type": "array", "items": _object(
+                    {"submission_id": ID, "tenant": TENANT, "title": {"type": "string"}})},
+            }),
+            subscribers=("notify.on_publicity_ended",),
+        ),
+        EventType(
             name="review_audited",
             source="review",
             version=1,

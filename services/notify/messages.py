@@ -17,7 +17,7 @@ from sqlalchemy import select
 from common.campaign.model import DECISION_KINDS
 from common.db import serialize_on, utcnow
 from common.levels import forward_limit
-from common.locale import LEVEL_LABELS, ROUND_LABELS, beijing_minute as beijing
+from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS, beijing_minute as beijing
 from services.notify import announcement, readmodel, reminders
 from services.notify.lifecycles import MESSAGE, MessageState, WorkState
 from services.notify.models import (
@@ -302,6 +302,36 @@ def _final_words(kind: str, label: str, category: str | None, days: int | None, 
         return {"verdict": "入库", "outcome": f"已被{decider}收入{label or '素材库'}"}
     named = "" if label in ("", DECISION_KINDS["select"]) else f"（{label}）"
     return {"verdict": "入选", "outcome": f"{where}入选{named}"}
+
+
+def queue_publicity_ended(session, templates, event) -> int:
+    """公示期满: tell each org whose work was published that the period is over and the result stands; the same
+    event (or a second one for the same round) mails each work once. How many were added."""
+    d = event.data
+    track = readmodel.track_spec(session, d["campaign_id"], d["track"])
+    round_title = f"{track.get('label', d['track'])} · {ROUND_LABELS.get(d['level'], d['level'])}"
+    decider = _decider_name(session, event.tenant)
+    queued = 0
+    for work in d["works"]:
+        copy = session.get(SubmissionCopy, work["submission_id"])
+        contact = session.get(Contact, copy.org_id) if copy is not None else None
+        if contact is None or not contact.email:
+            continue
+        queued += enqueue(session, templates, kind="publicity_ended", tenant=contact.tenant, recipient=contact.email,
+                          dedupe_key=f"publicity-ended:{d['round_id']}:{work['submission_id']}",
+                          context={**publicity_ended_words(d, decider), "org_name": contact.name,
+                                   "title": work["title"], "round_title": round_title})
+    return queued
+
+
+def publicity_ended_words(data: dict, decider: str) -> dict:
+    """The 公示期满 mail's facts in words: who published, from which day through which (Beijing dates)."""
+    start = datetime.fromisoformat(data["confirmed_at"]).astimezone(BEIJING).date()
+    label = data["label"]
+    named = "" if label == DECISION_KINDS["publicity"] else f"（{label}）"
+    return {"decider": decider, "label": label, "named": named, "days": data["publicity_days"],
+            "start": f"{start.year}年{start.month}月{start.day}日",
+            "until": "{0}年{1}月{2}日".format(*map(int, data["until"].split("-")))}
 
 
 def queue_supervision_reminders(session, templates, event) -> int:

@@ -377,6 +377,11 @@ class NotifyService(SignInPages):
             library.add_selected(session, self.store, event.data, decided_by=event.tenant)
         hooks.enqueue(session, event)
 
+    @handles("publicity_ended", once=True)
+    def on_publicity_ended(self, session, event):
+        """公示期满: each org whose work was published hears that the result stands."""
+        messages.queue_publicity_ended(session, self.mail.templates, event)
+
     # ------------------------------------------------------------------ mail
 
     @timer(interval=3600)

@@ -16,6 +16,8 @@ from services.review.models import FileCopy
 RANKING_HEADER = ["名次", "作品名称", "报送单位", "评审人数", "原始平均分", "校正后得分", "分歧（标准差）",
                   "评审意见分歧大", "入选", "文件"]
 SCORES_HEADER = ["作品名称", "评审专家", "状态", "总分", "评语"]
+# 审核把关: nothing is scored or ranked; each work passed or failed, a failed one with its reason
+VETTING_HEADER = ["作品名称", "报送单位", "审核结果", "不通过的原因", "文件"]
 
 
 def ranking_xlsx(session, rnd) -> bytes:
@@ -25,8 +27,22 @@ def ranking_xlsx(session, rnd) -> bytes:
     files = _file_names(session, [e for _, e in board["ranked"]] + list(board["unscored"]),
                         bool(board["track"].get("naming_rule")))
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("排名")
     bold = Font(bold=True)
+    if board["end"].vetting:
+        _vetting_sheet(wb, board, files, bold)
+    else:
+        _ranking_sheet(wb, board, files, bold)
+    scores = wb.create_sheet("评分明细")
+    scores.append([xlsx_cell(scores, h, font=bold) for h in SCORES_HEADER])
+    for row in ops.score_sheet(session, rnd):
+        _append(scores, list(row))
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _ranking_sheet(wb, board: dict, files: dict[str, str], bold) -> None:
+    ws = wb.create_sheet("排名")
     ws.append([xlsx_cell(ws, h, font=bold) for h in RANKING_HEADER])
     for r, e in board["ranked"]:
         _append(ws, [r.rank, e.title, e.org_name or "", r.n_scores, round(r.raw_mean, 2), round(r.normalised, 2),
@@ -35,13 +51,18 @@ def ranking_xlsx(session, rnd) -> bytes:
     for e in board["unscored"]:
         _append(ws, ["", e.title, e.org_name or "", 0, "", "", "", "", "是" if e.submission_id in board["chosen"] else "",
                      files[e.submission_id]])
-    scores = wb.create_sheet("评分明细")
-    scores.append([xlsx_cell(scores, h, font=bold) for h in SCORES_HEADER])
-    for row in ops.score_sheet(session, rnd):
-        _append(scores, list(row))
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+
+
+def _vetting_sheet(wb, board: dict, files: dict[str, str], bold) -> None:
+    """A vetting's result: before it is confirmed every work reads 未确认; after, 通过 or 不通过 with its reason."""
+    ws = wb.create_sheet("审核结果")
+    ws.append([xlsx_cell(ws, h, font=bold) for h in VETTING_HEADER])
+    confirmed = board["confirmed"]
+    for e in [e for _, e in board["ranked"]] + list(board["unscored"]):
+        passed = e.submission_id in board["chosen"]
+        verdict = ("通过" if passed else "不通过") if confirmed else "未确认"
+        reason = "" if passed or not confirmed else board["reasons"].get(e.submission_id, "")
+        _append(ws, [e.title, e.org_name or "", verdict, reason, files[e.submission_id]])
 
 
 def _file_names(session, entries: list, naming_rule: bool) -> dict[str, str]:

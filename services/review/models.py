@@ -216,7 +216,7 @@ class SignInLink(Base):
 
 
 class SelectionRow(Base):
-    """The confirmed selection of a round: each work's rank and whether it goes up."""
+    """The confirmed selection of a round: each work's rank and whether it goes up (or, in a final round, is chosen)."""
 
     __tablename__ = "selections"
     round_id = Column(String(32), ForeignKey("rounds.id"), primary_key=True)
@@ -225,6 +225,25 @@ class SelectionRow(Base):
     normalised = Column(Float, nullable=True)
     raw_mean = Column(Float, nullable=True)
     selected = Column(Boolean, nullable=False)
+    reason = Column(Text, nullable=True)  # 审核把关: why the work failed the vetting (null for every other row)
+
+
+class PublicityPeriod(Base):
+    """公示: a confirmed publicity's period (domain/publicity.py), and whether its end was announced.
+
+    `ended_at` is set in the transaction that writes publicity_ended to the outbox, by a conditional update: of two
+    replicas (or a restarted one) whose timers find the same period over, one announces it.
+    """
+
+    __tablename__ = "publicity_periods"
+    round_id = Column(String(32), ForeignKey("rounds.id"), primary_key=True)
+    tenant = Column(String(64), nullable=False)
+    label = Column(String(200), nullable=False)  # the decision's name as selection_made said it (公示, or its own label)
+    days = Column(Integer, nullable=False)
+    confirmed_at = Column(UTCDateTime, nullable=False)
+    ends_at = Column(UTCDateTime, nullable=False)
+    ended_at = Column(UTCDateTime, nullable=True)
+    __table_args__ = (Index("ix_publicity_periods_due", "ended_at", "ends_at"),)
 
 
 class TextPrint(Base):

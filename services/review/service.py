@@ -381,6 +381,11 @@ class ReviewService(SignInPages):
         with self.db.transaction() as session:
             return ops.send_due_reminders(session, self.outbox, self.web.public_url)
 
+    @timer(interval=60)
+    def end_publicities(self):
+        """公示期满: each confirmed publicity whose period is over is announced once (publicity_ended), on any replica."""
+        return ops.end_due_publicities(self.db.transaction, self.outbox)
+
     # ------------------------------------------------------------------ events
 
     @handles("campaign_published", once=True)

@@ -1,12 +1,15 @@
 """Review against a real RabbitMQ: a round where the track's selection ends (issue #16, "Where a selection ends").
 
 A campaign written here and published by the ministry: 优秀个人 is awarded at the university (表彰 by category,
-one place per category), 先进事迹材料审核 is vetted (pass or fail, no experts), 组织生活会记录 has nothing to score
-(collected and listed). Works arrive as intake's
+one place per category), 先进事迹材料审核 is vetted (pass or fail, no experts; review keeps each failed work's reason and
+shows and exports it), 身边的先锋 ends in a 5-day 公示 (its end: tests/integration/test_review_publicity.py),
+组织生活会记录 has nothing to score (collected and listed). Works arrive as intake's
 events; the university's admin closes the round and confirms on review's pages, over HTTP.
 """
+import io
 import re
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from common.campaign import campaign_event_data, parse_definition
@@ -38,6 +41,11 @@ def honours_campaign():
                 "label": "先进事迹材料审核", "department": "organisation", "submit_levels": ["level2"],
                 "fields": [{"key": "title", "label": "标题", "type": "string", "required": True}], "stages": _stages(),
                 "decision": {"level": "university", "kind": "vetting"}},
+            "pioneers": {  # 公示: the chosen are published for 5 days, then the result stands (publicity_ended)
+                "label": "身边的先锋", "department": "organisation", "submit_levels": ["level2"],
+                "fields": [{"key": "title", "label": "标题", "type": "string", "required": True}], "stages": _stages(),
+                "rubric": [{"key": "deeds", "label": "先进事迹", "weight": 100, "max": 10}],
+                "decision": {"level": "university", "kind": "publicity", "publicity_days": 5}},
             "records": {
                 "label": "组织生活会记录", "department": "organisation", "submit_levels": ["level2"],
                 "fields": [{"key": "title", "label": "标题", "type": "string", "required": True}], "stages": _stages()},
@@ -156,3 +164,34 @@ def test_a_vetting_round_is_passed_or_failed_with_reasons_and_no_experts(review)
     assert (data["to_level"], data["decision"]["kind"], data["selected"]) == (None, "vetting", ["h-reports-1"])
     assert {x["submission_id"]: x.get("reason") for x in data["results"]} == {
         "h-reports-1": None, "h-reports-2": "材料缺少党支部签章"}
+
+    # review keeps the reasons with the confirmed selection: its pages and its export show them
+    from services.review.models import SelectionRow
+
+    with store.transaction() as s:
+        assert {r.submission_id: (r.selected, r.reason) for r in s.scalars(select(SelectionRow))} == {
+            "h-reports-1": (True, None), "h-reports-2": (False, "材料缺少党支部签章")}
+    ranking = web.get(f"{base}/rounds/{round_id}/ranking").text
+    assert "不通过：材料缺少党支部签章" in ranking
+    page = web.get(f"{base}/rounds/{round_id}").text
+    assert "<th>审核结果</th>" in page and "不通过：材料缺少党支部签章" in page
+    verdicts = re.findall(r'<td class="verdict">([^<]*)</td>', page)
+    assert sorted(verdicts) == ["不通过：材料缺少党支部签章", "通过"]
+    sheet = load_workbook(io.BytesIO(web.get(f"{base}/rounds/{round_id}/export.xlsx").content))
+    rows = list(sheet["审核结果"].iter_rows(values_only=True))
+    assert rows[0] == ("作品名称", "报送单位", "审核结果", "不通过的原因", "文件")
+    assert sorted(r[:4] for r in rows[1:]) == [
+        ("张1同志先进事迹", "计算机科学与工程学院党委", "通过", None),
+        ("张2同志先进事迹", "计算机科学与工程学院党委", "不通过", "材料缺少党支部签章")]
+
+
+def test_a_vetting_before_its_confirmation_exports_each_work_as_not_yet_decided(review):
+    base, store = review["base"], review["store"]
+    published(review)
+    publish(review["amqp"], INTAKE, nominated(1, track="reports"))
+    wait_until(lambda: len([r for r in entries(store).values() if r]) == 1, timeout=20, what="1 report in a round")
+    [(round_id, _, _)] = rounds(store)
+    web = admin(base)
+    assert "<th>审核结果</th>" not in web.get(f"{base}/rounds/{round_id}").text
+    sheet = load_workbook(io.BytesIO(web.get(f"{base}/rounds/{round_id}/export.xlsx").content))
+    assert [r[2:4] for r in sheet["审核结果"].iter_rows(min_row=2, values_only=True)] == [("未确认", None)]

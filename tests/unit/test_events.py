@@ -141,6 +141,12 @@ SAMPLE_DATA: dict[str, dict] = {
         "results": [{"submission_id": "s-1", "tenant": "seu", "rank": 1, "selected": True, "normalised": 88.5},
                     {"submission_id": "s-2", "tenant": "seu", "rank": 2, "selected": False, "normalised": 70.0}],
     },
+    "publicity_ended": {
+        "round_id": "rd-1", "campaign_id": "honours-2021", "track": "members", "level": "university", "label": "公示",
+        "publicity_days": 5, "confirmed_at": "2020-07-20T01:00:00+00:00", "until": "2020-07-25",
+        "ended_at": "2020-07-25T16:00:00+00:00",
+        "works": [{"submission_id": "s-1", "tenant": "seu", "title": "张1同志先进事迹"}],
+    },
     "review_audited": {
         "round_id": "rd-1", "tenant": "seu", "actor": "reviewer:r-1 (王老师)", "action": "score.submitted",
         "object_type": "assignment", "object_id": "a-1",

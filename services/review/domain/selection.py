@@ -18,6 +18,7 @@ from common.errors import Conflict
 from common.levels import parent_level
 from services.review.domain.decisions import RoundEnd, check_places, vetting_reasons
 from services.review.domain.lifecycles import RoundState
+from services.review.domain.publicity import Publicity, publicity_of
 from services.review.domain.rounds import ForwardDeadline, check_forward_deadline, check_selection
 
 
@@ -43,6 +44,7 @@ class Placed:
     normalised: float | None
     raw_mean: float | None
     selected: bool
+    reason: str | None = None  # 审核把关: why the work failed, kept with the selection
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Selection:
     results: list[dict]  # the event's, one per work in rank order
     selected: list[str]  # as the admin chose them, in their order
     not_selected: list[str]  # sorted
+    publicity: Publicity | None = None  # 公示: the period the chosen works are published for, from `now`
 
 
 def decide_selection(round_state: str, level: str, candidates: Sequence[Candidate], selected: list[str],
@@ -62,7 +65,8 @@ def decide_selection(round_state: str, level: str, candidates: Sequence[Candidat
     (审核把关) `selected` are the works that pass, nothing was scored, so the round need not be closed first, and
     each failed work needs its reason (`reasons`, by work), which its result carries. `deadline`: when a
     forwarding round must have confirmed (rounds.forwarding_deadline), judged at `now`; refused after it before
-    anything else is asked of the admin, since closing the scoring or choosing again cannot help then."""
+    anything else is asked of the admin, since closing the scoring or choosing again cannot help then. A publicity
+    (公示) confirmed at `now` starts its period (publicity.py), which the selection carries."""
     if end is None:
         end = RoundEnd(level, Decision(), False, parent_level(level), limit)
     if round_state == RoundState.SELECTED:
@@ -81,7 +85,8 @@ def decide_selection(round_state: str, level: str, candidates: Sequence[Candidat
     placed, results = [], []
     for n, c in enumerate(candidates, start=1):
         rank = n if c.rank is None else c.rank  # the unscored follow the ranked
-        placed.append(Placed(c.submission_id, rank, c.normalised, c.raw_mean, c.submission_id in chosen))
+        placed.append(Placed(c.submission_id, rank, c.normalised, c.raw_mean, c.submission_id in chosen,
+                             failed.get(c.submission_id)))
         result = {"submission_id": c.submission_id, "tenant": c.tenant, "rank": rank,
                   "selected": c.submission_id in chosen, "normalised": c.normalised, "title": c.title}
         if end.category_field is not None:
@@ -89,4 +94,6 @@ def decide_selection(round_state: str, level: str, candidates: Sequence[Candidat
         if c.submission_id in failed:
             result["reason"] = failed[c.submission_id]
         results.append(result)
-    return Selection(placed, results, list(selected), sorted(in_round - chosen))
+    publicity = publicity_of(end.decision.kind, end.decision.publicity_days, now, len(chosen)) \
+        if end.final and now is not None else None
+    return Selection(placed, results, list(selected), sorted(in_round - chosen), publicity)

@@ -15,7 +15,8 @@ One module per aggregate; callers keep `from services.review import operations a
     people       people signed in on the platform: their session, the rounds they administer, their tasks
     blind_views  what reviewers see, blind: their queue and one work
     scoring      saving a score, and the sheet of every score
-    selection    the ranking and the confirmed selection
+    selection    the ranking and the confirmed selection (with a vetting's reasons and a publicity's period)
+    publicity    announcing, once, that a publicity's period (公示期) is over
     texts        near-duplicate texts
     audit        each change told to intake's audit log (review_audited), in the change's transaction
 """
@@ -73,6 +74,7 @@ from services.review.operations.people import (
     tasks_of,
 )
 from services.review.operations.progress import WORKS_PER_PAGE, round_overview
+from services.review.operations.publicity import end_due_publicities
 from services.review.operations.reviewers import add_reviewer, add_reviewers, import_reviewers, remove_reviewer
 from services.review.operations.rounds import (
     blind_title,
@@ -94,7 +96,7 @@ __all__ = [
     "NO_CLEAN_COPY", "PERSON", "REVIEWER_COPY", "SIGN_IN_LINK_TTL", "WORKS_PER_PAGE", "Acting", "_reviewer_file",
     "acting", "add_reviewer", "add_reviewers", "admin_for_key", "assign_manually", "assign_round",
     "assignment_for_visitor", "blind_title", "close_round", "confirm_selection", "decline_work",
-    "declare_conflict", "end_person_sessions", "entries_of", "home_of", "import_reviewers", "index_text",
+    "declare_conflict", "end_due_publicities", "end_person_sessions", "entries_of", "home_of", "import_reviewers", "index_text",
     "issue_sign_in_links",
     "listed", "masked_names", "matches_for", "matches_for_reviewer", "new_id", "person_session", "place", "queue",
     "ranking_of", "record_campaign", "record_file", "record_file_check", "record_forwarded", "record_key",

@@ -6,11 +6,11 @@ from sqlalchemy import select
 
 from common import clock
 from common.locale import LEVEL_LABELS
-from services.review.domain import decisions, ranking, rounds
+from services.review.domain import decisions, publicity, ranking, rounds
 from services.review.domain.audit import Acting
 from services.review.domain.lifecycles import ROUND, AssignmentState, RoundState, ScoreState
 from services.review.domain.selection import Candidate, decide_selection
-from services.review.models import Assignment, Entry, Round, Score, SelectionRow
+from services.review.models import Assignment, Entry, PublicityPeriod, Round, Score, SelectionRow
 from services.review.operations import audit
 from services.review.operations.copies import track_of
 from services.review.operations.rounds import batches_of, entries_of
@@ -41,9 +41,9 @@ def ranking_of(session, rnd: Round) -> dict:
     unscored = [e for sid, e in entries.items() if sid not in scored]
     track = track_of(session, rnd.campaign_id, rnd.track)
     end = round_end_of(session, rnd, track)
-    if rnd.state == RoundState.SELECTED:
-        chosen = {row.submission_id for row in session.scalars(select(SelectionRow).where(
-            SelectionRow.round_id == rnd.id, SelectionRow.selected))}
+    confirmed = confirmed_of(session, rnd)
+    if confirmed is not None:
+        chosen = confirmed["chosen"]
     else:  # ticked for the admin: the best within the limit and each category's places
         chosen = decisions.preselected(end, [(r.work_id, decisions.category_of(end, entries[r.work_id].fields))
                                              for r in ranked])
@@ -53,8 +53,26 @@ def ranking_of(session, rnd: Round) -> dict:
             "up_label": LEVEL_LABELS.get(end.up or "", ""),
             "outcome": decisions.describe(end), "confirm_label": decisions.confirm_label(end),
             "categories": categories if end.category_field else {},
+            "confirmed": confirmed is not None, "reasons": confirmed["reasons"] if confirmed else {},
+            "publicity": confirmed["publicity"] if confirmed else None,
             # 「须于 …（北京时间）前向教育部报送」; once passed the page says so instead of offering the button
             "forward_by": rounds.forwarding_deadline(end, track, clock.now())}
+
+
+def confirmed_of(session, rnd: Round) -> dict | None:
+    """A confirmed round's result as its pages show it: the chosen works, why each failed a vetting (审核不通过的原因),
+    and a publicity's period (its last day, Beijing, and whether it is over); None before the confirmation."""
+    if rnd.state != RoundState.SELECTED:
+        return None
+    rows = session.scalars(select(SelectionRow).where(SelectionRow.round_id == rnd.id)).all()
+    period = session.get(PublicityPeriod, rnd.id)
+    shown = None
+    if period is not None:
+        p = publicity.period(period.confirmed_at, period.days)
+        shown = {"until": p.until.isoformat(), "over": publicity.is_over(p.ends_at, clock.now()),
+                 "announced": period.ended_at is not None}
+    return {"chosen": {row.submission_id for row in rows if row.selected},
+            "reasons": {row.submission_id: row.reason for row in rows if row.reason}, "publicity": shown}
 
 
 def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[str],
@@ -72,7 +90,11 @@ def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[st
                                  deadline=rounds.forwarding_deadline(end, board["track"], now), now=now)
     for p in selection.placed:
         session.add(SelectionRow(round_id=rnd.id, submission_id=p.submission_id, rank=p.rank, normalised=p.normalised,
-                                 raw_mean=p.raw_mean, selected=p.selected))
+                                 raw_mean=p.raw_mean, selected=p.selected, reason=p.reason))
+    if selection.publicity is not None:  # 公示: its end is announced by the timer (operations/publicity.py)
+        session.add(PublicityPeriod(round_id=rnd.id, tenant=rnd.tenant, label=end.decision.title,
+                                    days=selection.publicity.days, confirmed_at=now,
+                                    ends_at=selection.publicity.ends_at))
     if rnd.state == RoundState.OPEN:  # a vetting has no scoring to close: it ends with its result
         ROUND.move(rnd, RoundState.CLOSED, at=now)
     ROUND.move(rnd, RoundState.SELECTED, at=now)
