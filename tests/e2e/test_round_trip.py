@@ -85,7 +85,13 @@ def test_submit_check_review_notify_round_trip(platform):
     assert (lecture["tenant"], lecture["orgs_expected"], lecture["orgs_submitted"]) == ("seu", 1, 1)
     assert requests.get(feed, timeout=5).json()["error"]["code"] == "missing_api_key"
     box = mailbox.Maildir(platform["data"] / "mailbox", create=False)
-    subjects = poll(lambda: sorted(str(make_header(decode_header(m["Subject"]))) for m in box) if len(box) == 2 else None)
+
+    def work_mails():  # the org imported after the campaign went out is also told of it (【活动通知】): not counted here
+        subjects = sorted(str(make_header(decode_header(m["Subject"]))) for m in box)
+        about_the_work = [s for s in subjects if not s.startswith("【活动通知】")]
+        return about_the_work if len(about_the_work) == 2 else None
+
+    subjects = poll(work_mails)
     assert all(done["title"] in s for s in subjects)
     assert any(done["receipt_no"] in s for s in subjects)
 
