@@ -15,6 +15,7 @@ correction of a version it never saw, at most once per campaign (`late_dedupe_ke
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -176,4 +177,16 @@ def notice_document(title: str, notice: str, issued_at: datetime | None = None) 
             document.add_paragraph(line.strip()).paragraph_format.first_line_indent = Pt(21)
     out = io.BytesIO()
     document.save(out)
+    return _dated_zip(out.getvalue(), when)
+
+
+def _dated_zip(data: bytes, when: datetime) -> bytes:
+    """The package with every part dated `when`: python-docx dates each zip entry with the clock at saving, so
+    two builds a second apart would differ and the attachment be stored twice."""
+    stamp = when.astimezone(timezone.utc).timetuple()[:6]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            target.writestr(zipfile.ZipInfo(entry.filename, date_time=stamp), source.read(entry.filename),
+                            compress_type=zipfile.ZIP_DEFLATED)
     return out.getvalue()
