@@ -9,7 +9,8 @@ checks definitions with, so an event can carry nothing a definition could not sa
 
 Version 1 of the event; `fields`, `quota`, `forward` and `decision` joined it later (optional in the schema,
 empty when absent), and so did the campaign's `short_title`, `contacts` and `notice` (notify announces the
-campaign with them; absent: the title, no contacts, no notice), so `from_event` reads every version-1 event ever sent.
+campaign with them; absent: the title, no contacts, no notice), and a choice field's `choice_labels` (an award's
+category by its name; absent: the value itself), so `from_event` reads every version-1 event ever sent.
 """
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ class PublishedField:
     label: str
     type: str
     identifying: bool = False  # hidden from reviewers, who score blind
+    # a choice's Chinese label per value (表彰类别 member -> 优秀共产党员): how review and notify name an award's category
+    choice_labels: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ class PublishedTrack:
             key=track.key, label=track.label, department=track.department, media=dict(track.media),
             rubric=list(track.rubric), deadlines={s.key: dict(s.deadlines) for s in track.stages},
             submit_levels=list(track.submit_levels), stage_labels={s.key: s.label for s in track.stages},
-            fields=[PublishedField(f.key, f.label, f.type, f.identifying) for f in track.fields],
+            fields=[PublishedField(f.key, f.label, f.type, f.identifying,
+                                   dict(f.choice_labels) if f.choice_labels else None) for f in track.fields],
             quota=copy.deepcopy(track.quota), forward=dict(track.forward), decision=track.decision,
             naming_rule=track.naming_rule,
             opens={s.key: s.opens for s in track.stages if s.opens is not None},
@@ -93,7 +97,8 @@ class PublishedTrack:
                           for stage, by_level in self.deadlines.items()},
             "submit_levels": list(self.submit_levels),
             "stage_labels": dict(self.stage_labels),
-            "fields": [{"key": f.key, "label": f.label, "type": f.type, "identifying": f.identifying}
+            "fields": [{"key": f.key, "label": f.label, "type": f.type, "identifying": f.identifying,
+                        **({"choice_labels": dict(f.choice_labels)} if f.choice_labels else {})}
                        for f in self.fields],
             "quota": copy.deepcopy(self.quota),
             "forward": dict(self.forward),
@@ -112,7 +117,7 @@ class PublishedTrack:
             deadlines={stage: {level: datetime.fromisoformat(at) for level, at in by_level.items()}
                        for stage, by_level in data["deadlines"].items()},
             submit_levels=list(data["submit_levels"]), stage_labels=dict(data["stage_labels"]),
-            fields=[PublishedField(f["key"], f["label"], f["type"], f.get("identifying", False))
+            fields=[PublishedField(f["key"], f["label"], f["type"], f.get("identifying", False), f.get("choice_labels"))
                     for f in data.get("fields", [])],
             quota=copy.deepcopy(data.get("quota", {})), forward=dict(data.get("forward", {})),
             decision=Decision.from_dict(data.get("decision")),
@@ -216,9 +221,10 @@ TRACK_SCHEMA = _object(
         "stage_labels": {"type": "object", "additionalProperties": _TEXT},
     },
     {
-        # identifying fields (lecturers, branch) are hidden from reviewers
+        # identifying fields (lecturers, branch) are hidden from reviewers; a choice's labels name its values
         "fields": {"type": "array", "items": _object({"key": _KEY, "label": _TEXT, "type": {"enum": list(FIELD_TYPES)}},
-                                                     {"identifying": {"type": "boolean"}})},
+                                                     {"identifying": {"type": "boolean"},
+                                                      "choice_labels": {"type": "object", "additionalProperties": _TEXT}})},
         # a count per level, or a count per value of the track's quota_field
         "quota": {"type": "object", "propertyNames": {"enum": list(LEVELS)},
                   "additionalProperties": {"type": ["integer", "object"], "minimum": 0, "additionalProperties": _COUNT}},

@@ -32,6 +32,11 @@ class RoundEnd:
     up: str | None  # where the chosen go when not final
     limit: int | None  # how many the round may choose in all; None: no number of its own
     places: dict[str, int] | None = None  # final, by category: each category limited on its own
+    category_labels: dict[str, str] | None = None  # the category field's choice labels (member -> 优秀共产党员)
+
+    def category_name(self, category: str | None) -> str | None:
+        """A category as people read it: its choice label (优秀共产党员), else the value itself."""
+        return (self.category_labels or {}).get(category, category) if category is not None else None
 
     @property
     def category_field(self) -> str | None:
@@ -70,7 +75,10 @@ def round_end(track: dict, level: str) -> RoundEnd:
         return RoundEnd(level, decision, False, up, forward_limit(track.get("forward", {}), track.get("quota", {}), level))
     places = decision.places
     if isinstance(places, dict):
-        return RoundEnd(level, decision, True, None, None, {str(k): int(v) for k, v in places.items()})
+        labels = next((f.get("choice_labels") for f in track.get("fields") or []
+                       if f.get("key") == decision.category_field), None)
+        return RoundEnd(level, decision, True, None, None, {str(k): int(v) for k, v in places.items()},
+                        dict(labels) if labels else None)
     return RoundEnd(level, decision, True, None, None if places is None else int(places))
 
 
@@ -94,8 +102,8 @@ def category_of(end: RoundEnd, fields: dict | None) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _places_text(places: dict[str, int]) -> str:
-    return "、".join(f"{category} {n} 名" for category, n in places.items())
+def _places_text(end: RoundEnd) -> str:
+    return "、".join(f"{end.category_name(category)} {n} 名" for category, n in (end.places or {}).items())
 
 
 def describe(end: RoundEnd) -> str:
@@ -108,7 +116,7 @@ def describe(end: RoundEnd) -> str:
     count = "名额不限" if end.limit is None else f"{end.limit} 件"
     if d.kind == "award":
         if end.places is not None:
-            return f"表彰名额{named}：{_places_text(end.places)}"
+            return f"表彰名额{named}：{_places_text(end)}"
         return f"表彰名额{named}：{'不限' if end.limit is None else f'{end.limit} 名'}"
     if d.kind == "publicity":
         return f"最终评选{named}：入选 {count}，公示 {d.publicity_days} 天"
@@ -167,10 +175,11 @@ def check_places(end: RoundEnd, chosen: Sequence[tuple[str, str, str | None]]) -
                        f"{'、'.join(f'《{t}》' for t in without[:5])}。这些作品无法计入名额，请取消后再确认。",
                        code="selection_without_category", expected=sorted(end.places), found=without[:5])
     counts = Counter(category for _, _, category in chosen)
-    problems = [f"「{category}」{'没有表彰名额' if category not in end.places else f'最多 {end.places[category]} 名'}，"
+    problems = [f"「{end.category_name(category)}」"
+                f"{'没有表彰名额' if category not in end.places else f'最多 {end.places[category]} 名'}，"
                 f"当前选了 {n} 名" for category, n in counts.items() if n > end.places.get(category, 0)]
     if problems:
-        raise Conflict(f"本轮按类别表彰（名额：{_places_text(end.places)}）：{'；'.join(problems)}。"
+        raise Conflict(f"本轮按类别表彰（名额：{_places_text(end)}）：{'；'.join(problems)}。"
                        "请在超出的类别中取消多选的作品后再确认。", code="selection_over_places",
                        expected=dict(end.places), found=dict(counts))
 

@@ -89,8 +89,8 @@ def decide_selection(round_state: str, level: str, candidates: Sequence[Candidat
                              failed.get(c.submission_id)))
         result = {"submission_id": c.submission_id, "tenant": c.tenant, "rank": rank,
                   "selected": c.submission_id in chosen, "normalised": c.normalised, "title": c.title}
-        if end.category_field is not None:
-            result["category"] = c.category
+        if end.category_field is not None:  # by its name (优秀共产党员): intake and notify show it as it is
+            result["category"] = end.category_name(c.category)
         if c.submission_id in failed:
             result["reason"] = failed[c.submission_id]
         results.append(result)
