@@ -36,6 +36,19 @@ def parent_level(level: str) -> str | None:
     return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
 
 
+def first_round_level(org_level: str) -> str:
+    """The level whose round first weighs a work an org of `org_level` submitted: its parent level (a branch's
+    work is chosen among by its level-2 org), except a university party committee's own work (学校党委书记's
+    lecture), which the university weighs itself with what its colleges forwarded: nothing reaches the ministry
+    unchosen. Intake (where a work sits) and review (which round it enters) ask the same question."""
+    if org_level == "university":
+        return "university"
+    level = parent_level(org_level)
+    if level is None:
+        raise ValueError("the ministry submits no works")
+    return level
+
+
 def forward_limit(forward: dict[str, int], quota: dict[str, Any], level: str) -> int | None:
     """How many works one org at `level` (or the university) may forward upward; None: no limit.
 

@@ -34,7 +34,7 @@ from common.campaign.recurrence import MONTH_PATTERN
 from common.campaign.schema import DEADLINE_PATTERN
 from common.campaign.values import is_phone
 from common.campaign.wording import iso, join, local_time, problem, show
-from common.levels import LEVELS
+from common.levels import LEVELS, first_round_level
 from common.locale import LEVEL_LABELS
 from common.text import single_line_problem
 
@@ -412,10 +412,15 @@ def _check_decision(ctx: _TrackCtx) -> list[dict]:
     path, top = f"{ctx.path}.decision", LEVELS.index(level)
     problems = []
     submit = [lvl for lvl in ctx.raw.get("submit_levels", []) if lvl in LEVELS]
-    if submit and top <= max(LEVELS.index(lvl) for lvl in submit):
-        problems.append(problem(f"{path}.level", "高于所有提交层级的层级", level,
-                                f"{ctx.name}由{LEVEL_LABELS[level]}最终评定，但{LEVEL_LABELS[level]}自己也提交作品，"
-                                "没有人评它的作品；请把 decision.level 设为更高的层级，或改 submit_levels。"))
+    # a work is first weighed at common.levels.first_round_level of its org: a branch's by its level-2 org, a level-2
+    # org's and a university party committee's own by the university, so the deciding level is at least that
+    unweighed = [lvl for lvl in submit if lvl != "ministry" and LEVELS.index(first_round_level(lvl)) > top]
+    if unweighed:
+        first = max((first_round_level(lvl) for lvl in unweighed), key=LEVELS.index)
+        problems.append(problem(f"{path}.level", f"{first} 或更高层级", level,
+                                f"{ctx.name}由{LEVEL_LABELS[level]}最终评定，但"
+                                f"{'、'.join(LEVEL_LABELS[lvl] for lvl in unweighed)}提交的作品要到{LEVEL_LABELS[first]}"
+                                "才评选，没有人评它们；请把 decision.level 设为更高的层级，或改 submit_levels。"))
     for above in (lvl for lvl in ctx.raw.get("forward", {}) if lvl in LEVELS and LEVELS.index(lvl) >= top):
         problems.append(problem(f"{ctx.path}.forward.{above}", f"低于{LEVEL_LABELS[level]}的层级", above,
                                 f"{ctx.name}在{LEVEL_LABELS[level]}最终评定，{LEVEL_LABELS[above]}不再向上报送；"

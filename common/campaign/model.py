@@ -23,8 +23,10 @@ from common.levels import parent_level
 
 # Org levels, bottom to top, are common.levels.LEVELS. Work flows upward: each level submits or
 # forwards to its parent level by that level's deadline.
-# Levels whose orgs create works (a university only selects and forwards).
-SUBMIT_LEVELS = ("branch", "level2")
+# Levels whose orgs create works. A university's party committee (学校党委, an org of level university) may
+# submit its own where a notice asks it to (the plan's 「高校各级党组织负责人」: 学校党委书记's lecture); its work
+# is weighed in the university's own round with what the colleges forwarded (common.levels.first_round_level).
+SUBMIT_LEVELS = ("branch", "level2", "university")
 # The ministry forwards to nobody, so it has neither a deadline nor a forward count.
 DEADLINE_LEVELS = ("branch", "level2", "university")
 

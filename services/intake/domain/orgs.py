@@ -23,7 +23,10 @@ from common.errors import InvalidInput, Unprocessable
 from common.tables import INVISIBLE, header_key, open_rows
 from common.text import single_line_problem
 
-ORG_LEVELS = ("level2", "branch")
+# A university's party committee (学校党委) is an org too, the root of its tree, where a notice has it submit its
+# own work (the plan's 学校党委书记 lecture); at most one per university, and nothing names it as a parent: level-2
+# orgs hang directly under the university, as they always have.
+ORG_LEVELS = ("university", "level2", "branch")
 
 MAX_DATA_ROWS = 5000
 MAX_NAME_LENGTH = 100
@@ -75,10 +78,11 @@ _COLUMN_BY_FIELD = {c.field: c for c in _COLUMNS}
 _FIELD_ORDER = {c.field: position for position, c in enumerate(_COLUMNS)}
 
 _LEVEL_VALUES = {
+    "university": ("学校党委", "高校党委", "校党委", "university"),
     "level2": ("二级党组织", "分党委", "党总支", "院系党委", "党工委", "直属党支部", "level2"),
     "branch": ("党支部", "支部", "branch"),
 }
-_TEMPLATE_LEVELS = ("二级党组织", "分党委", "党总支", "院系党委", "党工委", "直属党支部", "党支部")
+_TEMPLATE_LEVELS = ("学校党委", "二级党组织", "分党委", "党总支", "院系党委", "党工委", "直属党支部", "党支部")
 _ALLOWED_LEVELS_TEXT = "、".join(v for values in _LEVEL_VALUES.values() for v in values)
 
 _TEMPLATE_EXAMPLES = (
@@ -106,7 +110,7 @@ def parse_org_table(
     `filename` / `content_type` only enrich messages: the format is detected
     from the content, because browsers and portals label uploads unreliably.
 
-    Returns level2 rows first, then branches, each in file order, so that the
+    Returns the university's own row first, then level2 rows, then branches, each in file order, so that the
     caller can insert parents before children. Raises `Unprocessable` with
     code ``org_import_invalid`` and one entry per problem in ``details``.
     """
@@ -123,7 +127,7 @@ def parse_org_table(
     rows_out, problems = _validate(records, columns, header_row, _normalise_existing(existing))
     if problems:
         _fail_rows(problems)
-    return [r for r in rows_out if r.level == "level2"] + [r for r in rows_out if r.level == "branch"]
+    return [r for level in ORG_LEVELS for r in rows_out if r.level == level]
 
 
 def render_template_xlsx() -> bytes:
@@ -406,7 +410,7 @@ def _check_phone(check: _Checker, row: int, phone: str) -> None:
 
 
 def _level_label(level: str) -> str:
-    return {"level2": "二级党组织", "branch": "党支部"}.get(level, level)
+    return {"university": "学校党委", "level2": "二级党组织", "branch": "党支部"}.get(level, level)
 
 
 def _check_parents(check: _Checker, parsed: list[OrgRow], header_row: int) -> None:
@@ -417,13 +421,34 @@ def _check_parents(check: _Checker, parsed: list[OrgRow], header_row: int) -> No
                   "上级组织", "名单中有党支部，但表头缺少「上级组织」列。"
                   "请增加「上级组织」列，为每个党支部填写其所属二级党组织的名称。")
         return
+    _check_one_university(check, parsed)
     for r in parsed:
+        if r.level == "university" and r.parent_name:
+            check.add(r.row, "parent_name", "university_has_parent", r.parent_name, "空",
+                      f"{check.where(r.row, 'parent_name')}填写了「{r.parent_name}」，但本行是学校党委，"
+                      "学校党委是本校组织的最上一级，不填上级组织。请清空该单元格；如本行其实是二级党组织或党支部，请改正层级。")
         if r.level == "level2" and r.parent_name:
             check.add(r.row, "parent_name", "level2_has_parent", r.parent_name, "空",
                       f"{check.where(r.row, 'parent_name')}填写了「{r.parent_name}」，但本行是二级党组织，"
                       "二级党组织直接隶属于学校党委，不填上级组织。请清空该单元格；如本行其实是党支部，请改正层级。")
     for r in branches:
         _check_parent(check, r)
+
+
+def _check_one_university(check: _Checker, parsed: list[OrgRow]) -> None:
+    """A university has one party committee: one row of level university, in the file and the system together."""
+    rows = [r for r in parsed if r.level == "university"]
+    stored = next((name for name, level in check.existing.values() if level == "university"), None)
+    for position, r in enumerate(rows):
+        if position > 0:
+            other, where = rows[0].name, f"本名单第{rows[0].row}行"
+        elif stored is not None and org_name_key(stored) != org_name_key(r.name):
+            other, where = stored, "系统中已登记"
+        else:
+            continue
+        check.add(r.row, "level", "second_university_org", _level_label("university"), "每校一个学校党委",
+                  f"第{r.row}行「{r.name}」填写为学校党委，但{where}的「{other}」已是学校党委，每所高校只有一个学校党委。"
+                  "请核对层级：院系党委等请填“二级党组织”。")
 
 
 def _check_parent(check: _Checker, r: OrgRow) -> None:

@@ -17,7 +17,7 @@ from common.campaign.model import items_of
 from common.campaign.recurrence import Period, period, period_key_of
 from common.campaign.values import value_problem
 from common.errors import Conflict, DomainError, NotFound, Unprocessable
-from common.levels import LEVELS, forward_limit, parent_level
+from common.levels import LEVELS, first_round_level, forward_limit
 from common.locale import BEIJING, KIND_LABELS, LEVEL_LABELS, beijing_minute, byte_size
 from common.text import count_chars, describe_count_rule, single_line_problem, starts_with_org_name, strip_invisible
 from services.intake.domain.lifecycles import FileState, SubmissionState
@@ -528,8 +528,8 @@ def receipt_number(tenant: str, seq: int, when: datetime) -> str:
 
 
 def level_of_work(org_level: str, forwarded_to: str | None) -> str:
-    """The level whose round a work sits in: where it was forwarded, else its org's parent level."""
-    return forwarded_to or parent_level(org_level)
+    """The level whose round a work sits in: where it was forwarded, else its org's first round's."""
+    return forwarded_to or first_round_level(org_level)
 
 
 def check_forward(track: Track, level: str, already: int, adding: int) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from common import clock
-from common.levels import parent_level
+from common.levels import first_round_level
 from common.locale import BEIJING, in_beijing
 from services.intake.domain import submission as rules
 from services.intake.models import Extension, Org, Submission
@@ -27,7 +27,7 @@ def grant_extension(session, caller: Caller, body: dict) -> Extension:
     until = datetime.fromisoformat(body["until"])
     if until.tzinfo is None:
         until = until.replace(tzinfo=BEIJING)
-    rules.check_extension(track, stage, org.level, until, parent_level(org.level))
+    rules.check_extension(track, stage, org.level, until, first_round_level(org.level))
     ext = session.scalar(select(Extension).where(
         Extension.org_id == org.id, Extension.campaign_id == campaign.id, Extension.track == track.key,
         Extension.stage == stage.key))

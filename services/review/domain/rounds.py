@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timezone
 
 from common.campaign.model import DEPARTMENTS, forwarding_deadline as last_stage_deadline
 from common.errors import Conflict, InvalidInput
-from common.levels import parent_level
+from common.levels import first_round_level, parent_level
 from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS, beijing_minute
 from services.review.domain.decisions import RoundEnd, round_end
 
@@ -34,8 +34,9 @@ class RoundKey:
 
 def round_for_submission(tenant: str, campaign_id: str, track: str, org_level: str,
                          parent_org_id: str | None) -> RoundKey:
-    """A submitted work sits at its org's parent level: a branch's with its level-2 org."""
-    level = parent_level(org_level)
+    """A submitted work sits at its org's parent level (a branch's with its level-2 org); a university party
+    committee's own work in the university's round (common.levels.first_round_level)."""
+    level = first_round_level(org_level)
     owner = (parent_org_id or "") if level == "level2" else ""
     return RoundKey(tenant, campaign_id, track, level, owner)
 
