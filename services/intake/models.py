@@ -97,6 +97,9 @@ class Campaign(Base):
     # a derived copy that could not follow its parent's last correction: {parent_id, parent_version, change_note,
     # conflicts: [{path, code, message…}]} for its owner to resolve (a portal reads it); NULL when it follows
     follow_conflicts = Column(JSON, nullable=True)
+    # a college's notice to its branches (机关党委's monthly 组织生活通知): the level-2 org that issued it inside the
+    # owner university; its subtree alone submits to it. NULL for the ministry's and a university's own campaigns.
+    owner_org_id = Column(String(32), ForeignKey("orgs.id"), nullable=True, index=True)
 
 
 class CampaignVersion(Base):
