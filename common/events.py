@@ -109,8 +109,9 @@ CATALOGUE: dict[str, EventType] = {
             name="campaign_published",
             source="intake",
             version=1,
-            description="A campaign definition (the ministry's or a university's derived copy) "
-            "was published; carries the media policies and review rubrics consumers keep a copy of.",
+            description="A campaign definition (the ministry's, a university's own or derived copy, or a college's "
+            "notice to its branches, `owner_org_id`) was published; carries the media policies and review rubrics "
+            "consumers keep a copy of.",
             data_schema=_object(
                 {
                     "campaign_id": ID,
@@ -131,6 +132,9 @@ CATALOGUE: dict[str, EventType] = {
                     "short_title": {"type": "string", "minLength": 1},
                     "contacts": CONTACTS_SCHEMA,
                     "notice": NOTICE_SCHEMA,
+                    # a college's notice to its branches (issue #16): the level-2 org that issued it; notify
+                    # announces it to that org's subtree only (absent: the ministry's or a university's own)
+                    "owner_org_id": ID,
                 },
             ),
             subscribers=("media.on_campaign_published", "review.on_campaign_published",
@@ -203,7 +207,7 @@ CATALOGUE: dict[str, EventType] = {
             data_schema=_object({"key_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                                  "tenant_kind": {"enum": ["university", "ministry"]},
                                  "tenant_name": {"type": "string"}},
-                                {"scopes": {"type": "array", "items": {"enum": ["submit", "read:feeds", "admin"]}},
+                                {"scopes": {"type": "array", "items": {"enum": ["submit", "read:feeds", "admin", "publish"]}},
                                  "reach": _object({}, {
                                      "org_ids": {"type": "array", "minItems": 1, "maxItems": 200, "items": ID},
                                      "tracks": {"type": "array", "minItems": 1, "maxItems": 200, "items": TRACK}})}),

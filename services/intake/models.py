@@ -99,7 +99,7 @@ class Campaign(Base):
     follow_conflicts = Column(JSON, nullable=True)
     # a college's notice to its branches (机关党委's monthly 组织生活通知): the level-2 org that issued it inside the
     # owner university; its subtree alone submits to it. NULL for the ministry's and a university's own campaigns.
-    owner_org_id = Column(String(32), ForeignKey("orgs.id"), nullable=True, index=True)
+    owner_org_id = Column(String(32), nullable=True, index=True)  # an orgs.id (no FK: SQLite cannot add one)
 
 
 class CampaignVersion(Base):

@@ -200,7 +200,12 @@ class PeoplePages:
     def _keys_page(self, visitor, status: int = 200, **context):
         with self.db.transaction() as session:
             own = ops_keys.personal_keys(session, visitor["account_id"])
-            owned = [g for g in ops_signin.grants_of(session, visitor["account_id"]) if g["role"] == "owner"]
+            grants = ops_signin.grants_of(session, visitor["account_id"])
+            owned = [g for g in grants if g["role"] == "owner"]
+            # a college's org admin issues keys of their own too (submit, publish), for the tenants they own none of
+            colleges = {g["tenant"]: {**g, "tenant_name": f"{g['tenant_name']}（{g['org_name']}）"} for g in grants
+                        if g["role"] == "org_admin" and g["org_name"]}
+            owned += [g for tenant, g in colleges.items() if tenant not in {o["tenant"] for o in owned}]
         return self.web.render("keys.html", visitor, status, keys=own, tenants=owned, scopes=key_rules.Scope, **context)
 
     @page("GET", "/account/keys")

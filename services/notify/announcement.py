@@ -25,7 +25,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from common.campaign.model import DEPARTMENTS, effective_at
-from common.levels import forward_limit
+from common.levels import forward_limit, in_subtree
 from common.locale import beijing_minute as beijing
 from services.notify import periods
 from services.notify.casebook import BODY_FONT, HEADING_FONT, one_line, xml_safe
@@ -45,20 +45,24 @@ class Recipient:
     level: str  # "university", or the org's level: whose deadlines the mail gives
 
 
-def recipients(publisher: str, tracks: dict, universities: list[dict], orgs: list[dict]) -> list[Recipient]:
+def recipients(publisher: str, tracks: dict, universities: list[dict], orgs: list[dict],
+               owner_org_id: str | None = None) -> list[Recipient]:
     """Whom the campaign `publisher` published is announced to.
 
     universities: {"tenant", "name", "contact_email"} of every tenant notify knows (the ministry's own row is
-    skipped); orgs: {"tenant", "org_id", "name", "level", "email"}. Without an address there is no one to mail.
+    skipped); orgs: {"tenant", "org_id", "name", "level", "email", "parent_id"}. Without an address there is no one
+    to mail. A college's notice (`owner_org_id`) goes to the orgs under that college only.
     """
     if publisher == "ministry":
         return [Recipient(u["tenant"], u["tenant"], u["name"], u["contact_email"], "university")
                 for u in sorted(universities, key=lambda u: u["tenant"])
                 if u["tenant"] != "ministry" and u.get("contact_email")]
     levels = {level for track in tracks.values() for level in track.get("submit_levels", [])}
+    parent_of = {o["org_id"]: o.get("parent_id") for o in orgs}
     return [Recipient(o["tenant"], o["org_id"], o["name"], o["email"], o["level"])
             for o in sorted(orgs, key=lambda o: o["org_id"])
-            if o["tenant"] == publisher and o["level"] in levels and o.get("email")]
+            if o["tenant"] == publisher and o["level"] in levels and o.get("email")
+            and (owner_org_id is None or in_subtree(o["org_id"], owner_org_id, parent_of))]
 
 
 def dedupe_key(campaign_id: str, version: int, recipient: Recipient) -> str:
@@ -98,7 +102,8 @@ def kept(data: dict, attachment: dict | None) -> dict:
     """What a campaign copy keeps of its announcement beside title, tracks and version, to tell a later recipient
     (`attachment`: the stored notice document, as messages.store_attachment refers to it)."""
     return {"short_title": data.get("short_title"), "contacts": data.get("contacts") or [],
-            "notice": data.get("notice"), "change_note": data.get("change_note"), "attachment": attachment}
+            "notice": data.get("notice"), "change_note": data.get("change_note"), "attachment": attachment,
+            "owner_org_id": data.get("owner_org_id")}  # a college's notice: its later recipients are its own orgs
 
 
 def track_lines(tracks: dict, level: str) -> list[dict]:

@@ -89,7 +89,8 @@ def queue_campaign_announcement(session, templates, event, notice: tuple[str, by
         name, data = notice
         files = [store_attachment(session, name, announcement.DOCX_TYPE, data)]
     session.get(CampaignCopy, d["campaign_id"]).announcement = announcement.kept(d, files[0] if files else None)
-    audience = announcement.recipients(event.tenant, d["tracks"], *_audience(session, event.tenant))
+    audience = announcement.recipients(event.tenant, d["tracks"], *_audience(session, event.tenant),
+                                       owner_org_id=d.get("owner_org_id"))
     if not audience:
         return 0
     issuer = _tenant_name(session, event.tenant)
@@ -106,8 +107,8 @@ def _audience(session, publisher: str) -> tuple[list[dict], list[dict]]:
     if publisher == "ministry":
         return [{"tenant": t.tenant, "name": t.name, "contact_email": t.contact_email}
                 for t in session.scalars(select(TenantName))], []
-    return [], [{"tenant": c.tenant, "org_id": c.org_id, "name": c.name, "level": c.level, "email": c.email}
-                for c in session.scalars(select(Contact).where(Contact.tenant == publisher))]
+    return [], [{"tenant": c.tenant, "org_id": c.org_id, "name": c.name, "level": c.level, "email": c.email,
+                 "parent_id": c.parent_id} for c in session.scalars(select(Contact).where(Contact.tenant == publisher))]
 
 
 def queue_late_announcements(session, templates, publisher: str, now: datetime) -> int:
@@ -127,7 +128,8 @@ def queue_late_announcements(session, templates, publisher: str, now: datetime) 
     issuer = _tenant_name(session, publisher)
     queued = 0
     for campaign in campaigns:
-        audience = announcement.recipients(publisher, campaign.tracks, universities, orgs)
+        audience = announcement.recipients(publisher, campaign.tracks, universities, orgs,
+                                           owner_org_id=(campaign.announcement or {}).get("owner_org_id"))
         told, told_late = _told(session, campaign, audience)
         late = announcement.late_recipients(audience, told, told_late)
         kept = campaign.announcement or announcement.kept({}, None)  # a copy from before 0015 kept nothing of it

@@ -29,7 +29,7 @@ def issue(owner, label, *scopes, days=None):
 def test_a_portal_key_submits_works_and_cannot_manage_the_university(intake, db):  # noqa: F811
     seu, base = intake["seu"], intake["base"]
     [legacy] = seu("GET", "/api/v1/keys").json()["items"]
-    assert legacy["legacy"] and legacy["scopes"] == ["admin", "read:feeds", "submit"] and legacy["state"] == "active"
+    assert legacy["legacy"] and legacy["scopes"] == ["admin", "publish", "read:feeds", "submit"] and legacy["state"] == "active"
     assert legacy["last_used_from"] == "127.0.0.1" and legacy["last_used_at"].endswith("+08:00")
 
     issued = issue(seu, "学校党建门户", "submit", days=180)

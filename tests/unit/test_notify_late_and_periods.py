@@ -80,7 +80,7 @@ def test_what_a_copy_keeps_to_announce_later():
     data = {"short_title": "短", "contacts": [{"name": "崔琳"}], "notice": "通知", "change_note": None, "tracks": {}}
     ref = {"name": "短通知.docx", "content_type": announcement.DOCX_TYPE, "sha256": "0" * 64, "size": 1}
     assert announcement.kept(data, ref) == {"short_title": "短", "contacts": [{"name": "崔琳"}], "notice": "通知",
-                                            "change_note": None, "attachment": ref}
+                                            "change_note": None, "attachment": ref, "owner_org_id": None}
     assert announcement.kept({}, None)["contacts"] == []
 
 

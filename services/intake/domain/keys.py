@@ -5,17 +5,21 @@ A key belongs to its tenant and, for a person's own key, to an account. It carri
     submit      a university portal: read campaigns and orgs, create, edit, submit and withdraw works, upload files
     read:feeds  a dashboard integration: notify's progress and forwarded-works feeds and its library (nothing here but /me)
     admin       manage the tenant: publish campaigns, import orgs, grant extensions, people, keys, the audit log
+    publish     publish (and correct) campaigns: implied by admin; a college's org admin holds it on their own key to
+                issue notices to their branches (机关党委's monthly 组织生活通知), deriving from the university's
 
 An integration key (a portal, a dashboard) gets `submit` and/or `read:feeds`; `admin` only on a person's own key
-(a person who manages the tenant, acting as themselves). Keys issued before scopes existed have none recorded
+(a person who manages the tenant, acting as themselves); an org admin's own key holds `submit` and/or `publish` and
+reaches their org's subtree. Keys issued before scopes existed have none recorded
 and keep every scope (the university owner's portal key), so no portal broke when scopes arrived.
 Every key expires (at most a year); rotating one issues its successor and lets the old one live on for an overlap
 so a portal can be redeployed without a gap.
 
 A portal key may be limited to part of its tenant (its reach, `Reach`): some orgs, each with its subtree (a 院系党委's
 portal reaches its branches, the rule an org admin's scope follows: common.levels.in_subtree), and/or some tracks.
-Outside its reach a work, a file, an org or an extension reads as one that does not exist. Only an integration key
-with `submit` has a reach; a person's own key acts as the person and never has one. Pure: no framework.
+Outside its reach a work, a file, an org or an extension reads as one that does not exist. An integration key with
+`submit` may have a reach; a person's own key acts as the person: an owner's reaches the tenant, an org admin's exactly
+the orgs they administer (from their grants, never from the request). Pure: no framework.
 """
 from __future__ import annotations
 
@@ -32,10 +36,15 @@ class Scope(State):
     SUBMIT = "submit", "报送作品（高校门户）"
     READ_FEEDS = "read:feeds", "读取进度与报送作品数据（看板集成）"
     ADMIN = "admin", "管理本单位（活动、组织、人员、密钥、审计日志）"
+    PUBLISH = "publish", "发布活动通知"
 
 
 ALL_SCOPES = frozenset(s.value for s in Scope)
 INTEGRATION_SCOPES = frozenset({Scope.SUBMIT.value, Scope.READ_FEEDS.value})
+# a college's org admin acting as themselves: submit for their branches, publish notices to them; never admin
+ORG_ADMIN_SCOPES = frozenset({Scope.SUBMIT.value, Scope.PUBLISH.value})
+# what holding a scope also allows: whoever manages the tenant may publish its campaigns
+IMPLIED_SCOPES = {Scope.ADMIN.value: frozenset({Scope.PUBLISH.value})}
 ANY = "any"  # a route every valid key may call (who am I)
 
 MAX_KEY_DAYS = 366
@@ -48,8 +57,8 @@ DEFAULT_OVERLAP_HOURS = 7 * 24
 ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/me"): ANY,
     ("GET", "/api/v1/campaigns"): Scope.SUBMIT,
-    ("POST", "/api/v1/campaigns"): Scope.ADMIN,
-    ("POST", "/api/v1/campaigns/{campaign_id}/versions"): Scope.ADMIN,
+    ("POST", "/api/v1/campaigns"): Scope.PUBLISH,
+    ("POST", "/api/v1/campaigns/{campaign_id}/versions"): Scope.PUBLISH,
     ("GET", "/api/v1/campaigns/{campaign_id}"): Scope.SUBMIT,
     ("GET", "/api/v1/orgs"): Scope.SUBMIT,
     ("POST", "/api/v1/orgs/import"): Scope.ADMIN,
@@ -96,7 +105,8 @@ def scopes_of(stored: list[str] | None) -> frozenset[str]:
 
 
 def allows(stored: list[str] | None, needed: str) -> bool:
-    return needed == ANY or str(needed) in scopes_of(stored)
+    held = scopes_of(stored)
+    return needed == ANY or str(needed) in held or any(str(needed) in IMPLIED_SCOPES.get(s, ()) for s in held)
 
 
 def scope_refusal(needed: str, stored: list[str] | None) -> str:
@@ -105,13 +115,15 @@ def scope_refusal(needed: str, stored: list[str] | None) -> str:
             "请使用有该权限的密钥，或请单位管理员签发（POST /api/v1/keys）。")
 
 
-def new_key_problems(label: object, scopes: object, days: object, for_person: bool) -> list[Problem]:
-    """Every problem of a key to issue: a label, known scopes (admin only on a person's own key), a lifetime."""
+def new_key_problems(label: object, scopes: object, days: object, for_person: bool,
+                     org_admin: bool = False) -> list[Problem]:
+    """Every problem of a key to issue: a label, known scopes (admin only on a person's own key, and not on an org
+    admin's: `ORG_ADMIN_SCOPES`), a lifetime."""
     problems: list[Problem] = []
     if not isinstance(label, str) or not label.strip() or len(label) > 200:
         problems.append(Problem("invalid_key_label", "label", "1–200 个字符的说明", label,
                                 "请填写密钥的用途（如“学校党建门户”“教育部看板”），1–200 个字符，便于日后识别和停用。"))
-    allowed = ALL_SCOPES if for_person else INTEGRATION_SCOPES
+    allowed = (ORG_ADMIN_SCOPES if org_admin else ALL_SCOPES) if for_person else INTEGRATION_SCOPES
     if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) for s in scopes):
         choices = "、".join(f"{s}（{Scope.label_of(s)}）" for s in sorted(allowed))
         problems.append(Problem("invalid_key_scopes", "scopes", sorted(allowed), scopes,
@@ -121,6 +133,10 @@ def new_key_problems(label: object, scopes: object, days: object, for_person: bo
             if s not in ALL_SCOPES:
                 problems.append(Problem("unknown_key_scope", "scopes", sorted(allowed), s,
                                         f"没有名为“{s[:40]}”的权限。可选：{'、'.join(sorted(allowed))}。"))
+            elif s not in allowed and org_admin:
+                problems.append(Problem("scope_not_for_org_admin", "scopes", sorted(allowed), s,
+                                        f"组织管理员本人的密钥只能有：{'、'.join(sorted(allowed))}（为本组织报送作品、"
+                                        f"向下级组织发布活动通知），不能有“{s[:40]}”。管理全校事务请联系单位管理员。"))
             elif s not in allowed:
                 problems.append(Problem("admin_scope_not_for_integrations", "scopes", sorted(allowed), s,
                                         "集成密钥（门户、看板）不能拥有管理权限 admin：管理操作应由具体的人以本人身份进行。"

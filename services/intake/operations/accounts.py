@@ -220,6 +220,8 @@ def remove_grant(session, outbox, caller: Caller, account: Account, grant_id: st
     end_sessions(session, outbox, account.id, "grant_removed", caller.tenant.id)
     if grant.role == people.Role.OWNER.value:  # their own keys acted as the tenant's owner
         revoke_keys_of(session, outbox, account.id, caller.tenant.id)
+    elif grant.role == people.Role.ORG_ADMIN.value and grant.org_id:  # their own keys acted for that college
+        revoke_keys_of(session, outbox, account.id, caller.tenant.id, org_id=grant.org_id)
     return account_json(session, caller.tenant, account)
 
 

@@ -8,8 +8,9 @@ from sqlalchemy.orm import object_session
 
 from common import clock
 from common.campaign import CampaignDefinition, campaign_event_data, check_owner_reach, check_tightens, parse_definition
-from common.errors import Conflict, NotFound, Unprocessable
-from services.intake.models import Campaign, CampaignVersion, Tenant
+from common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from common.levels import in_subtree
+from services.intake.models import Campaign, CampaignVersion, Org, Tenant
 from services.intake.operations.audit import acting, record_by, short
 from services.intake.operations.tenants import MINISTRY, Caller
 
@@ -66,6 +67,56 @@ def owner_level(tenant: Tenant) -> str:
     return tenant.kind
 
 
+def campaign_owner_level(campaign: Campaign, tenant: Tenant) -> str:
+    """The level a published campaign is owned at: a college's notice (owner_org_id) at level2, else its tenant's."""
+    return "level2" if campaign.owner_org_id else owner_level(tenant)
+
+
+# A college (the org admin of a level-2 org, acting with their own key: it reaches their college) publishes notices to
+# its branches (机关党委's 《2020年4月份党支部组织生活通知》). Such a notice derives from a campaign of its own university
+# and nothing in it goes above the college, inherited tracks included: the university runs no round for a college's
+# notice, so a work in it is collected or chosen by the college. Every caller of the university sees it (a notice is
+# no secret); only the college's subtree submits to it.
+
+def publishing_college(session, caller: Caller) -> Org | None:
+    """The college a caller publishes as: None for a caller reaching the whole tenant (the university itself)."""
+    org_ids = caller.reach.org_ids
+    if org_ids is None:
+        return None
+    orgs = [session.get(Org, org_id) for org_id in sorted(org_ids)]
+    colleges = [o for o in orgs if o is not None and o.tenant_id == caller.tenant.id and o.level == "level2"]
+    if len(colleges) != 1 or len(orgs) != 1:
+        raise Forbidden("发布活动通知的须是一个二级党组织的组织管理员（以本人密钥）或单位管理员；此密钥所及的组织"
+                        f"{'不是二级党组织' if not colleges else '不止一个'}。请使用只管理一个二级党组织的本人密钥，"
+                        "或请单位管理员发布。", code="publish_needs_one_college", field="scopes",
+                        expected="一个二级党组织", found=sorted(org_ids))
+    return colleges[0]
+
+
+def check_college_parent(college: Org, parent: Campaign | None, tenant: Tenant) -> None:
+    """A college's notice derives from a campaign its university issued itself (not the ministry's, not a college's)."""
+    if parent is not None and parent.owner_id == tenant.id and parent.owner_org_id is None:
+        return
+    found = None if parent is None else parent.id
+    raise Forbidden(f"“{college.name}”发布的活动通知须派生自本校发布的活动（derives_from 填本校活动的 id，"
+                    f"如本校的组织生活指导意见），现为{found or '空'}。"
+                    "教育部的活动由学校派生后，学院再从学校的活动派生。", code="must_derive_from_university",
+                    field="derives_from", expected="本校发布的活动 id", found=found)
+
+
+def check_submitting_org(session, campaign: Campaign, org: Org) -> None:
+    """A college's notice takes works from its own subtree only."""
+    if campaign.owner_org_id is None:
+        return
+    parent_of = dict(session.execute(select(Org.id, Org.parent_id).where(Org.tenant_id == org.tenant_id)).all())
+    if in_subtree(org.id, campaign.owner_org_id, parent_of):
+        return
+    college = session.get(Org, campaign.owner_org_id)
+    raise Forbidden(f"活动「{campaign.title}」是“{college.name}”向所属组织发布的通知，只有“{college.name}”及其下级组织可以提交，"
+                    f"“{org.name}”不在其中。请在本组织所属的活动中提交。", code="outside_campaign_orgs", field="org_id",
+                    expected=campaign.owner_org_id, found=org.id)
+
+
 def publish_campaign(session, outbox, who: Caller | Tenant, doc: dict) -> Campaign:
     """Publish a definition; `who` is the API's caller, or the tenant the operator's command line acts for."""
     caller = acting(who)
@@ -87,31 +138,46 @@ def publish_campaign(session, outbox, who: Caller | Tenant, doc: dict) -> Campai
         # only the ministry can meet this: a university's campaign published before ids were scoped
         raise Conflict(f"活动 id「{definition.id}」已被使用（在按单位区分 id 之前发布的活动）。请换一个 id。",
                        code="campaign_exists", field="id", found=definition.id)
+    college = publishing_college(session, caller)
     parent, inherited = None, ()
     if definition.derives_from:
         parent = visible_campaign(session, tenant, definition.derives_from)
+    if college is not None:
+        check_college_parent(college, parent, tenant)
+    if parent is not None:
         parent_definition = definition_of(parent)
         # the copy may name its parent in either form; it is compared with the parent as that names itself
         check_tightens(parent_definition, dataclasses.replace(definition, derives_from=parent_definition.id))
-        inherited = parent_definition.tracks.keys()  # they keep the parent's decision
+        if college is None:
+            inherited = parent_definition.tracks.keys()  # they keep the parent's decision
     # A university publishes campaigns of its own (同济's 两优一先), but nothing in them may go above it.
-    check_owner_reach(definition, owner_level(tenant), inherited)
+    check_owner_reach(definition, "level2" if college else owner_level(tenant), inherited)
     campaign = Campaign(id=campaign_id, owner_id=tenant.id, derives_from=parent.id if parent else None,
-                        title=definition.title, definition=definition.raw, published_at=clock.now())
+                        title=definition.title, definition=definition.raw, published_at=clock.now(),
+                        owner_org_id=college.id if college else None)
     session.add(campaign)
     session.flush()
     record_first_version(session, campaign, caller.actor)
-    outbox.add(session, "campaign_published", tenant.id,
-               campaign_event_data(definition, campaign.id, campaign.derives_from))
+    outbox.add(session, "campaign_published", tenant.id, published_event_data(campaign, definition))
     record_by(session, caller, "campaign.published", "campaign", campaign.id,
-              {"title": short(campaign.title), "derives_from": campaign.derives_from})
+              {"title": short(campaign.title), "derives_from": campaign.derives_from,
+               **({"owner_org_id": campaign.owner_org_id} if campaign.owner_org_id else {})})
     return campaign
+
+
+def published_event_data(campaign: Campaign, definition: CampaignDefinition) -> dict:
+    """`campaign_published` of a campaign as stored: a college's notice names its college (`owner_org_id`)."""
+    data = campaign_event_data(definition, campaign.id, campaign.derives_from)
+    if campaign.owner_org_id:
+        data["owner_org_id"] = campaign.owner_org_id
+    return data
 
 
 def campaign_json(campaign: Campaign) -> dict:
     d = definition_of(campaign).to_dict()
     d.update({"id": campaign.id, "short_id": d["id"], "derives_from": campaign.derives_from,
-              "owner": campaign.owner_id, "published_at": campaign.published_at.isoformat()})
+              "owner": campaign.owner_id, "owner_org_id": campaign.owner_org_id,
+              "published_at": campaign.published_at.isoformat()})
     session = object_session(campaign)
     if session is not None:
         d.update(version_fields(session, campaign))
@@ -144,7 +210,8 @@ def list_campaigns(session, tenant: Tenant) -> list[dict]:
         select(Campaign).where(Campaign.owner_id.in_([tenant.id, MINISTRY])).order_by(Campaign.published_at)
     ).all()
     return [{"id": c.id, "short_id": definition_of(c).id, "title": c.title, "owner": c.owner_id,
-             "derives_from": c.derives_from, "published_at": c.published_at.isoformat()} for c in rows]
+             "owner_org_id": c.owner_org_id, "derives_from": c.derives_from,
+             "published_at": c.published_at.isoformat()} for c in rows]
 
 
 def campaign_filter(session, tenant: Tenant, ref: str | None) -> str | None:

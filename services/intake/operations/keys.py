@@ -1,5 +1,6 @@
 """A tenant's API keys as its managers see them: list, issue with scopes and a lifetime, rotate with overlap, revoke;
-and a person's own keys (an owner acting over the API as themselves, the only keys that may hold `admin`).
+and a person's own keys (an owner acting over the API as themselves, the only keys that may hold `admin`; a college's
+org admin, whose key submits for and publishes to their org's subtree and reaches nothing else).
 
 The plain key is shown once, in the answer that issues it; only its SHA-256 is kept. Issuing and revoking
 reach review and notify as `api_key_issued` / `api_key_revoked` through the outbox, in the same transaction,
@@ -138,21 +139,35 @@ def personal_keys(session, account_id: str) -> list[dict]:
     return [{**key_json(r), "tenant": r.tenant_id, "tenant_name": names.get(r.tenant_id, r.tenant_id)} for r in rows]
 
 
+def administered_orgs(session, account_id: str, tenant_id: str) -> list[str]:
+    """The level-2 orgs the person administers in the tenant (org_admin grants): what their own key reaches. A branch's
+    admin has none: a branch publishes nothing to anyone below it."""
+    return list(session.scalars(
+        select(AccountGrant.org_id).join(Org, Org.id == AccountGrant.org_id)
+        .where(AccountGrant.account_id == account_id, AccountGrant.tenant_id == tenant_id,
+               AccountGrant.role == Role.ORG_ADMIN.value, Org.level == "level2").order_by(AccountGrant.org_id)))
+
+
 def create_personal_key(session, outbox, account_id: str, tenant_id: str, body: dict, address: str | None) -> dict:
-    """A key of the person's own, for a tenant they own (单位管理员): it may hold `admin`, and the log names them.
+    """A key of the person's own, for a tenant they own (单位管理员: it may hold `admin`) or a college they administer
+    (组织管理员 of a level-2 org: `submit` and `publish`, reaching that org's subtree); the log names them.
 
     It is revoked when they lose that role or their account (revoke_keys_of)."""
     account = session.get(Account, account_id)
-    if account is None or account.state != AccountState.ACTIVE or not _owner_of(session, account_id, tenant_id):
-        raise NotFound("只有单位管理员可以为本人签发密钥，且只能用于自己管理的单位。", code="tenant_not_found",
-                       found=tenant_id[:64])
+    active = account is not None and account.state == AccountState.ACTIVE
+    owner = active and _owner_of(session, account_id, tenant_id)
+    colleges = administered_orgs(session, account_id, tenant_id) if active and not owner else []
+    if not owner and not colleges:
+        raise NotFound("只有单位管理员和二级党组织的组织管理员可以为本人签发密钥，且只能用于自己管理的单位或组织。",
+                       code="tenant_not_found", found=tenant_id[:64])
     days = body.get("expires_in_days", keys.DEFAULT_KEY_DAYS)
-    problems = keys.new_key_problems(body.get("label"), body.get("scopes"), days, for_person=True)
+    problems = keys.new_key_problems(body.get("label"), body.get("scopes"), days, for_person=True, org_admin=not owner)
     problems += keys.reach_problems(body.get("org_ids"), body.get("tracks"), body.get("scopes"), True, {}, {})
     if problems:
         raise _invalid(problems)
+    reach = keys.WHOLE_TENANT if owner else keys.Reach(org_ids=frozenset(colleges))
     key = issue_key(session, outbox, tenant_id, body["label"].strip(), sorted(set(body["scopes"])), days,
-                    account_id=account_id)
+                    account_id=account_id, reach=reach)
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == key[:10], ApiKey.account_id == account_id)
                          .order_by(ApiKey.created_at.desc()))
     record(session, tenant_id, f"account:{account.id} ({account.name})"[:200], "key.issued", "api_key", row.id,
@@ -172,12 +187,15 @@ def revoke_personal_key(session, outbox, account_id: str, key_id: str, address: 
     return key_json(row)
 
 
-def revoke_keys_of(session, outbox, account_id: str, tenant_id: str | None = None) -> int:
-    """Revoke the person's own keys (of one tenant, or all): they lost the role or the account they acted by."""
+def revoke_keys_of(session, outbox, account_id: str, tenant_id: str | None = None, org_id: str | None = None) -> int:
+    """Revoke the person's own keys (of one tenant, or all): they lost the role or the account they acted by.
+    `org_id`: only the keys reaching that org (they lost its org_admin grant; an owner's keys stay)."""
     where = [ApiKey.account_id == account_id, ApiKey.revoked_at.is_(None)]
     if tenant_id is not None:
         where.append(ApiKey.tenant_id == tenant_id)
     rows = session.scalars(select(ApiKey).where(*where)).all()
+    if org_id is not None:
+        rows = [r for r in rows if org_id in (keys.Reach.stored(r.reach).org_ids or ())]
     for row in rows:
         _revoke(session, outbox, row)
     return len(rows)

@@ -17,7 +17,7 @@ from services.intake.domain import analysis, submission as rules
 from services.intake.domain.lifecycles import SUBMISSION, FileState, SubmissionState
 from services.intake.models import Campaign, FileRecord, Org, Receipt, Submission, SubmissionLog, Tenant
 from services.intake.operations.audit import record_by, short
-from services.intake.operations.campaigns import campaign_filter, definition_of, track_of, visible_campaign
+from services.intake.operations.campaigns import campaign_filter, check_submitting_org, definition_of, track_of, visible_campaign
 from services.intake.operations.extensions import extension_until
 from services.intake.operations.files import file_json, files_of
 from services.intake.operations.orgs import org_names, org_of_tenant
@@ -103,6 +103,7 @@ def create_submission(session, caller: Caller, body: dict, analyse: Analyser = a
     track = track_of(definition, body["track"])
     org = org_of_tenant(session, tenant, body["org_id"])
     require_reach(session, caller, org, track)
+    check_submitting_org(session, campaign, org)
     if org.level not in track.submit_levels:
         allowed = "、".join(LEVEL_LABELS[lv] for lv in track.submit_levels)
         raise Forbidden(

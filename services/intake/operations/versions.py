@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from common import clock
-from common.campaign import CampaignDefinition, campaign_event_data, check_owner_reach, check_tightens, parse_definition
+from common.campaign import CampaignDefinition, check_owner_reach, check_tightens, parse_definition
 from common.campaign.follow import follow
 from common.errors import Forbidden, Unprocessable
 from common.text import strip_invisible
@@ -31,7 +31,13 @@ from services.intake.domain.lifecycles import SubmissionState
 from services.intake.domain.rechecks import SubmittedWork, flags_under
 from services.intake.models import Campaign, CampaignVersion, Org, Submission, SubmissionRuleFlag, Tenant
 from services.intake.operations.audit import acting, record, record_by, short
-from services.intake.operations.campaigns import definition_of, find_campaign, owner_level, visible_campaign
+from services.intake.operations.campaigns import (
+    campaign_owner_level,
+    definition_of,
+    find_campaign,
+    published_event_data,
+    visible_campaign,
+)
 from services.intake.operations.orgs import org_names
 from services.intake.operations.tenants import Caller
 
@@ -45,7 +51,7 @@ FOLLOW_NOTE = "随上级活动更正：{note}"
 def publish_version(session, outbox, who: Caller | Tenant, campaign_ref: str, body: dict) -> Campaign:
     """Publish the owner's corrected definition of `campaign_ref` as its next version; its copies follow."""
     caller = acting(who)
-    campaign = _owned_campaign(session, caller.tenant, campaign_ref)
+    campaign = _owned_campaign(session, caller, campaign_ref)
     note = check_change_note(body.get("change_note"))
     definition = _checked_definition(session, caller.tenant, campaign, body.get("definition"))
     old_raw = campaign.definition
@@ -75,9 +81,15 @@ def check_change_note(note: Any) -> str:
     return note
 
 
-def _owned_campaign(session, tenant: Tenant, ref: str) -> Campaign:
-    """The caller's own campaign: one it cannot see answers 404 as every campaign route does, the ministry's 403."""
+def _owned_campaign(session, caller: Caller, ref: str) -> Campaign:
+    """The caller's own campaign: one it cannot see answers 404 as every campaign route does, the ministry's 403; a
+    college's org admin corrects its college's notices only (the university's own reaches them all)."""
+    tenant = caller.tenant
     campaign = visible_campaign(session, tenant, ref)
+    if caller.reach.org_ids is not None and campaign.owner_org_id not in caller.reach.org_ids:
+        raise Forbidden(f"活动「{campaign.title}」不是您管理的组织发布的，组织管理员只能更正本组织发布的活动通知。"
+                        "要改动学校的活动，请联系单位管理员。", code="not_campaign_owner", field="campaign_id",
+                        expected=sorted(caller.reach.org_ids), found=campaign.owner_org_id or campaign.owner_id)
     if campaign.owner_id != tenant.id:
         raise Forbidden(f"活动「{campaign.title}」由{'教育部' if campaign.owner_id == 'ministry' else campaign.owner_id}发布，"
                         "只有发布单位可以更正它。要改动本单位的要求，请更正本单位的派生活动"
@@ -108,8 +120,8 @@ def _checked_definition(session, tenant: Tenant, campaign: Campaign, doc: Any) -
     if parent is not None:
         parent_definition = definition_of(parent)
         check_tightens(parent_definition, dataclasses.replace(definition, derives_from=parent_definition.id))
-        inherited = parent_definition.tracks.keys()
-    check_owner_reach(definition, owner_level(tenant), inherited)
+        inherited = _inherited(campaign, parent_definition)
+    check_owner_reach(definition, campaign_owner_level(campaign, tenant), inherited)
     if definition.raw == campaign.definition:
         raise Unprocessable(f"新版本与活动「{current.short_title}」的第 {campaign.version} 版完全相同，没有可发布的更正；"
                             "请提交改动后的完整定义。", code="version_unchanged", field="definition")
@@ -124,8 +136,7 @@ def _add_version(session, outbox, campaign: Campaign, definition: CampaignDefini
                                 change_note=note, published_at=clock.now(), published_by=published_by[:200]))
     session.flush()
     outbox.add(session, "campaign_published", campaign.owner_id,
-               {**campaign_event_data(definition, campaign.id, campaign.derives_from),
-                "version": campaign.version, "change_note": note})
+               {**published_event_data(campaign, definition), "version": campaign.version, "change_note": note})
 
 
 # --------------------------------------------------------------------------- what follows a correction
@@ -148,7 +159,7 @@ def _follow(session, outbox, parent: Campaign, old_parent_raw: dict, child: Camp
     merged, conflicts = follow(old_parent_raw, parent.definition, child.definition)
     owner = session.get(Tenant, child.owner_id)
     if not conflicts:
-        conflicts = _reach_conflicts(merged, owner_level(owner), definition_of(parent).tracks.keys())
+        conflicts = _reach_conflicts(merged, campaign_owner_level(child, owner), _inherited(child, definition_of(parent)))
     follows_actor = f"{actor} (follows {parent.id} v{parent.version})"
     if conflicts:
         child.follow_conflicts = {"parent_id": parent.id, "parent_version": parent.version, "change_note": note,
@@ -166,6 +177,12 @@ def _follow(session, outbox, parent: Campaign, old_parent_raw: dict, child: Camp
     record(session, child.owner_id, follows_actor, "campaign.versioned", "campaign", child.id,
            {"title": short(child.title), "version": child.version, "change_note": child_note})
     _after_correction(session, outbox, child, old_raw, child_note, actor, seen)
+
+
+def _inherited(campaign: Campaign, parent: CampaignDefinition):
+    """The tracks a copy keeps its parent's reach for: all of a university's copy; none of a college's notice, in which
+    nothing goes above the college (operations/campaigns.py says why)."""
+    return () if campaign.owner_org_id else parent.tracks.keys()
 
 
 def _reach_conflicts(merged: dict, level: str, inherited) -> list[dict]:
