@@ -180,6 +180,13 @@ def test_the_whole_round_admin_and_reviewers_over_http(review):
     bad = web.post(f"{base}/rounds/{round_id}/reviewers/import", data={"csrf_token": token},
                    files={"file": ("x.csv", "姓名,邮箱\n王,not-an-email\n".encode(), "text/csv")})
     assert bad.status_code == 422 and "格式不正确" in bad.text
+    # every bad row is named on the page, not only the first (the admin corrects the list in one go)
+    three = "姓名,邮箱\n王,not-an-email\n李,li@example.edu.cn\n,zhao@example.edu.cn\n孙,li@example.edu.cn\n"
+    bad = web.post(f"{base}/rounds/{round_id}/reviewers/import", data={"csrf_token": token},
+                   files={"file": ("x.csv", three.encode(), "text/csv")})
+    problems = re.findall(r"<li>(第\d+行[^<]*)</li>", bad.text)
+    assert bad.status_code == 422 and "3 处问题" in bad.text, bad.text[:800]
+    assert [p[:3] for p in problems] == ["第2行", "第4行", "第5行"], problems
     r = web.post(f"{base}/rounds/{round_id}/assign", data={"csrf_token": token})
     assert "新增 20 项" in r.text and "最多相差 0" in r.text, r.text[:800]
 
