@@ -31,7 +31,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from nameko.extensions import DependencyProvider
@@ -316,6 +316,30 @@ def error_page(status: int, message: str) -> Response:
     return html_response(_ERROR_PAGE.format(title=title, message=escape(message)), status)
 
 
+MAX_NEXT = 300
+# what a signed-in person of each role is told on a page that is not for them (not the sign-in page's instructions)
+_WRONG_ROLE = {
+    "reviewer": "您以评审专家身份登录，此页面供评审管理员使用。您的评审任务在「我的评审任务」（/queue）；"
+                "如需管理评审，请先退出，再以管理员身份登录。",
+    "admin": "您以管理员身份（API 密钥）登录，此页面供本人账号使用。请先退出，再使用平台账号或评审邀请邮件中的链接登录。",
+    "person": "您以平台账号登录，但您的角色不能使用此页面。如需使用，请向本单位管理员申请相应的角色。",
+}
+
+
+def safe_next(raw: object) -> str | None:
+    """A page of this site to return to once signed in (`next`): a local path only, never a URL with a scheme or a
+    host (no `//`, no backslash, no control character), so `next` can send nobody elsewhere (no open redirect)."""
+    if not isinstance(raw, str) or not raw.startswith("/") or raw.startswith("//") or len(raw) > MAX_NEXT:
+        return None
+    if "\\" in raw or any(ord(c) < 32 or ord(c) == 127 for c in raw) or raw.startswith(("/sign-in", "/sign-out")):
+        return None
+    return raw
+
+
+def wrong_role_message(role: str | None) -> str:
+    return _WRONG_ROLE.get(role or "", "当前登录的身份不能使用此页面。请以有权限的身份重新登录。")
+
+
 class SignInRequired(DomainError):
     """Not signed in (401), or signed in as someone this page is not for (403): answered with the sign-in page."""
 
@@ -394,8 +418,11 @@ class WebPages(DependencyProvider):
     dependency, whose database keeps the sessions.
     """
 
-    def __init__(self, pages: Path, session_model, store_attr: str = "db", **globals_: Any):
+    def __init__(self, pages: Path, session_model, store_attr: str = "db", returns_to_page: bool = True, **globals_: Any):
+        """`returns_to_page`: the service's sign-in leads back to the page that asked for it (`next`); intake's own
+        sign-in carries a destination service instead (people_pages), so it says False."""
         self.pages, self.session_model, self.store_attr, self.globals = pages, session_model, store_attr, globals_
+        self.returns_to_page = returns_to_page
 
     def setup(self):
         cfg = self.container.config
@@ -443,10 +470,12 @@ class WebPages(DependencyProvider):
         """
         visitor = self.visitor(request, db)
         if visitor is None:
-            message = "尚未登录或登录已失效（已退出、超时、密钥已停用或权限已变更）。请重新登录。"
-            raise SignInRequired(message, self.sign_in_page(request, 401, message), code="not_signed_in")
+            message = "尚未登录或登录已失效（已退出、超时、密钥已停用或权限已变更）。请重新登录，登录后回到本页。"
+            # a page asked for (not a form posted): signing in leads back to it
+            back = safe_next(request.full_path.rstrip("?")) if request.method == "GET" and self.returns_to_page else None
+            raise SignInRequired(message, self.sign_in_page(request, 401, message, next_path=back), code="not_signed_in")
         if roles and visitor["role"] not in roles:
-            message = "当前登录的身份不能使用此页面。请以有权限的身份重新登录。"
+            message = wrong_role_message(visitor["role"])
             raise SignInRequired(message, self.sign_in_page(request, 403, message), code="wrong_role", status=403)
         if request.method == "POST":
             self.sessions.check_csrf(request, visitor)
@@ -475,10 +504,11 @@ class WebPages(DependencyProvider):
         self.sessions.set_pre_session(response, nonce)
         return response
 
-    def sign_in_page(self, request, status: int = 200, error: str | None = None) -> Response:
-        response = self.render("sign_in.html", None, status, request=request, error=error)
+    def sign_in_page(self, request, status: int = 200, error: str | None = None, next_path: str | None = None) -> Response:
+        """The sign-in page; `next_path` (a local path, safe_next) is where signing in leads back to."""
+        response = self.render("sign_in.html", None, status, request=request, error=error, next_path=next_path)
         if status == 401:
-            response.headers["Location"] = "/sign-in"
+            response.headers["Location"] = "/sign-in" + (f"?next={quote(next_path, safe='/')}" if next_path else "")
         return response
 
     # -- signing in: the form's own token, then the limits
@@ -524,11 +554,11 @@ class WebPages(DependencyProvider):
             except DomainError as exc:  # a valid key that may not sign in here, e.g. one limited to some orgs
                 return self.render("sign_in.html", None, exc.status, request=request, error=exc.message)
             if payload is not None:
-                response = redirect(landing)
+                response = redirect(safe_next(request.form.get("next")) or landing)
                 self.open_session(session, response, principal=key_hash, **payload)
                 return response
         self.failed(request, subject)
-        return self.render("sign_in.html", None, 401, request=request,
+        return self.render("sign_in.html", None, 401, request=request, next_path=safe_next(request.form.get("next")),
                            error="密钥无效或已停用。请核对后重新输入，或向平台管理员申请新密钥。")
 
 
@@ -560,7 +590,7 @@ class WebPages(DependencyProvider):
             session.add(self.session_model(id_hash=_id_hash("ticket:" + person["jti"]), role="used_ticket",
                                            principal="ticket", data={}, created_at=utcnow(),
                                            expires_at=utcnow() + timedelta(seconds=handoff.TICKET_TTL_S)))
-            response = redirect(landing)
+            response = redirect(safe_next(request.form.get("next")) or landing)
             self.open_session(session, response, principal=handoff.person_principal(person["account_id"], person["session"]),
                               ttl_s=person["session_expires"] - time.time(), account_id=person["account_id"],
                               name=person["name"], email=person["email"], grants=person["grants"], **payload)
@@ -597,7 +627,7 @@ class SignInPages:
 
     @page("GET", "/sign-in")
     def sign_in_form(self, request):
-        return self.web.sign_in_page(request)
+        return self.web.sign_in_page(request, next_path=safe_next(request.args.get("next")))
 
     @page("POST", "/sign-in")
     def sign_in(self, request):

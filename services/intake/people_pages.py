@@ -15,6 +15,7 @@ The first two live five minutes and open nothing but their own page.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import segno
 from eventlet import tpool
@@ -22,7 +23,7 @@ from eventlet import tpool
 from common import destinations, handoff
 from common.errors import DomainError
 from common.outbound import Outbound
-from common.web import Signer, page, redirect, session_key, static_file
+from common.web import Signer, page, redirect, safe_next, session_key, static_file
 from services.intake import sso
 from services.intake.domain import keys as key_rules, people, signin
 from services.intake.operations import accounts as ops_accounts, keys as ops_keys, signin as ops_signin, sso as ops_sso
@@ -38,8 +39,12 @@ SSO_FLOW_TTL_S = 10 * 60  # from leaving for the provider to coming back
 
 
 def _destination(raw: str | None) -> str | None:
-    """Only a destination we know: never a URL taken from the request (no open redirect)."""
-    return raw if raw in DESTINATIONS else None
+    """Only a destination we know, with the page there to return to (`review:/rounds/…`, the page that asked the
+    person to sign in): never a URL taken from the request (no open redirect: common.web.safe_next)."""
+    service, colon, back = (raw or "").partition(":")
+    if service not in DESTINATIONS:
+        return None
+    return f"{service}:{back}" if colon and safe_next(back) else service
 
 
 def _qr_svg(uri: str) -> str:
@@ -56,7 +61,8 @@ class PeoplePages:
         return self.web.limits.client_of(request)
 
     def _home_url(self, to: str | None) -> str:
-        return f"/go/{to}" if to else "/"
+        service, _, back = (to or "").partition(":")
+        return (f"/go/{service}" + (f"?next={quote(back, safe='/')}" if back else "")) if service else "/"
 
     def _open(self, session, response, step: ops_signin.SignInStep, to: str | None, method: str, request):
         """Open the session the step calls for: signed in, or half-way (a code or an enrolment still due)."""
@@ -259,7 +265,7 @@ class PeoplePages:
                                       session_expires=visitor["until"])
         target = self.config[f"{service.upper()}_PUBLIC_URL"].rstrip("/") + "/sign-in/ticket"
         return self.web.render("hand_on.html", visitor, target=target, ticket=ticket, field=handoff.TICKET_FIELD,
-                               destination=DESTINATIONS[service])
+                               destination=DESTINATIONS[service], next_path=safe_next(request.args.get("next")))
 
     # ------------------------------------------------------------------ e-mailed links: sign in, new password
 

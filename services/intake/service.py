@@ -104,7 +104,7 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
     segmenter = Segmenter()  # jieba and OpenCC loaded at start, for keywords and theme suggestions
     limits = Limits()
     # the invitation page: templates, its form's pre-session CSRF token, the limits on tries per link and address
-    web = WebPages(HERE / "pages", WebSession, min_length=people.MIN_PASSWORD_LENGTH,
+    web = WebPages(HERE / "pages", WebSession, returns_to_page=False, min_length=people.MIN_PASSWORD_LENGTH,
                    max_length=people.MAX_PASSWORD_LENGTH)
 
     def _tenant(self, session, request):

@@ -128,8 +128,9 @@ def test_each_review_page_wants_its_own_role(review):  # noqa: F811
         page = wrong.get(f"{base}/queue" if wrong is reviewer_browser else f"{base}/rounds/{round_id}").text
         r = wrong.request(method, base + filled(url, ids), data={"csrf_token": csrf(page)}, allow_redirects=False,
                           timeout=30)
-        assert r.status_code == 403 and "当前登录的身份不能使用此页面" in r.text and 'name="api_key"' in r.text, \
-            (method, url, r.status_code)
+        # told what their own role is for (评审专家: their tasks; 管理员: the rounds), with the sign-in form below
+        told = "您以评审专家身份登录" if wrong is reviewer_browser else "您以管理员身份"
+        assert r.status_code == 403 and told in r.text and 'name="api_key"' in r.text, (method, url, r.status_code)
 
 
 # --------------------------------------------------------------------------- intake's cookie, and theirs on intake
