@@ -17,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column('campaigns', sa.Column('owner_org_id', sa.String(length=32), sa.ForeignKey('orgs.id'), nullable=True))
+    op.add_column('campaigns', sa.Column('owner_org_id', sa.String(length=32), nullable=True))
     op.create_index('ix_campaigns_owner_org_id', 'campaigns', ['owner_org_id'])
 
 
