@@ -24,7 +24,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from common.campaign.audience import CATEGORIES
 from common.campaign.events import (
+    CAMPAIGN_AUDIENCE_SCHEMA,
     CONTACTS_SCHEMA,
     NOTICE_SCHEMA,
     TRACKS_SCHEMA as CAMPAIGN_TRACKS,  # the format's own words for a published track
@@ -135,6 +137,9 @@ CATALOGUE: dict[str, EventType] = {
                     # a college's notice to its branches (issue #16): the level-2 org that issued it; notify
                     # announces it to that org's subtree only (absent: the ministry's or a university's own)
                     "owner_org_id": ID,
+                    # whom the campaign is for (issue #16; absent: every university, as in early events):
+                    # {categories?: [direct, co_built, local], universities?: [tenant slug]}
+                    "audience": CAMPAIGN_AUDIENCE_SCHEMA,
                 },
             ),
             subscribers=("media.on_campaign_published", "review.on_campaign_published",
@@ -145,9 +150,13 @@ CATALOGUE: dict[str, EventType] = {
             source="intake",
             version=1,
             description="A university (or the ministry) joined the platform, with the mailbox of its "
-            "organisation department, which is told about addresses that cannot be reached.",
+            "organisation department, which is told about addresses that cannot be reached, and its category "
+            "(`direct` 教育部直属高校, `co_built` 部省合建高校, `local` 地方高校; null or absent: not registered), "
+            "which decides whether it is in a campaign's audience. Sent again, whole, when an operator sets the "
+            "category of a tenant already registered; notify replaces its copy.",
             data_schema=_object({"name": {"type": "string"}, "kind": {"enum": ["university", "ministry"]},
-                                 "contact_email": {"type": ["string", "null"]}}),
+                                 "contact_email": {"type": ["string", "null"]}},
+                                {"category": {"enum": [*CATEGORIES, None]}}),
             subscribers=("notify.on_tenant_registered",),
         ),
         EventType(

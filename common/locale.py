@@ -14,6 +14,10 @@ LEVEL_LABELS = {"branch": "党支部", "level2": "二级党组织", "university"
 # What a review round at a level is called in the UI.
 ROUND_LABELS = {"level2": "院级评审", "university": "校级评审", "ministry": "全国评审"}
 KIND_LABELS = {"video": "视频", "image": "图片", "audio": "音频", "document": "文档", "subtitle": "字幕"}
+# A university's category (intake's tenants.category), as the ministry's plans name whom they are for
+# (「在教育部直属高校和部省合建高校开展」): a campaign's `audience` names categories by these keys.
+CATEGORY_LABELS = {"direct": "教育部直属高校", "co_built": "部省合建高校", "local": "地方高校"}
+CATEGORY_UNKNOWN_LABEL = "未登记类别"
 
 
 def in_beijing(when: datetime | str) -> datetime:

@@ -44,8 +44,9 @@ def seed(env: dict) -> dict:
     try:
         with store.transaction() as session:
             admin.ensure_tenant(session, "ministry", "教育部思想政治工作司", "ministry")
-            admin.ensure_tenant(session, "seu", "东南大学", "university", "zzb@seu.demo.local")
-            admin.ensure_tenant(session, "wust", "武汉科技大学", "university", "zzb@wust.demo.local")
+            # both 教育部直属高校: in the audience of the ministry's 四个一 2020
+            admin.ensure_tenant(session, "seu", "东南大学", "university", "zzb@seu.demo.local", "direct")
+            admin.ensure_tenant(session, "wust", "武汉科技大学", "university", "zzb@wust.demo.local", "direct")
             keys = {t: ops.issue_key(session, admin.StandaloneOutbox(), t, "demo") for t in ("ministry", "seu", "wust")}
         with store.transaction() as session:
             admin.publish_builtin(session, "siyige-2020", "ministry")

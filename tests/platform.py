@@ -40,7 +40,7 @@ def running_platform(folder: Path, amqp_uri: str, universities: dict[str, str], 
     ministry_key = admin("issue-key", "ministry", "--label", "思政司")
     keys = {}
     for slug, name in universities.items():
-        admin("create-tenant", slug, name)
+        admin("create-tenant", slug, name, *(["--category", "direct"] if slug in ("seu", "wust") else []))  # 直属高校
         keys[slug] = admin("issue-key", slug, "--label", "portal")
     admin("publish-builtin", "siyige-2020")
     for slug in universities:

@@ -20,9 +20,11 @@ the imports).
     media_rules  the facts a rule may name per file kind (type, Chinese label), operators, implication,
                  and judging a file's facts against a policy (findings in Chinese, verdict)
     events       the published campaign as `campaign_published` carries it (to_event / from_event)
+    audience     whom a campaign is for (university categories, named universities) and who is in it
     builtin      the shipped definitions, and reading one file
     wording      problems, the one error that carries them all, how values and limits read
 """
+from common.campaign.audience import CATEGORIES, NOT_IN_AUDIENCE, Audience
 from common.campaign.builtin import DEFINITIONS_DIR, load_builtin_definitions, read_definition
 from common.campaign.events import PublishedCampaign, PublishedField, PublishedTrack, campaign_event_data
 from common.campaign.media_rules import MEDIA_FACTS, MEDIA_KINDS, OPERATORS, SEVERITIES, Fact, judge, verdict_of
@@ -54,6 +56,7 @@ from common.campaign.wording import CAMPAIGN_INVALID, CAMPAIGN_LOOSENS_PARENT
 from common.levels import LEVELS, parent_level
 
 __all__ = [
+    "Audience", "CATEGORIES", "NOT_IN_AUDIENCE",
     "above_owner_problems", "check_owner_reach", "DECISION_ABOVE_OWNER",
     "CAMPAIGN_INVALID", "CAMPAIGN_LOOSENS_PARENT", "COLLECTED", "DECISION_KINDS", "Decision", "SCORED", "VETTED",
     "CampaignDefinition", "campaign_event_data", "check_tightens",

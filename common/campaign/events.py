@@ -10,7 +10,9 @@ checks definitions with, so an event can carry nothing a definition could not sa
 Version 1 of the event; `fields`, `quota`, `forward` and `decision` joined it later (optional in the schema,
 empty when absent), and so did the campaign's `short_title`, `contacts` and `notice` (notify announces the
 campaign with them; absent: the title, no contacts, no notice), and a choice field's `choice_labels` (an award's
-category by its name; absent: the value itself), so `from_event` reads every version-1 event ever sent.
+category by its name; absent: the value itself), and the campaign's `audience` (common.campaign.audience: notify
+announces the ministry's campaign to the universities in it; absent: every university), so `from_event` reads every
+version-1 event ever sent.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from common.campaign.audience import Audience
 from common.campaign.media_rules import MEDIA_FACTS, OPERATORS, SEVERITIES
 from common.campaign.model import (
     DEADLINE_LEVELS,
@@ -34,7 +37,7 @@ from common.campaign.model import (
     judged,
 )
 from common.campaign.recurrence import Recurrence
-from common.campaign.schema import DECISION_SCHEMA, NOTICE_MAX_CHARS, RECURRENCE_SCHEMA
+from common.campaign.schema import AUDIENCE_SCHEMA, DECISION_SCHEMA, NOTICE_MAX_CHARS, RECURRENCE_SCHEMA
 from common.campaign.wording import iso
 from common.levels import LEVELS
 
@@ -149,6 +152,7 @@ class PublishedCampaign:
     short_title: str | None = None
     contacts: list[Contact] = field(default_factory=list)
     notice: str | None = None
+    audience: Audience | None = None  # whom it is for; absent from early events and for everyone: None
 
     @classmethod
     def of(cls, definition: CampaignDefinition, campaign_id: str | None = None,
@@ -159,21 +163,23 @@ class PublishedCampaign:
                    title=definition.title,
                    tracks={key: PublishedTrack.of(track) for key, track in definition.tracks.items()},
                    short_title=definition.short_title or None, contacts=list(definition.contacts),
-                   notice=definition.notice)
+                   notice=definition.notice, audience=definition.audience)
 
     def to_event(self) -> dict:
         return {"campaign_id": self.campaign_id, "derives_from": self.derives_from, "title": self.title,
                 "tracks": {key: track.to_event() for key, track in self.tracks.items()},
                 **({"short_title": self.short_title} if self.short_title else {}),
                 **({"contacts": [c.to_dict() for c in self.contacts]} if self.contacts else {}),
-                **({"notice": self.notice} if self.notice is not None else {})}
+                **({"notice": self.notice} if self.notice is not None else {}),
+                **({"audience": self.audience.to_dict()} if self.audience is not None else {})}
 
     @classmethod
     def from_event(cls, data: dict) -> PublishedCampaign:
         return cls(campaign_id=data["campaign_id"], derives_from=data["derives_from"], title=data["title"],
                    tracks={key: PublishedTrack.from_event(key, t) for key, t in data["tracks"].items()},
                    short_title=data.get("short_title"),
-                   contacts=[Contact.from_dict(c) for c in data.get("contacts", [])], notice=data.get("notice"))
+                   contacts=[Contact.from_dict(c) for c in data.get("contacts", [])], notice=data.get("notice"),
+                   audience=Audience.from_dict(data.get("audience")))
 
 
 def campaign_event_data(definition: CampaignDefinition, campaign_id: str | None = None,
@@ -245,5 +251,7 @@ TRACK_SCHEMA = _object(
 CONTACTS_SCHEMA = {"type": "array", "items": _object({"name": _TEXT}, {
     "department": {"enum": list(DEPARTMENTS)}, "phone": _TEXT, "email": _TEXT})}
 NOTICE_SCHEMA = {"type": "string", "minLength": 1, "maxLength": NOTICE_MAX_CHARS}
+# whom the campaign is for, as the definition's schema allows it
+CAMPAIGN_AUDIENCE_SCHEMA = AUDIENCE_SCHEMA
 TRACKS_SCHEMA = {"type": "object", "minProperties": 1, "propertyNames": {"pattern": "^[a-z_]{2,40}$"},
                  "additionalProperties": TRACK_SCHEMA}

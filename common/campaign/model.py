@@ -17,6 +17,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from common.campaign.audience import Audience
 from common.campaign.recurrence import Recurrence
 from common.campaign.wording import iso, show
 from common.levels import parent_level
@@ -336,6 +337,8 @@ class CampaignDefinition:
     tracks: dict[str, Track]
     contacts: list[Contact] = field(default_factory=list)
     notice: str | None = None  # the notice's own words, as its issuer wrote them, for the announcement
+    # whom it is for (common.campaign.audience); None: every university (a copy without one: its parent's)
+    audience: Audience | None = None
     # The validated source mapping (dates as text); not part of equality, so
     # that a definition equals its own to_dict() round trip.
     raw: dict = field(default_factory=dict, compare=False, repr=False)
@@ -349,6 +352,7 @@ class CampaignDefinition:
             "tracks": {key: track.to_dict() for key, track in self.tracks.items()},
             **({"contacts": [c.to_dict() for c in self.contacts]} if self.contacts else {}),
             **({"notice": self.notice} if self.notice is not None else {}),
+            **({"audience": self.audience.to_dict()} if self.audience is not None else {}),
         }
 
     def media_policies(self) -> dict[str, dict[str, dict]]:

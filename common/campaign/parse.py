@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from common.campaign.audience import Audience
 from common.campaign.checks import consistency_problems
 from common.campaign.model import (
     DEADLINE_LEVELS,
@@ -135,7 +136,7 @@ def _build(data: dict) -> CampaignDefinition:
         id=data["id"], title=data["title"], short_title=data.get("short_title") or data["title"],
         derives_from=data.get("derives_from"), timezone=data["timezone"], themes=themes,
         tracks=tracks, contacts=[Contact.from_dict(c) for c in data.get("contacts", [])],
-        notice=data.get("notice"), raw=data,
+        notice=data.get("notice"), audience=Audience.from_dict(data.get("audience")), raw=data,
     )
 
 

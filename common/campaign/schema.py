@@ -13,6 +13,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from common.campaign.audience import CATEGORIES
 from common.campaign.media_rules import MEDIA_KINDS, OPERATORS, SEVERITIES, TYPE_NAMES
 from common.campaign.model import DEADLINE_LEVELS, DECISION_KINDS, DEPARTMENTS, FIELD_TYPES, SUBMIT_LEVELS
 from common.campaign.recurrence import DUE_DAY_MAX, MONTH_PATTERN
@@ -143,6 +144,13 @@ _TRACK = _object(
 NOTICE_MAX_CHARS = 20000  # the longest seed notice is under 5,000 characters
 _CONTACT = _object({"name": _TEXT}, {"department": {"enum": list(DEPARTMENTS)}, "phone": _TEXT,
                                      "email": {"type": "string", "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"}})
+# whom the campaign is for (common.campaign.audience): university categories and/or named universities
+_UNIVERSITY_SLUG = r"^[a-z0-9][a-z0-9-]{1,62}$"  # as TENANT in common/events.py
+PATTERN_HINTS[_UNIVERSITY_SLUG] = "高校的租户标识，由小写字母、数字和连字符组成，如 seu"
+AUDIENCE_SCHEMA = {**_object({}, {
+    "categories": _list({"enum": list(CATEGORIES)}, minItems=1, uniqueItems=True),
+    "universities": _list({"type": "string", "pattern": _UNIVERSITY_SLUG}, minItems=1, uniqueItems=True),
+}), "minProperties": 1}
 DEFINITION_SCHEMA = _object(
     {
         "id": {"type": "string", "pattern": _SLUG},
@@ -157,6 +165,7 @@ DEFINITION_SCHEMA = _object(
         "themes": _list(_TEXT, uniqueItems=True),
         "contacts": _list(_CONTACT),
         "notice": {"type": "string", "minLength": 1, "maxLength": NOTICE_MAX_CHARS},
+        "audience": AUDIENCE_SCHEMA,
     },
 )
 _VALIDATOR = Draft202012Validator(DEFINITION_SCHEMA)

@@ -25,7 +25,7 @@ from common.campaign.model import (
 )
 from common.campaign.wording import CAMPAIGN_LOOSENS_PARENT, fail, iso, levels, local_time, problem, show, size
 from common.levels import LEVELS, parent_level
-from common.locale import LEVEL_LABELS
+from common.locale import CATEGORY_LABELS, LEVEL_LABELS
 
 # How a derived copy may differ from its parent, for every key of the format. Paths follow
 # DEFINITION_SCHEMA: `*` is any key of a mapping, `[]` any item of a list. Every decision but FREE
@@ -57,6 +57,10 @@ TIGHTENING: dict[str, tuple[str, str]] = {
     "contacts[].phone": (FREE, "see contacts"),
     "contacts[].email": (FREE, "see contacts"),
     "notice": (FREE, "each issuer's notice is its own text"),
+    "audience": (SUBSET, "a copy is for no university its parent is not for; without one it has its parent's"),
+    "audience.categories": (SUBSET, "only categories the parent names (a copy's audience replaces the parent's whole)"),
+    "audience.universities": (SUBSET, "only universities the parent names: whether a named one is in a parent's "
+                              "category is not known to the format"),
     "tracks": (KEPT, "every required track of the parent stays; a copy may leave out an optional one and add its own"),
     "tracks.*": (KEPT, "judged key by key below; a track of the copy's own ends where the parent cannot receive it"),
     "tracks.*.required": (STAYS_TRUE, "a track the parent requires stays required"),
@@ -182,10 +186,29 @@ def _tighten_top(parent: CampaignDefinition, child: CampaignDefinition) -> list[
     if child.derives_from != parent.id:
         problems.append(problem("derives_from", parent.id, child.derives_from,
                                 f"派生活动应写 derives_from: {parent.id}，现为 {child.derives_from}；请改正。"))
+    problems += _tighten_audience(parent, child)
     extra = [t for t in child.themes if t not in parent.themes]
     if extra:
         problems.append(problem("themes", parent.themes, extra,
                                 f"派生活动不能新增上级没有的主题{show(extra)}（主题是选择题的选项）；请删除。"))
+    return problems
+
+
+def _tighten_audience(parent: CampaignDefinition, child: CampaignDefinition) -> list[dict]:
+    """A copy's audience, when it names one, replaces its parent's: each of its lists may only hold what the
+    parent's same list holds (a copy naming categories under a parent naming universities only would widen it)."""
+    mine, theirs = parent.audience, child.audience
+    if mine is None or theirs is None:
+        return []
+    problems = []
+    for key, wording in (("categories", lambda vs: "、".join(CATEGORY_LABELS.get(v, v) for v in vs)),
+                         ("universities", lambda vs: "、".join(vs))):
+        allowed = getattr(mine, key) or ()
+        extra = [v for v in getattr(theirs, key) or () if v not in allowed]
+        if extra:
+            problems.append(problem(f"audience.{key}", list(allowed), extra,
+                                    f"上级活动「{parent.id}」面向{mine.describe()}，派生活动的受众不能扩大到"
+                                    f"{wording(extra)}；请删除，或删去 audience（派生活动沿用上级活动的受众）。"))
     return problems
 
 

@@ -1,6 +1,7 @@
 """Operator commands for intake: tenants, API keys, built-in campaigns.
 
-    python -m services.intake.admin create-tenant seu 东南大学
+    python -m services.intake.admin create-tenant seu 东南大学 --category direct
+    python -m services.intake.admin set-category hbut local
     python -m services.intake.admin issue-key seu --label "门户"
     python -m services.intake.admin revoke-key sk_AbCdEfG
     python -m services.intake.admin publish-builtin siyige-2020 --owner ministry
@@ -15,6 +16,7 @@ import sys
 from sqlalchemy import select
 
 from common import messaging
+from common.campaign.audience import CATEGORIES, category_label
 from common.db import Store, migrate
 from common.errors import DomainError
 from common.settings import migrations_dir, service_config
@@ -35,9 +37,10 @@ def open_store() -> Store:
     return Store(url)
 
 
-def ensure_tenant(session, slug: str, name: str, kind: str, contact_email: str | None = None) -> Tenant:
+def ensure_tenant(session, slug: str, name: str, kind: str, contact_email: str | None = None,
+                  category: str | None = None) -> Tenant:
     return session.get(Tenant, slug) or ops.create_tenant(session, slug, name, kind, contact_email,
-                                                          StandaloneOutbox())
+                                                          StandaloneOutbox(), category)
 
 
 def publish_builtin(session, campaign_id: str, owner: str) -> bool:
@@ -61,6 +64,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("name")
     p.add_argument("--kind", choices=["university", "ministry"], default="university")
     p.add_argument("--contact-email", default=None, help="the organisation department's mailbox")
+    p.add_argument("--category", choices=CATEGORIES, default=None,
+                   help="a university's category: direct 教育部直属高校, co_built 部省合建高校, local 地方高校 "
+                        "(whose campaigns' audience it is in; unset: treated as in every audience naming categories)")
+    p = sub.add_parser("set-category", help="set or clear (none) a registered university's category")
+    p.add_argument("slug")
+    p.add_argument("category", choices=[*CATEGORIES, "none"])
     p = sub.add_parser("issue-key")
     p.add_argument("tenant")
     p.add_argument("--label", default="")
@@ -76,8 +85,13 @@ def main(argv: list[str]) -> int:
     try:
         with store.transaction() as session:
             if args.cmd == "create-tenant":
-                ops.create_tenant(session, args.slug, args.name, args.kind, args.contact_email, StandaloneOutbox())
+                ops.create_tenant(session, args.slug, args.name, args.kind, args.contact_email, StandaloneOutbox(),
+                                  args.category)
                 print(f"created tenant {args.slug}")
+            elif args.cmd == "set-category":
+                tenant = ops.set_category(session, StandaloneOutbox(), args.slug,
+                                          None if args.category == "none" else args.category)
+                print(f"{tenant.id}\t{category_label(tenant.category)}")
             elif args.cmd == "issue-key":
                 if session.get(Tenant, args.tenant) is None:
                     print(f"no tenant {args.tenant}", file=sys.stderr)
@@ -87,7 +101,7 @@ def main(argv: list[str]) -> int:
                 print(f"revoked {ops.revoke_keys(session, StandaloneOutbox(), args.prefix)} key(s)")
             elif args.cmd == "list-tenants":
                 for t in session.scalars(select(Tenant).order_by(Tenant.id)):
-                    print(f"{t.id}\t{t.kind}\t{t.name}")
+                    print(f"{t.id}\t{t.kind}\t{t.name}\t{t.category or ''}")
             elif args.cmd == "publish-builtin":
                 print("published" if publish_builtin(session, args.campaign_id, args.owner) else "already published")
     except DomainError as exc:

@@ -29,6 +29,9 @@ class Tenant(Base):
     kind = Column(String(16), nullable=False)  # university | ministry
     # the organisation department's mailbox (e.g. seuzzb@126.com): told about addresses that fail
     contact_email = Column(String(200), nullable=True)
+    # a university's category (common.campaign.CATEGORIES: direct, co_built, local): whether it is in a campaign's
+    # audience; NULL: not registered (treated as in an audience that names categories), and the ministry's
+    category = Column(String(16), nullable=True)
     receipt_seq = Column(Integer, nullable=False, default=0)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 

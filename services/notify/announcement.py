@@ -24,6 +24,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
+from common.campaign.audience import includes
 from common.campaign.model import DEPARTMENTS, effective_at
 from common.levels import forward_limit, in_subtree
 from common.locale import beijing_minute as beijing
@@ -46,17 +47,20 @@ class Recipient:
 
 
 def recipients(publisher: str, tracks: dict, universities: list[dict], orgs: list[dict],
-               owner_org_id: str | None = None) -> list[Recipient]:
+               audience: dict | None = None, owner_org_id: str | None = None) -> list[Recipient]:
     """Whom the campaign `publisher` published is announced to.
 
-    universities: {"tenant", "name", "contact_email"} of every tenant notify knows (the ministry's own row is
-    skipped); orgs: {"tenant", "org_id", "name", "level", "email", "parent_id"}. Without an address there is no one
-    to mail. A college's notice (`owner_org_id`) goes to the orgs under that college only.
+    universities: {"tenant", "name", "contact_email", "category"?} of every tenant notify knows (the ministry's own
+    row is skipped); orgs: {"tenant", "org_id", "name", "level", "email", "parent_id"}. Without an address there is no
+    one to mail. The ministry's campaign goes to the universities in its `audience` (common.campaign.audience: absent,
+    every one; a university whose category is not registered is in an audience naming categories); a college's
+    notice (`owner_org_id`) to the orgs under that college only.
     """
     if publisher == "ministry":
         return [Recipient(u["tenant"], u["tenant"], u["name"], u["contact_email"], "university")
                 for u in sorted(universities, key=lambda u: u["tenant"])
-                if u["tenant"] != "ministry" and u.get("contact_email")]
+                if u["tenant"] != "ministry" and u.get("contact_email")
+                and includes(audience, u["tenant"], u.get("category"))]
     levels = {level for track in tracks.values() for level in track.get("submit_levels", [])}
     parent_of = {o["org_id"]: o.get("parent_id") for o in orgs}
     return [Recipient(o["tenant"], o["org_id"], o["name"], o["email"], o["level"])

@@ -33,17 +33,28 @@ def record_campaign_published(session, event) -> bool:
     version = version_of(d)
     if not takes_campaign_version(session, CampaignCopy, d["campaign_id"], version, log):
         return False
+    before = session.get(CampaignCopy, d["campaign_id"])
+    audience_before = before.audience if before is not None else None
     campaign = session.merge(CampaignCopy(campaign_id=d["campaign_id"], tenant=event.tenant, title=d["title"],
-                                          derives_from=d["derives_from"], tracks=d["tracks"], version=version))
+                                          derives_from=d["derives_from"], tracks=d["tracks"], version=version,
+                                          audience=d.get("audience")))
     session.flush()
     readmodel.refresh_campaign(session, campaign)
+    if campaign.tenant == "ministry" and campaign.audience != audience_before:
+        readmodel.refresh_copies_of(session, campaign.campaign_id)  # who is counted under it changed
     return True
 
 
 def record_tenant_registered(session, event) -> None:
-    """A tenant's name, and where to report addresses that fail for good."""
+    """A tenant's name, where to report addresses that fail for good, and its category (sent again when an operator
+    sets it): a university that leaves or joins a campaign's audience is no longer, or now, counted under it."""
     d = event.data
-    name_tenant(session, TenantName, event.tenant, d["name"]).contact_email = d["contact_email"]
+    tenant = name_tenant(session, TenantName, event.tenant, d["name"])
+    changed = tenant.category != d.get("category")
+    tenant.contact_email, tenant.category = d["contact_email"], d.get("category")
+    if changed:
+        session.flush()
+        readmodel.refresh_tenant(session, event.tenant)
 
 
 def record_api_key_issued(session, event) -> None:

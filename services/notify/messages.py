@@ -89,7 +89,7 @@ def queue_campaign_announcement(session, templates, event, notice: tuple[str, by
         name, data = notice
         files = [store_attachment(session, name, announcement.DOCX_TYPE, data)]
     session.get(CampaignCopy, d["campaign_id"]).announcement = announcement.kept(d, files[0] if files else None)
-    audience = announcement.recipients(event.tenant, d["tracks"], *_audience(session, event.tenant),
+    audience = announcement.recipients(event.tenant, d["tracks"], *_audience(session, event.tenant), d.get("audience"),
                                        owner_org_id=d.get("owner_org_id"))
     if not audience:
         return 0
@@ -102,10 +102,11 @@ def queue_campaign_announcement(session, templates, event, notice: tuple[str, by
 
 
 def _audience(session, publisher: str) -> tuple[list[dict], list[dict]]:
-    """(universities, orgs) whom a campaign of `publisher` may address: every university for the ministry's, the
-    publisher's own orgs for a university's (announcement.recipients picks)."""
+    """(universities, orgs) whom a campaign of `publisher` may address: every university for the ministry's (with its
+    category: the campaign's audience picks), the publisher's own orgs for a university's (announcement.recipients
+    picks)."""
     if publisher == "ministry":
-        return [{"tenant": t.tenant, "name": t.name, "contact_email": t.contact_email}
+        return [{"tenant": t.tenant, "name": t.name, "contact_email": t.contact_email, "category": t.category}
                 for t in session.scalars(select(TenantName))], []
     return [], [{"tenant": c.tenant, "org_id": c.org_id, "name": c.name, "level": c.level, "email": c.email,
                  "parent_id": c.parent_id} for c in session.scalars(select(Contact).where(Contact.tenant == publisher))]
@@ -128,7 +129,7 @@ def queue_late_announcements(session, templates, publisher: str, now: datetime) 
     issuer = _tenant_name(session, publisher)
     queued = 0
     for campaign in campaigns:
-        audience = announcement.recipients(publisher, campaign.tracks, universities, orgs,
+        audience = announcement.recipients(publisher, campaign.tracks, universities, orgs, campaign.audience,
                                            owner_org_id=(campaign.announcement or {}).get("owner_org_id"))
         told, told_late = _told(session, campaign, audience)
         late = announcement.late_recipients(audience, told, told_late)
@@ -418,7 +419,7 @@ def queue_forward_reminders(session, templates, now: datetime) -> int:
     message log's unique key). They go to the university's 组织部 mailbox (contact_email of tenant_registered):
     notify keeps no list of the department admins responsible for a track."""
     campaigns = [{"campaign_id": c.campaign_id, "tenant": c.tenant, "title": c.title, "derives_from": c.derives_from,
-                  "tracks": c.tracks} for c in session.scalars(select(CampaignCopy))]
+                  "tracks": c.tracks, "audience": c.audience} for c in session.scalars(select(CampaignCopy))]
     tenants = {t.tenant: t for t in session.scalars(select(TenantName).where(TenantName.tenant != "ministry"))}
     # a forwarded work from before events named its root campaign: the root is what its campaign derives from
     roots = {c["campaign_id"]: c["derives_from"] or c["campaign_id"] for c in campaigns}
@@ -426,7 +427,8 @@ def queue_forward_reminders(session, templates, now: datetime) -> int:
                  for tenant, root, campaign_id, track in session.execute(
         select(ForwardedWork.tenant, ForwardedWork.root_campaign_id, ForwardedWork.campaign_id, ForwardedWork.track)
         .where(ForwardedWork.to_level == "ministry").distinct())}
-    due = reminders.due_forward_reminders(now, campaigns, sorted(tenants), forwarded)
+    due = reminders.due_forward_reminders(now, campaigns, sorted(tenants), forwarded,
+                                          {slug: t.category for slug, t in tenants.items()})
     by_id = {c["campaign_id"]: c for c in campaigns}
     queued = 0
     for r in due:

@@ -39,6 +39,8 @@ class CampaignCopy(Base):
     # what this version's announcement (活动通知) says beside title and tracks, to tell an org whose contact arrives
     # later: {"short_title", "contacts", "notice", "change_note", "attachment"} (announcement.kept)
     announcement = Column(JSON, nullable=True)
+    # whom it is for ({categories?, universities?}, common.campaign.audience); NULL: every university
+    audience = Column(JSON, nullable=True)
 
 
 class SubmissionCopy(Base):
@@ -68,6 +70,8 @@ class TenantName(Base):
     tenant = Column(String(64), primary_key=True)
     name = Column(String(200), nullable=False)
     contact_email = Column(String(200), nullable=True)  # told about addresses that fail for good
+    # direct, co_built, local (common.campaign.CATEGORIES); NULL: not registered. Whether it is in an audience
+    category = Column(String(16), nullable=True)
 
 
 class Counter(Base):

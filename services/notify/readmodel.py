@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from common import clock, filetypes
+from common.campaign.audience import includes
 from common.db import utcnow
 from common.document_names import export_stems
 from services.notify import periods
@@ -59,10 +60,11 @@ def refresh_campaign(session, campaign: CampaignCopy) -> None:
     if campaign.tenant == "ministry":
         return  # progress is of universities; they report under their own copies
     kept = set()
-    for track_key, track in campaign.tracks.items():
-        for level in track.get("submit_levels", []):
-            refresh(session, campaign.tenant, campaign.campaign_id, track_key, level)
-            kept.add((track_key, level))
+    if in_audience(session, campaign):
+        for track_key, track in campaign.tracks.items():
+            for level in track.get("submit_levels", []):
+                refresh(session, campaign.tenant, campaign.campaign_id, track_key, level)
+                kept.add((track_key, level))
     # a corrected campaign may drop a track or a submitting level: its rows would count orgs it no longer expects
     for row in session.scalars(select(Progress).where(Progress.tenant == campaign.tenant,
                                                       Progress.campaign_id == campaign.campaign_id)):
@@ -70,11 +72,30 @@ def refresh_campaign(session, campaign: CampaignCopy) -> None:
             session.delete(row)
 
 
+def in_audience(session, campaign: CampaignCopy) -> bool:
+    """Whether the university of `campaign` (its copy) is in the audience of the campaign it derives from (the
+    ministry's 四个一 2020 is for 直属高校 and 部省合建高校): a copy made by a university outside it (before its
+    category was set) counts no orgs expected, so the ministry's dashboard and feed do not show it behind."""
+    parent = session.get(CampaignCopy, campaign.derives_from) if campaign.derives_from else None
+    if parent is None or parent.tenant == campaign.tenant or not parent.audience:
+        return True
+    university = session.get(TenantName, campaign.tenant)
+    return includes(parent.audience, campaign.tenant, university.category if university is not None else None)
+
+
+def refresh_copies_of(session, campaign_id: str) -> None:
+    """Recount the copies derived from a campaign whose audience changed."""
+    for copy in session.scalars(select(CampaignCopy).where(CampaignCopy.derives_from == campaign_id)):
+        refresh_campaign(session, copy)
+
+
 def roll_periods(session, now: datetime) -> int:
     """Recount the rows of recurring tracks whose counted period is no longer the current one (a new month began);
     how many. A timer runs it: no event marks the turn of a month."""
     rolled = 0
     for campaign in session.scalars(select(CampaignCopy).where(CampaignCopy.tenant != "ministry")):
+        if not in_audience(session, campaign):
+            continue
         for track_key, track in campaign.tracks.items():
             counted = periods.counted_period(track, now)
             if counted is None:

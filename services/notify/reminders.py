@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.campaign.audience import includes
 from common.campaign.model import COLLECTED, Decision, effective_at, forwarding_deadline, judged
 from common.levels import forward_limit
 from common.locale import BEIJING
@@ -156,15 +157,19 @@ def forward_reminder_due(deadline: datetime, now: datetime) -> tuple[int, int] |
 
 
 def due_forward_reminders(now: datetime, campaigns: list[dict], universities: list[str],
-                          forwarded: set[tuple[str, str, str]]) -> list[ForwardReminder]:
-    """campaigns: {"campaign_id", "tenant", "derives_from", "tracks"} as notify keeps them (the ministry's and the
-    universities'); universities: the registered universities' tenants; forwarded: {(tenant, root campaign, track)}
-    of every work that reached the ministry. A university's copy of a ministry campaign sets its own deadlines;
-    a university without one works under the ministry's."""
+                          forwarded: set[tuple[str, str, str]],
+                          categories: dict[str, str | None] | None = None) -> list[ForwardReminder]:
+    """campaigns: {"campaign_id", "tenant", "derives_from", "tracks", "audience"?} as notify keeps them (the
+    ministry's and the universities'); universities: the registered universities' tenants, `categories` their
+    category (absent: not registered); forwarded: {(tenant, root campaign, track)} of every work that reached the
+    ministry. A university's copy of a ministry campaign sets its own deadlines; a university without one works
+    under the ministry's. A university outside the ministry campaign's audience owes it nothing."""
     copies = {(c["tenant"], c["derives_from"]): c for c in campaigns if c["tenant"] != "ministry" and c["derives_from"]}
     due = []
     for root in (c for c in campaigns if c["tenant"] == "ministry"):
         for tenant in universities:
+            if not includes(root.get("audience"), tenant, (categories or {}).get(tenant)):
+                continue
             campaign = copies.get((tenant, root["campaign_id"]), root)
             for track_key, track in campaign["tracks"].items():
                 if (tenant, root["campaign_id"], track_key) in forwarded:

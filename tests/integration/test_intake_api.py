@@ -32,7 +32,8 @@ def seed(db_url):
     with store.transaction() as s:
         for slug, name, kind in (("ministry", "教育部思政司", "ministry"), ("seu", "东南大学", "university"),
                                  ("wust", "武汉科技大学", "university")):
-            admin.ensure_tenant(s, slug, name, kind)
+            # both 教育部直属高校: in the audience of the ministry's 四个一 2020
+            admin.ensure_tenant(s, slug, name, kind, category="direct" if kind == "university" else None)
         keys = {t: ops.issue_key(s, admin.StandaloneOutbox(), t) for t in ("ministry", "seu", "wust")}
     with store.transaction() as s:
         admin.publish_builtin(s, "siyige-2020", "ministry")

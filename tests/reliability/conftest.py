@@ -68,7 +68,7 @@ def seeded(p: Platform) -> Platform:
     """Tenants, 东南大学's key (`p.key`) and the campaigns, as the operator CLI makes them; services started."""
     p.smtp.start()
     p.admin("create-tenant", "ministry", "教育部思政司", "--kind", "ministry")
-    p.admin("create-tenant", "seu", "东南大学")
+    p.admin("create-tenant", "seu", "东南大学", "--category", "direct")
     p.key = p.admin("issue-key", "seu", "--label", "portal")
     p.admin("publish-builtin", "siyige-2020")
     p.admin("publish-builtin", "siyige-2020-seu", "--owner", "seu")

@@ -168,6 +168,12 @@ def _monthly(p, c, parent=None, **child):
 LOOSENINGS = {
     "derives_from": (lambda p, c: c.update(derives_from="siyige-2019"), "derives_from"),
     "themes": (lambda p, c: c["themes"].append("自拟主题"), "themes"),
+    # the plan is 「在教育部直属高校和部省合建高校开展」: a copy is for no one else
+    "audience": (lambda p, c: c.update(audience={"categories": ["direct", "co_built", "local"]}), "audience.categories"),
+    "audience.categories": (lambda p, c: c.update(audience={"categories": ["local"]}), "audience.categories"),
+    "audience.universities": (lambda p, c: (p.update(audience={"universities": ["seu"]}),
+                                            c.update(audience={"universities": ["seu", "wust"]})),
+                              "audience.universities"),
     "tracks": (lambda p, c: c["tracks"].pop("story"), "tracks.story"),
     # a scored track of the copy's own cannot go up to the ministry, which runs no such track
     "tracks.*": (lambda p, c: c["tracks"].update(poetry=copy.deepcopy(c["tracks"]["story"])),

@@ -156,3 +156,17 @@ def test_a_built_message_carries_the_attachment_under_its_chinese_name():
     with pytest.raises(Unbuildable, match="附件"):
         build_message("平台 <noreply@demo.local>", "cse@demo.local", "s", "b", "<id@x>", None,
                       [("gone.docx", announcement.DOCX_TYPE, None)])
+
+
+def test_the_ministrys_campaign_is_told_only_to_the_universities_in_its_audience():
+    data = event_data("siyige-2020")
+    assert data["audience"] == {"categories": ["direct", "co_built"]}
+    universities = [{**u, "category": c} for u, c in zip(UNIVERSITIES, (None, "direct", "local", None))]
+    universities.append({"tenant": "newu", "name": "新登记大学", "contact_email": "newu@demo.local", "category": None})
+    told = announcement.recipients("ministry", data["tracks"], universities, ORGS, data["audience"])
+    # 武汉科技大学 (直属高校) and one whose category is not registered; not 东南大学 registered here as a 地方高校
+    assert [r.tenant for r in told] == ["newu", "wust"]
+    named = announcement.recipients("ministry", data["tracks"], universities, ORGS, {"universities": ["seu"]})
+    assert [r.tenant for r in named] == ["seu"]
+    # a university's copy goes to its own orgs, whatever audience it names
+    assert announcement.recipients("seu", data["tracks"], universities, ORGS, {"categories": ["local"]})

@@ -109,3 +109,12 @@ def test_the_mail_says_what_is_owed_by_when_and_that_there_is_no_extension():
     today = Templates().render("forward_reminder", "seu", {**context, "days_left": 0, "propaganda": True,
                                                            "limit": None})
     assert "今天截止" in today.subject and "党委宣传部负责，请转交" in today.body and "最多" not in today.body
+
+
+def test_a_university_outside_the_ministry_campaigns_audience_is_not_reminded(campaigns):
+    with_audience = [{**c, "audience": {"categories": ["direct", "co_built"]}} if c["tenant"] == "ministry" else c
+                     for c in campaigns]
+    got = {r.tenant for r in reminders.due_forward_reminders(at("2020-07-28T08:00:00"), with_audience,
+                                                             ["seu", "pku", "hbue", "newu"], set(),
+                                                             {"seu": "direct", "pku": "direct", "hbue": "local"})}
+    assert got == {"seu", "pku", "newu"}  # newu: no category registered, not left out

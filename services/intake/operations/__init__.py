@@ -103,6 +103,7 @@ from services.intake.operations.tenants import (
     key_caller,
     require_university,
     revoke_keys,
+    set_category,
 )
 from services.intake.operations.uploads import (
     clean_abandoned_uploads,
@@ -122,7 +123,7 @@ __all__ = [
     "token_hash", "update_account",
     "Analyser", "authenticate", "campaign_event_data", "campaign_filter", "CAMPAIGN_ID_MAX", "campaign_json",
     "campaign_platform_id", "clean_abandoned_uploads", "complete_upload", "confirm_file", "create_submission",
-    "create_tenant", "definition_of", "delete_file", "discard_file", "ensure_editable", "expired_uploads",
+    "create_tenant", "set_category", "definition_of", "delete_file", "discard_file", "ensure_editable", "expired_uploads",
     "extension_json", "extension_until", "file_json", "files_of", "find_campaign", "forget_idempotency_keys",
     "forward_selection", "get_file", "get_org", "get_submission", "grant_extension", "IDEMPOTENCY_TTL",
     "import_orgs", "issue_key", "list_campaigns", "list_extensions", "list_orgs", "list_receipts",

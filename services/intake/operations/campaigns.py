@@ -8,6 +8,7 @@ from sqlalchemy.orm import object_session
 
 from common import clock
 from common.campaign import CampaignDefinition, campaign_event_data, check_owner_reach, check_tightens, parse_definition
+from common.campaign.audience import NOT_IN_AUDIENCE, category_label, includes
 from common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from common.levels import in_subtree
 from services.intake.models import Campaign, CampaignVersion, Org, Tenant
@@ -55,11 +56,54 @@ def find_campaign(session, tenant: Tenant, ref: str) -> Campaign | None:
 
 
 def visible_campaign(session, tenant: Tenant, campaign_id: str) -> Campaign:
+    """The campaign `campaign_id` names in the caller's scope: else 404 campaign_not_found (another university's
+    reads as missing), and 403 not_in_audience for the ministry's campaign the caller is not in the audience of."""
     campaign = find_campaign(session, tenant, campaign_id)
     if campaign is None:
         raise NotFound(f"找不到活动 {campaign_id}。请用 GET /api/v1/campaigns 查看可用的活动。",
                        code="campaign_not_found", found=campaign_id)
+    if campaign.owner_id != tenant.id:
+        require_audience(session, tenant, campaign)
     return campaign
+
+
+# --------------------------------------------------------------------------- audience (common/campaign/audience.py)
+#
+# The ministry's campaign may be for some universities only (四个一 2020: 「在教育部直属高校和部省合建高校开展」).
+# A university outside it does not find it in its list and cannot read it, derive a copy from it nor submit into
+# it (or into a copy of it it made before it left the audience): 403 not_in_audience, saying whom the campaign is
+# for. Not 404: the ministry's campaigns are no secret (every university may know what the ministry runs), and a
+# 404 would tell an operator whose tenant lacks its category that the campaign is missing. The audience is read
+# on every request from the tenant's category: setting it (admin set-category) takes effect at once.
+
+
+def audience_refusal(session, tenant: Tenant, campaign: Campaign) -> Campaign | None:
+    """The first campaign of `campaign`'s chain (itself, then what it derives from) owned by another and whose
+    audience `tenant` is not in; None when the tenant is in every one (the ministry is in all)."""
+    if tenant.kind == MINISTRY:
+        return None
+    current = campaign
+    for _ in range(16):  # a chain is a few campaigns deep
+        if current is None:
+            return None
+        if current.owner_id != tenant.id and not includes(definition_of(current).audience, tenant.id, tenant.category):
+            return current
+        current = session.get(Campaign, current.derives_from) if current.derives_from else None
+    return None
+
+
+def require_audience(session, tenant: Tenant, campaign: Campaign) -> None:
+    refused = audience_refusal(session, tenant, campaign)
+    if refused is None:
+        return
+    audience = definition_of(refused).audience
+    names = dict(session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(audience.universities or ()))).all())
+    whom = audience.describe(names)
+    which = "" if refused.id == campaign.id else f"（派生自该活动的「{campaign.title}」也不能使用）"
+    raise Forbidden(f"活动「{refused.title}」面向{whom}{which}；{tenant.name}登记的类别为{category_label(tenant.category)}，"
+                    "不在此活动的范围内。如类别登记有误，请联系平台运维人员更正（set-category）。",
+                    code=NOT_IN_AUDIENCE, field="campaign_id", expected=audience.to_dict(),
+                    found={"university": tenant.id, "category": tenant.category})
 
 
 def owner_level(tenant: Tenant) -> str:
@@ -206,9 +250,10 @@ def version_fields(session, campaign: Campaign) -> dict:
 
 
 def list_campaigns(session, tenant: Tenant) -> list[dict]:
-    rows = session.scalars(
+    """The caller's own campaigns and the ministry's it is in the audience of."""
+    rows = [c for c in session.scalars(
         select(Campaign).where(Campaign.owner_id.in_([tenant.id, MINISTRY])).order_by(Campaign.published_at)
-    ).all()
+    ) if c.owner_id == tenant.id or audience_refusal(session, tenant, c) is None]
     return [{"id": c.id, "short_id": definition_of(c).id, "title": c.title, "owner": c.owner_id,
              "owner_org_id": c.owner_org_id, "derives_from": c.derives_from,
              "published_at": c.published_at.isoformat()} for c in rows]

@@ -17,7 +17,14 @@ from services.intake.domain import analysis, submission as rules
 from services.intake.domain.lifecycles import SUBMISSION, FileState, SubmissionState
 from services.intake.models import Campaign, FileRecord, Org, Receipt, Submission, SubmissionLog, Tenant
 from services.intake.operations.audit import record_by, short
-from services.intake.operations.campaigns import campaign_filter, check_submitting_org, definition_of, track_of, visible_campaign
+from services.intake.operations.campaigns import (
+    campaign_filter,
+    check_submitting_org,
+    definition_of,
+    require_audience,
+    track_of,
+    visible_campaign,
+)
 from services.intake.operations.extensions import extension_until
 from services.intake.operations.files import file_json, files_of
 from services.intake.operations.orgs import org_names, org_of_tenant
@@ -99,6 +106,7 @@ def create_submission(session, caller: Caller, body: dict, analyse: Analyser = a
     tenant = caller.tenant
     require_university(tenant)
     campaign = visible_campaign(session, tenant, body["campaign_id"])
+    require_audience(session, tenant, campaign)  # its own copy of a ministry campaign it is not in the audience of
     definition = definition_of(campaign)
     track = track_of(definition, body["track"])
     org = org_of_tenant(session, tenant, body["org_id"])
@@ -195,6 +203,7 @@ def submit_submission(session, outbox, caller: Caller, sub: Submission, stage_ke
     """Submit the work's next stage: gather what the rules need, let them decide, record what they decided."""
     tenant = caller.tenant
     lock_for_change(session, sub)
+    require_audience(session, tenant, session.get(Campaign, sub.campaign_id))  # a draft written before it left
     definition, track, org = submission_context(session, tenant, sub)
     files = files_of(session, sub)
     facts = rules.SubmitFacts(

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
 
+from common.campaign.audience import Audience, includes
 from common.db import serialize_on, utcnow
 from common.errors import InvalidInput, NotFound
 from common.locale import beijing_date, in_beijing
@@ -29,7 +30,7 @@ from services.intake.domain import supervision as rules
 from services.intake.domain.lifecycles import SubmissionState
 from services.intake.models import Campaign, Extension, Org, OutboxMessage, Submission, Tenant
 from services.intake.operations.audit import record
-from services.intake.operations.campaigns import definition_of, find_campaign
+from services.intake.operations.campaigns import audience_refusal, definition_of, find_campaign
 from services.intake.operations.tenants import MINISTRY
 
 EVENT = "supervision_reminded"
@@ -59,9 +60,15 @@ class View:
 
 
 def _campaigns(session, scope: rules.TenantScope) -> list[Campaign]:
+    """The campaigns a person may chase in: the ministry's own, or a university's and the ministry's it is in the
+    audience of (campaigns.audience_refusal)."""
     owners = [MINISTRY] if scope.ministry else [scope.tenant, MINISTRY]
-    return list(session.scalars(select(Campaign).where(Campaign.owner_id.in_(owners))
-                                .order_by(Campaign.published_at, Campaign.id)))
+    found = session.scalars(select(Campaign).where(Campaign.owner_id.in_(owners)).order_by(Campaign.published_at,
+                                                                                          Campaign.id))
+    if scope.ministry:
+        return list(found)
+    tenant = session.get(Tenant, scope.tenant)
+    return [c for c in found if c.owner_id == scope.tenant or audience_refusal(session, tenant, c) is None]
 
 
 def _campaign(session, scope: rules.TenantScope, candidates: list[Campaign], ref: str | None) -> Campaign | None:
@@ -105,7 +112,7 @@ def supervision_view(session, grants: list[dict], tenant: str | None, campaign_r
 
 def _lists(session, scope: rules.TenantScope, campaign: Campaign, tracks: dict, now: datetime) -> list[rules.TrackList]:
     if scope.ministry:
-        return rules.behind_universities(tracks.values(), _universities(session),
+        return rules.behind_universities(tracks.values(), _universities(session, definition_of(campaign).audience),
                                          _forwarding(session, campaign.id), scope.reaches, now)
     orgs = [rules.OrgFacts(o.id, o.name, o.level, o.parent_id, o.contact_name, o.contact_email, o.contact_phone)
             for o in session.scalars(select(Org).where(Org.tenant_id == scope.tenant).order_by(Org.name))]
@@ -118,9 +125,11 @@ def _lists(session, scope: rules.TenantScope, campaign: Campaign, tracks: dict, 
     return rules.behind_orgs(tracks.values(), orgs, works, extensions, scope.reaches, now)
 
 
-def _universities(session) -> list[rules.UniversityFacts]:
+def _universities(session, audience: Audience | None) -> list[rules.UniversityFacts]:
+    """The universities the campaign is for (its audience): one outside it is neither expected nor behind."""
     return [rules.UniversityFacts(t.id, t.name, t.contact_email)
-            for t in session.scalars(select(Tenant).where(Tenant.kind == "university").order_by(Tenant.id))]
+            for t in session.scalars(select(Tenant).where(Tenant.kind == "university").order_by(Tenant.id))
+            if includes(audience, t.id, t.category)]
 
 
 def _family(session, root_id: str) -> list[str]:

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from common import clock
 from common.auth import bearer_key, hash_key, invalid_key
-from common.errors import Conflict, Forbidden, InvalidInput, Unauthorized
+from common.campaign.audience import CATEGORIES
+from common.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from common.events import TENANT
-from common.locale import beijing_minute
+from common.locale import CATEGORY_LABELS, beijing_minute
 from common.text import LineProblem, single_line_problem
 from services.intake.domain import keys
 from services.intake.models import Account, ApiKey, Org, Tenant
@@ -21,7 +22,7 @@ MINISTRY = "ministry"
 
 
 def create_tenant(session, slug: str, name: str, kind: str = "university", contact_email: str | None = None,
-                  outbox=None) -> Tenant:
+                  outbox=None, category: str | None = None) -> Tenant:
     if not re.fullmatch(TENANT["pattern"], slug):
         # no dot: a university's campaign ids are qualified as "<slug>.<id>" (see campaign_ref)
         raise InvalidInput(f"租户标识“{slug}”无效：应由小写字母、数字和连字符组成，2–63 个字符，如 seu。请改正。",
@@ -31,13 +32,46 @@ def create_tenant(session, slug: str, name: str, kind: str = "university", conta
         raise InvalidInput(line.message if line else "租户名称不能为空。请填写高校（或教育部）的全称。",
                            code=line.code if line else "invalid_tenant_name", field="name",
                            expected=LineProblem.expected, found=line.found if line else name)
+    _require_category(kind, category)
     if session.get(Tenant, slug) is not None:
         raise Conflict(f"租户 {slug} 已存在。", code="tenant_exists", found=slug)
-    tenant = Tenant(id=slug, name=name, kind=kind, receipt_seq=0, contact_email=contact_email)
+    tenant = Tenant(id=slug, name=name, kind=kind, receipt_seq=0, contact_email=contact_email, category=category)
     session.add(tenant)
     session.flush()  # keys refer to it; no ORM relationship orders the inserts
     if outbox is not None:
-        outbox.add(session, "tenant_registered", slug, {"name": name, "kind": kind, "contact_email": contact_email})
+        _announce_tenant(session, outbox, tenant)
+    return tenant
+
+
+def _announce_tenant(session, outbox, tenant: Tenant) -> None:
+    outbox.add(session, "tenant_registered", tenant.id, {"name": tenant.name, "kind": tenant.kind,
+                                                         "contact_email": tenant.contact_email,
+                                                         "category": tenant.category})
+
+
+def _require_category(kind: str, category: str | None) -> None:
+    if category is None:
+        return
+    if kind != "university":
+        raise InvalidInput("只有高校有类别（直属高校、部省合建高校、地方高校）；教育部不设类别。", code="invalid_category",
+                           field="category", expected=None, found=category)
+    if category not in CATEGORIES:
+        allowed = "、".join(f"{key}（{label}）" for key, label in CATEGORY_LABELS.items())
+        raise InvalidInput(f"高校类别“{category}”无效，应为 {allowed} 之一。请改正。", code="invalid_category",
+                           field="category", expected=list(CATEGORIES), found=category)
+
+
+def set_category(session, outbox, slug: str, category: str | None) -> Tenant:
+    """Set (or, with None, clear) a registered university's category; `tenant_registered` goes out again, whole, so
+    notify's copy (whom the ministry's announcement reaches, who is counted) follows. The audience is asked anew on
+    every request: a university that leaves a campaign's audience stops seeing it at once (its works stay)."""
+    tenant = session.get(Tenant, slug)
+    if tenant is None:
+        raise NotFound(f"没有租户 {slug}。", code="tenant_not_found", found=slug)
+    _require_category(tenant.kind, category)
+    if tenant.category != category:
+        tenant.category = category
+        _announce_tenant(session, outbox, tenant)
     return tenant
 
 
