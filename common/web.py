@@ -473,6 +473,7 @@ class WebPages(DependencyProvider):
             message = "尚未登录或登录已失效（已退出、超时、密钥已停用或权限已变更）。请重新登录，登录后回到本页。"
             # a page asked for (not a form posted): signing in leads back to it
             back = safe_next(request.full_path.rstrip("?")) if request.method == "GET" and self.returns_to_page else None
+            back = None if back == "/" else back  # the landing page needs no way back
             raise SignInRequired(message, self.sign_in_page(request, 401, message, next_path=back), code="not_signed_in")
         if roles and visitor["role"] not in roles:
             message = wrong_role_message(visitor["role"])

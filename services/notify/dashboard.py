@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, false, func, or_, select
 
+from common.campaign.audience import includes
 from services.notify import access, people, periods, readmodel
-from services.notify.models import CampaignCopy, Progress, TenantName
+from services.notify.lifecycles import WorkState
+from services.notify.models import CampaignCopy, Contact, Progress, SubmissionCopy, TenantName
 
 BUCKETS = 10  # 0–10 %, 10–20 %, … 90–100 %
 LAGGARDS = 20
@@ -73,11 +75,54 @@ def aggregate(session, tenant: str | None, filters: Filters, routes: list[tuple[
     universities = [row._asdict() for row in session.execute(
         select(Progress.tenant, TenantName.name, *_sums()).outerjoin(TenantName, TenantName.tenant == Progress.tenant)
         .where(*where).group_by(Progress.tenant, TenantName.name))]
+    # the rows count org × track slots (an org expected in three tracks is three): an organisation department counts
+    # its orgs, so the totals and each university's rate are of distinct orgs
+    orgs = distinct_orgs(session, where)
+    for u in universities:
+        u["slots_expected"], u["slots_submitted"] = u["orgs_expected"], u["orgs_submitted"]
+        u["orgs_expected"], u["orgs_submitted"] = orgs.get(u["tenant"], (0, 0))
+    total["slots_expected"], total["slots_submitted"] = total["orgs_expected"], total["orgs_submitted"]
+    total["orgs_expected"] = sum(expected for expected, _ in orgs.values())
+    total["orgs_submitted"] = sum(submitted for _, submitted in orgs.values())
     labels = readmodel.track_labels(session)
     campaigns = [(c.campaign_id, c.title) for c in session.scalars(
         select(CampaignCopy).where(CampaignCopy.derives_from.is_(None)).order_by(CampaignCopy.campaign_id))]
+    without = [] if tenant is not None or routes is not None else without_org_list(session, filters)
     return {"total": total, "tracks": tracks, "universities": universities, "track_labels": labels,
-            "campaigns": campaigns}
+            "campaigns": campaigns, "without_org_list": without}
+
+
+def distinct_orgs(session, where: list) -> dict[str, tuple[int, int]]:
+    """{university: (orgs expected, orgs that submitted)} over the progress rows `where` selects, each org once: an
+    org is expected when its level submits in one of the rows, and has submitted when a work of it counts in one (a
+    recurring row's current period only, as the row does)."""
+    rows = select(Progress.tenant, Progress.campaign_id, Progress.track, Progress.level, Progress.period) \
+        .where(*where).subquery()
+    levels = select(rows.c.tenant, rows.c.level).distinct().subquery()
+    expected = dict(session.execute(
+        select(Contact.tenant, func.count(func.distinct(Contact.org_id)))
+        .join(levels, and_(Contact.tenant == levels.c.tenant, Contact.level == levels.c.level))
+        .group_by(Contact.tenant)).all())
+    submitted = dict(session.execute(
+        select(SubmissionCopy.tenant, func.count(func.distinct(SubmissionCopy.org_id)))
+        .join(rows, and_(SubmissionCopy.tenant == rows.c.tenant, SubmissionCopy.campaign_id == rows.c.campaign_id,
+                         SubmissionCopy.track == rows.c.track, SubmissionCopy.level == rows.c.level,
+                         or_(rows.c.period.is_(None), SubmissionCopy.period == rows.c.period)))
+        .where(SubmissionCopy.state == WorkState.SUBMITTED).group_by(SubmissionCopy.tenant)).all())
+    return {t: (expected.get(t, 0), submitted.get(t, 0)) for t in {*expected, *submitted}}
+
+
+def without_org_list(session, filters: Filters) -> list[dict]:
+    """The universities that have imported no org list yet: the furthest behind of all, though no row counts them
+    (no org is expected of them). Those the filtered campaign is not for are left out."""
+    audience = None
+    if filters.campaign:
+        root = session.get(CampaignCopy, filters.campaign)
+        audience = root.audience if root is not None else None
+    listed = select(Contact.tenant).distinct()
+    return [{"tenant": t.tenant, "name": t.name} for t in session.scalars(
+        select(TenantName).where(TenantName.tenant != "ministry", TenantName.tenant.not_in(listed))
+        .order_by(TenantName.tenant)) if includes(audience, t.tenant, t.category)]
 
 
 def rate(submitted: int, expected: int) -> float | None:
@@ -126,6 +171,8 @@ def page(data: dict, tenant: str | None, viewer: str, filters: Filters) -> dict:
     return {"viewer": viewer, "filters": filters, "total": data["total"], "tracks": data["tracks"],
             "track_labels": data["track_labels"], "campaigns": data["campaigns"], "show_universities": tenant is None,
             "universities": len(data["universities"]), "laggards": laggards(data["universities"]),
+            "without_org_list": data.get("without_org_list", [])[:LAGGARDS],
+            "without_org_list_more": max(0, len(data.get("without_org_list", [])) - LAGGARDS),
             "heading": "全国高校进度" if tenant is None else f"{viewer}进度", "charts": drawn,
             "chart_json": embed(drawn)}
 
