@@ -96,6 +96,13 @@ def round_of_admin(session, round_id: str, tenant: str) -> Round:
     return rnd
 
 
+def works_of(rnd: Round):
+    """The ids of the round's works as entries_of lists them, as a query to use inside another."""
+    if rnd.state == RoundState.SELECTED:
+        return select(SelectionRow.submission_id).where(SelectionRow.round_id == rnd.id)
+    return select(Entry.submission_id).where(Entry.round_id == rnd.id, Entry.state == EntryState.SUBMITTED)
+
+
 def entries_of(session, rnd: Round) -> list[Entry]:
     """The round's works: while it is open or closed, the submitted works sitting in it (a withdrawn or reopened one
     leaves); once confirmed, every work of its record (selections) in rank order, for good. A work it sent up sits

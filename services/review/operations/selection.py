@@ -13,7 +13,7 @@ from services.review.domain.selection import Candidate, decide_selection
 from services.review.models import Assignment, Entry, PublicityPeriod, Round, Score, SelectionRow
 from services.review.operations import audit
 from services.review.operations.copies import track_of
-from services.review.operations.rounds import batches_of, entries_of
+from services.review.operations.rounds import batches_of, entries_of, works_of
 
 
 def round_end_of(session, rnd: Round, track: dict) -> decisions.RoundEnd:
@@ -59,7 +59,7 @@ def ranking_of(session, rnd: Round) -> dict:
             "categories": categories if end.category_field else {},
             "confirmed": confirmed is not None, "reasons": confirmed["reasons"] if confirmed else {},
             "publicity": confirmed["publicity"] if confirmed else None,
-            "history": history_of(session, rnd, list(entries)),
+            "history": history_of(session, rnd),
             # 「须于 …（北京时间）前向教育部报送」; once passed the page says so instead of offering the button
             "forward_by": rounds.forwarding_deadline(end, track, clock.now())}
 
@@ -81,13 +81,16 @@ def confirmed_of(session, rnd: Round) -> dict | None:
             "reasons": {row.submission_id: row.reason for row in rows if row.reason}, "publicity": shown}
 
 
-def history_of(session, rnd: Round, submission_ids: list[str]) -> dict[str, list[str]]:
+def history_of(session, rnd: Round, submission_ids: list[str] | None = None) -> dict[str, list[str]]:
     """Each work's places in the rounds confirmed before this one (domain/history.py), as lines the admin reads:
-    a work forwarded into this round shows its rank and result in the round that sent it."""
-    if not submission_ids:
+    a work forwarded into this round shows its rank and result in the round that sent it. `submission_ids`: a page
+    of the round's works; None: all of them, found in the database (a national round may hold more works than a
+    query may name)."""
+    if submission_ids is not None and not submission_ids:
         return {}
+    works = submission_ids if submission_ids is not None else works_of(rnd)
     rows = session.execute(select(SelectionRow, Round).join(Round, Round.id == SelectionRow.round_id)
-                           .where(SelectionRow.submission_id.in_(submission_ids), SelectionRow.round_id != rnd.id,
+                           .where(SelectionRow.submission_id.in_(works), SelectionRow.round_id != rnd.id,
                                   Round.state == RoundState.SELECTED)).all()
     ends: dict[tuple[str, str, str], decisions.RoundEnd] = {}
     places: dict[str, list[history.Place]] = {}
