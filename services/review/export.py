@@ -14,7 +14,7 @@ from services.review import operations as ops
 from services.review.models import FileCopy
 
 RANKING_HEADER = ["名次", "作品名称", "报送单位", "评审人数", "原始平均分", "校正后得分", "分歧（标准差）",
-                  "评审意见分歧大", "入选", "文件"]
+                  "评审意见分歧大", "入选", "此前评审", "文件"]
 SCORES_HEADER = ["作品名称", "评审专家", "状态", "总分", "评语"]
 # 审核把关: nothing is scored or ranked; each work passed or failed, a failed one with its reason
 VETTING_HEADER = ["作品名称", "报送单位", "审核结果", "不通过的原因", "文件"]
@@ -43,14 +43,18 @@ def ranking_xlsx(session, rnd) -> bytes:
 
 def _ranking_sheet(wb, board: dict, files: dict[str, str], bold) -> None:
     ws = wb.create_sheet("排名")
+
+    def earlier(e) -> str:  # where a forwarded work came from: its rank and result in each earlier round
+        return " → ".join(board["history"].get(e.submission_id, []))
+
     ws.append([xlsx_cell(ws, h, font=bold) for h in RANKING_HEADER])
     for r, e in board["ranked"]:
         _append(ws, [r.rank, e.title, e.org_name or "", r.n_scores, round(r.raw_mean, 2), round(r.normalised, 2),
                      round(r.spread, 2), "是" if r.disagreement else "",
-                     "是" if e.submission_id in board["chosen"] else "", files[e.submission_id]])
+                     "是" if e.submission_id in board["chosen"] else "", earlier(e), files[e.submission_id]])
     for e in board["unscored"]:
         _append(ws, ["", e.title, e.org_name or "", 0, "", "", "", "", "是" if e.submission_id in board["chosen"] else "",
-                     files[e.submission_id]])
+                     earlier(e), files[e.submission_id]])
 
 
 def _vetting_sheet(wb, board: dict, files: dict[str, str], bold) -> None:

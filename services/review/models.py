@@ -97,6 +97,7 @@ class Entry(Base):
     file_ids = Column(JSON, nullable=False, default=list)
     state = Column(String(16), nullable=False)  # EntryState: submitted | withdrawn | reopened
     level = Column(String(16), nullable=True)  # the level whose round it is in
+    # the work's current round, where withdrawal and reopening act; its confirmed places are in `selections`
     round_id = Column(String(32), ForeignKey("rounds.id"), nullable=True, index=True)
     submitted_at = Column(UTCDateTime, nullable=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -216,7 +217,12 @@ class SignInLink(Base):
 
 
 class SelectionRow(Base):
-    """The confirmed selection of a round: each work's rank and whether it goes up (or, in a final round, is chosen)."""
+    """The confirmed selection of a round: each work's rank and whether it goes up (or, in a final round, is chosen).
+
+    The round's record for good: a confirmed round lists, ranks and exports its works from these rows, the ones it
+    sent up included (their `Entry.round_id` is the next round by then), and the next round shows them as a work's
+    history (operations/selection.history_of).
+    """
 
     __tablename__ = "selections"
     round_id = Column(String(32), ForeignKey("rounds.id"), primary_key=True)
@@ -226,6 +232,8 @@ class SelectionRow(Base):
     raw_mean = Column(Float, nullable=True)
     selected = Column(Boolean, nullable=False)
     reason = Column(Text, nullable=True)  # 审核把关: why the work failed the vetting (null for every other row)
+    # a work's rows across rounds are its history (院级 → 校级 → 全国), asked for by work
+    __table_args__ = (Index("ix_selections_submission", "submission_id"),)
 
 
 class PublicityPeriod(Base):

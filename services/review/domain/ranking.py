@@ -90,6 +90,34 @@ def reviewer_biases(scores: Iterable[Score], **options) -> list[ReviewerBias]:
     return fit(scores, **options)[1]
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A work's row in a confirmed selection: its rank and scores as they were confirmed."""
+
+    work_id: str
+    rank: int
+    normalised: float | None  # None: nobody had scored it
+    raw_mean: float | None
+
+
+def as_confirmed(recorded: Iterable[Recorded], fitted: Iterable[RankedWork]) -> tuple[list[RankedWork], list[str]]:
+    """A confirmed round's ranking: its order, ranks and scores are the record, not a new fit. What the orgs were
+    told (「第 3 位」) must read the same after the chosen works went up and whatever happens to a work later; the fit
+    of the round's scores adds only what the record does not hold (how many scored, spread, 分歧大). Returns the
+    scored works in rank order and the unscored ones, in their recorded order."""
+    detail = {w.work_id: w for w in fitted}
+    ranked, unscored = [], []
+    for row in sorted(recorded, key=lambda r: (r.rank, r.work_id)):
+        if row.normalised is None:
+            unscored.append(row.work_id)
+            continue
+        d = detail.get(row.work_id)
+        ranked.append(RankedWork(row.work_id, row.rank, d.n_scores if d else 0,
+                                 row.raw_mean if row.raw_mean is not None else (d.raw_mean if d else 0.0),
+                                 row.normalised, d.spread if d else 0.0, d.disagreement if d else False))
+    return ranked, unscored
+
+
 def kendall_tau(order_a: Sequence[str], order_b: Sequence[str]) -> float:
     """Kendall's tau between two rankings (best first) of the same items, in O(n log n)."""
     position = {item: i for i, item in enumerate(order_b)}

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from common import clock
 from common.db import serialize_on
 from services.review.domain import decisions, rounds
-from services.review.domain.lifecycles import ASSIGNMENT, ENTRY, AssignmentState, EntryState, ScoreState
-from services.review.models import Assignment, Entry, FileCopy, Score
+from services.review.domain.lifecycles import ASSIGNMENT, ENTRY, AssignmentState, EntryState, RoundState, ScoreState
+from services.review.models import Assignment, Entry, FileCopy, Round, Score
 from services.review.operations.copies import known_track
 from services.review.operations.rounds import enter_round
 from services.review.operations.texts import index_text
@@ -73,7 +73,16 @@ def record_submission(session, tenant: str, d: dict, fp=None) -> None:
 
 
 def _open_assignments(session, entry: Entry) -> Iterable[Assignment]:
+    """The work's open assignments in its current round, the one a withdrawal or reopening takes it out of.
+
+    Never those of a confirmed round: its scores are the record its ranking was confirmed from (the work keeps its
+    place there, operations/rounds.entries_of), whether the work went up from it or stayed.
+    """
+    rnd = session.get(Round, entry.round_id) if entry.round_id is not None else None
+    if rnd is None or rnd.state == RoundState.SELECTED:
+        return []
     return session.scalars(select(Assignment).where(Assignment.submission_id == entry.submission_id,
+                                                    Assignment.round_id == rnd.id,
                                                     Assignment.state == AssignmentState.ASSIGNED))
 
 
@@ -112,10 +121,10 @@ def record_reopening(session, tenant: str, d: dict) -> None:
         return  # withdrawn for good, or already submitted again
     ENTRY.move(entry, EntryState.REOPENED)
     entry.stage, entry.final_stage = d["stage"] or "", False
-    entry.round_id, entry.level, entry.submitted_at, entry.updated_at = None, None, reopened_at, clock.now()
-    for a in _open_assignments(session, entry):
+    for a in _open_assignments(session, entry):  # of the round it leaves
         ASSIGNMENT.move(a, AssignmentState.WITHDRAWN)
         a.declined_reason = "作品已退回修改，须重新提交"
+    entry.round_id, entry.level, entry.submitted_at, entry.updated_at = None, None, reopened_at, clock.now()
 
 
 def record_forwarded(session, tenant: str, d: dict) -> None:

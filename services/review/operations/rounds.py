@@ -11,7 +11,7 @@ from common.locale import BEIJING
 from services.review.domain import rounds
 from services.review.domain.audit import Acting
 from services.review.domain.lifecycles import ROUND, EntryState, RoundState, require_round_open
-from services.review.models import Entry, OrgCopy, Reviewer, Round, TenantCopy
+from services.review.models import Entry, OrgCopy, Reviewer, Round, SelectionRow, TenantCopy
 from services.review.operations import audit
 from services.review.operations.copies import track_of
 
@@ -72,8 +72,13 @@ def listed(session, rows: list[Round]) -> list[dict]:
     ids = [r.id for r in rows]
     if not ids:
         return []
+    live = [r.id for r in rows if r.state != RoundState.SELECTED]
+    confirmed = [r.id for r in rows if r.state == RoundState.SELECTED]
     works = dict(session.execute(select(Entry.round_id, func.count()).where(
-        Entry.state == EntryState.SUBMITTED, Entry.round_id.in_(ids)).group_by(Entry.round_id)).all())
+        Entry.state == EntryState.SUBMITTED, Entry.round_id.in_(live)).group_by(Entry.round_id)).all()) if live else {}
+    if confirmed:  # a confirmed round counts what it confirmed (entries_of), the works it sent up included
+        works.update(session.execute(select(SelectionRow.round_id, func.count()).where(
+            SelectionRow.round_id.in_(confirmed)).group_by(SelectionRow.round_id)).all())
     reviewers = dict(session.execute(select(Reviewer.round_id, func.count()).where(
         Reviewer.active, Reviewer.round_id.in_(ids)).group_by(Reviewer.round_id)).all())
     return [{"round": r, "works": works.get(r.id, 0), "reviewers": reviewers.get(r.id, 0)} for r in rows]
@@ -91,7 +96,22 @@ def round_of_admin(session, round_id: str, tenant: str) -> Round:
     return rnd
 
 
+def works_of(rnd: Round):
+    """The ids of the round's works as entries_of lists them, as a query to use inside another."""
+    if rnd.state == RoundState.SELECTED:
+        return select(SelectionRow.submission_id).where(SelectionRow.round_id == rnd.id)
+    return select(Entry.submission_id).where(Entry.round_id == rnd.id, Entry.state == EntryState.SUBMITTED)
+
+
 def entries_of(session, rnd: Round) -> list[Entry]:
+    """The round's works: while it is open or closed, the submitted works sitting in it (a withdrawn or reopened one
+    leaves); once confirmed, every work of its record (selections) in rank order, for good. A work it sent up sits
+    in the next round by then (`Entry.round_id` is a work's current round), and one withdrawn or reopened after the
+    confirmation was still ranked and told its place."""
+    if rnd.state == RoundState.SELECTED:
+        return session.scalars(select(Entry).join(SelectionRow, SelectionRow.submission_id == Entry.submission_id)
+                               .where(SelectionRow.round_id == rnd.id)
+                               .order_by(SelectionRow.rank, Entry.submission_id)).all()
     return session.scalars(select(Entry).where(Entry.round_id == rnd.id, Entry.state == EntryState.SUBMITTED)
                            .order_by(Entry.submitted_at, Entry.submission_id)).all()
 

@@ -6,14 +6,14 @@ from sqlalchemy import select
 
 from common import clock
 from common.locale import LEVEL_LABELS
-from services.review.domain import decisions, publicity, ranking, rounds
+from services.review.domain import decisions, history, publicity, ranking, rounds
 from services.review.domain.audit import Acting
 from services.review.domain.lifecycles import ROUND, AssignmentState, RoundState, ScoreState
 from services.review.domain.selection import Candidate, decide_selection
 from services.review.models import Assignment, Entry, PublicityPeriod, Round, Score, SelectionRow
 from services.review.operations import audit
 from services.review.operations.copies import track_of
-from services.review.operations.rounds import batches_of, entries_of
+from services.review.operations.rounds import batches_of, entries_of, works_of
 
 
 def round_end_of(session, rnd: Round, track: dict) -> decisions.RoundEnd:
@@ -35,13 +35,17 @@ def ranking_of(session, rnd: Round) -> dict:
                            .where(Assignment.round_id == rnd.id, Assignment.state == AssignmentState.ASSIGNED,
                                   Score.state == ScoreState.SUBMITTED)).all()
     scores = [ranking.Score(w, r, t) for w, r, t in rows if w in entries and t is not None]
-    ranked = ranking.rank(scores) if scores else []
-    biases = ranking.reviewer_biases(scores) if scores else []
-    scored = {r.work_id for r in ranked}
-    unscored = [e for sid, e in entries.items() if sid not in scored]
+    ranked, biases = ranking.fit(scores) if scores else ([], [])
     track = track_of(session, rnd.campaign_id, rnd.track)
     end = round_end_of(session, rnd, track)
     confirmed = confirmed_of(session, rnd)
+    if confirmed is not None:  # the record, as the orgs were told it: no new fit reorders it
+        ranked, unscored_ids = ranking.as_confirmed(confirmed["places"], ranked)
+        unscored = [entries[sid] for sid in unscored_ids if sid in entries]
+    else:
+        scored = {r.work_id for r in ranked}
+        unscored = [e for sid, e in entries.items() if sid not in scored]
+    ranked = [r for r in ranked if r.work_id in entries]
     if confirmed is not None:
         chosen = confirmed["chosen"]
     else:  # ticked for the admin: the best within the limit and each category's places
@@ -55,6 +59,7 @@ def ranking_of(session, rnd: Round) -> dict:
             "categories": categories if end.category_field else {},
             "confirmed": confirmed is not None, "reasons": confirmed["reasons"] if confirmed else {},
             "publicity": confirmed["publicity"] if confirmed else None,
+            "history": history_of(session, rnd),
             # 「须于 …（北京时间）前向教育部报送」; once passed the page says so instead of offering the button
             "forward_by": rounds.forwarding_deadline(end, track, clock.now())}
 
@@ -72,7 +77,34 @@ def confirmed_of(session, rnd: Round) -> dict | None:
         shown = {"until": p.until.isoformat(), "over": publicity.is_over(p.ends_at, clock.now()),
                  "announced": period.ended_at is not None}
     return {"chosen": {row.submission_id for row in rows if row.selected},
+            "places": [ranking.Recorded(row.submission_id, row.rank, row.normalised, row.raw_mean) for row in rows],
             "reasons": {row.submission_id: row.reason for row in rows if row.reason}, "publicity": shown}
+
+
+def history_of(session, rnd: Round, submission_ids: list[str] | None = None) -> dict[str, list[str]]:
+    """Each work's places in the rounds confirmed before this one (domain/history.py), as lines the admin reads:
+    a work forwarded into this round shows its rank and result in the round that sent it. `submission_ids`: a page
+    of the round's works; None: all of them, found in the database (a national round may hold more works than a
+    query may name)."""
+    if submission_ids is not None and not submission_ids:
+        return {}
+    works = submission_ids if submission_ids is not None else works_of(rnd)
+    rows = session.execute(select(SelectionRow, Round).join(Round, Round.id == SelectionRow.round_id)
+                           .where(SelectionRow.submission_id.in_(works), SelectionRow.round_id != rnd.id,
+                                  Round.state == RoundState.SELECTED)).all()
+    ends: dict[tuple[str, str, str], decisions.RoundEnd] = {}
+    places: dict[str, list[history.Place]] = {}
+    for row, other in rows:
+        key = (other.campaign_id, other.track, other.level)
+        if key not in ends:
+            ends[key] = decisions.round_end(track_of(session, other.campaign_id, other.track), other.level)
+        end = ends[key]
+        places.setdefault(row.submission_id, []).append(history.Place(
+            other.id, other.level, other.batch, other.selected_at, row.rank, row.normalised is not None,
+            row.selected, end.up, end.vetting))
+    confirmed_at = rnd.selected_at if rnd.state == RoundState.SELECTED else None
+    return {sid: [history.describe(p) for p in history.earlier_places(found, rnd.id, confirmed_at)]
+            for sid, found in places.items()}
 
 
 def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[str],
