@@ -12,6 +12,7 @@ any failed expectation raises and exits non-zero with the trace.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from playwright.sync_api import expect, sync_playwright
@@ -92,10 +93,34 @@ def reviewer(page, base, link):
     expect(page.locator(".notice")).to_contain_text("评分已提交")
     total = page.locator("#total").inner_text()
     escaped = "&lt;b&gt;讲得好&lt;/b&gt;" in page.content() and page.locator("#comment b").count() == 0
+    phone = on_a_phone(page, "work")
     page.goto(f"{base}/queue")
     done = page.locator("#done").inner_text()
     return {"queue_html": queue, "work_html": work, "duration": duration, "total": total, "done": done,
-            "comment_escaped": escaped}
+            "comment_escaped": escaped, "phone": phone}
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def on_a_phone(page, name: str) -> dict:
+    """The page as a 390 px wide phone shows it (issue #17 item 9): how wide it is against the screen, where the
+    rubric sits against the work, how wide the charts are; a screenshot beside the test's logs."""
+    page.set_viewport_size(PHONE)
+    page.reload()
+    page.wait_for_load_state("load")
+    measured = page.evaluate("""() => {
+        const box = sel => { const el = document.querySelector(sel); return el ? el.getBoundingClientRect() : null; };
+        const content = box('.work .content'), rubric = box('.work .rubric');
+        return {page_width: document.documentElement.scrollWidth, screen: window.innerWidth,
+                rubric_below: content && rubric ? rubric.top >= content.bottom - 1 : null,
+                rubric_width: rubric ? rubric.width : null,
+                charts: [...document.querySelectorAll('.chart')].map(el => el.getBoundingClientRect().width)};
+    }""")
+    shots = os.environ.get("SCREENSHOTS")
+    if shots:
+        page.screenshot(path=os.path.join(shots, f"phone-{name}.png"), full_page=True)
+    return measured
 
 
 def admin_select(page, base, key, round_id):
@@ -118,7 +143,10 @@ def dashboard(page, base, key):
     page.click("button[type=submit]")
     expect(page.locator("h1")).to_contain_text("进度")
     page.wait_for_function("() => document.querySelectorAll('.chart canvas').length >= 2", timeout=20000)
-    return {"canvases": page.locator(".chart canvas").count(), "echarts": page.evaluate("() => echarts.version")}
+    drawn = {"canvases": page.locator(".chart canvas").count(), "echarts": page.evaluate("() => echarts.version")}
+    page_phone = on_a_phone(page, "dashboard")
+    page.wait_for_function("() => document.querySelectorAll('.chart canvas').length >= 2", timeout=20000)
+    return {**drawn, "phone": page_phone}
 
 
 def main():

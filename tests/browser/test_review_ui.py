@@ -54,8 +54,10 @@ def submit_lecture(base, http, video: bytes) -> dict:
     return http.post(f"{base}/submissions/{work['id']}/submit").json()
 
 
-def test_a_reviewer_scores_in_the_browser_and_the_admin_selects(platform):  # noqa: F811
+def test_a_reviewer_scores_in_the_browser_and_the_admin_selects(platform, monkeypatch):  # noqa: F811
     from tests import media_fixtures
+
+    monkeypatch.setenv("SCREENSHOTS", str(platform["logs"]))  # the phone's view of each page lands there
 
     ports, data = platform["ports"], platform["data"]
     intake = f"http://127.0.0.1:{ports['intake']}/api/v1"
@@ -79,6 +81,10 @@ def test_a_reviewer_scores_in_the_browser_and_the_admin_selects(platform):  # no
         for secret in ("王书记", "计算机科学与工程学院", "计算机学院", "东南大学", ".mp4\"", "<script>alert"):
             assert secret not in page, secret
     assert "〔已隐去〕" in seen["work_html"] and "&lt;script&gt;" in seen["work_html"]
+    # on a 390 px phone: nothing wider than the screen, the rubric under the work at the screen's width
+    phone = seen["phone"]
+    assert phone["screen"] == 390 and phone["page_width"] <= 390, phone
+    assert phone["rubric_below"] is True and phone["rubric_width"] >= 340, phone
     # The link was used: it cannot sign anyone in again.
     assert redeem(link)[1].status_code == 401
 
@@ -107,6 +113,10 @@ def test_a_reviewer_scores_in_the_browser_and_the_admin_selects(platform):  # no
     assert rows[1][0] == "东南大学" and rows[1][2] == "专题微党课" and "/files/" in rows[1][-1]
 
 
-def test_the_dashboard_draws_its_charts_in_the_browser(platform):  # noqa: F811
+def test_the_dashboard_draws_its_charts_in_the_browser(platform, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("SCREENSHOTS", str(platform["logs"]))
     drawn = drive("dashboard", f"http://localhost:{platform['ports']['notify']}", platform["key"])
     assert drawn["canvases"] >= 2 and drawn["echarts"].startswith("5.")
+    # on a 390 px phone each chart is as wide as the screen allows and the page no wider than it
+    phone = drawn["phone"]
+    assert phone["page_width"] <= 390 and phone["charts"] and all(330 <= w <= 390 for w in phone["charts"]), phone

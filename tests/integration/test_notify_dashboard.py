@@ -65,9 +65,8 @@ def test_the_dashboard_for_the_ministry_and_for_a_university(notify):  # noqa: F
     assert data["orgs_submitted"][story] == 1 and data["works"]["submitted"][story] == 1
     assert sum(data["histogram"]) == 2  # two universities drawn
     # Both under 10 % (one org in one track of SEU; nothing of WUST), and the same numbers as text.
-    # Orgs, not org × track slots: SEU's 3 colleges are expected (in 5 tracks), 1 submitted (33 %); WUST 0 of 1.
-    assert data["histogram"][0] == 1 and data["histogram"][3] == 1
-    assert "<b>1</b> / 4 个组织已提交" in html
+    # The ministry ranks by org × track slots, and says so: SEU's 3 colleges in 5 tracks owe 15, 1 came in
+    assert data["histogram"][0] == 2 and "个组织·赛道已提交" in html
     rates = re.search(r'<table class="list" id="rates">(.*?)</table>', html, re.S).group(1)
     assert re.findall(r"<td>(\d+)</td>", rates) == [str(n) for n in data["histogram"]]
     laggards = re.search(r'<table class="list" id="laggards">(.*?)</table>', html, re.S).group(1)
@@ -81,6 +80,8 @@ def test_the_dashboard_for_the_ministry_and_for_a_university(notify):  # noqa: F
     seu, _ = sign_in(base, "sk_seu")
     own = seu.get(f"{base}/dashboard", timeout=10).text
     assert "东南大学进度" in own and "武汉科技大学" not in own and 'id="laggards"' not in own
+    # a university counts its orgs, each once however many tracks expect it: 1 of its 3 colleges submitted
+    assert "<b>1</b> / 3 个组织已提交" in own
 
     js = requests.get(f"{base}/static/echarts.min.js", timeout=10)
     assert js.status_code == 200 and "javascript" in js.headers["Content-Type"] and len(js.content) > 100_000

@@ -560,4 +560,5 @@ def test_a_key_limited_to_some_orgs_is_refused_with_its_reason(notify):
     signed = web.post(f"{base}/sign-in", data={"api_key": "sk_seu_cs_only", "csrf_token": token}, allow_redirects=False,
                       timeout=10)
     assert signed.status_code == 403 and "部分组织或赛道" in signed.text
-    assert web.get(f"{base}/dashboard", allow_redirects=False, timeout=10).headers["Location"] == "/sign-in?next=/dashboard"  # not in
+    answer = web.get(f"{base}/dashboard", allow_redirects=False, timeout=10)
+    assert answer.headers["Location"] == "/sign-in?next=/dashboard"  # not in

@@ -104,7 +104,8 @@ def answer_of(r: requests.Response) -> str:
     if r.status_code == 401 and "json" in r.headers.get("Content-Type", ""):
         return "401 key"
     if r.status_code == 401:
-        return "401" if r.headers.get("Location") == "/sign-in" else "401 form"
+        # sent to sign in (and back to the page after: `?next=`), or the same form again
+        return "401" if r.headers.get("Location", "").partition("?")[0] == "/sign-in" else "401 form"
     return str(r.status_code)
 
 
@@ -587,9 +588,10 @@ INTAKE_WALK = {
     ("POST", "/account/second-factor"): itable("409", "409", "409", ENROLLED, ENROLLED,
                                                ENROLLED, "409", ENROLLED, ENROLLED, "403", "401"),
     ("GET", "/go/<string:service>"): itable(*["200 | 404"] * 9, "403", "401"),  # review and notify; no other
-    # a person's own API keys: only an owner issues one, for a tenant it owns; a key not theirs answers 404
+    # a person's own API keys: an owner issues one for a tenant it owns, a college's org admin one for its college
+    # (submit and publish only: the walk's `admin` scope is refused, 422); a key not theirs answers 404
     ("GET", "/account/keys"): itable(*["200"] * 9, "403", "401"),
-    ("POST", "/account/keys"): itable("201 | 404", *["- | 404"] * 8, "403", "401"),
+    ("POST", "/account/keys"): itable("201 | 404", "- | 404", "- | 404", "422 | 404", *["- | 404"] * 5, "403", "401"),
     ("POST", "/account/keys/<string:key_id>/revoke"): itable("303 /account/keys | 404", *["- | 404"] * 8, "403", "401"),
     ("GET", "/sign-in/link"): isame("200"),
     ("POST", "/sign-in/link"): isame("200"),  # the same answer whether the address has an account or not
@@ -725,7 +727,8 @@ def _intake_calls(role: str, person: dict, api: set, keys):
             yield ("GET", page), f"{page}?tenant={tenant}", {}, False, None
     new_key = {"label": f"走查密钥{tag}", "scopes": ["admin"], "expires_in_days": "30"}
     yield ("GET", "/account/keys"), "/account/keys", {}, False, None
-    yield ("POST", "/account/keys"), "/account/keys", {"data": {**new_key, "tenant": "seu"}}, role == "owner", "session"
+    yield ("POST", "/account/keys"), "/account/keys", {"data": {**new_key, "tenant": "seu"}}, role in ("owner", "college"), \
+        "session"
     yield ("POST", "/account/keys"), "/account/keys", {"data": {**new_key, "tenant": "wust"}}, False, "session"
     revoke = ("POST", "/account/keys/<string:key_id>/revoke")
     own, others = keys(person["email"])  # read now: the key the POST above issued, if it did
