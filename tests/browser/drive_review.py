@@ -115,7 +115,13 @@ def on_a_phone(page, name: str) -> dict:
         return {page_width: document.documentElement.scrollWidth, screen: window.innerWidth,
                 rubric_below: content && rubric ? rubric.top >= content.bottom - 1 : null,
                 rubric_width: rubric ? rubric.width : null,
-                charts: [...document.querySelectorAll('.chart')].map(el => el.getBoundingClientRect().width)};
+                charts: [...document.querySelectorAll('.chart')].map(el => el.getBoundingClientRect().width),
+                // what sticks out past the screen, to say which element a failure is about
+                too_wide: [...document.querySelectorAll('body *')].filter(el => el.getBoundingClientRect().right >
+                    window.innerWidth + 1 && !el.closest('table.list')).slice(0, 8).map(el =>
+                    el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className ===
+                    'string' ? '.' + el.className.split(' ').join('.') : '') + ' ' +
+                    Math.round(el.getBoundingClientRect().right))};
     }""")
     shots = os.environ.get("SCREENSHOTS")
     if shots:

@@ -119,4 +119,4 @@ def test_the_dashboard_draws_its_charts_in_the_browser(platform, monkeypatch):  
     assert drawn["canvases"] >= 2 and drawn["echarts"].startswith("5.")
     # on a 390 px phone each chart is as wide as the screen allows and the page no wider than it
     phone = drawn["phone"]
-    assert phone["page_width"] <= 390 and phone["charts"] and all(330 <= w <= 390 for w in phone["charts"]), phone
+    assert phone["page_width"] <= 390 and phone["charts"] and all(330 <= w <= 390 for w in phone["charts"]), repr(phone)
