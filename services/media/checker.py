@@ -65,16 +65,26 @@ def detect_kind(path: str) -> str:
     raise NotMedia("文件中没有音频或视频流。")
 
 
+# What a sniffed container is, as a person reads it (never the bare 「mpegts」 of a magic number)
+_SNIFFED_AS = {"jpeg": "JPG 图片", "png": "PNG 图片", "gif": "GIF 动图", "pdf": "PDF 文档", "zip": "压缩包或 Word 文档",
+               "ole": "旧版 Office 文档", "wav": "WAV 音频", "mp3": "MP3 音频", "m4a": "M4A 音频"}
+
+
+def described(sniffed: str) -> str:
+    """「PDF 文档」, 「视频（MPEG-TS）」: what the file's content is, in Chinese with the format's usual name."""
+    if sniffed in _SNIFFED_AS:
+        return _SNIFFED_AS[sniffed]
+    return f"视频（{ {'mpegts': 'MPEG-TS', 'mov': 'MOV', 'mkv': 'MKV'}.get(sniffed, sniffed.upper()) }）"
+
+
 def _mismatch(kind: str, sniffed: str | None) -> dict | None:
     """A file whose content is plainly another kind than declared."""
     if kind == "video" and sniffed in IMAGE_FORMATS | DOCUMENT_SNIFFS:
-        found = {"jpeg": "图片", "png": "图片", "pdf": "PDF 文档", "zip": "压缩包或 Word 文档",
-                 "ole": "旧版 Office 文档"}[sniffed]
         return finding("content_mismatch", "error",
-                       f"以视频上传，但文件内容是{found}。请上传视频文件本身。", "video", sniffed)
+                       f"以视频上传，但文件内容是{described(sniffed)}。请上传视频文件本身。", "video", sniffed)
     if kind == "image" and sniffed not in (None, "jpeg", "png") and sniffed not in ("gif",):
-        return finding("content_mismatch", "error", f"以图片上传，但文件内容是 {sniffed}。请上传 JPG 或 PNG 图片。",
-                       "image", sniffed)
+        return finding("content_mismatch", "error",
+                       f"以图片上传，但文件内容是{described(sniffed)}。请上传 JPG 或 PNG 图片。", "image", sniffed)
     return None
 
 

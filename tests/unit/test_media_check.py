@@ -136,3 +136,12 @@ def test_the_cli_prints_chinese_for_people(media, capsys):
     code = cli.main([str(media["lecture_too_long"])])
     out = capsys.readouterr().out
     assert code == 1 and "未通过" in out and "30分钟" in out
+
+
+@pytest.mark.parametrize("sniffed, said", [("mpegts", "视频（MPEG-TS）"), ("pdf", "PDF 文档"), ("mp3", "MP3 音频"),
+                                           ("webm", "视频（WEBM）")])
+def test_a_mismatch_names_the_content_in_words_not_its_magic_number(sniffed, said):
+    from services.media.checker import _mismatch
+
+    message = _mismatch("image", sniffed)["message"]
+    assert f"文件内容是{said}" in message and sniffed not in message.replace(said, "")
