@@ -177,6 +177,9 @@ def test_the_whole_round_admin_and_reviewers_over_http(review):
     r = web.post(f"{base}/rounds/{round_id}/reviewers/import", data={"csrf_token": token},
                  files={"file": ("专家.csv", table.encode("gb18030"), "text/csv")})
     assert r.status_code == 200 and "新增 5 位" in r.text, r.text[:500]
+    # the university's own experts read as 东南大学, not as its slug
+    reviewers_table = re.search(r'<table class="list" id="reviewers">(.*?)</table>', r.text, re.S).group(1)
+    assert "<td>东南大学</td>" in reviewers_table and "<td>seu</td>" not in reviewers_table
     bad = web.post(f"{base}/rounds/{round_id}/reviewers/import", data={"csrf_token": token},
                    files={"file": ("x.csv", "姓名,邮箱\n王,not-an-email\n".encode(), "text/csv")})
     assert bad.status_code == 422 and "格式不正确" in bad.text

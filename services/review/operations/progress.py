@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from services.review.domain import decisions
 from services.review.domain.lifecycles import AssignmentState, ScoreState
-from services.review.models import Assignment, Round, Score
+from services.review.models import Assignment, Round, Score, TenantCopy
 from services.review.operations.copies import track_of
 from services.review.operations.rounds import entries_of, reviewers_of
 from services.review.operations.selection import confirmed_of, history_of, round_end_of
@@ -29,8 +29,13 @@ def _per_reviewer(session, rnd: Round) -> list[dict]:
             per[reviewer_id][score_state or ScoreState.OPEN] += n
         else:
             per[reviewer_id]["declined"] += n
-    return [{"reviewer": r, **{k: per[r.id][k] for k in ("assigned", "submitted", "draft", "open", "declined")}}
-            for r in reviewers_of(session, rnd)]
+    reviewers = reviewers_of(session, rnd)
+    # the university a reviewer belongs to is kept as its slug (conflicts are found by it); people read its name
+    slugs = {r.university for r in reviewers if r.university}
+    names = dict(session.execute(select(TenantCopy.tenant, TenantCopy.name).where(TenantCopy.tenant.in_(slugs))).all()) \
+        if slugs else {}
+    return [{"reviewer": r, "university": names.get(r.university, r.university) if r.university else "",
+             **{k: per[r.id][k] for k in ("assigned", "submitted", "draft", "open", "declined")}} for r in reviewers]
 
 
 def round_overview(session, rnd: Round, page: int = 1) -> dict:
