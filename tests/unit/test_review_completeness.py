@@ -12,6 +12,7 @@ def test_a_work_with_fewer_than_k_submitted_scores_is_short_and_not_preticked():
     assert short == {"b": 2, "c": 0}
     assert c.pretickable(["b", "a", "c"], short) == ["a"]
     assert c.short_of_k(1, {"a": 1}, ["a"]) == {}
+    assert c.short_of_k(3, {}, ["a", "b"], experts_assigned=False) == {}  # decided without experts: nothing missing
 
 
 def test_closing_asks_only_when_scores_are_missing_and_names_the_count():

@@ -18,8 +18,13 @@ FEW_SCORES_PER_EXPERT = 5  # below this an expert's bias is mostly the shrinkage
 SORTS = ("normalised", "raw")
 
 
-def short_of_k(k: int, submitted: Mapping[str, int], works: Iterable[str]) -> dict[str, int]:
-    """The works with fewer than k submitted scores, with how many they have (0 when nobody scored)."""
+def short_of_k(k: int, submitted: Mapping[str, int], works: Iterable[str], *, experts_assigned: bool = True
+               ) -> dict[str, int]:
+    """The works with fewer than k submitted scores, with how many they have (0 when nobody scored). A round where
+    no expert is assigned anything is decided without expert scores (the admin's own choice, as before): nothing
+    is missing there, so nothing is flagged or asked."""
+    if not experts_assigned:
+        return {}
     return {w: submitted.get(w, 0) for w in works if submitted.get(w, 0) < k}
 
 
