@@ -261,8 +261,10 @@ class ReviewService(SignInPages):
             with self.db.transaction() as session:
                 visitor, rnd = self._admin_round(session, request, round_id)
                 # every problem of a refused list (a reviewer list with three bad rows names all three), not the first
+                question = exc.question if isinstance(exc, ops.NeedsConfirmation) else None
                 return self.web.render("round.html", visitor, exc.status, round=rnd, error=exc.message,
-                                       error_code=exc.code, error_details=exc.details, **ops.round_overview(session, rnd))
+                                       error_code=exc.code, error_details=exc.details, question=question,
+                                       **ops.round_overview(session, rnd))
         return redirect(f"/rounds/{round_id}?{notice_query(done, result)}")
 
     @page("POST", "/rounds/<string:round_id>/settings")
@@ -335,8 +337,19 @@ class ReviewService(SignInPages):
 
     @page("POST", "/rounds/<string:round_id>/close")
     def close(self, request, round_id):
-        return self._act(request, round_id, lambda session, rnd, by: ops.close_round(session, self.outbox, by, rnd),
-                         "closed")
+        """Complete scoring closes in one click. With assigned scores not submitted and no `confirmed=1` in the
+        form, nothing closes: 409 with the round page asking once more, naming what is missing (「3 份评分未提交」)
+        and what closing does, and a button that posts again with confirmed=1."""
+        confirmed = request.form.get("confirmed") == "1"
+
+        def action(session, rnd, by):
+            if not confirmed and rnd.state == RoundState.OPEN:
+                question = ops.close_question(session, rnd)
+                if question is not None:
+                    raise ops.NeedsConfirmation(question)
+            return ops.close_round(session, self.outbox, by, rnd)
+
+        return self._act(request, round_id, action, "closed")
 
     @page("POST", "/rounds/<string:round_id>/reopen")
     def reopen(self, request, round_id):
@@ -348,7 +361,7 @@ class ReviewService(SignInPages):
         with self.db.transaction() as session:
             visitor, rnd = self._admin_round(session, request, round_id)
             return self.web.render("ranking.html", visitor, round=rnd, message=notice(request.args),
-                                   **ops.ranking_of(session, rnd))
+                                   **ops.ranking_of(session, rnd, request.args.get("sort", "normalised")))
 
     @page("POST", "/rounds/<string:round_id>/selection")
     def select(self, request, round_id):
@@ -357,15 +370,21 @@ class ReviewService(SignInPages):
                 visitor, rnd = self._admin_round(session, request, round_id)
                 reasons = {key.removeprefix("reason_"): value for key, value in request.form.items()
                            if key.startswith("reason_")}  # 审核把关: why a work fails
+                # a choice holding a work short of its k scores is asked about first (409, the ranking page with
+                # the question and a button posting the same choice with confirmed=1); a complete one: one click
                 ops.confirm_selection(session, self.outbox, self._acting(request, visitor), rnd,
-                                      request.form.getlist("selected"), reasons)
+                                      request.form.getlist("selected"), reasons,
+                                      confirmed=request.form.get("confirmed") == "1")
         except DomainError as exc:
             if exc.status in (401, 403, 404):
                 raise
             with self.db.transaction() as session:
                 visitor, rnd = self._admin_round(session, request, round_id)
+                question = exc.question if isinstance(exc, ops.NeedsConfirmation) else None
                 return self.web.render("ranking.html", visitor, exc.status, round=rnd, error=exc.message,
-                                       error_code=exc.code, form=request.form, **ops.ranking_of(session, rnd))
+                                       error_code=exc.code, form=request.form, question=question,
+                                       asked_selected=request.form.getlist("selected"),
+                                       **ops.ranking_of(session, rnd))
         return redirect(f"/rounds/{round_id}/ranking?{notice_query('selected', None)}")
 
     @page("GET", "/rounds/<string:round_id>/export.xlsx")

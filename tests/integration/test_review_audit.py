@@ -173,9 +173,9 @@ def test_every_change_on_reviews_pages_leaves_exactly_one_row_in_the_rounds_univ
     assert r.status_code == 200
 
     # closing, reopening (the owner), closing again, and the owner's confirmed selection
-    act(admin, "/close")
+    act(admin, "/close", confirmed="1")  # experts had work open: closing is confirmed (issue #17 item 5)
     act(owner, "/reopen")
-    act(admin, "/close")
+    act(admin, "/close", confirmed="1")  # experts had work open: closing is confirmed (issue #17 item 5)
     [(selected,)] = rows_of(store, (Assignment.submission_id,), Assignment.id == scored)
     ranking = owner.get(f"{page}/ranking", timeout=10)
     r = owner.post(f"{page}/selection", data={"csrf_token": csrf(ranking.text), "selected": [selected]}, timeout=30)

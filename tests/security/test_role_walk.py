@@ -336,9 +336,9 @@ def _review_inside(env: dict, role: str, round_id: str):
                                                          "reason": "走查：登记回避"}}
     yield "/reviewers/<string:reviewer_id>/remove", f"{prefix}/reviewers/{ids[second]}/remove", {"data": {}}
     yield "/invite", prefix + "/invite", {"data": {}}
-    yield "/close", prefix + "/close", {"data": {}}
+    yield "/close", prefix + "/close", {"data": {"confirmed": "1"}}  # experts may have work open (issue #17 item 5)
     yield "/reopen", prefix + "/reopen", {"data": {}}
-    yield None, prefix + "/close", {"data": {}}  # closed again: only a closed round selects
+    yield None, prefix + "/close", {"data": {"confirmed": "1"}}  # closed again: only a closed round selects
     yield "/selection", prefix + "/selection", {"data": {"selected": []}}
 
 

@@ -89,13 +89,14 @@ from services.review.operations.rounds import (
     set_round_settings,
 )
 from services.review.operations.scoring import save_score, score_sheet
-from services.review.operations.selection import confirm_selection, ranking_of
+from services.review.operations.selection import NeedsConfirmation, close_question, confirm_selection, ranking_of
 from services.review.operations.texts import index_text, matches_for, matches_for_reviewer, work_text
 
 __all__ = [
     "NO_CLEAN_COPY", "PERSON", "REVIEWER_COPY", "SIGN_IN_LINK_TTL", "WORKS_PER_PAGE", "Acting", "_reviewer_file",
     "acting", "add_reviewer", "add_reviewers", "admin_for_key", "assign_manually", "assign_round",
-    "assignment_for_visitor", "blind_title", "close_round", "confirm_selection", "decline_work",
+    "NeedsConfirmation", "assignment_for_visitor", "blind_title", "close_question",
+    "close_round", "confirm_selection", "decline_work",
     "declare_conflict", "end_due_publicities", "end_person_sessions", "entries_of", "home_of", "import_reviewers", "index_text",
     "issue_sign_in_links",
     "listed", "masked_names", "matches_for", "matches_for_reviewer", "new_id", "person_session", "place", "queue",

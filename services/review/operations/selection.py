@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from common import clock
+from common.errors import Conflict
 from common.locale import LEVEL_LABELS
-from services.review.domain import decisions, history, publicity, ranking, rounds
+from services.review.domain import completeness, decisions, history, publicity, ranking, rounds
 from services.review.domain.audit import Acting
 from services.review.domain.lifecycles import ROUND, AssignmentState, RoundState, ScoreState
 from services.review.domain.selection import Candidate, decide_selection
@@ -28,7 +29,38 @@ def round_end_of(session, rnd: Round, track: dict) -> decisions.RoundEnd:
     return decisions.remaining(end, [decisions.category_of(end, fields) for fields in chosen])
 
 
-def ranking_of(session, rnd: Round) -> dict:
+def submitted_counts(session, rnd: Round) -> tuple[dict[str, int], int]:
+    """Per work, how many assigned reviewers submitted a score; and how many assigned scores are not submitted."""
+    rows = session.execute(select(Assignment.submission_id, Score.state)
+                           .outerjoin(Score, Score.assignment_id == Assignment.id)
+                           .where(Assignment.round_id == rnd.id, Assignment.state == AssignmentState.ASSIGNED)).all()
+    counts: dict[str, int] = {}
+    pending = 0
+    for sid, state in rows:
+        if state == ScoreState.SUBMITTED:
+            counts[sid] = counts.get(sid, 0) + 1
+        else:
+            pending += 1
+    return counts, pending
+
+
+class NeedsConfirmation(Conflict):
+    """Something is incomplete and the form did not say `confirmed=1`: the page asks (409, nothing done)."""
+
+    def __init__(self, question: completeness.Question):
+        super().__init__("；".join(question.missing) + "。" + question.consequence, code="confirmation_needed")
+        self.question = question
+
+
+def close_question(session, rnd: Round) -> completeness.Question | None:
+    counts, pending = submitted_counts(session, rnd)
+    k = rnd.reviewers_per_work or 0
+    short = completeness.short_of_k(k, counts, [e.submission_id for e in entries_of(session, rnd)],
+                                    experts_assigned=bool(counts) or pending > 0)
+    return completeness.before_closing(pending, short, k)
+
+
+def ranking_of(session, rnd: Round, sort: str = "normalised") -> dict:
     entries = {e.submission_id: e for e in entries_of(session, rnd)}
     rows = session.execute(select(Assignment.submission_id, Assignment.reviewer_id, Score.total)
                            .join(Score, Score.assignment_id == Assignment.id)
@@ -48,11 +80,22 @@ def ranking_of(session, rnd: Round) -> dict:
     ranked = [r for r in ranked if r.work_id in entries]
     if confirmed is not None:
         chosen = confirmed["chosen"]
-    else:  # ticked for the admin: the best within the limit and each category's places
+    k = rnd.reviewers_per_work or 0
+    counts, pending = submitted_counts(session, rnd)
+    # 「评分不足：2/3」: a work short of the round's k submitted scores (a vetting has no experts)
+    short = {} if end.vetting else completeness.short_of_k(k, counts, [r.work_id for r in ranked],
+                                                           experts_assigned=bool(counts) or pending > 0)
+    if confirmed is None:  # ticked for the admin: the best within the limit and each category's places, never a
+        # work short of its k scores (the admin may still tick it, and is asked once more on confirming)
+        keep = set(completeness.pretickable([r.work_id for r in ranked], short))
         chosen = decisions.preselected(end, [(r.work_id, decisions.category_of(end, entries[r.work_id].fields))
-                                             for r in ranked])
+                                             for r in ranked if r.work_id in keep])
+    sort = sort if sort in completeness.SORTS else "normalised"
     categories = {sid: decisions.category_of(end, e.fields) for sid, e in entries.items()}
-    return {"ranked": [(r, entries[r.work_id]) for r in ranked], "unscored": unscored, "limit": end.limit,
+    return {"ranked": [(r, entries[r.work_id]) for r in completeness.sorted_rows(ranked, sort)],
+            "sort": sort, "other_places": completeness.other_places(ranked, sort), "short": short, "k": k,
+            "few_scores": completeness.few_scores_note(biases) if not end.vetting else None,
+            "unscored": unscored, "limit": end.limit,
             "biases": biases, "track": track, "chosen": chosen, "up": end.up, "end": end,
             "up_label": LEVEL_LABELS.get(end.up or "", ""),
             "outcome": decisions.describe(end), "confirm_label": decisions.confirm_label(end),
@@ -108,9 +151,10 @@ def history_of(session, rnd: Round, submission_ids: list[str] | None = None) -> 
 
 
 def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[str],
-                      reasons: dict[str, str] | None = None) -> None:
+                      reasons: dict[str, str] | None = None, confirmed: bool = True) -> None:
     """Confirm the round's selection; in a vetting `selected` are the works that pass and `reasons` say why each
-    other one fails."""
+    other one fails. `confirmed` False (the page's first click): a choice holding a work short of its k scores is
+    not confirmed but asked about (NeedsConfirmation), after every other check, so a refusal still comes first."""
     board = ranking_of(session, rnd)
     end, category = board["end"], board["categories"].get
     candidates = ([Candidate(e.submission_id, e.tenant, e.title, r.rank, r.normalised, r.raw_mean,
@@ -120,6 +164,14 @@ def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[st
     now = clock.now()
     selection = decide_selection(rnd.state, rnd.level, candidates, selected, end=end, reasons=reasons,
                                  deadline=rounds.forwarding_deadline(end, board["track"], now), now=now)
+    if not confirmed and not end.vetting:
+        counts, pending = submitted_counts(session, rnd)
+        short = completeness.short_of_k(board["k"], counts, [c.submission_id for c in candidates],
+                                        experts_assigned=bool(counts) or pending > 0)
+        question = completeness.before_confirming(selection.selected, short, board["k"], board["up_label"] or None,
+                                                  board["outcome"] if end.final else "")
+        if question is not None:
+            raise NeedsConfirmation(question)
     for p in selection.placed:
         session.add(SelectionRow(round_id=rnd.id, submission_id=p.submission_id, rank=p.rank, normalised=p.normalised,
                                  raw_mean=p.raw_mean, selected=p.selected, reason=p.reason))
