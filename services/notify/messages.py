@@ -370,6 +370,14 @@ def queue_reminders(session, templates, now: datetime) -> int:
     due = reminders.due_reminders(
         now, campaigns, [{"tenant": c.tenant, "org_id": c.org_id, "level": c.level} for c in contacts.values()],
         submitted)
+    queued = _enqueue_due(session, templates, "reminder", due, campaigns, contacts, lambda r, track: {
+        "stage": track.get("stage_labels", {}).get(r.stage, r.stage), "deadline": beijing(r.deadline)})
+    return queued + _queue_period_reminders(session, templates, now, campaigns, contacts)
+
+
+def _enqueue_due(session, templates, kind: str, due: list, campaigns: list[dict], contacts: dict, context_of) -> int:
+    """Each due reminder to its org's address (none: nobody to tell), with what every reminder says (the org, the
+    campaign, the track, the days left) and what `context_of(reminder, track)` adds; how many were added."""
     by_id = {c["campaign_id"]: c for c in campaigns}
     queued = 0
     for r in due:
@@ -377,13 +385,12 @@ def queue_reminders(session, templates, now: datetime) -> int:
         if not contact.email:
             continue
         track = by_id[r.campaign_id]["tracks"][r.track]
-        queued += enqueue(session, templates, kind="reminder", tenant=r.tenant, recipient=contact.email,
+        queued += enqueue(session, templates, kind=kind, tenant=r.tenant, recipient=contact.email,
                           dedupe_key=r.dedupe_key, context={
                               "org_name": contact.name, "campaign": by_id[r.campaign_id]["title"],
-                              "track": track.get("label", r.track),
-                              "stage": track.get("stage_labels", {}).get(r.stage, r.stage),
-                              "deadline": beijing(r.deadline), "days_left": r.days_left})
-    return queued + _queue_period_reminders(session, templates, now, campaigns, contacts)
+                              "track": track.get("label", r.track), "days_left": r.days_left,
+                              **context_of(r, track)})
+    return queued
 
 
 def _queue_period_reminders(session, templates, now: datetime, campaigns: list[dict], contacts: dict) -> int:
@@ -398,19 +405,8 @@ def _queue_period_reminders(session, templates, now: datetime, campaigns: list[d
     due = reminders.due_period_reminders(
         now, recurring, [{"tenant": c.tenant, "org_id": c.org_id, "level": c.level} for c in contacts.values()],
         submitted)
-    by_id = {c["campaign_id"]: c for c in recurring}
-    queued = 0
-    for r in due:
-        contact = contacts[r.org_id]
-        if not contact.email:
-            continue
-        track = by_id[r.campaign_id]["tracks"][r.track]
-        queued += enqueue(session, templates, kind="period_reminder", tenant=r.tenant, recipient=contact.email,
-                          dedupe_key=r.dedupe_key, context={
-                              "org_name": contact.name, "campaign": by_id[r.campaign_id]["title"],
-                              "track": track.get("label", r.track), "period": r.period_label,
-                              "due": beijing(r.due), "days_left": r.days_left})
-    return queued
+    return _enqueue_due(session, templates, "period_reminder", due, recurring, contacts,
+                        lambda r, track: {"period": r.period_label, "due": beijing(r.due)})
 
 
 def queue_forward_reminders(session, templates, now: datetime) -> int:
