@@ -217,25 +217,29 @@ def track_spec(session, campaign_id: str, track: str) -> dict:
     return campaign.tracks.get(track, {}) if campaign else {}
 
 
-# campaign id -> (version, {track key: label}): a version's tracks never change, and reading 3,000 copies' tracks
-# (JSON) on every dashboard view cost a second; only a campaign new here, or of a newer version, is read again
-_labels_of: dict[str, tuple[int, dict[str, str]]] = {}
+# (database, campaign id) -> (version, {track key: label}): a version's tracks never change, and reading 3,000
+# copies' tracks (JSON) on every dashboard view cost a second; only a campaign new here, or of a newer version, is
+# read again. Keyed by the database too: a process that serves two (the tests do) must not mix their campaigns.
+_labels_of: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
 
 
 def track_labels(session) -> dict[str, str]:
     """Track key -> its Chinese label: the ministry's campaigns name theirs, and a university's copy
     names the tracks it adds of its own (武汉科技大学's 红色防火墙台账)."""
     ministry_first = CampaignCopy.derives_from.is_not(None)  # False sorts first
+    database = str(session.get_bind().url)
     known = session.execute(select(CampaignCopy.campaign_id, CampaignCopy.version)
                             .order_by(ministry_first, CampaignCopy.campaign_id)).all()
-    stale = [campaign_id for campaign_id, version in known if _labels_of.get(campaign_id, (None,))[0] != version]
+    stale = [campaign_id for campaign_id, version in known
+             if _labels_of.get((database, campaign_id), (None,))[0] != version]
     for chunk in (stale[i:i + 500] for i in range(0, len(stale), 500)):
         for c in session.execute(select(CampaignCopy.campaign_id, CampaignCopy.version, CampaignCopy.tracks)
                                  .where(CampaignCopy.campaign_id.in_(chunk))):
-            _labels_of[c.campaign_id] = (c.version, {k: spec.get("label", k) for k, spec in (c.tracks or {}).items()})
+            _labels_of[(database, c.campaign_id)] = (
+                c.version, {k: spec.get("label", k) for k, spec in (c.tracks or {}).items()})
     labels: dict[str, str] = {}
     for campaign_id, _ in known:
-        for key, label in _labels_of.get(campaign_id, (None, {}))[1].items():
+        for key, label in _labels_of.get((database, campaign_id), (None, {}))[1].items():
             labels.setdefault(key, label)
     return labels
 

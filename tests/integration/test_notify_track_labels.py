@@ -8,7 +8,7 @@ from services.notify import readmodel
 from services.notify.models import CampaignCopy
 
 
-def test_labels_follow_new_campaigns_and_new_versions(sqlite_url):
+def test_labels_follow_new_campaigns_and_new_versions(sqlite_url, tmp_path):
     migrate(sqlite_url, migrations_dir("notify"))
     store = Store(sqlite_url)
     ministry = {"story": {"label": "战疫故事汇"}}
@@ -27,3 +27,13 @@ def test_labels_follow_new_campaigns_and_new_versions(sqlite_url):
     with store.transaction() as s:
         assert readmodel.track_labels(s) == {"story": "战疫故事汇", "firewall": "红色防火墙登记", "nomination": "推荐"}
     store.dispose()
+    # another database in the same process, with a campaign of the same id and version: its own labels
+    other_url = f"sqlite:///{tmp_path / 'other.db'}"
+    migrate(other_url, migrations_dir("notify"))
+    other = Store(other_url)
+    with other.transaction() as s:
+        s.add(CampaignCopy(campaign_id="siyige-2020", tenant="ministry", title="四个一",
+                           tracks={"lecture": {"label": "专题微党课"}}, version=1))
+    with other.transaction() as s:
+        assert readmodel.track_labels(s) == {"lecture": "专题微党课"}
+    other.dispose()
