@@ -260,8 +260,8 @@ class ReviewService(SignInPages):
                 raise
             with self.db.transaction() as session:
                 visitor, rnd = self._admin_round(session, request, round_id)
-                # every problem of a refused list (a reviewer list with three bad rows names all three), not the first
                 question = exc.question if isinstance(exc, ops.NeedsConfirmation) else None
+                # every problem of a refused list (a reviewer list with three bad rows names all three), not the first
                 return self.web.render("round.html", visitor, exc.status, round=rnd, error=exc.message,
                                        error_code=exc.code, error_details=exc.details, question=question,
                                        **ops.round_overview(session, rnd))
