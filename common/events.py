@@ -378,7 +378,9 @@ CATALOGUE: dict[str, EventType] = {
                 "round_title": {"type": "string"}, "sign_in_url": {"type": "string"},
                 "link_expires_at": TIMESTAMP, "assigned": {"type": "integer", "minimum": 0},
                 "open": {"type": "integer", "minimum": 0},
-            }, {"reminder": {"type": "boolean"}, "deadline": TIMESTAMP}),
+            }, {"reminder": {"type": "boolean"}, "deadline": TIMESTAMP,
+                # the round's campaign and track: the mail names whom to ask about them (notify.contact)
+                "campaign_id": ID, "track": TRACK}),
             subscribers=("notify.on_reviewer_invited",),
         ),
         EventType(

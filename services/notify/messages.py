@@ -19,6 +19,7 @@ from common.db import serialize_on, utcnow
 from common.levels import forward_limit
 from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS, beijing_minute as beijing
 from services.notify import announcement, readmodel, reminders
+from services.notify.contact import tenant_name as _tenant_name, whom_to_ask
 from services.notify.lifecycles import MESSAGE, MessageState, WorkState
 from services.notify.models import (
     CampaignCopy,
@@ -36,12 +37,14 @@ VERDICT_LABELS = {"warnings": "通过（有建议）", "failed": "未通过"}
 
 
 def enqueue(session, templates, *, kind: str, tenant: str, recipient: str, dedupe_key: str, context: dict,
-            attachments: list[dict] | None = None) -> bool:
+            attachments: list[dict] | None = None, about: tuple[str | None, str | None] = (None, None)) -> bool:
     """Add a message to the log unless one with this key exists; True if added.
 
-    `attachments`: files stored with `store_attachment`, sent with the message."""
+    Every mail's context has `contact`, whom its reader asks (contact.whom_to_ask), about the campaign and track
+    `about` names, unless the caller says it. `attachments`: files stored with `store_attachment`."""
     if session.scalar(select(MessageLog.id).where(MessageLog.dedupe_key == dedupe_key)) is not None:
         return False
+    context = {"contact": whom_to_ask(session, tenant, *about), **context}
     rendered = templates.render(kind, tenant, context)
     if rendered.template_error:
         log.warning("tenant %s: template for %s not used: %s", tenant, kind, rendered.template_error)
@@ -95,9 +98,11 @@ def queue_campaign_announcement(session, templates, event, notice: tuple[str, by
         return 0
     issuer = _tenant_name(session, event.tenant)
     version = d.get("version") or 1
+    ask = whom_to_ask(session, event.tenant, d["campaign_id"])  # the publisher: who answers for the notice
     return sum(enqueue(session, templates, kind="campaign_announcement", tenant=r.tenant, recipient=r.email,
                        dedupe_key=announcement.dedupe_key(d["campaign_id"], version, r),
-                       context=announcement.mail_context(d, event.tenant, issuer, r, name), attachments=files)
+                       context={**announcement.mail_context(d, event.tenant, issuer, r, name), "contact": ask},
+                       attachments=files)
                for r in audience)
 
 
@@ -140,8 +145,10 @@ def queue_late_announcements(session, templates, publisher: str, now: datetime) 
         for r in late:
             queued += enqueue(session, templates, kind="campaign_announcement", tenant=r.tenant, recipient=r.email,
                               dedupe_key=announcement.late_dedupe_key(campaign.campaign_id, r),
-                              context=announcement.mail_context(data, publisher, issuer, r,
-                                                                attachment["name"] if attachment else None, late=True),
+                              context={**announcement.mail_context(data, publisher, issuer, r,
+                                                                   attachment["name"] if attachment else None,
+                                                                   late=True),
+                                       "contact": whom_to_ask(session, publisher, campaign.campaign_id)},
                               attachments=[attachment] if attachment else None)
     if queued:
         log.info("%s: %d late campaign announcements queued", publisher, queued)
@@ -167,12 +174,6 @@ def store_attachment(session, name: str, content_type: str, data: bytes) -> dict
     return {"name": name, "content_type": content_type, "sha256": sha, "size": len(data)}
 
 
-def _tenant_name(session, tenant: str) -> str:
-    """Who issued a campaign, as registered (教育部思想政治工作司, 东南大学)."""
-    row = session.get(TenantName, tenant)
-    return row.name if row else ("教育部" if tenant == "ministry" else tenant)
-
-
 
 def queue_receipt(session, templates, event) -> None:
     """The receipt of a submitted stage, to the org's contact address the event carries."""
@@ -180,7 +181,7 @@ def queue_receipt(session, templates, event) -> None:
     if not d.get("contact_email"):
         return
     enqueue(session, templates, kind="receipt", tenant=event.tenant, recipient=d["contact_email"],
-            dedupe_key=f"receipt:{d['receipt_no']}", context={
+            dedupe_key=f"receipt:{d['receipt_no']}", about=(d["campaign_id"], d["track"]), context={
                 **d, **stage_labels(session, d["campaign_id"], d["track"], d["stage"]),
                 "submitted_at": beijing(d["submitted_at"])})
 
@@ -194,9 +195,15 @@ def queue_check_result(session, templates, event, file: FileCopy) -> None:
     if contact is None or not contact.email:
         return
     enqueue(session, templates, kind="check_result", tenant=event.tenant, recipient=contact.email,
-            dedupe_key=f"check:{d['file_id']}:{d['checked_at']}", context={
+            dedupe_key=f"check:{d['file_id']}:{d['checked_at']}", about=_work_of(session, file.submission_id), context={
                 "org_name": contact.name, "file_name": file.name, "verdict": d["verdict"],
                 "verdict_label": VERDICT_LABELS[d["verdict"]], "findings": d["findings"]})
+
+
+def _work_of(session, submission_id: str) -> tuple[str | None, str | None]:
+    """The campaign and track of a work notify has heard was submitted; (None, None) before that."""
+    copy = session.get(SubmissionCopy, submission_id)
+    return (copy.campaign_id, copy.track) if copy is not None else (None, None)
 
 
 def queue_reopened(session, templates, event) -> None:
@@ -205,7 +212,7 @@ def queue_reopened(session, templates, event) -> None:
     if not d.get("contact_email"):
         return
     enqueue(session, templates, kind="reopened", tenant=event.tenant, recipient=d["contact_email"],
-            dedupe_key=f"reopened:{d['submission_id']}:{d['reopened_at']}", context={
+            dedupe_key=f"reopened:{d['submission_id']}:{d['reopened_at']}", about=(d["campaign_id"], d["track"]), context={
                 **d, **stage_labels(session, d["campaign_id"], d["track"], d["reopened_stage"]),
                 "reopened_at": beijing(d["reopened_at"])})
 
@@ -235,7 +242,7 @@ def queue_account_link(session, templates, event) -> None:
 def queue_reviewer_invite(session, templates, event) -> None:
     d = event.data
     enqueue(session, templates, kind="reviewer_invite", tenant=event.tenant, recipient=d["email"],
-            dedupe_key=f"invite:{event.event_id}",
+            dedupe_key=f"invite:{event.event_id}", about=(d.get("campaign_id"), d.get("track")),
             context={**d, "reminder": d.get("reminder", False), "expires": beijing(d["link_expires_at"]),
                      "deadline": beijing(d["deadline"]) if d.get("deadline") else None})
 
@@ -256,6 +263,7 @@ def queue_selection_results(session, templates, event) -> None:
                                                                                  "verdict": "", "outcome": ""}
         enqueue(session, templates, kind="selection_result", tenant=contact.tenant,
                 recipient=contact.email, dedupe_key=f"selection:{d['round_id']}:{result['submission_id']}",
+                about=(copy.campaign_id, d["track"]),
                 context={**result, "org_name": contact.name, "round_title": round_title,
                          "title": result.get("title", ""),
                          "to_level_label": LEVEL_LABELS.get(d["to_level"] or "", ""), **outcome})
@@ -270,10 +278,8 @@ def final_decision(data: dict) -> dict | None:
 
 
 def _decider_name(session, tenant: str) -> str:
-    if tenant == "ministry":
-        return "教育部"
-    row = session.get(TenantName, tenant)
-    return row.name if row else tenant
+    """Who decided, as an org's mail says it: 教育部 (not its department's registered name), or the university."""
+    return "教育部" if tenant == "ministry" else _tenant_name(session, tenant)
 
 
 def selection_outcome(decision: dict, result: dict, decider: str) -> dict:
@@ -292,7 +298,7 @@ def _final_words(kind: str, label: str, category: str | None, days: int | None, 
     if kind == "vetting":
         why = f"，原因：{reason}" if reason else ""
         return ({"verdict": "审核通过", "outcome": f"已通过{decider}的审核"} if selected else
-                {"verdict": "审核未通过", "outcome": f"未通过{decider}的审核{why}。如有疑问，请联系{decider}"})
+                {"verdict": "审核未通过", "outcome": f"未通过{decider}的审核{why}"})
     if not selected:
         return {"verdict": "未入选", "outcome": f"{where}本次未入选。感谢您单位的积极参与"}
     if kind == "award":
@@ -322,6 +328,7 @@ def queue_publicity_ended(session, templates, event) -> int:
             continue
         queued += enqueue(session, templates, kind="publicity_ended", tenant=contact.tenant, recipient=contact.email,
                           dedupe_key=f"publicity-ended:{d['round_id']}:{work['submission_id']}",
+                          about=(copy.campaign_id, d["track"]),
                           context={**publicity_ended_words(d, decider), "org_name": contact.name,
                                    "title": work["title"], "round_title": round_title})
     return queued
@@ -386,7 +393,7 @@ def _enqueue_due(session, templates, kind: str, due: list, campaigns: list[dict]
             continue
         track = by_id[r.campaign_id]["tracks"][r.track]
         queued += enqueue(session, templates, kind=kind, tenant=r.tenant, recipient=contact.email,
-                          dedupe_key=r.dedupe_key, context={
+                          dedupe_key=r.dedupe_key, about=(r.campaign_id, r.track), context={
                               "org_name": contact.name, "campaign": by_id[r.campaign_id]["title"],
                               "track": track.get("label", r.track), "days_left": r.days_left,
                               **context_of(r, track)})

@@ -54,6 +54,7 @@ NOTICES = {
     "unassigned": "已撤销分配",
     "conflict_declared": "已登记回避",
     "invited": "已发送 {sent} 封登录邮件",
+    "invited_one": "已向该专家重新发送登录邮件（旧链接仍可使用，直至用过或过期）",
     "closed": "评分已结束，可以查看排名并确认入选",
     "reopened": "已重新开放评分",
     "selected": "已确认",
@@ -163,6 +164,22 @@ class ReviewService(SignInPages):
             ops.resend_link(session, self.outbox, token, self.config["PUBLIC_URL"], self.web.limits.client_of(request))
         self.web.failed(request, subject)  # counted like a failure: a few tries per link and address, then wait
         return self.web.render("link.html", None, request=request, token=token, gone=True, resent=True)
+
+    @page("POST", "/sign-in/resend")
+    def resend_to_address(self, request):
+        """「向我的邮箱重新发送登录链接」 on the sign-in page: an expert without a link gives their address and gets a
+        fresh link there for each open round they have work in. The page says the same whether or not the address
+        is an expert's (it must not tell a stranger who reviews), and tries are counted per address and client."""
+        email = (request.form.get("email") or "").strip().lower()
+        subject = "resend-to:" + hashlib.sha256(email.encode("utf-8", "surrogatepass")).hexdigest()
+        refused = self.web.sign_in_refusal(request, subject)
+        if refused is not None:
+            return refused
+        with self.db.transaction() as session:
+            ops.resend_links_to(session, self.outbox, email, self.config["PUBLIC_URL"],
+                                self.web.limits.client_of(request))
+        self.web.failed(request, subject)  # counted like a failure: a few tries per address and client, then wait
+        return self.web.render("sign_in.html", None, request=request, resent_to=email)
 
     @page("GET", "/files/<string:token>")
     def file(self, request, token):
@@ -301,6 +318,12 @@ class ReviewService(SignInPages):
         """Take a reviewer out of the round: their sessions end at once, their open works go to colleagues."""
         return self._act(request, round_id, lambda session, rnd, by: ops.remove_reviewer(
             session, self.outbox, by, rnd, reviewer_id), "reviewer_removed")
+
+    @page("POST", "/rounds/<string:round_id>/reviewers/<string:reviewer_id>/invite")
+    def invite_one(self, request, round_id, reviewer_id):
+        """「重发登录邮件」 for one expert: a fresh link to them alone (the round's button mails everyone)."""
+        return self._act(request, round_id, lambda session, rnd, by: ops.send_link_to(
+            session, self.outbox, by, rnd, reviewer_id, self.web.public_url), "invited_one")
 
     @page("POST", "/rounds/<string:round_id>/assign")
     def assign(self, request, round_id):

@@ -190,6 +190,7 @@ REVIEW_WALK = {
     ("GET", "/sign-in/<string:token>"): same("200"),  # the button page of an e-mailed link changes nothing
     ("POST", "/sign-in/<string:token>"): same("401 form"),  # a link that does not exist: its page, offering a new one
     ("POST", "/sign-in/<string:token>/resend"): same("200"),  # the same answer for a real link or a made-up one
+    ("POST", "/sign-in/resend"): same("200"),  # an address: the same answer whether or not it is an expert's
     # the role's ticket: a session (to the home page), or no role in review (403, no session)
     ("POST", "/sign-in/ticket"): table("303 /", "303 /", "303 /", "303 /", "403",
                                        "303 /", "303 /", "403", "403", "401"),
@@ -214,6 +215,7 @@ REVIEW_WALK = {
     ("POST", "/rounds/<string:round_id>/reviewers"): admin_row(ADMIN_DONE),
     ("POST", "/rounds/<string:round_id>/reviewers/import"): admin_row(ADMIN_DONE),
     ("POST", "/rounds/<string:round_id>/reviewers/<string:reviewer_id>/remove"): admin_row(ADMIN_DONE),
+    ("POST", "/rounds/<string:round_id>/reviewers/<string:reviewer_id>/invite"): admin_row(ADMIN_DONE),
     ("POST", "/rounds/<string:round_id>/assignments"): admin_row(ADMIN_DONE),
     ("POST", "/rounds/<string:round_id>/assign"): admin_row(ADMIN_DONE),
     ("POST", "/rounds/<string:round_id>/assignments/<string:assignment_id>/remove"): admin_row(ADMIN_DONE),

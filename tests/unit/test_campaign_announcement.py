@@ -79,7 +79,8 @@ def test_each_track_gives_the_deadline_of_the_recipients_level_in_beijing_time_a
 def render(data, publisher="seu", issuer="东南大学", recipient=None, attachment="四个一 2020 · 东南大学通知.docx"):
     recipient = recipient or Recipient("seu", "o-cse", "计算机学院党委", "cse@demo.local", "level2")
     return Templates().render("campaign_announcement", recipient.tenant,
-                              announcement.mail_context(data, publisher, issuer, recipient, attachment))
+                              {**announcement.mail_context(data, publisher, issuer, recipient, attachment),
+                               "contact": f"{issuer}党委组织部（zzb@demo.local）"})
 
 
 def test_the_mail_names_the_campaign_its_issuer_tracks_contacts_and_the_notice():
@@ -92,6 +93,7 @@ def test_the_mail_names_the_campaign_its_issuer_tracks_contacts_and_the_notice()
     assert NOTICE in mail.body and "附件“四个一 2020 · 东南大学通知.docx”" in mail.body
     bare = render({**data, "notice": None, "contacts": []}, attachment=None)
     assert "通知原文" not in bare.body and "联系人" not in bare.body
+    assert "如有疑问，请联系东南大学党委组织部（zzb@demo.local）" in bare.body  # no contacts: whom to ask all the same
 
 
 def test_a_university_is_asked_to_run_the_ministrys_campaign_by_its_own_deadlines():

@@ -70,7 +70,8 @@ def test_the_late_mail_is_a_notice_of_the_current_version_never_a_correction_of_
             "change_note": "故事正文字数上限改为200字"}
     r = Recipient("seu", "o-new", "新成立学院党委", "new@demo.local", "level2")
     mail = Templates().render("campaign_announcement", "seu",
-                              announcement.mail_context(data, "seu", "东南大学", r, None, late=True))
+                              {**announcement.mail_context(data, "seu", "东南大学", r, None, late=True),
+                               "contact": "东南大学党委组织部（zzb@seu.edu.cn）"})
     assert mail.subject == f"【活动通知】{data['title']}" and mail.template_error is None
     assert mail.body.startswith("新成立学院党委：\n\n贵单位的联系方式在活动发布后登记或更新，现补发活动通知。东南大学发布了")
     assert "第 3 版" not in mail.body
@@ -153,11 +154,11 @@ def test_tracks_that_run_once_get_no_period_reminders_and_stage_reminders_none_f
 
 
 def test_the_reminder_mail_names_the_period_and_its_due_day():
-    mail = Templates().render("period_reminder", "upc", {
+    mail = Templates().render("period_reminder", "upc", {"contact": "东南大学党委组织部（zzb@seu.edu.cn）",
         "org_name": "研钻井19-2党支部", "campaign": "中国石油大学2020年上半年党支部线上组织生活", "track": "月度组织生活记录",
         "period": "2020年4月", "due": "2020年04月30日 23:59", "days_left": 7})
     assert mail.subject == "【提醒】“月度组织生活记录”2020年4月的记录将于 7 天后截止（2020年04月30日 23:59）"
     assert mail.body.startswith("研钻井19-2党支部：") and "尚未提交2020年4月的记录" in mail.body
-    today = Templates().render("period_reminder", "upc", {
+    today = Templates().render("period_reminder", "upc", {"contact": "东南大学党委组织部（zzb@seu.edu.cn）",
         "org_name": "b", "campaign": "c", "track": "t", "period": "2020年4月", "due": "d", "days_left": 0})
     assert "今天截止" in today.subject

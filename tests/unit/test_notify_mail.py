@@ -69,7 +69,7 @@ def test_dedupe_keys_differ_per_org_stage_and_day():
 
 def test_templates_render_in_chinese_and_refuse_missing_values(tmp_path):
     templates = mail.Templates(str(tmp_path))
-    rendered = templates.render("reminder", "seu", {
+    rendered = templates.render("reminder", "seu", {"contact": "东南大学党委组织部（zzb@seu.edu.cn）",
         "org_name": "机械工程学院党委", "campaign": "四个一", "track": "战疫故事汇", "stage": "提交",
         "deadline": "2020年07月20日 23:59", "days_left": 7})
     assert "7 天后截止" in rendered.subject and "机械工程学院党委" in rendered.body
@@ -149,7 +149,8 @@ def test_only_errors_about_the_network_or_the_server_are_retried():
 
 # --------------------------------------------------------------------------- a university's templates (item 17)
 
-RECEIPT = {"org_name": "计算机学院党委", "receipt_no": "SEU-1", "title": "<b>战疫</b>故事", "campaign": "四个一",
+RECEIPT = {"contact": "东南大学党委组织部（zzb@seu.edu.cn）",
+    "org_name": "计算机学院党委", "receipt_no": "SEU-1", "title": "<b>战疫</b>故事", "campaign": "四个一",
            "track": "战疫故事汇", "stage": "提交", "submitted_at": "2020年07月14日 10:00"}
 
 

@@ -324,7 +324,7 @@ def test_the_library_takes_the_ministrys_selection_and_any_levels_library_decisi
     ({"kind": "select", "label": "择优入选"}, {"selected": False}, "未入选",
      "在东南大学的评选中本次未入选。感谢您单位的积极参与"),
     ({"kind": "vetting", "label": "审核把关"}, {"selected": False}, "审核未通过",
-     "未通过东南大学的审核。如有疑问，请联系东南大学"),
+     "未通过东南大学的审核"),
 ])
 def test_the_result_mail_says_the_decision_in_words(decision, result, subject, sentence):
     from services.notify.messages import selection_outcome
@@ -338,14 +338,15 @@ def test_the_result_mail_template_reads_a_final_award_and_still_a_forwarding():
     from services.notify.mail import Templates
 
     templates = Templates()
-    base = {"org_name": "计算机学院党委", "title": "张三同志事迹", "round_title": "两优一先 · 校级评审", "rank": 1,
+    base = {"contact": "东南大学党委组织部（zzb@seu.edu.cn）",
+        "org_name": "计算机学院党委", "title": "张三同志事迹", "round_title": "两优一先 · 校级评审", "rank": 1,
             "selected": True, "to_level_label": ""}
     from services.notify.messages import selection_outcome
 
     final = templates.render("selection_result", "seu", {**base, **selection_outcome(
         {"kind": "award", "label": "校级表彰"}, {"selected": True, "category": "优秀共产党员"}, "东南大学")})
     assert final.subject == "【评审结果】张三同志事迹：获表彰（优秀共产党员）"
-    assert ("您单位报送的作品“张三同志事迹”在“两优一先 · 校级评审”中排名第 1 位，"
+    assert ("您单位报送的作品《张三同志事迹》在“两优一先 · 校级评审”中排名第 1 位，"
             "在东南大学的评选中获优秀共产党员表彰。") in final.body
     up = templates.render("selection_result", "seu", {**base, "to_level_label": "教育部", "final": False,
                                                       "ranked": True, "verdict": "", "outcome": ""})
@@ -390,4 +391,4 @@ def test_a_failed_vettings_reason_reaches_the_portal_and_the_mail():
     now = datetime.now(timezone.utc)
     assert [decided_words(d.detail, now, now) for d in failed] == ["审核未通过（缺少签章）"]
     words = selection_outcome(made["decision"], {"selected": False, "reason": "缺少签章"}, "东南大学")
-    assert words["outcome"] == "未通过东南大学的审核，原因：缺少签章。如有疑问，请联系东南大学"
+    assert words["outcome"] == "未通过东南大学的审核，原因：缺少签章"

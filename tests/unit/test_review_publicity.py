@@ -99,7 +99,8 @@ def test_the_mail_says_the_period_is_over_and_the_result_stands():
     words = publicity_ended_words(data, "东南大学")
     assert (words["start"], words["until"], words["named"]) == ("2020年7月20日", "2020年7月25日", "")
     assert publicity_ended_words({**data, "label": "校级优秀党课公示"}, "东南大学")["named"] == "（校级优秀党课公示）"
-    mail = Templates().render("publicity_ended", "seu", {**words, "org_name": "计算机科学与工程学院党委",
+    mail = Templates().render("publicity_ended", "seu", {**words, "contact": "东南大学党委组织部（zzb@seu.edu.cn）",
+        "org_name": "计算机科学与工程学院党委",
                                                           "title": "张1同志先进事迹", "round_title": "优秀个人 · 校级评审"})
     assert mail.template_error is None
     assert mail.subject == "【公示结果】张1同志先进事迹：公示期满，已入选"

@@ -61,7 +61,9 @@ from services.review.operations.invitations import (
     issue_sign_in_links,
     redeem_link,
     resend_link,
+    resend_links_to,
     send_due_reminders,
+    send_link_to,
 )
 from services.review.operations.people import (
     PERSON,
@@ -102,7 +104,7 @@ __all__ = [
     "listed", "masked_names", "matches_for", "matches_for_reviewer", "new_id", "person_session", "place", "queue",
     "ranking_of", "record_campaign", "record_file", "record_file_check", "record_forwarded", "record_key",
     "record_orgs", "record_reopening", "record_submission", "record_withdrawal", "redeem_link", "remove_assignment",
-    "resend_link",
+    "resend_link", "resend_links_to", "send_link_to",
     "remove_reviewer", "reopen_round", "revoke_key", "reviewer_assignment", "reviewer_ids", "reviewers_of",
     "round_for_visitor", "round_of_admin", "round_overview", "rounds_of", "run_assignment", "save_score",
     "score_sheet", "send_due_reminders", "set_round_settings", "tasks_of", "tenant_name", "track_of", "work_text",

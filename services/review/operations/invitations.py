@@ -8,10 +8,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from common import clock
-from common.errors import DomainError, Forbidden
+from common.errors import DomainError, Forbidden, NotFound
 from services.review.domain import rounds
 from services.review.domain.audit import BY_REVIEW, Acting, acting
-from services.review.domain.lifecycles import RoundState
+from services.review.domain.lifecycles import RoundState, require_round_open
 from services.review.models import Reviewer, Round, SignInLink
 from services.review.operations import audit
 from services.review.operations.copies import tenant_name
@@ -53,7 +53,7 @@ def _send_link(session, outbox, rnd: Round, r: Reviewer, assigned: int, open_: i
     outbox.add(session, "reviewer_invited", rnd.tenant, {
         "reviewer_id": r.id, "round_id": rnd.id, "name": r.name, "email": r.email, "round_title": title,
         "sign_in_url": f"{base_url.rstrip('/')}/sign-in/{token}", "link_expires_at": expires.isoformat(),
-        "assigned": assigned, "open": open_, "reminder": reminder,
+        "assigned": assigned, "open": open_, "reminder": reminder, "campaign_id": rnd.campaign_id, "track": rnd.track,
         **({"deadline": rnd.scoring_deadline.isoformat()} if rnd.scoring_deadline else {})})
 
 
@@ -94,16 +94,56 @@ def resend_link(session, outbox, token: str, base_url: str, address: str | None)
     """
     row = session.get(SignInLink, hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest())
     reviewer = session.get(Reviewer, row.reviewer_id, with_for_update=True) if row else None
-    rnd = session.get(Round, reviewer.round_id) if reviewer else None
-    if reviewer is None or not reviewer.active or rnd.state != RoundState.OPEN:
+    return reviewer is not None and _resend(session, outbox, reviewer, base_url, address)
+
+
+def resend_links_to(session, outbox, email: str, base_url: str, address: str | None) -> int:
+    """「向我的邮箱重新发送登录链接」 on the sign-in page, for an expert who has no link at hand (the mail deleted, or
+    invited by e-mail only): a fresh link for each open round where this address is an expert with work, to that
+    address. How many were sent, for the tests; the page says the same whatever the number."""
+    wanted = email.strip().lower()
+    if not wanted or len(wanted) > 200:
+        return 0
+    reviewers = session.scalars(select(Reviewer).where(Reviewer.email == wanted, Reviewer.active.is_(True))
+                                .order_by(Reviewer.id).with_for_update()).all()
+    return sum(_resend(session, outbox, r, base_url, address) for r in reviewers)
+
+
+def send_link_to(session, outbox, by: Acting, rnd: Round, reviewer_id: str, base_url: str) -> dict:
+    """The admin's 「重发登录邮件」 for one expert of the round (not to everyone, as 「发送登录邮件」 does)."""
+    reviewer = session.get(Reviewer, reviewer_id)
+    if reviewer is None or reviewer.round_id != rnd.id:
+        raise NotFound("本轮没有这位评审专家。", code="reviewer_not_found")
+    if not reviewer.active:
+        raise DomainError(f"{reviewer.name}已移出本轮，不能再发送登录邮件。如需请其继续评审，请重新添加。",
+                          code="reviewer_inactive", status=409)
+    require_round_open(rnd.state)
+    progress = _progress_of(session, rnd, reviewer)
+    if progress is None or progress["assigned"] == 0:
+        raise DomainError(f"{reviewer.name}在本轮还没有分配作品，登录后看不到任何作品。请先分配作品，再发送登录邮件。",
+                          code="reviewer_without_work", status=409)
+    _send_link(session, outbox, rnd, reviewer, progress["assigned"], progress["assigned"] - progress["submitted"],
+               base_url, reminder=False)
+    audit.record(session, outbox, by, rnd, "reviewers.invited", "reviewer", reviewer.id, sent=1, reminder=False)
+    return {"sent": 1}
+
+
+def _progress_of(session, rnd: Round, reviewer: Reviewer) -> dict | None:
+    return next((r for r in round_overview(session, rnd)["reviewers"] if r["reviewer"].id == reviewer.id), None)
+
+
+def _resend(session, outbox, reviewer: Reviewer, base_url: str, address: str | None) -> bool:
+    """A self-service link for one reviewer's round, if they are in it, it is open and they have work, and no link
+    sent in the last RESEND_AFTER is still unused (it is on its way: not another)."""
+    rnd = session.get(Round, reviewer.round_id)
+    if not reviewer.active or rnd.state != RoundState.OPEN:
         return False
-    # a link sent in the last ten minutes and not used yet is on its way: not another
     pending = session.scalar(select(SignInLink.created_at).where(
         SignInLink.reviewer_id == reviewer.id, SignInLink.used_at.is_(None),
         SignInLink.created_at > clock.now() - RESEND_AFTER).limit(1))
     if pending is not None:
         return False
-    progress = next((r for r in round_overview(session, rnd)["reviewers"] if r["reviewer"].id == reviewer.id), None)
+    progress = _progress_of(session, rnd, reviewer)
     if progress is None or progress["assigned"] == 0:
         return False
     _send_link(session, outbox, rnd, reviewer, progress["assigned"], progress["assigned"] - progress["submitted"],
