@@ -1,4 +1,5 @@
 """The ministry's dashboard over HTTP: sign-in with a key, what each caller sees, the charts' data."""
+import gzip
 import re
 
 import lxml.html
@@ -88,8 +89,18 @@ def test_the_dashboard_for_the_ministry_and_for_a_university(notify):  # noqa: F
     # a university counts its orgs, each once however many tracks expect it: 1 of its 3 colleges submitted
     assert "<b>1</b> / 3 个组织已提交" in own
 
-    css = requests.get(f"{base}/static/site.css", timeout=10)
+    css = requests.get(f"{base}/static/site.css", headers={"Accept-Encoding": "identity"}, timeout=10)
     assert css.status_code == 200 and "text/css" in css.headers["Content-Type"] and ".bar-label" in css.text
+    assert "Content-Encoding" not in css.headers and int(css.headers["Content-Length"]) == len(css.content)
+    # a browser takes gzip: the same bytes, compressed on the wire (requests unpacks them; raw is what was sent)
+    zipped = requests.get(f"{base}/static/site.css", headers={"Accept-Encoding": "gzip"}, timeout=10, stream=True)
+    wire = zipped.raw.read(decode_content=False)
+    assert zipped.headers["Content-Encoding"] == "gzip" and zipped.headers["Vary"] == "Accept-Encoding"
+    assert int(zipped.headers["Content-Length"]) == len(wire) < len(css.content)
+    assert gzip.decompress(wire) == css.content
+    held = requests.get(f"{base}/static/site.css", headers={"Accept-Encoding": "gzip",
+                                                            "If-None-Match": zipped.headers["ETag"]}, timeout=10)
+    assert held.status_code == 304 and not held.content
     assert requests.get(f"{base}/static/../service.py", timeout=10).status_code == 404
     assert web.post(f"{base}/sign-out", timeout=10).status_code == 403  # no CSRF token
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html).group(1)
