@@ -181,7 +181,8 @@ def bar_chart(caption: str, rows: list[tuple[str, list[list[tuple[str, int]]], s
             legend += [key for key, _ in bar if key not in legend]
         numbers = "，".join(f"{s['name']} {s['value']}" for bar in shaped for s in bar)
         drawn.append({"label": label, "bars": shaped, "value": value, "title": f"{label}：{numbers}"})
-    return {"caption": caption, "rows": drawn, "empty": scale == 0,
+    # every row's number column as wide as the widest, so all bars start and end at the same place and compare
+    return {"caption": caption, "rows": drawn, "empty": scale == 0, "value_width": max((len(v) for *_, v in rows), default=1),
             "legend": [{"series": key, "name": SERIES[key][0], "colour": SERIES[key][1]} for key in legend]}
 
 

@@ -157,7 +157,8 @@ def dashboard(page, base, key):
     page.fill("#api_key", key)
     page.click("button[type=submit]")
     expect(page.locator("h1")).to_contain_text("进度")
-    drawn = {"charts": page.locator(".chart").count(), "labels": page.evaluate(CHART_LABELS)}
+    drawn = {"charts": page.locator(".chart").count(), "labels": page.evaluate(CHART_LABELS),
+             "empty": page.locator(".chart.empty:has-text('暂无数据')").count()}
     page_phone = on_a_phone(page, "dashboard")
     return {**drawn, "phone": page_phone, "phone_labels": page.evaluate(CHART_LABELS)}
 
