@@ -17,7 +17,10 @@ event waited (issue #14, item 3). Here:
   worker as a stream that must keep up `HTTP_BODY_MIN_RATE` on average once its first
   `HTTP_BODY_DEADLINE_S` are over;
 - HTTP requests run in a pool of their own (`HTTP_WORKERS`); events and timers keep
-  nameko's (`max_workers`). Services run in `ServiceContainer` (common.run, the tests).
+  nameko's (`max_workers`). Services run in `ServiceContainer` (common.run, the tests);
+- a URL no entrypoint serves (or a method it does not take) is answered in Chinese: an HTML
+  page for a browser, the JSON error envelope for an API client (`unrouted`), not werkzeug's
+  English page.
 """
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ from eventlet.greenpool import GreenPool
 from nameko.containers import ServiceContainer as NamekoContainer, WorkerContext
 from nameko.exceptions import ContainerBeingKilled
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import HttpOnlyProtocol, WebServer
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request
 
 from common.errors import DomainError, PayloadTooLarge
@@ -99,8 +103,56 @@ class GuardedProtocol(HttpOnlyProtocol):
         self.close_connection = 1
 
 
+def wants_html(request) -> bool:
+    """A browser asks for HTML first; an API client (requests, curl: `*/*`; or `application/json`) gets JSON."""
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+
+
+def unrouted(request, exc: HTTPException):
+    """The answer to a request no entrypoint takes: 404 for a URL we do not serve, 405 for a method it does not
+    take, in Chinese. A browser gets an HTML page; an API client the same JSON envelope as every other error."""
+    from common.http import error_response, printable  # they build on this module: imported when first needed
+    from common.web import error_page
+
+    path = printable(request.path[:200])
+    if isinstance(exc, MethodNotAllowed):
+        allowed = sorted(set(exc.valid_methods or ()) - {"HEAD", "OPTIONS"})
+        error = DomainError(f"地址 {path} 不支持 {request.method} 请求，只支持 {'、'.join(allowed)}。",
+                            code="method_not_allowed", status=405, expected=allowed, found=request.method)
+        page = f"此地址（{path}）不能这样打开或提交。请从平台页面上的链接和按钮操作。"
+    else:
+        error = DomainError(f"没有这个地址：{request.method} {path}。请检查地址是否正确。",
+                            code="route_not_found", status=404, found=f"{request.method} {path}")
+        page = f"您要找的页面不存在：{path}。请检查地址是否输入正确，或回到首页重新进入。"
+    response = error_page(error.status, page) if wants_html(request) else error_response(error)
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    return response
+
+
+class GuardedWsgiApp(WsgiApp):
+    """nameko's WSGI app, but a URL or method no entrypoint takes is answered by `unrouted`."""
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)  # shallow, as nameko's: nothing reads the body here
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+            request.path_values = values
+            response = provider.handle_request(request)
+        except (NotFound, MethodNotAllowed) as exc:
+            response = unrouted(request, exc)
+        except HTTPException as exc:  # e.g. the redirect to a rule's trailing slash: as werkzeug answers it
+            response = exc
+        return response(environ, start_response)
+
+
 class GuardedWebServer(WebServer):
-    """nameko's WebServer with a per-read timeout and a deadline on every request's head."""
+    """nameko's WebServer with a per-read timeout and a deadline on every request's head, and Chinese answers
+    for URLs it does not serve."""
+
+    def get_wsgi_app(self):
+        return GuardedWsgiApp(self)
 
     def get_wsgi_server(self, sock, wsgi_app, protocol=GuardedProtocol, debug=False):
         server = super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)

@@ -15,11 +15,13 @@ The review UI and notify's dashboard are HTML, not JSON. What they share:
 - CSRF: every form carries a token derived from the session (HMAC of the session id),
   checked on every POST; the sign-in forms, which have no session yet, carry one bound to
   a short-lived pre-session cookie (login CSRF, item 12); the cookies are SameSite=Lax;
-- `static_file`: files shipped in the project (ECharts, CSS), never from a CDN.
+- `static_file`: files shipped in the project (CSS, scripts), never from a CDN; gzipped for clients that
+  take it.
 """
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import hmac
 import json
@@ -28,6 +30,7 @@ import mimetypes
 import os
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -394,8 +397,47 @@ def redirect(location: str, status: int = 303) -> Response:
     return Response("", status=status, headers={"Location": location})
 
 
-def static_file(directory: Path, name: str) -> Response:
-    """A file shipped with the service; names cannot leave the folder."""
+# Types worth compressing. Pictures, fonts and media are compressed already: gzip would cost CPU and save nothing.
+_COMPRESSIBLE = ("text/", "application/javascript", "application/json", "application/xml", "image/svg+xml")
+_MIN_GZIP_BYTES = 256  # below this the gzip header and the extra header lines eat what compression saves
+
+
+@dataclass(frozen=True)
+class _StaticFile:
+    stamp: tuple[int, int]  # (mtime_ns, size) when read: a file changed on disk is read (and compressed) again
+    mimetype: str
+    body: bytes
+    gzipped: bytes | None  # None: not worth compressing
+    etag: str  # of the bytes; the gzipped copy is another representation, so its ETag differs ("…-gz")
+
+
+_STATIC: dict[Path, _StaticFile] = {}
+
+
+def _static_entry(path: Path) -> _StaticFile:
+    """The file's bytes and their gzipped copy, compressed once per process (and again only if the file changes)."""
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    known = _STATIC.get(path)
+    if known is not None and known.stamp == stamp:
+        return known
+    body = path.read_bytes()
+    mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    gzipped = None
+    if mimetype.startswith(_COMPRESSIBLE) and len(body) >= _MIN_GZIP_BYTES:
+        packed = gzip.compress(body, compresslevel=9, mtime=0)  # mtime=0: the same bytes, the same copy
+        gzipped = packed if len(packed) < len(body) else None
+    entry = _StaticFile(stamp, mimetype, body, gzipped, hashlib.sha256(body).hexdigest()[:32])
+    _STATIC[path] = entry
+    return entry
+
+
+def static_file(directory: Path, name: str, request=None) -> Response:
+    """A file shipped with the service; names cannot leave the folder.
+
+    Gzipped when the request's Accept-Encoding takes gzip and the type is worth it (`Vary: Accept-Encoding` says
+    so to caches); each representation has its ETag, and a request naming the one it holds gets a 304.
+    """
     base = directory.resolve()
     try:  # a NUL byte or a name too long for the file system is simply no file of ours
         path = (base / name).resolve()
@@ -404,11 +446,18 @@ def static_file(directory: Path, name: str) -> Response:
         found = False
     if not found:
         raise DomainError(f"没有名为 {printable(name[:100])} 的静态文件。", code="not_found", status=404)
-    mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    response = Response(path.read_bytes(), mimetype=mimetype)
-    response.headers["Cache-Control"] = "public, max-age=86400"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    entry = _static_entry(path)
+    zipped = entry.gzipped is not None and request is not None and request.accept_encodings["gzip"] > 0
+    etag = f'"{entry.etag}-gz"' if zipped else f'"{entry.etag}"'
+    headers = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff", "ETag": etag}
+    if entry.gzipped is not None:
+        headers["Vary"] = "Accept-Encoding"
+    if request is not None and request.if_none_match.contains_weak(etag.strip('"')):
+        return Response(status=304, headers=headers)
+    if zipped:
+        headers["Content-Encoding"] = "gzip"
+    # bytes given at once: werkzeug sets Content-Length to what is sent (the gzipped length when gzipped)
+    return Response(entry.gzipped if zipped else entry.body, mimetype=entry.mimetype, headers=headers)
 
 
 class WebPages(DependencyProvider):
@@ -624,7 +673,7 @@ class SignInPages:
 
     @page("GET", "/static/<path:name>")
     def static(self, request, name):
-        return static_file(self.static_dir, name)
+        return static_file(self.static_dir, name, request)
 
     @page("GET", "/sign-in")
     def sign_in_form(self, request):

@@ -87,7 +87,7 @@ class PeoplePages:
 
     @page("GET", "/static/<path:name>")
     def static(self, request, name):
-        return static_file(HERE / "static", name)
+        return static_file(HERE / "static", name, request)
 
     @page("GET", "/")
     def home(self, request):

@@ -3,13 +3,12 @@
 `aggregate` asks the progress read model three GROUP BY questions (in total,
 per track, per university), so 3,000 universities and a million works cost a
 few thousand summed rows, never the works themselves. The functions below it
-are pure: they shape those sums into chart series, the histogram of
+are pure: they shape those sums into the charts the page draws (HTML bars), the histogram of
 universities by submission rate, and the list of those furthest behind — the
 names an organisation department needs when it picks up the phone.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import and_, false, func, or_, select
@@ -151,18 +150,62 @@ def laggards(universities: list[dict], n: int = LAGGARDS) -> list[dict]:
              "works_submitted": u["works_submitted"], "works_forwarded": u["works_forwarded"]} for u in known[:n]]
 
 
+# What each series means, its name in the legend and its colour: one table, so a colour means the same on every
+# chart and in every legend. Submitted is green; what is still owed is a warning colour, never green.
+SERIES = {
+    "submitted": ("已提交", "#2e7d32"),
+    "missing": ("未提交", "#e65100"),
+    "in_progress": ("进行中", "#1565c0"),
+    "withdrawn": ("已撤回", "#757575"),
+    "forwarded": ("已报送教育部", "#6a1b9a"),
+    "universities": ("高校数", "#5c6bc0"),
+}
+EMPTY = "暂无数据"
+
+
+def bar_chart(caption: str, rows: list[tuple[str, list[list[tuple[str, int]]], str]]) -> dict:
+    """A horizontal bar chart the page draws as HTML: each row's label in a column of its own, beside its bars.
+
+    `rows`: (label, bars, value text); a bar is a stack of (series, count). The browser wraps a long label within
+    its column, so no label is cut or laid over another, and each row's tooltip (`title`) repeats the full name
+    with its numbers. Widths are shares of the longest bar. Nothing to draw (no row, or only zeros): `empty`, and
+    the page says 「暂无数据」 instead of drawing bare axes.
+    """
+    scale = max((sum(n for _, n in bar) for _, bars, _ in rows for bar in bars), default=0)
+    drawn, legend = [], []
+    for label, bars, value in rows:
+        shaped = []
+        for bar in bars:
+            shaped.append([{"series": key, "name": SERIES[key][0], "colour": SERIES[key][1], "value": n,
+                            "width": f"{100 * n / scale:.2f}%" if scale else "0%"} for key, n in bar])
+            legend += [key for key, _ in bar if key not in legend]
+        numbers = "，".join(f"{s['name']} {s['value']}" for bar in shaped for s in bar)
+        drawn.append({"label": label, "bars": shaped, "value": value, "title": f"{label}：{numbers}"})
+    # every row's number column as wide as the widest, so all bars start and end at the same place and compare
+    return {"caption": caption, "rows": drawn, "empty": scale == 0, "value_width": max((len(v) for *_, v in rows), default=1),
+            "legend": [{"series": key, "name": SERIES[key][0], "colour": SERIES[key][1]} for key in legend]}
+
+
 def charts(data: dict) -> dict:
-    """The series the page draws (and prints as tables when scripts are off)."""
+    """The charts the page draws (its tables print the same numbers), and the histogram's series for its table."""
     labels = data["track_labels"]
     tracks = data["tracks"]
+    names = [labels.get(t["track"], t["track"]) + (f"（{t['period']}）" if t.get("period") else "") for t in tracks]
+    counts = histogram(data["universities"])
+    buckets = [f"{10 * i}–{10 * (i + 1)}%" for i in range(BUCKETS)]
+    orgs = [(name, [[("submitted", t["orgs_submitted"]),
+                     ("missing", max(0, t["orgs_expected"] - t["orgs_submitted"]))]],
+             f"{t['orgs_submitted']} / {t['orgs_expected']}") for name, t in zip(names, tracks)]
+    # forwarded works are submitted works the ministry has received: a bar of their own, not a stack on the others
+    works = [(name, [[("submitted", t["works_submitted"]), ("in_progress", t["works_in_progress"]),
+                      ("withdrawn", t["works_withdrawn"])], [("forwarded", t["works_forwarded"])]],
+              str(t["works_submitted"] + t["works_in_progress"] + t["works_withdrawn"])) for name, t in zip(names, tracks)]
     return {
-        "tracks": [labels.get(t["track"], t["track"]) for t in tracks],
-        "orgs_expected": [t["orgs_expected"] for t in tracks],
-        "orgs_submitted": [t["orgs_submitted"] for t in tracks],
-        "works": {key: [t[f"works_{key}"] for t in tracks]
-                  for key in ("submitted", "in_progress", "withdrawn", "forwarded")},
-        "histogram": histogram(data["universities"]),
-        "buckets": [f"{10 * i}–{10 * (i + 1)}%" for i in range(BUCKETS)],
+        "orgs": bar_chart("各赛道：组织提交情况", orgs),
+        "works": bar_chart("各赛道：作品状态", works),
+        "rates": bar_chart("高校按组织提交率分布", [(b, [[("universities", n)]], str(n)) for b, n in zip(buckets, counts)]),
+        "histogram": counts,
+        "buckets": buckets,
     }
 
 
@@ -174,10 +217,4 @@ def page(data: dict, tenant: str | None, viewer: str, filters: Filters) -> dict:
             "universities": len(data["universities"]), "laggards": laggards(data["universities"]),
             "unit": data.get("unit", "组织"), "without_org_list": data.get("without_org_list", [])[:LAGGARDS],
             "without_org_list_more": max(0, len(data.get("without_org_list", [])) - LAGGARDS),
-            "heading": "全国高校进度" if tenant is None else f"{viewer}进度", "charts": drawn,
-            "chart_json": embed(drawn)}
-
-
-def embed(payload: dict) -> str:
-    """JSON for a <script type="application/json"> element: nothing in it can close the element."""
-    return json.dumps(payload, ensure_ascii=False).replace("<", "\\u003c")
+            "heading": "全国高校进度" if tenant is None else f"{viewer}进度", "charts": drawn}

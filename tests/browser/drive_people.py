@@ -205,8 +205,8 @@ def notify_dashboard(visit: Visit, intake: str, name: str) -> dict:
     """Notify's dashboard as the person reaches it from intake: its heading and the tracks it counts."""
     linked = hand_on(visit, intake, NOTIFY)
     page = visit.page
-    if page.locator("#tracks").count():
-        page.wait_for_function("() => document.querySelectorAll('.chart canvas').length >= 2", timeout=20000)
+    if page.locator("#tracks").count():  # the charts come drawn (HTML, on the server): nothing to wait for
+        expect(page.locator(".chart").first).to_be_visible()
     visit.shot(f"{name}-notify")
     return {"url": page.url, "h1": page.locator("h1").inner_text(), "tracks": visit.texts("#tracks tbody tr td:first-child"),
             "track_choices": visit.texts("select[name=track] option"), "error": visit.texts("p.error"),
