@@ -395,6 +395,16 @@ class ReviewService(SignInPages):
         return Response(body, mimetype=XLSX_TYPE, headers={
             "Content-Disposition": "attachment; filename=ranking.xlsx", "Cache-Control": "no-store"})
 
+    @page("GET", "/rounds/<string:round_id>/entries/<string:submission_id>")
+    def entry_reviews(self, request, round_id, submission_id):
+        """One work's reviews for the round's admin: every expert by name, their marks per criterion, state and
+        comment. A reviewer gets 403 (experts never read each other's reviews); a work not in the round, 404."""
+        with self.db.transaction() as session:
+            visitor, rnd = self._admin_round(session, request, round_id)
+            view = ops.work_reviews(session, rnd, submission_id, self.web.links)
+            return allow_files_origin(self.web.render("entry.html", visitor, round=rnd, **view),
+                                      self.web.links, self.store)
+
     @timer(interval=3600)
     def remind_reviewers(self):
         """Reviewers with open work hear 3 and 1 days before the scoring deadline; safe to run any time."""

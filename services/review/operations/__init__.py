@@ -15,6 +15,7 @@ One module per aggregate; callers keep `from services.review import operations a
     people       people signed in on the platform: their session, the rounds they administer, their tasks
     blind_views  what reviewers see, blind: their queue and one work
     scoring      saving a score, and the sheet of every score
+    reviews      what the admin reads: one work's reviews by every expert
     selection    the ranking and the confirmed selection (with a vetting's reasons and a publicity's period)
     publicity    announcing, once, that a publicity's period (公示期) is over
     texts        near-duplicate texts
@@ -46,6 +47,7 @@ from services.review.operations.copies import (
     revoke_key,
     tenant_name,
     track_of,
+    universities_of,
 )
 from services.review.operations.entries import (
     place,
@@ -76,6 +78,7 @@ from services.review.operations.people import (
 from services.review.operations.progress import WORKS_PER_PAGE, round_overview
 from services.review.operations.publicity import end_due_publicities
 from services.review.operations.reviewers import add_reviewer, add_reviewers, import_reviewers, remove_reviewer
+from services.review.operations.reviews import work_reviews
 from services.review.operations.rounds import (
     blind_title,
     close_round,
@@ -105,6 +108,6 @@ __all__ = [
     "resend_link",
     "remove_reviewer", "reopen_round", "revoke_key", "reviewer_assignment", "reviewer_ids", "reviewers_of",
     "round_for_visitor", "round_of_admin", "round_overview", "rounds_of", "run_assignment", "save_score",
-    "score_sheet", "send_due_reminders", "set_round_settings", "tasks_of", "tenant_name", "track_of", "work_text",
-    "work_view",
+    "score_sheet", "send_due_reminders", "set_round_settings", "tasks_of", "tenant_name", "track_of", "universities_of",
+    "work_reviews", "work_text", "work_view",
 ]
