@@ -1,9 +1,13 @@
 """Issue #17 items 6, 8 and 15 (exports) over HTTP: the round's admin reads one work's reviews (every expert by name,
 marks per criterion, state, comment), reviewers and other admins cannot; the ranking's bias table names experts;
-the national round says which university each work comes from (高校)."""
+the national round says which university each work comes from (高校); the workbook has a title row, a frozen
+header, widths, one column per criterion and a descriptive Chinese file name."""
 import hashlib
+import io
 import re
+from urllib.parse import unquote
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from tests.conftest import wait_until
@@ -104,6 +108,33 @@ def test_the_admin_reads_every_experts_marks_and_comment_and_nobody_else_does(re
     assert not any(i[:8] in biases for i in ids)  # names, not id hashes
     assert "<th>高校</th>" not in ranking  # a university's own round: every work is of the same one
 
+    # The workbook: a title row, a frozen header, widths, one column per criterion, a descriptive name.
+    export = web.get(f"{base}/rounds/{round_id}/export.xlsx")
+    disposition = export.headers["Content-Disposition"]
+    assert 'filename="review-story-university.xlsx"' in disposition
+    name = unquote(re.search(r"filename\*=UTF-8''(\S+)", disposition).group(1))
+    assert name == f"{CAMPAIGN}（东南大学）·战疫故事汇·校级评审排名.xlsx"
+    book = load_workbook(io.BytesIO(export.content))
+    assert book.sheetnames == ["排名", "评分明细"]
+    for ws in book.worksheets:
+        title = ws["A1"].value
+        assert title == f"{CAMPAIGN}（东南大学） · 东南大学 · 战疫故事汇 · 校级评审 · {ws.title}", title
+        assert ws.freeze_panes == "A3"
+        header = [c.value for c in ws[2]]
+        widths = [ws.column_dimensions[chr(ord("A") + n)].width for n in range(len(header))]
+        assert all(6 <= w <= 60 for w in widths), widths
+        # 作品名称 is wider than its heading: the longest title (Chinese counts two) fits
+        title_width = widths[header.index("作品名称")]
+        assert title_width >= 2 * len("计算机科学与工程学院党委战疫故事1"), widths
+    scores = book["评分明细"]
+    header = [c.value for c in scores[2]]
+    assert header == ["作品名称", "评审专家", "状态", *CRITERIA, "总分", "评语"]
+    rows = {(r[0], r[1]): r for r in scores.iter_rows(min_row=3, values_only=True)}
+    assert rows[("计算机科学与工程学院党委战疫故事1", "专家0")][2:] == ("已提交", 9, 8, 7.5, 83.0, "<b>构思新颖</b>，语言朴实")
+    assert rows[("计算机科学与工程学院党委战疫故事1", "专家1")][2:7] == ("已提交", 5, 5, 5, 50.0)
+    ranking_header = [c.value for c in book["排名"][2]]
+    assert ranking_header[:3] == ["名次", "作品名称", "报送单位"] and "高校" not in ranking_header
+
 
 def test_the_national_round_names_each_works_university(review):
     base, store = review["base"], review["store"]
@@ -141,6 +172,15 @@ def test_the_national_round_names_each_works_university(review):
     assert dict(rows) == expected
     page = web.get(f"{base}/rounds/{round_id}/entries/hust-1").text
     assert 'id="university">华中科技大学<' in page
+
+    book = load_workbook(io.BytesIO(web.get(f"{base}/rounds/{round_id}/export.xlsx").content))
+    ranked = list(book["排名"].iter_rows(min_row=2, values_only=True))
+    assert ranked[0][:4] == ("名次", "作品名称", "高校", "报送单位")
+    assert {r[1]: (r[2], r[3]) for r in ranked[1:]} == {t: (u, "医学院党委") for t, u in expected.items()}
+    assert book["排名"]["A1"].value == f"{CAMPAIGN} · 教育部 · 战疫故事汇 · 全国评审 · 排名"
+    scores = list(book["评分明细"].iter_rows(min_row=2, values_only=True))
+    assert scores[0][:3] == ("作品名称", "高校", "评审专家")
+    assert scores[1][:3] == ("seu 的故事 1", "东南大学", "王专家")
 
 
 def _ministry_key():

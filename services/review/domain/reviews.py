@@ -1,15 +1,22 @@
 """The reviews as the round's admin reads them (issue #17 items 6, 8 and 15): every expert's marks per criterion,
-their state and comment.
+their state and comment, and what the exported workbook and its file are called.
 
 Experts never read each other's reviews; these are for the admin of the round only, who knows the experts by name.
 Pure: no framework.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from common.locale import ROUND_LABELS
 from services.review.domain.lifecycles import AssignmentState, ScoreState
+
+# Windows, macOS and the offices' shared drives refuse these in a file name; a campaign title may hold any of them
+_NOT_IN_FILE_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
+# a Chinese name is 3 bytes a character in UTF-8 and file systems stop at 255 bytes: the title is cut first
+MAX_CAMPAIGN_IN_NAME = 40
 
 
 @dataclass(frozen=True)
@@ -77,3 +84,26 @@ def rows(rubric: Sequence[Mapping], reviews: Sequence[Review]) -> tuple[list[Cri
 def mean_of_submitted(expert_rows: Sequence[dict]) -> float | None:
     totals = [row["total"] for row in expert_rows if row["submitted"] and row["total"] is not None]
     return round(sum(totals) / len(totals), 2) if totals else None
+
+
+def export_title(campaign_title: str, round_title: str, sheet: str) -> str:
+    """A sheet's first row: 「<活动名称> · 东南大学 · 战疫故事汇 · 校级评审 · 评分明细」 (the round's title names its
+    owner, track, level and batch)."""
+    return f"{campaign_title} · {round_title} · {sheet}"
+
+
+def export_file_name(campaign_title: str, track_label: str, level: str, batch: int, vetting: bool) -> str:
+    """「<活动名称>·战疫故事汇·校级评审排名.xlsx」, safe as a file name anywhere the office saves it."""
+    campaign = _NOT_IN_FILE_NAMES.sub("", campaign_title).strip()
+    if len(campaign) > MAX_CAMPAIGN_IN_NAME:
+        campaign = campaign[:MAX_CAMPAIGN_IN_NAME].rstrip() + "…"
+    track = _NOT_IN_FILE_NAMES.sub("", track_label).strip()
+    round_ = ROUND_LABELS.get(level, level) + (f"·第{batch}批" if batch > 1 else "")
+    parts = [p for p in (campaign, track, round_ + ("审核结果" if vetting else "排名")) if p]
+    return "·".join(parts) + ".xlsx"
+
+
+def ascii_file_name(track: str, level: str, batch: int) -> str:
+    """The fallback name for a client that cannot read RFC 5987's `filename*`: 「review-story-university.xlsx」."""
+    stem = "-".join(["review", track, level] + ([f"batch{batch}"] if batch > 1 else []))
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem) + ".xlsx"

@@ -1,5 +1,6 @@
-"""What the round's admin reads of the reviews: one work with every expert's marks. Reviewers never reach any of it
-(service.py checks the admin's scope over the round first)."""
+"""What the round's admin reads of the reviews: one work with every expert's marks, the sheet of every score, and
+which university each work of a national round comes from. Reviewers never reach any of it (service.py checks the
+admin's scope over the round first)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -9,11 +10,16 @@ from sqlalchemy import select
 from common.errors import NotFound
 from services.review.domain import reviews
 from services.review.domain.lifecycles import AssignmentState
-from services.review.models import Assignment, Conflict, Entry, FileCopy, Reviewer, Round, Score
+from services.review.models import Assignment, CampaignCopy, Conflict, Entry, FileCopy, Reviewer, Round, Score
 from services.review.operations.blind_views import _reviewer_file
 from services.review.operations.copies import track_of, universities_of
 from services.review.operations.rounds import works_of
 from services.review.operations.selection import confirmed_of, history_of
+
+
+def campaign_title(session, rnd: Round) -> str:
+    c = session.get(CampaignCopy, rnd.campaign_id)
+    return c.title if c else rnd.campaign_id
 
 
 def _reviews_of(session, rnd: Round, submission_ids) -> list[tuple[str, reviews.Review]]:
@@ -62,3 +68,19 @@ def _belongs(session, rnd: Round, submission_id: str) -> bool:
         Entry.submission_id == submission_id, Entry.submission_id.in_(works_of(rnd))))
     return listed is not None or session.scalar(select(Assignment.id).where(
         Assignment.round_id == rnd.id, Assignment.submission_id == submission_id).limit(1)) is not None
+
+
+def score_sheet(session, rnd: Round) -> tuple[list[str], list[list]]:
+    """Every saved score of the round, for the admin's export (reviewers never see each other's): the criteria's
+    headings, and per score the work, its university (a national round), expert, state, marks, total and comment."""
+    entries = {e.submission_id: e for e in session.scalars(select(Entry).join(
+        Assignment, Assignment.submission_id == Entry.submission_id).where(Assignment.round_id == rnd.id))}
+    found = [(sid, r) for sid, r in _reviews_of(session, rnd, list(entries)) if r.score_state is not None]
+    rubric = track_of(session, rnd.campaign_id, rnd.track).get("rubric", [])
+    heads, expert_rows = reviews.rows(rubric, [r for _, r in found])
+    universities = universities_of(session, rnd, list(entries.values()))
+    out = []
+    for (sid, _), row in sorted(zip(found, expert_rows), key=lambda p: (entries[p[0][0]].title, p[1]["reviewer"])):
+        out.append([entries[sid].title, *([universities.get(sid, "")] if universities else []), row["reviewer"],
+                    row["state"], *row["marks"], row["total"], row["comment"]])
+    return [c.heading for c in heads], out
