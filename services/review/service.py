@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import string
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from eventlet import tpool
 from nameko.dependency_providers import Config
@@ -415,8 +415,21 @@ class ReviewService(SignInPages):
         with self.db.transaction() as session:
             _, rnd = self._admin_round(session, request, round_id)
             body = export.ranking_xlsx(session, rnd)
+            name, fallback = export.download_names(session, rnd)
+        # the Chinese name as RFC 5987 writes it, with an ASCII one for a client that reads only `filename`
         return Response(body, mimetype=XLSX_TYPE, headers={
-            "Content-Disposition": "attachment; filename=ranking.xlsx", "Cache-Control": "no-store"})
+            "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "no-store"})
+
+    @page("GET", "/rounds/<string:round_id>/entries/<string:submission_id>")
+    def entry_reviews(self, request, round_id, submission_id):
+        """One work's reviews for the round's admin: every expert by name, their marks per criterion, state and
+        comment. A reviewer gets 403 (experts never read each other's reviews); a work not in the round, 404."""
+        with self.db.transaction() as session:
+            visitor, rnd = self._admin_round(session, request, round_id)
+            view = ops.work_reviews(session, rnd, submission_id, self.web.links)
+            return allow_files_origin(self.web.render("entry.html", visitor, round=rnd, **view),
+                                      self.web.links, self.store)
 
     @timer(interval=3600)
     def remind_reviewers(self):

@@ -178,7 +178,7 @@ def test_a_vetting_round_is_passed_or_failed_with_reasons_and_no_experts(review)
     verdicts = re.findall(r'<td class="verdict">([^<]*)</td>', page)
     assert sorted(verdicts) == ["不通过：材料缺少党支部签章", "通过"]
     sheet = load_workbook(io.BytesIO(web.get(f"{base}/rounds/{round_id}/export.xlsx").content))
-    rows = list(sheet["审核结果"].iter_rows(values_only=True))
+    rows = list(sheet["审核结果"].iter_rows(min_row=2, values_only=True))  # row 1 is the title
     assert rows[0] == ("作品名称", "报送单位", "审核结果", "不通过的原因", "文件")
     assert sorted(r[:4] for r in rows[1:]) == [
         ("张1同志先进事迹", "计算机科学与工程学院党委", "通过", None),
@@ -194,4 +194,4 @@ def test_a_vetting_before_its_confirmation_exports_each_work_as_not_yet_decided(
     web = admin(base)
     assert "<th>审核结果</th>" not in web.get(f"{base}/rounds/{round_id}").text
     sheet = load_workbook(io.BytesIO(web.get(f"{base}/rounds/{round_id}/export.xlsx").content))
-    assert [r[2:4] for r in sheet["审核结果"].iter_rows(min_row=2, values_only=True)] == [("未确认", None)]
+    assert [r[2:4] for r in sheet["审核结果"].iter_rows(min_row=3, values_only=True)] == [("未确认", None)]

@@ -113,13 +113,13 @@ def test_a_confirmed_round_keeps_every_work_as_confirmed_after_its_chosen_ones_w
     home = web.get(f"{base}/").text
     assert re.search(rf'href="/rounds/{round_id}">[^<]*</a></td><td>5</td>', home)
     sheet = load_workbook(io.BytesIO(web.get(f"{base}/rounds/{round_id}/export.xlsx").content))
-    rows = list(sheet["排名"].iter_rows(values_only=True))
+    rows = list(sheet["排名"].iter_rows(min_row=2, values_only=True))  # row 1 is the title
     head = rows[0]
     assert len(rows) == 6 and head[-1] == "文件"
     titles = {story(org_of(sid), 1).data["title"]: sid for sid in ranks}
     assert {titles[row[head.index("作品名称")]]: (str(row[head.index("名次")]), row[head.index("入选")] == "是")
             for row in rows[1:]} == {sid: (rank, sid in chosen) for sid, rank in ranks.items()}
-    assert len(list(sheet["评分明细"].iter_rows(values_only=True))) == 6
+    assert len(list(sheet["评分明细"].iter_rows(min_row=2, values_only=True))) == 6
 
     # The ministry's round: the two, each with its university rank as its history.
     ministry = admin(base, MINISTRY_KEY)
@@ -132,7 +132,7 @@ def test_a_confirmed_round_keeps_every_work_as_confirmed_after_its_chosen_ones_w
     overview = ministry.get(f"{base}/rounds/{ministry_round}").text
     assert "作品 2 件" in overview and "此前：校级评审第 3 名，报送教育部" in overview
     sheet = load_workbook(io.BytesIO(ministry.get(f"{base}/rounds/{ministry_round}/export.xlsx").content))
-    rows = list(sheet["排名"].iter_rows(values_only=True))
+    rows = list(sheet["排名"].iter_rows(min_row=2, values_only=True))  # row 1 is the title
     assert sorted(row[rows[0].index("此前评审")] for row in rows[1:]) == [
         "校级评审第 1 名，报送教育部", "校级评审第 3 名，报送教育部"]
 

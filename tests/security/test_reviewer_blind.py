@@ -60,6 +60,7 @@ REVIEW_ACCESS = {
     ("GET", "/rounds/<string:round_id>/ranking"): "admin",
     ("POST", "/rounds/<string:round_id>/selection"): "admin",
     ("GET", "/rounds/<string:round_id>/export.xlsx"): "admin",
+    ("GET", "/rounds/<string:round_id>/entries/<string:submission_id>"): "admin",  # every expert's marks and comment
 }
 OTHERS_COMMENT = "另一位专家的评语壹贰叁"
 
@@ -115,7 +116,7 @@ def test_a_reviewer_sees_nothing_that_names_the_author_and_no_other_reviewers_sc
             seen.append((link, got))
     assert any(path.startswith("/files/") for path, _ in seen), "the work with a photo shows its review copy"
     # every admin route, with the reviewer's session: refused, and nothing in the refusal
-    ids = {"round_id": round_id, "assignment_id": assignments[0], "reviewer_id": "0" * 32}
+    ids = {"round_id": round_id, "assignment_id": assignments[0], "reviewer_id": "0" * 32, "submission_id": "s-o-ee-1"}
     for (method, url), access in sorted(REVIEW_ACCESS.items()):
         if access != "admin":
             continue
@@ -148,7 +149,7 @@ def test_another_universitys_admin_gets_404_on_every_round_route_and_every_form_
     round_id = wait_until(lambda: the_round(store), timeout=20, what="the round")
     own, other = admin(base), admin(base, OTHER_KEY)
     other_token = csrf(other.get(f"{base}/").text)
-    ids = {"round_id": round_id, "assignment_id": "0" * 32, "reviewer_id": "0" * 32}
+    ids = {"round_id": round_id, "assignment_id": "0" * 32, "reviewer_id": "0" * 32, "submission_id": "s-o-cse-1"}
     for (method, url), access in sorted(REVIEW_ACCESS.items()):
         if access != "admin" or "<string:round_id>" not in url:
             continue

@@ -211,6 +211,7 @@ REVIEW_WALK = {
     ("GET", "/rounds/<string:round_id>"): admin_row("200"),
     ("GET", "/rounds/<string:round_id>/ranking"): admin_row("200"),
     ("GET", "/rounds/<string:round_id>/export.xlsx"): admin_row("200"),
+    ("GET", "/rounds/<string:round_id>/entries/<string:submission_id>"): admin_row("200"),  # a work's reviews
     ("POST", "/rounds/<string:round_id>/settings"): admin_row(ADMIN_DONE),
     ("POST", "/rounds/<string:round_id>/reviewers"): admin_row(ADMIN_DONE),
     ("POST", "/rounds/<string:round_id>/reviewers/import"): admin_row(ADMIN_DONE),
@@ -368,6 +369,9 @@ def _review_calls(env: dict, role: str):
     for name, round_id in [*sorted(rounds.items()), ("missing", MISSING)]:
         for suffix in ("", "/ranking", "/export.xlsx"):
             yield ("GET", f"/rounds/<string:round_id>{suffix}"), f"/rounds/{round_id}{suffix}", {}, name in scope
+        work = _objects_of(env["store"], round_id)["submission_id"] if round_id != MISSING else MISSING
+        yield (("GET", "/rounds/<string:round_id>/entries/<string:submission_id>"), f"/rounds/{round_id}/entries/{work}",
+               {}, name in scope)
     actions = [route for method, route in REVIEW_WALK if method == "POST" and route.startswith("/rounds/")]
     for name, round_id in [*sorted(rounds.items()), ("missing", MISSING)]:
         if name in scope:

@@ -14,7 +14,8 @@ One module per aggregate; callers keep `from services.review import operations a
     invitations  reviewers' sign-in links and the reminders before the deadline
     people       people signed in on the platform: their session, the rounds they administer, their tasks
     blind_views  what reviewers see, blind: their queue and one work
-    scoring      saving a score, and the sheet of every score
+    scoring      saving a score
+    reviews      what the admin reads: one work's reviews by every expert, the sheet of every score, universities
     selection    the ranking and the confirmed selection (with a vetting's reasons and a publicity's period)
     publicity    announcing, once, that a publicity's period (公示期) is over
     texts        near-duplicate texts
@@ -46,6 +47,7 @@ from services.review.operations.copies import (
     revoke_key,
     tenant_name,
     track_of,
+    universities_of,
 )
 from services.review.operations.entries import (
     place,
@@ -78,6 +80,7 @@ from services.review.operations.people import (
 from services.review.operations.progress import WORKS_PER_PAGE, round_overview
 from services.review.operations.publicity import end_due_publicities
 from services.review.operations.reviewers import add_reviewer, add_reviewers, import_reviewers, remove_reviewer
+from services.review.operations.reviews import campaign_title, score_sheet, work_reviews
 from services.review.operations.rounds import (
     blind_title,
     close_round,
@@ -90,14 +93,14 @@ from services.review.operations.rounds import (
     rounds_of,
     set_round_settings,
 )
-from services.review.operations.scoring import save_score, score_sheet
+from services.review.operations.scoring import save_score
 from services.review.operations.selection import NeedsConfirmation, close_question, confirm_selection, ranking_of
 from services.review.operations.texts import index_text, matches_for, matches_for_reviewer, work_text
 
 __all__ = [
     "NO_CLEAN_COPY", "PERSON", "REVIEWER_COPY", "SIGN_IN_LINK_TTL", "WORKS_PER_PAGE", "Acting", "_reviewer_file",
     "acting", "add_reviewer", "add_reviewers", "admin_for_key", "assign_manually", "assign_round",
-    "NeedsConfirmation", "assignment_for_visitor", "blind_title", "close_question",
+    "NeedsConfirmation", "assignment_for_visitor", "blind_title", "campaign_title", "close_question",
     "close_round", "confirm_selection", "decline_work",
     "declare_conflict", "end_due_publicities", "end_person_sessions", "entries_of", "home_of", "import_reviewers", "index_text",
     "issue_sign_in_links",
@@ -107,6 +110,6 @@ __all__ = [
     "resend_link", "resend_links_to", "send_link_to",
     "remove_reviewer", "reopen_round", "revoke_key", "reviewer_assignment", "reviewer_ids", "reviewers_of",
     "round_for_visitor", "round_of_admin", "round_overview", "rounds_of", "run_assignment", "save_score",
-    "score_sheet", "send_due_reminders", "set_round_settings", "tasks_of", "tenant_name", "track_of", "work_text",
-    "work_view",
+    "score_sheet", "send_due_reminders", "set_round_settings", "tasks_of", "tenant_name", "track_of", "universities_of",
+    "work_reviews", "work_text", "work_view",
 ]

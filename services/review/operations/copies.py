@@ -70,6 +70,23 @@ def tenant_name(session, tenant: str) -> str:
     return t.name if t else tenant
 
 
+def tenant_names(session, tenants) -> dict[str, str]:
+    """Universities' names by slug, in one query; a slug review has no name for stays itself."""
+    tenants = set(tenants)
+    names = dict(session.execute(select(TenantCopy.tenant, TenantCopy.name).where(TenantCopy.tenant.in_(tenants))).all()) \
+        if tenants else {}
+    return {t: "教育部" if t == "ministry" else names.get(t, t) for t in tenants}
+
+
+def universities_of(session, rnd, entries) -> dict[str, str]:
+    """Each work's university by name, in a national round only: there 报送单位 alone (两个「医学院党委」) does not tell
+    the works apart. Empty in a university's own rounds, where every work is of the same one."""
+    if rnd.level != "ministry":
+        return {}
+    names = tenant_names(session, {e.tenant for e in entries})
+    return {e.submission_id: names.get(e.tenant, e.tenant) for e in entries}
+
+
 def track_of(session, campaign_id: str, track: str) -> dict:
     return known_track(session, campaign_id, track) or {"label": track, "rubric": [], "fields": []}
 

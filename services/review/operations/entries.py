@@ -14,7 +14,7 @@ from common import clock
 from common.db import serialize_on
 from services.review.domain import decisions, rounds
 from services.review.domain.lifecycles import ASSIGNMENT, ENTRY, AssignmentState, EntryState, RoundState, ScoreState
-from services.review.models import Assignment, Entry, FileCopy, Round, Score
+from services.review.models import Assignment, Entry, FileCopy, Round, Score, TenantCopy
 from services.review.operations.copies import known_track
 from services.review.operations.rounds import enter_round
 from services.review.operations.texts import index_text
@@ -143,6 +143,9 @@ def record_forwarded(session, tenant: str, d: dict) -> None:
             session.add(FileCopy(file_id=f["file_id"], submission_id=d["submission_id"], kind=f["kind"],
                                  object_key=f["object_key"], content_type=f["content_type"], size=f["size"],
                                  verdict=f.get("verdict")))
+    if d.get("tenant_name") and session.get(TenantCopy, tenant) is None:
+        # the national round names each work's university (高校): the ministry may never have heard of it otherwise
+        session.add(TenantCopy(tenant=tenant, name=d["tenant_name"]))
     key = rounds.round_for_forwarded(tenant, d["campaign_id"], d.get("root_campaign_id"), d["track"], d["to_level"])
     enter_round(session, entry, key, d.get("tenant_name"))
 

@@ -1,13 +1,11 @@
-"""Scores: a reviewer saves or submits their marks (every save logged); the admin's sheet of every score."""
+"""Scores: a reviewer saves or submits their marks (every save logged). The admin reads them in reviews.py."""
 from __future__ import annotations
-
-from sqlalchemy import select
 
 from common import clock
 from services.review.domain.audit import SCORE_ACTIONS, Acting
 from services.review.domain.lifecycles import SCORE, ScoreState
 from services.review.domain.scoring import decide_score
-from services.review.models import Assignment, Entry, Reviewer, Round, Score, ScoreLog
+from services.review.models import Assignment, Entry, Round, Score, ScoreLog
 from services.review.operations import audit
 from services.review.operations.copies import track_of
 
@@ -34,14 +32,3 @@ def save_score(session, outbox, by: Acting, a: Assignment, form: dict, submit: b
                  submission_id=a.submission_id, score_total=saved.total, previous_score_total=previous)
     return score
 
-
-def score_sheet(session, rnd: Round) -> list[tuple]:
-    """Every score of the round, for the admin's export (reviewers never see each other's)."""
-    rows = session.execute(select(Entry.title, Reviewer.name, Score.state, Score.total, Score.comment)
-                           .select_from(Assignment)
-                           .join(Entry, Entry.submission_id == Assignment.submission_id)
-                           .join(Reviewer, Reviewer.id == Assignment.reviewer_id)
-                           .join(Score, Score.assignment_id == Assignment.id)
-                           .where(Assignment.round_id == rnd.id)
-                           .order_by(Entry.title, Reviewer.name)).all()
-    return [(title, name, ScoreState.label_of(state), total, comment) for title, name, state, total, comment in rows]

@@ -13,8 +13,8 @@ from services.review.domain.lifecycles import ROUND, AssignmentState, RoundState
 from services.review.domain.selection import Candidate, decide_selection
 from services.review.models import Assignment, Entry, PublicityPeriod, Round, Score, SelectionRow
 from services.review.operations import audit
-from services.review.operations.copies import track_of
-from services.review.operations.rounds import batches_of, entries_of, works_of
+from services.review.operations.copies import track_of, universities_of
+from services.review.operations.rounds import batches_of, entries_of, reviewers_of, works_of
 
 
 def round_end_of(session, rnd: Round, track: dict) -> decisions.RoundEnd:
@@ -103,6 +103,9 @@ def ranking_of(session, rnd: Round, sort: str = "normalised") -> dict:
             "confirmed": confirmed is not None, "reasons": confirmed["reasons"] if confirmed else {},
             "publicity": confirmed["publicity"] if confirmed else None,
             "history": history_of(session, rnd),
+            # the bias table names each expert (the admin knows them; reviews are per round, so are the ids)
+            "reviewer_names": {r.id: (r.name, r.email) for r in reviewers_of(session, rnd)},
+            "universities": universities_of(session, rnd, list(entries.values())),
             # 「须于 …（北京时间）前向教育部报送」; once passed the page says so instead of offering the button
             "forward_by": rounds.forwarding_deadline(end, track, clock.now())}
 
