@@ -3,6 +3,7 @@ video is announced once, with the subtitles; a subtitle check that never ends ho
 
 Media runs on a real RabbitMQ vhost and PostgreSQL. The order in which the two checks end is set by the test,
 not left to timing: each real check, once done, waits for the test's go before its report is recorded.
+The last test drives pipeline.record on media's database alone: several sidecars, one of them failed.
 """
 import pytest
 from eventlet.event import Event
@@ -184,3 +185,48 @@ def test_a_subtitle_check_that_never_ends_holds_the_video_no_longer_than_the_wai
     assert video["facts"]["has_subtitles"] is False  # its own verdict: no sidecar was ever checked
     assert any(f["rule"].startswith("has_subtitles") for f in video["findings"])
     assert report(db, "f-video").held_since is None and announced(db, "f-video") == 1
+
+
+def test_every_sidecar_of_the_work_counts_and_a_failed_one_ends_the_wait(sqlite_url):
+    """pipeline.record on media's database: subtitles in two parts cover the video together; a subtitle file
+    that failed its check counts as checked (the video is announced with the others, not held)."""
+    from common.campaign import load_builtin_definitions
+    from common.db import migrate
+    from common.messaging import StandaloneOutbox
+    from common.settings import migrations_dir
+    from services.media import pipeline
+    from services.media.models import CheckReport, MediaPolicyCopy, OutboxMessage
+
+    migrate(sqlite_url, migrations_dir("media"))
+    db, outbox = Store(sqlite_url), StandaloneOutbox(OutboxMessage)
+    facts = {"duration_s": 100.0, "has_subtitles": False, "subtitle_source": None, "subtitle_coverage": 0.0}
+    no_subtitles = [{"rule": "has_subtitles", "severity": "warning", "message": "没有检测到字幕"}]
+
+    def claimed(file_id, kind):
+        return CheckReport(file_id=file_id, submission_id=WORK, tenant="seu", campaign_id="siyige-2020-seu",
+                           track="lecture", kind=kind, object_key=f"seu/{file_id}", state="checking", claimed_by="r",
+                           claimed_at=utcnow(), findings=[], facts={}, derived={}, cues=[], text="")
+
+    def record(file_id, verdict, facts_, findings, cues):
+        with db.transaction() as s:
+            return pipeline.record(s, outbox, s.get(CheckReport, file_id), pipeline.Outcome(
+                {"verdict": verdict, "findings": findings, "facts": facts_, "cues": cues, "text": ""}, {}))
+
+    policy = load_builtin_definitions()["siyige-2020-seu"].media_policies()["lecture"]["video"]
+    with db.transaction() as s:
+        s.add(MediaPolicyCopy(campaign_id="siyige-2020-seu", track="lecture", kind="video", policy=policy))
+        s.add_all([claimed("f-video", "video"), claimed("f-part1", "subtitle"), claimed("f-part2", "subtitle"),
+                   claimed("f-broken", "subtitle")])
+    record("f-video", "warnings", facts, no_subtitles, [])
+    record("f-part1", "passed", {"format": "srt"}, [], [[0.0, 50.0, "上半场"]])
+    assert report(db, "f-video").held_since is not None and announced(db, "f-video") == 0  # two still checked
+    record("f-part2", "passed", {"format": "srt"}, [], [[50.0, 100.0, "下半场"]])
+    assert report(db, "f-video").held_since is not None and announced(db, "f-video") == 0
+    unreadable = [{"rule": "unreadable", "severity": "error", "message": "无法读取字幕文件"}]
+    record("f-broken", "failed", {}, unreadable, [])
+
+    video = report(db, "f-video")
+    assert video.held_since is None and announced(db, "f-video") == 1
+    assert video.facts["subtitle_coverage"] == 1.0 and video.facts["subtitle_source"] == "sidecar"
+    assert not [f for f in video.findings if f["rule"].split(" ")[0] in ("has_subtitles", "subtitle_coverage")]
+    db.dispose()
