@@ -7,6 +7,9 @@ already checked. Three steps, so that no transaction stays open while a file is 
     job = job_for(session, report_row)               # in a transaction: policy copy, sidecar
     outcome = check(store, job, limits, keywords)     # no transaction: child process, derived files stored
     record(session, outbox, report_row, outcome)      # in a transaction: report, `file_checked` in the outbox
+
+A video's `file_checked` waits while a subtitle file of its work is still being checked (record: held_since);
+the subtitle's record, or the service's timer after MEDIA_SIDECAR_WAIT_S (announce_held), announces it.
 """
 from __future__ import annotations
 
