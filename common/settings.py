@@ -89,6 +89,8 @@ def service_config(service: str, env: dict | None = None) -> dict:
         # media: each check runs in a child process with these limits
         "MEDIA_CHECK_TIMEOUT_S": float(env.get("MEDIA_CHECK_TIMEOUT_S", 600)),
         "MEDIA_CHECK_MEMORY_MB": int(env.get("MEDIA_CHECK_MEMORY_MB", 3072)),
+        # media: how long a video's file_checked may wait for the subtitle files of its work still being checked
+        "MEDIA_SIDECAR_WAIT_S": float(env.get("MEDIA_SIDECAR_WAIT_S", 300)),
     }
     # rate limits (common/ratelimit.py): RATE_FAILED_SIGN_INS (per key prefix or link),
     # RATE_FAILED_SIGN_INS_PER_ADDRESS, RATE_BAD_KEYS, RATE_UPLOADS

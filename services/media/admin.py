@@ -6,7 +6,7 @@
     (add --dry-run to list the files without checking them)
 
 Run on a host that has media's settings (MEDIA_DATABASE_URL, OBJECT_STORE_URL, DATA_DIR,
-MEDIA_CHECK_TIMEOUT_S, MEDIA_CHECK_MEMORY_MB), beside the running service or not.
+MEDIA_CHECK_TIMEOUT_S, MEDIA_CHECK_MEMORY_MB, MEDIA_SIDECAR_WAIT_S), beside the running service or not.
 """
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ declared type where media kept it, `media-check` in a child process under MEDIA_
 MEDIA_CHECK_MEMORY_MB, the derived files (clean copies, poster, contact sheet, text) stored under
 the same keys. The new report replaces the file's report, and `file_checked` goes into media's outbox
 in the same transaction; media's relay publishes it (within a second while media runs, else when it
-next starts). Rechecking a subtitle file also judges its work's videos again, as an upload does.
+next starts). Rechecking a subtitle file also judges its work's videos again, as an upload does; a video
+is judged with every subtitle file of its work checked by then, and its `file_checked` waits (at most
+MEDIA_SIDECAR_WAIT_S) while the service is checking one of them, as after an upload.
 
 Intake, review and notify keep the newest check of each file (events are handled once by id, and a
 check older than the one kept changes nothing), so they take the new report: reviewers get links to
@@ -75,8 +77,8 @@ def _keywords(text: str, n: int):
     return segment.keywords(text, n)
 
 
-def recheck_one(db: Store, store, limits: pipeline.Limits, file_id: str,
-                keywords=_keywords) -> tuple[str, str | None, str]:
+def recheck_one(db: Store, store, limits: pipeline.Limits, file_id: str, keywords=_keywords,
+                wait_s: float = pipeline.SIDECAR_WAIT_S) -> tuple[str, str | None, str]:
     """Check one file again: (outcome, verdict, the line to print); outcome: checked, skipped, not_in_store."""
     with db.transaction() as session:
         row = session.get(CheckReport, file_id)
@@ -91,13 +93,15 @@ def recheck_one(db: Store, store, limits: pipeline.Limits, file_id: str,
         return ("not_in_store", None,
                 f"{file_id}\t{job.kind}\tNOT READ from the object store ({job.object_key}): {exc}")
     with db.transaction() as session:
-        row = session.get(CheckReport, file_id, with_for_update=True)
-        rejudged = pipeline.record(session, StandaloneOutbox(OutboxMessage), row, outcome)
-        verdict, derived = row.verdict, sorted(row.derived)
+        row = session.get(CheckReport, file_id)  # record locks the work's reports, this one among them, in order
+        rejudged = pipeline.record(session, StandaloneOutbox(OutboxMessage), row, outcome, wait_s)
+        verdict, derived, held = row.verdict, sorted(row.derived), row.held_since is not None
         reviewer = pipeline.REVIEWER_COPY.get(row.kind) in row.derived
     line = f"{file_id}\t{job.kind}\t{verdict}\t{', '.join(derived) or 'no derived files'}"
     if not reviewer:
         line += "\t(no copy for reviewers: see the findings)"
+    if held:
+        line += "\t(file_checked waits for the subtitles of its work being checked)"
     if rejudged:
         line += f"\tvideos judged again: {', '.join(v.file_id for v in rejudged)}"
     return "checked", verdict, line
@@ -122,7 +126,7 @@ def recheck(config: dict, file_ids: list[str], missing_copies: bool = False, dry
             return 1 if unknown else 0
         outcomes, verdicts = Counter(), Counter()
         for r in todo:
-            outcome, verdict, line = recheck_one(db, store, limits, r.file_id)
+            outcome, verdict, line = recheck_one(db, store, limits, r.file_id, wait_s=pipeline.sidecar_wait_s(config))
             outcomes[outcome] += 1
             verdicts[verdict] += 1
             out(line)

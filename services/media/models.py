@@ -31,7 +31,7 @@ class MediaPolicyCopy(Base):
 
 
 class CheckReport(Base):
-    """One file's check. state: checking (claimed by a replica) -> done.
+    """One file's check. state: checking (claimed by a replica) -> done; a done video may be held (`held_since`).
 
     The claim keeps two replicas from checking the same file when the same
     `file_uploaded` reaches both (a duplicate publish); it expires, so a
@@ -57,4 +57,7 @@ class CheckReport(Base):
     cues = Column(JSON, nullable=False, default=list)  # subtitle cues (embedded, or the sidecar's own)
     text = Column(Text, nullable=False, default="")  # document or subtitle text, for text analysis
     checked_at = Column(UTCDateTime, nullable=True)
+    # A video's report is kept but its `file_checked` waits while a subtitle file of its work is being checked
+    # (pipeline.py); since when, so that the wait has an end even across a restart.
+    held_since = Column(UTCDateTime, nullable=True, index=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -7,6 +7,9 @@ already checked. Three steps, so that no transaction stays open while a file is 
     job = job_for(session, report_row)               # in a transaction: policy copy, sidecar
     outcome = check(store, job, limits, keywords)     # no transaction: child process, derived files stored
     record(session, outbox, report_row, outcome)      # in a transaction: report, `file_checked` in the outbox
+
+A video's `file_checked` waits while a subtitle file of its work is still being checked (record: held_since);
+the subtitle's record, or the service's timer after MEDIA_SIDECAR_WAIT_S (announce_held), announces it.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Callable
 
 import eventlet
@@ -28,7 +32,7 @@ from common.db import utcnow
 from services.media import claims
 from services.media.claims import CheckState
 from services.media.models import CheckReport, MediaPolicyCopy
-from services.media.recheck import with_sidecar
+from services.media.recheck import DID_NOT_READ, held_since, with_sidecars
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 REVIEWER_COPY = {"video": "playback", "image": "review_copy", "audio": "review_copy", "document": "review_copy",
                  "subtitle": "review_copy"}
 # Findings of a check that never read the file: it made no copies, and checking again makes none either.
-CHECK_DID_NOT_RUN = {"unreadable", "check_timeout", "check_crashed"}
+CHECK_DID_NOT_RUN = DID_NOT_READ
+
+# How long a video's `file_checked` may wait for the subtitle files of its work being checked (MEDIA_SIDECAR_WAIT_S).
+SIDECAR_WAIT_S = 300.0
 
 Keywords = Callable[[str, int], list]  # (text, how many) -> [(word, weight), ...]
 
@@ -59,6 +66,10 @@ class Limits:
     @classmethod
     def of(cls, config) -> "Limits":
         return cls(float(config.get("MEDIA_CHECK_TIMEOUT_S", 600)), int(config.get("MEDIA_CHECK_MEMORY_MB", 3072)))
+
+
+def sidecar_wait_s(config) -> float:
+    return float(config.get("MEDIA_SIDECAR_WAIT_S", SIDECAR_WAIT_S))
 
 
 @dataclass(frozen=True)
@@ -131,14 +142,65 @@ def check(store, job: Job, limits: Limits, keywords: Keywords) -> Outcome:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def record(session, outbox, row: CheckReport, outcome: Outcome) -> list[CheckReport]:
-    """Keep the new report and announce it; a subtitle file re-judges its work's videos (returned)."""
+def record(session, outbox, row: CheckReport, outcome: Outcome, wait_s: float = SIDECAR_WAIT_S) -> list[CheckReport]:
+    """Keep the new report and announce it; a subtitle file re-judges its work's videos (returned).
+
+    A video is judged with the sidecars done now, not only the one its check read; its announcement waits
+    while a subtitle file of its work is being checked (at most `wait_s`, MEDIA_SIDECAR_WAIT_S): that
+    check's record judges the video again and announces it, once, with the subtitles.
+    """
+    work = lock_work(session, row.submission_id)
     report = outcome.report
     claims.finish(row, utcnow())
     row.verdict, row.findings, row.facts = report["verdict"], report["findings"], report["facts"]
     row.derived, row.cues, row.text = outcome.derived, report["cues"], report["text"]
+    if row.kind == "video":
+        _judge_with_sidecars(session, row, work)
+        _announce_unless_held(session, outbox, row, work, wait_s)
+        return []
     announce(session, outbox, row)
-    return rejudge_videos(session, outbox, row) if row.kind == "subtitle" else []
+    return rejudge_videos(session, outbox, row, wait_s) if row.kind == "subtitle" else []
+
+
+def lock_work(session, submission_id: str) -> list[CheckReport]:
+    """Every report of the work, locked in one order (PostgreSQL; SQLite writes one at a time anyway).
+
+    The video's record and its subtitle's record each read the other's state: without the lock, two at once
+    would each see the other still being checked, and the video would wait out MEDIA_SIDECAR_WAIT_S. One
+    order for every record of a work, so that two of them never wait for each other's rows.
+    """
+    return list(session.scalars(select(CheckReport).where(CheckReport.submission_id == submission_id)
+                                .order_by(CheckReport.file_id).with_for_update()
+                                .execution_options(populate_existing=True)))
+
+
+def _judge_with_sidecars(session, video: CheckReport, work: list[CheckReport]) -> None:
+    sidecars = [r.cues for r in _sidecars(work)]
+    copy = session.get(MediaPolicyCopy, (video.campaign_id, video.track, "video"))
+    judged = with_sidecars(video.facts, video.findings, video.cues, sidecars, copy.policy if copy else None, judge)
+    if judged is not None:
+        video.facts, video.findings = judged
+        video.verdict = verdict_of(video.findings)
+
+
+def _sidecars(work: list[CheckReport]) -> list[CheckReport]:
+    """The work's subtitle files checked and not failed, oldest first (every one counts: recheck.with_sidecars)."""
+    done = [r for r in work if r.kind == "subtitle" and claims.is_done(r) and r.verdict != "failed"]
+    return sorted(done, key=lambda r: (r.checked_at, r.file_id))
+
+
+def _pending_sidecars(work: list[CheckReport]) -> int:
+    return sum(1 for r in work if r.kind == "subtitle" and not claims.is_done(r))
+
+
+def _announce_unless_held(session, outbox, video: CheckReport, work: list[CheckReport], wait_s: float) -> bool:
+    """Announce the video, or hold it while a subtitle file of its work is being checked; True if announced."""
+    video.held_since = held_since(_pending_sidecars(work), video.held_since, utcnow(), wait_s)
+    if video.held_since is None:
+        announce(session, outbox, video)
+        return True
+    log.info("file_checked of video %s waits for the subtitles of its work being checked", video.file_id)
+    return False
 
 
 def announce(session, outbox, row: CheckReport) -> None:
@@ -148,19 +210,40 @@ def announce(session, outbox, row: CheckReport) -> None:
         "checked_at": row.checked_at.isoformat()})
 
 
-def rejudge_videos(session, outbox, subtitle: CheckReport) -> list[CheckReport]:
-    """A sidecar arrived after its video was checked: judge the video again (no re-scan)."""
-    videos = session.scalars(select(CheckReport).where(
-        CheckReport.submission_id == subtitle.submission_id, CheckReport.kind == "video",
-        CheckReport.state == CheckState.DONE)).all()
+def rejudge_videos(session, outbox, subtitle: CheckReport, wait_s: float = SIDECAR_WAIT_S) -> list[CheckReport]:
+    """A sidecar was checked: judge the work's checked videos again with every sidecar (no re-scan), and
+    announce them, unless another subtitle file is still being checked. A failed subtitle file counts as
+    checked: the videos it held are announced with the other sidecars, or with their own verdict."""
+    work = lock_work(session, subtitle.submission_id)
+    videos = [r for r in work if r.kind == "video" and claims.is_done(r)]
     for video in videos:
-        copy = session.get(MediaPolicyCopy, (video.campaign_id, video.track, "video"))
-        facts, findings = with_sidecar(video.facts, video.findings, video.cues, subtitle.cues,
-                                       copy.policy if copy else None, judge)
-        video.facts, video.findings, video.verdict = facts, findings, verdict_of(findings)
+        _judge_with_sidecars(session, video, work)
         video.checked_at = utcnow()
-        announce(session, outbox, video)
-    return list(videos)
+        _announce_unless_held(session, outbox, video, work, wait_s)
+    return videos
+
+
+def held_too_long(session, wait_s: float) -> list[str]:
+    """The videos whose announcement has waited `wait_s` for subtitles (the timer announces them)."""
+    cutoff = utcnow() - timedelta(seconds=wait_s)
+    return list(session.scalars(select(CheckReport.file_id).where(CheckReport.held_since.is_not(None),
+                                                                  CheckReport.held_since <= cutoff)))
+
+
+def announce_held(session, outbox, file_id: str, wait_s: float) -> bool:
+    """Announce a held video whose wait is over, judged with the sidecars done by now; True if announced.
+
+    The hold is read again under the work's lock: another replica's timer, or the subtitle's record, may
+    have announced it meanwhile.
+    """
+    video = session.get(CheckReport, file_id)
+    if video is None or video.held_since is None:
+        return False
+    work = lock_work(session, video.submission_id)
+    if video.held_since is None:
+        return False
+    _judge_with_sidecars(session, video, work)
+    return _announce_unless_held(session, outbox, video, work, wait_s)
 
 
 def lacks_clean_copy(row: CheckReport) -> bool:

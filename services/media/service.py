@@ -4,8 +4,10 @@ For each `file_uploaded`: claim the file (so a duplicate delivery to another
 replica does not check it twice), run `media-check` in a child process with a
 time and memory limit (probing is CPU-heavy and FFmpeg may misbehave on a
 pathological file: neither may touch this process's event loop), store the
-derived files, record the report and announce `file_checked`. The steps after
-the claim are in pipeline.py, which the operator's `recheck` (admin.py) runs too.
+derived files, record the report and announce `file_checked` (a video's waits
+while a subtitle file of its work is being checked, at most MEDIA_SIDECAR_WAIT_S:
+a timer announces the ones held that long). The steps after the claim are in
+pipeline.py, which the operator's `recheck` (admin.py) runs too.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from datetime import timedelta
 from eventlet import tpool
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
+from nameko.timer import timer
 
 from common import looplag
 from common.dependencies import Database, ObjectStore, Segmenter
@@ -27,6 +30,10 @@ from services.media import campaigns, claims, pipeline
 from services.media.models import CheckReport, OutboxMessage, ProcessedEvent
 
 log = logging.getLogger(__name__)
+
+# How often held videos are looked for (an indexed query): a held video is announced at most this much
+# later than MEDIA_SIDECAR_WAIT_S after its hold began.
+HELD_TICK_S = 2
 
 
 class ReplicaId(DependencyProvider):
@@ -73,7 +80,19 @@ class MediaService:
         # the check runs outside any transaction (minutes for a long video); only its record is once-only
         with self.db.handling(event) as session:
             if session is not None:
-                pipeline.record(session, self.outbox, session.get(CheckReport, file_id), outcome)
+                pipeline.record(session, self.outbox, session.get(CheckReport, file_id), outcome,
+                                pipeline.sidecar_wait_s(self.config))
+
+    @timer(interval=HELD_TICK_S)
+    def announce_held_videos(self):
+        """Videos whose `file_checked` waited MEDIA_SIDECAR_WAIT_S for a subtitle check that has not ended
+        are announced now, one transaction each (pipeline.announce_held); safe on every replica at once."""
+        wait_s = pipeline.sidecar_wait_s(self.config)
+        with self.db.transaction() as session:
+            due = pipeline.held_too_long(session, wait_s)
+        for file_id in due:
+            with self.db.transaction() as session:
+                pipeline.announce_held(session, self.outbox, file_id, wait_s)
 
     # ------------------------------------------------------------------ helpers
 
