@@ -300,6 +300,15 @@ def forwarded(tenant: str, n: int):
         "root_campaign_id": "siyige-2020"})
 
 
+def offered_reviewers(html: str) -> dict[str, tuple[list[str], list[str]]]:
+    """Per work on the round page: the experts its 分配 list offers, and those its 登记回避 list offers."""
+    def options(kind: str) -> dict[str, list[str]]:
+        return {sid: re.findall(r'<option value="([0-9a-f]+)"', body) for sid, body in re.findall(
+            rf'<form[^>]*class="inline {kind}">.*?name="submission_id" value="([^"]+)"(.*?)</form>', html, re.S)}
+    assign, declare = options("assign-one"), options("declare-conflict")
+    return {sid: (assign.get(sid, []), declare.get(sid, [])) for sid in {*assign, *declare}}
+
+
 def test_the_ministry_round_never_gives_a_reviewer_a_work_of_their_own_university(review):
     base, store = review["base"], review["store"]
     ministry_key = "sk_review_ministry"
@@ -335,6 +344,17 @@ def test_the_ministry_round_never_gives_a_reviewer_a_work_of_their_own_universit
     r = web.post(f"{base}/rounds/{round_id}/assignments", data={
         "csrf_token": token, "reviewer_id": seu_reviewer, "submission_id": "seu-1"})
     assert r.status_code == 409 and "同属一所高校" in r.text
+    # ... and the round page offers for each work only those it may go to (issue #17 item 17): never an SEU expert
+    # for an SEU work, nor one already on it; a conflict may still be declared for anyone
+    offered = offered_reviewers(web.get(f"{base}/rounds/{round_id}").text)
+    with store.transaction() as s:
+        universities = {r.id: r.university for r in s.scalars(select(Reviewer))}
+        on_it = {(a.reviewer_id, a.submission_id) for a in s.scalars(select(Assignment))}
+    assert set(offered) == {f"{t}-{n}" for t in ("seu", "wust", "hust") for n in (1, 2)}
+    for sid, (assignable, declarable) in offered.items():
+        assert all(universities[rid] != sid.split("-")[0] and (rid, sid) not in on_it for rid in assignable), sid
+        assert len(declarable) == 3
+    assert seu_reviewer not in offered["seu-1"][0] and any(assignable for assignable, _ in offered.values())
     # The admin declares a conflict on an assigned pair: the work goes to someone else.
     _, _, rid, sid, aid = next(row for row in rows if row[1] == "hust")
     web.post(f"{base}/rounds/{round_id}/conflicts", data={"csrf_token": token, "reviewer_id": rid,

@@ -36,6 +36,7 @@ REVIEW_ACCESS = {
     ("GET", "/sign-in/<string:token>"): "public",
     ("POST", "/sign-in/<string:token>"): "public",
     ("POST", "/sign-in/<string:token>/resend"): "public",  # a new link to the reviewer's own address
+    ("POST", "/sign-in/resend"): "public",  # new links to an expert's own address, the same answer for anyone
     ("POST", "/sign-in/ticket"): "public",  # a person handed on from intake (common.handoff)
     ("POST", "/sign-out"): "reviewer",
     ("GET", "/tasks"): "reviewer",  # a person's task list across rounds
@@ -50,6 +51,7 @@ REVIEW_ACCESS = {
     ("POST", "/rounds/<string:round_id>/reviewers"): "admin",
     ("POST", "/rounds/<string:round_id>/reviewers/import"): "admin",
     ("POST", "/rounds/<string:round_id>/reviewers/<string:reviewer_id>/remove"): "admin",
+    ("POST", "/rounds/<string:round_id>/reviewers/<string:reviewer_id>/invite"): "admin",
     ("POST", "/rounds/<string:round_id>/assign"): "admin",
     ("POST", "/rounds/<string:round_id>/assignments"): "admin",
     ("POST", "/rounds/<string:round_id>/assignments/<string:assignment_id>/remove"): "admin",

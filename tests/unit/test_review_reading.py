@@ -52,3 +52,17 @@ def test_columns_are_as_wide_as_their_longest_line_within_bounds():
 
     assert column_widths([["名次", "作品名称", "文件"], [1, "短", "甲.docx\n很长的文件名称很长的文件名称.pdf"],
                           [None, "x" * 500, 3.14159]]) == [6, 60, 34]
+
+
+def test_a_reviewer_sees_how_a_file_plays_not_the_hints_meant_for_the_submitting_org():
+    from services.review.domain.blind import reviewer_findings
+
+    findings = [
+        {"rule": "image_gps", "severity": "warning", "message": "照片含有拍摄地点（GPS）信息；……"},
+        {"rule": "width eq 1920", "severity": "warning", "message": "画面宽度为 1280。学校建议分辨率1920×1080。"},
+        {"rule": "decode_errors", "severity": "warning", "message": "部分画面无法解码，播放时可能出现花屏。"},
+        {"rule": "file_truncated", "severity": "error", "message": "文件不完整。"},
+        {"rule": "subtitle_problem", "severity": "warning", "message": "第 3 条字幕时间重叠。"},
+    ]
+    assert [f["rule"] for f in reviewer_findings(findings)] == ["decode_errors", "file_truncated", "subtitle_problem"]
+    assert reviewer_findings(None) == []

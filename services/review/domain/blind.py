@@ -25,6 +25,18 @@ _EXTENSIONS = {"video/mp4": "mp4", "video/quicktime": "mov", "image/jpeg": "jpg"
                "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx"}
 
 
+# The findings of a file's check a reviewer is shown: how the file will play for them (a cut-off end, frames that do
+# not decode, subtitles that are malformed), which they should not mistake for the work's quality. The rest is for the
+# submitting org: policy suggestions (「学校建议分辨率1920×1080」), the GPS position in a photo (the reviewer's copy
+# has none), type and size: the org acts on them, an expert cannot, and they often name the university that suggests.
+FINDINGS_FOR_REVIEWERS = frozenset({"file_truncated", "decode_errors", "subtitle_problem"})
+
+
+def reviewer_findings(findings: Iterable[dict] | None) -> list[dict]:
+    """The part of a check's findings a reviewer sees (FINDINGS_FOR_REVIEWERS)."""
+    return [f for f in findings or () if f.get("rule") in FINDINGS_FOR_REVIEWERS]
+
+
 def name_variants(names: Iterable[str | None]) -> set[str]:
     """Each name, and the name without its org suffix (when something meaningful is left)."""
     out: set[str] = set()

@@ -9,7 +9,7 @@ from common import clock
 from common.errors import Conflict as ConflictError, NotFound
 from services.review.domain import assignment as assigning
 from services.review.domain.audit import Acting, short
-from services.review.domain.lifecycles import ASSIGNMENT, AssignmentState, ScoreState, require_round_open
+from services.review.domain.lifecycles import ASSIGNMENT, AssignmentState, RoundState, ScoreState, require_round_open
 from services.review.models import Assignment, Conflict, Entry, OrgCopy, Reviewer, Round, Score, ScoreLog
 from services.review.operations import audit
 from services.review.operations.rounds import entries_of, new_id, reviewers_of
@@ -32,6 +32,29 @@ def _pool(session, rnd: Round):
     declared = frozenset(session.execute(select(Conflict.reviewer_id, Conflict.submission_id).join(
         Reviewer, Reviewer.id == Conflict.reviewer_id).where(Reviewer.round_id == rnd.id)).all())
     return entries, works, reviewers, declared
+
+
+def choices_for(session, rnd: Round, submission_ids: list[str]) -> dict[str, dict[str, list[dict]]]:
+    """What the round page offers per shown work: `assign`, the experts who may take it now (active, not on it
+    already, no conflict: assigning.conflicted), so the list is not a guess that the server then refuses; and
+    `conflict`, the experts a conflict may still be declared for (every active one without a declared conflict)."""
+    wanted = set(submission_ids)
+    if not wanted or rnd.state != RoundState.OPEN:
+        return {}
+    _, works, reviewers, declared = _pool(session, rnd)
+    names = {r.id: r.name for r in reviewers_of(session, rnd, active_only=True)}
+    taken = set(session.execute(select(Assignment.reviewer_id, Assignment.submission_id).where(
+        Assignment.round_id == rnd.id, Assignment.state == AssignmentState.ASSIGNED,
+        Assignment.submission_id.in_(wanted))).all())
+    choices = {}
+    for work in (w for w in works if w.work_id in wanted):
+        choices[work.work_id] = {
+            "assign": [{"id": r.reviewer_id, "name": names[r.reviewer_id]} for r in reviewers
+                       if (r.reviewer_id, work.work_id) not in taken and not assigning.conflicted(rnd.level, r, work,
+                                                                                                   declared)],
+            "conflict": [{"id": r.reviewer_id, "name": names[r.reviewer_id]} for r in reviewers
+                         if (r.reviewer_id, work.work_id) not in declared]}
+    return choices
 
 
 def _next_position(session, reviewer_id: str) -> int:

@@ -103,7 +103,7 @@ def _derived_type(f: FileCopy, name: str) -> str | None:
 
 def _reviewer_file(f: FileCopy, index: int, links) -> dict:
     """A file as a reviewer gets it: media's clean copy under a neutral name and the type media determined."""
-    item = {"kind": f.kind, "findings": f.findings or [], "verdict": f.verdict, "facts": f.facts or {}}
+    item = {"kind": f.kind, "findings": blind.reviewer_findings(f.findings), "verdict": f.verdict, "facts": f.facts or {}}
     name = REVIEWER_COPY.get(f.kind, "review_copy")
     ctype = _derived_type(f, name)
     item["name"] = filetypes.with_extension(blind.neutral_file_name(f.kind, index, ctype or ""), ctype)

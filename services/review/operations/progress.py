@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from services.review.domain import decisions
 from services.review.domain.lifecycles import AssignmentState, ScoreState
 from services.review.models import Assignment, Round, Score, TenantCopy
+from services.review.operations.assignments import choices_for
 from services.review.operations.copies import track_of, universities_of
 from services.review.operations.rounds import entries_of, reviewers_of
 from services.review.operations.selection import confirmed_of, history_of, round_end_of
@@ -64,6 +65,7 @@ def round_overview(session, rnd: Round, page: int = 1) -> dict:
     return {"reviewers": reviewers, "entries": entries, "short": short, "assigned": total_assigned,
             "submitted": done, "track": track, "shown": shown, "final": end.final, "outcome": decisions.describe(end),
             "vetting": end.vetting, "confirmed": confirmed_of(session, rnd),
-            "on_work": on_work, "page": page, "pages": pages, "matches": matches_for(session, shown, rnd),
+            "on_work": on_work, "choices": choices_for(session, rnd, [e.submission_id for e in shown]),
+            "page": page, "pages": pages, "matches": matches_for(session, shown, rnd),
             "history": history_of(session, rnd, [e.submission_id for e in shown]),
             "universities": universities_of(session, rnd, shown)}
