@@ -16,6 +16,7 @@ are confirmed with the exact Jaccard of their sets.
 from __future__ import annotations
 
 import difflib
+import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common import segment
-from common.text import normalise
+from common.text import normalise, strip_invisible, to_simplified
 
 PERMUTATIONS = 192
 BANDS, ROWS = 48, 4
@@ -158,8 +159,33 @@ def near_duplicates(prints: Sequence[Fingerprint], threshold: float = THRESHOLD)
 
 
 def overlapping_passage(text_a: str, text_b: str, context: int = 0) -> tuple[str, str]:
-    """The longest passage the two texts share (normalised), as it reads in each: for showing the match."""
-    a, b = normalise(text_a), normalise(text_b)
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    m = matcher.find_longest_match(0, len(a), 0, len(b))
-    return a[max(0, m.a - context): m.a + m.size + context], b[max(0, m.b - context): m.b + m.size + context]
+    """The longest passage the two texts share, cut from each text as it reads there (its full-width punctuation,
+    its script, its line breaks), with `context` characters either side. Compared in the comparable form
+    (`_comparable`), so 「黨員突擊隊」 in one matches 「党员突击队」 in the other."""
+    a, where_a = _comparable(text_a)
+    b, where_b = _comparable(text_b)
+    m = difflib.SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
+    if m.size == 0:
+        return "", ""
+    return (_cut(text_a, where_a, m.a, m.size, context), _cut(text_b, where_b, m.b, m.size, context))
+
+
+def _comparable(text: str) -> tuple[str, list[int]]:
+    """The text as `normalise` compares it (NFKC, Simplified, no invisible characters), without whitespace (a line
+    broken in one copy and not the other still matches), and for each of its characters the index of the original
+    character it came from."""
+    simplified = to_simplified(text)
+    if len(simplified) != len(text):  # a phrase converted to another length: convert character by character
+        simplified = "".join(to_simplified(ch)[:1] or ch for ch in text)
+    chars: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(simplified):
+        folded = "".join(c for c in strip_invisible(unicodedata.normalize("NFKC", ch)) if not c.isspace())
+        chars.append(folded)
+        where.extend([i] * len(folded))
+    return "".join(chars), where
+
+
+def _cut(text: str, where: list[int], start: int, size: int, context: int) -> str:
+    first, last = where[start], where[start + size - 1]
+    return text[max(0, first - context): last + 1 + context]

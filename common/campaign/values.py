@@ -32,9 +32,15 @@ def _show(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
+def field_label(spec) -> str:
+    """A field as a message names it to the person filling it in: its label (“正文”). Its key (`text`) is for the
+    portal's developer, who finds it in the problem's `field` (fields.text), not in a sentence a secretary reads."""
+    return f"“{spec.label}”"
+
+
 def value_problem(spec, value: Any, choices: list[str]) -> ValueProblem | None:
     """What is wrong with `value` for a field of type number, phone, choices or people; None: nothing."""
-    label = f"“{spec.label}”（{spec.key}）"
+    label = field_label(spec)
     check = {"number": _number, "phone": _phone, "choices": _choices, "people": _people}[spec.type]
     return check(spec, label, value, choices)
 

@@ -161,7 +161,8 @@ def test_required_field_of_the_stage_missing_is_named(seu, missing, label):
     err = info.value
     assert err.code == "missing_field"
     assert err.field == f"fields.{missing}"
-    assert label in err.message and missing in err.message
+    # the person reads the label; the key is the developer's, in `field` (issue #17 item 14: no 「（title）」 in a sentence)
+    assert f"“{label}”" in err.message and missing not in err.message
 
 
 @pytest.mark.parametrize("empty", ["", "   \n\t", [], None])

@@ -113,4 +113,15 @@ def test_the_overlapping_passage_is_shown_in_both_texts():
     a = "前言不同。党员突击队连续奋战四十天守住校门。结尾也不同。"
     b = "另一个开头，黨員突擊隊連續奮戰四十天守住校門！"
     pa, pb = neardup.overlapping_passage(a, b)
-    assert pa == pb and "党员突击队连续奋战四十天守住校门" in pa
+    # each as it reads in its own text: its script, its full-width punctuation (issue #17 item 14)
+    assert pa.startswith("党员突击队连续奋战四十天守住校门") and pb.startswith("黨員突擊隊連續奮戰四十天守住校門")
+
+
+def test_the_passage_keeps_full_width_punctuation_and_line_breaks_of_the_original():
+    a = "开头。疫情发生后，学院党委第一时间成立“战疫”突击队：\n队员们日夜值守，守住了校门。结尾。"
+    b = "另起一段！疫情发生后，学院党委第一时间成立“战疫”突击队：队员们日夜值守，守住了校门。"
+    pa, pb = neardup.overlapping_passage(a, b)
+    assert pa == "疫情发生后，学院党委第一时间成立“战疫”突击队：\n队员们日夜值守，守住了校门。"
+    assert pb == "疫情发生后，学院党委第一时间成立“战疫”突击队：队员们日夜值守，守住了校门。"
+    assert neardup.overlapping_passage("完全不同", "毫无关系") == ("", "")
+    assert neardup.overlapping_passage(a, b, context=2)[0].startswith("头。疫情")

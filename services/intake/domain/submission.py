@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 from common.campaign import DEPARTMENTS, Stage, Track, effective_deadline
 from common.campaign.model import items_of
 from common.campaign.recurrence import Period, period, period_key_of
-from common.campaign.values import value_problem
+from common.campaign.values import field_label, value_problem
 from common.errors import Conflict, DomainError, NotFound, Unprocessable
 from common.levels import LEVELS, first_round_level, forward_limit
 from common.locale import BEIJING, KIND_LABELS, LEVEL_LABELS, beijing_minute, byte_size
@@ -34,7 +34,7 @@ def _field_problem(spec, code: str, message: str, expected=None, found=None) -> 
 
 
 def _check_type(spec, value: Any, themes: list[str]) -> dict | None:  # noqa: C901 - one branch per field type, read as a table
-    label = f"“{spec.label}”（{spec.key}）"
+    label = field_label(spec)
     t = spec.type
     if t in ("string", "text", "url"):
         if not isinstance(value, str):
@@ -94,7 +94,7 @@ def _check_type(spec, value: Any, themes: list[str]) -> dict | None:  # noqa: C9
 
 def _check_length(spec, value: str) -> tuple[int, dict | None]:
     n = count_chars(value)
-    label = f"“{spec.label}”（{spec.key}）"
+    label = field_label(spec)
     if spec.max_chars is not None and n > spec.max_chars:
         return n, _field_problem(
             spec, "text_too_long",
@@ -144,7 +144,7 @@ def _check_field(spec, value: Any, themes: list[str], required: list[str] | None
         problem = _check_type(spec, value, themes) if value and spec.type in ("string", "url") else None
         if problem is None and required is not None and spec.key in required:
             problem = _field_problem(spec, "missing_field",
-                                     f"缺少“{spec.label}”（{spec.key}），本阶段必须填写。请补充后再提交。", "必填", "缺失")
+                                     f"缺少{field_label(spec)}，本阶段必须填写。请补充后再提交。", "必填", "缺失")
         return None, problem
     problem = _check_type(spec, value, themes)
     if problem is None and isinstance(value, str) and spec.type in ("string", "text"):
@@ -256,7 +256,7 @@ def period_of_work(track: Track, fields: dict) -> Period:
     """The period a work of a recurring track belongs to: the month of its date field, one the track runs."""
     rec = track.recurrence
     spec, value = track.field(rec.field), fields.get(rec.field)
-    label = f"“{spec.label}”（{spec.key}）"
+    label = field_label(spec)
     key = period_key_of(rec, fields)
     if key is None:
         raise Unprocessable(f"“{track.label}”按月记录，每条记录属于{label}所在的月份；请填写{label}（YYYY-MM-DD）后再提交。",
