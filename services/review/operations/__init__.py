@@ -35,6 +35,7 @@ from services.review.operations.blind_views import (
     _reviewer_file,
     queue,
     reviewer_assignment,
+    work_label,
     work_view,
 )
 from services.review.operations.copies import (
@@ -88,7 +89,7 @@ from services.review.operations.rounds import (
     rounds_of,
     set_round_settings,
 )
-from services.review.operations.scoring import save_score, score_sheet
+from services.review.operations.scoring import save_draft, save_score, score_sheet
 from services.review.operations.selection import NeedsConfirmation, close_question, confirm_selection, ranking_of
 from services.review.operations.texts import index_text, matches_for, matches_for_reviewer, work_text
 
@@ -104,7 +105,7 @@ __all__ = [
     "record_orgs", "record_reopening", "record_submission", "record_withdrawal", "redeem_link", "remove_assignment",
     "resend_link",
     "remove_reviewer", "reopen_round", "revoke_key", "reviewer_assignment", "reviewer_ids", "reviewers_of",
-    "round_for_visitor", "round_of_admin", "round_overview", "rounds_of", "run_assignment", "save_score",
+    "round_for_visitor", "round_of_admin", "round_overview", "rounds_of", "run_assignment", "save_draft", "save_score",
     "score_sheet", "send_due_reminders", "set_round_settings", "tasks_of", "tenant_name", "track_of", "work_text",
-    "work_view",
+    "work_label", "work_view",
 ]
