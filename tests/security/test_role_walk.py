@@ -205,8 +205,9 @@ REVIEW_WALK = {
                                                     "200 | 404", "- | 404", "401", "401", "401"),
     ("POST", "/works/<string:assignment_id>/score"): table("- | 404", "- | 404", "- | 404", "- | 404", "401",
                                                            "303 /works/* | 404", "- | 404", "401", "401", "401"),
-    ("POST", "/works/<string:assignment_id>/draft"): table("- | 404", "- | 404", "- | 404", "- | 404", "401",
-                                                           "200 | 404", "- | 404", "401", "401", "401"),
+    # the autosave answers in JSON: without a session the page keeps the marks and offers to sign in
+    ("POST", "/works/<string:assignment_id>/draft"): table("- | 404", "- | 404", "- | 404", "- | 404", "401 key",
+                                                           "200 | 404", "- | 404", "401 key", "401 key", "401 key"),
     ("POST", "/works/<string:assignment_id>/decline"): table("- | 404", "- | 404", "- | 404", "- | 404", "401",
                                                              "303 /tasks | 404", "- | 404", "401", "401", "401"),
     ("GET", "/rounds/<string:round_id>"): admin_row("200"),
