@@ -230,8 +230,16 @@ class Sessions:
             nonce = secrets.token_urlsafe(16)
         return nonce, self._pre_token(nonce)
 
-    def set_pre_session(self, response: Response, nonce: str) -> None:
-        self._set(response, self.pre_cookie, self._pre_signer.sign({"n": nonce}, PRESESSION_TTL_S), PRESESSION_TTL_S)
+    def set_pre_session(self, response: Response, nonce: str, next_path: str | None = None) -> None:
+        """`next_path`: the page signing in should lead back to, for a way in whose form cannot carry it (a
+        reviewer's e-mailed link, opened from the mail after the sign-in page sent them there)."""
+        claim = {"n": nonce, **({"next": next_path} if next_path else {})}
+        self._set(response, self.pre_cookie, self._pre_signer.sign(claim, PRESESSION_TTL_S), PRESESSION_TTL_S)
+
+    def pre_next(self, request) -> str | None:
+        """The page the request's pre-session cookie says signing in leads back to (safe_next), or None."""
+        claim = self._pre_signer.unsign(request.cookies.get(self.pre_cookie, "")) if request is not None else None
+        return safe_next(claim.get("next")) if claim else None
 
     def check_pre_session(self, request) -> None:
         """A sign-in POST must carry the token of the pre-session cookie its own form set.
@@ -530,7 +538,8 @@ class WebPages(DependencyProvider):
                                            csrf_token=self.sessions.csrf_token(visitor), **context)
         nonce, token = self.sessions.pre_session(request)
         response = self.templates.response(name, status, session=None, csrf_token=token, **context)
-        self.sessions.set_pre_session(response, nonce)
+        # the way back a sign-in page was shown with stays until a session opens (the link page keeps it too)
+        self.sessions.set_pre_session(response, nonce, context.get("next_path") or self.sessions.pre_next(request))
         return response
 
     def sign_in_page(self, request, status: int = 200, error: str | None = None, next_path: str | None = None) -> Response:

@@ -155,7 +155,7 @@ class ReviewService(SignInPages):
         try:
             with self.db.transaction() as session:
                 reviewer = ops.redeem_link(session, token)
-                response = redirect("/queue")
+                response = redirect(self._return_to(session, reviewer.id, self.web.sessions.pre_next(request)))
                 self.web.open_session(session, response, role="reviewer", principal=reviewer.id, tenant=None,
                                       reviewer_id=reviewer.id, round_id=reviewer.round_id, name=reviewer.name)
         except DomainError as exc:
@@ -164,6 +164,18 @@ class ReviewService(SignInPages):
             return self.web.render("link.html", None, exc.status, request=request, token=token, error=exc.message,
                                    gone=True)
         return response
+
+    @staticmethod
+    def _return_to(session, reviewer_id: str, back: str | None) -> str:
+        """Where a reviewer's link leads: the work page their session ended on (the sign-in page they were sent to
+        remembered it in its cookie), when it is one of theirs; else their queue."""
+        if back and back.startswith("/works/"):
+            try:
+                ops.reviewer_assignment(session, reviewer_id, back.removeprefix("/works/"))
+                return back
+            except DomainError:
+                pass
+        return "/queue"
 
     @page("POST", "/sign-in/<string:token>/resend")
     def resend_link(self, request, token):

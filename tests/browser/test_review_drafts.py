@@ -49,7 +49,7 @@ def test_marks_typed_are_saved_as_drafts_and_survive_an_ended_session(review, sq
     work = seen["work_url"].removeprefix(base)
     assert seen["sign_in"] == "/sign-in?next=" + work.replace("/", "%2F")
     assert seen["sign_in_url"].endswith(seen["sign_in"])
-    assert seen["flagged"] == 1
+    assert seen["landed"] == seen["work_url"]
     assert seen["restored"] == typed and seen["after_reload"] == typed and seen["left_in_browser"] == 0
 
     from services.review.models import Score

@@ -104,7 +104,7 @@ def test_a_refused_score_form_redirects_to_the_page_with_its_message_and_values(
 
 def test_a_form_posted_after_the_session_ended_signs_in_back_to_the_work_page(review):  # noqa: F811
     base, store = review["base"], review["store"]
-    _, expert, aid, token = expert_at_work(review)
+    staffed, expert, aid, token = expert_at_work(review)
     assert draft(expert, base, aid, token, mark_thought="6").status_code == 200  # typed before it ended
     from services.review.models import WebSession
 
@@ -115,6 +115,18 @@ def test_a_form_posted_after_the_session_ended_signs_in_back_to_the_work_page(re
     assert r.status_code == 401 and r.headers["Location"] == f"/sign-in?next=/works/{aid}"
     assert f'name="next" value="/works/{aid}"' in r.text
     assert score_of(store, aid)[0][1] == {"thought": 6.0}  # the draft saved as typed is there
+
+    # a new e-mailed link, opened in the same browser: back to the work page, not the queue
+    staffed["admin"].post(f"{base}/rounds/{staffed['round_id']}/invite", data={"csrf_token": staffed["token"]})
+    from tests.integration.test_review_service import outbox
+
+    link = outbox(store, "reviewer_invited")[-1]["data"]["sign_in_url"]
+    _, r = redeem(link, expert)
+    assert r.status_code == 303 and r.headers["Location"] == f"/works/{aid}"
+    # in another browser (no way back remembered) the link leads to the queue, as always
+    staffed["admin"].post(f"{base}/rounds/{staffed['round_id']}/invite", data={"csrf_token": staffed["token"]})
+    _, r = redeem(outbox(store, "reviewer_invited")[-1]["data"]["sign_in_url"])
+    assert r.status_code == 303 and r.headers["Location"] == "/queue"
 
 
 def test_declining_asks_for_confirmation_first(review):  # noqa: F811

@@ -132,27 +132,9 @@ document.addEventListener("keydown", function (event) {
     if (timer) clearTimeout(timer);
     timer = null;
     // kept until the page it leads to shows the server has it: a session ended just now loses nothing either
-    try {
-      localStorage.setItem(key, JSON.stringify({fields: fields(), base: base, at: Date.now(), sent: true}));
-    } catch (e) { /* nothing kept */ }
+    keepHere();
   });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "hidden") { leaving = true; now(); leaving = false; }
-  });
-})();
-
-// The queue and the task list: a work whose marks wait in this browser (the session ended before they reached the
-// server) says so; opening it restores them and saves them.
-(function () {
-  if (document.getElementById("score-form")) return;
-  Array.prototype.forEach.call(document.querySelectorAll("table.list a[href^='/works/']"), function (a) {
-    var copy = null;
-    try { copy = JSON.parse(localStorage.getItem("review-draft:" + a.getAttribute("href").slice(7)) || "null"); }
-    catch (e) { copy = null; }
-    if (!copy || copy.sent) return;  // a form posted: the work page knows whether the server has it
-    var note = document.createElement("span");
-    note.className = "kept-here";
-    note.textContent = "（本机浏览器中有尚未保存的打分，打开即可继续）";
-    a.parentNode.insertBefore(note, a.nextSibling);
   });
 })();
