@@ -228,7 +228,9 @@ def test_the_whole_round_admin_and_reviewers_over_http(review):
             token_r = csrf(work.text)
             r = expert.post(f"{base}/works/{aid}/score", data={
                 "csrf_token": token_r, "action": "submit", "mark_thought": "11", "mark_appeal": "8", "mark_form": "8"})
-            assert r.status_code == 400 and "思想性" in r.text
+            # refused: back to the work page (303) with the message and the marks typed
+            assert [x.status_code for x in r.history] == [303] and 'data-code="invalid_marks"' in r.text
+            assert "思想性" in r.text and re.search(r'name="mark_thought"[^>]*value="11"', r.text)
             mark = 5 + (i + n) % 5
             expert.post(f"{base}/works/{aid}/score", data={
                 "csrf_token": token_r, "action": "submit", "mark_thought": str(mark), "mark_appeal": "8",
