@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common import segment
-from common.text import normalise, strip_invisible, to_simplified
+from common.text import strip_invisible, to_simplified
 
 PERMUTATIONS = 192
 BANDS, ROWS = 48, 4

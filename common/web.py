@@ -204,7 +204,8 @@ class Sessions:
         idle_end = min(until, now.timestamp() + self.idle_s)
         if idle_end - row.expires_at.timestamp() > _TOUCH_EVERY_S:
             row.expires_at = datetime.fromtimestamp(idle_end, timezone.utc)
-        return {**data, "sid": sid, "role": row.role, "tenant": row.tenant}
+        shown = {k: v for k, v in data.items() if k != "flash"}  # a page's one-time message (WebPages.flash) is no claim
+        return {**shown, "sid": sid, "role": row.role, "tenant": row.tenant}
 
     def close(self, session, visitor: dict, response: Response) -> None:
         session.execute(delete(self.model).where(self.model.id_hash == _id_hash(visitor["sid"])))
@@ -232,8 +233,16 @@ class Sessions:
             nonce = secrets.token_urlsafe(16)
         return nonce, self._pre_token(nonce)
 
-    def set_pre_session(self, response: Response, nonce: str) -> None:
-        self._set(response, self.pre_cookie, self._pre_signer.sign({"n": nonce}, PRESESSION_TTL_S), PRESESSION_TTL_S)
+    def set_pre_session(self, response: Response, nonce: str, next_path: str | None = None) -> None:
+        """`next_path`: the page signing in should lead back to, for a way in whose form cannot carry it (a
+        reviewer's e-mailed link, opened from the mail after the sign-in page sent them there)."""
+        claim = {"n": nonce, **({"next": next_path} if next_path else {})}
+        self._set(response, self.pre_cookie, self._pre_signer.sign(claim, PRESESSION_TTL_S), PRESESSION_TTL_S)
+
+    def pre_next(self, request) -> str | None:
+        """The page the request's pre-session cookie says signing in leads back to (safe_next), or None."""
+        claim = self._pre_signer.unsign(request.cookies.get(self.pre_cookie, "")) if request is not None else None
+        return safe_next(claim.get("next")) if claim else None
 
     def check_pre_session(self, request) -> None:
         """A sign-in POST must carry the token of the pre-session cookie its own form set.
@@ -512,16 +521,18 @@ class WebPages(DependencyProvider):
         """Who is signed in on this request (their web session), or None."""
         return self._in_transaction(db, lambda session: self.sessions.current(session, request))
 
-    def require(self, request, *roles: str, db=None) -> dict:
+    def require(self, request, *roles: str, db=None, next_path: str | None = None) -> dict:
         """The request's session, with one of `roles` if given; a POST's CSRF token checked.
 
         No session: 401 with the sign-in page. A session of another role: 403 with the sign-in page.
+        `next_path`: the page a form was posted from, where signing in leads back to (a POST's own URL is no page).
         """
         visitor = self.visitor(request, db)
         if visitor is None:
             message = "尚未登录或登录已失效（已退出、超时、密钥已停用或权限已变更）。请重新登录，登录后回到本页。"
             # a page asked for (not a form posted): signing in leads back to it
-            back = safe_next(request.full_path.rstrip("?")) if request.method == "GET" and self.returns_to_page else None
+            asked = next_path or (request.full_path.rstrip("?") if request.method == "GET" else None)
+            back = safe_next(asked) if asked and self.returns_to_page else None
             back = None if back == "/" else back  # the landing page needs no way back
             raise SignInRequired(message, self.sign_in_page(request, 401, message, next_path=back), code="not_signed_in")
         if roles and visitor["role"] not in roles:
@@ -530,6 +541,31 @@ class WebPages(DependencyProvider):
         if request.method == "POST":
             self.sessions.check_csrf(request, visitor)
         return visitor
+
+    def flash(self, visitor: dict, page: str, db=None, **data) -> None:
+        """Something for the next GET of `page` to show (a refused form's message and values, an action's notice).
+
+        Kept in the session's row, not in the URL: the answer to the POST can be a redirect (Back and reload post
+        nothing again), the values typed are not in any address, and no link can make a page say something."""
+        def keep(session):
+            row = session.get(self.session_model, _id_hash(visitor["sid"]))
+            if row is not None:
+                row.data = {**(row.data or {}), "flash": {**data, "page": page}}  # a new dict: JSON columns see it
+
+        self._in_transaction(db, keep)
+
+    def take_flash(self, visitor: dict, page: str, db=None) -> dict:
+        """What `flash` kept for `page`, once (a reload shows the page as it is); {} if nothing."""
+        def take(session):
+            row = session.get(self.session_model, _id_hash(visitor["sid"]))
+            kept = dict(row.data or {}) if row is not None else {}
+            if (kept.get("flash") or {}).get("page") != page:
+                return {}
+            flashed = kept.pop("flash")
+            row.data = kept
+            return flashed
+
+        return self._in_transaction(db, take)
 
     def open_session(self, session, response: Response, *, role: str, principal: str, **data) -> dict:
         return self.sessions.open(session, response, role=role, principal=principal, **data)
@@ -551,7 +587,8 @@ class WebPages(DependencyProvider):
                                            csrf_token=self.sessions.csrf_token(visitor), **context)
         nonce, token = self.sessions.pre_session(request)
         response = self.templates.response(name, status, session=None, csrf_token=token, **context)
-        self.sessions.set_pre_session(response, nonce)
+        # the way back a sign-in page was shown with stays until a session opens (the link page keeps it too)
+        self.sessions.set_pre_session(response, nonce, context.get("next_path") or self.sessions.pre_next(request))
         return response
 
     def sign_in_page(self, request, status: int = 200, error: str | None = None, next_path: str | None = None) -> Response:

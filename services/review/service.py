@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import string
+from datetime import timezone
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -26,9 +27,10 @@ from common import looplag, neardup
 from common.dependencies import Database, ObjectStore, Segmenter
 from common.errors import DomainError, NotFound
 from common.files import allow_files_origin
-from common.http import api
+from common.http import api, json_response
+from common.locale import in_beijing
 from common.messaging import OutboxRelay, handles
-from common.web import SignInPages, WebPages, page, redirect
+from common.web import SignInPages, SignInRequired, WebPages, page, redirect, safe_next
 from services.review import export, operations as ops
 from services.review.domain import assignment as assigning
 from services.review.domain.lifecycles import RoundState, ScoreState
@@ -74,6 +76,17 @@ def notice(args) -> str | None:
     if not all(v.isascii() and v.isdigit() and len(v) <= 9 for v in values.values()):
         return None
     return NOTICES[code].format(**values)
+
+
+def typed_marks(form) -> dict:
+    """What a refused score form kept for the page to show again: its marks and comment, bounded (a session row)."""
+    kept = {k: v[:20] for k, v in list(form.items())[:50] if k.startswith("mark_") and len(k) <= 70}
+    return {**kept, "comment": form.get("comment", "")[:4000]}
+
+
+def draft_stamp(when) -> str:
+    """The saved score's time as the page and the autosave name it: the browser's copy says which save it began from."""
+    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 def notice_query(code: str, result) -> str:
@@ -143,7 +156,7 @@ class ReviewService(SignInPages):
         try:
             with self.db.transaction() as session:
                 reviewer = ops.redeem_link(session, token)
-                response = redirect("/queue")
+                response = redirect(self._return_to(session, reviewer.id, self.web.sessions.pre_next(request)))
                 self.web.open_session(session, response, role="reviewer", principal=reviewer.id, tenant=None,
                                       reviewer_id=reviewer.id, round_id=reviewer.round_id, name=reviewer.name)
         except DomainError as exc:
@@ -152,6 +165,18 @@ class ReviewService(SignInPages):
             return self.web.render("link.html", None, exc.status, request=request, token=token, error=exc.message,
                                    gone=True)
         return response
+
+    @staticmethod
+    def _return_to(session, reviewer_id: str, back: str | None) -> str:
+        """Where a reviewer's link leads: the work page their session ended on (the sign-in page they were sent to
+        remembered it in its cookie), when it is one of theirs; else their queue."""
+        if back and back.startswith("/works/"):
+            try:
+                ops.reviewer_assignment(session, reviewer_id, back.removeprefix("/works/"))
+                return back
+            except DomainError:
+                pass
+        return "/queue"
 
     @page("POST", "/sign-in/<string:token>/resend")
     def resend_link(self, request, token):
@@ -198,7 +223,8 @@ class ReviewService(SignInPages):
         if visitor["role"] == "reviewer":
             return redirect("/queue")  # a link opens one round's queue
         with self.db.transaction() as session:
-            return self.web.render("tasks.html", visitor, rounds=ops.tasks_of(session, visitor["email"]))
+            message = self.web.take_flash(visitor, "/tasks", db=session).get("notice")
+            return self.web.render("tasks.html", visitor, rounds=ops.tasks_of(session, visitor["email"]), message=message)
 
     @page("GET", "/queue")
     def reviewer_queue(self, request):
@@ -208,8 +234,9 @@ class ReviewService(SignInPages):
         with self.db.transaction() as session:
             items = ops.queue(session, visitor["reviewer_id"])
             rnd = session.get(Round, visitor["round_id"])
+            message = self.web.take_flash(visitor, "/queue", db=session).get("notice")  # a work declined
             return self.web.render("queue.html", visitor, items=items, round=rnd, round_title=ops.blind_title(session, rnd),
-                                   done=sum(i["state"] == ScoreState.SUBMITTED for i in items))
+                                   done=sum(i["state"] == ScoreState.SUBMITTED for i in items), message=message)
 
     @page("GET", "/works/<string:assignment_id>")
     def work(self, request, assignment_id):
@@ -217,38 +244,96 @@ class ReviewService(SignInPages):
         with self.db.transaction() as session:
             a = ops.assignment_for_visitor(session, visitor, assignment_id)
             view = ops.work_view(session, a, self.web.links)
-            return allow_files_origin(self.web.render("work.html", visitor, saved=request.args.get("saved"), **view),
-                                      self.web.links, self.store)
+            # a refused form's message and values (post/redirect/get): shown once, a reload shows the saved score
+            kept = self.web.take_flash(visitor, f"/works/{assignment_id}", db=session)
+            score = view["score"]
+            return allow_files_origin(self.web.render(
+                "work.html", visitor, saved=request.args.get("saved"), error=kept.get("error"), error_code=kept.get("code"),
+                form=kept.get("form"), declining=kept.get("declining"),
+                done=self._done_label(session, visitor, request.args.get("done")),
+                saved_stamp=draft_stamp(score.updated_at) if score else "", **view), self.web.links, self.store)
+
+    @staticmethod
+    def _done_label(session, visitor, assignment_id: str | None) -> str | None:
+        """「第 3 件《…》」 for 「…评分已提交」: the visitor's own work named by `?done=`, else None (no other text)."""
+        if not assignment_id:
+            return None
+        try:
+            return ops.work_label(session, ops.assignment_for_visitor(session, visitor, assignment_id))
+        except DomainError:
+            return None
 
     @page("POST", "/works/<string:assignment_id>/score")
     def score(self, request, assignment_id):
-        visitor = self._reviewer(request)
+        here = f"/works/{assignment_id}"
+        # an expired session: the sign-in page leads back to the work page, not to this form's address
+        visitor = self.web.require(request, "reviewer", ops.PERSON, next_path=here)
         submit = request.form.get("action") == "submit"
         try:
             with self.db.transaction() as session:
                 a = ops.assignment_for_visitor(session, visitor, assignment_id)
                 ops.save_score(session, self.outbox, self._acting(request, visitor), a, request.form, submit)
-                view = ops.work_view(session, a, self.web.links)
+                next_id = ops.work_view(session, a, self.web.links)["next_id"]
+        except DomainError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            # post/redirect/get: the page shows the message and the values typed; Back and reload post nothing again
+            self.web.flash(visitor, here, error=exc.message, code=exc.code, form=typed_marks(request.form))
+            return redirect(here)
+        if submit and next_id:
+            return redirect(f"/works/{next_id}?saved=submitted&done={assignment_id}")
+        return redirect(f"{here}?saved={'submitted' if submit else 'draft'}" + (f"&done={assignment_id}" if submit else ""))
+
+    @page("POST", "/works/<string:assignment_id>/draft")
+    def draft(self, request, assignment_id):
+        """The work page's autosave (review.js, as the expert types): the form's fields and its CSRF token in, JSON
+        out. A draft by the draft button's rules; a submitted score or a closed round is refused (409), a bad mark
+        400 with its code. Without a session 401 and where to sign in: the page keeps the marks in the browser."""
+        here = f"/works/{assignment_id}"
+        try:
+            visitor = self.web.require(request, "reviewer", ops.PERSON, next_path=here)
+            with self.db.transaction() as session:
+                a = ops.assignment_for_visitor(session, visitor, assignment_id)
+                score = ops.save_draft(session, self.outbox, self._acting(request, visitor), a, request.form)
+                body = {"saved": True, "state": score.state if score else ScoreState.OPEN.value,
+                        "saved_at": draft_stamp(score.updated_at) if score else "",
+                        "saved_time": in_beijing(score.updated_at).strftime("%H:%M") if score else ""}
+        except SignInRequired as exc:
+            if exc.response.status_code != 401:
+                raise  # signed in as another role: the page saying what their role is for, as everywhere
+            body = exc.to_dict()  # the session ended: the page keeps the marks and offers to sign in, back to it
+            body["error"]["sign_in"] = "/sign-in?" + urlencode({"next": safe_next(here) or "/"})
+            return json_response(body, 401, {"Cache-Control": "no-store"})
         except DomainError as exc:
             if exc.status == 404:
                 raise
-            with self.db.transaction() as session:
-                a = ops.assignment_for_visitor(session, visitor, assignment_id)
-                view = ops.work_view(session, a, self.web.links)
-                return allow_files_origin(self.web.render("work.html", visitor, exc.status, error=exc.message,
-                                                          form=request.form, **view), self.web.links, self.store)
-        if submit and view["next_id"]:
-            return redirect(f"/works/{view['next_id']}?saved=submitted")
-        return redirect(f"/works/{assignment_id}?saved={'submitted' if submit else 'draft'}")
+            return json_response(exc.to_dict(), exc.status, {"Cache-Control": "no-store"})
+        return json_response(body, 200, {"Cache-Control": "no-store"})
 
     @page("POST", "/works/<string:assignment_id>/decline")
     def decline(self, request, assignment_id):
-        visitor = self._reviewer(request)
-        with self.db.transaction() as session:
-            a = ops.assignment_for_visitor(session, visitor, assignment_id)
-            ops.decline_work(session, self.outbox, self._acting(request, visitor), a, request.form.get("reason", ""),
-                             request.form.get("conflict") == "on")
-        return redirect("/tasks" if visitor["role"] == ops.PERSON else "/queue")
+        """Declining asks first: without 「确认回避/退回该作品」 ticked nothing changes (the page says why)."""
+        here = f"/works/{assignment_id}"
+        visitor = self.web.require(request, "reviewer", ops.PERSON, next_path=here)
+        home = "/tasks" if visitor["role"] == ops.PERSON else "/queue"
+        conflict = request.form.get("conflict") == "on"
+        try:
+            with self.db.transaction() as session:
+                a = ops.assignment_for_visitor(session, visitor, assignment_id)
+                if request.form.get("confirm") != "on":
+                    raise DomainError("请勾选「确认回避/退回该作品」后再提交：退回后这件作品交给其他专家评审，您不能再为它打分。",
+                                      code="decline_not_confirmed")
+                label = ops.work_label(session, a)
+                ops.decline_work(session, self.outbox, self._acting(request, visitor), a, request.form.get("reason", ""),
+                                 conflict)
+        except DomainError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            self.web.flash(visitor, here, error=exc.message, code=exc.code, declining={
+                "reason": request.form.get("reason", "")[:500], "conflict": conflict})
+            return redirect(f"{here}#decline")
+        self.web.flash(visitor, home, notice=f"已退回{label}{'并登记回避' if conflict else ''}，它将交给其他专家评审。")
+        return redirect(home)
 
     # ------------------------------------------------------------------ admins
 

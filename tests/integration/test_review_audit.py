@@ -169,7 +169,8 @@ def test_every_change_on_reviews_pages_leaves_exactly_one_row_in_the_rounds_univ
     decliner, _ = redeem(decliner_link["sign_in_url"])
     declined = re.search(r'href="/works/([0-9a-f]{32})"', decliner.get(f"{base}/queue").text).group(1)
     r = decliner.post(f"{base}/works/{declined}/decline", timeout=10,
-                      data={"csrf_token": csrf(decliner.get(f"{base}/works/{declined}").text), "reason": "时间冲突"})
+                      data={"csrf_token": csrf(decliner.get(f"{base}/works/{declined}").text), "reason": "时间冲突",
+                            "confirm": "on"})
     assert r.status_code == 200
 
     # closing, reopening (the owner), closing again, and the owner's confirmed selection

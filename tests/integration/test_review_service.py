@@ -228,7 +228,9 @@ def test_the_whole_round_admin_and_reviewers_over_http(review):
             token_r = csrf(work.text)
             r = expert.post(f"{base}/works/{aid}/score", data={
                 "csrf_token": token_r, "action": "submit", "mark_thought": "11", "mark_appeal": "8", "mark_form": "8"})
-            assert r.status_code == 400 and "思想性" in r.text
+            # refused: back to the work page (303) with the message and the marks typed
+            assert [x.status_code for x in r.history] == [303] and 'data-code="invalid_marks"' in r.text
+            assert "思想性" in r.text and re.search(r'name="mark_thought"[^>]*value="11"', r.text)
             mark = 5 + (i + n) % 5
             expert.post(f"{base}/works/{aid}/score", data={
                 "csrf_token": token_r, "action": "submit", "mark_thought": str(mark), "mark_appeal": "8",
@@ -280,7 +282,8 @@ def test_a_reviewer_who_declines_is_replaced(review):
     expert, _ = redeem(invite["sign_in_url"])
     aid = re.search(r'href="/works/([0-9a-f]{32})"', expert.get(f"{base}/queue").text).group(1)
     page = expert.get(f"{base}/works/{aid}").text
-    expert.post(f"{base}/works/{aid}/decline", data={"csrf_token": csrf(page), "conflict": "on", "reason": "指导过作者"})
+    expert.post(f"{base}/works/{aid}/decline", data={"csrf_token": csrf(page), "conflict": "on", "reason": "指导过作者",
+                                                     "confirm": "on"})
     with store.transaction() as s:
         declined = s.get(Assignment, aid)
         others = s.scalars(select(Assignment).where(Assignment.submission_id == declined.submission_id,
@@ -393,8 +396,8 @@ def test_a_changed_score_is_logged_and_closed_rounds_refuse_changes(review):
         assert s.get(Score, aid).total == 88.0
     assert log == [("draft", 8.0, None), ("submit", 8.0, 80.0), ("change", 10.0, 88.0)]
     web.post(f"{base}/rounds/{round_id}/close", data={"csrf_token": token})
-    r = expert.post(f"{base}/works/{aid}/score", data={**marks, "action": "submit"})
-    assert r.status_code == 409 and "已结束评分" in r.text
+    r = expert.post(f"{base}/works/{aid}/score", data={**marks, "action": "submit"})  # refused: back to the page
+    assert [x.status_code for x in r.history] == [303] and 'data-code="round_closed"' in r.text and "已结束评分" in r.text
 
 
 def test_reviewers_with_open_work_are_reminded_before_the_scoring_deadline(review, start_service):

@@ -44,6 +44,7 @@ REVIEW_ACCESS = {
     ("GET", "/queue"): "reviewer",
     ("GET", "/works/<string:assignment_id>"): "reviewer",
     ("POST", "/works/<string:assignment_id>/score"): "reviewer",
+    ("POST", "/works/<string:assignment_id>/draft"): "reviewer",  # the work page's autosave (JSON)
     ("POST", "/works/<string:assignment_id>/decline"): "reviewer",
     ("GET", "/"): "admin",
     ("GET", "/rounds/<string:round_id>"): "admin",
@@ -137,7 +138,8 @@ def test_a_reviewer_sees_nothing_that_names_the_author_and_no_other_reviewers_sc
     # a reviewer's forms without their CSRF token are refused, and change nothing
     for path, data in ((f"/works/{assignments[0]}/score", {"action": "submit", "mark_thought": "9",
                                                             "mark_appeal": "9", "mark_form": "9"}),
-                       (f"/works/{assignments[0]}/decline", {}), ("/sign-out", {})):
+                       (f"/works/{assignments[0]}/draft", {"mark_thought": "9"}),
+                       (f"/works/{assignments[0]}/decline", {"confirm": "on"}), ("/sign-out", {})):
         assert first.post(base + path, data=data, allow_redirects=False).status_code == 403, path
     assert first.get(f"{base}/queue").status_code == 200  # still signed in, nothing declined
     assert len(set(re.findall(r'href="/works/([0-9a-f]{32})"', first.get(f"{base}/queue").text))) == 3

@@ -206,6 +206,9 @@ REVIEW_WALK = {
                                                     "200 | 404", "- | 404", "401", "401", "401"),
     ("POST", "/works/<string:assignment_id>/score"): table("- | 404", "- | 404", "- | 404", "- | 404", "401",
                                                            "303 /works/* | 404", "- | 404", "401", "401", "401"),
+    # the autosave answers in JSON: without a session the page keeps the marks and offers to sign in
+    ("POST", "/works/<string:assignment_id>/draft"): table("- | 404", "- | 404", "- | 404", "- | 404", "401 key",
+                                                           "200 | 404", "- | 404", "401 key", "401 key", "401 key"),
     ("POST", "/works/<string:assignment_id>/decline"): table("- | 404", "- | 404", "- | 404", "- | 404", "401",
                                                              "303 /tasks | 404", "- | 404", "401", "401", "401"),
     ("GET", "/rounds/<string:round_id>"): admin_row("200"),
@@ -357,11 +360,14 @@ def _review_calls(env: dict, role: str):
     yield ("GET", "/files/<string:token>"), f"/files/forged-{role}", {}, False
     for path in ("/", "/tasks", "/queue"):
         yield ("GET", path), path, {}, False
-    mine = {"GET": works["own"], "score": works["own"], "decline": works["own_elsewhere"]} if role == "expert" else {}
+    mine = {"GET": works["own"], "score": works["own"], "draft": works["own_elsewhere"],
+            "decline": works["own_elsewhere"]} if role == "expert" else {}
     outside = [works["colleagues"], MISSING] + ([] if role == "expert" else [works["own"], works["own_elsewhere"]])
     for action, route, form in (("GET", ("GET", "/works/<string:assignment_id>"), {}),
                                 ("score", ("POST", "/works/<string:assignment_id>/score"), {**MARKS, "action": "submit"}),
-                                ("decline", ("POST", "/works/<string:assignment_id>/decline"), {"reason": "走查"})):
+                                ("draft", ("POST", "/works/<string:assignment_id>/draft"), {"mark_thought": "7"}),
+                                ("decline", ("POST", "/works/<string:assignment_id>/decline"),
+                                 {"reason": "走查", "confirm": "on"})):
         for aid in ([mine[action]] if action in mine else []) + outside:
             suffix = "" if action == "GET" else f"/{action}"
             yield route, f"/works/{aid}{suffix}", ({} if action == "GET" else {"data": form}), aid in mine.values()

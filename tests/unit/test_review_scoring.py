@@ -237,3 +237,30 @@ def test_recovered_biases_follow_the_true_ones():
     fitted = {b.reviewer_id: b.bias for b in ranking.reviewer_biases(scores)}
     ids = sorted(true_bias)
     assert np.corrcoef([true_bias[i] for i in ids], [fitted[i] for i in ids])[0, 1] > 0.9
+
+
+# --------------------------------------------------------------------------- drafts saved as the expert types
+
+def test_an_autosaved_draft_follows_the_draft_buttons_rules_and_leaves_a_submitted_score_alone():
+    from datetime import datetime, timedelta, timezone
+
+    from common.errors import DomainError
+    from services.review.domain.lifecycles import ScoreState
+    from services.review.domain.scoring import AUTOSAVE_RUN, decide_draft, joins_last_log
+
+    partial = decide_draft("open", RUBRIC, {"mark_thought": "8", "mark_appeal": "", "comment": " 好 "}, None)
+    assert (partial.marks, partial.comment, partial.total, partial.action, partial.state) == (
+        {"thought": 8.0}, "好", None, "draft", ScoreState.DRAFT)
+    for form, current, code in (({"mark_thought": "11"}, ScoreState.DRAFT, "invalid_marks"),
+                                ({"mark_thought": "8"}, ScoreState.SUBMITTED, "already_submitted")):
+        with pytest.raises(DomainError) as err:
+            decide_draft("open", RUBRIC, form, current)
+        assert err.value.code == code
+    with pytest.raises(DomainError) as err:  # a closed round first: the same answer as the form's
+        decide_draft("closed", RUBRIC, {"mark_thought": "8"}, ScoreState.SUBMITTED)
+    assert err.value.code == "round_closed" and err.value.status == 409
+
+    now = datetime(2020, 7, 1, 20, 0, tzinfo=timezone.utc)
+    assert joins_last_log("draft", now - timedelta(minutes=3), now)
+    assert not joins_last_log("draft", now - AUTOSAVE_RUN, now)  # a new sitting: a new line
+    assert not joins_last_log("submit", now - timedelta(seconds=5), now) and not joins_last_log(None, None, now)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from common.errors import InvalidInput
+from common.errors import Conflict, InvalidInput
 from services.review.domain.lifecycles import ROUND_CLOSED_FOR_SCORES, ScoreState, require_round_open
 from services.review.domain.rubric import InvalidMarks, check_marks, weighted_total
 
 MAX_COMMENT = 2000
+# Autosaved drafts this close together make one line of the score's log (the latest typed state): the page saves
+# about a second after each pause in typing, and forty works an evening must not make thousands of log lines.
+AUTOSAVE_RUN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -43,3 +47,20 @@ def decide_score(round_state: str, rubric: list[dict], form: Mapping[str, str], 
     total = weighted_total(rubric, marks) if complete and rubric else None
     action = "change" if current == ScoreState.SUBMITTED else ("submit" if submit else "draft")
     return ScoreSave(marks, comment, total, action, ScoreState.SUBMITTED if complete else ScoreState.DRAFT)
+
+
+def decide_draft(round_state: str, rubric: list[dict], form: Mapping[str, str], current: str | None) -> ScoreSave:
+    """A draft the work page saves as the expert types: the draft button's rules (partial marks, each in range).
+
+    A submitted score is never touched by it: changing one takes the 修改评分 button (complete marks, logged as
+    a change), so a half-typed edit saved on its own can neither empty a mark nor change the total."""
+    require_round_open(round_state, ROUND_CLOSED_FOR_SCORES)
+    if current == ScoreState.SUBMITTED:
+        raise Conflict("这件作品的评分已提交，自动保存不会改动已提交的评分。修改后请点「修改评分」。",
+                       code="already_submitted", found=current)
+    return decide_score(round_state, rubric, form, current, submit=False)
+
+
+def joins_last_log(last_action: str | None, last_at: datetime | None, now: datetime) -> bool:
+    """Whether an autosaved draft rewrites the score's last log line instead of adding one (AUTOSAVE_RUN)."""
+    return last_action == "draft" and last_at is not None and now - last_at < AUTOSAVE_RUN

@@ -36,6 +36,7 @@ from services.review.operations.blind_views import (
     _reviewer_file,
     queue,
     reviewer_assignment,
+    work_label,
     work_view,
 )
 from services.review.operations.copies import (
@@ -93,7 +94,7 @@ from services.review.operations.rounds import (
     rounds_of,
     set_round_settings,
 )
-from services.review.operations.scoring import save_score
+from services.review.operations.scoring import save_draft, save_score
 from services.review.operations.selection import NeedsConfirmation, close_question, confirm_selection, ranking_of
 from services.review.operations.texts import index_text, matches_for, matches_for_reviewer, work_text
 
@@ -109,7 +110,7 @@ __all__ = [
     "record_orgs", "record_reopening", "record_submission", "record_withdrawal", "redeem_link", "remove_assignment",
     "resend_link", "resend_links_to", "send_link_to",
     "remove_reviewer", "reopen_round", "revoke_key", "reviewer_assignment", "reviewer_ids", "reviewers_of",
-    "round_for_visitor", "round_of_admin", "round_overview", "rounds_of", "run_assignment", "save_score",
+    "round_for_visitor", "round_of_admin", "round_overview", "rounds_of", "run_assignment", "save_draft", "save_score",
     "score_sheet", "send_due_reminders", "set_round_settings", "tasks_of", "tenant_name", "track_of", "universities_of",
-    "work_reviews", "work_text", "work_view",
+    "work_label", "work_reviews", "work_text", "work_view",
 ]

@@ -63,6 +63,12 @@ def work_view(session, a: Assignment, links) -> dict:
     }
 
 
+def work_label(session, a: Assignment) -> str:
+    """A work as the reviewer's queue names it, blind: 「第 3 件《…》」; notices say which work they mean."""
+    entry = session.get(Entry, a.submission_id)
+    return f"第 {_position(session, a)} 件《{blind.mask(entry.title, masked_names(session, entry.tenant))}》"
+
+
 def _position(session, a: Assignment) -> int:
     """Where the work sits in the reviewer's queue, from 1."""
     return session.scalar(select(func.count()).select_from(Assignment).where(
