@@ -12,6 +12,7 @@ CSRF token; files are served through short-lived signed links.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import string
 from datetime import timezone
@@ -347,26 +348,41 @@ class ReviewService(SignInPages):
         with self.db.transaction() as session:
             visitor, rnd = self._admin_round(session, request, round_id)
             page = request.args.get("page", "1")
-            return self.web.render("round.html", visitor, round=rnd, message=notice(request.args),
+            refused = self._refusal(visitor, f"/rounds/{round_id}", session)
+            return self.web.render("round.html", visitor, refused.pop("status", 200), round=rnd,
+                                   message=notice(request.args), **refused,
                                    **ops.round_overview(session, rnd, int(page) if page.isdigit() else 1))
+
+    def _refused(self, request, round_id: str, page: str, exc: DomainError, **kept) -> Response:
+        """Post/redirect/get for a refused admin form: what was refused (its message, every problem of a refused
+        list, a question to confirm) is kept once in the session and the answer is 303 to `page`, whose next GET
+        shows it with the refusal's status; Back and reload post nothing again (issue #17 item 13)."""
+        if exc.status in (401, 403, 404):
+            raise exc
+        question = exc.question if isinstance(exc, ops.NeedsConfirmation) else None
+        with self.db.transaction() as session:
+            visitor, _ = self._admin_round(session, request, round_id)
+            self.web.flash(visitor, page, db=session, status=exc.status, error=exc.message, error_code=exc.code,
+                           error_details=exc.details, question=dataclasses.asdict(question) if question else None,
+                           **kept)
+        return redirect(page)
+
+    def _refusal(self, visitor: dict, page: str, session) -> dict:
+        """What `_refused` kept for this page, once; {} when nothing was refused."""
+        kept = self.web.take_flash(visitor, page, db=session)
+        kept.pop("page", None)
+        return kept
 
     def _act(self, request, round_id, action, done: str = "settings_saved"):
         """Run an admin action on a round: `action(session, rnd, by)`, where `by` is who acts (the use case
-        records the change in intake's audit log). A refusal is shown on the round page, nothing half-done."""
+        records the change in intake's audit log). A refusal is shown on the round page (`_refused`), nothing
+        half-done."""
         try:
             with self.db.transaction() as session:
                 visitor, rnd = self._admin_round(session, request, round_id)
                 result = action(session, rnd, self._acting(request, visitor))
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            with self.db.transaction() as session:
-                visitor, rnd = self._admin_round(session, request, round_id)
-                question = exc.question if isinstance(exc, ops.NeedsConfirmation) else None
-                # every problem of a refused list (a reviewer list with three bad rows names all three), not the first
-                return self.web.render("round.html", visitor, exc.status, round=rnd, error=exc.message,
-                                       error_code=exc.code, error_details=exc.details, question=question,
-                                       **ops.round_overview(session, rnd))
+            return self._refused(request, round_id, f"/rounds/{round_id}", exc)
         return redirect(f"/rounds/{round_id}?{notice_query(done, result)}")
 
     @page("POST", "/rounds/<string:round_id>/settings")
@@ -468,7 +484,9 @@ class ReviewService(SignInPages):
     def ranking(self, request, round_id):
         with self.db.transaction() as session:
             visitor, rnd = self._admin_round(session, request, round_id)
-            return self.web.render("ranking.html", visitor, round=rnd, message=notice(request.args),
+            refused = self._refusal(visitor, f"/rounds/{round_id}/ranking", session)
+            return self.web.render("ranking.html", visitor, refused.pop("status", 200), round=rnd,
+                                   message=notice(request.args), **refused,
                                    **ops.ranking_of(session, rnd, request.args.get("sort", "normalised")))
 
     @page("POST", "/rounds/<string:round_id>/selection")
@@ -484,15 +502,10 @@ class ReviewService(SignInPages):
                                       request.form.getlist("selected"), reasons,
                                       confirmed=request.form.get("confirmed") == "1")
         except DomainError as exc:
-            if exc.status in (401, 403, 404):
-                raise
-            with self.db.transaction() as session:
-                visitor, rnd = self._admin_round(session, request, round_id)
-                question = exc.question if isinstance(exc, ops.NeedsConfirmation) else None
-                return self.web.render("ranking.html", visitor, exc.status, round=rnd, error=exc.message,
-                                       error_code=exc.code, form=request.form, question=question,
-                                       asked_selected=request.form.getlist("selected"),
-                                       **ops.ranking_of(session, rnd))
+            # the choice and the reasons typed come back with the refusal, so nothing is typed twice
+            return self._refused(request, round_id, f"/rounds/{round_id}/ranking", exc,
+                                 form={k: v for k, v in request.form.items() if k.startswith("reason_")},
+                                 asked_selected=request.form.getlist("selected"))
         return redirect(f"/rounds/{round_id}/ranking?{notice_query('selected', None)}")
 
     @page("GET", "/rounds/<string:round_id>/export.xlsx")

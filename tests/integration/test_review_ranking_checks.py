@@ -51,8 +51,13 @@ def test_incomplete_scoring_asks_before_closing_and_confirming_and_the_two_order
     score(2, w12, ("8", "8", "7.5"))  # raw mean 78.5, but its experts are not lenient: higher once corrected
     # e2 never submits w02: one score missing, w02 has 1 of 2
 
-    r = web.post(f"{base}/rounds/{round_id}/close", data={"csrf_token": token})
+    # post/redirect/get (issue #17 item 13): the refused POST answers 303 to the round page, which asks once
+    posted = web.post(f"{base}/rounds/{round_id}/close", data={"csrf_token": token}, allow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["Location"] == f"/rounds/{round_id}"
+    r = web.get(f"{base}/rounds/{round_id}")
     assert r.status_code == 409 and 'id="confirm-close"' in r.text
+    again = web.get(f"{base}/rounds/{round_id}")  # a reload shows the page as it is: the question was asked once
+    assert again.status_code == 200 and 'id="confirm-close"' not in again.text
     assert "1 份评分未提交" in r.text and "1 件作品的已提交评分少于 2 份" in r.text
     assert 'name="confirmed" value="1"' in r.text and f'value="{token}"' in r.text
     with store.transaction() as s:
@@ -79,6 +84,7 @@ def test_incomplete_scoring_asks_before_closing_and_confirming_and_the_two_order
     # confirming a choice with the short work asks, naming what will happen; the complete choice is one click
     r = web.post(f"{base}/rounds/{round_id}/selection", data={"csrf_token": token, "selected": [w02, w12]})
     assert r.status_code == 409 and 'id="confirm-selection"' in r.text
+    assert r.history[0].status_code == 303 and r.url.endswith(f"/rounds/{round_id}/ranking")  # answered by a GET
     assert "所选 1 件作品的已提交评分少于 2 份" in r.text and "将向教育部报送 2 件，不能撤回" in r.text
     assert outbox(store, "selection_made") == []
     assert r.text.count(f'name="selected" value="{w02}">') == 1  # carried in the confirming form
