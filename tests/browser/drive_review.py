@@ -142,6 +142,23 @@ def admin_select(page, base, key, round_id):
     return {"rows": rows, "first_checked": first_checked, "html": page.content()}
 
 
+def round_record(page, base, key, round_id):
+    """The confirmed round after its chosen work went up to the ministry: its ranking page as it was confirmed (the
+    work still ranked and ticked), on a desktop screen and on a phone; screenshots for the README."""
+    sign_in_admin(page, base, key)
+    open_round(page, base, round_id)
+    page.click("text=排名与入选")
+    first = page.locator("#ranking tbody tr >> nth=0")
+    seen = {"rows": page.locator("#ranking tbody tr").count(), "rank": first.locator("td >> nth=1").inner_text(),
+            "ticked": first.locator("input[type=checkbox]").is_checked(),
+            "confirmed": page.locator("text=入选名单已于").count()}
+    shots = os.environ.get("SCREENSHOTS")
+    if shots:
+        page.set_viewport_size({"width": 1100, "height": 700})
+        page.screenshot(path=os.path.join(shots, "ranking-after-forwarding.png"), full_page=True)
+    return {**seen, "phone": on_a_phone(page, "ranking")}
+
+
 CHART_LABELS = """() => [...document.querySelectorAll('.chart .bar-row')].map(row => {
     const label = row.querySelector('.bar-label'), bars = row.querySelector('.bars').getBoundingClientRect();
     const box = label.getBoundingClientRect();
@@ -176,6 +193,8 @@ def main():
                 result = reviewer(page, base, *rest)
             elif action == "dashboard":
                 result = dashboard(page, base, *rest)
+            elif action == "round-record":
+                result = round_record(page, base, *rest)
             else:
                 result = admin_select(page, base, *rest)
         finally:

@@ -9,6 +9,7 @@ work to the ministry and notify's forwarded feed serves its file.
 import hashlib
 import json
 import mailbox
+import os
 import re
 import subprocess
 import sys
@@ -57,7 +58,8 @@ def submit_lecture(base, http, video: bytes) -> dict:
 def test_a_reviewer_scores_in_the_browser_and_the_admin_selects(platform, monkeypatch):  # noqa: F811
     from tests import media_fixtures
 
-    monkeypatch.setenv("SCREENSHOTS", str(platform["logs"]))  # the phone's view of each page lands there
+    # the phone's view of each page and the round's record land beside the logs (KEEP_SCREENSHOTS: a folder of yours)
+    monkeypatch.setenv("SCREENSHOTS", os.environ.get("KEEP_SCREENSHOTS") or str(platform["logs"]))
 
     ports, data = platform["ports"], platform["data"]
     intake = f"http://127.0.0.1:{ports['intake']}/api/v1"
@@ -100,6 +102,10 @@ def test_a_reviewer_scores_in_the_browser_and_the_admin_selects(platform, monkey
     ranged = requests.get(item["files"][0]["url"].replace("localhost", "127.0.0.1"),
                           headers={"Range": "bytes=0-99"}, timeout=30)
     assert ranged.status_code == 206 and len(ranged.content) == 100
+    # the university's round after its work went up: the office's record as confirmed, not emptied (item 1)
+    record = drive("round-record", review, platform["key"], "first")
+    assert (record["rows"], record["rank"], record["ticked"], record["confirmed"]) == (1, "1", True, 1), record
+    assert record["phone"]["page_width"] <= 390, record["phone"]
     result = poll(lambda: [m for m in mails(data) if "评审结果" in m["subject"]], timeout=30)[0]
     assert result["to"] == "cse@demo.local" and "入选" in result["subject"]
     atom = http.get(feed + ".atom", timeout=10)
