@@ -35,7 +35,7 @@ def _reviews_of(session, rnd: Round, submission_ids) -> list[tuple[str, reviews.
     return [(a.submission_id, reviews.Review(
         name, email, a.state, score.state if score else None, (score.marks or {}) if score else {},
         score.total if score else None, score.comment if score else "", (a.reviewer_id, a.submission_id) in conflicts,
-        a.declined_reason)) for a, name, email, score in rows]
+        a.declined_reason, score.comment_for_org if score else "")) for a, name, email, score in rows]
 
 
 def work_reviews(session, rnd: Round, submission_id: str, links) -> dict:
