@@ -76,7 +76,7 @@ def test_the_admin_reads_every_experts_marks_and_comment_and_nobody_else_does(re
     assert page.status_code == 200, page.text[:300]
     reviews = _table(page.text, "reviews")
     heads = re.findall(r"<th>([^<]*)</th>", reviews)
-    assert heads == ["评审专家", "状态", *CRITERIA, "总分", "评语"]
+    assert heads == ["评审专家", "状态", *CRITERIA, "总分", "评语（保密）", "给报送单位的意见"]
     rows = dict(re.findall(r'<tr class="expert[^"]*"><td>([^<]*)<br>(.*?)</tr>', reviews, re.S))
     assert set(rows) == {"专家0", "专家1"}
     assert re.findall(r'<td class="mark">([^<]*)</td>', rows["专家0"]) == ["9", "8", "7.5"]

@@ -7,13 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from tests.integration.test_review_service import (  # noqa: F401 - review is a fixture
-    OTHER_KEY,
-    admin,
-    csrf,
-    outbox,
-    review,
-)
+from tests.integration.test_review_service import OTHER_KEY, admin, csrf, outbox, review  # noqa: F401 - review is a fixture
 from tests.signin import redeem, staffed_round
 
 W1, W2 = "s-o-cse-1", "s-o-me-1"
