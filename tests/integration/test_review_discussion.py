@@ -3,8 +3,10 @@ each other (专家甲/乙, 「管理员」) while the round's admin reads names;
 closes, and 404 for anyone off the work. And the experts' comments for the submitting org (给报送单位的意见): saved by
 the form and the autosave, shown to the admin beside the confidential comment, sent with the results only when the
 admin chooses so on confirming."""
+import io
 import re
 
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from tests.integration.test_review_service import OTHER_KEY, admin, csrf, outbox, review  # noqa: F401 - review is a fixture
@@ -195,6 +197,11 @@ def test_comments_for_the_org_are_kept_apart_and_sent_only_when_the_admin_choose
     assert "<th>评语（保密）</th><th>给报送单位的意见</th>" in entry
     assert '<td class="comment">作者可能是某学院的，保密</td>' in entry
     assert '<td class="comment-for-org">建议补充一线细节，结构可再紧凑</td>' in entry
+
+    book = load_workbook(io.BytesIO(web.get(f"{base}/rounds/{round_id}/export.xlsx").content))
+    rows = [r for r in book["评分明细"].iter_rows(min_row=2, values_only=True)]
+    assert rows[0][-2:] == ("评语（保密）", "给报送单位的意见")
+    assert ("作者可能是某学院的，保密", "建议补充一线细节，结构可再紧凑") in [r[-2:] for r in rows[1:]]
 
     web.post(f"{base}/rounds/{round_id}/close", data={"csrf_token": token, "confirmed": "1"})
     ranking = web.get(f"{base}/rounds/{round_id}/ranking").text

@@ -72,7 +72,8 @@ def _belongs(session, rnd: Round, submission_id: str) -> bool:
 
 def score_sheet(session, rnd: Round) -> tuple[list[str], list[list]]:
     """Every saved score of the round, for the admin's export (reviewers never see each other's): the criteria's
-    headings, and per score the work, its university (a national round), expert, state, marks, total and comment."""
+    headings, and per score the work, its university (a national round), expert, state, marks, total and both comments
+    (to the admin, and for the org)."""
     entries = {e.submission_id: e for e in session.scalars(select(Entry).join(
         Assignment, Assignment.submission_id == Entry.submission_id).where(Assignment.round_id == rnd.id))}
     found = [(sid, r) for sid, r in _reviews_of(session, rnd, list(entries)) if r.score_state is not None]
@@ -82,5 +83,5 @@ def score_sheet(session, rnd: Round) -> tuple[list[str], list[list]]:
     out = []
     for (sid, _), row in sorted(zip(found, expert_rows), key=lambda p: (entries[p[0][0]].title, p[1]["reviewer"])):
         out.append([entries[sid].title, *([universities.get(sid, "")] if universities else []), row["reviewer"],
-                    row["state"], *row["marks"], row["total"], row["comment"]])
+                    row["state"], *row["marks"], row["total"], row["comment"], row["comment_for_org"]])
     return [c.heading for c in heads], out
