@@ -102,6 +102,7 @@ REVIEW_AUDIT_ACTIONS = (
     "round.settings_changed", "reviewer.added", "reviewers.imported", "reviewer.removed", "assignments.planned",
     "assignment.added", "assignment.removed", "conflict.declared", "assignment.declined", "reviewers.invited",
     "score.saved", "score.submitted", "score.changed", "round.closed", "round.reopened", "round.selection_confirmed",
+    "discussion.opened", "discussion.posted",
 )
 
 CATALOGUE: dict[str, EventType] = {
@@ -401,13 +402,16 @@ CATALOGUE: dict[str, EventType] = {
                 # per work: its tenant (the ministry's round spans universities), rank and score; in a final
                 # round its award category (null without one), why it failed a vetting (审核不通过的原因), and for
                 # a library its org and fields (the deciding level's library has no forwarded copy of a work
-                # that never went up)
+                # that never went up); the experts' comments for the org if the admin chose to send them
                 "results": {"type": "array", "items": _object(
                     {"submission_id": ID, "tenant": TENANT, "rank": {"type": "integer"},
                      "selected": {"type": "boolean"}},
                     {"normalised": {"type": ["number", "null"]}, "title": {"type": "string"},
                      "category": {"type": ["string", "null"]}, "org_name": {"type": "string"},
-                     "fields": {"type": "object"}, "reason": {"type": "string", "maxLength": 200}})},
+                     "fields": {"type": "object"}, "reason": {"type": "string", "maxLength": 200},
+                     # the experts' comments for the submitting org (给报送单位的意见), no names: only when the admin
+                     # chose, on confirming, to send them with the results (absent otherwise)
+                     "comments_for_org": {"type": "array", "items": {"type": "string", "maxLength": 2000}}})},
             }, {
                 # a final round's decision (absent: the round forwarded, or an event from before decisions, whose
                 # to_level null meant the ministry's selection); label: the result's name (表彰 title or kind)
@@ -455,7 +459,7 @@ CATALOGUE: dict[str, EventType] = {
                 "round_id": ID, "tenant": TENANT,  # the round's: the ministry's round is the ministry's log
                 "actor": {"type": "string", "minLength": 1, "maxLength": 200},
                 "action": {"enum": list(REVIEW_AUDIT_ACTIONS)},
-                "object_type": {"enum": ["round", "reviewer", "assignment"]},
+                "object_type": {"enum": ["round", "reviewer", "assignment", "submission"]},
                 "object_id": {"type": ["string", "null"], "maxLength": 64},
                 "detail": {"type": "object"},  # ids, counts, names, a score's total: never a comment's text
                 "address": {"type": ["string", "null"], "maxLength": 64},

@@ -18,7 +18,8 @@ from services.review.models import FileCopy
 
 RANKING_HEADER = ["名次", "作品名称", "报送单位", "评审人数", "原始平均分", "校正后得分", "分歧（标准差）",
                   "评审意见分歧大", "入选", "此前评审", "文件"]
-SCORES_HEADER = ["作品名称", "评审专家", "状态", "总分", "评语"]  # each criterion's marks go before 总分
+# each criterion's marks go before 总分; the admin's confidential comment, then the one for the org (sent only if chosen)
+SCORES_HEADER = ["作品名称", "评审专家", "状态", "总分", "评语（保密）", "给报送单位的意见"]
 # 审核把关: nothing is scored or ranked; each work passed or failed, a failed one with its reason
 VETTING_HEADER = ["作品名称", "报送单位", "审核结果", "不通过的原因", "文件"]
 UNIVERSITY = "高校"  # after 作品名称, in a national round: two 「医学院党委」 are told apart by it

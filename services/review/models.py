@@ -185,7 +185,9 @@ class Score(Base):
     __tablename__ = "scores"
     assignment_id = Column(String(32), ForeignKey("assignments.id"), primary_key=True)
     marks = Column(JSON, nullable=False, default=dict)
-    comment = Column(Text, nullable=False, default="")
+    comment = Column(Text, nullable=False, default="")  # to the round's admin, confidential (给管理员的评语)
+    # to the submitting org, sent with the results only if the admin chooses so on confirming (给报送单位的意见)
+    comment_for_org = Column(Text, nullable=False, default="", server_default="")
     total = Column(Float, nullable=True)
     state = Column(String(16), nullable=False, default=ScoreState.DRAFT.value)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -202,7 +204,32 @@ class ScoreLog(Base):
     marks = Column(JSON, nullable=False)
     total = Column(Float, nullable=True)
     comment = Column(Text, nullable=False, default="")
+    comment_for_org = Column(Text, nullable=False, default="", server_default="")
     at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class DiscussionOpening(Base):
+    """The round's admin opened a work's discussion (专家讨论) although the ranking does not flag it 分歧大."""
+
+    __tablename__ = "discussion_openings"
+    round_id = Column(String(32), ForeignKey("rounds.id"), primary_key=True)
+    submission_id = Column(String(32), primary_key=True)
+    opened_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class DiscussionPost(Base):
+    """One message of a work's discussion: by an expert on the work (`assignment_id`) or by an admin (`admin_name`,
+    as the admin's session names them; experts read 「管理员」). Experts read each other blind (domain/discussion.py)."""
+
+    __tablename__ = "discussion_posts"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    round_id = Column(String(32), ForeignKey("rounds.id"), nullable=False)
+    submission_id = Column(String(32), nullable=False)
+    assignment_id = Column(String(32), ForeignKey("assignments.id"), nullable=True)
+    admin_name = Column(String(200), nullable=True)
+    body = Column(Text, nullable=False)
+    at = Column(UTCDateTime, nullable=False, default=utcnow)
+    __table_args__ = (Index("ix_discussion_posts_work", "round_id", "submission_id", "id"),)
 
 
 class SignInLink(Base):

@@ -82,12 +82,17 @@ def notice(args) -> str | None:
 def typed_marks(form) -> dict:
     """What a refused score form kept for the page to show again: its marks and comment, bounded (a session row)."""
     kept = {k: v[:20] for k, v in list(form.items())[:50] if k.startswith("mark_") and len(k) <= 70}
-    return {**kept, "comment": form.get("comment", "")[:4000]}
+    return {**kept, "comment": form.get("comment", "")[:4000], "comment_for_org": form.get("comment_for_org", "")[:4000]}
 
 
 def draft_stamp(when) -> str:
     """The saved score's time as the page and the autosave name it: the browser's copy says which save it began from."""
     return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def admin_label(visitor: dict) -> str:
+    """An admin as the admin's page of a discussion names them: the person's name, or the key they signed in with."""
+    return visitor.get("name") or "单位密钥登录"
 
 
 def notice_query(code: str, result) -> str:
@@ -250,7 +255,8 @@ class ReviewService(SignInPages):
             score = view["score"]
             return allow_files_origin(self.web.render(
                 "work.html", visitor, saved=request.args.get("saved"), error=kept.get("error"), error_code=kept.get("code"),
-                form=kept.get("form"), declining=kept.get("declining"),
+                form=kept.get("form"), declining=kept.get("declining"), thread=ops.discussion_for_expert(session, a),
+                posting=kept.get("posting"), posted=request.args.get("posted") == "1",
                 done=self._done_label(session, visitor, request.args.get("done")),
                 saved_stamp=draft_stamp(score.updated_at) if score else "", **view), self.web.links, self.store)
 
@@ -310,6 +316,23 @@ class ReviewService(SignInPages):
                 raise
             return json_response(exc.to_dict(), exc.status, {"Cache-Control": "no-store"})
         return json_response(body, 200, {"Cache-Control": "no-store"})
+
+    @page("POST", "/works/<string:assignment_id>/discussion")
+    def discuss(self, request, assignment_id):
+        """A message to the work's discussion (专家讨论), where it is open; refused ones come back with the text typed."""
+        here = f"/works/{assignment_id}"
+        visitor = self.web.require(request, "reviewer", ops.PERSON, next_path=here)
+        body = request.form.get("body", "")
+        try:
+            with self.db.transaction() as session:
+                a = ops.assignment_for_visitor(session, visitor, assignment_id)
+                ops.post_as_expert(session, self.outbox, self._acting(request, visitor), a, body)
+        except DomainError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            self.web.flash(visitor, here, error=exc.message, code=exc.code, posting=body[:4000])
+            return redirect(f"{here}#discussion")
+        return redirect(f"{here}?posted=1#discussion")
 
     @page("POST", "/works/<string:assignment_id>/decline")
     def decline(self, request, assignment_id):
@@ -500,7 +523,8 @@ class ReviewService(SignInPages):
                 # the question and a button posting the same choice with confirmed=1); a complete one: one click
                 ops.confirm_selection(session, self.outbox, self._acting(request, visitor), rnd,
                                       request.form.getlist("selected"), reasons,
-                                      confirmed=request.form.get("confirmed") == "1")
+                                      confirmed=request.form.get("confirmed") == "1",
+                                      send_comments=request.form.get("send_comments") == "1")
         except DomainError as exc:
             # the choice and the reasons typed come back with the refusal, so nothing is typed twice
             return self._refused(request, round_id, f"/rounds/{round_id}/ranking", exc,
@@ -526,8 +550,42 @@ class ReviewService(SignInPages):
         with self.db.transaction() as session:
             visitor, rnd = self._admin_round(session, request, round_id)
             view = ops.work_reviews(session, rnd, submission_id, self.web.links)
-            return allow_files_origin(self.web.render("entry.html", visitor, round=rnd, **view),
-                                      self.web.links, self.store)
+            kept = self.web.take_flash(visitor, f"/rounds/{round_id}/entries/{submission_id}", db=session)
+            return allow_files_origin(self.web.render(
+                "entry.html", visitor, round=rnd, thread=ops.discussion_for_admin(session, rnd, submission_id),
+                error=kept.get("error"), error_code=kept.get("code"), posting=kept.get("posting"),
+                posted=request.args.get("posted"), **view), self.web.links, self.store)
+
+    def _discussion_act(self, request, round_id, submission_id, action, done: str):
+        """An admin's change to a work's discussion, back to the work's page (post/redirect/get): a refusal is shown
+        there once, with the text typed."""
+        here = f"/rounds/{round_id}/entries/{submission_id}"
+        try:
+            with self.db.transaction() as session:
+                visitor, rnd = self._admin_round(session, request, round_id)
+                action(session, rnd, visitor)
+        except DomainError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            with self.db.transaction() as session:
+                visitor, _ = self._admin_round(session, request, round_id)
+                self.web.flash(visitor, here, db=session, error=exc.message, code=exc.code,
+                               posting=request.form.get("body", "")[:4000])
+            return redirect(f"{here}#discussion")
+        return redirect(f"{here}?posted={done}#discussion")
+
+    @page("POST", "/rounds/<string:round_id>/entries/<string:submission_id>/discussion")
+    def admin_discuss(self, request, round_id, submission_id):
+        """The round's admin speaks in a work's discussion; experts read them as 「管理员」."""
+        return self._discussion_act(request, round_id, submission_id, lambda session, rnd, visitor: ops.post_as_admin(
+            session, self.outbox, self._acting(request, visitor), rnd, submission_id, admin_label(visitor),
+            request.form.get("body", "")), "post")
+
+    @page("POST", "/rounds/<string:round_id>/entries/<string:submission_id>/discussion/open")
+    def open_discussion(self, request, round_id, submission_id):
+        """The admin opens a work's discussion although the ranking does not flag it 分歧大."""
+        return self._discussion_act(request, round_id, submission_id, lambda session, rnd, visitor: ops.open_discussion(
+            session, self.outbox, self._acting(request, visitor), rnd, submission_id), "open")
 
     @timer(interval=3600)
     def remind_reviewers(self):

@@ -17,7 +17,8 @@ WAIT = 15000
 
 
 def values(page) -> dict:
-    return {name: page.locator(f"#{name}").input_value() for name in ("mark_thought", "mark_appeal", "mark_form", "comment")}
+    return {name: page.locator(f"#{name}").input_value()
+            for name in ("mark_thought", "mark_appeal", "mark_form", "comment", "comment_for_org")}
 
 
 def drafts(page, base, first_link, second_link, database):
@@ -31,6 +32,7 @@ def drafts(page, base, first_link, second_link, database):
     page.locator("#mark_thought").fill("7")
     page.locator("#mark_appeal").press_sequentially("8.5")
     page.locator("#comment").press_sequentially("结构清楚")
+    page.locator("#comment_for_org").press_sequentially("建议精简")  # the comment for the org autosaves too
     expect(status).to_contain_text("草稿已自动保存", timeout=WAIT)
     page.reload()
     reloaded = values(page)
@@ -41,6 +43,8 @@ def drafts(page, base, first_link, second_link, database):
     page.locator("#mark_form").fill("9")
     page.locator("#comment").press("Control+End")  # focusing a textarea may put the caret at its start
     page.locator("#comment").press_sequentially("，史料翔实")
+    page.locator("#comment_for_org").press("Control+End")
+    page.locator("#comment_for_org").press_sequentially("开头")
     expect(status).to_contain_text("登录已过期，您的打分已保存在本机浏览器中", timeout=WAIT)
     typed = values(page)
     sign_in = page.locator("#draft-sign-in").get_attribute("href")

@@ -43,8 +43,10 @@ def test_marks_typed_are_saved_as_drafts_and_survive_an_ended_session(review, sq
     first, second = (i["data"]["sign_in_url"] for i in outbox(store, "reviewer_invited")[:2])
 
     seen = drive(base, first, second, sqlite_url.removeprefix("sqlite:///"))
-    assert seen["reloaded"] == {"mark_thought": "7", "mark_appeal": "8.5", "mark_form": "", "comment": "结构清楚"}
-    typed = {"mark_thought": "7", "mark_appeal": "8.5", "mark_form": "9", "comment": "结构清楚，史料翔实"}
+    assert seen["reloaded"] == {"mark_thought": "7", "mark_appeal": "8.5", "mark_form": "", "comment": "结构清楚",
+                                "comment_for_org": "建议精简"}
+    typed = {"mark_thought": "7", "mark_appeal": "8.5", "mark_form": "9", "comment": "结构清楚，史料翔实",
+             "comment_for_org": "建议精简开头"}
     assert seen["typed"] == typed
     work = seen["work_url"].removeprefix(base)
     assert seen["sign_in"] == "/sign-in?next=" + work.replace("/", "%2F")
@@ -58,3 +60,4 @@ def test_marks_typed_are_saved_as_drafts_and_survive_an_ended_session(review, sq
         score = s.scalars(select(Score).where(Score.assignment_id == work.removeprefix("/works/"))).one()
         assert (score.state, score.marks, score.comment) == ("draft", {"thought": 7.0, "appeal": 8.5, "form": 9.0},
                                                               "结构清楚，史料翔实")
+        assert score.comment_for_org == "建议精简开头"

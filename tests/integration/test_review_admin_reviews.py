@@ -76,7 +76,7 @@ def test_the_admin_reads_every_experts_marks_and_comment_and_nobody_else_does(re
     assert page.status_code == 200, page.text[:300]
     reviews = _table(page.text, "reviews")
     heads = re.findall(r"<th>([^<]*)</th>", reviews)
-    assert heads == ["评审专家", "状态", *CRITERIA, "总分", "评语"]
+    assert heads == ["评审专家", "状态", *CRITERIA, "总分", "评语（保密）", "给报送单位的意见"]
     rows = dict(re.findall(r'<tr class="expert[^"]*"><td>([^<]*)<br>(.*?)</tr>', reviews, re.S))
     assert set(rows) == {"专家0", "专家1"}
     assert re.findall(r'<td class="mark">([^<]*)</td>', rows["专家0"]) == ["9", "8", "7.5"]
@@ -128,9 +128,10 @@ def test_the_admin_reads_every_experts_marks_and_comment_and_nobody_else_does(re
         assert title_width >= 2 * len("计算机科学与工程学院党委战疫故事1"), widths
     scores = book["评分明细"]
     header = [c.value for c in scores[2]]
-    assert header == ["作品名称", "评审专家", "状态", *CRITERIA, "总分", "评语"]
+    assert header == ["作品名称", "评审专家", "状态", *CRITERIA, "总分", "评语（保密）", "给报送单位的意见"]
     rows = {(r[0], r[1]): r for r in scores.iter_rows(min_row=3, values_only=True)}
-    assert rows[("计算机科学与工程学院党委战疫故事1", "专家0")][2:] == ("已提交", 9, 8, 7.5, 83.0, "<b>构思新颖</b>，语言朴实")
+    expected = ("已提交", 9, 8, 7.5, 83.0, "<b>构思新颖</b>，语言朴实", None)  # no comment for the org: an empty cell
+    assert rows[("计算机科学与工程学院党委战疫故事1", "专家0")][2:] == expected
     assert rows[("计算机科学与工程学院党委战疫故事1", "专家1")][2:7] == ("已提交", 5, 5, 5, 50.0)
     ranking_header = [c.value for c in book["排名"][2]]
     assert ranking_header[:3] == ["名次", "作品名称", "报送单位"] and "高校" not in ranking_header

@@ -46,6 +46,7 @@ REVIEW_ACCESS = {
     ("POST", "/works/<string:assignment_id>/score"): "reviewer",
     ("POST", "/works/<string:assignment_id>/draft"): "reviewer",  # the work page's autosave (JSON)
     ("POST", "/works/<string:assignment_id>/decline"): "reviewer",
+    ("POST", "/works/<string:assignment_id>/discussion"): "reviewer",  # a message to the work's 专家讨论
     ("GET", "/"): "admin",
     ("GET", "/rounds/<string:round_id>"): "admin",
     ("POST", "/rounds/<string:round_id>/settings"): "admin",
@@ -64,6 +65,8 @@ REVIEW_ACCESS = {
     ("POST", "/rounds/<string:round_id>/selection"): "admin",
     ("GET", "/rounds/<string:round_id>/export.xlsx"): "admin",
     ("GET", "/rounds/<string:round_id>/entries/<string:submission_id>"): "admin",  # every expert's marks and comment
+    ("POST", "/rounds/<string:round_id>/entries/<string:submission_id>/discussion"): "admin",  # the admin speaks
+    ("POST", "/rounds/<string:round_id>/entries/<string:submission_id>/discussion/open"): "admin",
 }
 OTHERS_COMMENT = "另一位专家的评语壹贰叁"
 
@@ -139,7 +142,8 @@ def test_a_reviewer_sees_nothing_that_names_the_author_and_no_other_reviewers_sc
     for path, data in ((f"/works/{assignments[0]}/score", {"action": "submit", "mark_thought": "9",
                                                             "mark_appeal": "9", "mark_form": "9"}),
                        (f"/works/{assignments[0]}/draft", {"mark_thought": "9"}),
-                       (f"/works/{assignments[0]}/decline", {"confirm": "on"}), ("/sign-out", {})):
+                       (f"/works/{assignments[0]}/decline", {"confirm": "on"}),
+                       (f"/works/{assignments[0]}/discussion", {"body": "无令牌的发言"}), ("/sign-out", {})):
         assert first.post(base + path, data=data, allow_redirects=False).status_code == 403, path
     assert first.get(f"{base}/queue").status_code == 200  # still signed in, nothing declined
     assert len(set(re.findall(r'href="/works/([0-9a-f]{32})"', first.get(f"{base}/queue").text))) == 3

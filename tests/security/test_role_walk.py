@@ -211,6 +211,9 @@ REVIEW_WALK = {
                                                            "200 | 404", "- | 404", "401 key", "401 key", "401 key"),
     ("POST", "/works/<string:assignment_id>/decline"): table("- | 404", "- | 404", "- | 404", "- | 404", "401",
                                                              "303 /tasks | 404", "- | 404", "401", "401", "401"),
+    # a message to the work's discussion: the expert's own work has none open (no 分歧大), said on its page
+    ("POST", "/works/<string:assignment_id>/discussion"): table("- | 404", "- | 404", "- | 404", "- | 404", "401",
+                                                                "303 /works/* | 404", "- | 404", "401", "401", "401"),
     ("GET", "/rounds/<string:round_id>"): admin_row("200"),
     ("GET", "/rounds/<string:round_id>/ranking"): admin_row("200"),
     ("GET", "/rounds/<string:round_id>/export.xlsx"): admin_row("200"),
@@ -228,6 +231,8 @@ REVIEW_WALK = {
     ("POST", "/rounds/<string:round_id>/close"): admin_row(ADMIN_DONE),
     ("POST", "/rounds/<string:round_id>/reopen"): admin_row(ADMIN_DONE),
     ("POST", "/rounds/<string:round_id>/selection"): admin_row(ADMIN_DONE),
+    ("POST", "/rounds/<string:round_id>/entries/<string:submission_id>/discussion/open"): admin_row(ADMIN_DONE),
+    ("POST", "/rounds/<string:round_id>/entries/<string:submission_id>/discussion"): admin_row(ADMIN_DONE),
     ("POST", "/sign-out"): table("303 /sign-in", "303 /sign-in", "303 /sign-in", "303 /sign-in", "401",
                                  "303 /sign-in", "303 /sign-in", "401", "401", "401"),
 }
@@ -342,6 +347,10 @@ def _review_inside(env: dict, role: str, round_id: str):
                                                          "reason": "走查：登记回避"}}
     yield "/reviewers/<string:reviewer_id>/remove", f"{prefix}/reviewers/{ids[second]}/remove", {"data": {}}
     yield "/invite", prefix + "/invite", {"data": {}}
+    # a work's discussion (专家讨论), opened by the admin, then a message: both back to the work's page
+    yield ("/entries/<string:submission_id>/discussion/open", f"{prefix}/entries/{work}/discussion/open", {"data": {}})
+    yield ("/entries/<string:submission_id>/discussion", f"{prefix}/entries/{work}/discussion",
+           {"data": {"body": "走查：请各位专家再看一看"}})
     yield "/close", prefix + "/close", {"data": {"confirmed": "1"}}  # experts may have work open (issue #17 item 5)
     yield "/reopen", prefix + "/reopen", {"data": {}}
     yield None, prefix + "/close", {"data": {"confirmed": "1"}}  # closed again: only a closed round selects
@@ -361,11 +370,12 @@ def _review_calls(env: dict, role: str):
     for path in ("/", "/tasks", "/queue"):
         yield ("GET", path), path, {}, False
     mine = {"GET": works["own"], "score": works["own"], "draft": works["own_elsewhere"],
-            "decline": works["own_elsewhere"]} if role == "expert" else {}
+            "discussion": works["own"], "decline": works["own_elsewhere"]} if role == "expert" else {}
     outside = [works["colleagues"], MISSING] + ([] if role == "expert" else [works["own"], works["own_elsewhere"]])
     for action, route, form in (("GET", ("GET", "/works/<string:assignment_id>"), {}),
                                 ("score", ("POST", "/works/<string:assignment_id>/score"), {**MARKS, "action": "submit"}),
                                 ("draft", ("POST", "/works/<string:assignment_id>/draft"), {"mark_thought": "7"}),
+                                ("discussion", ("POST", "/works/<string:assignment_id>/discussion"), {"body": "走查"}),
                                 ("decline", ("POST", "/works/<string:assignment_id>/decline"),
                                  {"reason": "走查", "confirm": "on"})):
         for aid in ([mine[action]] if action in mine else []) + outside:

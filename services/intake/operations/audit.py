@@ -82,6 +82,8 @@ ACTIONS = {
     "round.closed": "结束评分",
     "round.reopened": "重新开放评分",
     "round.selection_confirmed": "确认入选名单",
+    "discussion.opened": "开启专家讨论",
+    "discussion.posted": "在专家讨论中发言",
     "account.second_factor_reset": "重置第二重验证",
     "account.staff_no_changed": "登记或修改工号",
 }
@@ -107,6 +109,7 @@ DETAIL_LABELS = {
     "draft_discarded": "丢弃评分草稿", "declined_assignment": "放弃的评审任务", "handed_to": "改派给", "conflict": "回避",
     "sent": "发送邮件数", "reminder": "提醒", "score_total": "总分", "previous_score_total": "修改前总分",
     "selected": "入选的作品", "not_selected": "未入选作品数",
+    "chars": "字数", "posts": "讨论发言数", "comments_for_org_sent": "随结果发送给报送单位的意见",
 }
 
 # Who acts when no API caller does: the operator's command line (admin.py, the embedded demo), and the

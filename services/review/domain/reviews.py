@@ -44,6 +44,7 @@ class Review:
     comment: str = ""
     conflict: bool = False  # a declared conflict of interest (回避) on this work
     declined_reason: str | None = None
+    comment_for_org: str = ""  # 给报送单位的意见: may go to the org with the results, if the admin chooses
 
 
 def criteria(rubric: Sequence[Mapping], marks: Iterable[Mapping[str, float]] = ()) -> list[Criterion]:
@@ -77,6 +78,7 @@ def rows(rubric: Sequence[Mapping], reviews: Sequence[Review]) -> tuple[list[Cri
         out.append({"reviewer": r.reviewer, "email": r.email, "state": state_label(r),
                     "submitted": r.assignment_state == AssignmentState.ASSIGNED and r.score_state == ScoreState.SUBMITTED,
                     "marks": [marks.get(c.key) for c in heads], "total": r.total, "comment": r.comment or "",
+                    "comment_for_org": r.comment_for_org or "",
                     "reason": (r.declined_reason or "") if r.assignment_state == AssignmentState.DECLINED else ""})
     return heads, out
 

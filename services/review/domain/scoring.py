@@ -1,7 +1,8 @@
 """Saving a reviewer's score form: decided at once from what the use case read.
 
 The round must be open; the marks follow the rubric (all of them when the score is submitted,
-or was before: a submitted score stays complete when changed); the comment has a limit. The
+or was before: a submitted score stays complete when changed); each comment has a limit: the one to the admin
+(confidential) and the one for the submitting org (sent with the results only if the admin chooses so). The
 outcome says what to store, what to log and which state the score ends in.
 Pure: no framework.
 """
@@ -28,6 +29,7 @@ class ScoreSave:
     total: float | None  # only for a complete score
     action: str  # the log row's: draft | submit | change
     state: ScoreState  # the score's state once saved
+    comment_for_org: str = ""
 
 
 def decide_score(round_state: str, rubric: list[dict], form: Mapping[str, str], current: str | None,
@@ -44,9 +46,14 @@ def decide_score(round_state: str, rubric: list[dict], form: Mapping[str, str], 
     if len(comment) > MAX_COMMENT:
         raise InvalidInput(f"评语最多 {MAX_COMMENT} 字，当前 {len(comment)} 字。请精简后再保存。", code="comment_too_long",
                            expected=MAX_COMMENT, found=len(comment))
+    for_org = (form.get("comment_for_org") or "").strip()
+    if len(for_org) > MAX_COMMENT:
+        raise InvalidInput(f"给报送单位的意见最多 {MAX_COMMENT} 字，当前 {len(for_org)} 字。请精简后再保存。",
+                           code="comment_for_org_too_long", field="comment_for_org", expected=MAX_COMMENT,
+                           found=len(for_org))
     total = weighted_total(rubric, marks) if complete and rubric else None
     action = "change" if current == ScoreState.SUBMITTED else ("submit" if submit else "draft")
-    return ScoreSave(marks, comment, total, action, ScoreState.SUBMITTED if complete else ScoreState.DRAFT)
+    return ScoreSave(marks, comment, total, action, ScoreState.SUBMITTED if complete else ScoreState.DRAFT, for_org)
 
 
 def decide_draft(round_state: str, rubric: list[dict], form: Mapping[str, str], current: str | None) -> ScoreSave:

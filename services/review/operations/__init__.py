@@ -14,6 +14,7 @@ One module per aggregate; callers keep `from services.review import operations a
     invitations  reviewers' sign-in links and the reminders before the deadline
     people       people signed in on the platform: their session, the rounds they administer, their tasks
     blind_views  what reviewers see, blind: their queue and one work
+    discussion   experts' discussion of a work their reviews disagree on (blind to each other), with the admin
     scoring      saving a score
     reviews      what the admin reads: one work's reviews by every expert, the sheet of every score, universities
     selection    the ranking and the confirmed selection (with a vetting's reasons and a publicity's period)
@@ -49,6 +50,13 @@ from services.review.operations.copies import (
     tenant_name,
     track_of,
     universities_of,
+)
+from services.review.operations.discussion import (
+    for_admin as discussion_for_admin,
+    for_expert as discussion_for_expert,
+    open_discussion,
+    post_as_admin,
+    post_as_expert,
 )
 from services.review.operations.entries import (
     place,
@@ -103,12 +111,14 @@ __all__ = [
     "acting", "add_reviewer", "add_reviewers", "admin_for_key", "assign_manually", "assign_round",
     "NeedsConfirmation", "assignment_for_visitor", "blind_title", "campaign_title", "close_question",
     "close_round", "confirm_selection", "decline_work",
-    "declare_conflict", "end_due_publicities", "end_person_sessions", "entries_of", "home_of", "import_reviewers", "index_text",
+    "declare_conflict", "discussion_for_admin", "discussion_for_expert",
+    "end_due_publicities", "end_person_sessions", "entries_of", "home_of", "import_reviewers", "index_text",
     "issue_sign_in_links",
     "listed", "masked_names", "matches_for", "matches_for_reviewer", "new_id", "person_session", "place", "queue",
     "ranking_of", "record_campaign", "record_file", "record_file_check", "record_forwarded", "record_key",
     "record_orgs", "record_reopening", "record_submission", "record_withdrawal", "redeem_link", "remove_assignment",
     "resend_link", "resend_links_to", "send_link_to",
+    "open_discussion", "post_as_admin", "post_as_expert",
     "remove_reviewer", "reopen_round", "revoke_key", "reviewer_assignment", "reviewer_ids", "reviewers_of",
     "round_for_visitor", "round_of_admin", "round_overview", "rounds_of", "run_assignment", "save_draft", "save_score",
     "score_sheet", "send_due_reminders", "set_round_settings", "tasks_of", "tenant_name", "track_of", "universities_of",

@@ -35,7 +35,7 @@ def _reviews_of(session, rnd: Round, submission_ids) -> list[tuple[str, reviews.
     return [(a.submission_id, reviews.Review(
         name, email, a.state, score.state if score else None, (score.marks or {}) if score else {},
         score.total if score else None, score.comment if score else "", (a.reviewer_id, a.submission_id) in conflicts,
-        a.declined_reason)) for a, name, email, score in rows]
+        a.declined_reason, score.comment_for_org if score else "")) for a, name, email, score in rows]
 
 
 def work_reviews(session, rnd: Round, submission_id: str, links) -> dict:
@@ -72,7 +72,8 @@ def _belongs(session, rnd: Round, submission_id: str) -> bool:
 
 def score_sheet(session, rnd: Round) -> tuple[list[str], list[list]]:
     """Every saved score of the round, for the admin's export (reviewers never see each other's): the criteria's
-    headings, and per score the work, its university (a national round), expert, state, marks, total and comment."""
+    headings, and per score the work, its university (a national round), expert, state, marks, total and both comments
+    (to the admin, and for the org)."""
     entries = {e.submission_id: e for e in session.scalars(select(Entry).join(
         Assignment, Assignment.submission_id == Entry.submission_id).where(Assignment.round_id == rnd.id))}
     found = [(sid, r) for sid, r in _reviews_of(session, rnd, list(entries)) if r.score_state is not None]
@@ -82,5 +83,5 @@ def score_sheet(session, rnd: Round) -> tuple[list[str], list[list]]:
     out = []
     for (sid, _), row in sorted(zip(found, expert_rows), key=lambda p: (entries[p[0][0]].title, p[1]["reviewer"])):
         out.append([entries[sid].title, *([universities.get(sid, "")] if universities else []), row["reviewer"],
-                    row["state"], *row["marks"], row["total"], row["comment"]])
+                    row["state"], *row["marks"], row["total"], row["comment"], row["comment_for_org"]])
     return [c.heading for c in heads], out

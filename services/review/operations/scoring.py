@@ -26,10 +26,11 @@ def save_score(session, outbox, by: Acting, a: Assignment, form: dict, submit: b
         SCORE.move(score, ScoreState.DRAFT)
         session.add(score)
     score.marks, score.comment, score.total, score.updated_at = saved.marks, saved.comment, saved.total, now
+    score.comment_for_org = saved.comment_for_org
     if score.state != saved.state:
         SCORE.move(score, saved.state, at=now)
     session.add(ScoreLog(assignment_id=a.id, action=saved.action, marks=saved.marks, total=saved.total,
-                         comment=saved.comment, at=now))
+                         comment=saved.comment, comment_for_org=saved.comment_for_org, at=now))
     # that it was saved, and its total: the marks and the comment stay in score_log, for the round's admin
     audit.record(session, outbox, by, rnd, SCORE_ACTIONS[saved.action], "assignment", a.id,
                  submission_id=a.submission_id, score_total=saved.total, previous_score_total=previous)
@@ -44,9 +45,10 @@ def save_draft(session, outbox, by: Acting, a: Assignment, form: dict) -> Score 
     rubric = track_of(session, entry.campaign_id, entry.track).get("rubric", [])
     score = session.get(Score, a.id)
     saved = decide_draft(rnd.state, rubric, form, score.state if score else None)
-    if score is not None and (score.marks, score.comment) == (saved.marks, saved.comment):
+    if score is not None and (score.marks, score.comment, score.comment_for_org) == (
+            saved.marks, saved.comment, saved.comment_for_org):
         return score  # a blur or a tab switch after a save: the same text again
-    if score is None and not saved.marks and not saved.comment:
+    if score is None and not saved.marks and not saved.comment and not saved.comment_for_org:
         return None  # a page opened and left: no empty draft in the log
     now = clock.now()
     if score is None:
@@ -54,14 +56,15 @@ def save_draft(session, outbox, by: Acting, a: Assignment, form: dict) -> Score 
         SCORE.move(score, ScoreState.DRAFT)
         session.add(score)
     score.marks, score.comment, score.total, score.updated_at = saved.marks, saved.comment, None, now
+    score.comment_for_org = saved.comment_for_org
     last = session.scalars(select(ScoreLog).where(ScoreLog.assignment_id == a.id)
                            .order_by(ScoreLog.id.desc()).limit(1)).first()
     if last is not None and joins_last_log(last.action, last.at, now):
         # the same sitting: the log line (and the audit record already sent for it) stands for the latest text
-        last.marks, last.comment, last.at = saved.marks, saved.comment, now
+        last.marks, last.comment, last.comment_for_org, last.at = saved.marks, saved.comment, saved.comment_for_org, now
         return score
     session.add(ScoreLog(assignment_id=a.id, action="draft", marks=saved.marks, total=None, comment=saved.comment,
-                         at=now))
+                         comment_for_org=saved.comment_for_org, at=now))
     audit.record(session, outbox, by, rnd, SCORE_ACTIONS["draft"], "assignment", a.id,
                  submission_id=a.submission_id, score_total=None, previous_score_total=None)
     return score

@@ -153,11 +153,28 @@ def history_of(session, rnd: Round, submission_ids: list[str] | None = None) -> 
             for sid, found in places.items()}
 
 
+def comments_for_org(session, rnd: Round) -> dict[str, list[str]]:
+    """Per work, the experts' comments for the submitting org (给报送单位的意见) of its submitted scores, in the work's
+    assignment order, without names: what the result mail carries when the admin chooses to send them."""
+    rows = session.execute(select(Assignment.submission_id, Score.comment_for_org)
+                           .join(Score, Score.assignment_id == Assignment.id)
+                           .where(Assignment.round_id == rnd.id, Assignment.state == AssignmentState.ASSIGNED,
+                                  Score.state == ScoreState.SUBMITTED)
+                           .order_by(Assignment.created_at, Assignment.id)).all()
+    out: dict[str, list[str]] = {}
+    for sid, text in rows:
+        if text and text.strip():
+            out.setdefault(sid, []).append(text.strip())
+    return out
+
+
 def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[str],
-                      reasons: dict[str, str] | None = None, confirmed: bool = True) -> None:
+                      reasons: dict[str, str] | None = None, confirmed: bool = True, send_comments: bool = False) -> None:
     """Confirm the round's selection; in a vetting `selected` are the works that pass and `reasons` say why each
     other one fails. `confirmed` False (the page's first click): a choice holding a work short of its k scores is
-    not confirmed but asked about (NeedsConfirmation), after every other check, so a refusal still comes first."""
+    not confirmed but asked about (NeedsConfirmation), after every other check, so a refusal still comes first.
+    `send_comments`: the admin chose to send the experts' comments for the orgs with the results (comments_for_org
+    on each work's result); otherwise they stay here, and the confidential comments to the admin never leave."""
     board = ranking_of(session, rnd)
     end, category = board["end"], board["categories"].get
     candidates = ([Candidate(e.submission_id, e.tenant, e.title, r.rank, r.normalised, r.raw_mean,
@@ -191,6 +208,9 @@ def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[st
         works = {e.submission_id: e for _, e in board["ranked"]} | {e.submission_id: e for e in board["unscored"]}
         results = [{**r, "org_name": works[r["submission_id"]].org_name or "", "fields": works[r["submission_id"]].fields}
                    if r["selected"] else r for r in results]
+    if send_comments:
+        found = comments_for_org(session, rnd)
+        results = [{**r, "comments_for_org": found.get(r["submission_id"], [])} for r in results]
     data = {"round_id": rnd.id, "campaign_id": rnd.campaign_id, "track": rnd.track, "level": rnd.level,
             "to_level": end.up, "owner_org_id": rnd.owner_org_id or None,
             "selected": selection.selected, "not_selected": selection.not_selected, "results": results,
@@ -203,4 +223,5 @@ def confirm_selection(session, outbox, by: Acting, rnd: Round, selected: list[st
     # who confirmed it; intake's own row (selection.forwarded, or selection.decided in a final round) follows
     audit.record(session, outbox, by, rnd, "round.selection_confirmed", "round", rnd.id, level=rnd.level,
                  to_level=end.up, selected=selection.selected, not_selected=len(selection.not_selected),
+                 comments_for_org_sent=send_comments,
                  **({"decision": end.decision.kind} if end.final else {}))

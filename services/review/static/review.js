@@ -32,7 +32,9 @@ document.addEventListener("keydown", function (event) {
   function fields() {
     var out = {};
     Array.prototype.forEach.call(form.elements, function (el) {
-      if (el.name && (el.name.indexOf("mark_") === 0 || el.name === "comment")) out[el.name] = el.value;
+      if (el.name && (el.name.indexOf("mark_") === 0 || el.name === "comment" || el.name === "comment_for_org")) {
+        out[el.name] = el.value;
+      }
     });
     return out;
   }
