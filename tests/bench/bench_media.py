@@ -296,7 +296,8 @@ def photo_checks(workdir: Path, checks: int, service_rss_mb: int) -> dict:
     return {"photo_kb": os.path.getsize(photo) / 1024, "verdict": report.get("verdict"),
             "rules": sorted({f["rule"] for f in report.get("findings", [])}),
             "first": (first_cpu, first_wall, first_stall),
-            "cpu_s": statistics.median(r[0] for r in runs), "cpu_runs": [r[0] for r in runs],
+            # the mean, not the median: a live child's CPU comes from /proc in 10 ms clock ticks
+            "cpu_s": statistics.fmean(r[0] for r in runs), "cpu_runs": [r[0] for r in runs],
             "wall_s": statistics.median(r[1] for r in runs), "stall_s": max(r[2] for r in runs),
             "service_rss_mb": service_rss_mb}
 
@@ -308,7 +309,7 @@ def print_photo_checks(p: dict) -> list[str]:
     print()
     print(f"photo check in the service ({p['photo_kb']:.0f} KB JPEG, process padded to {p['service_rss_mb']} MB, "
           f"{len(p['cpu_runs'])} checks after the first): verdict {p['verdict']} {p['rules']}")
-    print(f"  CPU per check (service + children): median {cpu_ms:.0f} ms "
+    print(f"  CPU per check (service + children): mean {cpu_ms:.1f} ms "
           f"[{', '.join(f'{c * 1000:.0f}' for c in p['cpu_runs'])}]  goal < {GOALS['photo_cpu_ms']} ms  "
           f"{'ok' if ok_cpu else 'MISSED'}")
     print(f"  wall per check: median {p['wall_s'] * 1000:.0f} ms")
@@ -317,7 +318,7 @@ def print_photo_checks(p: dict) -> list[str]:
     f_cpu, f_wall, f_stall = p["first"]
     print(f"  first check (cold): CPU {f_cpu * 1000:.0f} ms, wall {f_wall * 1000:.0f} ms, stall {f_stall * 1000:.1f} ms")
     record("media", "photo check: CPU of service + children", cpu_ms, "ms", goal=f"< {GOALS['photo_cpu_ms']} ms",
-           note=f"{p['photo_kb']:.0f} KB JPEG, median of {len(p['cpu_runs'])}")
+           note=f"{p['photo_kb']:.0f} KB JPEG, mean of {len(p['cpu_runs'])}")
     record("media", "photo check: longest event-loop stall", stall_ms, "ms", goal=f"≤ {GOALS['stall_ms']} ms")
     return [name for name, ok in (("photo check CPU", ok_cpu), ("event-loop stall", ok_stall)) if not ok]
 
