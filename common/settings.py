@@ -86,9 +86,11 @@ def service_config(service: str, env: dict | None = None) -> dict:
         "WEBHOOK_CONCURRENCY": int(env.get("WEBHOOK_CONCURRENCY", 20)),  # deliveries in flight per replica
         "WEBHOOK_PER_DESTINATION": int(env.get("WEBHOOK_PER_DESTINATION", 2)),  # of those, to one host and port
         "WEBHOOK_PER_UNIVERSITY": int(env.get("WEBHOOK_PER_UNIVERSITY", 5)),  # of those, of one university
-        # media: each check runs in a child process with these limits
+        # media: each check runs in a warm worker process (services/media/workers.py) with these limits
         "MEDIA_CHECK_TIMEOUT_S": float(env.get("MEDIA_CHECK_TIMEOUT_S", 600)),
-        "MEDIA_CHECK_MEMORY_MB": int(env.get("MEDIA_CHECK_MEMORY_MB", 3072)),
+        "MEDIA_CHECK_MEMORY_MB": int(env.get("MEDIA_CHECK_MEMORY_MB", 3072)),  # each worker's address space
+        "MEDIA_WORKERS": int(env.get("MEDIA_WORKERS", 2)),  # checks at once per replica
+        "MEDIA_WORKER_MAX_CHECKS": int(env.get("MEDIA_WORKER_MAX_CHECKS", 200)),  # then a fresh worker
         # media: how long a video's file_checked may wait for the subtitle files of its work still being checked
         "MEDIA_SIDECAR_WAIT_S": float(env.get("MEDIA_SIDECAR_WAIT_S", 300)),
     }

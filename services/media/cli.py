@@ -9,8 +9,9 @@ shipped 四个一 2020 in 东南大学's version (the strictest); default track:
 `--definition` takes a campaign definition file (YAML, the format of
 common/campaign/definitions/), e.g. a notice being written, checked on its own.
 
-The media service runs this same program in a child process per file, with
-`--policy-file` (its own copy of the policy) and `--derived-dir`.
+The media service runs the same check (check_file, and these reports of a file that
+cannot be read or checked) in warm worker processes (worker.py, workers.py) instead
+of starting this program per file.
 """
 from __future__ import annotations
 
@@ -63,6 +64,19 @@ def _track_policy(definition: CampaignDefinition, track: str, kind: str, error: 
     return policies[track].get(kind)
 
 
+def unreadable_report(kind: str | None, exc: NotMedia) -> dict:
+    return {"verdict": "unreadable", "kind": kind, "facts": {}, "derived": {},
+            "findings": [{"rule": "unreadable", "severity": "error", "expected": "媒体文件", "actual": None,
+                          "message": f"{exc} 请确认上传的是正确的文件。"}]}
+
+
+def crashed_report(kind: str | None, exc: BaseException) -> dict:
+    return {"verdict": "unreadable", "kind": kind, "facts": {}, "derived": {},
+            "findings": [{"rule": "check_crashed", "severity": "error", "expected": None, "actual": type(exc).__name__,
+                          "message": "检查程序无法处理这个文件（文件可能已损坏）。"
+                                     "请重新导出后上传；如仍失败，请联系平台管理员。"}]}
+
+
 def human(report: dict, path: str) -> str:
     lines = [f"{path}：{KIND_LABELS.get(report['kind'], report['kind'])}，{VERDICT_LABELS[report['verdict']]}"]
     for f in report["findings"]:
@@ -100,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             policy = builtin_policy(args.campaign, args.track, kind)
         report = check_file(args.file, kind, policy, args.derived_dir, args.subtitles, args.declared_type).to_dict()
     except NotMedia as exc:
-        report = {"verdict": "unreadable", "kind": args.kind, "facts": {}, "derived": {},
-                  "findings": [{"rule": "unreadable", "severity": "error", "expected": "媒体文件", "actual": None,
-                                "message": f"{exc} 请确认上传的是正确的文件。"}]}
+        report = unreadable_report(args.kind, exc)
         print(json.dumps(report, ensure_ascii=False) if args.json else f"{args.file}：无法读取。{exc}")
         return 2
     except UnusableDefinition as exc:
@@ -115,11 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         import traceback
 
         traceback.print_exc()
-        report = {"verdict": "unreadable", "kind": args.kind, "facts": {}, "derived": {},
-                  "findings": [{"rule": "check_crashed", "severity": "error", "expected": None,
-                                "actual": type(exc).__name__,
-                                "message": "检查程序无法处理这个文件（文件可能已损坏）。"
-                                           "请重新导出后上传；如仍失败，请联系平台管理员。"}]}
+        report = crashed_report(args.kind, exc)
         print(json.dumps(report, ensure_ascii=False) if args.json else f"{args.file}：无法检查（{exc}）。")
         return 2
     if not args.json:

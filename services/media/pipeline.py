@@ -5,7 +5,7 @@ replicas off one file); the operator's `recheck` (admin.py) runs the same steps 
 already checked. Three steps, so that no transaction stays open while a file is checked:
 
     job = job_for(session, report_row)               # in a transaction: policy copy, sidecar
-    outcome = check(store, job, limits, keywords)     # no transaction: child process, derived files stored
+    outcome = check(store, job, limits, keywords)     # no transaction: a worker process, derived files stored
     record(session, outbox, report_row, outcome)      # in a transaction: report, `file_checked` in the outbox
 
 A video's `file_checked` waits while a subtitle file of its work is still being checked (record: held_since);
@@ -13,23 +13,19 @@ the subtitle's record, or the service's timer after MEDIA_SIDECAR_WAIT_S (announ
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
-import eventlet
-from eventlet.green import subprocess
 from sqlalchemy import select
 
 from common.campaign.media_rules import finding, judge, verdict_of
 from common.db import utcnow
-from services.media import claims
+from services.media import claims, workers as workers_
 from services.media.claims import CheckState
 from services.media.models import CheckReport, MediaPolicyCopy
 from services.media.recheck import DID_NOT_READ, held_since, with_sidecars
@@ -37,7 +33,6 @@ from services.media.recheck import DID_NOT_READ, held_since, with_sidecars
 log = logging.getLogger(__name__)
 
 KEYWORDS = 10  # keywords kept from a document's or subtitles' text
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # The derived file review gives a blind reviewer, per kind (review's REVIEWER_COPY): a clean copy
 # media made, never the original. Every kind gets one since issue #14, unless the check says why not.
@@ -58,14 +53,20 @@ class NotInStore(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    """The child process's limits (MEDIA_CHECK_TIMEOUT_S, MEDIA_CHECK_MEMORY_MB)."""
+    """A check's limits (MEDIA_CHECK_TIMEOUT_S, MEDIA_CHECK_MEMORY_MB: each worker's address space), and the
+    worker pool's size and how many checks a worker runs before a fresh one takes its place
+    (MEDIA_WORKERS, MEDIA_WORKER_MAX_CHECKS)."""
 
     timeout_s: float
     memory_mb: int
+    workers: int = workers_.SIZE
+    max_checks: int = workers_.MAX_CHECKS
 
     @classmethod
     def of(cls, config) -> "Limits":
-        return cls(float(config.get("MEDIA_CHECK_TIMEOUT_S", 600)), int(config.get("MEDIA_CHECK_MEMORY_MB", 3072)))
+        return cls(float(config.get("MEDIA_CHECK_TIMEOUT_S", 600)), int(config.get("MEDIA_CHECK_MEMORY_MB", 3072)),
+                   int(config.get("MEDIA_WORKERS", workers_.SIZE)),
+                   int(config.get("MEDIA_WORKER_MAX_CHECKS", workers_.MAX_CHECKS)))
 
 
 def sidecar_wait_s(config) -> float:
@@ -112,7 +113,7 @@ def sidecar_key(session, submission_id: str) -> str | None:
 
 
 def check(store, job: Job, limits: Limits, keywords: Keywords) -> Outcome:
-    """Check the stored file in a child process and store its derived files; raises `NotInStore`."""
+    """Check the stored file in a worker process and store its derived files; raises `NotInStore`."""
     workdir = tempfile.mkdtemp(prefix="media-check-")
     try:
         try:
@@ -121,7 +122,7 @@ def check(store, job: Job, limits: Limits, keywords: Keywords) -> Outcome:
         except Exception as exc:  # noqa: BLE001 - missing, or the store unreachable: the same for the caller
             raise NotInStore(f"{type(exc).__name__}: {exc}") from exc
         report = run_check(path, job.kind, job.policy, workdir, limits.timeout_s, limits.memory_mb, sidecar,
-                           job.declared_type)
+                           job.declared_type, workers=limits.workers, max_checks=limits.max_checks)
         derived = {}
         for name, local in report["derived"].items():
             key = f"derived/{job.tenant}/{job.file_id}/{os.path.basename(local)}"
@@ -256,44 +257,21 @@ def lacks_clean_copy(row: CheckReport) -> bool:
 
 
 def run_check(path: str, kind: str, policy: dict | None, workdir: str, timeout_s: float,
-              memory_mb: int, sidecar: str | None = None, declared_type: str | None = None) -> dict:
-    """`media-check` in a child process; always returns a report dict."""
-    policy_file = os.path.join(workdir, "policy.json")
-    with open(policy_file, "w", encoding="utf-8") as f:
-        json.dump(policy or {}, f)
-    derived_dir = os.path.join(workdir, "derived")
-    cmd = [sys.executable, "-m", "services.media.cli", path, "--kind", kind, "--json",
-           "--policy-file", policy_file, "--derived-dir", derived_dir]
-    if sidecar:
-        cmd += ["--subtitles", sidecar]
-    if declared_type:
-        cmd += ["--declared-type", declared_type]
-
-    def limit_memory():  # runs in the child before exec
-        import resource
-
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit_memory, cwd=ROOT)
-    try:
-        # eventlet's green subprocess is a copy of the standard module with its
-        # own TimeoutExpired class; a green Timeout is the dependable limit here.
-        with eventlet.Timeout(timeout_s):
-            out, err = proc.communicate()
-    except eventlet.Timeout:
-        proc.kill()
-        proc.communicate()
+              memory_mb: int, sidecar: str | None = None, declared_type: str | None = None, *,
+              workers: int = workers_.SIZE, max_checks: int = workers_.MAX_CHECKS) -> dict:
+    """The check in one of the process's warm workers (workers.py); always returns a report dict."""
+    request = {"path": path, "kind": kind, "policy": policy or {}, "derived_dir": os.path.join(workdir, "derived"),
+               "subtitles": sidecar, "declared_type": declared_type}
+    result = workers_.pool(workers, max_checks, memory_mb).run(request, timeout_s)
+    if result.failure == "timeout":
         return {"verdict": "failed", "facts": {}, "derived": {}, "text": "", "cues": [], "findings": [finding(
             "check_timeout", "error", f"文件检查超过 {int(timeout_s)} 秒仍未完成（文件可能已损坏或结构异常）。"
             "请重新导出后上传；如仍失败，请联系平台管理员。", timeout_s, None)]}
-    try:
-        report = json.loads(out.decode("utf-8").strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        log.error("media-check exited %s without a report: %s", proc.returncode, err.decode(errors="replace")[-2000:])
+    report = result.report
+    if report is None:
         report = {"findings": [finding("check_crashed", "error",
                                        "检查程序无法处理这个文件（文件可能已损坏）。请重新导出后上传；如仍失败，请联系平台管理员。",
-                                       None, proc.returncode)], "facts": {}}
+                                       None, result.returncode)], "facts": {}}
     if report.get("verdict") == "unreadable":
         report["verdict"] = "failed"
     report.setdefault("derived", {})

@@ -1,9 +1,10 @@
 """Media: checks every uploaded file against its track's media policy.
 
 For each `file_uploaded`: claim the file (so a duplicate delivery to another
-replica does not check it twice), run `media-check` in a child process with a
-time and memory limit (probing is CPU-heavy and FFmpeg may misbehave on a
-pathological file: neither may touch this process's event loop), store the
+replica does not check it twice), check it in one of MEDIA_WORKERS warm worker
+processes (workers.py) with a time and memory limit (probing is CPU-heavy and
+FFmpeg may misbehave on a pathological file: neither may touch this process's
+event loop; a worker that overruns or dies is replaced), store the
 derived files, record the report and announce `file_checked` (a video's waits
 while a subtitle file of its work is being checked, at most MEDIA_SIDECAR_WAIT_S:
 a timer announces the ones held that long). The steps after the claim are in
@@ -26,7 +27,7 @@ from common import looplag
 from common.dependencies import Database, ObjectStore, Segmenter
 from common.http import api  # the guarded server every service runs (common.server)
 from common.messaging import OutboxRelay, handles
-from services.media import campaigns, claims, pipeline
+from services.media import campaigns, claims, pipeline, workers
 from services.media.models import CheckReport, OutboxMessage, ProcessedEvent
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,22 @@ class ReplicaId(DependencyProvider):
         return self.value
 
 
+class CheckWorkers(DependencyProvider):
+    """The warm check workers (workers.py): started with the service, so that its first checks do not
+    wait for a worker's imports, and let go when it stops."""
+
+    def start(self):
+        limits = pipeline.Limits.of(self.container.config)
+        self.pool = workers.pool(limits.workers, limits.max_checks, limits.memory_mb)
+        self.pool.warm()
+
+    def stop(self):
+        self.pool.stop()
+
+    def kill(self):
+        self.pool.stop()
+
+
 class MediaService:
     name = "media"
 
@@ -55,6 +72,7 @@ class MediaService:
     store = ObjectStore()
     replica = ReplicaId()
     segmenter = Segmenter()  # jieba and OpenCC loaded at start: keywords of documents and subtitles
+    check_workers = CheckWorkers()
 
     @api("GET", "/health")
     def health(self, request):
