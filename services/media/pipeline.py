@@ -69,6 +69,16 @@ class Limits:
                    int(config.get("MEDIA_WORKER_MAX_CHECKS", workers_.MAX_CHECKS)))
 
 
+def claim_lease(limits: Limits, handlers: int) -> timedelta:
+    """How long a replica's claim on a file holds before another replica may take the file over.
+
+    A check may wait for a worker behind the replica's other handlers (`handlers`, nameko's max_workers: at most
+    ceil(handlers / workers) checks share a worker, each up to its time limit) and then run for its own limit; a
+    lease of one time limit would expire while the file is still queued and let a redelivery check it twice."""
+    turns = -(-max(1, handlers) // max(1, limits.workers))
+    return timedelta(seconds=limits.timeout_s * turns + 60)
+
+
 def sidecar_wait_s(config) -> float:
     return float(config.get("MEDIA_SIDECAR_WAIT_S", SIDECAR_WAIT_S))
 

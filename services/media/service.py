@@ -16,7 +16,6 @@ import logging
 import os
 import socket
 import uuid
-from datetime import timedelta
 
 from eventlet import tpool
 from nameko.dependency_providers import Config
@@ -116,7 +115,7 @@ class MediaService:
 
     def _claim(self, event) -> bool:
         """Take the file for this replica (claims.py); False if its check is already done."""
-        lease = timedelta(seconds=self._timeout() + 60)
+        lease = pipeline.claim_lease(pipeline.Limits.of(self.config), int(self.config.get("max_workers", 10)))
         with self.db.transaction() as session:
             if claims.claim(session, event.tenant, event.data, self.replica, lease):
                 return True
@@ -126,9 +125,6 @@ class MediaService:
     def _release(self, file_id: str) -> None:
         with self.db.transaction() as session:
             claims.release(session, file_id, self.replica)
-
-    def _timeout(self) -> float:
-        return pipeline.Limits.of(self.config).timeout_s
 
     def _keywords(self, text: str, n: int):
         return tpool.execute(self.segmenter.keywords, text, n)  # jieba is CPU work: off the event loop

@@ -139,3 +139,14 @@ def test_a_check_that_raises_reports_check_crashed_and_a_fresh_worker_takes_the_
     assert raised.pid == before and [f["rule"] for f in raised.report["findings"]] == ["check_crashed"]
     after = p.run(request(photo, tmp_path), 60)
     assert after.failure is None and after.pid != before and gone(before)
+
+
+def test_a_claim_outlasts_the_wait_for_a_worker_as_well_as_the_check():
+    from datetime import timedelta
+
+    from services.media.pipeline import Limits, claim_lease
+
+    # 10 handlers on 2 workers: a check may wait behind 4 others, each up to its limit, then run its own
+    assert claim_lease(Limits(600, 3072, workers=2), handlers=10) == timedelta(seconds=5 * 600 + 60)
+    assert claim_lease(Limits(600, 3072, workers=10), handlers=10) == timedelta(seconds=600 + 60)
+    assert claim_lease(Limits(0.5, 512, workers=4), handlers=5) == timedelta(seconds=2 * 0.5 + 60)
