@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, tuple_
 
 from common import clock, neardup
 from common.text import prose_keys, work_prose
@@ -29,21 +29,29 @@ def index_text(session, submission_id: str, tenant: str, fp) -> list[TextMatch]:
         return []
     if session.get(TextPrint, submission_id) is not None:
         return []  # indexed already (a redelivery, or a later stage): the first text stands
-    bands = [(b, format(int(k), "016x")) for b, k in enumerate(neardup.band_keys(fp.signature))]
-    candidates: set[str] = set()
-    for band, key in bands:
-        candidates.update(session.scalars(select(TextBand.submission_id)
-                                          .where(TextBand.band == band, TextBand.key == key)
-                                          .limit(neardup.MAX_BUCKET)))
+    bands = [(b, format(int(k), "016x")) for b, k in enumerate(neardup.band_keys(fp.signature)) if k]
+    met: dict[str, int] = defaultdict(int)
+    for chunk in range(0, len(bands), 100):
+        held: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for band, key, other_id in session.execute(
+                select(TextBand.band, TextBand.key, TextBand.submission_id)
+                .where(tuple_(TextBand.band, TextBand.key).in_(bands[chunk:chunk + 100]))):
+            held[(band, key)].append(other_id)
+        for members in held.values():
+            for other_id in members[:neardup.MAX_BUCKET]:  # a bucket as large as this holds boilerplate, not copies
+                met[other_id] += 1
+    candidates = {other for other, shared in met.items() if shared >= neardup.AGREE}
     session.add(TextPrint(submission_id=submission_id, tenant=tenant, features=sorted(fp.features)))
     session.execute(insert(TextBand), [{"band": b, "key": k, "submission_id": submission_id} for b, k in bands])
     found = []
     mine = frozenset(fp.features)
     for other in session.scalars(select(TextPrint).where(TextPrint.submission_id.in_(candidates - {submission_id}))):
-        sim = neardup.jaccard(mine, frozenset(other.features))
-        if sim >= neardup.THRESHOLD:
+        verdict = neardup.judge(mine, frozenset(other.features))
+        if verdict is not None:
+            kind, sim, share = verdict
             a, b = sorted((submission_id, other.submission_id))
-            match = TextMatch(a=a, b=b, similarity=round(sim, 3), found_at=clock.now())
+            match = TextMatch(a=a, b=b, similarity=round(sim, 3), containment=round(share, 3), kind=kind,
+                              found_at=clock.now())
             session.merge(match)
             found.append(match)
     return found
