@@ -127,13 +127,14 @@ def signature(feats: frozenset[int]) -> np.ndarray:
     return (np.multiply.outer(_A, h) + _B[:, None]).min(axis=1)  # wraps modulo 2^32, as meant
 
 
-def band_keys(signatures: np.ndarray) -> np.ndarray:
+def band_keys(signatures: np.ndarray, first: int = 0) -> np.ndarray:
     """One 64-bit bucket key per band: (n, PERMUTATIONS) signatures -> (n, BANDS) keys (a 1-D signature
-    gives BANDS keys). Two texts share a bucket when their ROWS values in that band are all equal; a chance
-    collision of different values only adds a candidate, which the exact check then drops. The band's number
-    is folded in, so a key names its band."""
-    bands = signatures.reshape(*signatures.shape[:-1], BANDS, ROWS).astype(np.uint64)
-    number = np.arange(BANDS, dtype=np.uint64) * _FOLD[ROWS]
+    gives BANDS keys; a slice of whole bands starting at band `first` gives those bands' keys). Two texts share
+    a bucket when their ROWS values in that band are all equal; a chance collision of different values only adds
+    a candidate, which the exact check then drops. The band's number is folded in, so a key names its band."""
+    count = signatures.shape[-1] // ROWS
+    bands = signatures.reshape(*signatures.shape[:-1], count, ROWS).astype(np.uint64)
+    number = np.arange(first, first + count, dtype=np.uint64) * _FOLD[ROWS]
     keys = (bands * _FOLD[:ROWS]).sum(axis=-1, dtype=np.uint64) + number  # wraps modulo 2^64, as meant
     return np.where((signatures.reshape(bands.shape) == _EMPTY).all(axis=-1), np.uint64(0), keys)
 
@@ -183,10 +184,11 @@ def candidate_pairs(prints: Sequence[Fingerprint]) -> np.ndarray:
     n = len(prints)
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
-    keys = band_keys(np.stack([p.signature for p in prints]))
+    signatures = np.stack([p.signature for p in prints])
     found = []
     for band in range(BANDS):
-        column = keys[:, band]
+        # one band's keys at a time: all of them at once would be a 64-bit copy of every signature
+        column = band_keys(signatures[:, band * ROWS:(band + 1) * ROWS], first=band)[:, 0]
         order = np.argsort(column, kind="stable")
         ordered = column[order]
         starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])

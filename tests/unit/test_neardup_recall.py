@@ -98,3 +98,61 @@ def test_a_round_of_works_copying_each_other_cuts_passages_linearly(monkeypatch)
     assert small <= texts.MATCHES_SHOWN * 20 and large <= texts.MATCHES_SHOWN * 80  # was n * (n - 1)
     assert len(out["w000"]) == texts.MATCHES_SHOWN and out["w000"][-1]["more"] == 19 - texts.MATCHES_SHOWN
     assert out["w000"][0]["passage"] and out["w000"][0]["other"].startswith("《作品")
+
+
+def test_the_review_index_finds_a_copy_and_a_partial_copy_and_records_their_kind():
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from services.review.models import Base, TextBand, TextMatch
+    from services.review.operations.texts import index_text
+
+    rng = random.Random(23)
+    original = textgen.story(rng)
+    borrowed = "".join(_sentences(original)[1:7])
+    partial = textgen.story(rng, sentences=8) + borrowed + textgen.story(rng, sentences=8)
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as s:
+        for i in range(30):
+            assert index_text(s, f"x{i:02d}", "seu", neardup.fingerprint(f"x{i:02d}", textgen.story(rng))) == []
+        assert index_text(s, "a", "seu", neardup.fingerprint("a", original)) == []
+        [copy] = index_text(s, "b", "wust", neardup.fingerprint("b", textgen.edited_copy(original, rng)))
+        # the partial copy borrows from the original, and so from its edited copy too
+        part, via_copy = sorted(index_text(s, "c", "hust", neardup.fingerprint("c", partial)), key=lambda m: m.a)
+        assert (via_copy.a, via_copy.b, via_copy.kind) == ("b", "c", "partial_copy")
+        assert (copy.a, copy.b, copy.kind) == ("a", "b", "near_duplicate") and copy.similarity >= 0.3
+        assert (part.a, part.b, part.kind) == ("a", "c", "partial_copy") and part.containment >= 0.4
+        assert s.scalar(select(TextBand.band).where(TextBand.submission_id == "a").order_by(TextBand.band.desc())) \
+            == neardup.BANDS - 1
+        assert len(s.scalars(select(TextMatch)).all()) == 3
+
+
+def test_migration_0012_makes_the_kept_prints_bands_again_so_earlier_works_are_still_found(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session
+
+    from common.db import migrate
+    from common.settings import migrations_dir
+    from services.review.operations.texts import index_text
+
+    url = f"sqlite:///{tmp_path / 'review.db'}"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir("review")))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.upgrade(cfg, "0011")
+    rng = random.Random(37)
+    original = textgen.story(rng)
+    engine = create_engine(url)
+    with engine.begin() as conn:  # a work indexed before, with a band of the old shape
+        conn.execute(text("INSERT INTO text_prints (submission_id, tenant, features) VALUES ('old', 'seu', :f)"),
+                     {"f": __import__("json").dumps(sorted(neardup.features(original)))})
+        conn.execute(text("INSERT INTO text_bands (band, key, submission_id) VALUES (0, 'ffff', 'old')"))
+    migrate(url, migrations_dir("review"))
+    with Session(engine) as s:
+        assert s.execute(text("SELECT count(*) FROM text_bands WHERE submission_id = 'old'")).scalar() \
+            == neardup.BANDS
+        [match] = index_text(s, "new", "wust", neardup.fingerprint("new", textgen.edited_copy(original, rng)))
+        assert (match.a, match.b, match.kind) == ("new", "old", "near_duplicate")
