@@ -74,7 +74,9 @@ def matches_for(session, entries: list[Entry], viewer_round: Round) -> dict[str,
     ids = {e.submission_id for e in entries}
     if not ids:
         return {}
-    rows = session.scalars(select(TextMatch).where(TextMatch.a.in_(ids) | TextMatch.b.in_(ids))).all()
+    # plain rows, not objects: a work copied by every other one has a row per other work
+    rows = session.execute(select(TextMatch.a, TextMatch.b, TextMatch.similarity, TextMatch.containment, TextMatch.kind)
+                           .where(TextMatch.a.in_(ids) | TextMatch.b.in_(ids))).all()
     mine_rows: dict[str, list] = defaultdict(list)
     for m in rows:
         for mine, theirs in ((m.a, m.b), (m.b, m.a)):
@@ -124,7 +126,7 @@ def matches_for_reviewer(session, entry: Entry) -> list[dict]:
     return out
 
 
-def _described(m: TextMatch) -> dict:
+def _described(m) -> dict:
     return {"similarity": m.similarity, "containment": m.containment, "kind": m.kind or "near_duplicate"}
 
 
