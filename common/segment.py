@@ -254,3 +254,8 @@ def _domain_terms() -> frozenset[str]:
         _terms = frozenset(line.split()[0] for line in DICTIONARY.read_text(encoding="utf-8").splitlines()
                            if line.strip())
     return _terms
+
+
+def domain_terms() -> frozenset[str]:
+    """The domain dictionary's terms (党支部, 组织生活会 …)."""
+    return _domain_terms()

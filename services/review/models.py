@@ -300,10 +300,12 @@ class TextBand(Base):
 
 
 class TextMatch(Base):
-    """Two works whose texts are near-duplicates (a < b)."""
+    """Two works whose texts are near-duplicates, or one copies part of the other (a < b)."""
 
     __tablename__ = "text_matches"
     a = Column(String(32), primary_key=True)
     b = Column(String(32), primary_key=True, index=True)
-    similarity = Column(Float, nullable=False)
+    similarity = Column(Float, nullable=False)  # Jaccard of the word sets
+    containment = Column(Float)  # the share of the shorter text's words in the longer (none before 0012)
+    kind = Column(String(16), nullable=False, default="near_duplicate", server_default="near_duplicate")
     found_at = Column(UTCDateTime, nullable=False, default=utcnow)
