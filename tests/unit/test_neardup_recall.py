@@ -128,7 +128,7 @@ def test_the_review_index_finds_a_copy_and_a_partial_copy_and_records_their_kind
         assert len(s.scalars(select(TextMatch)).all()) == 3
 
 
-def test_migration_0012_makes_the_kept_prints_bands_again_so_earlier_works_are_still_found(tmp_path):
+def test_migration_0013_makes_the_kept_prints_bands_again_so_earlier_works_are_still_found(tmp_path):
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import create_engine, text

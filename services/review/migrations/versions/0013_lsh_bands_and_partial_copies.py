@@ -1,14 +1,14 @@
 """near-duplicates (issue #19): LSH bands chosen from the threshold (272 bands of 3, two to agree), so every work's
 bands are made again from its kept words; a match records its containment and its kind (partial copies)
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0012'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
