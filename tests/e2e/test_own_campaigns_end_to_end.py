@@ -298,7 +298,8 @@ def test_tongji_awards_its_two_excellent_one_advanced_by_category(platform):
     review.close(round_id)
     ranking = review.ranking(round_id)
     assert "确认表彰名单" in ranking and "可向" not in ranking
-    assert re.findall(r"<td>(张明|李华|动力装备教工党支部)</td><td>([^<]+)</td>", ranking) == [
+    # each title links to its reviews page; the category follows in its own cell
+    assert re.findall(r'class="reviews"[^>]*>(张明|李华|动力装备教工党支部)</a></td><td>([^<]+)</td>', ranking) == [
         ("张明", "优秀共产党员"), ("动力装备教工党支部", "先进基层党组织"), ("李华", "优秀党务工作者")]  # by score
     # 张明 (优秀共产党员) and the college's branch (先进基层党组织) are awarded; 李华 is not
     r = review.confirm(round_id, [works["张明"], works["动力装备教工党支部"]])
