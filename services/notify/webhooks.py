@@ -7,7 +7,7 @@ What portal developers are told (and what `verify` does):
       X-Siyige-Timestamp: 1594692000          (Unix seconds when we signed it)
       X-Siyige-Signature: v1=<hex>            (HMAC-SHA256, see below)
       X-Siyige-Delivery:  <delivery id>       (the same on every retry and replay)
-      X-Siyige-Event:     submission.submitted
+      X-Siyige-Event:     submission_submitted
       Content-Type:       application/json
 
 * The signature is ``hex(HMAC-SHA256(secret, f"{timestamp}." + raw_body))``

@@ -248,6 +248,12 @@ def test_the_progress_feed_by_cursor_for_the_ministry_and_each_university(notify
 
     everything = get("sk_ministry", limit=500).json()
     assert {r["tenant"] for r in everything["items"]} == {"seu", "wust"}
+    from jsonschema import Draft202012Validator
+
+    from services.notify.service import OPENAPI
+
+    as_documented = Draft202012Validator({**OPENAPI, "$ref": "#/components/schemas/ProgressPage"})
+    assert not [e.message for e in as_documented.iter_errors(everything)]
     assert {r["tenant"] for r in get("sk_wust", limit=500).json()["items"]} == {"wust"}
 
     cursor = everything["next_cursor"]
@@ -259,7 +265,8 @@ def test_the_progress_feed_by_cursor_for_the_ministry_and_each_university(notify
 
     assert get("sk_nobody").json()["error"]["code"] == "invalid_api_key"
     assert get("sk_ministry", cursor="not-a-cursor").json()["error"]["code"] == "invalid_cursor"
-    assert get("sk_ministry", limit=0).json()["error"]["code"] == "invalid_limit"
+    # the document's range (1–500) is checked with every other query parameter, before the key
+    assert get("sk_ministry", limit=0).json()["error"]["code"] == "invalid_query"
 
     atom = requests.get(base + ".atom", headers={"Authorization": "Bearer sk_seu"}, timeout=10)
     assert atom.headers["Content-Type"].startswith("application/atom+xml") and "东南大学" in atom.text

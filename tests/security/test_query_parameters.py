@@ -22,9 +22,10 @@ def intake(db_url, make_config, start_service):
     clock.set_start(None)
 
 
-def operations():
-    shared = OPENAPI["components"]["parameters"]
-    for path, item in OPENAPI["paths"].items():
+def operations(openapi=OPENAPI):
+    """(method, path, {query parameter: its spec}, operation) of every operation of an API document (intake's)."""
+    shared = openapi["components"]["parameters"]
+    for path, item in openapi["paths"].items():
         for method, op in item.items():
             if method == "parameters":
                 continue

@@ -226,6 +226,7 @@ def test_an_upload_token_is_the_only_way_to_its_target(two_universities):
 # Notify has no API document; its routes are walked from the running service's entrypoints instead.
 NOTIFY_ACCESS = {
     ("GET", "/health"): "public",
+    ("GET", "/api/v1/openapi.json"): "public",
     ("GET", "/static/<path:name>"): "public",
     ("GET", "/sign-in"): "public",
     ("POST", "/sign-in"): "public",
