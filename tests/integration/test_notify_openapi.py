@@ -54,8 +54,9 @@ def test_the_document_is_served_and_lists_every_route_with_its_methods(notify):
 
 
 def test_the_document_is_valid_openapi_3():
-    validator = pytest.importorskip("openapi_spec_validator")
-    validator.validate(OPENAPI)
+    import openapi_spec_validator
+
+    openapi_spec_validator.validate(OPENAPI)
     assert OPENAPI["openapi"].startswith("3.")
     # what was found by trial: the cursor's name, the feed row, the webhook body, the error envelope, the key
     params = {p["name"] for p in OPENAPI["components"]["parameters"].values()}
