@@ -18,7 +18,15 @@ RabbitMQ, a folder object store and a real SMTP server (aiosmtpd). Three phases:
 
 Peak RSS (VmHWM) of every service process is read at the end of each configuration.
 
+With the throughput, the CPU time each service spent per work, in both configurations: utime + stime of
+every process of the service and of its children (media's warm workers; `tests/bench/proccpu.py`), read
+before the portals start and again once every work's receipt e-mail has been sent, divided by the works.
+Works per second cannot show what a replica buys on a machine whose cores are saturated; the CPU per work
+shows what each step costs, and whether a second replica costs more of it. --only-cpu runs that phase
+alone (no latency, assignment or event-loop phase, no video to generate).
+
     .venv/bin/python tests/bench/bench_pipeline.py [--works 400] [--rate 4] [--seconds 60] [--scan-mb 1000]
+    .venv/bin/python tests/bench/bench_pipeline.py --only-cpu --works 100
 """
 from __future__ import annotations
 
@@ -43,6 +51,7 @@ import requests  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from deploy.embedded import free_port, wait_healthy  # noqa: E402
+from tests.bench.proccpu import trees_cpu_seconds  # noqa: E402
 from tests.bench.report import record  # noqa: E402
 from tests.conftest import AMQP_BASE, RABBIT_API  # noqa: E402  (also patches for eventlet, as the tests do)
 from tests.integration.test_notify_service import SmtpServer  # noqa: E402
@@ -144,6 +153,18 @@ class Cluster:
         return self.query("review", "SELECT count(*) FROM entries WHERE round_id IS NOT NULL "
                                     "AND state = 'submitted'")[0][0]
 
+    def receipts_sent(self) -> int:
+        return self.query("notify", "SELECT count(*) FROM messages WHERE kind = 'receipt' AND state = 'sent'")[0][0]
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU-seconds so far of each service: every replica's process tree, children included."""
+        by_pid = trees_cpu_seconds([proc.pid for proc in self.procs.values()])
+        out: dict[str, float] = {}
+        for name, proc in self.procs.items():
+            service = name.rsplit("-", 1)[0]
+            out[service] = out.get(service, 0.0) + by_pid[proc.pid]
+        return out
+
     def checks_by_replica(self) -> dict[str, int]:
         """How many file checks each media process made (competing consumers share the queue)."""
         return {str(who): n for who, n in self.query(
@@ -214,7 +235,9 @@ def latency_at_steady_load(c: Cluster, rate: float, seconds: float) -> list[floa
     return sorted((arrived[r] - sent[r]) * 1000 for r in sent)
 
 
-def pipeline_throughput(c: Cluster, works: int, clients: int = 8) -> tuple[float, float]:
+def pipeline_throughput(c: Cluster, works: int, clients: int = 8, on_start=None) -> tuple[float, float]:
+    """Works per second into the review round, and the seconds it all took. `on_start` is called once the
+    orgs are imported, just before the portals start."""
     base = c.url("intake-1") + "/api/v1"
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {c.key}"
@@ -240,6 +263,8 @@ def pipeline_throughput(c: Cluster, works: int, clients: int = 8) -> tuple[float
             p.submit_ready()
 
     threads = [threading.Thread(target=client, args=(p,)) for p in portals]
+    if on_start:
+        on_start()
     t0 = time.monotonic()
     for t in threads:
         t.start()
@@ -254,6 +279,34 @@ def pipeline_throughput(c: Cluster, works: int, clients: int = 8) -> tuple[float
     if got < total:
         raise SystemExit(f"only {got} of {total} works reached the review round: no figure is made up")
     return total / (done - first_upload[0]), done - t0
+
+
+def cpu_per_work(c: Cluster, works: int, idle_s: float = 5.0) -> dict:
+    """The throughput phase, with each service's CPU time read before the portals start and after the last
+    receipt e-mail is sent: CPU-seconds per work by service, and what each spends idle (for comparison).
+    First 8 works (one per portal client) go through unmeasured: what a service spends once, on its first
+    work (loading a dictionary, warming a worker), is not a cost per work."""
+    warm = c.receipts_sent()
+    pipeline_throughput(c, 8)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and c.receipts_sent() - warm < 8:
+        time.sleep(0.2)
+    idle0 = c.cpu_seconds()
+    time.sleep(idle_s)
+    idle = {s: (v - idle0[s]) / idle_s for s, v in c.cpu_seconds().items()}
+    receipts0 = c.receipts_sent()
+    before: dict[str, float] = {}
+    rate, took = pipeline_throughput(c, works, on_start=lambda: before.update(c.cpu_seconds()))
+    total = works // 8 * 8
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and c.receipts_sent() - receipts0 < total:
+        time.sleep(0.2)
+    after, got = c.cpu_seconds(), c.receipts_sent() - receipts0
+    if got < total:
+        raise SystemExit(f"only {got} of {total} receipts were sent: no figure is made up")
+    per_work = {s: (after[s] - before[s]) / got for s in SERVICES}
+    return {"throughput": rate, "took": took, "works": got, "per_work": per_work,
+            "total": sum(per_work.values()), "idle": idle}
 
 
 def assignment(c: Cluster, reviewers: int = 30) -> tuple[int, float]:
@@ -365,65 +418,69 @@ def loop_under_heavy_work(c: Cluster, scan_mb: int, video: Path) -> dict:
             "lag": lag}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--works", type=int, default=400, help="works through the pipeline per configuration")
-    ap.add_argument("--rate", type=float, default=4.0, help="stories per second in the latency phase")
-    ap.add_argument("--seconds", type=float, default=60.0, help="length of the latency phase")
-    ap.add_argument("--scan-mb", type=int, default=1000, help="size of the video in the event-loop phase")
-    args = ap.parse_args()
-    from tests.bench.bench_media import generate
+def run_configuration(pg_url: str, label: str, replicas: dict[str, int], args, video: Path | None) -> dict:
+    """One configuration's phases; the first (one replica each) also runs the latency and event-loop ones."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    c = Cluster(pg_url, workdir, replicas)
+    r: dict = {}
+    try:
+        c.start()
+        if not replicas and not args.only_cpu:
+            lat = r["latency"] = latency_at_steady_load(c, args.rate, args.seconds)
+            print(f"[{label}] submit → receipt e-mail at {args.rate:g} stories/s for {args.seconds:g} s "
+                  f"({len(lat)} works): p50 {statistics.median(lat):.0f} ms, "
+                  f"p99 {lat[int(0.99 * (len(lat) - 1))]:.0f} ms, max {lat[-1]:.0f} ms")
+        cpu = r["cpu"] = cpu_per_work(c, args.works)
+        r["throughput"] = cpu["throughput"]
+        print(f"[{label}] pipeline (create + photo upload → media check → submit → review round), "
+              f"{args.works} works, 8 portal clients: {cpu['throughput']:.1f} works/s ({cpu['took']:.0f} s in all)")
+        print(f"[{label}] CPU-s per work, to the receipt e-mail ({cpu['works']} works; every process of the service "
+              f"and its children): " + ", ".join(f"{s} {v:.4f}" for s, v in cpu["per_work"].items())
+              + f"; total {cpu['total']:.4f}. Idle CPU-s per s: "
+              + ", ".join(f"{s} {v:.4f}" for s, v in cpu["idle"].items()))
+        r["checks_by_replica"] = shares = c.checks_by_replica()
+        print(f"[{label}] photo checks per media process: {sorted(shares.values(), reverse=True)}")
+        if not args.only_cpu:
+            made, assign_s = r["assignment"] = assignment(c)
+            print(f"[{label}] assignment of every work in the round to 3 of 30 reviewers: "
+                  f"{made} assignments in {assign_s * 1000:.0f} ms")
+        if not replicas and not args.only_cpu:
+            heavy = r["heavy"] = loop_under_heavy_work(c, args.scan_mb, video)
+            print(f"[{label}] {heavy['size'] / 1e9:.2f} GB video: uploaded and hashed in "
+                  f"{heavy['uploaded_s']:.1f} s, checked by {heavy['checked_s']:.1f} s ({heavy['verdict']}); "
+                  f"/health polled every 100 ms meanwhile ({heavy['polls']}): slowest "
+                  f"{heavy['busy_max']} ms, median {heavy['busy_p50']} ms; idle slowest {heavy['idle_max']} ms; "
+                  f"loop lag reported by the services {heavy['lag']}")
+        r["rss"] = c.peak_rss_mb()
+        print(f"[{label}] peak RSS (MB): " + ", ".join(f"{n} {v:.0f}" for n, v in r["rss"].items()))
+    finally:
+        c.stop()
+    return r
 
-    minutes = max(1, round(20 * args.scan_mb / 1000))
-    video, _ = generate(Path("/tmp/bench-media" if args.scan_mb >= 1000 else "/tmp/bench-media-quick"),
-                        minutes, args.scan_mb)
-    results = {}
-    with pg_cluster(fsync=True, max_connections=300) as pg_url:
-        for label, replicas in (("1 replica each", {}), ("2 media + 2 review", {"media": 2, "review": 2})):
-            workdir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-            c = Cluster(pg_url, workdir, replicas)
-            try:
-                c.start()
-                r = results[label] = {}
-                if not replicas:
-                    lat = latency_at_steady_load(c, args.rate, args.seconds)
-                    r["latency"] = lat
-                    print(f"[{label}] submit → receipt e-mail at {args.rate:g} stories/s for {args.seconds:g} s "
-                          f"({len(lat)} works): p50 {statistics.median(lat):.0f} ms, "
-                          f"p99 {lat[int(0.99 * (len(lat) - 1))]:.0f} ms, max {lat[-1]:.0f} ms")
-                rate, took = pipeline_throughput(c, args.works)
-                r["throughput"] = rate
-                print(f"[{label}] pipeline (create + photo upload → media check → submit → review round), "
-                      f"{args.works} works, 8 portal clients: {rate:.1f} works/s ({took:.0f} s in all)")
-                r["checks_by_replica"] = shares = c.checks_by_replica()
-                print(f"[{label}] photo checks per media process: {sorted(shares.values(), reverse=True)}")
-                made, assign_s = r["assignment"] = assignment(c)
-                print(f"[{label}] assignment of every work in the round to 3 of 30 reviewers: "
-                      f"{made} assignments in {assign_s * 1000:.0f} ms")
-                if not replicas:
-                    heavy = loop_under_heavy_work(c, args.scan_mb, video)
-                    r["heavy"] = heavy
-                    print(f"[{label}] {heavy['size'] / 1e9:.2f} GB video: uploaded and hashed in "
-                          f"{heavy['uploaded_s']:.1f} s, checked by {heavy['checked_s']:.1f} s ({heavy['verdict']}); "
-                          f"/health polled every 100 ms meanwhile ({heavy['polls']}): slowest "
-                          f"{heavy['busy_max']} ms, median {heavy['busy_p50']} ms; idle slowest {heavy['idle_max']} ms; "
-                          f"loop lag reported by the services {heavy['lag']}")
-                r["rss"] = c.peak_rss_mb()
-                print(f"[{label}] peak RSS (MB): " + ", ".join(f"{n} {v:.0f}" for n, v in r["rss"].items()))
-            finally:
-                c.stop()
 
-    one, two = results["1 replica each"], results["2 media + 2 review"]
+def record_cpu(one: dict, two: dict) -> None:
+    """CPU per work by service and in all, in ms (CPU-seconds × 1000: the table shows two decimals)."""
+    works = one["cpu"]["works"]
+    for service in (*SERVICES, "total"):
+        mine = one["cpu"]["total"] if service == "total" else one["cpu"]["per_work"][service]
+        theirs = two["cpu"]["total"] if service == "total" else two["cpu"]["per_work"][service]
+        what = "all four services" if service == "total" else service
+        record("pipeline", f"CPU per work (create → photo upload → check → submit → review round → receipt), "
+                           f"{what}, 1 replica each", mine * 1000, "CPU-ms",
+               note=f"{works} works; utime + stime of the service's processes and their children" if service == "intake"
+               else "")
+        record("pipeline", f"CPU per work, {what}, 2 media + 2 review replicas", theirs * 1000, "CPU-ms",
+               peer=mine * 1000, peer_label="1 replica each")
+
+
+def record_latency(args, one: dict) -> None:
     lat = one["latency"]
     record("pipeline", f"portal submit → receipt e-mail at {args.rate:g} stories/s, p50", statistics.median(lat), "ms")
     record("pipeline", f"portal submit → receipt e-mail at {args.rate:g} stories/s, p99",
            lat[int(0.99 * (len(lat) - 1))], "ms")
-    record("pipeline", "works/s upload → check → submit → review round, 1 replica each", one["throughput"],
-           "works/s", lower_is_better=False)
-    record("pipeline", "works/s, 2 media + 2 review replicas (peer: 1 replica each)", two["throughput"],
-           "works/s", peer=one["throughput"], peer_label="1 replica each", lower_is_better=False,
-           note=f"{os.cpu_count()} cores shared by every process; checks per media process "
-                f"{sorted(two['checks_by_replica'].values(), reverse=True)}")
+
+
+def record_rest(one: dict) -> None:
     made, assign_s = one["assignment"]
     record("pipeline", f"assign the round's works to 3 of 30 reviewers ({made} assignments)", assign_s * 1000, "ms")
     for name, mb in one["rss"].items():
@@ -434,6 +491,39 @@ def main() -> int:
         record("event loop", f"slowest /health of {service} during a {heavy['size'] / 1e9:.1f} GB upload + scan",
                heavy["busy_max"][name], "ms", peer=heavy["idle_max"][name], peer_label="idle",
                note=f"longest event-loop stall meanwhile, seen by {service} itself: {heavy['lag'][name]:.0f} ms")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--works", type=int, default=400, help="works through the pipeline per configuration")
+    ap.add_argument("--rate", type=float, default=4.0, help="stories per second in the latency phase")
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of the latency phase")
+    ap.add_argument("--scan-mb", type=int, default=1000, help="size of the video in the event-loop phase")
+    ap.add_argument("--only-cpu", action="store_true",
+                    help="only the throughput phase and its CPU per work (no latency, assignment or event-loop phase)")
+    args = ap.parse_args()
+    video = None
+    if not args.only_cpu:
+        from tests.bench.bench_media import generate
+
+        minutes = max(1, round(20 * args.scan_mb / 1000))
+        video, _ = generate(Path("/tmp/bench-media" if args.scan_mb >= 1000 else "/tmp/bench-media-quick"),
+                            minutes, args.scan_mb)
+    with pg_cluster(fsync=True, max_connections=300) as pg_url:
+        one = run_configuration(pg_url, "1 replica each", {}, args, video)
+        two = run_configuration(pg_url, "2 media + 2 review", {"media": 2, "review": 2}, args, video)
+
+    if not args.only_cpu:
+        record_latency(args, one)
+    record("pipeline", "works/s upload → check → submit → review round, 1 replica each", one["throughput"],
+           "works/s", lower_is_better=False)
+    record("pipeline", "works/s, 2 media + 2 review replicas (peer: 1 replica each)", two["throughput"],
+           "works/s", peer=one["throughput"], peer_label="1 replica each", lower_is_better=False,
+           note=f"{os.cpu_count()} cores shared by every process; checks per media process "
+                f"{sorted(two['checks_by_replica'].values(), reverse=True)}")
+    record_cpu(one, two)
+    if not args.only_cpu:
+        record_rest(one)
     return 0
 
 
