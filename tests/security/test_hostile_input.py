@@ -334,7 +334,9 @@ def test_a_non_ascii_csrf_token_is_refused_on_every_review_form(review):  # noqa
     base, web, round_id = review["base"], staffed["admin"], staffed["round_id"]
     expert, _ = redeem(staffed["invites"][0]["sign_in_url"])
     assignment = re.search(r'href="/works/([0-9a-f]{32})"', expert.get(f"{base}/queue").text).group(1)
-    ids = {"round_id": round_id, "assignment_id": assignment, "reviewer_id": staffed["invites"][0]["reviewer_id"]}
+    work = re.search(rf'href="/rounds/{round_id}/entries/([^"/]+)"', web.get(f"{base}/rounds/{round_id}").text).group(1)
+    ids = {"round_id": round_id, "assignment_id": assignment, "reviewer_id": staffed["invites"][0]["reviewer_id"],
+           "submission_id": work}
     forms = [(m, u) for (m, u), access in REVIEW_ACCESS.items() if m == "POST" and access in ("admin", "reviewer")]
     assert len(forms) >= 14
     for method, url in forms:
