@@ -482,6 +482,7 @@ NOTIFY_WALK = {
 }
 # Notify's API takes keys, never a page's session: with only the role's cookie, every call is not signed in.
 NOTIFY_API = {("GET", "/health"): same("200"),
+              ("GET", "/api/v1/openapi.json"): same("200"),  # the API document is public, as intake's is
               ("GET", "/files/<string:token>"): same("404")}  # a capability: a forged link is no file
 NOTIFY_API_DEFAULT = same("401 key")
 
