@@ -12,6 +12,7 @@ GIL), so a 1 GB file never stalls the event loop or the AMQP heartbeat.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import tempfile
@@ -37,6 +38,14 @@ def _hash_update(h, chunk: bytes) -> None:
         except ImportError:  # pragma: no cover - eventlet is always installed
             pass
     h.update(chunk)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            _hash_update(h, chunk)
+    return h.hexdigest()
 
 
 @dataclass
@@ -71,6 +80,18 @@ class SizeExceeded(Exception):
     def __init__(self, limit: int):
         super().__init__(f"more than {limit} bytes")
         self.limit = limit
+
+
+class OffsetMismatch(Exception):
+    """A resumed upload starts elsewhere than where its bytes stand (`received`)."""
+
+    def __init__(self, received: int):
+        super().__init__(f"the upload stands at byte {received}")
+        self.received = received
+
+
+class UploadBusy(Exception):
+    """Another request is writing the same upload now."""
 
 
 class FolderStore:
@@ -120,16 +141,65 @@ class FolderStore:
             raise
         return StoredObject(size, h.hexdigest())
 
+    # -- resumable uploads: the bytes of an upload that broke off stay, and the next request goes on from there
+
+    def _upload_path(self, key: str) -> Path:
+        return self.root / ".partial" / ("upload-" + hashlib.sha256(key.encode()).hexdigest()[:40])
+
+    def received(self, key: str) -> int:
+        """How many bytes of the upload to `key` have arrived so far (0: none, or it is complete)."""
+        path = self._upload_path(key)
+        return path.stat().st_size if path.exists() else 0
+
+    def receive(self, key: str, stream: BinaryIO, offset: int, total: int) -> StoredObject | None:
+        """Append the upload's bytes from `offset` (0: start again) to those that arrived before; once all `total`
+        bytes are there, move them under `key` and return their size and SHA-256, else None.
+
+        A connection that drops mid-way keeps what arrived (a phone's upload goes on from there, not from byte 0);
+        `clean_partials` removes what is never finished. Raises OffsetMismatch when `offset` is not where the upload
+        stands, UploadBusy while another request writes it (an flock: two writers would interleave), SizeExceeded
+        beyond `total` (and drops the bytes: they are not the file declared). Hashed as it goes when it arrives in
+        one piece; a resumed upload is hashed once complete, off the event loop."""
+        path = self._upload_path(key)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UploadBusy() from None
+            have = 0 if offset == 0 else os.fstat(fd).st_size
+            if offset != have:
+                raise OffsetMismatch(have)
+            os.ftruncate(fd, have)
+            os.lseek(fd, have, os.SEEK_SET)
+            h = hashlib.sha256() if offset == 0 else None
+            size = have
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > total:
+                    os.ftruncate(fd, 0)
+                    raise SizeExceeded(total)
+                if h is not None:
+                    _hash_update(h, chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+            if size < total:
+                return None
+            digest = h.hexdigest() if h is not None else _file_sha256(path)
+            dest = self._path(key)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+            return StoredObject(size, digest)
+        finally:
+            os.close(fd)
+
     def stat(self, key: str) -> StoredObject | None:
         """Size and hash of a stored object (the hash is recomputed)."""
         path = self._path(key)
         if not path.exists():
             return None
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(CHUNK), b""):
-                _hash_update(h, chunk)
-        return StoredObject(path.stat().st_size, h.hexdigest())
+        return StoredObject(path.stat().st_size, _file_sha256(path))
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()

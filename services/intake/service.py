@@ -21,11 +21,12 @@ from werkzeug.wrappers import Response
 
 from common import looplag
 from common.dependencies import Database, Limits, ObjectStore, Segmenter
-from common.errors import DomainError, InvalidInput, PayloadTooLarge
+from common.errors import DomainError, InvalidInput, PayloadTooLarge, Unauthorized
 from common.http import JsonApi, SchemaValidator, api, parse_yaml, read_json
 from common.messaging import OutboxRelay, handles
 from common.query import QueryValidator, openapi_path
-from common.web import WebPages, page
+from common.auth import same_secret
+from common.web import WebPages, csrf_refused, page
 from services.intake import operations as ops
 from services.intake.audit_pages import AuditPages
 from services.intake.domain import keys as key_rules, people
@@ -33,9 +34,11 @@ from services.intake.domain.account_table import parse_account_table
 from services.intake.domain.analysis import analyse_work
 from services.intake.domain.orgs import parse_org_table, render_template_xlsx
 from services.intake.models import OutboxMessage, ProcessedEvent, WebSession
-from services.intake.operations import audit as ops_audit, keys as ops_keys, sso as ops_sso, versions as ops_versions
+from services.intake.operations import audit as ops_audit, keys as ops_keys, sso as ops_sso, uploads as ops_uploads
+from services.intake.operations import versions as ops_versions
 from services.intake.passwords import hash_off_loop
-from services.intake.people_pages import PeoplePages
+from services.intake.people_pages import PERSON, PeoplePages
+from services.intake.submission_pages import SubmissionPages
 from services.intake.supervision_pages import SupervisionPages
 
 HERE = Path(__file__).resolve().parent
@@ -62,6 +65,7 @@ class IntakeApi(JsonApi):
 
 api = IntakeApi.decorator  # noqa: F811  (every entrypoint below is an IntakeApi)
 SCOPE_NEEDED = "intake.scope_needed"
+CSRF_HEADER = "X-CSRF-Token"
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -94,7 +98,7 @@ def _page_args(request) -> tuple[int, int]:
     return number("page", 1, 1, 10**6), number("per_page", 50, 1, ops.MAX_PER_PAGE)
 
 
-class IntakeService(PeoplePages, AuditPages, SupervisionPages):
+class IntakeService(PeoplePages, AuditPages, SupervisionPages, SubmissionPages):
     name = "intake"
 
     config = Config()
@@ -108,17 +112,41 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
                    max_length=people.MAX_PASSWORD_LENGTH)
 
     def _tenant(self, session, request):
-        """The caller's university, by a key valid now with the route's scope; a client that keeps sending wrong
-        keys is told to wait (429)."""
+        """The caller's university, by a key valid now with the route's scope (or a person's session, `_caller`); a
+        client that keeps sending wrong keys is told to wait (429)."""
+        if self._signed_in(session, request) is not None:
+            return self._caller(session, request).tenant
         address, needs = self.limits.client_of(request), request.environ.get(SCOPE_NEEDED, key_rules.Scope.ADMIN)
         return self.limits.key_checked(request, lambda: ops.authenticate(session, request.headers, needs, address))
 
     def _caller(self, session, request) -> ops.Caller:
-        """Who is acting, for the audit log: for now a tenant's key, acting as the tenant's owner (单位管理员), with the
-        key's reach (some orgs or tracks): every route that reads or changes works, files, orgs or extensions takes
-        this, not `_tenant`, so the reach goes wherever the key does."""
+        """Who is acting, for the audit log: a tenant's key, acting as the tenant's owner (单位管理员), with the key's
+        reach (some orgs or tracks); or, for a request with no key, the person signed in on these pages, with what
+        their grants give (the hosted submission pages call this same API). Every route that reads or changes works,
+        files, orgs or extensions takes this, not `_tenant`, so the reach goes wherever the key or person does."""
         address, needs = self.limits.client_of(request), request.environ.get(SCOPE_NEEDED, key_rules.Scope.ADMIN)
+        visitor = self._signed_in(session, request)
+        if visitor is not None:
+            return ops.person_caller(session, visitor["account_id"], request.headers, address, needs)
         return self.limits.key_checked(request, lambda: ops.key_caller(session, request.headers, address, needs))
+
+    def _signed_in(self, session, request) -> dict | None:
+        """The person's session a request without a key comes with, or None (a key, or no session cookie: the key
+        path then answers). A cookie is sent by the browser whoever made the page, so every such call, GET included,
+        must carry the session's CSRF token in `X-CSRF-Token`, which only our own pages can read."""
+        if request.headers.get("Authorization") or request.headers.get("X-API-Key"):
+            return None
+        sessions = self.web.sessions
+        if sessions.cookie not in request.cookies:
+            return None
+        visitor = sessions.current(session, request)
+        if visitor is None or visitor["role"] != PERSON:
+            raise Unauthorized("尚未登录或登录已失效。请重新登录后再操作。", code="not_signed_in",
+                               expected="已登录的会话或 API 密钥", found="已失效的会话")
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not same_secret(sent, sessions.csrf_token(visitor)):
+            raise csrf_refused(sent)
+        return visitor
 
     @staticmethod
     def _parse_accounts(*args, **kwargs):
@@ -330,7 +358,12 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages):
         # wsgi.input, not request.stream: werkzeug hands an empty stream to a
         # chunked request (no Content-Length); eventlet's input decodes chunks.
         return ops.receive_upload(self.db.transaction, self.store, token, request.content_length,
-                                  request.environ["wsgi.input"])
+                                  request.environ["wsgi.input"], request.headers.get("Content-Range"))
+
+    @api("GET", "/api/v1/uploads/<string:token>")
+    def upload_progress(self, request, token):
+        """How much of the upload has arrived: a client whose connection dropped resumes from `received`."""
+        return ops_uploads.upload_progress(self.db.transaction, self.store, token)
 
     @api("POST", "/api/v1/files/<string:file_id>/complete")
     def complete_file(self, request, file_id):

@@ -643,12 +643,17 @@ INTAKE_WALK = {
                                             "403", "200 | 404", "403 | 404", "403", "403", "401"),
     ("POST", "/sign-out"): itable(*["303 /sign-in"] * 9, "303 /sign-in", "401"),
 }
-# Intake's API takes keys, never a page's session: with only the role's cookie, every call is not signed in.
+# Intake's API takes a key, or a person's session with its CSRF token in X-CSRF-Token (the hosted submission pages):
+# with only the role's cookie, as a page of another site would send it, every call is refused before anything (403
+# csrf_failed); half-way through signing in is not signed in. test_intake_api_with_a_persons_session walks it with
+# the token.
 INTAKE_API = {("GET", "/health"): isame("200"),
               ("GET", "/api/v1/openapi.json"): isame("200"),
               ("PUT", "/api/v1/uploads/<string:token>"): isame("404"),  # a capability: a forged target is none
+              ("GET", "/api/v1/uploads/<string:token>"): isame("404"),
               ("GET,POST,PUT,PATCH,DELETE", "/api/v1/<path:rest>"): isame("404")}  # no such operation
-INTAKE_API_DEFAULT = isame("401 key")  # the key before the body: a caller without one learns nothing of its rules
+# the key (or the session's token) before the body: a caller without one learns nothing of its rules
+INTAKE_API_DEFAULT = itable(*["403"] * 9, "401 key", "401 key")
 
 
 def intake_member(intake: dict, db, role: str) -> dict:

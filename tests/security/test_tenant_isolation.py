@@ -45,6 +45,7 @@ ACCESS = {
     ("get", "/api/v1/submissions/{submission_id}/receipts"): "foreign",
     ("post", "/api/v1/submissions/{submission_id}/files"): "foreign",
     ("put", "/api/v1/uploads/{token}"): "capability",
+    ("get", "/api/v1/uploads/{token}"): "capability",
     ("get", "/api/v1/files/{file_id}"): "foreign",
     ("delete", "/api/v1/files/{file_id}"): "foreign",
     ("post", "/api/v1/files/{file_id}/complete"): "foreign",
@@ -217,8 +218,9 @@ def test_an_upload_token_is_the_only_way_to_its_target(two_universities):
     env, _ = two_universities
     import requests
 
-    r = requests.put(env["base"] + "/api/v1/uploads/not-a-token", data=b"x", timeout=10)
-    assert r.status_code == 404 and r.json()["error"]["code"].endswith("not_found")
+    for method in ("PUT", "GET"):  # the bytes, and how many of them arrived (to resume)
+        r = requests.request(method, env["base"] + "/api/v1/uploads/not-a-token", data=b"x", timeout=10)
+        assert r.status_code == 404 and r.json()["error"]["code"].endswith("not_found"), (method, r.text)
 
 
 # --------------------------------------------------------------------------- notify: feeds, messages, webhooks

@@ -29,7 +29,7 @@ from datetime import timedelta
 
 from common.levels import in_subtree
 from common.lifecycle import State
-from services.intake.domain.people import Problem
+from services.intake.domain.people import Department, Problem, Role
 
 
 class Scope(State):
@@ -295,3 +295,46 @@ def reach_problems(org_ids: object, tracks: object, scopes: object, for_person: 
                              "请从中选择，不限制赛道时请省略 tracks。")
                      for track in tracks if track not in known_tracks]
     return problems
+
+
+# --------------------------------------------------------------------------- a person signed in, calling the API
+
+
+@dataclass(frozen=True)
+class PersonAccess:
+    """What a person signed in on the platform may do through the API in one tenant: the hosted submission pages
+    call the same API a portal does, with the person's session instead of a key, so the person acts with exactly
+    what their grants there give them, never more than their own key could hold."""
+
+    scopes: frozenset[str]
+    reach: Reach
+
+
+def person_access(grants: list[tuple[str, str | None, str | None, str | None]],
+                  department_tracks: Mapping[str, frozenset[str]] | None = None) -> PersonAccess | None:
+    """From the person's grants in one tenant, as (role, department, org_id, org_level): the API access a session
+    gives, or None (an expert or a viewer submits nothing, so their session opens no API).
+
+    `department_tracks`: for each department, the track keys the tenant's campaigns route to it
+    (people.department_covers); 思政司 needs none: it looks after every track.
+
+    * 单位管理员 (owner): every scope, the whole tenant (what their own key may hold).
+    * 部门管理员: submits works in their departments' tracks, in every org.
+    * 组织管理员: submits works of the orgs they administer and those below; a level-2 org's admin also publishes
+      notices to them (as their own key may).
+    A person holding both department and org grants acts with the department's reach: a reach is orgs AND tracks,
+    so their union cannot be one reach, and the department's is the one their work is organised by."""
+    roles = {role for role, *_ in grants}
+    if Role.OWNER in roles:
+        return PersonAccess(ALL_SCOPES, WHOLE_TENANT)
+    departments = {department for role, department, *_ in grants if role == Role.DEPARTMENT_ADMIN}
+    if departments:
+        if Department.SIZHENG in departments:
+            return PersonAccess(frozenset({Scope.SUBMIT.value}), WHOLE_TENANT)
+        tracks = frozenset().union(*((department_tracks or {}).get(d, frozenset()) for d in departments))
+        return PersonAccess(frozenset({Scope.SUBMIT.value}), Reach(tracks=tracks)) if tracks else None
+    orgs = [(org_id, level) for role, _, org_id, level in grants if role == Role.ORG_ADMIN and org_id]
+    if not orgs:
+        return None
+    scopes = {Scope.SUBMIT.value} | ({Scope.PUBLISH.value} if any(level == "level2" for _, level in orgs) else set())
+    return PersonAccess(frozenset(scopes), Reach(org_ids=frozenset(org for org, _ in orgs)))

@@ -55,6 +55,22 @@ DEPARTMENT_TRACKS: dict[Department, tuple[str, ...] | None] = {
     Department.SIZHENG: None,
 }
 
+def department_covers(department: str | None, track_key: str, routed_to: str | None) -> bool:
+    """Whether a department's admin looks after a campaign's track: the track's own routing (`department` in the
+    campaign, which a university may set otherwise than the table: 东南大学 gives every track to 组织部), else the
+    table above; 思政司 looks after every track."""
+    if department == Department.SIZHENG:
+        return True
+    if routed_to:
+        return routed_to == department
+    try:
+        routed = DEPARTMENT_TRACKS.get(Department(department or ""))
+    except ValueError:
+        return False
+    return routed is None or track_key in routed
+
+
+
 MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254  # RFC 5321's limit of a forward path
 MIN_PASSWORD_LENGTH = 10

@@ -37,7 +37,7 @@ from common.errors import Forbidden, NotFound
 from common.levels import LEVELS, forward_limit, in_subtree
 from common.locale import LEVEL_LABELS
 from services.intake.domain.lifecycles import SubmissionState
-from services.intake.domain.people import DEPARTMENT_TRACKS, Department, Role, grant_label
+from services.intake.domain.people import Role, department_covers, grant_label
 from services.intake.domain.submission import deadline_for, submitted_stages
 
 SUPERVISING_ROLES = (Role.OWNER, Role.DEPARTMENT_ADMIN, Role.ORG_ADMIN, Role.VIEWER)
@@ -72,17 +72,7 @@ class Reach:
         return self.role in REMINDING_ROLES
 
     def covers_track(self, track: Track) -> bool:
-        if self.role != Role.DEPARTMENT_ADMIN:
-            return True
-        if self.department == Department.SIZHENG:
-            return True
-        if track.department:  # the campaign's routing wins over the fixed table
-            return track.department == self.department
-        try:
-            routed = DEPARTMENT_TRACKS.get(Department(self.department or ""))
-        except ValueError:
-            return False
-        return routed is None or track.key in routed
+        return self.role != Role.DEPARTMENT_ADMIN or department_covers(self.department, track.key, track.department)
 
     def covers_org(self, org_id: str, parent_of: Mapping[str, str | None]) -> bool:
         return self.org_id is None or in_subtree(org_id, self.org_id, parent_of)

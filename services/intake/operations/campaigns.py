@@ -249,11 +249,16 @@ def version_fields(session, campaign: Campaign) -> dict:
             "versions": versions, "follow_conflicts": campaign.follow_conflicts}
 
 
-def list_campaigns(session, tenant: Tenant) -> list[dict]:
-    """The caller's own campaigns and the ministry's it is in the audience of."""
-    rows = [c for c in session.scalars(
+def visible_campaigns(session, tenant: Tenant) -> list[Campaign]:
+    """The tenant's own campaigns and the ministry's it is in the audience of, oldest first."""
+    return [c for c in session.scalars(
         select(Campaign).where(Campaign.owner_id.in_([tenant.id, MINISTRY])).order_by(Campaign.published_at)
     ) if c.owner_id == tenant.id or audience_refusal(session, tenant, c) is None]
+
+
+def list_campaigns(session, tenant: Tenant) -> list[dict]:
+    """The caller's own campaigns and the ministry's it is in the audience of."""
+    rows = visible_campaigns(session, tenant)
     return [{"id": c.id, "short_id": definition_of(c).id, "title": c.title, "owner": c.owner_id,
              "owner_org_id": c.owner_org_id, "derives_from": c.derives_from,
              "published_at": c.published_at.isoformat()} for c in rows]

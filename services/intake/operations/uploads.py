@@ -12,6 +12,7 @@ between two transactions, so no transaction stays open while the bytes move.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from common import clock
 from common.document_names import named_after_org
 from common.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from common.objectstore import SizeExceeded, new_key
+from common.objectstore import OffsetMismatch, SizeExceeded, UploadBusy, new_key
 from services.intake.domain import submission as rules
 from services.intake.domain.filetype import check_declared_type
 from services.intake.domain.lifecycles import OPEN_UPLOAD_STATES, FileState
@@ -97,22 +98,56 @@ def _require_open_upload(session, token: str) -> FileRecord:
     return f
 
 
+def upload_offset(content_range: str | None, declared: int) -> int:
+    """Where a PUT's bytes start: 0, or the start a resumed upload names in `Content-Range: bytes S-E/T` (the rest of
+    the file: E is its last byte, T its declared size)."""
+    if not content_range:
+        return 0
+    found = re.fullmatch(r"bytes (\d{1,15})-(\d{1,15})/(\d{1,15})", content_range.strip())
+    if not found or int(found[2]) != declared - 1 or int(found[3]) != declared or int(found[1]) > int(found[2]):
+        raise InvalidInput(f"续传的 Content-Range 应为“bytes 起点-{declared - 1}/{declared}”（从已收到的字节数起，发送文件的"
+                           f"其余部分），实际为“{content_range[:80]}”。已收到多少字节请用 GET 上传地址查询（received）。",
+                           code="invalid_content_range", field="Content-Range",
+                           expected=f"bytes N-{declared - 1}/{declared}", found=content_range[:80])
+    return int(found[1])
+
+
+def upload_progress(transaction: Transaction, store, token: str) -> dict:
+    """How much of an upload has arrived: where a client whose connection dropped goes on from."""
+    with transaction() as session:
+        f = _require_open_upload(session, token)
+        key, declared, file_id, state = f.object_key, f.declared_size, f.id, f.state
+    received = declared if state != FileState.PENDING else store.received(key)
+    return {"file_id": file_id, "received": received, "size": declared, "state": state}
+
+
 def receive_upload(transaction: Transaction, store, token: str, content_length: int | None,
-                   stream: BinaryIO) -> dict:
+                   stream: BinaryIO, content_range: str | None = None) -> tuple[int, dict]:
     """The folder backend's upload URL: the token authorises, like a presigned URL. The bytes are checked
-    against the declared size and SHA-256 as they arrive; a mismatch keeps nothing."""
+    against the declared size and SHA-256 once all have arrived; a mismatch keeps nothing. A connection that
+    drops keeps what arrived, and a PUT with `Content-Range` goes on from there (202 until the file is whole)."""
     with transaction() as session:
         f = _require_open_upload(session, token)
         key, declared, file_id = f.object_key, f.declared_size, f.id
-    if content_length is not None and content_length > declared:
-        raise PayloadTooLarge(f"申报的文件大小为 {declared} 字节，本次发送 {content_length} 字节。"
+    offset = upload_offset(content_range, declared)
+    if content_length is not None and offset + content_length > declared:
+        raise PayloadTooLarge(f"申报的文件大小为 {declared} 字节，本次从第 {offset} 字节起发送 {content_length} 字节。"
                               f"请上传申报的那个文件，或重新申请上传。", code="size_mismatch",
-                              expected=declared, found=content_length)
+                              expected=declared - offset, found=content_length)
     try:
-        stored = store.write_stream(key, stream, limit=declared)
+        stored = store.receive(key, stream, offset, declared)
     except SizeExceeded:
         raise PayloadTooLarge(f"发送的内容超过申报的 {declared} 字节，已丢弃。请上传申报的那个文件，或重新申请上传。",
                               code="size_mismatch", expected=declared) from None
+    except OffsetMismatch as exc:
+        raise Conflict(f"此文件已收到 {exc.received} 字节，续传应从第 {exc.received} 字节起，实际从第 {offset} 字节起。"
+                       f"请按 Content-Range: bytes {exc.received}-{declared - 1}/{declared} 发送其余部分。",
+                       code="upload_offset_mismatch", expected=exc.received, found=offset) from None
+    except UploadBusy:
+        raise Conflict("此文件的另一个上传请求正在进行。请等它结束（或中断）后，查询已收到的字节数再续传。",
+                       code="upload_in_progress") from None
+    if stored is None:
+        return 202, {"file_id": file_id, "received": store.received(key), "size": declared, "state": FileState.PENDING}
     with transaction() as session:
         f = session.get(FileRecord, file_id)
         if stored.size != f.declared_size or stored.sha256 != f.declared_sha256:
@@ -125,7 +160,8 @@ def receive_upload(transaction: Transaction, store, token: str, content_length: 
             store.delete(key)
             raise NotFound("上传地址无效或已过期。请重新申请上传。", code="upload_not_found")
         state = f.state  # stored: completed by a retry while these same bytes arrived; nothing to change
-    return {"file_id": file_id, "size": stored.size, "sha256": stored.sha256, "state": state}
+    return 200, {"file_id": file_id, "received": stored.size, "size": stored.size, "sha256": stored.sha256,
+                 "state": state}
 
 
 def complete_upload(transaction: Transaction, store, outbox, caller_of: CallerOf, file_id: str,
