@@ -20,12 +20,12 @@ from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from common import looplag
+from common.auth import same_secret
 from common.dependencies import Database, Limits, ObjectStore, Segmenter
 from common.errors import DomainError, InvalidInput, PayloadTooLarge, Unauthorized
 from common.http import JsonApi, SchemaValidator, api, parse_yaml, read_json
 from common.messaging import OutboxRelay, handles
 from common.query import QueryValidator, openapi_path
-from common.auth import same_secret
 from common.web import WebPages, csrf_refused, page
 from services.intake import operations as ops
 from services.intake.audit_pages import AuditPages
@@ -34,8 +34,13 @@ from services.intake.domain.account_table import parse_account_table
 from services.intake.domain.analysis import analyse_work
 from services.intake.domain.orgs import parse_org_table, render_template_xlsx
 from services.intake.models import OutboxMessage, ProcessedEvent, WebSession
-from services.intake.operations import audit as ops_audit, keys as ops_keys, sso as ops_sso, uploads as ops_uploads
-from services.intake.operations import versions as ops_versions
+from services.intake.operations import (
+    audit as ops_audit,
+    keys as ops_keys,
+    sso as ops_sso,
+    uploads as ops_uploads,
+    versions as ops_versions,
+)
 from services.intake.passwords import hash_off_loop
 from services.intake.people_pages import PERSON, PeoplePages
 from services.intake.submission_pages import SubmissionPages

@@ -77,6 +77,7 @@ from services.intake.operations.idempotency import IDEMPOTENCY_TTL, forget_idemp
 from services.intake.operations.orgs import get_org, import_orgs, list_orgs, org_json, org_names
 from services.intake.operations.pages import MAX_PER_PAGE, paged
 from services.intake.operations.reopening import reopen_for_file
+from services.intake.operations.sessions import person_caller
 from services.intake.operations.submission_log import log
 from services.intake.operations.submissions import (
     Analyser,
@@ -94,7 +95,6 @@ from services.intake.operations.submissions import (
     withdraw_submission,
     work_facts,
 )
-from services.intake.operations.sessions import person_caller
 from services.intake.operations.tenants import (
     MINISTRY,
     Caller,
