@@ -600,6 +600,8 @@ INTAKE_WALK = {
                          "200", "200", "200", "200", SIGNED_OUT, SIGNED_OUT),
     ("GET", "/sign-in"): itable("303 /", "303 /", "303 /", "303 /", "303 /",
                                 "303 /", "303 /", "303 /", "303 /", "200", "200"),
+    # the hosted submission pages' shell: what a person may do there, the API says (their session's reach)
+    ("GET", "/submit"): itable(*["200"] * 9, SIGNED_OUT, SIGNED_OUT),
     ("POST", "/sign-in"): isame("401 form"),  # an address with no account, with the form's own token
     ("GET", "/sign-in/code"): itable("403", "403", "403", "403", "403",
                                      "403", "403", "403", "403", "200", "401"),
@@ -725,7 +727,7 @@ def _intake_calls(role: str, person: dict, api: set, keys):
     forms ("form"), or the session's with the code of the authenticator the enrolment page showed ("code")."""
     tag = role.replace("_", "-")
     yield ("GET", "/static/<path:name>"), "/static/hand_on.js", {}, False, None
-    for path in ("/", "/sign-in", "/sign-in/code", "/account/second-factor", "/sign-in/link", "/password-reset"):
+    for path in ("/", "/sign-in", "/sign-in/code", "/account/second-factor", "/sign-in/link", "/password-reset", "/submit"):
         yield ("GET", path), path, {}, False, None
     # the code of the authenticator the page just showed (being enrolled, or enrolled already)
     yield ("POST", "/account/second-factor"), "/account/second-factor", {"data": {}}, False, "code"
@@ -833,3 +835,83 @@ def test_every_intake_route_answers_each_role_as_its_table_says(intake_people):
     if revealed:  # whoever holds the session a moment would keep the second factor for good
         walk.wrong.append(f"GET /account/second-factor shows the authenticator in use to {sorted(revealed)}")
     walk.assert_clean()
+
+
+# --------------------------------------------------------------------------- intake's API with a person's session
+
+# What each role's session may do through the API, with its CSRF token (domain/keys.person_access): 东南大学's own
+# campaign routes every track to 组织部, the ministry's routes 教育素材 and 成果宣传报道 to 宣传部, so its 宣传部 admin
+# submits those, and no story; 思政司 acts for the ministry.
+SESSION_ME = itable("200", "200", "200", "200", "403", "403", "200", "403", "403", "401 key", "401 key")
+# the works each role's session lists, of two stories: one in the college, one in another college
+SESSION_SEES = {"owner": {"cse", "me"}, "organisation": {"cse", "me"}, "propaganda": set(), "college": {"cse"}}
+
+
+def test_intake_api_with_a_persons_session_follows_their_grants(intake_people):
+    """The hosted submission pages call the API with the person's session: each role acts with exactly its grants'
+    reach and scopes, a call without the session's own token is refused whatever else it carries, and what a
+    person does is logged as theirs."""
+    from services.intake.models import AuditEntry
+    from tests.signin import form_token
+
+    env = intake_people
+    base, seu = env["base"], env["seu"]
+    works = {"cse": seu.draft("siyige-2020-seu", "story", "计算机科学与工程学院党委", title="走查：计算机学院的故事")["id"],
+             "me": seu.draft("siyige-2020-seu", "story", "机械工程学院党委", title="走查：机械学院的故事")["id"]}
+    wrong = []
+    for role in INTAKE_ROLES:
+        web = env["people"][role]["web"]
+        page = web.get(base + ("/sign-in/code" if role == "halfway" else "/"), timeout=10)
+        token = form_token(page.text) if page.status_code == 200 and role != "halfway" else "no-token"
+
+        def call(method, path, token=token, **kw):
+            return web.request(method, base + "/api/v1" + path, headers={"X-CSRF-Token": token, **kw.pop("headers", {})},
+                               timeout=30, **kw)
+
+        r = call("GET", "/me")
+        if answer_of(r) != SESSION_ME[role]:
+            wrong.append(f"GET /me as {role}: expected {SESSION_ME[role]}, found {answer_of(r)} {r.text[:200]}")
+        if role in ("halfway", "anonymous"):
+            continue
+        # the cookie alone, or with another token (a page of another site, a token from another session): refused
+        for forged in ("", "0" * 64, form_token(env["people"]["owner"]["web"].get(base + "/", timeout=10).text)
+                       if role != "owner" else "0" * 64):
+            r = call("GET", "/submissions", token=forged)
+            if r.status_code != 403 or r.json()["error"]["code"] != "csrf_failed":
+                wrong.append(f"GET /submissions as {role} with token {forged[:8]!r}: {r.status_code} {r.text[:200]}")
+        if role not in SESSION_SEES:
+            continue
+        listed = {w["id"] for w in call("GET", "/submissions", params={"per_page": 200}).json()["items"]}
+        seen = {name for name, work_id in works.items() if work_id in listed}
+        if seen != SESSION_SEES[role]:
+            wrong.append(f"GET /submissions as {role}: sees {sorted(seen)}, expected {sorted(SESSION_SEES[role])}")
+        for name, work_id in works.items():
+            r = call("GET", f"/submissions/{work_id}")
+            expected = 200 if name in SESSION_SEES[role] else 404
+            if r.status_code != expected:
+                wrong.append(f"GET /submissions/<{name}> as {role}: {r.status_code}, expected {expected}")
+        # a tenant the person has no role in reads as no role, never as that tenant
+        r = call("GET", "/submissions", headers={"X-Siyige-Tenant": "wust"})
+        if r.status_code != 403 or r.json()["error"]["code"] != "no_submitting_role":
+            wrong.append(f"GET /submissions for wust as {role}: {r.status_code} {r.text[:200]}")
+        # managing the tenant needs the owner
+        r = call("GET", "/keys")
+        if r.status_code != (200 if role == "owner" else 403):
+            wrong.append(f"GET /keys as {role}: {r.status_code} {r.text[:200]}")
+    assert not wrong, "\n".join(wrong)
+
+    # the college's admin writes a work of their college, and cannot write one of another
+    web = env["people"]["college"]["web"]
+    token = form_token(web.get(base + "/", timeout=10).text)
+    headers = {"X-CSRF-Token": token, "Idempotency-Key": "walk-college-1"}
+    body = {"campaign_id": "siyige-2020-seu", "track": "story", "fields": {"title": "走查：院系管理员的作品"}}
+    r = web.post(base + "/api/v1/submissions", json={**body, "org_id": seu.org_id("计算机科学与工程学院党委")},
+                 headers=headers, timeout=30)
+    assert r.status_code == 201, r.text
+    created = r.json()["id"]
+    r = web.post(base + "/api/v1/submissions", json={**body, "org_id": seu.org_id("机械工程学院党委")},
+                 headers={**headers, "Idempotency-Key": "walk-college-2"}, timeout=30)
+    assert r.status_code in (403, 404) and r.json()["error"]["code"] != "internal_error", r.text
+    with env["db"].transaction() as session:
+        actors = {a for a, in session.execute(select(AuditEntry.actor).where(AuditEntry.object_id == created))}
+    assert actors and all(a.startswith("account:") and "走查college" in a for a in actors), actors
