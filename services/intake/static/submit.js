@@ -73,7 +73,9 @@
   }
 
   function show() {
-    app.replaceChildren.apply(app, Array.prototype.slice.call(arguments).filter(Boolean));
+    var page = document.createDocumentFragment();
+    append(page, Array.prototype.slice.call(arguments));
+    app.replaceChildren(page);
     var heading = app.querySelector("h1");
     if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
   }
@@ -275,6 +277,11 @@
 
   // ------------------------------------------------------------------ #/work/ID
 
+  // 「提交作品」 stays as it is; 「报名」 becomes 「提交报名」
+  function submitLabel(stage) {
+    return stage.label.indexOf("提交") === 0 ? stage.label : "提交" + stage.label;
+  }
+
   function nextStage(track, work) {
     var at = work.stage ? track.stages.findIndex(function (s) { return s.key === work.stage; }) : -1;
     return work.complete ? null : track.stages[at + 1] || null;
@@ -282,7 +289,7 @@
 
   function findings(check) {
     if (!check || !check.verdict) { return el("span", {class: "checking"}, "检查中…"); }
-    var label = {passed: "检查通过", failed: "未通过检查", warning: "通过（有提示）"}[check.verdict] || check.verdict;
+    var label = {passed: "检查通过", failed: "未通过检查", warnings: "检查通过（有提示）"}[check.verdict] || check.verdict;
     return el("div", {class: "check " + check.verdict},
       el("strong", null, label),
       (check.findings || []).length ? el("ul", null, check.findings.map(function (f) {
@@ -326,9 +333,9 @@
 
     var actions = el("section", {id: "actions"});
     if (stage && editable) {
-      actions.append(el("h2", null, "提交：" + stage.label),
+      actions.append(el("h2", null, "下一步：" + submitLabel(stage)),
         el("p", {class: "hint"}, deadlines(stage)),
-        el("button", {type: "button", id: "submit-work", onclick: function () { submitWork(work, stage); }}, "提交" + stage.label));
+        el("button", {type: "button", id: "submit-work", onclick: function () { submitWork(work, stage); }}, submitLabel(stage)));
     }
     if (work.state === "submitted") {
       actions.append(el("button", {type: "button", class: "secondary", id: "withdraw-work",
@@ -356,7 +363,7 @@
       var done = await api("POST", "/submissions/" + work.id + "/submit", {stage: stage.key});
       await route();
       document.getElementById("status").replaceChildren(el("p", {class: "notice", role: "status"},
-        "已提交" + stage.label + "，回执编号 " + done.receipt_no + "。回执也已发送到您的邮箱。"));
+        "已" + submitLabel(stage) + "，回执编号 " + done.receipt_no + "。回执也已发送到本组织的联系邮箱。"));
     } catch (e) { status.replaceChildren(problem(e)); status.scrollIntoView(); }
   }
 

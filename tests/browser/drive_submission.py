@@ -1,0 +1,168 @@
+"""Drives intake's hosted submission pages (/submit) in Debian's chromium through Playwright, as a branch secretary
+on a phone would; run by test_hosted_submission.py, in a process of its own as the other drivers are.
+
+    drive_submission.py ACTION '{"intake": "...", "state": "...", "shots": "...", "width": 390, ...}'
+
+ACTION is `story` (a story with photos: one fails its check and is replaced) or `lecture` (registered, then a video
+uploaded over a throttled connection that drops part-way and resumes). Prints one JSON line of what the person saw.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from drive_review import CHROMIUM_ARGS  # noqa: E402  (the same browser)
+
+CHECK_TIMEOUT_MS = 180_000  # the media check of a 200 MB video, on a CI machine's two cores
+
+
+class Phone:
+    """The page at the person's width, and where its screenshots go."""
+
+    def __init__(self, page, shots: str | None, width: int):
+        self.page, self.shots, self.width = page, Path(shots) if shots else None, width
+        page.on("dialog", lambda dialog: dialog.accept())  # 确定删除 / 确定撤回
+
+    def shot(self, name: str) -> None:
+        if self.shots is not None:
+            self.shots.mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=str(self.shots / f"{name}-{self.width}.png"), full_page=True)
+
+    def fits(self) -> None:
+        """Nothing wider than the screen: a phone user never scrolls sideways."""
+        wide = self.page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= self.width, f"the page is {wide} px wide on a {self.width} px screen"
+
+    def open_new(self, campaign: str, track: str, label: str) -> None:
+        page = self.page
+        page.goto(self.page.url.split("#")[0] + "#/")
+        expect(page.locator("h1")).to_contain_text("报送作品")
+        page.locator(f"a.button[href='#/new/{campaign}/{track}']").click()
+        expect(page.locator("h1")).to_have_text(f"新建{label}作品")
+
+    def save_draft(self) -> str:
+        self.page.get_by_role("button", name="保存草稿").click()
+        self.page.wait_for_url(re.compile(r"#/work/[0-9a-f]+$"))
+        return self.page.url.rsplit("/", 1)[-1]
+
+    def upload(self, kind: str, path: str) -> None:
+        self.page.set_input_files(f"#upload-{kind}", path)
+
+    def file_row(self, name: str):
+        return self.page.locator("ul.files li", has=self.page.locator(".name", has_text=name))
+
+    def submit(self) -> str:
+        self.page.locator("#submit-work").click()
+        receipt = self.page.locator("#receipt")
+        expect(receipt).to_be_visible(timeout=30_000)
+        return receipt.inner_text().strip()
+
+
+def story(phone: Phone, args: dict) -> dict:
+    page = phone.page
+    page.goto(args["intake"] + "/submit")
+    expect(page.locator("h1")).to_contain_text("报送作品")
+    phone.shot("submit-home")
+    phone.fits()
+    phone.open_new(args["campaign"], "story", "战疫故事汇")
+    quota = page.locator("#quota")
+    expect(quota).to_contain_text("还可报")
+    page.fill("#f-title", args["title"])
+    page.fill("#f-text", args["text"])
+    count = page.locator("#f-text-count").inner_text()
+    phone.shot("story-form")
+    work = phone.save_draft()
+    expect(page.locator("h1")).to_have_text(args["title"])
+    # a photo that passes, and one that is no picture at all: its check fails, with the reason
+    phone.upload("image", args["good_photo"])
+    good = phone.file_row(Path(args["good_photo"]).name)
+    expect(good).to_contain_text("检查通过", timeout=CHECK_TIMEOUT_MS)
+    phone.upload("image", args["broken_photo"])
+    broken = phone.file_row(Path(args["broken_photo"]).name)
+    expect(broken.locator(".check.failed")).to_be_visible(timeout=CHECK_TIMEOUT_MS)
+    findings = [t.strip() for t in broken.locator("li").all_inner_texts()]
+    phone.shot("story-failed-check")
+    # replaced: removed, and another photo uploaded in its place
+    broken.get_by_role("button").click()
+    expect(phone.file_row(Path(args["broken_photo"]).name)).to_have_count(0)
+    phone.upload("image", args["second_photo"])
+    expect(phone.file_row(Path(args["second_photo"]).name)).to_contain_text("检查通过", timeout=CHECK_TIMEOUT_MS)
+    receipt = phone.submit()
+    expect(page.locator("#status")).to_contain_text("回执编号")
+    phone.shot("story-receipt")
+    phone.fits()
+    return {"work": work, "count": count, "findings": findings, "receipt": receipt,
+            "state": page.locator("#state").inner_text()}
+
+
+def lecture(phone: Phone, args: dict) -> dict:
+    page = phone.page
+    page.goto(args["intake"] + "/submit")
+    phone.open_new(args["campaign"], "lecture", "专题微党课")
+    page.fill("#f-title", args["title"])
+    page.fill("#f-lecturers", "李书记、王老师")
+    page.fill("#f-planned_date", "2020-06-25")
+    page.select_option("#f-theme", index=1)
+    work = phone.save_draft()
+    registered = phone.submit()  # the registration stage: no file yet
+    # the video: over a connection of 40 MB/s up, which drops for a moment a quarter of the way
+    puts = []
+    page.on("request", lambda r: puts.append(r.headers.get("content-range")) if r.method == "PUT" else None)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 5, "downloadThroughput": -1,
+                                                  "uploadThroughput": 40 * 1024 * 1024})
+    phone.upload("video", args["video"])
+    bar = page.locator(".uploader progress")
+    seen = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        said = page.locator(".uploader .hint").first.inner_text()
+        seen.append(said)
+        if said.startswith("正在上传") and int(bar.get_attribute("value") or 0) >= 25:
+            phone.shot("lecture-uploading")
+            cdp.send("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1,
+                                                          "uploadThroughput": -1})
+            time.sleep(0.8)
+            cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 5, "downloadThroughput": -1,
+                                                          "uploadThroughput": 40 * 1024 * 1024})
+            break
+        time.sleep(0.1)
+    expect(page.locator(".uploader .hint").first).to_contain_text("续传", timeout=60_000)
+    phone.shot("lecture-resuming")
+    name = Path(args["video"]).name
+    expect(phone.file_row(name)).to_contain_text("检查通过", timeout=CHECK_TIMEOUT_MS)
+    receipt = phone.submit()
+    phone.shot("lecture-receipt")
+    return {"work": work, "registered": registered, "receipt": receipt, "content_ranges": [p for p in puts if p],
+            "puts": len(puts), "progress": sorted({s.split(" ")[0] for s in seen if s}),
+            "state": page.locator("#state").inner_text()}
+
+
+def main() -> None:
+    action, args = sys.argv[1], json.loads(sys.argv[2])
+    width = int(args.get("width", 390))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(storage_state=args["state"], viewport={"width": width, "height": 844},
+                                      is_mobile=width < 600, has_touch=width < 600, locale="zh-CN")
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            seen = {"story": story, "lecture": lecture}[action](Phone(page, args.get("shots"), width), args)
+        finally:
+            context.storage_state(path=args["state"])
+            browser.close()
+        assert not errors, errors
+    print(json.dumps(seen, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
