@@ -58,9 +58,13 @@ class Phone:
         return self.page.locator("ul.files li", has=self.page.locator(".name", has_text=name))
 
     def submit(self) -> str:
-        self.page.locator("#submit-work").click()
+        """The next stage submitted: the receipt the page then shows (a new one, not the last stage's)."""
         receipt = self.page.locator("#receipt")
-        expect(receipt).to_be_visible(timeout=30_000)
+        before = receipt.inner_text().strip() if receipt.count() else None
+        self.page.locator("#submit-work").click()
+        expect(self.page.locator("#status")).to_contain_text("回执编号", timeout=30_000)
+        if before:
+            expect(receipt).not_to_have_text(before)
         return receipt.inner_text().strip()
 
 
@@ -111,37 +115,49 @@ def lecture(phone: Phone, args: dict) -> dict:
     page.select_option("#f-theme", index=1)
     work = phone.save_draft()
     registered = phone.submit()  # the registration stage: no file yet
-    # the video: over a connection of 40 MB/s up, which drops for a moment a quarter of the way
+    # the video: over a connection of 40 MB/s up, which drops a quarter of the way (the browser's connection is
+    # closed mid-body, as when a phone leaves a cell; the page is not told beforehand)
     puts = []
     page.on("request", lambda r: puts.append(r.headers.get("content-range")) if r.method == "PUT" else None)
+    page.evaluate("""() => {
+        const send = XMLHttpRequest.prototype.send;
+        XMLHttpRequest.prototype.send = function (body) { window.__sending = this; return send.call(this, body); };
+    }""")
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 5, "downloadThroughput": -1,
                                                   "uploadThroughput": 40 * 1024 * 1024})
     phone.upload("video", args["video"])
-    bar = page.locator(".uploader progress")
+    uploader = page.locator("div.uploader", has=page.locator("#upload-video"))
+    bar, hint = uploader.locator("progress"), uploader.locator(".hint")
     seen = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        said = page.locator(".uploader .hint").first.inner_text()
+        said = hint.inner_text()
         seen.append(said)
         if said.startswith("正在上传") and int(bar.get_attribute("value") or 0) >= 25:
             phone.shot("lecture-uploading")
-            cdp.send("Network.emulateNetworkConditions", {"offline": True, "latency": 0, "downloadThroughput": -1,
-                                                          "uploadThroughput": -1})
-            time.sleep(0.8)
-            cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 5, "downloadThroughput": -1,
-                                                          "uploadThroughput": 40 * 1024 * 1024})
+            page.evaluate("() => window.__sending.abort()")
             break
         time.sleep(0.1)
-    expect(page.locator(".uploader .hint").first).to_contain_text("续传", timeout=60_000)
+    expect(hint).to_contain_text("续传", timeout=60_000)
+    resuming = hint.inner_text()
     phone.shot("lecture-resuming")
     name = Path(args["video"]).name
     expect(phone.file_row(name)).to_contain_text("检查通过", timeout=CHECK_TIMEOUT_MS)
+    # the video stage also asks when the lecture was held: the refusal says so, the field is filled, then it goes
+    page.locator("#submit-work").click()
+    refusal = page.locator("#action-status [role=alert]")
+    expect(refusal).to_contain_text("讲授时间")
+    refused = refusal.inner_text()
+    phone.shot("lecture-refused")
+    page.fill("#f-held_on", "2020-06-28")
+    page.get_by_role("button", name="保存修改").click()
+    expect(page.locator("#status")).to_contain_text("已保存")
     receipt = phone.submit()
     phone.shot("lecture-receipt")
     return {"work": work, "registered": registered, "receipt": receipt, "content_ranges": [p for p in puts if p],
-            "puts": len(puts), "progress": sorted({s.split(" ")[0] for s in seen if s}),
+            "refused": refused, "puts": len(puts), "progress": sorted({s.split(" ")[0] for s in seen if s}), "resuming": resuming,
             "state": page.locator("#state").inner_text()}
 
 

@@ -113,7 +113,9 @@ def test_a_branch_secretarys_lecture_video_resumes_after_the_connection_drops(pl
     assert seen["content_ranges"], seen
     start = int(seen["content_ranges"][0].split(" ")[1].split("-")[0])
     assert 0 < start < size and seen["content_ranges"][0].endswith(f"-{size - 1}/{size}"), seen["content_ranges"]
-    assert "正在续传" in seen["progress"], seen["progress"]
+    assert "正在上传" in seen["progress"] and "续传" in seen["resuming"], seen
+    assert "缺少“讲授时间”" in seen["refused"]  # the stage's refusal, in the words of the API, shown once
+    assert seen["refused"].count("讲授时间") == 1, seen["refused"]
     assert seen["registered"] and seen["receipt"] and seen["receipt"] != seen["registered"]
     mail_to(platform, EMAILS[BRANCH], f"【回执 {seen['receipt']}】")
     portal = Portal(platform["urls"]["intake"], platform["keys"]["wust"])

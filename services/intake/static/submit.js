@@ -81,9 +81,10 @@
   }
 
   function problem(error) {
+    var more = error.details.filter(function (d) { return d.message && d.message !== error.message; });
     return el("div", {class: "error", role: "alert"},
       el("p", null, error.message),
-      error.details.length ? el("ul", {class: "problems"}, error.details.map(function (d) { return el("li", null, d.message || ""); })) : null);
+      more.length ? el("ul", {class: "problems"}, more.map(function (d) { return el("li", null, d.message); })) : null);
   }
 
   // a moment as Beijing time: "2020-07-31 23:59（北京时间）"
@@ -107,13 +108,14 @@
   }
 
   function fileRule(kind, rule, media) {
-    var parts = [{video: "视频", image: "图片", document: "文档", subtitle: "字幕", audio: "音频"}[kind] || kind];
-    parts.push(rule.min ? "至少 " + rule.min + " 个" : "可选");
+    var parts = [rule.min ? "至少 " + rule.min + " 个" : "可选"];
     if (rule.max) { parts.push("最多 " + rule.max + " 个"); }
     var m = media && media[kind];
     if (m && m.max_bytes) { parts.push("每个不超过 " + size(m.max_bytes)); }
-    (m && m.rules || []).forEach(function (r) { if (r.severity === "error" && r.hint) { parts.push(r.hint); } });
-    return parts.join("，");
+    var hints = (m && m.rules || []).filter(function (r) { return r.severity === "error" && r.hint; })
+      .map(function (r) { return r.hint.replace(/[。.]$/, "") + "。"; });
+    return ({video: "视频", image: "图片", document: "文档", subtitle: "字幕", audio: "音频"}[kind] || kind) + "：" +
+      parts.join("，") + "。" + hints.join("");
   }
 
   // ------------------------------------------------------------------ #/  campaigns and works
@@ -335,12 +337,17 @@
     if (stage && editable) {
       actions.append(el("h2", null, "下一步：" + submitLabel(stage)),
         el("p", {class: "hint"}, deadlines(stage)),
+        (stage.required_fields || []).length ? el("p", {class: "hint"}, "本阶段须填写：" + stage.required_fields.map(function (k) {
+          var f = track.fields.find(function (x) { return x.key === k; });
+          return f ? f.label : k;
+        }).join("、")) : null,
         el("button", {type: "button", id: "submit-work", onclick: function () { submitWork(work, stage); }}, submitLabel(stage)));
     }
     if (work.state === "submitted") {
       actions.append(el("button", {type: "button", class: "secondary", id: "withdraw-work",
                                    onclick: function () { withdrawWork(work); }}, "撤回作品"));
     }
+    actions.append(el("div", {id: "action-status"}));
     show(el("h1", null, work.title || "（未命名作品）"),
       el("p", {class: "hint"}, campaign.title + " · " + track.label + " · " + (names[work.org_id] || work.org_id)),
       el("p", {id: "state"}, "状态：" + work.state_label + (work.receipt_no ? "，回执编号 " : ""),
@@ -357,20 +364,21 @@
   }
 
   async function submitWork(work, stage) {
-    var status = document.getElementById("status");
+    var status = document.getElementById("action-status");  // beside the button: a refusal is read where it was asked
     status.replaceChildren(el("p", null, "正在提交…"));
     try {
       var done = await api("POST", "/submissions/" + work.id + "/submit", {stage: stage.key});
       await route();
+      window.scrollTo(0, 0);
       document.getElementById("status").replaceChildren(el("p", {class: "notice", role: "status"},
         "已" + submitLabel(stage) + "，回执编号 " + done.receipt_no + "。回执也已发送到本组织的联系邮箱。"));
-    } catch (e) { status.replaceChildren(problem(e)); status.scrollIntoView(); }
+    } catch (e) { status.replaceChildren(problem(e)); }
   }
 
   async function withdrawWork(work) {
     if (!confirm("撤回后作品不再参加评选；截止前可修改后重新提交。确定撤回？")) { return; }
     try { await api("POST", "/submissions/" + work.id + "/withdraw", {}); route(); }
-    catch (e) { document.getElementById("status").replaceChildren(problem(e)); }
+    catch (e) { document.getElementById("action-status").replaceChildren(problem(e)); }
   }
 
   // ------------------------------------------------------------------ uploads
