@@ -74,6 +74,8 @@ def story(phone: Phone, args: dict) -> dict:
     expect(page.locator("h1")).to_contain_text("报送作品")
     phone.shot("submit-home")
     phone.fits()
+    home = {"campaigns": [t.strip() for t in page.locator("section.campaign h2").all_inner_texts()],
+            "tracks": [t.strip() for t in page.locator("section.campaign h3").all_inner_texts()]}
     phone.open_new(args["campaign"], "story", "战疫故事汇")
     quota = page.locator("#quota")
     expect(quota).to_contain_text("还可报")
@@ -101,7 +103,7 @@ def story(phone: Phone, args: dict) -> dict:
     expect(page.locator("#status")).to_contain_text("回执编号")
     phone.shot("story-receipt")
     phone.fits()
-    return {"work": work, "count": count, "findings": findings, "receipt": receipt,
+    return {"home": home, "work": work, "count": count, "findings": findings, "receipt": receipt,
             "state": page.locator("#state").inner_text()}
 
 

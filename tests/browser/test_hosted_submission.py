@@ -93,6 +93,9 @@ def test_a_college_submits_a_story_with_photos(platform, files, width):
     title = f"{COLLEGE}战疫故事（{width}）"
     seen = submit_in_browser(platform, "college", "story", width, title=title, text=STORY_TEXT, good_photo=files["photo1"],
                              broken_photo=files["broken"], second_photo=files["photo2"])
+    # the university's own copy, not the ministry's campaign it derives from; the tracks a college submits to
+    assert seen["home"]["campaigns"] == ["让党旗始终高高飘扬——高校基层党组织常态化疫情防控“四个一”行动（武汉科技大学）"], seen["home"]
+    assert {"专题微党课", "战疫故事汇", "组织生活会情况"} <= set(seen["home"]["tracks"]), seen["home"]
     assert seen["count"].startswith(f"{count_chars(STORY_TEXT)} 字"), seen["count"]  # the server's count, live
     assert seen["findings"] and all(f.startswith("错误：") for f in seen["findings"]), seen["findings"]
     assert seen["receipt"] and "已提交" in seen["state"], seen

@@ -124,25 +124,35 @@
     show(el("p", null, "正在加载…"));
     var me = await api("GET", "/me");
     var listed = (await api("GET", "/campaigns")).items;
+    // a university's own copy replaces the ministry's campaign it derives from: its people submit to the copy
+    var copied = listed.map(function (c) { return c.derives_from; });
+    listed = listed.filter(function (c) { return copied.indexOf(c.id) < 0; });
     var campaigns = await Promise.all(listed.map(function (c) { return api("GET", "/campaigns/" + encodeURIComponent(c.id)); }));
     var works = (await api("GET", "/submissions?per_page=100")).items;
     var names = await orgNames();
+    var levels = (await orgs()).map(function (o) { return o.level; });
     var list = campaigns.map(function (c) {
-      return el("section", {class: "campaign"},
+      // the tracks one of the person's orgs may submit to
+      var open = Object.keys(c.tracks).filter(function (key) {
+        return (c.tracks[key].submit_levels || []).some(function (l) { return levels.indexOf(l) >= 0; });
+      });
+      return open.length ? el("section", {class: "campaign"},
         el("h2", null, c.title),
-        Object.keys(c.tracks).map(function (key) {
+        open.map(function (key) {
           var t = c.tracks[key];
           return el("div", {class: "track"},
             el("h3", null, t.label),
-            el("ul", null, t.stages.map(function (s) { return el("li", null, s.label + "：" + deadlines(s)); })),
+            el("ul", null, t.stages.map(function (s) { return el("li", null, s.label + "：" + (deadlines(s) || "不设截止时间")); })),
+            t.naming_rule ? el("p", {class: "hint"}, "文件名须以报送组织的名称开头，平台会自动补上。") : null,
             el("a", {class: "button", href: "#/new/" + encodeURIComponent(c.id) + "/" + encodeURIComponent(key)}, "新建" + t.label + "作品"));
-        }));
-    });
+        })) : null;
+    }).filter(Boolean);
     var rows = works.map(function (w) {
       return el("tr", null,
         el("td", null, el("a", {href: "#/work/" + w.id}, w.title || "（未命名）")),
         el("td", null, names[w.org_id] || w.org_id),
-        el("td", null, w.state_label + (w.complete ? "" : w.stage ? "（未完成）" : "")),
+        el("td", null, w.state_label + (w.complete ? "" : w.stage ? "（未完成）" : "") +
+                       (w.result ? "，" + (w.result.words || w.result.label || "") : "")),
         el("td", null, w.receipt_no || ""));
     });
     show(el("h1", null, me.name + " · 报送作品"),
@@ -150,7 +160,7 @@
       rows.length ? el("table", {class: "works"}, el("tr", null, el("th", null, "作品"), el("th", null, "组织"),
                                                     el("th", null, "状态"), el("th", null, "回执编号")), rows)
                   : el("p", {class: "hint"}, "还没有作品。从下面的活动中选择一项开始。"),
-      campaigns.length ? list : el("p", null, "目前没有向您的单位开放的活动。"));
+      list.length ? list : el("p", null, "目前没有您所在组织可以报送的活动。"));
   }
 
   var orgCache = null;
@@ -352,7 +362,7 @@
       el("p", {class: "hint"}, campaign.title + " · " + track.label + " · " + (names[work.org_id] || work.org_id)),
       el("p", {id: "state"}, "状态：" + work.state_label + (work.receipt_no ? "，回执编号 " : ""),
         work.receipt_no ? el("strong", {id: "receipt"}, work.receipt_no) : null,
-        work.result ? "，" + (work.result.label || "") : ""),
+        work.result ? "，评选结果：" + (work.result.words || work.result.label || "") : ""),
       status, form, files, actions, el("p", null, el("a", {href: "#/"}, "返回我的作品")));
     var pending = (work.files || []).filter(function (f) { return f.state === "stored" && !(f.check && f.check.verdict); });
     if (pending.length) { setTimeout(function () { if (location.hash === "#/work/" + id) { route(); } }, POLL_MS); }
