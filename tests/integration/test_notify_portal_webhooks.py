@@ -110,7 +110,7 @@ def _about(body) -> str:
     if body["type"] == "selection_result":
         return f"{d['submission_id']}:{d['result']}"
     if body["type"] == "deadline_reminder":
-        return f"{d['kind']}:{d['org_id']}"
+        return f"{d['kind']}:{d.get('org_id') or d['track']}"
     return d.get("file_id") or d.get("extension_id") or d.get("submission_id") or d.get("campaign_id")
 
 
@@ -220,4 +220,43 @@ def test_each_university_hears_its_own_files_extensions_results_campaigns_and_re
                              timeout=10).status_code == 404
     finally:
         for server in (seu_server, wust_server, hbue_server):
+            server.shutdown()
+
+
+def test_a_university_that_forwarded_nothing_hears_the_reminder_by_webhook_too(notify):
+    """The reminders to forward to the ministry (3 and 1 days before the university deadline) reach each
+    university's portal, of its own tracks only, once each however often the timer runs."""
+    store, amqp = notify["store"], notify["amqp"]
+    base = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"] + "/api/v1/webhooks"
+    (seu, seu_server), (wust, wust_server) = start_receiver(), start_receiver()
+    try:
+        publish(amqp, registered("seu", "东南大学", "direct"), registered("wust", "武汉科技大学", "co_built"),
+                key_events("seu", "university", "东南大学", "sk_seu"),
+                key_events("wust", "university", "武汉科技大学", "sk_wust"))
+        wait_until(lambda: count(store, TenantName, 2), timeout=20, what="the universities")
+        for key, receiver in (("sk_seu", seu), ("sk_wust", wust)):
+            receiver["secret"] = subscribe(base, key, receiver["url"], ["deadline_reminder"])["secret"]
+        definitions = load_builtin_definitions()
+        publish(amqp, make_event("campaign_published", "ministry", campaign_event_data(definitions["siyige-2020"])),
+                make_event("campaign_published", "seu", campaign_event_data(definitions["siyige-2020-seu"])),
+                forwarded("wust", "s-wust-1", "o-w", "社区里的研究生党员"))  # WUST's story went up: nothing owed
+        wait_until(lambda: count(store, CampaignCopy, 2) and count(store, ForwardedWork, 1), timeout=20,
+                   what="the campaigns and WUST's forwarded story")
+        clock.set_start(datetime.fromisoformat("2020-07-28T09:00:00+08:00"))  # three days before 7/31
+        with entrypoint_hook(notify["container"], "send_reminders") as remind:
+            remind()
+            remind()
+        wait_until(lambda: len(seu["received"]) >= 2 and len(wust["received"]) >= 1, timeout=30, what="the reminders")
+        import eventlet
+
+        eventlet.sleep(1.5)
+        assert kinds(seu) == [("deadline_reminder", "forward:lecture"), ("deadline_reminder", "forward:story")]
+        assert kinds(wust) == [("deadline_reminder", "forward:lecture")]
+        for tenant, receiver in (("seu", seu), ("wust", wust)):
+            assert receiver["rejected"] == []
+            for _, body in receiver["received"]:
+                assert body["tenant"] == tenant and not list(WEBHOOK_EVENT.iter_errors(body)), body
+                assert body["data"]["days_left"] == 3 and body["data"]["kind_label"] == "向教育部报送截止提醒"
+    finally:
+        for server in (seu_server, wust_server):
             server.shutdown()
