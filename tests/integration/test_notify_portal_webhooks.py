@@ -11,10 +11,10 @@ from nameko.testing.services import entrypoint_hook
 from sqlalchemy.engine import make_url
 
 from common import clock
-from common.campaign import campaign_event_data, load_builtin_definitions
+from common.campaign import DEFINITIONS_DIR, campaign_event_data, load_builtin_definitions
 from common.events import make_event
 from services.notify import hooks
-from services.notify.models import CampaignCopy, FileCopy, ForwardedWork, SubmissionCopy, TenantName
+from services.notify.models import CampaignCopy, Contact, FileCopy, ForwardedWork, SubmissionCopy, TenantName
 from services.notify.service import OPENAPI
 from tests.conftest import wait_until
 from tests.integration.test_notify_service import ORGS, key_events, notify, publish, smtp, start_receiver, story_submitted  # noqa: F401 - fixtures
@@ -260,3 +260,37 @@ def test_a_university_that_forwarded_nothing_hears_the_reminder_by_webhook_too(n
     finally:
         for server in (seu_server, wust_server):
             server.shutdown()
+
+
+def test_a_branch_that_owes_its_monthly_record_is_reminded_by_webhook_even_without_an_address(notify):
+    """石油大学's monthly 组织生活 (test_notify_recurring.py): 7 days before April's due day, each branch without
+    April's record is a `deadline_reminder` of kind `period` to 石油大学's portal, b3 (no mailbox) included."""
+    from tests.integration.test_notify_recurring import CAMPAIGN, ORGS as UPC_ORGS
+
+    store, amqp = notify["store"], notify["amqp"]
+    base = "http://" + notify["container"].config["WEB_SERVER_ADDRESS"] + "/api/v1/webhooks"
+    upc, server = start_receiver()
+    try:
+        clock.set_start(datetime.fromisoformat("2020-04-10T09:00:00+08:00"))
+        publish(amqp, registered("upc", "中国石油大学", "direct"), key_events("upc", "university", "中国石油大学", "sk_upc"),
+                UPC_ORGS)
+        upc["secret"] = subscribe(base, "sk_upc", upc["url"], ["deadline_reminder"])["secret"]
+        definition = load_builtin_definitions(DEFINITIONS_DIR / "own")[CAMPAIGN]
+        publish(amqp, make_event("campaign_published", "upc", campaign_event_data(definition)))
+        wait_until(lambda: count(store, CampaignCopy, 1) and count(store, Contact, 4), timeout=20,
+                   what="石油大学's campaign and orgs")
+        clock.set_start(datetime.fromisoformat("2020-04-23T09:00:00+08:00"))  # 7 days before April 30
+        with entrypoint_hook(notify["container"], "send_reminders") as remind:
+            remind()
+            remind()
+        wait_until(lambda: len(upc["received"]) >= 3, timeout=30, what="the three branches' reminders")
+        import eventlet
+
+        eventlet.sleep(1.5)
+        assert kinds(upc) == [("deadline_reminder", f"period:o-b{n}") for n in (1, 2, 3)] and upc["rejected"] == []
+        for _, body in upc["received"]:
+            assert body["tenant"] == "upc" and not list(WEBHOOK_EVENT.iter_errors(body)), body
+            assert body["data"]["period"] == "2020-04" and body["data"]["period_label"] == "2020年4月"
+            assert body["data"]["days_left"] == 7 and body["data"]["org_level"] == "branch"
+    finally:
+        server.shutdown()
