@@ -29,7 +29,8 @@ def subscribe(session, tenant: str | None, body: dict, check_destination: Callab
     check_destination(body["url"])
     unknown = sorted(set(body["event_types"]) - set(DELIVERABLE))
     if unknown:
-        raise Unprocessable(f"不能订阅这些事件：{'、'.join(unknown)}。可订阅：{'、'.join(DELIVERABLE)}。",
+        allowed = "、".join(f"{name}（{portal.LABELS[name]}）" for name in DELIVERABLE)
+        raise Unprocessable(f"不能订阅这些事件：{'、'.join(unknown)}。可订阅：{allowed}。",
                             code="unknown_event_type", field="event_types", expected=list(DELIVERABLE), found=unknown)
     count = len(session.scalars(select(WebhookSubscription.id).where(WebhookSubscription.tenant == tenant,
                                                              WebhookSubscription.active)).all())

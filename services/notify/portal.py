@@ -93,8 +93,11 @@ BUILT: dict[str, tuple[str, dict]] = {
     ),
 }
 
-# What a portal may subscribe to, in the order the document lists them.
+# What a portal may subscribe to, in the order the document lists them, with what each is in Chinese.
 DELIVERABLE = (*AS_PUBLISHED, *BUILT)
+LABELS = {"submission_submitted": "作品提交", "submission_withdrawn": "作品撤回", "extension_granted": "延期获准",
+          "file_checked": "文件检查结果", "selection_result": "评审与报送结果", "campaign_published": "活动发布与更正",
+          "deadline_reminder": "截止提醒"}
 
 
 def data_schema(name: str) -> dict:

@@ -133,4 +133,5 @@ def test_an_unknown_event_name_is_refused_in_chinese_with_a_stable_code():
                         lambda url: None)
     assert refused.value.code == "unknown_event_type"
     assert "不能订阅这些事件：selection_made、submission_forwarded" in refused.value.message
-    assert "file_checked" in refused.value.message  # what may be subscribed to is listed
+    assert "file_checked（文件检查结果）" in refused.value.message  # what may be subscribed to is listed
+    assert set(portal.LABELS) == set(hooks.DELIVERABLE)
