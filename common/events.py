@@ -486,6 +486,20 @@ CATALOGUE: dict[str, EventType] = {
             subscribers=("review.on_submission_forwarded", "notify.on_submission_forwarded"),
         ),
         EventType(
+            name="extension_granted",
+            source="intake",
+            version=1,
+            description="A university's admin granted one org more time for one stage of a track "
+            "(`POST /api/v1/extensions`), or changed the time granted: `until` is the org's deadline for that stage "
+            "now. Notify tells the university's portal (webhook `extension_granted`).",
+            data_schema=_object({
+                "extension_id": ID, "campaign_id": ID, "track": TRACK, "stage": {"type": "string"},
+                "org_id": ID, "org_name": {"type": "string"}, "until": TIMESTAMP,
+                "reason": {"type": "string"}, "granted_at": TIMESTAMP,
+            }, {"stage_label": {"type": "string"}, "org_level": LEVEL}),
+            subscribers=("notify.on_extension_granted",),
+        ),
+        EventType(
             name="supervision_reminded",
             source="intake",
             version=1,

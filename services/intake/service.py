@@ -412,7 +412,7 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages, SubmissionPages):
             caller = self._caller(session, request)
             body = schemas.validate(read_json(request), "ExtensionCreate")
             return self._once(request, session, caller.tenant, body, lambda: (
-                201, ops.extension_json(ops.grant_extension(session, caller, body))))
+                201, ops.extension_json(ops.grant_extension(session, caller, body, self.outbox))))
 
     # ------------------------------------------------------------------ API keys
 

@@ -8,14 +8,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from common.campaign.audience import includes
 from common.db import utcnow
 from common.errors import Forbidden, NotFound, Unprocessable
-from services.notify import webhooks
+from services.notify import portal, webhooks
 from services.notify.lifecycles import DELIVERY, DeliveryState
-from services.notify.models import WebhookDelivery, WebhookSubscription
+from services.notify.models import SubmissionCopy, TenantName, WebhookDelivery, WebhookSubscription
 
-# What a portal can subscribe to: events about its own university's works.
-DELIVERABLE = ("submission_submitted", "submission_withdrawn")
+# What a portal can subscribe to: events about its own university (portal.py says what each carries).
+DELIVERABLE = portal.DELIVERABLE
 MAX_SUBSCRIPTIONS = 20
 
 
@@ -28,7 +29,8 @@ def subscribe(session, tenant: str | None, body: dict, check_destination: Callab
     check_destination(body["url"])
     unknown = sorted(set(body["event_types"]) - set(DELIVERABLE))
     if unknown:
-        raise Unprocessable(f"不能订阅这些事件：{'、'.join(unknown)}。可订阅：{'、'.join(DELIVERABLE)}。",
+        allowed = "、".join(f"{name}（{portal.LABELS[name]}）" for name in DELIVERABLE)
+        raise Unprocessable(f"不能订阅这些事件：{'、'.join(unknown)}。可订阅：{allowed}。",
                             code="unknown_event_type", field="event_types", expected=list(DELIVERABLE), found=unknown)
     count = len(session.scalars(select(WebhookSubscription.id).where(WebhookSubscription.tenant == tenant,
                                                              WebhookSubscription.active)).all())
@@ -73,7 +75,10 @@ def deliveries(session, tenant: str | None, sub_id: str) -> list[WebhookDelivery
 
 
 def enqueue(session, event) -> int:
-    """A delivery per active subscription of the event's university to its type."""
+    """A delivery per active subscription of the event's university to its type.
+
+    `event.tenant` is whose portal hears it: an event built for one university (portal.py), or one the platform
+    published about one university's work."""
     subs = session.scalars(select(WebhookSubscription).where(WebhookSubscription.tenant == event.tenant,
                                                        WebhookSubscription.active)).all()
     added = 0
@@ -91,6 +96,61 @@ def enqueue(session, event) -> int:
             session.add(d)
             added += 1
     return added
+
+
+def enqueue_all(session, events) -> int:
+    """Each event (None: nothing to tell) to its university's subscriptions; how many deliveries were added."""
+    return sum(enqueue(session, e) for e in events if e is not None)
+
+
+def data_schema(name: str) -> dict:
+    """The `data` of a deliverable event, as the API document describes it (portal.data_schema)."""
+    return portal.data_schema(name)
+
+
+def enqueue_file_checked(session, event, file) -> int:
+    """Media's check of a file, to the portal of the university the file's work belongs to (notify's copy)."""
+    return enqueue_all(session, [portal.file_checked(event, file, session.get(SubmissionCopy, file.submission_id))])
+
+
+def enqueue_selection(session, event, final: dict | None) -> int:
+    """A round's results, each work's to its own university's portal (a ministry round spans universities)."""
+    return enqueue_all(session, portal.selection_results(event, final, lambda sid, said: work_tenant(session, sid, said)))
+
+
+def enqueue_forwarded(session, event) -> int:
+    """A work forwarded up, to its university's portal."""
+    if work_tenant(session, event.data["submission_id"], event.tenant) is None:
+        return 0
+    return enqueue_all(session, [portal.forwarded_result(event)])
+
+
+def enqueue_campaign(session, event) -> int:
+    """A published campaign (a new version), to the portal of each university it is for."""
+    universities = campaign_universities(session, event.tenant, event.data.get("audience"))
+    return enqueue_all(session, portal.campaign_published(event, universities))
+
+
+def work_tenant(session, submission_id: str, said: str) -> str | None:
+    """The university of a work as notify's copy has it (intake's word); the event's `said` when there is no copy
+    yet, None when the two disagree: a work is never told to another university's portal."""
+    copy = session.get(SubmissionCopy, submission_id)
+    if copy is None:
+        return said
+    return copy.tenant if copy.tenant == said else None
+
+
+def campaign_universities(session, publisher: str, audience: dict | None) -> list[str]:
+    """The universities a published campaign is for, of those with a portal subscribed: the ministry's, each
+    registered university in its audience (common.campaign.audience); a university's own (a college's notice too),
+    that university."""
+    if publisher != "ministry":
+        return [publisher]
+    # only those with a subscription: 3,000 universities' rows are not read to find the few portals listening
+    listening = select(WebhookSubscription.tenant).where(WebhookSubscription.active)
+    return sorted(t.tenant for t in session.scalars(select(TenantName).where(TenantName.tenant != "ministry",
+                                                                            TenantName.tenant.in_(listening)))
+                  if includes(audience, t.tenant, t.category))
 
 
 def delivery_json(d: WebhookDelivery) -> dict:

@@ -18,7 +18,7 @@ from common.campaign.model import DECISION_KINDS
 from common.db import serialize_on, utcnow
 from common.levels import forward_limit
 from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS, beijing_minute as beijing
-from services.notify import announcement, readmodel, reminders
+from services.notify import announcement, hooks, portal, readmodel, reminders
 from services.notify.contact import tenant_name as _tenant_name, whom_to_ask
 from services.notify.lifecycles import MESSAGE, MessageState, WorkState
 from services.notify.models import (
@@ -389,15 +389,30 @@ def _enqueue_due(session, templates, kind: str, due: list, campaigns: list[dict]
     queued = 0
     for r in due:
         contact = contacts[r.org_id]
+        track = by_id[r.campaign_id]["tracks"][r.track]
+        _tell_portal(session, kind, r, contact, by_id[r.campaign_id], track)
         if not contact.email:
             continue
-        track = by_id[r.campaign_id]["tracks"][r.track]
         queued += enqueue(session, templates, kind=kind, tenant=r.tenant, recipient=contact.email,
                           dedupe_key=r.dedupe_key, about=(r.campaign_id, r.track), context={
                               "org_name": contact.name, "campaign": by_id[r.campaign_id]["title"],
                               "track": track.get("label", r.track), "days_left": r.days_left,
                               **context_of(r, track)})
     return queued
+
+
+def _tell_portal(session, kind: str, r, contact, campaign: dict, track: dict) -> None:
+    """The reminder also to the university's portal (webhook `deadline_reminder`), with or without an address."""
+    data = {"campaign_id": r.campaign_id, "campaign_title": campaign["title"], "track": r.track,
+            "track_label": track.get("label", r.track), "days_left": r.days_left, "org_id": r.org_id,
+            "org_name": contact.name, "org_level": contact.level}
+    if kind == "period_reminder":
+        data.update(deadline=r.due.isoformat(), period=r.period, period_label=r.period_label)
+    else:
+        data.update(deadline=r.deadline.isoformat(), stage=r.stage,
+                    stage_label=track.get("stage_labels", {}).get(r.stage, r.stage))
+    hooks.enqueue(session, portal.deadline_reminder("period" if kind == "period_reminder" else "submit", r.dedupe_key,
+                                                    r.tenant, utcnow().isoformat(), data))
 
 
 def _queue_period_reminders(session, templates, now: datetime, campaigns: list[dict], contacts: dict) -> int:
@@ -436,11 +451,15 @@ def queue_forward_reminders(session, templates, now: datetime) -> int:
     queued = 0
     for r in due:
         university = tenants[r.tenant]
-        if not university.contact_email:
-            continue
         campaign = by_id[r.campaign_id]
         track = campaign["tracks"][r.track]
         limit = forward_limit(track.get("forward", {}), track.get("quota", {}), "university")
+        hooks.enqueue(session, portal.deadline_reminder("forward", r.dedupe_key, r.tenant, utcnow().isoformat(), {
+            "campaign_id": r.campaign_id, "campaign_title": campaign["title"], "track": r.track,
+            "track_label": track.get("label", r.track), "deadline": r.deadline.isoformat(), "days_left": r.days_left,
+            "forward_limit": limit}))
+        if not university.contact_email:
+            continue
         queued += enqueue(session, templates, kind="forward_reminder", tenant=r.tenant,
                           recipient=university.contact_email, dedupe_key=r.dedupe_key, context={
                               "tenant_name": university.name, "campaign": campaign["title"],

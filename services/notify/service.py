@@ -27,7 +27,6 @@ from common import clock, handoff, looplag
 from common.auth import bearer_key
 from common.dependencies import Database, Limits, ObjectStore, Segmenter
 from common.errors import DomainError
-from common.events import CATALOGUE
 from common.files import FileLinks
 from common.http import JsonApi, SchemaValidator, read_json
 from common.messaging import OutboxRelay, handles
@@ -56,9 +55,11 @@ EXPORT_LINK_TTL_S = 24 * 3600  # file links in an exported list: a working day t
 def load_openapi(path: Path) -> dict:
     """The API document, with the `data` of each event a webhook delivers taken from the event catalogue."""
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    listed = doc["components"]["schemas"]["WebhookEvent"]["properties"]["type"]["enum"]
+    if listed != list(hooks.DELIVERABLE):  # what a portal may subscribe to is what the document describes
+        raise RuntimeError(f"{path.name}: WebhookEvent lists {listed}, portal.py delivers {list(hooks.DELIVERABLE)}")
     for name in hooks.DELIVERABLE:
-        doc["components"]["schemas"][name] = {**CATALOGUE[name].data_schema,
-                                              "description": f"`data` of `{name}`: {CATALOGUE[name].description}"}
+        doc["components"]["schemas"][name] = hooks.data_schema(name)
     return doc
 
 
@@ -324,6 +325,7 @@ class NotifyService(SignInPages):
             # an older version replayed after a correction must not announce old deadlines
             if session is not None and copies.record_campaign_published(session, event):
                 messages.queue_campaign_announcement(session, self.mail.templates, event, notice)
+                hooks.enqueue_campaign(session, event)  # to each university it is for
 
     @handles("tenant_registered", once=True)
     def on_tenant_registered(self, session, event):
@@ -359,6 +361,7 @@ class NotifyService(SignInPages):
     def on_file_checked(self, session, event):
         file = copies.record_file_checked(session, event)
         messages.queue_check_result(session, self.mail.templates, event, file)
+        hooks.enqueue_file_checked(session, event, file)
 
     @handles("submission_withdrawn", once=True)
     def on_submission_withdrawn(self, session, event):
@@ -373,6 +376,11 @@ class NotifyService(SignInPages):
     @handles("submission_forwarded", once=True)
     def on_submission_forwarded(self, session, event):
         copies.record_submission_forwarded(session, event, self.store, self.segmenter)
+        hooks.enqueue_forwarded(session, event)
+
+    @handles("extension_granted", once=True)
+    def on_extension_granted(self, session, event):
+        """An org was given more time: the university's portal hears it (the mail is the portal's to send)."""
         hooks.enqueue(session, event)
 
     @handles("account_invited", once=True)
@@ -404,7 +412,8 @@ class NotifyService(SignInPages):
         messages.queue_selection_results(session, self.mail.templates, event)
         if library.enters_library(event.data):  # the ministry's final selection, or a level's own 素材库
             library.add_selected(session, self.store, event.data, decided_by=event.tenant)
-        hooks.enqueue(session, event)
+        # one result per work, to its own university's portal (a ministry round spans universities)
+        hooks.enqueue_selection(session, event, messages.final_decision(event.data))
 
     @handles("publicity_ended", once=True)
     def on_publicity_ended(self, session, event):

@@ -10,6 +10,13 @@ What portal developers are told (and what `verify` does):
       X-Siyige-Event:     submission_submitted
       Content-Type:       application/json
 
+* The events a portal may subscribe to, each about its own university only
+  (the body's `tenant` is always the subscribing university; portal.py builds
+  those that are not delivered as published): `submission_submitted`,
+  `submission_withdrawn`, `extension_granted`, `file_checked`,
+  `selection_result` (one per work), `campaign_published` (its audience's),
+  `deadline_reminder`. Another name is refused: 422 `unknown_event_type`.
+
 * The signature is ``hex(HMAC-SHA256(secret, f"{timestamp}." + raw_body))``
   with the subscription's secret. Compute it over the raw bytes you received,
   before any JSON parsing: re-serialising changes bytes and breaks it.

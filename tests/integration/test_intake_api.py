@@ -309,6 +309,18 @@ def test_a_refused_request_is_not_logged_as_an_incident_and_a_failure_is(intake,
     assert errors and "a bug" in str(errors[-1].exc_info[1])
 
 
+def extensions_granted(db_url) -> list[dict]:
+    """The `extension_granted` events intake wrote to its outbox, oldest first."""
+    from sqlalchemy import select
+
+    from common.db import Store
+    from services.intake.models import OutboxMessage
+
+    with Store(db_url).transaction() as session:
+        return [r.envelope for r in session.scalars(select(OutboxMessage).where(
+            OutboxMessage.event_type == "extension_granted").order_by(OutboxMessage.id))]
+
+
 def test_deadline_in_beijing_time_and_extension(intake):
     seu = intake["seu"]
     work = seu.draft("siyige-2020-seu", "lecture", "机械工程学院党委", title="抓紧抓实抓细常态化疫情防控",
@@ -320,6 +332,10 @@ def test_deadline_in_beijing_time_and_extension(intake):
         "campaign_id": "siyige-2020-seu", "track": "lecture", "stage": "registration",
         "org_id": work["org_id"], "until": "2020-06-16T18:00:00+08:00", "reason": "书记出差"})
     assert r.status_code == 201, r.text
+    granted = extensions_granted(intake["config"]["DATABASE_URL"])  # the university's portal hears it (notify)
+    assert [(e["tenant"], e["data"]["org_id"], e["data"]["stage"], e["data"]["until"], e["data"]["reason"])
+            for e in granted] == [("seu", work["org_id"], "registration", "2020-06-16T18:00:00+08:00", "书记出差")]
+    assert granted[0]["data"]["extension_id"] == r.json()["id"] and granted[0]["data"]["stage_label"]
     r = seu("POST", f"/api/v1/submissions/{work['id']}/submit")
     assert r.status_code == 200 and r.json()["stage"] == "registration" and not r.json()["complete"]
 

@@ -280,15 +280,15 @@ def test_the_progress_feed_by_cursor_for_the_ministry_and_each_university(notify
     assert sheet["A1"].value == "高校" and {c.value for c in sheet["A"][1:]} == {"东南大学", "武汉科技大学"}
 
 
-@pytest.fixture
-def portal_receiver():
-    """A portal's webhook endpoint on loopback: verifies signatures, can be told to fail."""
+def start_receiver() -> tuple[dict, object]:
+    """A portal's webhook endpoint on loopback: verifies signatures with `state["secret"]`, can be told to fail
+    (`fail_next`); keeps (delivery id, body) of each accepted delivery and its X-Siyige-Event. (state, server)."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from services.notify import webhooks
 
-    state = {"secret": None, "fail_next": 0, "received": [], "rejected": []}
+    state = {"secret": None, "fail_next": 0, "received": [], "rejected": [], "event_headers": []}
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -305,6 +305,7 @@ def portal_receiver():
                 self.send_response(503)
                 self.end_headers()
                 return
+            state["event_headers"].append(self.headers["X-Siyige-Event"])
             state["received"].append((self.headers["X-Siyige-Delivery"], json.loads(body)))
             self.send_response(204)
             self.end_headers()
@@ -313,9 +314,15 @@ def portal_receiver():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     state["url"] = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    return state, server
+
+
+@pytest.fixture
+def portal_receiver():
+    """A portal's webhook endpoint on loopback (start_receiver)."""
+    state, server = start_receiver()
     yield state
     server.shutdown()
 

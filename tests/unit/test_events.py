@@ -162,6 +162,11 @@ SAMPLE_DATA: dict[str, dict] = {
                    "content_type": "image/jpeg"}],
         "tenant_name": "东南大学", "root_campaign_id": "siyige-2020",
     },
+    "extension_granted": {
+        "extension_id": "x-1", "campaign_id": "siyige-2020-seu", "track": "story", "stage": "submission",
+        "stage_label": "提交作品", "org_id": "o-1", "org_name": "计算机科学与工程学院党委", "org_level": "level2",
+        "until": "2020-07-25T23:59:00+08:00", "reason": "疫情封校，视频拍摄推迟", "granted_at": "2020-07-18T02:00:00+00:00",
+    },
     "supervision_reminded": {
         "campaign_id": "wust.siyige-2020-wust", "campaign_title": "让党旗始终高高飘扬（武汉科技大学）", "track": "material",
         "track_label": "教育素材", "tenant_name": "武汉科技大学", "requested_at": "2020-10-16T01:00:00+00:00",

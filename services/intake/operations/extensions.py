@@ -16,7 +16,9 @@ from services.intake.operations.orgs import get_org
 from services.intake.operations.tenants import Caller, require_university, within_reach
 
 
-def grant_extension(session, caller: Caller, body: dict) -> Extension:
+def grant_extension(session, caller: Caller, body: dict, outbox=None) -> Extension:
+    """Grant (or change) an org's extension for one stage; `outbox` announces it (`extension_granted`: the
+    university's portal tells the org through its webhook)."""
     tenant = caller.tenant
     require_university(tenant)
     campaign = visible_campaign(session, tenant, body["campaign_id"])
@@ -41,6 +43,11 @@ def grant_extension(session, caller: Caller, body: dict) -> Extension:
     record_by(session, caller, "extension.granted", "extension", ext.id, {
         "org_id": org.id, "org_name": short(org.name), "campaign_id": campaign.id, "track": track.key,
         "stage": stage.key, "until": in_beijing(until).isoformat(), "reason": short(ext.reason)})
+    if outbox is not None:
+        outbox.add(session, "extension_granted", tenant.id, {
+            "extension_id": ext.id, "campaign_id": campaign.id, "track": track.key, "stage": stage.key,
+            "stage_label": stage.label, "org_id": org.id, "org_name": org.name, "org_level": org.level,
+            "until": until.isoformat(), "reason": ext.reason or "", "granted_at": ext.granted_at.isoformat()})
     return ext
 
 
