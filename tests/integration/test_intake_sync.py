@@ -9,7 +9,8 @@ import requests
 
 from common import clock
 from common.locale import beijing_iso
-from tests.integration.test_intake_api import announce_check, error_of, intake  # noqa: F401  (intake: the fixture)
+from tests.conftest import wait_until
+from tests.integration.test_intake_api import announce_check, error_of, intake, select  # noqa: F401  (the fixture)
 
 STORY = ("siyige-2020-seu", "story", "计算机科学与工程学院党委")
 TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\+08:00$")
@@ -138,6 +139,18 @@ def test_every_change_of_a_work_moves_its_updated_at(intake):
     for action in (edit, register, receive, complete, checked, register_spare, remove, submit, withdraw):
         moved(action)
     assert other in changed_since(seu, "2020-06-12T09:00:00+08:00")  # created at the start, never since
+
+
+def test_a_forward_moves_updated_at(intake):
+    seu = intake["seu"]
+    work = seu.draft(*STORY, title="计算机学院党委战疫故事", text="疫情之中，党员冲在前面。")["id"]
+    assert seu("POST", f"/api/v1/submissions/{work}/submit").ok
+    since = later()
+    select(intake, [work])  # the university's round sends it to the ministry
+    wait_until(lambda: seu("GET", f"/api/v1/submissions/{work}").json()["forwarded_to"] == "ministry",
+               what="the work forwarded")
+    items, _ = mirror(seu, updated_since=since)
+    assert [w["id"] for w in items] == [work] and TIMESTAMP.match(items[0]["forwarded_at"])
 
 
 def test_a_file_answers_its_checks_facts(intake):
