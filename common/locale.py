@@ -26,6 +26,14 @@ def in_beijing(when: datetime | str) -> datetime:
     return moment.astimezone(BEIJING)
 
 
+def beijing_iso(when: datetime | str | None) -> str | None:
+    """The one form of a moment in an API answer: Beijing time to the second, with its offset
+    (2020-07-14T23:59:59+08:00); None stays None."""
+    if when is None:
+        return None
+    return in_beijing(when).replace(microsecond=0).isoformat()
+
+
 def beijing_minute(when: datetime | str) -> str:
     """For mails and messages: 2020年07月14日 17:00."""
     return in_beijing(when).strftime("%Y年%m月%d日 %H:%M")

@@ -151,6 +151,7 @@ class Submission(Base):
     __table_args__ = (
         Index("ix_sub_tenant_campaign_track", "tenant_id", "campaign_id", "track", "state"),
         Index("ix_sub_org_track", "org_id", "track", "state"),
+        Index("ix_sub_tenant_updated", "tenant_id", "updated_at", "id"),  # syncing: updated_since and the cursor
     )
 
 
@@ -214,6 +215,9 @@ class FileRecord(Base):
     check_verdict = Column(String(16), nullable=True)  # passed | warnings | failed
     check_findings = Column(JSON, nullable=True)
     checked_at = Column(UTCDateTime, nullable=True)  # of the newest check recorded
+    # what the newest check found (operations/checks.kept_facts): duration, resolution, codecs, subtitle coverage,
+    # pages; NULL before a check, and for checks recorded before revision 0016
+    check_facts = Column(JSON, nullable=True)
     __table_args__ = (Index("ix_files_state_expires", "state", "expires_at"),)
 
 
@@ -229,7 +233,7 @@ class Extension(Base):
     stage = Column(String(40), nullable=False)
     until = Column(UTCDateTime, nullable=False)
     reason = Column(Text, nullable=False, default="")
-    granted_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    granted_at = Column(UTCDateTime, nullable=False, default=utcnow)  # moved when granted again: its change time
     __table_args__ = (
         UniqueConstraint("org_id", "campaign_id", "track", "stage", name="uq_extension"),
     )

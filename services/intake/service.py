@@ -245,10 +245,11 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages, SubmissionPages):
     @api("GET", "/api/v1/orgs")
     def list_orgs(self, request):
         page, per_page = _page_args(request)
+        sync = ops.sync_of(request.args)
         with self.db.transaction() as session:
             caller = self._caller(session, request)
             return ops.list_orgs(session, caller, request.args.get("level"), request.args.get("parent_id"),
-                                 request.args.get("q"), page, per_page)
+                                 request.args.get("q"), page, per_page, sync)
 
     @api("GET", "/api/v1/orgs/template.xlsx")
     def org_template(self, request):
@@ -287,8 +288,9 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages, SubmissionPages):
     def list_submissions(self, request):
         page, per_page = _page_args(request)
         filters = {k: request.args.get(k) for k in ("campaign_id", "track", "org_id", "state", "stage", "q")}
+        sync = ops.sync_of(request.args)
         with self.db.transaction() as session:
-            return ops.list_submissions(session, self._caller(session, request), filters, page, per_page)
+            return ops.list_submissions(session, self._caller(session, request), filters, page, per_page, sync)
 
     @api("POST", "/api/v1/submissions")
     def create_submission(self, request):
@@ -403,8 +405,10 @@ class IntakeService(PeoplePages, AuditPages, SupervisionPages, SubmissionPages):
 
     @api("GET", "/api/v1/extensions")
     def list_extensions(self, request):
+        sync, per_page = ops.sync_of(request.args), _page_args(request)[1]  # per_page: a mirroring read's page size
         with self.db.transaction() as session:
-            return {"items": ops.list_extensions(session, self._caller(session, request), request.args.get("campaign_id"))}
+            return ops.list_extensions(session, self._caller(session, request), request.args.get("campaign_id"), sync,
+                                       per_page)
 
     @api("POST", "/api/v1/extensions")
     def grant_extension(self, request):

@@ -33,6 +33,7 @@ COLLEGE, BRANCH = "计算机科学与技术学院党委", "计算机学院学生
 EMAILS = {COLLEGE: "cs@wust.demo.local", BRANCH: "cs1@wust.demo.local"}  # the orgs' contact addresses: receipts go there
 PEOPLE = {"college": ("钱组织员", "qian.college@wust.edu.cn", COLLEGE), "branch": ("赵书记", "zhao.branch@wust.edu.cn", BRANCH)}
 CAMPAIGN = "wust.siyige-2020-wust"
+WUST_COPY = "让党旗始终高高飘扬——高校基层党组织常态化疫情防控“四个一”行动（武汉科技大学）"
 STORY_TEXT = ("疫情期间，支部党员组成志愿服务队，连续三个月坚守校门测温点。😷\n"
               "“我是党员，我先上！”COVID-19 没有让我们退缩，反而让支部更加团结。")
 
@@ -94,7 +95,7 @@ def test_a_college_submits_a_story_with_photos(platform, files, width):
     seen = submit_in_browser(platform, "college", "story", width, title=title, text=STORY_TEXT, good_photo=files["photo1"],
                              broken_photo=files["broken"], second_photo=files["photo2"])
     # the university's own copy, not the ministry's campaign it derives from; the tracks a college submits to
-    assert seen["home"]["campaigns"] == ["让党旗始终高高飘扬——高校基层党组织常态化疫情防控“四个一”行动（武汉科技大学）"], seen["home"]
+    assert seen["home"]["campaigns"] == [WUST_COPY], seen["home"]
     assert {"专题微党课", "战疫故事汇", "组织生活会情况"} <= set(seen["home"]["tracks"]), seen["home"]
     assert seen["count"].startswith(f"{count_chars(STORY_TEXT)} 字"), seen["count"]  # the server's count, live
     assert seen["findings"] and all(f.startswith("错误：") for f in seen["findings"]), seen["findings"]

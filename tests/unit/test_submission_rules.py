@@ -472,6 +472,18 @@ def test_wust_story_closes_at_the_end_of_july_15(wust):
     assert "2020年07月16日 00:00" in err.message
 
 
+def test_the_last_second_of_a_dates_deadline_is_on_time_to_its_end(wust):
+    """A date's deadline is the end of the day: anywhere in 23:59:59 (a request's clock has microseconds) is on
+    time; 00:00:00 of the next day is late, and the refusal gives both moments in Beijing time to the second."""
+    track = wust.tracks["story"]
+    stage = rules.stage_by_key(track, "submission")
+    rules.check_deadline(track, stage, "level2", datetime(2020, 7, 15, 23, 59, 59, 999_999, tzinfo=PLUS8), None)
+    rules.check_deadline(track, stage, "level2", datetime(2020, 7, 15, 15, 59, 59, 500_000, tzinfo=UTC), None)
+    with pytest.raises(DomainError) as info:
+        rules.check_deadline(track, stage, "level2", datetime(2020, 7, 15, 16, 0, 0, tzinfo=UTC), None)
+    assert (info.value.expected, info.value.found) == ("2020-07-15T23:59:59+08:00", "2020-07-16T00:00:00+08:00")
+
+
 def test_seu_story_closes_later_than_wusts(seu):
     # Same campaign, different university: SEU says 7/20.
     track = seu.tracks["story"]

@@ -18,7 +18,7 @@ from common.campaign.recurrence import Period, period, period_key_of
 from common.campaign.values import field_label, value_problem
 from common.errors import Conflict, DomainError, NotFound, Unprocessable
 from common.levels import LEVELS, first_round_level, forward_limit
-from common.locale import BEIJING, KIND_LABELS, LEVEL_LABELS, beijing_minute, byte_size
+from common.locale import BEIJING, KIND_LABELS, LEVEL_LABELS, beijing_iso, beijing_minute, byte_size
 from common.text import count_chars, describe_count_rule, single_line_problem, starts_with_org_name, strip_invisible
 from services.intake.domain.lifecycles import FileState, SubmissionState
 
@@ -227,6 +227,12 @@ class DeadlineCheck:
         return max(self.deadline, self.extended_until) if self.extended_until else self.deadline
 
 
+def past(now: datetime, deadline: datetime) -> bool:
+    """Whether `now` is after the deadline, judged to the second: a date D's deadline is the end of D (23:59:59
+    Beijing time), so a request anywhere in that last second (23:59:59.6) is on time and 00:00:00 on D+1 is late."""
+    return now.replace(microsecond=0) > deadline
+
+
 def deadline_for(track: Track, stage_key: str, level: str, extension: datetime | None) -> DeadlineCheck:
     return DeadlineCheck(effective_deadline(track, stage_key, level), extension)
 
@@ -235,12 +241,12 @@ def check_deadline(track: Track, stage: Stage, level: str, now: datetime, extens
                    action: str = "提交") -> None:
     check = deadline_for(track, stage.key, level, extension)
     when = check.effective
-    if when is not None and now > when:
+    if when is not None and past(now, when):
         extra = "（含延期）" if check.extended_until else ""
         raise DomainError(
             f"“{track.label}”的“{stage.label}”阶段截止时间为 {beijing_minute(when)}{extra}（北京时间），"
             f"现在是 {beijing_minute(now)}，已不能{action}。如确有特殊情况，请联系学校党委组织部申请延期。",
-            code="deadline_passed", status=409, expected=when.isoformat(), found=now.isoformat(),
+            code="deadline_passed", status=409, expected=beijing_iso(when), found=beijing_iso(now),
         )
 
 
@@ -278,17 +284,17 @@ def check_period(track: Track, per: Period, now: datetime, extension: datetime |
         raise DomainError(
             f"“{track.label}”按月记录，本条记录的“{spec.label}”属于{per.label}，该月的记录自 {beijing_minute(per.opens)}"
             f"（北京时间）起才能提交，现在是 {beijing_minute(now)}。请在组织生活召开后再提交，或核对日期；可以先保存草稿。",
-            code="period_not_open", status=409, field=f"fields.{spec.key}", expected=per.opens.isoformat(),
-            found=now.isoformat())
+            code="period_not_open", status=409, field=f"fields.{spec.key}", expected=beijing_iso(per.opens),
+            found=beijing_iso(now))
     check = DeadlineCheck(per.due, extension)
-    if now > check.effective:
+    if past(now, check.effective):
         extra = "（含延期）" if check.extended_until else ""
         raise DomainError(
             f"“{track.label}”{per.label}的记录截止时间为 {beijing_minute(check.effective)}{extra}（北京时间），"
             f"现在是 {beijing_minute(now)}，已不能{action}。请核对“{spec.label}”是否填对；"
             "如确有特殊情况，请联系学校党委组织部申请延期。",
-            code="deadline_passed", status=409, field=f"fields.{spec.key}", expected=check.effective.isoformat(),
-            found=now.isoformat())
+            code="deadline_passed", status=409, field=f"fields.{spec.key}", expected=beijing_iso(check.effective),
+            found=beijing_iso(now))
 
 
 def check_period_kept(track: Track, before: dict, after: dict) -> None:
@@ -309,7 +315,7 @@ def check_open(track: Track, stage: Stage, now: datetime) -> None:
         raise DomainError(
             f"“{track.label}”的“{stage.label}”阶段自 {beijing_minute(stage.opens)}（北京时间）起开放提交，"
             f"现在是 {beijing_minute(now)}，尚未开放。可以先保存草稿，开放后再提交。",
-            code="stage_not_open", status=409, expected=stage.opens.isoformat(), found=now.isoformat(),
+            code="stage_not_open", status=409, expected=beijing_iso(stage.opens), found=beijing_iso(now),
         )
 
 
@@ -322,7 +328,7 @@ def check_extension(track: Track, stage: Stage, level: str, until: datetime, par
         raise Unprocessable(
             f"延期后的截止时间须早于上级的截止时间 {beijing_minute(parent_deadline)}，否则上级无法按时报送；"
             f"申请的是 {beijing_minute(until)}。请选择更早的时间。",
-            code="extension_too_late", field="until", expected=parent_deadline.isoformat(), found=until.isoformat(),
+            code="extension_too_late", field="until", expected=beijing_iso(parent_deadline), found=beijing_iso(until),
         )
 
 
@@ -745,7 +751,7 @@ def check_forward_deadline(track: Track, level: str, to_level: str, confirmed_at
         f"“{track.label}”{LEVEL_LABELS.get(level, level)}须于 {beijing_minute(deadline)}（北京时间）前向"
         f"{LEVEL_LABELS.get(to_level, to_level)}报送，这份入选名单确认于 {beijing_minute(confirmed_at)}，已超过截止时间，"
         f"整次报送未执行。平台目前没有延长报送期限的办法；如确需补报，请联系{whom}。",
-        code="forward_deadline_passed", expected=deadline.isoformat(), found=confirmed_at.isoformat())
+        code="forward_deadline_passed", expected=beijing_iso(deadline), found=beijing_iso(confirmed_at))
 
 
 def _forwarding(facts: SelectionFacts, work: SelectedWork) -> Forwarding | None:

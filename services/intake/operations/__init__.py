@@ -75,7 +75,7 @@ from services.intake.operations.files import (
 from services.intake.operations.forwarding import forward_selection
 from services.intake.operations.idempotency import IDEMPOTENCY_TTL, forget_idempotency_keys, run_idempotent
 from services.intake.operations.orgs import get_org, import_orgs, list_orgs, org_json, org_names
-from services.intake.operations.pages import MAX_PER_PAGE, paged
+from services.intake.operations.pages import MAX_PER_PAGE, paged, sync_of
 from services.intake.operations.reopening import reopen_for_file
 from services.intake.operations.sessions import person_caller
 from services.intake.operations.submission_log import log
@@ -129,8 +129,8 @@ __all__ = [
     "forward_selection", "get_file", "get_org", "get_submission", "grant_extension", "IDEMPOTENCY_TTL",
     "import_orgs", "issue_key", "list_campaigns", "list_extensions", "list_orgs", "list_receipts",
     "list_submissions", "lock_for_change", "log", "MAX_PER_PAGE", "MINISTRY", "mismatch_error", "move_file",
-    "move_submission", "org_json", "org_names", "paged", "person_caller", "publish_campaign", "receive_upload",
-    "record_file_check",
+    "move_submission", "org_json", "org_names", "paged", "person_caller", "publish_campaign", "sync_of",
+    "receive_upload", "record_file_check",
     "register_file", "reopen_for_file", "require_university", "revoke_keys", "root_campaign_id", "run_idempotent",
     "safe_name", "stored_files_of", "submission_context", "submission_json", "submit_submission", "track_of",
     "update_submission", "visible_campaign", "withdraw_submission", "work_facts",

@@ -22,7 +22,7 @@ from sqlalchemy import and_, or_, select
 from common import clock
 from common.db import contains_text, serialize_on
 from common.errors import Conflict, DomainError, Forbidden, NotFound, Unprocessable
-from common.locale import in_beijing
+from common.locale import beijing_iso as _when
 from services.intake.domain import people
 from services.intake.domain.account_table import ERROR_CODE as IMPORT_ERROR, parse_account_table
 from services.intake.domain.lifecycles import ACCOUNT, AccountState
@@ -39,10 +39,6 @@ INVITATION_TTL = timedelta(days=7)
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _when(moment) -> str | None:
-    return in_beijing(moment).isoformat() if moment else None
 
 
 # --------------------------------------------------------------------------- reading

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from common import clock
 from common.errors import Forbidden, InvalidInput, NotFound, Unprocessable
-from common.locale import BEIJING, in_beijing
+from common.locale import BEIJING, beijing_iso, in_beijing
 from common.tables import xlsx_cell
 from services.intake.domain.people import Role
 from services.intake.models import AccountGrant, ApiKey, AuditEntry, Tenant
@@ -224,7 +224,7 @@ class AuditFilter:
 
 
 def audit_json(entry: AuditEntry) -> dict:
-    return {"id": entry.id, "at": in_beijing(entry.at).isoformat(), "actor": entry.actor, "action": entry.action,
+    return {"id": entry.id, "at": beijing_iso(entry.at), "actor": entry.actor, "action": entry.action,
             "action_label": ACTIONS.get(entry.action, entry.action), "object_type": entry.object_type,
             "object_id": entry.object_id, "detail": entry.detail, "address": entry.address}
 

@@ -11,6 +11,7 @@ from common.campaign import CampaignDefinition, campaign_event_data, check_owner
 from common.campaign.audience import NOT_IN_AUDIENCE, category_label, includes
 from common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from common.levels import in_subtree
+from common.locale import beijing_iso
 from services.intake.models import Campaign, CampaignVersion, Org, Tenant
 from services.intake.operations.audit import acting, record_by, short
 from services.intake.operations.tenants import MINISTRY, Caller
@@ -221,7 +222,7 @@ def campaign_json(campaign: Campaign) -> dict:
     d = definition_of(campaign).to_dict()
     d.update({"id": campaign.id, "short_id": d["id"], "derives_from": campaign.derives_from,
               "owner": campaign.owner_id, "owner_org_id": campaign.owner_org_id,
-              "published_at": campaign.published_at.isoformat()})
+              "published_at": beijing_iso(campaign.published_at)})
     session = object_session(campaign)
     if session is not None:
         d.update(version_fields(session, campaign))
@@ -242,7 +243,7 @@ def version_fields(session, campaign: Campaign) -> dict:
     first), and, for a derived copy that could not follow its parent's last correction, the conflicts to resolve."""
     rows = session.scalars(select(CampaignVersion).where(CampaignVersion.campaign_id == campaign.id)
                            .order_by(CampaignVersion.version)).all()
-    versions = [{"version": r.version, "change_note": r.change_note, "published_at": r.published_at.isoformat()}
+    versions = [{"version": r.version, "change_note": r.change_note, "published_at": beijing_iso(r.published_at)}
                 for r in rows]
     current = next((v for v in versions if v["version"] == campaign.version), None)
     return {"version": campaign.version or 1, "change_note": current["change_note"] if current else None,
@@ -261,7 +262,7 @@ def list_campaigns(session, tenant: Tenant) -> list[dict]:
     rows = visible_campaigns(session, tenant)
     return [{"id": c.id, "short_id": definition_of(c).id, "title": c.title, "owner": c.owner_id,
              "owner_org_id": c.owner_org_id, "derives_from": c.derives_from,
-             "published_at": c.published_at.isoformat()} for c in rows]
+             "published_at": beijing_iso(c.published_at)} for c in rows]
 
 
 def campaign_filter(session, tenant: Tenant, ref: str | None) -> str | None:

@@ -6,19 +6,20 @@ from datetime import datetime
 from sqlalchemy import select
 
 from common.errors import DomainError, NotFound, Unprocessable
+from common.locale import beijing_iso
 from services.intake.domain.lifecycles import FILE, LIVE_FILE_STATES, OPEN_UPLOAD_STATES, FileState
 from services.intake.models import FileRecord, Submission
-from services.intake.operations.submission_log import log
+from services.intake.operations.submission_log import log, touch
 from services.intake.operations.tenants import Caller, within_reach
 
 
 def file_json(f: FileRecord) -> dict:
     return {"id": f.id, "submission_id": f.submission_id, "kind": f.kind, "name": f.original_name,
             "content_type": f.content_type, "size": f.declared_size, "sha256": f.declared_sha256,
-            "state": f.state, "created_at": f.created_at.isoformat(),
-            "stored_at": f.stored_at.isoformat() if f.stored_at else None,
-            "expires_at": f.expires_at.isoformat() if f.state == FileState.PENDING else None,
-            "check": {"verdict": f.check_verdict, "findings": f.check_findings or []},
+            "state": f.state, "created_at": beijing_iso(f.created_at), "stored_at": beijing_iso(f.stored_at),
+            "expires_at": beijing_iso(f.expires_at) if f.state == FileState.PENDING else None,
+            "check": {"verdict": f.check_verdict, "findings": f.check_findings or [], "facts": f.check_facts or {},
+                      "checked_at": beijing_iso(f.checked_at)},
             # the name the portal gave, when registration put the org's name in front (「党组织名称+作品名称」)
             **({"renamed_from": f.renamed_from} if getattr(f, "renamed_from", None) else {})}
 
@@ -84,3 +85,5 @@ def move_file(session, f: FileRecord, target: FileState, at: datetime | None = N
     if action is not None:
         detail = {"file_id": f.id, "kind": f.kind} if target == FileState.PENDING else {"file_id": f.id}
         log(session, f.submission_id, action, detail)
+    else:
+        touch(session, f.submission_id)  # the work's files changed: its updated_at moves all the same

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from common import clock
 from common.errors import NotFound, Unprocessable
-from common.locale import in_beijing
+from common.locale import beijing_iso as _when
 from services.intake.domain import keys
 from services.intake.domain.lifecycles import AccountState
 from services.intake.domain.people import Role
@@ -21,10 +21,6 @@ from services.intake.models import Account, AccountGrant, ApiKey, Campaign, Org,
 from services.intake.operations.audit import record, record_by
 from services.intake.operations.campaigns import definition_of
 from services.intake.operations.tenants import MINISTRY, Caller, _revoke, expire_keys, issue_key  # noqa: F401  (expire_keys: the timer's)
-
-
-def _when(moment) -> str | None:
-    return in_beijing(moment).isoformat() if moment else None
 
 
 def key_json(row: ApiKey) -> dict:

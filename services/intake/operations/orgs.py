@@ -5,19 +5,21 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from common.db import contains_text
+from common.db import contains_text, utcnow
 from common.errors import NotFound
+from common.locale import beijing_iso
 from services.intake.domain.orgs import parse_org_table
 from services.intake.models import Org, Tenant
 from services.intake.operations.audit import acting, record_by, short
-from services.intake.operations.pages import paged
+from services.intake.operations.pages import Sync, paged, synced
 from services.intake.operations.tenants import Caller, require_university, within_reach
 
 
 def org_json(org: Org) -> dict:
     return {"id": org.id, "name": org.name, "short_name": org.short_name, "level": org.level,
             "parent_id": org.parent_id, "code": org.code, "contact_name": org.contact_name,
-            "contact_email": org.contact_email, "contact_phone": org.contact_phone}
+            "contact_email": org.contact_email, "contact_phone": org.contact_phone,
+            "created_at": beijing_iso(org.created_at), "updated_at": beijing_iso(org.updated_at)}
 
 
 def _org_not_found(org_id: str) -> NotFound:
@@ -82,7 +84,7 @@ def import_orgs(session, outbox, who: Caller | Tenant, data: bytes, filename: st
 
 
 def list_orgs(session, who: Caller, level: str | None, parent_id: str | None, q: str | None,
-              page: int, per_page: int) -> dict:
+              page: int, per_page: int, sync: Sync | None = None) -> dict:
     query = select(Org).where(Org.tenant_id == who.tenant.id, *within_reach(session, who, Org.id))
     if level:
         query = query.where(Org.level == level)
@@ -90,6 +92,8 @@ def list_orgs(session, who: Caller, level: str | None, parent_id: str | None, q:
         query = query.where(Org.parent_id == parent_id)
     if q:
         query = query.where(contains_text(Org.name, q))
+    if sync is not None:  # an org's updated_at is stamped by the real clock (models.Org), not the platform's
+        return synced(session, query, Org.updated_at, Org.id, sync, per_page, org_json, utcnow)
     return paged(session, query.order_by(Org.level, Org.name), page, per_page, org_json)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from common import clock, destinations
 from common.db import serialize_on
 from common.errors import DomainError, NotFound, Unprocessable
-from common.locale import in_beijing
+from common.locale import beijing_iso
 from common.outbound import Outbound
 from services.intake import sso
 from services.intake.domain import people
@@ -53,7 +53,7 @@ def sso_json(row: SsoProvider | None) -> dict:
     if row is None:
         return {"configured": False}
     return {"configured": True, **row.settings, "client_secret_set": True, "updated_by": row.updated_by,
-            "updated_at": in_beijing(row.updated_at).isoformat()}
+            "updated_at": beijing_iso(row.updated_at)}
 
 
 def get_sso(session, caller: Caller) -> dict:

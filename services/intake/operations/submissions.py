@@ -12,7 +12,7 @@ from common.campaign.model import items_of
 from common.campaign.recurrence import period_key_of
 from common.db import contains_text
 from common.errors import Forbidden, NotFound
-from common.locale import LEVEL_LABELS
+from common.locale import LEVEL_LABELS, beijing_iso
 from services.intake.domain import analysis, submission as rules
 from services.intake.domain.lifecycles import SUBMISSION, FileState, SubmissionState
 from services.intake.models import Campaign, FileRecord, Org, Receipt, Submission, SubmissionLog, Tenant
@@ -28,7 +28,7 @@ from services.intake.operations.campaigns import (
 from services.intake.operations.extensions import extension_until
 from services.intake.operations.files import file_json, files_of
 from services.intake.operations.orgs import org_names, org_of_tenant
-from services.intake.operations.pages import paged
+from services.intake.operations.pages import Sync, paged, synced
 from services.intake.operations.submission_log import log
 from services.intake.operations.tenants import Caller, require_reach, require_university, within_reach
 
@@ -54,7 +54,7 @@ def results_of(session, submission_ids: list[str]) -> dict[str, dict]:
             "level": detail.get("level"), "kind": detail.get("kind"), "label": detail.get("label"),
             "category": detail.get("category"), "passed": detail.get("passed", True),
             "reason": detail.get("reason"), "publicity_days": detail.get("publicity_days"),
-            "words": rules.decided_words(detail, row.at, now), "decided_at": row.at.isoformat()}
+            "words": rules.decided_words(detail, row.at, now), "decided_at": beijing_iso(row.at)}
     return out
 
 
@@ -65,11 +65,10 @@ def submission_json(session, sub: Submission, with_files: bool = True, results: 
         "id": sub.id, "campaign_id": sub.campaign_id, "track": sub.track, "org_id": sub.org_id,
         "state": sub.state, "state_label": SubmissionState(sub.state).label, "stage": sub.stage,
         "complete": sub.complete, "title": sub.title, "fields": sub.fields, "char_counts": sub.char_counts,
-        "receipt_no": sub.receipt_no, "created_at": sub.created_at.isoformat(),
-        "updated_at": sub.updated_at.isoformat(),
-        "submitted_at": sub.submitted_at.isoformat() if sub.submitted_at else None,
-        "withdrawn_at": sub.withdrawn_at.isoformat() if sub.withdrawn_at else None,
-        "forwarded_to": sub.forwarded_to, "forwarded_at": sub.forwarded_at.isoformat() if sub.forwarded_at else None,
+        "receipt_no": sub.receipt_no, "created_at": beijing_iso(sub.created_at),
+        "updated_at": beijing_iso(sub.updated_at), "submitted_at": beijing_iso(sub.submitted_at),
+        "withdrawn_at": beijing_iso(sub.withdrawn_at),
+        "forwarded_to": sub.forwarded_to, "forwarded_at": beijing_iso(sub.forwarded_at),
         "analysis": sub.analysis,
         "result": results.get(sub.id),  # where a final round decided it: 「获表彰（优秀共产党员）」, 「已入库」…
     }
@@ -289,7 +288,7 @@ def withdraw_submission(session, outbox, caller: Caller, sub: Submission) -> Sub
     return sub
 
 
-def list_submissions(session, who: Caller, filters: dict, page: int, per_page: int) -> dict:
+def list_submissions(session, who: Caller, filters: dict, page: int, per_page: int, sync: Sync | None = None) -> dict:
     tenant = who.tenant
     query = select(Submission).where(Submission.tenant_id == tenant.id,
                                      *within_reach(session, who, Submission.org_id, Submission.track))
@@ -299,13 +298,20 @@ def list_submissions(session, who: Caller, filters: dict, page: int, per_page: i
             query = query.where(getattr(Submission, key) == filters[key])
     if filters.get("q"):
         query = query.where(contains_text(Submission.title, filters["q"]))
+    def to_json(sub, results):
+        return submission_json(session, sub, with_files=False, results=results)
+
+    def prefetch(rows):
+        return results_of(session, [sub.id for sub in rows])
+
+    if sync is not None:  # a portal mirroring its works: by (updated_at, id), every change moves updated_at
+        return synced(session, query, Submission.updated_at, Submission.id, sync, per_page, to_json, clock.now,
+                      prefetch=prefetch)
     query = query.order_by(Submission.created_at.desc(), Submission.id)
-    return paged(session, query, page, per_page,
-                 lambda sub, results: submission_json(session, sub, with_files=False, results=results),
-                 prefetch=lambda rows: results_of(session, [sub.id for sub in rows]))
+    return paged(session, query, page, per_page, to_json, prefetch=prefetch)
 
 
 def list_receipts(session, sub: Submission) -> list[dict]:
     rows = session.scalars(select(Receipt).where(Receipt.submission_id == sub.id).order_by(Receipt.issued_at))
-    return [{"receipt_no": r.receipt_no, "stage": r.stage, "issued_at": r.issued_at.isoformat(), "summary": r.summary}
+    return [{"receipt_no": r.receipt_no, "stage": r.stage, "issued_at": beijing_iso(r.issued_at), "summary": r.summary}
             for r in rows]

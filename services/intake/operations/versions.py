@@ -26,6 +26,7 @@ from common import clock
 from common.campaign import CampaignDefinition, check_owner_reach, check_tightens, parse_definition
 from common.campaign.follow import follow
 from common.errors import Forbidden, Unprocessable
+from common.locale import beijing_iso
 from common.text import strip_invisible
 from services.intake.domain.lifecycles import SubmissionState
 from services.intake.domain.rechecks import SubmittedWork, flags_under
@@ -39,6 +40,7 @@ from services.intake.operations.campaigns import (
     visible_campaign,
 )
 from services.intake.operations.orgs import org_names
+from services.intake.operations.submission_log import touch
 from services.intake.operations.tenants import Caller
 
 CHANGE_NOTE_MAX = 200
@@ -210,6 +212,8 @@ def flag_submitted_works(session, campaign: Campaign) -> int:
             session.add(SubmissionRuleFlag(submission_id=sub.id, campaign_id=campaign.id, version=campaign.version,
                                            code=flag.code[:40], field=flag.field, message=flag.message,
                                            flagged_at=now))
+        if flags:
+            touch(session, sub.id, now)  # its answer's rule_flags changed
         flagged += bool(flags)
     return flagged
 
@@ -221,4 +225,4 @@ def rule_flags_of(session, submission_id: str) -> list[dict]:
     rows = session.scalars(select(SubmissionRuleFlag).where(SubmissionRuleFlag.submission_id == submission_id)
                            .order_by(SubmissionRuleFlag.id)).all()
     return [{"version": r.version, "code": r.code, "field": r.field, "message": r.message,
-             "flagged_at": r.flagged_at.isoformat()} for r in rows]
+             "flagged_at": beijing_iso(r.flagged_at)} for r in rows]
