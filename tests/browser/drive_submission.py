@@ -103,8 +103,15 @@ def story(phone: Phone, args: dict) -> dict:
     expect(page.locator("#status")).to_contain_text("回执编号")
     phone.shot("story-receipt")
     phone.fits()
-    return {"home": home, "work": work, "count": count, "findings": findings, "receipt": receipt,
-            "state": page.locator("#state").inner_text()}
+    submitted = page.locator("#state").inner_text()
+    withdrawn = None
+    if args.get("withdraw"):  # changed their mind before the deadline: withdrawn, it leaves the selection
+        page.locator("#withdraw-work").click()
+        expect(page.locator("#state")).to_contain_text("已撤回")
+        withdrawn = page.locator("#state").inner_text()
+        phone.shot("story-withdrawn")
+    return {"home": home, "work": work, "count": count, "findings": findings, "withdrawn": withdrawn, "receipt": receipt,
+            "state": submitted}
 
 
 def lecture(phone: Phone, args: dict) -> dict:
@@ -158,8 +165,9 @@ def lecture(phone: Phone, args: dict) -> dict:
     expect(page.locator("#status")).to_contain_text("已保存")
     receipt = phone.submit()
     phone.shot("lecture-receipt")
+    measured = phone.file_row(name).locator(".facts").inner_text().strip()
     return {"work": work, "registered": registered, "receipt": receipt, "content_ranges": [p for p in puts if p],
-            "refused": refused, "puts": len(puts), "progress": sorted({s.split(" ")[0] for s in seen if s}), "resuming": resuming,
+            "refused": refused, "facts": measured, "puts": len(puts), "progress": sorted({s.split(" ")[0] for s in seen if s}), "resuming": resuming,
             "state": page.locator("#state").inner_text()}
 
 

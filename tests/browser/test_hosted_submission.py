@@ -93,7 +93,7 @@ def submit_in_browser(platform, who: str, action: str, width: int, **args) -> di
 def test_a_college_submits_a_story_with_photos(platform, files, width):
     title = f"{COLLEGE}战疫故事（{width}）"
     seen = submit_in_browser(platform, "college", "story", width, title=title, text=STORY_TEXT, good_photo=files["photo1"],
-                             broken_photo=files["broken"], second_photo=files["photo2"])
+                             broken_photo=files["broken"], second_photo=files["photo2"], withdraw=width == 1280)
     # the university's own copy, not the ministry's campaign it derives from; the tracks a college submits to
     assert seen["home"]["campaigns"] == [WUST_COPY], seen["home"]
     assert {"专题微党课", "战疫故事汇", "组织生活会情况"} <= set(seen["home"]["tracks"]), seen["home"]
@@ -107,6 +107,12 @@ def test_a_college_submits_a_story_with_photos(platform, files, width):
     work = portal.ok("GET", f"/submissions/{seen['work']}")
     assert work["receipt_no"] == seen["receipt"] and work["title"] == title
     assert sorted(f["check"]["verdict"] for f in work["files"]) == ["passed", "passed"]
+    # on the desktop, the college then withdraws it (until the deadline it may)
+    assert work["state"] == ("withdrawn" if width == 1280 else "submitted"), work["state"]
+    if width == 1280:
+        assert seen["withdrawn"].startswith("状态：已撤回"), seen["withdrawn"]
+    else:
+        assert seen["withdrawn"] is None
 
 
 def test_a_branch_secretarys_lecture_video_resumes_after_the_connection_drops(platform, files):
@@ -127,3 +133,4 @@ def test_a_branch_secretarys_lecture_video_resumes_after_the_connection_drops(pl
     assert work["complete"] and work["receipt_no"] == seen["receipt"]
     (video,) = work["files"]
     assert video["size"] == size and video["check"]["verdict"] == "passed"
+    assert seen["facts"].startswith("时长 10:00 · 1920x1080"), seen["facts"]  # what media measured, shown with it

@@ -271,8 +271,12 @@ def test_a_deadline_of_a_date_ends_with_that_date_in_beijing_time(intake):
     seu = intake["seu"]
     on_time = seu.draft(*STORY, title="计算机学院党委战疫故事", text="疫情之中，党员冲在前面。")
     too_late = seu.draft("siyige-2020-seu", "story", "机械工程学院党委", title="机械学院党委战疫故事", text="故事。")
-    clock.set_start(datetime.fromisoformat("2020-07-20T23:59:59+08:00"))
-    r = seu("POST", f"/api/v1/submissions/{on_time['id']}/submit")
+    seu("GET", f"/api/v1/submissions/{on_time['id']}")  # the connections warm: the submit below runs within its second
+    for _ in range(3):  # the platform's clock runs on from the moment set: a submit slower than a second is tried again
+        clock.set_start(datetime.fromisoformat("2020-07-20T23:59:59+08:00"))
+        r = seu("POST", f"/api/v1/submissions/{on_time['id']}/submit")
+        if r.status_code == 200 or not r.json()["error"]["found"].startswith("2020-07-21T00:00:0"):
+            break
     assert r.status_code == 200, r.text
     assert r.json()["submitted_at"] == "2020-07-20T23:59:59+08:00" and r.json()["receipt_no"].startswith("SEU-20200720-")
     clock.set_start(datetime.fromisoformat("2020-07-21T00:00:00+08:00"))

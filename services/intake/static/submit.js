@@ -299,11 +299,25 @@
     return work.complete ? null : track.stages[at + 1] || null;
   }
 
+  // what media measured, as a person reads it: 「时长 12:34 · 1920x1080 · 字幕覆盖 85% · 共 12 页」
+  function facts(f) {
+    if (!f) { return ""; }
+    var said = [];
+    if (f.duration_s) {
+      var m = Math.floor(f.duration_s / 60), sec = Math.round(f.duration_s % 60);
+      said.push("时长 " + m + ":" + String(sec).padStart(2, "0"));
+    }
+    if (f.resolution) { said.push(f.resolution); }
+    if (typeof f.subtitle_coverage === "number") { said.push("字幕覆盖 " + Math.round(f.subtitle_coverage * 100) + "%"); }
+    if (f.pages) { said.push("共 " + f.pages + " 页"); }
+    return said.join(" · ");
+  }
+
   function findings(check) {
     if (!check || !check.verdict) { return el("span", {class: "checking"}, "检查中…"); }
     var label = {passed: "检查通过", failed: "未通过检查", warnings: "检查通过（有提示）"}[check.verdict] || check.verdict;
     return el("div", {class: "check " + check.verdict},
-      el("strong", null, label),
+      el("strong", null, label), facts(check.facts) ? el("span", {class: "hint facts"}, " " + facts(check.facts)) : null,
       (check.findings || []).length ? el("ul", null, check.findings.map(function (f) {
         return el("li", {class: f.severity}, (f.severity === "error" ? "错误：" : "提示：") + f.message);
       })) : null);
