@@ -4,6 +4,7 @@ and `python -m client.siyige template --campaign C --track T -o works.xlsx`. The
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -11,6 +12,7 @@ from .api import Client
 from .batch import Batch, Progress, summary, write_report
 from .errors import SiyigeError
 from .manifest import match_campaign, match_track, read_manifest, write_template
+from .webhooks import CheckReceiver
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--track", help="清单中未填“项目”时使用的项目")
     s.add_argument("--wait-checks", action="store_true", help="提交前等待文件检测结果")
     s.add_argument("--check-timeout", type=float, default=900.0, help="每个文件等待检测的秒数（默认 900）")
+    s.add_argument("--webhook-port", type=int, help="在此端口接收 file_checked 推送（须已在平台订阅本机地址），不再只靠轮询")
+    s.add_argument("--webhook-secret", default=os.environ.get("SIYIGE_WEBHOOK_SECRET"),
+                   help="订阅时平台给出的签名密钥（或环境变量 SIYIGE_WEBHOOK_SECRET）")
     s.add_argument("--report", help="结果报告（XLSX）的保存路径，默认为清单旁的 <清单名>-结果.xlsx")
 
     t = sub.add_parser("template", help="生成某个项目的空白作品清单")
@@ -55,9 +60,15 @@ def main(argv=None) -> int:
     except SiyigeError as exc:
         print(f"{exc.code}：{exc.message}", file=sys.stderr)
         return 2
-    batch = Batch(client, args.folder, campaign=args.campaign, track=args.track, wait_checks=args.wait_checks,
-                  check_timeout=args.check_timeout, progress=Progress(len(rows)))
-    outcomes = batch.run(rows)
+    if args.webhook_port and not args.webhook_secret:
+        print("使用 --webhook-port 时须给出 --webhook-secret（订阅时平台给出的签名密钥）。", file=sys.stderr)
+        return 2
+    with contextlib.ExitStack() as stack:
+        hooks = stack.enter_context(CheckReceiver(args.webhook_secret, port=args.webhook_port)) \
+            if args.webhook_port else None
+        batch = Batch(client, args.folder, campaign=args.campaign, track=args.track, wait_checks=args.wait_checks,
+                      check_timeout=args.check_timeout, progress=Progress(len(rows)), webhook=hooks)
+        outcomes = batch.run(rows)
     report = args.report or os.path.splitext(args.manifest)[0] + "-结果.xlsx"
     write_report(outcomes, report)
     print(summary(outcomes))

@@ -145,16 +145,23 @@ class Client:
         return upload_file(self, submission_id, kind, path, content_type=content_type, progress=progress,
                            idempotency_key=idempotency_key, digest=digest, opener=opener)
 
-    def wait_for_check(self, file_id: str, timeout: float = 600.0, interval: float = 2.0) -> dict:
-        """Poll the file until media has judged it (`check.verdict` set); the file. TimeoutError past `timeout`."""
+    def wait_for_check(self, file_id: str, timeout: float = 600.0, interval: float = 2.0, webhook=None) -> dict:
+        """Poll the file until media has judged it (`check.verdict` set); the file. TimeoutError past `timeout`.
+        With a `webhooks.CheckReceiver`, its `file_checked` delivery ends each pause early, and the pauses grow
+        longer (the delivery, not the polling, is then what is waited for)."""
         deadline = time.monotonic() + timeout
+        pause = interval * (10 if webhook else 1)
         while True:
             f = self.file(file_id)
             if (f.get("check") or {}).get("verdict"):
                 return f
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"文件 {f.get('name', file_id)} 在 {timeout:g} 秒内没有检测结果。")
-            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+            left = min(pause, max(0.0, deadline - time.monotonic()))
+            if webhook is None:
+                time.sleep(left)
+            elif webhook.wait(file_id, left):
+                webhook, pause = None, interval  # heard: intake has the verdict by now or very soon; poll as before
 
 
 def _json_or_none(r):

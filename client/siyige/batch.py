@@ -11,7 +11,7 @@ from pathlib import Path
 import requests
 
 from .errors import ManifestError, SiyigeError
-from .manifest import FieldMap, Row, content_type_of, match_campaign, match_org, match_track, normalise
+from .manifest import FieldMap, Row, content_type_of, match_campaign, match_org, match_track, normalise, workbook
 from .uploads import sha256_of
 
 DONE, ALREADY, PARTLY, FAILED = "已提交", "此前已提交", "部分完成", "失败"
@@ -69,10 +69,11 @@ class Progress:
 
 class Batch:
     def __init__(self, client, folder, *, campaign=None, track=None, wait_checks=False, check_timeout=900.0,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, webhook=None):
         self.client, self.folder = client, Path(folder)
         self.default_campaign, self.default_track = campaign, track
         self.wait_checks, self.check_timeout, self.progress = wait_checks, check_timeout, progress
+        self.webhook = webhook
         self._campaigns, self._definitions, self._orgs = None, {}, None
 
     # ------------------------------------------------------------------ lookups, each asked once per run
@@ -101,7 +102,7 @@ class Batch:
         return outcomes
 
     def run_row(self, index: int, row: Row) -> Outcome:
-        out = Outcome(row.number, title=str(row.field_cells().get("title") or _title_cell(row) or ""),
+        out = Outcome(row.number, title=str(_title_cell(row) or ""),
                       org=str(row.column("org") or ""))
         if self.progress:
             self.progress.row(index, out.title or f"第 {row.number} 行")
@@ -114,6 +115,9 @@ class Batch:
         except (requests.RequestException, OSError) as exc:
             out.code = "network_error"
             out.message = f"与平台的连接多次失败（{type(exc).__name__}）。请检查网络后重新运行，已完成的部分不会重复。"
+        except Exception as exc:  # a row the client mishandles must not stop the other rows
+            out.code = "client_error"
+            out.message = f"客户端处理此行时出错（{type(exc).__name__}: {exc}）。请把此报告发给平台管理员。"
         if out.code and out.status != PARTLY:
             out.status = FAILED
         return out
@@ -187,7 +191,7 @@ class Batch:
         for f in self.client.submission(submission_id).get("files") or []:
             if f.get("state") == "stored" and not (f.get("check") or {}).get("verdict"):
                 self._step(f"等待检测 {f['name']}")
-                self.client.wait_for_check(f["id"], timeout=self.check_timeout)
+                self.client.wait_for_check(f["id"], timeout=self.check_timeout, webhook=self.webhook)
 
     def _submit(self, row: Row, work: dict, out: Outcome):
         """Each stage in order until the work is complete; a stage refused keeps the receipts of those before it."""
@@ -224,20 +228,9 @@ REPORT_HEADERS = ("行号", "作品名称", "党组织", "结果", "回执编号
 
 
 def write_report(outcomes: list[Outcome], path) -> None:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "报送结果"
-    ws.append(REPORT_HEADERS)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
+    wb, ws = workbook("报送结果", REPORT_HEADERS, (6, 36, 28, 10, 24, 12, 24, 60, 34))
     for o in outcomes:
         ws.append([o.row, o.title, o.org, o.status, o.receipt_no, o.stage, o.code, o.message, o.submission_id])
-    for column, width in zip("ABCDEFGHI", (6, 36, 28, 10, 24, 12, 24, 60, 34)):
-        ws.column_dimensions[column].width = width
-    ws.freeze_panes = "A2"
     wb.save(path)
 
 

@@ -283,20 +283,26 @@ def field_notes(field: dict, themes=()) -> str:
     return "；".join(notes)
 
 
-def write_template(campaign: dict, track_key: str, path) -> None:
-    """An empty manifest for one track: the header row, and a sheet saying what each column takes."""
+def workbook(title: str, headers, widths=()):
+    """A workbook whose first sheet has a bold header row that stays in view, as the template and the report have."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    track = campaign["tracks"][track_key]
     wb = Workbook()
     ws = wb.active
-    ws.title = "作品清单"
-    ws.append(template_headers(track))
-    for cell in ws[1]:
+    ws.title = title
+    ws.append(list(headers))
+    for cell, width in zip(ws[1], [*widths, *[24] * (len(ws[1]) - len(widths))]):
         cell.font = Font(bold=True)
-        ws.column_dimensions[cell.column_letter].width = 24
+        ws.column_dimensions[cell.column_letter].width = width
     ws.freeze_panes = "A2"
+    return wb, ws
+
+
+def write_template(campaign: dict, track_key: str, path) -> None:
+    """An empty manifest for one track: the header row, and a sheet saying what each column takes."""
+    track = campaign["tracks"][track_key]
+    wb, _ = workbook("作品清单", template_headers(track))
     notes = wb.create_sheet("填写说明")
     notes.append(["列", "字段", "说明"])
     notes.append(["活动", "campaign", f"填写 {campaign.get('short_id') or campaign['id']}（或活动名称）；"

@@ -3,7 +3,11 @@ or Chinese label, turning cells into the API's values, each row's idempotency ke
 (the same Idempotency-Key on each, Retry-After honoured) and S3 parts retried alone, with stand-ins for HTTP."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import threading
+import time
 from datetime import datetime
 
 import pytest
@@ -26,6 +30,7 @@ from client.siyige.manifest import (
     split_list,
     template_headers,
 )
+from client.siyige.webhooks import CheckReceiver, authentic
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +235,35 @@ def test_a_failed_s3_part_is_sent_again_alone(tmp_path, monkeypatch):
     assert [url for url, _ in sent] == ["u1", "u2", "u3"] and failed == ["u2"]
     assert b"".join(body for _, body in sent) == data
     assert etags == [{"part_number": n, "etag": f'"u{n}"'} for n in (1, 2, 3)]
+
+
+# ---------------------------------------------------------------------------------------------- webhooks
+
+
+def deliver(port, secret, body: bytes, timestamp=None, signature=None):
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    sig = signature or "v1=" + hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return requests.post(f"http://127.0.0.1:{port}/hooks", data=body, timeout=5,
+                         headers={"X-Siyige-Timestamp": ts, "X-Siyige-Signature": sig, "Content-Type": "application/json"})
+
+
+def test_a_signed_file_checked_delivery_ends_the_wait_early():
+    body = json.dumps({"type": "file_checked", "tenant": "seu", "data": {"file_id": "f1", "verdict": "passed"}}).encode()
+    pending, judged = {"id": "f1", "name": "合影.png", "check": {"verdict": None}}, {"id": "f1", "check": {"verdict": "passed"}}
+    client = Client("http://intake", "k", session=Session(Answer(200, pending), Answer(200, judged)))
+    with CheckReceiver("whsec_test", host="127.0.0.1") as hooks:
+        assert deliver(hooks.port, "whsec_other", body).status_code == 401  # another secret
+        assert deliver(hooks.port, "whsec_test", body, timestamp=int(time.time()) - 600).status_code == 401  # stale
+        assert hooks.verdicts == {}
+        threading.Timer(0.2, deliver, (hooks.port, "whsec_test", body)).start()
+        started = time.monotonic()
+        assert client.wait_for_check("f1", timeout=60, interval=5, webhook=hooks) == judged
+    assert time.monotonic() - started < 5  # not the 50 s pause polling alone would have waited
+
+
+def test_a_signature_is_checked_over_the_raw_body_with_any_rotated_secret():
+    body, ts = b'{"type":"file_checked"}', str(int(time.time()))
+    good = hmac.new(b"s2", f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    assert authentic(body, ts, f"v1=deadbeef,v1={good}", "s2")
+    assert not authentic(body + b" ", ts, f"v1={good}", "s2")
+    assert not authentic(body, "+" + ts, f"v1={good}", "s2") and not authentic(body, None, f"v1={good}", "s2")
