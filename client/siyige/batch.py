@@ -162,7 +162,7 @@ class Batch:
         self._upload(row, work, files)
         if self.wait_checks and files:
             self._await_checks(work["id"])
-        self._submit(row, work, out)
+        self._submit(row, self.client.submission(work["id"]), out)  # as it stands now, its files included
 
     def _existing(self, campaign_id, track, org_id, title) -> dict | None:
         """The work this row made in an earlier run, if any (withdrawn ones do not count)."""
@@ -198,7 +198,9 @@ class Batch:
         for _ in range(8):  # more than any track's stages: a guard, never reached by a well-formed answer
             self._step("提交")
             try:
-                work = self.client.submit(work["id"], idempotency_key=row.key("submit", work["id"], work.get("stage")))
+                # the key names the stage and the files: a work reopened by a new file is submitted anew, not replayed
+                files = sorted(f["id"] for f in work.get("files") or [])
+                work = self.client.submit(work["id"], idempotency_key=row.key("submit", work["id"], work.get("stage"), files))
             except SiyigeError:
                 if work.get("receipt_no"):
                     out.status, out.receipt_no, out.stage = PARTLY, work["receipt_no"], work.get("stage")

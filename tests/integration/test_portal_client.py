@@ -16,6 +16,7 @@ from client.siyige import Client, Conflict, Invalid, NotFound, Unauthorized
 from client.siyige.__main__ import main
 from common import clock
 from tests.integration.test_intake_api import announce_check, start_intake
+from tests.integration.test_intake_storage import intake_s3, s3_endpoint  # noqa: F401  (fixtures)
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
 MB = 1024 * 1024
@@ -161,6 +162,35 @@ def test_an_upload_that_drops_goes_on_from_what_arrived(env, tmp_path):
     assert opener.opened >= 3 and 0 < opener.starts[-1] <= MB  # resumed from what the server kept, not from 0
     assert seen[-1] == len(data)
     assert [f["id"] for f in client.submission(work["id"])["files"]] == [stored["id"]]  # one file, registered once
+
+
+def test_s3_uploads_single_and_in_parts_one_part_retried_alone(intake_s3, tmp_path, monkeypatch):
+    from client.siyige import uploads
+    from common import objectstore
+
+    monkeypatch.setattr(objectstore, "MULTIPART_THRESHOLD", 5 * MB)
+    monkeypatch.setattr(objectstore, "PART_SIZE", 5 * MB)
+    monkeypatch.setattr(uploads, "PAUSE", 0.05)
+    client = client_of(intake_s3)
+    org = next(o for o in client.orgs() if o["name"] == "机械工程学院党委")
+    work = client.create_submission("siyige-2020-seu", "story", org["id"], {"title": "S3", "text": "故事。"})
+    small, large = tmp_path / "小.mp4", tmp_path / "大.mp4"
+    small.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"x" * 100_000)
+    large.write_bytes(os.urandom(11 * MB))  # three parts
+    assert client.upload_file(work["id"], "video", small, "video/mp4")["state"] == "stored"
+
+    real_put, dropped = uploads.requests.put, []
+
+    def put(url, data=None, **kw):  # the second part's first attempt loses its connection
+        if "partNumber=2" in url and not dropped:
+            dropped.append(url)
+            raise uploads.requests.ConnectionError("dropped")
+        return real_put(url, data=data, **kw)
+
+    monkeypatch.setattr(uploads.requests, "put", put)
+    stored = client.upload_file(work["id"], "video", large, "video/mp4")
+    assert stored["state"] == "stored" and stored["size"] == 11 * MB and dropped
+    assert intake_s3["s3"].stat(f"seu/{stored['id']}").sha256 == hashlib.sha256(large.read_bytes()).hexdigest()
 
 
 def test_errors_are_typed_and_carry_the_chinese_message(env):
