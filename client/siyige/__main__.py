@@ -11,7 +11,7 @@ import sys
 from .api import Client
 from .batch import Batch, Progress, summary, write_report
 from .errors import SiyigeError
-from .manifest import match_campaign, match_track, read_manifest, write_template
+from .manifest import match_track, read_manifest, write_template
 from .webhooks import CheckReceiver
 
 
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     client = Client(args.url, args.key)
     try:
         if args.command == "template":
-            campaign = client.campaign(match_campaign(args.campaign, client.campaigns()))
+            campaign = Batch(client, ".").campaign(args.campaign)
             write_template(campaign, match_track(args.track, campaign), args.output)
             print(f"已生成空白清单：{args.output}")
             return 0

@@ -79,9 +79,17 @@ class Batch:
     # ------------------------------------------------------------------ lookups, each asked once per run
 
     def campaign(self, value) -> dict:
+        """The definition of the campaign a cell names by id or title; by its short title only the definitions
+        say (the list does not carry it), so they are read when the list is not enough."""
         if self._campaigns is None:
             self._campaigns = self.client.campaigns()
-        campaign_id = match_campaign(value, self._campaigns)
+        try:
+            campaign_id = match_campaign(value, self._campaigns)
+        except ManifestError:
+            campaign_id = match_campaign(value, [self._definition(c["id"]) for c in self._campaigns])
+        return self._definition(campaign_id)
+
+    def _definition(self, campaign_id: str) -> dict:
         if campaign_id not in self._definitions:
             self._definitions[campaign_id] = self.client.campaign(campaign_id)
         return self._definitions[campaign_id]

@@ -251,3 +251,27 @@ def test_an_empty_manifest_is_refused_before_anything(env, tmp_path, capsys):
     assert main(["submit-folder", str(tmp_path), "--manifest", str(tmp_path / "empty.xlsx"),
                  "--url", env["base"], "--key", env["seu"].key]) == 2
     assert "manifest_empty" in capsys.readouterr().err
+
+
+def test_a_lecture_row_submits_both_stages_with_files_in_columns_by_kind(env, tmp_path, capsys):
+    folder = tmp_path / "党课"
+    folder.mkdir()
+    (folder / "返校第一课.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 400)
+    (folder / "返校第一课.srt").write_text("1\n00:00:00,000 --> 00:00:02,000\n同学们好\n", encoding="utf-8")
+    wb = Workbook()
+    wb.active.append(["党组织", "党课题目*", "lecturers", "计划提交时间", "主题", "举办方式", "视频", "字幕"])
+    wb.active.append(["计算机科学与工程学院党委", "返校第一课", "王书记、李老师", "2020-07-01", "有序推进学校复学复课", "线上",
+                      "返校第一课.mp4", "返校第一课.srt"])
+    wb.save(tmp_path / "lectures.xlsx")
+    with MediaStandIn(env):
+        assert main(["submit-folder", str(folder), "--manifest", str(tmp_path / "lectures.xlsx"), "--url", env["base"],
+                     "--key", env["seu"].key, "--campaign", "四个一 2020 · 东南大学", "--track", "lecture",
+                     "--wait-checks", "--check-timeout", "30"]) == 0
+    assert "本次提交 1 行" in capsys.readouterr().out
+    report = load_workbook(tmp_path / "lectures-结果.xlsx").active  # beside the manifest when --report is not given
+    row = next(report.iter_rows(min_row=2, values_only=True))
+    assert (row[3], row[5]) == ("已提交", "video") and row[4].startswith("SEU-")
+    work = env["seu"]("GET", f"/api/v1/submissions/{row[8]}").json()
+    assert work["fields"]["mode"] == "online" and work["fields"]["lecturers"] == ["王书记", "李老师"]
+    assert sorted(f["kind"] for f in work["files"]) == ["subtitle", "video"]
+    assert len(env["seu"]("GET", f"/api/v1/submissions/{row[8]}/receipts").json()["items"]) == 2
