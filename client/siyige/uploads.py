@@ -76,26 +76,29 @@ def upload_file(client, submission_id: str, kind: str, path, *, content_type=Non
     if upload.get("multipart"):
         parts = _put_parts(upload["multipart"], path, size, opener, progress)
     elif "/api/v1/uploads/" in upload["url"]:
-        _put_resumable(client.http, upload, path, size, opener, progress)
+        _put_resumable(upload, path, size, opener, progress)
     else:
         _put_once(upload, path, size, opener, progress)
     return client.complete_file(file_id, parts, idempotency_key=f"{key}-complete")
 
 
-def _received(http, url: str) -> dict:
-    return _answer(http.get(url, timeout=30))
+def _received(url: str) -> dict:
+    # the upload URL is its own authority (a token, like a presigned URL): the API key is not sent there
+    return _answer(requests.get(url, timeout=30))
 
 
-def _put_resumable(http, upload: dict, path, size: int, opener, progress) -> None:
+def _put_resumable(upload: dict, path, size: int, opener, progress) -> None:
     """The folder store: PUT the file; after a drop, ask how much arrived and PUT the rest with Content-Range."""
     url, headers = upload["url"], dict(upload.get("headers") or {})
-    state = _received(http, url)
-    if state.get("state") != "pending":
-        return  # the whole file arrived in an earlier run
-    offset, failures = state["received"], 0
+    offset, failures = None, 0
     while True:
-        extra = {"Content-Range": f"bytes {offset}-{size - 1}/{size}"} if offset else {}
         try:
+            if offset is None:  # at the start, and after a drop: what the server kept
+                state = _received(url)
+                if state.get("state") != "pending":
+                    return  # the whole file has arrived (in an earlier run, or as the connection dropped)
+                offset = state["received"]
+            extra = {"Content-Range": f"bytes {offset}-{size - 1}/{size}"} if offset else {}
             with opener(path, "rb") as f:
                 f.seek(offset)
                 r = requests.put(url, data=_Slice(f, size - offset, offset, size, progress),
@@ -107,13 +110,14 @@ def _put_resumable(http, upload: dict, path, size: int, opener, progress) -> Non
         except Conflict as exc:
             if exc.code == "upload_offset_mismatch" and isinstance(exc.expected, int):
                 offset = exc.expected
-            elif exc.code != "upload_in_progress":  # the dropped request is still being wound up: wait for it
+            elif exc.code == "upload_in_progress":
+                offset = None  # the dropped request is still being wound up on the server: wait, then ask again
+            else:
                 raise
             failures = _wait(failures, exc)
         except (requests.ConnectionError, requests.Timeout, OSError) as exc:
             failures = _wait(failures, exc)
-            state = _received(http, url)
-            offset = state["received"]
+            offset = None
 
 
 def _wait(failures: int, exc: Exception) -> int:

@@ -267,3 +267,30 @@ def test_a_signature_is_checked_over_the_raw_body_with_any_rotated_secret():
     assert authentic(body, ts, f"v1=deadbeef,v1={good}", "s2")
     assert not authentic(body + b" ", ts, f"v1={good}", "s2")
     assert not authentic(body, "+" + ts, f"v1={good}", "s2") and not authentic(body, None, f"v1={good}", "s2")
+
+
+def test_a_folder_upload_goes_on_from_where_the_server_says(tmp_path, monkeypatch):
+    data = bytes(range(256)) * 4  # 1024 bytes
+    path = tmp_path / "v.mp4"
+    path.write_bytes(data)
+    busy = {"error": {"code": "upload_in_progress", "message": "另一个上传请求正在进行。"}}
+    moved = {"error": {"code": "upload_offset_mismatch", "message": "续传应从第 600 字节起。", "expected": 600}}
+    gets = [{"received": 0, "state": "pending"}, {"received": 300, "state": "pending"}, {"received": 500, "state": "pending"}]
+    puts = [requests.ConnectionError("dropped"), Answer(409, busy), Answer(409, moved),
+            Answer(202, {"received": 900, "state": "pending"}), Answer(200, {"received": 1024, "state": "received"})]
+    ranges, bodies = [], []
+
+    def put(url, data=None, headers=None, **kw):
+        ranges.append(headers.get("Content-Range"))
+        bodies.append(b"".join(iter(lambda: data.read(100), b"")))
+        answer = puts.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(uploads.requests, "get", lambda url, **kw: Answer(200, gets.pop(0)))
+    monkeypatch.setattr(uploads.requests, "put", put)
+    monkeypatch.setattr(uploads.time, "sleep", lambda s: None)
+    uploads._put_resumable({"url": "http://intake/api/v1/uploads/t"}, path, len(data), open, None)
+    assert ranges == [None, "bytes 300-1023/1024", "bytes 500-1023/1024", "bytes 600-1023/1024", "bytes 900-1023/1024"]
+    assert bodies[-1] == data[900:] and not puts and not gets
