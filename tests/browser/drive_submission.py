@@ -167,8 +167,8 @@ def lecture(phone: Phone, args: dict) -> dict:
     phone.shot("lecture-receipt")
     measured = phone.file_row(name).locator(".facts").inner_text().strip()
     return {"work": work, "registered": registered, "receipt": receipt, "content_ranges": [p for p in puts if p],
-            "refused": refused, "facts": measured, "puts": len(puts), "progress": sorted({s.split(" ")[0] for s in seen if s}), "resuming": resuming,
-            "state": page.locator("#state").inner_text()}
+            "refused": refused, "facts": measured, "puts": len(puts), "resuming": resuming,
+            "progress": sorted({s.split(" ")[0] for s in seen if s}), "state": page.locator("#state").inner_text()}
 
 
 def main() -> None:
