@@ -5,6 +5,7 @@ error messages; they read the same everywhere because they come from here.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,22 @@ def beijing_iso(when: datetime | str | None) -> str | None:
     if when is None:
         return None
     return in_beijing(when).replace(microsecond=0).isoformat()
+
+
+_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)")
+
+
+def beijing_times(value):
+    """`value` (JSON-like: dicts, lists, strings) with every moment in it, an ISO string with an offset, written as
+    `beijing_iso` writes it: an event's body passed on to a portal carries the times other services wrote in UTC, and
+    a portal sees one form everywhere. Dates without a time, and strings that only contain a moment, stay as they are."""
+    if isinstance(value, dict):
+        return {k: beijing_times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [beijing_times(v) for v in value]
+    if isinstance(value, str) and _MOMENT.fullmatch(value):
+        return beijing_iso(value.replace("Z", "+00:00"))
+    return value
 
 
 def beijing_minute(when: datetime | str) -> str:

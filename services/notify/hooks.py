@@ -11,6 +11,7 @@ from sqlalchemy import select
 from common.campaign.audience import includes
 from common.db import utcnow
 from common.errors import Forbidden, NotFound, Unprocessable
+from common.locale import beijing_iso, beijing_times
 from services.notify import portal, webhooks
 from services.notify.lifecycles import DELIVERY, DeliveryState
 from services.notify.models import SubmissionCopy, TenantName, WebhookDelivery, WebhookSubscription
@@ -47,7 +48,7 @@ def subscribe(session, tenant: str | None, body: dict, check_destination: Callab
 
 def subscription_json(sub: WebhookSubscription) -> dict:
     return {"id": sub.id, "url": sub.url, "event_types": sub.event_types, "active": sub.active,
-            "created_at": sub.created_at.isoformat() if sub.created_at else None}
+            "created_at": beijing_iso(sub.created_at)}
 
 
 def own_subscription(session, tenant: str | None, sub_id: str) -> WebhookSubscription:
@@ -90,7 +91,7 @@ def enqueue(session, event) -> int:
         if exists is None:
             d = WebhookDelivery(id=uuid.uuid4().hex, subscription_id=sub.id, tenant=event.tenant,
                                 event_id=event.event_id, event_type=event.type,
-                                body=json.dumps(event.to_dict(), ensure_ascii=False), attempts=0,
+                                body=json.dumps(beijing_times(event.to_dict()), ensure_ascii=False), attempts=0,
                                 next_attempt_at=utcnow())
             DELIVERY.move(d, DeliveryState.PENDING)
             session.add(d)
@@ -156,8 +157,8 @@ def campaign_universities(session, publisher: str, audience: dict | None) -> lis
 def delivery_json(d: WebhookDelivery) -> dict:
     return {"id": d.id, "event_id": d.event_id, "event_type": d.event_type, "state": d.state,
             "attempts": d.attempts, "last_status": d.last_status, "last_error": d.last_error,
-            "created_at": d.created_at.isoformat(), "next_attempt_at": d.next_attempt_at.isoformat(),
-            "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None}
+            "created_at": beijing_iso(d.created_at), "next_attempt_at": beijing_iso(d.next_attempt_at),
+            "delivered_at": beijing_iso(d.delivered_at)}
 
 
 def replay(session, tenant: str | None, sub_id: str, delivery_id: str) -> WebhookDelivery:

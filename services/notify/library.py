@@ -36,7 +36,7 @@ from sqlalchemy import func, select, text
 
 from common import clock, segment
 from common.errors import Forbidden, InvalidInput
-from common.locale import BEIJING
+from common.locale import BEIJING, beijing_iso
 from common.text import normalise, prose_keys, work_prose
 from services.notify import casebook, people, readmodel
 from services.notify.models import CampaignCopy, FileCopy, ForwardedWork, LibraryWork, TenantName
@@ -394,6 +394,6 @@ def work_json(work: LibraryWork, words: tuple[str, ...]) -> dict:
         "track_label": work.track_label, "theme": work.theme, "year": work.year,
         "university": work.tenant_name, "tenant": work.tenant, "org_name": work.org_name,
         "shelf": work.shelf, "national": work.shelf == NATIONAL_SHELF,
-        "keywords": work.keywords, "selected_at": work.selected_at.isoformat(),
+        "keywords": work.keywords, "selected_at": beijing_iso(work.selected_at),
         "snippet_html": str(snippet(work.text, words)),
     }

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from common.campaign.model import DECISION_KINDS
 from common.db import serialize_on, utcnow
 from common.levels import forward_limit
-from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS, beijing_minute as beijing
+from common.locale import BEIJING, LEVEL_LABELS, ROUND_LABELS, beijing_iso, beijing_minute as beijing
 from services.notify import announcement, hooks, portal, readmodel, reminders
 from services.notify.contact import tenant_name as _tenant_name, whom_to_ask
 from services.notify.lifecycles import MESSAGE, MessageState, WorkState
@@ -493,5 +493,5 @@ def log_page(session, tenant: str | None, state: str | None, limit: int) -> dict
     rows = session.scalars(query.order_by(MessageLog.id.desc()).limit(limit))
     return {"items": [{"id": m.id, "kind": m.kind, "recipient": m.recipient, "subject": m.subject,
                        "state": m.state, "attempts": m.attempts, "last_error": m.last_error,
-                       "template_error": m.template_error, "created_at": m.created_at.isoformat(),
-                       "sent_at": m.sent_at.isoformat() if m.sent_at else None} for m in rows]}
+                       "template_error": m.template_error, "created_at": beijing_iso(m.created_at),
+                       "sent_at": beijing_iso(m.sent_at)} for m in rows]}

@@ -10,6 +10,7 @@ from common import clock, filetypes
 from common.campaign.audience import includes
 from common.db import utcnow
 from common.document_names import export_stems
+from common.locale import beijing_iso
 from services.notify import periods
 from services.notify.lifecycles import WorkState
 from services.notify.models import CampaignCopy, Contact, Counter, FileCopy, ForwardedWork, Progress, SubmissionCopy, TenantName
@@ -124,7 +125,7 @@ def row_json(row: Progress, names: dict[str, str], campaigns: dict[str, Campaign
         "orgs_submitted": row.orgs_submitted,
         "works": {"submitted": row.works_submitted, "in_progress": row.works_in_progress,
                   "withdrawn": row.works_withdrawn, "forwarded": row.works_forwarded},
-        "updated_at": row.updated_at.isoformat(), "seq": row.seq,
+        "updated_at": beijing_iso(row.updated_at), "seq": row.seq,
     }
 
 
@@ -208,7 +209,7 @@ def forwarded_json(row: ForwardedWork, links, types: dict[str, str], naming_rule
             "campaign_id": row.campaign_id, "base_campaign_id": row.root_campaign_id, "track": row.track,
             "org_name": row.org_name, "org_level": row.org_level, "to_level": row.to_level, "title": row.title,
             "receipt_no": row.receipt_no, "fields": row.fields, "keywords": row.keywords or [], "files": files,
-            "forwarded_at": row.forwarded_at.isoformat(), "seq": row.seq}
+            "forwarded_at": beijing_iso(row.forwarded_at), "seq": row.seq}
 
 
 def track_spec(session, campaign_id: str, track: str) -> dict:

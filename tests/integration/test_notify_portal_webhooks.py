@@ -2,6 +2,7 @@
 result, a campaign for the university, a deadline reminder. Two universities subscribed to everything, a third to
 campaigns, against a real RabbitMQ and real receivers that verify each signature: each hears only its own."""
 import json
+import re
 from datetime import datetime
 
 import requests
@@ -187,6 +188,12 @@ def test_each_university_hears_its_own_files_extensions_results_campaigns_and_re
                 text = json.dumps(body, ensure_ascii=False)
                 assert not [word for word in FOREIGN[tenant] if word in text]
                 assert "audience" not in body["data"] and "derived" not in body["data"]
+                # every moment a portal reads, as intake's API writes them: Beijing time with its offset
+                moments = re.findall(r'"(\d{4}-\d{2}-\d{2}T[0-9:.]+(?:[+-]\d{2}:\d{2}|Z)?)"', text)
+                assert moments and all(m.endswith("+08:00") for m in moments), moments
+        log = requests.get(f"{base}/{subs['sk_seu']['id']}/deliveries", headers={"Authorization": "Bearer sk_seu"},
+                           timeout=10).json()["items"]
+        assert log and all(d["created_at"].endswith("+08:00") for d in log), log[:2]
 
         check = next(b for _, b in seu["received"] if b["type"] == "file_checked")["data"]
         assert check["verdict"] == "failed" and check["findings"][0]["message"] == "时长应不超过30分钟，实际为31分钟。"
