@@ -3,8 +3,9 @@ on a phone would; run by test_hosted_submission.py, in a process of its own as t
 
     drive_submission.py ACTION '{"intake": "...", "state": "...", "shots": "...", "width": 390, ...}'
 
-ACTION is `story` (a story with photos: one fails its check and is replaced) or `lecture` (registered, then a video
-uploaded over a throttled connection that drops part-way and resumes). Prints one JSON line of what the person saw.
+ACTION is `story` (a story with photos: one fails its check and is replaced), `lecture` (registered, then a video
+uploaded over a throttled connection that drops part-way and resumes) or `nomination` (a 两优一先 form: a person,
+a phone, a document). Prints one JSON line of what the person saw.
 """
 from __future__ import annotations
 
@@ -171,6 +172,30 @@ def lecture(phone: Phone, args: dict) -> dict:
             "progress": sorted({s.split(" ")[0] for s in seen if s}), "state": page.locator("#state").inner_text()}
 
 
+def nomination(phone: Phone, args: dict) -> dict:
+    """A 两优一先 nomination: a choice, a person (姓名，职务，所在组织), a number, a phone, long text, a document."""
+    page = phone.page
+    page.goto(args["intake"] + "/submit")
+    phone.open_new(args["campaign"], "nomination", "“两优一先”推荐")
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll("#work-form input, #work-form select, #work-form textarea")]
+        .filter(e => !e.labels || !e.labels.length).map(e => e.id || e.name)""")
+    page.fill("#f-title", "张明")
+    page.select_option("#f-category", label="优秀共产党员")
+    page.fill("#f-nominee", "张明，学生第一党支部书记，计算机学院学生第一党支部")
+    page.fill("#f-joined_party_on", "2012-06-01")
+    page.fill("#f-deeds", args["deeds"])
+    page.fill("#f-phone", "027-68862000")
+    phone.shot("nomination-form")
+    work = phone.save_draft()
+    phone.upload("document", args["document"])
+    expect(phone.file_row(Path(args["document"]).name)).to_contain_text("检查通过", timeout=CHECK_TIMEOUT_MS)
+    receipt = phone.submit()
+    phone.shot("nomination-receipt")
+    phone.fits()
+    return {"work": work, "receipt": receipt, "unlabelled": unlabelled,
+            "nominee": page.locator("#f-nominee").input_value()}
+
+
 def main() -> None:
     action, args = sys.argv[1], json.loads(sys.argv[2])
     width = int(args.get("width", 390))
@@ -182,7 +207,7 @@ def main() -> None:
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         try:
-            seen = {"story": story, "lecture": lecture}[action](Phone(page, args.get("shots"), width), args)
+            seen = {"story": story, "lecture": lecture, "nomination": nomination}[action](Phone(page, args.get("shots"), width), args)
         finally:
             context.storage_state(path=args["state"])
             browser.close()

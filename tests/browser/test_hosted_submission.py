@@ -9,7 +9,9 @@ its 二级党组织; 武汉科技大学's copy has the colleges submit the 战�
    fails its check and says why; it is deleted and replaced; the work is submitted, the receipt shown and mailed;
 2. the branch secretary registers a 专题微党课, then uploads a 200 MB video over a 40 MB/s connection that drops a
    quarter of the way: the upload resumes from the bytes that arrived (a PUT with Content-Range), the check passes,
-   the video stage is submitted.
+   the video stage is submitted;
+3. the branch secretary nominates a 优秀共产党员 in the university's own 两优一先 (a campaign it published itself):
+   a choice, a person's 姓名，职务，所在组织 on one line, a date, a phone number, the deeds, a document.
 Every call the page makes is the public API with the person's session (the walk in test_role_walk covers who may
 call what); screenshots of each step are kept with the test's logs.
 """
@@ -134,3 +136,29 @@ def test_a_branch_secretarys_lecture_video_resumes_after_the_connection_drops(pl
     (video,) = work["files"]
     assert video["size"] == size and video["check"]["verdict"] == "passed"
     assert seen["facts"].startswith("时长 10:00 · 1920x1080"), seen["facts"]  # what media measured, shown with it
+
+
+def test_a_branch_secretary_nominates_in_the_universitys_own_campaign(platform, files):
+    import yaml
+
+    from tests import media_fixtures
+
+    # 武汉科技大学 runs a 两优一先 of its own (同济大学's 2018 notice as the shape, dated this summer)
+    definition = yaml.safe_load((ROOT / "common" / "campaign" / "definitions" / "own" / "tongji-lianyou-2018.yaml")
+                                .read_text(encoding="utf-8"))
+    definition.update(id="wust-lianyou-2020", title="武汉科技大学2020年“两优一先”评选表彰", short_title="两优一先 2020")
+    for stage in definition["tracks"]["nomination"]["stages"]:
+        stage["deadlines"] = {"branch": "2020-06-30", "level2": "2020-07-10"}
+    portal = Portal(platform["urls"]["intake"], platform["keys"]["wust"])
+    portal.ok("POST", "/campaigns", data=yaml.safe_dump(definition, allow_unicode=True).encode(),
+              headers={"Content-Type": "application/yaml"})
+    document = media_fixtures.make_document_docx(platform["logs"] / "media")
+    deeds = "张明同志担任支部书记期间，带领支部党员坚守抗疫一线，组织志愿服务 120 余次。"
+    seen = submit_in_browser(platform, "branch", "nomination", 390, campaign="wust.wust-lianyou-2020", deeds=deeds,
+                             document=str(document))
+    assert seen["unlabelled"] == [], seen["unlabelled"]  # every control of the form has its label
+    assert seen["receipt"], seen
+    work = portal.ok("GET", f"/submissions/{seen['work']}")
+    assert work["fields"]["nominee"] == [{"name": "张明", "post": "学生第一党支部书记", "org": "计算机学院学生第一党支部"}]
+    assert work["fields"]["category"] == "member" and work["fields"]["phone"] == "027-68862000"
+    assert work["receipt_no"] == seen["receipt"] and seen["nominee"].startswith("张明，学生第一党支部书记")

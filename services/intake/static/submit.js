@@ -191,11 +191,16 @@
     } else if (field.type === "list" || field.type === "choices") {
       input = el("input", Object.assign(attrs, {type: "text"}));
       input.value = (value || []).join("、");
+    } else if (field.type === "people") {
+      // one person a line: 姓名，职务，所在组织 (the last two may be left out)
+      input = el("textarea", Object.assign(attrs, {rows: 3}));
+      input.value = (value || []).map(function (p) { return [p.name, p.post, p.org].filter(Boolean).join("，"); }).join("\n");
     } else {
-      input = el("input", Object.assign(attrs, {type: field.type === "date" ? "date" : field.type === "url" ? "url" : "text"}));
+      var types = {date: "date", url: "url", number: "number", phone: "tel"};
+      input = el("input", Object.assign(attrs, {type: types[field.type] || "text"}));
       input.value = value == null ? "" : value;
     }
-    var counted = field.type === "text" || field.type === "string";
+    var counted = field.type === "text" || (field.type === "string" && (field.max_chars || field.min_chars));
     var counter = counted ? el("span", {class: "count", id: id + "-count", "aria-live": "polite"}) : null;
     function recount() {
       var n = window.countChars(input.value), limits = [];
@@ -205,12 +210,14 @@
       var wrong = (field.max_chars && n > field.max_chars) || (field.min_chars && n > 0 && n < field.min_chars);
       counter.className = wrong ? "count over" : "count";
     }
-    if (counted && field.type === "text") { input.addEventListener("input", recount); recount(); }
-    else { counter = null; }
+    if (counted) { input.addEventListener("input", recount); recount(); }
+    var hints = {list: "多项用“、”分隔", choices: "可选：" + (field.choices || []).map(function (c) {
+      return (field.choice_labels || {})[c] || c; }).join("、") + "；多项用“、”分隔",
+                 people: "每行一人：姓名，职务，所在组织（职务和组织可不填）"};
     return el("div", {class: "field"},
       el("label", {for: id}, field.label + (field.required ? "（必填）" : "")),
       input,
-      field.type === "list" ? el("span", {class: "hint"}, "多项用“、”分隔") : null,
+      hints[field.type] ? el("span", {class: "hint"}, hints[field.type]) : null,
       counter);
   }
 
@@ -222,7 +229,21 @@
       var raw = input.value;
       if (f.type === "list" || f.type === "choices") {
         var items = raw.split(/[、,，;；\n]/).map(function (s) { return s.trim(); }).filter(Boolean);
+        if (f.type === "choices") {  // an option may be typed by its label
+          var byLabel = {};
+          Object.keys(f.choice_labels || {}).forEach(function (c) { byLabel[f.choice_labels[c]] = c; });
+          items = items.map(function (i) { return byLabel[i] || i; });
+        }
         if (items.length) { values[f.key] = items; }
+      } else if (f.type === "people") {
+        var people = raw.split("\n").map(function (line) {
+          var parts = line.split(/[，,、\/\t]/).map(function (x) { return x.trim(); });
+          var person = {name: parts[0]};
+          if (parts[1]) { person.post = parts[1]; }
+          if (parts[2]) { person.org = parts[2]; }
+          return person;
+        }).filter(function (p) { return p.name; });
+        if (people.length) { values[f.key] = people; }
       } else if (f.type === "number") {
         if (raw.trim()) { values[f.key] = Number(raw); }
       } else if (raw.trim()) {
@@ -232,13 +253,8 @@
     return values;
   }
 
-  // fields a person can type (a list of people is left to a portal or the API for now)
-  function drawable(fields) {
-    return fields.filter(function (f) { return f.type !== "people"; });
-  }
-
   function withThemes(track, campaign) {
-    return drawable(track.fields).map(function (f) {
+    return track.fields.map(function (f) {
       return f.choices_from === "themes" ? Object.assign({}, f, {choices: campaign.themes || []}) : f;
     });
   }
