@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 from kombu import Connection
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import declarative_base
 
 from common import events as catalogue
@@ -26,9 +26,10 @@ QUEUE = PROBE.queue_for("sink.on_ping")
 
 
 @pytest.fixture
-def outbox(monkeypatch, sqlite_url):
+def outbox(monkeypatch, db_url):
+    """SQLite (rows read, published, then marked) and PostgreSQL (rows locked while published)."""
     monkeypatch.setitem(catalogue.CATALOGUE, PROBE.name, PROBE)
-    store = Store(sqlite_url)
+    store = Store(db_url)
     Base.metadata.create_all(store.engine)
     yield store
     store.dispose()
@@ -204,3 +205,22 @@ def test_a_returned_message_keeps_it_and_those_after_it_pending(outbox, monkeypa
     assert relay.publish_pending() == 1
     assert [(sent, attempts) for _i, sent, attempts, _e in rows(outbox)] == [(True, 0), (False, 1), (False, 0)]
     assert declared
+
+
+def test_the_once_only_record_is_one_insert_and_no_read(outbox):
+    statements = []
+    event.listen(outbox.engine, "before_cursor_execute", lambda _c, _cur, sql, *_a: statements.append(sql))
+    first = SimpleNamespace(event_id="a" * 32)
+    with outbox.handling(first, "sink.on_ping", Processed) as session:
+        assert session is not None
+    assert [s.split()[0] for s in statements if s.split()[0] in ("SELECT", "INSERT")] == ["INSERT"]
+    with outbox.handling(first, "sink.on_ping", Processed) as session:
+        assert session is None  # a redelivery: already handled
+    with outbox.handling(first, "other.on_ping", Processed) as session:
+        assert session is not None  # another consumer of the same event has its own record
+
+    failing = SimpleNamespace(event_id="b" * 32)
+    with pytest.raises(RuntimeError), outbox.handling(failing, "sink.on_ping", Processed) as session:
+        raise RuntimeError("the handler failed")
+    with outbox.handling(failing, "sink.on_ping", Processed) as session:
+        assert session is not None  # its record went with its rolled-back effects: the retry runs it
