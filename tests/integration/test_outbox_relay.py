@@ -224,3 +224,25 @@ def test_the_once_only_record_is_one_insert_and_no_read(outbox):
         raise RuntimeError("the handler failed")
     with outbox.handling(failing, "sink.on_ping", Processed) as session:
         assert session is not None  # its record went with its rolled-back effects: the retry runs it
+
+
+def test_on_sqlite_a_batch_is_marked_in_the_next_rounds_transaction_when_more_rows_wait(outbox, amqp_uri):
+    from common.messaging import declare_topology
+
+    if not outbox.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL marks a batch in the transaction that locked it")
+    declare_topology(amqp_uri, (100,))
+    first = add_events(outbox, 3)
+    relay = make_relay(outbox, amqp_uri)
+    try:
+        relay.wake()  # a worker committed more while the batch was out
+        assert relay.publish_pending() == 3
+        assert not any(sent for _i, sent, _a, _e in rows(outbox))  # confirmed, marked with the next read
+        second = add_events(outbox, 2)
+        assert relay.publish_pending() == 2  # the three are marked here, not sent again
+        assert [sent for _i, sent, _a, _e in rows(outbox)] == [True] * 3 + [False] * 2
+        relay.mark_settled()  # as the relay does before it sleeps or stops
+    finally:
+        relay._disconnect()
+    assert all(sent for _id, sent, _a, _e in rows(outbox))
+    assert drain(amqp_uri) == first + second
