@@ -452,8 +452,10 @@ class OutboxRelay(DependencyProvider):
         store = self.store
         if store.url.startswith("sqlite"):
             with store.transaction() as session:
-                self._mark_settled(session)
+                if self._settled is not None:
+                    self._mark(session, *self._settled)
                 rows = session.execute(self._unsent()).all()
+            self._settled = None  # marked: the transaction committed
             if not rows:
                 return 0
             sent_ids, failure = self._settled = self._publish_rows(rows)
@@ -569,13 +571,8 @@ class OutboxRelay(DependencyProvider):
         """Record the outcome of the last SQLite batch if the next round has not yet."""
         if self._settled is not None:
             with self.store.transaction() as session:
-                self._mark_settled(session)
-
-    def _mark_settled(self, session):
-        if self._settled is not None:
-            self._mark(session, *self._settled)
-            # Forgotten only once this commits: if the transaction fails the next round marks them.
-            sa_event.listen(session, "after_commit", lambda _s: setattr(self, "_settled", None), once=True)
+                self._mark(session, *self._settled)
+            self._settled = None  # only once committed: if the transaction failed the next round marks them
 
     def _mark(self, session, sent_ids, failure):
         if sent_ids:
