@@ -507,6 +507,11 @@ class OutboxRelay(DependencyProvider):
             self._disconnect()
             self._retry_soon = True
             error = str(exc)[:500] or type(exc).__name__
+        except BaseException:
+            # Anything else (a row of an unknown type, the relay killed) leaves confirms outstanding on
+            # the channel: start the next round on a fresh one.
+            self._disconnect()
+            raise
         sent_ids = []
         for (row_id, envelope), tag in zip(rows, tags, strict=False):  # fewer tags if publishing broke off
             if envelope["event_id"] in returned:

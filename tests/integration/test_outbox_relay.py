@@ -246,3 +246,18 @@ def test_on_sqlite_a_batch_is_marked_in_the_next_rounds_transaction_when_more_ro
         relay._disconnect()
     assert all(sent for _id, sent, _a, _e in rows(outbox))
     assert drain(amqp_uri) == first + second
+
+
+def test_a_row_that_cannot_be_published_at_all_leaves_the_channel_for_a_fresh_one(outbox):
+    from common.events import InvalidEvent
+
+    ids = add_events(outbox, 2)
+    with outbox.transaction() as s:
+        row = s.scalars(select(OutboxRow).where(OutboxRow.event_id == ids[1])).one()
+        row.envelope = {**row.envelope, "type": "no_such_event"}  # its type left the catalogue
+    relay = make_relay(outbox, "amqp://unused")
+    scripted(relay, [("basic_ack", 1, False)])
+    with pytest.raises(InvalidEvent):
+        relay.publish_pending()
+    assert relay._channel is None  # the first message's confirm is outstanding on the old one
+    assert not any(sent for _i, sent, _a, _e in rows(outbox))
