@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, String, Text, create_engine, event, func, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -90,6 +90,11 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+def _insert_for(session: Session):
+    """The dialect's INSERT, which has ON CONFLICT DO NOTHING (both SQLite and PostgreSQL)."""
+    return sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
+
+
 class Store:
     """Hands out transactions on one service database.
 
@@ -125,18 +130,15 @@ class Store:
         work, and the message is acknowledged as done.
         """
         with self.transaction() as session:
-            if session.get(processed_model, (consumer, event.event_id)) is not None:
-                yield None
-                return
-            session.add(processed_model(consumer=consumer, event_id=event.event_id))
-            try:
-                session.flush()
-            except IntegrityError:
-                # A competing replica handled it between our read and insert.
-                session.rollback()
-                yield None
-                return
-            yield session
+            # One statement, not a read then an insert: the primary key (consumer, event_id) is the index
+            # it checks, and on PostgreSQL a competing replica's uncommitted insert of the same event
+            # makes this one wait for it and then do nothing, instead of failing on the key.
+            inserted = session.execute(
+                _insert_for(session)(processed_model)
+                .values(consumer=consumer, event_id=event.event_id, processed_at=utcnow())
+                .on_conflict_do_nothing()
+            ).rowcount
+            yield session if inserted else None
 
     def dispose(self):
         self.engine.dispose()

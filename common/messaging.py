@@ -5,9 +5,10 @@ Delivery is at least once; effects happen once:
 - `declare_topology` declares every exchange, queue, retry queue and dead-letter
   queue named by the catalogue, at every service start and before the relay
   publishes, so no event is dropped for want of a queue.
-- `OutboxRelay` publishes the rows of a service's outbox with publisher
-  confirms (and `mandatory` where the catalogue has subscribers), then marks
-  them sent. A broker outage only delays them.
+- `OutboxRelay` publishes the rows of a service's outbox in batches with
+  publisher confirms (and `mandatory` where the catalogue has subscribers),
+  waiting once per batch, then marks the confirmed ones sent in one
+  transaction. A broker outage only delays them.
 - `handles` is an event entrypoint. It validates the envelope against the
   catalogue, hands the handler an `Event`, acknowledges on success, and on
   failure republishes the message to a delay queue (retry with backoff) until
@@ -28,10 +29,12 @@ from datetime import datetime, timezone
 from functools import partial, wraps
 
 import eventlet
+from amqp.exceptions import AMQPError
 from eventlet.event import Event as GreenEvent
 from kombu import Connection, Exchange, Queue
 from kombu.exceptions import KombuError
-from nameko.amqp.publish import Publisher, UndeliverableMessage, get_producer
+from kombu.serialization import dumps as kombu_dumps
+from nameko.amqp.publish import get_producer
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer, QueueConsumer
@@ -350,9 +353,14 @@ class OutboxRelay(DependencyProvider):
 
     `store_attr` names the service attribute that is the `Database` dependency;
     the relay reads and marks rows through the same `Store`.
+
+    A round publishes a batch of rows on one channel in confirm mode and then waits once for the
+    broker's confirms of the whole batch (nameko's `Publisher` waits after every message, a round trip
+    each). Rows are marked sent in one transaction, and only those the broker confirmed.
     """
 
     batch_size = 200
+    confirm_timeout = 10.0
 
     def __init__(self, model, store_attr: str = "db", poll_interval: float = 1.0):
         self.model = model
@@ -361,12 +369,14 @@ class OutboxRelay(DependencyProvider):
         self._wakeup = GreenEvent()
         self._running = False
         self._gt = None
+        self._conn = self._channel = None
+        self._retry_soon = False
+        self._settled = None  # (sent ids, failure) of a SQLite batch published but not yet marked
 
     def setup(self):
         self.amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
         self.delays = retry_delays(self.container.config)
         self.queue_type = queue_type(self.container.config)
-        self.publisher = Publisher(self.amqp_uri, use_confirms=True, serializer="json")
 
     def start(self):
         self._running = True
@@ -377,11 +387,13 @@ class OutboxRelay(DependencyProvider):
         self.wake()
         if self._gt is not None:
             self._gt.wait()
+        self._disconnect()
 
     def kill(self):
         self._running = False
         if self._gt is not None:
             self._gt.kill()
+        self._disconnect()
 
     def get_dependency(self, worker_ctx):
         return Outbox(self)
@@ -410,52 +422,162 @@ class OutboxRelay(DependencyProvider):
                 continue
             if sent == self.batch_size:
                 continue  # more waiting
+            if self._retry_soon:
+                # The connection broke (a broker restart leaves the kept one dead): reconnect now rather
+                # than at the next commit or poll, as nameko's per-message retry used to.
+                self._retry_soon = False
+                eventlet.sleep(0.2)
+                continue
             with eventlet.Timeout(self.poll_interval, False):
                 self._wakeup.wait()
             self._wakeup = GreenEvent()
+        try:
+            self.mark_settled()
+        except Exception:  # noqa: BLE001 - stopping: those rows go out again at the next start
+            log.exception("could not mark the last published outbox rows; they will be sent again")
 
     def publish_pending(self) -> int:
-        """Publish a batch of unsent rows in order; return how many went out.
+        """Publish a batch of unsent rows in order; return how many the broker confirmed.
 
         On PostgreSQL the rows stay locked (FOR UPDATE SKIP LOCKED) while they
         are published, so two replicas never send the same rows at once. On
         SQLite a transaction holds the database's single write lock, so rows are
         read, published outside any transaction, then marked: a crash between
         publishing and marking sends them again, which consumers tolerate.
+        There, when more rows were committed meanwhile, the marks wait for the
+        next round's transaction, which marks and reads in one: every
+        transaction queues for the write lock behind the workers', so one per
+        batch instead of two.
         """
         store = self.store
         if store.url.startswith("sqlite"):
             with store.transaction() as session:
-                rows = [(r.id, r.envelope) for r in session.scalars(self._unsent()).all()]
-            sent_ids, failure = self._publish_rows(rows)
-            with store.transaction() as session:
-                self._mark(session, sent_ids, failure)
+                if self._settled is not None:
+                    self._mark(session, *self._settled)
+                rows = session.execute(self._unsent()).all()
+            self._settled = None  # marked: the transaction committed
+            if not rows:
+                return 0
+            sent_ids, failure = self._settled = self._publish_rows(rows)
+            if not self._wakeup.ready():  # nothing new to read: mark now rather than at an unknown next round
+                self.mark_settled()
             return len(sent_ids)
         with store.transaction() as session:
-            rows = [(r.id, r.envelope) for r in
-                    session.scalars(self._unsent().with_for_update(skip_locked=True)).all()]
+            rows = session.execute(self._unsent().with_for_update(skip_locked=True)).all()
             sent_ids, failure = self._publish_rows(rows)
             self._mark(session, sent_ids, failure)
         return len(sent_ids)
 
     def _unsent(self):
-        return (select(self.model).where(self.model.published_at.is_(None))
+        # Two columns are all the relay needs: no ORM object to build per row.
+        return (select(self.model.id, self.model.envelope).where(self.model.published_at.is_(None))
                 .order_by(self.model.id).limit(self.batch_size))
 
     def _publish_rows(self, rows):
-        """Publish until the first failure; order is kept by stopping there."""
-        sent_ids = []
-        for row_id, envelope in rows:
+        """Publish the batch, wait for its confirms; return the confirmed leading rows and the first failure.
+
+        Rows after a failed one are left pending even if the broker confirmed them: the relay keeps the
+        outbox's order by never marking a row sent while an earlier one is not. They go out again next
+        round, and consumers skip what they handled before (at least once, effects once).
+        """
+        if not rows:
+            return [], None
+        outcome: dict[int, bool] = {}  # delivery tag -> confirmed (True) or nacked (False)
+        returned: set[str] = set()  # event ids the broker could not route (mandatory)
+        tags: list[int] = []
+        error = None
+        try:
+            channel = self._confirming_channel()
+            first = self._next_tag + 1
+            channel.events["basic_ack"].add(ack := partial(self._settle, outcome, first, True))
+            channel.events["basic_nack"].add(nack := partial(self._settle, outcome, first, False))
+            channel.events["basic_return"].add(ret := partial(self._returned, returned))
             try:
-                self._publish(envelope)
-            except UndeliverableMessage:
+                for _row_id, envelope in rows:
+                    self._next_tag += 1
+                    tags.append(self._next_tag)
+                    self._publish(channel, envelope)
+                self._await(outcome, tags[-1])
+            finally:
+                channel.events["basic_ack"].discard(ack)
+                channel.events["basic_nack"].discard(nack)
+                channel.events["basic_return"].discard(ret)
+        except (AMQPError, KombuError, OSError) as exc:
+            # The connection or channel is unusable and late confirms would be misread on a new one.
+            self._disconnect()
+            self._retry_soon = True
+            error = str(exc)[:500] or type(exc).__name__
+        except BaseException:
+            # Anything else (a row of an unknown type, the relay killed) leaves confirms outstanding on
+            # the channel: start the next round on a fresh one.
+            self._disconnect()
+            raise
+        sent_ids = []
+        for (row_id, envelope), tag in zip(rows, tags, strict=False):  # fewer tags if publishing broke off
+            if envelope["event_id"] in returned:
                 # A queue vanished (someone deleted it): declare again, retry later.
                 declare_topology(self.amqp_uri, self.delays, self.queue_type)
                 return sent_ids, (row_id, "unroutable; topology re-declared")
-            except (KombuError, OSError) as exc:
-                return sent_ids, (row_id, str(exc)[:500])
+            if not outcome.get(tag, False):
+                reason = error or ("nacked by the broker" if tag in outcome else "not confirmed")
+                return sent_ids, (row_id, reason)
             sent_ids.append(row_id)
+        if len(sent_ids) < len(rows):
+            return sent_ids, (rows[len(sent_ids)][0], error or "not confirmed")
         return sent_ids, None
+
+    @staticmethod
+    def _settle(outcome: dict, first: int, confirmed: bool, delivery_tag: int, multiple: bool):
+        """A broker ack or nack; `multiple` settles every earlier tag of the batch not settled yet."""
+        if multiple:
+            for tag in range(delivery_tag, first - 1, -1):
+                if tag in outcome:
+                    break
+                outcome[tag] = confirmed
+        outcome.setdefault(delivery_tag, confirmed)
+
+    @staticmethod
+    def _returned(returned: set, _exc, _exchange, _routing_key, message):
+        # RabbitMQ sends basic.return before the ack of the same message, so by the time every
+        # confirm of the batch is in, every return of it is too.
+        returned.add((message.properties or {}).get("message_id"))
+
+    def _await(self, outcome: dict, last_tag: int):
+        deadline = time.monotonic() + self.confirm_timeout
+        while last_tag not in outcome:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no confirm from the broker within {self.confirm_timeout:.0f} s")
+            self._conn.drain_events(timeout=remaining)
+
+    def _confirming_channel(self):
+        """The relay's own connection and channel, kept between rounds, in confirm mode."""
+        if self._channel is None:
+            conn = Connection(self.amqp_uri, connect_timeout=5)
+            try:
+                conn.ensure_connection(max_retries=3, interval_start=0.2, interval_step=0.5)
+                channel = conn.channel()
+                channel.confirm_select()
+            except BaseException:
+                conn.release()
+                raise
+            self._conn, self._channel, self._next_tag = conn, channel, 0
+        return self._channel
+
+    def _disconnect(self):
+        conn, self._conn, self._channel = self._conn, None, None
+        if conn is not None:
+            try:
+                conn.release()
+            except Exception:  # noqa: BLE001 - it is being thrown away because it broke
+                log.debug("closing the relay's broken connection", exc_info=True)
+
+    def mark_settled(self):
+        """Record the outcome of the last SQLite batch if the next round has not yet."""
+        if self._settled is not None:
+            with self.store.transaction() as session:
+                self._mark(session, *self._settled)
+            self._settled = None  # only once committed: if the transaction failed the next round marks them
 
     def _mark(self, session, sent_ids, failure):
         if sent_ids:
@@ -465,14 +587,11 @@ class OutboxRelay(DependencyProvider):
             session.execute(update(self.model).where(self.model.id == row_id)
                             .values(attempts=self.model.attempts + 1, last_error=error))
 
-    def _publish(self, envelope: dict):
+    def _publish(self, channel, envelope: dict):
         et = catalogue.event_type(envelope["type"])
-        self.publisher.publish(
-            envelope,
-            exchange=exchange_for(et),
-            routing_key=et.name,
-            mandatory=bool(et.subscribers),
-            message_id=envelope["event_id"],
-            retry=True,
-            retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        content_type, content_encoding, body = kombu_dumps(envelope, serializer="json")
+        message = channel.prepare_message(
+            body, 0, content_type, content_encoding, {},
+            {"delivery_mode": 2, "message_id": envelope["event_id"]},
         )
+        channel.basic_publish(message, exchange=et.exchange, routing_key=et.name, mandatory=bool(et.subscribers))
