@@ -48,7 +48,8 @@ class ObjectStore(DependencyProvider):
     def setup(self):
         from common.objectstore import open_store
 
-        self.store = open_store(self.container.config["OBJECT_STORE_URL"])
+        config = self.container.config
+        self.store = open_store(config["OBJECT_STORE_URL"], config.get("S3_VERIFIES_CHECKSUMS", True))
         if self.store.kind == "s3":
             self.store.ensure_bucket()
 

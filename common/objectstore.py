@@ -4,14 +4,19 @@
 - `folder:///abs/path`: the embedded default. Bytes arrive by a streamed PUT to
   intake (`write_stream`), hashed while they are written, never held whole.
 - `s3://bucket?endpoint=http://host:9000&region=us-east-1`: MinIO in compose,
-  any S3 in production. Clients PUT to presigned URLs (multipart above 64 MiB);
-  on confirmation we read the object back once to check its size and SHA-256.
+  any S3 in production. Clients PUT to presigned URLs (multipart above 64 MiB).
+  The URLs sign `x-amz-checksum-sha256` (the declared SHA-256, or each part's when
+  the portal declared them), so S3 refuses a body that does not match; on
+  confirmation its checksum proves the object without reading it. Where there is
+  no such proof (a store that cannot verify: `verifies_checksums` False, or a
+  multipart upload without declared part digests) we read the object back once.
 
 Hashing runs chunk by chunk in eventlet's thread pool (hashlib releases the
 GIL), so a 1 GB file never stalls the event loop or the AMQP heartbeat.
 """
 from __future__ import annotations
 
+import base64
 import fcntl
 import hashlib
 import os
@@ -38,6 +43,24 @@ def _hash_update(h, chunk: bytes) -> None:
         except ImportError:  # pragma: no cover - eventlet is always installed
             pass
     h.update(chunk)
+
+
+def checksum_sha256(hex_digest: str) -> str:
+    """The SHA-256 the way S3 writes it (`x-amz-checksum-sha256`): base64 of the digest's bytes."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
+def composite_sha256(part_digests: list[str]) -> str:
+    """S3's composite checksum of a multipart object from its parts' SHA-256s (hex): the SHA-256 of the parts'
+    digests one after the other, base64, then `-N`. It says which parts the object is made of, not the SHA-256
+    of the whole file (SHA-256 does not compose)."""
+    joined = b"".join(bytes.fromhex(d) for d in part_digests)
+    return f"{base64.b64encode(hashlib.sha256(joined).digest()).decode()}-{len(part_digests)}"
+
+
+def part_count(size: int) -> int:
+    """How many parts the upload of `size` bytes has: 1 up to MULTIPART_THRESHOLD, else PART_SIZE each."""
+    return 1 if size <= MULTIPART_THRESHOLD else (size + PART_SIZE - 1) // PART_SIZE
 
 
 def _file_sha256(path: Path) -> str:
@@ -243,12 +266,16 @@ class S3Store:
     kind = "s3"
 
     def __init__(self, bucket: str, endpoint_url: str | None = None, region: str | None = None,
-                 public_endpoint_url: str | None = None, presign_ttl_s: int = 3600):
+                 public_endpoint_url: str | None = None, presign_ttl_s: int = 3600, verifies_checksums: bool = True):
         import boto3  # imported late: after eventlet's monkey-patch
         from botocore.config import Config
 
         self.bucket = bucket
         self.presign_ttl_s = presign_ttl_s
+        # AWS S3 and MinIO check a signed x-amz-checksum-sha256 against the bytes and refuse a mismatch. A store that
+        # keeps the header without checking it (moto's single PUT) must say False: its checksum would prove nothing,
+        # so every object is read back instead.
+        self.verifies_checksums = verifies_checksums
         cfg = Config(signature_version="s3v4", s3={"addressing_style": "path"},
                      retries={"max_attempts": 5, "mode": "standard"})
         self.client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1", config=cfg)
@@ -277,33 +304,84 @@ class S3Store:
         except ClientError:
             self.client.create_bucket(Bucket=self.bucket)
 
-    def upload_target(self, key: str, size: int, content_type: str) -> UploadTarget:
+    def upload_target(self, key: str, size: int, content_type: str, sha256: str | None = None,
+                      part_sha256: list[str] | None = None) -> UploadTarget:
+        """Presigned PUTs for the bytes. With `verifies_checksums`, a single PUT signs the declared `sha256` and each
+        part of a multipart upload the SHA-256 declared for it (`part_sha256`), so S3 refuses a part whose bytes do
+        not match and the portal cannot leave the header out (a signed header it does not send voids the URL). Parts
+        with no declared digests are presigned as before: their object is read back on confirmation."""
+        checked = self.verifies_checksums
         if size <= MULTIPART_THRESHOLD:
-            url = self.presigner.generate_presigned_url(
-                "put_object",
-                Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type},
-                ExpiresIn=self.presign_ttl_s,
-            )
-            return UploadTarget("PUT", url=url, headers={"Content-Type": content_type})
-        upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)
-        upload_id = upload["UploadId"]
+            params = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+            headers = {"Content-Type": content_type}
+            if checked and sha256:
+                headers.update(self._checksum_headers(sha256))
+                params.update(ChecksumAlgorithm="SHA256", ChecksumSHA256=headers["x-amz-checksum-sha256"])
+            url = self.presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=self.presign_ttl_s)
+            return UploadTarget("PUT", url=url, headers=headers)
+        count = part_count(size)
+        digests = part_sha256 if checked and part_sha256 and len(part_sha256) == count else None
+        create = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+        if digests:
+            create["ChecksumAlgorithm"] = "SHA256"  # S3 then keeps each part's SHA-256 and a composite of them
+        upload_id = self.client.create_multipart_upload(**create)["UploadId"]
         parts = []
-        count = (size + PART_SIZE - 1) // PART_SIZE
         for number in range(1, count + 1):
-            url = self.presigner.generate_presigned_url(
-                "upload_part",
-                Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number},
-                ExpiresIn=self.presign_ttl_s,
-            )
-            length = min(PART_SIZE, size - (number - 1) * PART_SIZE)
-            parts.append({"part_number": number, "url": url, "size": length})
+            params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number}
+            part = {"part_number": number}
+            if digests:
+                part["headers"] = self._checksum_headers(digests[number - 1])
+                params.update(ChecksumAlgorithm="SHA256", ChecksumSHA256=part["headers"]["x-amz-checksum-sha256"])
+            part["url"] = self.presigner.generate_presigned_url("upload_part", Params=params,
+                                                                ExpiresIn=self.presign_ttl_s)
+            part["size"] = min(PART_SIZE, size - (number - 1) * PART_SIZE)
+            parts.append(part)
         return UploadTarget("PUT", upload_id=upload_id, part_size=PART_SIZE, parts=parts)
 
-    def complete_multipart(self, key: str, upload_id: str, etags: list[dict]) -> None:
-        self.client.complete_multipart_upload(
-            Bucket=self.bucket, Key=key, UploadId=upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": p["part_number"], "ETag": p["etag"]} for p in etags]},
-        )
+    @staticmethod
+    def _checksum_headers(hex_digest: str) -> dict:
+        # x-amz-sdk-checksum-algorithm too: some stores (moto) keep the checksum only when it names the algorithm
+        return {"x-amz-checksum-sha256": checksum_sha256(hex_digest), "x-amz-sdk-checksum-algorithm": "SHA256"}
+
+    def complete_multipart(self, key: str, upload_id: str, etags: list[dict],
+                           part_sha256: list[str] | None = None) -> None:
+        """Merge the parts; with their declared digests when the upload was created with SHA-256 checksums (S3 wants
+        each part's checksum in the request then, and refuses one that differs from the part it verified)."""
+        parts = []
+        for p in etags:
+            part = {"PartNumber": p["part_number"], "ETag": p["etag"]}
+            number = p["part_number"]
+            if part_sha256 and isinstance(number, int) and 1 <= number <= len(part_sha256):
+                part["ChecksumSHA256"] = checksum_sha256(part_sha256[number - 1])
+            parts.append(part)
+        self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                              MultipartUpload={"Parts": parts})
+
+    def checked_stat(self, key: str, sha256: str, part_sha256: list[str] | None = None) -> StoredObject | None:
+        """Size and SHA-256 of the object without reading it, where S3's checksum proves it is the declared file;
+        else read back (`stat`).
+
+        A single PUT: S3 verified the signed SHA-256 of the whole body, so its checksum equal to the declared one
+        is the declared SHA-256. A multipart upload: S3 verified each part against the digest declared for it and
+        keeps the composite of those digests; equal to the composite of the declared ones, the object is those
+        parts in that order. The whole-file SHA-256 is then the portal's declaration, made of the same bytes as the
+        part digests (SHA-256 does not compose, so no S3 can check it without reading the file): a byte that
+        changed on the way fails its part. Any other answer (no checksum kept, another value: a part whose digest
+        was declared wrong) falls back to reading the object, which decides by the whole-file SHA-256 alone."""
+        if self.verifies_checksums:
+            from botocore.exceptions import ClientError
+
+            try:
+                head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
+            expected = composite_sha256(part_sha256) if part_sha256 else checksum_sha256(sha256)
+            # moto answers a composite without its "-N": the digest alone already names the N parts
+            if head.get("ChecksumSHA256") in (expected, expected.split("-")[0]):
+                return StoredObject(head["ContentLength"], sha256)
+        return self.stat(key)
 
     def stat(self, key: str) -> StoredObject | None:
         from botocore.exceptions import ClientError
@@ -369,13 +447,16 @@ class S3Store:
         return 0  # S3 keeps no partial objects; multipart uploads are aborted by record
 
 
-def open_store(url: str):
+def open_store(url: str, verifies_checksums: bool = True):
+    """The store `url` names; `verifies_checksums` (S3_VERIFIES_CHECKSUMS) says whether an S3 checks the checksums
+    it is sent (see S3Store)."""
     parsed = urlparse(url)
     if parsed.scheme == "folder":
         return FolderStore(parsed.path)
     if parsed.scheme == "s3":
         q = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-        return S3Store(parsed.netloc, q.get("endpoint"), q.get("region"), q.get("public_endpoint"))
+        return S3Store(parsed.netloc, q.get("endpoint"), q.get("region"), q.get("public_endpoint"),
+                       verifies_checksums=verifies_checksums)
     raise ValueError(f"unknown object store URL: {url!r} (expected folder:// or s3://)")
 
 

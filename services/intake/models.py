@@ -209,6 +209,9 @@ class FileRecord(Base):
     state = Column(String(16), nullable=False, default=FileState.PENDING.value)
     upload_token = Column(String(64), nullable=True, unique=True)
     upload_id = Column(String(300), nullable=True)  # S3 multipart
+    # the SHA-256 (hex) of each part of an S3 multipart upload, as the portal declared them and the part URLs signed
+    # them; NULL when not declared or not used (one PUT, the folder store): then the object is read back
+    part_sha256 = Column(JSON, nullable=True)
     expires_at = Column(UTCDateTime, nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     stored_at = Column(UTCDateTime, nullable=True)

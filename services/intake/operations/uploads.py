@@ -23,7 +23,7 @@ from sqlalchemy import select
 from common import clock
 from common.document_names import named_after_org
 from common.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
-from common.objectstore import OffsetMismatch, SizeExceeded, UploadBusy, new_key
+from common.objectstore import OffsetMismatch, SizeExceeded, UploadBusy, new_key, part_count
 from services.intake.domain import submission as rules
 from services.intake.domain.filetype import check_declared_type
 from services.intake.domain.lifecycles import OPEN_UPLOAD_STATES, FileState
@@ -56,6 +56,7 @@ def register_file(session, outbox, caller: Caller, sub: Submission, body: dict, 
     ensure_editable(session, track, org, sub, "上传文件")
     rules.check_file_kind(track, body["kind"], body["size"])
     check_declared_type(body["kind"], body.get("content_type"))
+    part_digests = declared_part_digests(body)
     now = clock.now()
     given = safe_name(body["filename"])
     name = upload_name(track, org, given)
@@ -74,12 +75,33 @@ def register_file(session, outbox, caller: Caller, sub: Submission, body: dict, 
         target = {"method": "PUT", "url": f"{public_url}/api/v1/uploads/{f.upload_token}",
                   "headers": {"Content-Type": "application/octet-stream"}}
     else:
-        t = store.upload_target(f.object_key, f.declared_size, f.content_type)
+        t = store.upload_target(f.object_key, f.declared_size, f.content_type, f.declared_sha256, part_digests)
         f.upload_id = t.upload_id
+        if t.upload_id and any(p.get("headers") for p in t.parts):
+            f.part_sha256 = part_digests  # the part URLs signed them: confirmation checks S3's composite of them
         target = t.to_dict()
     session.add(f)
     move_file(session, f, FileState.PENDING)
     return f, target, reopened
+
+
+def declared_part_digests(body: dict) -> list[str] | None:
+    """The SHA-256 of each part the portal declared (`part_sha256`, optional), checked against the parts the file
+    will be sent in: one up to 64 MiB (then it is the file's own SHA-256), else one per 64 MiB."""
+    given = body.get("part_sha256")
+    if given is None:
+        return None
+    digests = [d.lower() for d in given]
+    count = part_count(body["size"])
+    if len(digests) != count:
+        raise InvalidInput(f"{body['size']} 字节的文件分 {count} 个分片上传（每片 64 MiB，最后一片为余下部分），"
+                           f"part_sha256 应列出 {count} 个分片各自的 SHA-256，实际为 {len(digests)} 个。",
+                           code="part_sha256_mismatch", field="part_sha256", expected=count, found=len(digests))
+    if count == 1 and digests[0] != body["sha256"].lower():
+        raise InvalidInput("不分片上传的文件只有一个分片，其 SHA-256 就是整个文件的 SHA-256（sha256），两者应相同。",
+                           code="part_sha256_mismatch", field="part_sha256", expected=body["sha256"].lower(),
+                           found=digests[0])
+    return digests
 
 
 def upload_name(track, org, given: str) -> str:
@@ -170,24 +192,27 @@ def complete_upload(transaction: Transaction, store, outbox, caller_of: CallerOf
     its parts), then store the file and announce it."""
     with transaction() as session:
         f = get_file(session, caller_of(session), file_id)
-        state, key, upload_id = f.state, f.object_key, f.upload_id
+        state, key, upload_id, part_digests = f.state, f.object_key, f.upload_id, f.part_sha256
         declared = (f.declared_size, f.declared_sha256)
-    size, sha = _verified(store, state, key, upload_id, declared, parts)
+    size, sha = _verified(store, state, key, upload_id, declared, parts, part_digests)
     with transaction() as session:
         caller = caller_of(session)
         return file_json(confirm_file(session, outbox, caller, get_file(session, caller, file_id), size, sha))
 
 
 def _verified(store, state: str, key: str, upload_id: str | None, declared: tuple[int, str],
-              parts: list | None) -> tuple[int | None, str | None]:
-    """The size and SHA-256 of the bytes as they stand (None: not there); a mismatching object is removed."""
+              parts: list | None, part_digests: list[str] | None = None) -> tuple[int | None, str | None]:
+    """The size and SHA-256 of the bytes as they stand (None: not there); a mismatching object is removed.
+
+    S3 proves the object by the checksums it verified as the bytes arrived where it can (S3Store.checked_stat: the
+    signed SHA-256 of a single PUT, the composite of the declared part digests); else it is read back whole."""
     if state == FileState.RECEIVED:
         return declared  # verified while the bytes arrived
     if state != FileState.PENDING or store.kind != "s3":
         return None, None
     if upload_id:
-        _merge_parts(store, key, upload_id, parts)
-    stat = store.stat(key)
+        _merge_parts(store, key, upload_id, parts, part_digests, part_count(declared[0]))
+    stat = store.checked_stat(key, declared[1], part_digests if upload_id else None)
     if stat is None:
         return None, None
     if (stat.size, stat.sha256) != declared:
@@ -195,12 +220,22 @@ def _verified(store, state: str, key: str, upload_id: str | None, declared: tupl
     return stat.size, stat.sha256
 
 
-def _merge_parts(store, key: str, upload_id: str, parts: list | None) -> None:
+def _merge_parts(store, key: str, upload_id: str, parts: list | None, part_digests: list[str] | None,
+                 count: int) -> None:
     if not parts:
         raise InvalidInput("分片上传需要在确认时提供每个分片的 part_number 和 etag。", code="parts_missing",
                            field="parts", expected="parts", found=None)
+    numbers = sorted(p["part_number"] for p in parts)
+    if numbers != list(range(1, count + 1)):
+        # S3 would merge whichever parts it is given (part numbers may have gaps): a part S3 refused (BadDigest) and
+        # left out would make an object without it, read back only to be refused
+        missing = sorted(set(range(1, count + 1)) - set(numbers))
+        raise InvalidInput(f"此文件分 {count} 个分片上传，确认时应列出第 1 至第 {count} 个分片各一次"
+                           + (f"，缺少第 {'、'.join(map(str, missing[:20]))} 个" if missing else "")
+                           + "。请重新上传失败的分片后再确认。", code="parts_missing", field="parts",
+                           expected=count, found=numbers[:100])
     try:
-        store.complete_multipart(key, upload_id, parts)
+        store.complete_multipart(key, upload_id, parts, part_digests)
     except Exception as exc:  # noqa: BLE001 - S3 says which part is wrong
         raise InvalidInput(f"合并分片失败：{exc}。请检查每个分片都已上传成功后重试。",
                            code="multipart_failed", found=str(exc)[:300]) from None

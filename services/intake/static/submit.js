@@ -517,7 +517,7 @@
       var body = file.slice(start, Math.min(start + multipart.part_size, file.size));
       for (var attempt = 0; ; attempt++) {
         try {
-          var xhr = await put(part.url, {}, body, function (loaded) { progress(bar, said, "正在上传", sent + loaded, file.size); });
+          var xhr = await put(part.url, part.headers || {}, body, function (loaded) { progress(bar, said, "正在上传", sent + loaded, file.size); });
           if (xhr.status !== 200) { throw new ApiError(xhr.status, null); }
           done.push({part_number: part.part_number, etag: xhr.getResponseHeader("ETag")});
           sent += body.size;
