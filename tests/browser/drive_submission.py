@@ -207,7 +207,8 @@ def main() -> None:
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         try:
-            seen = {"story": story, "lecture": lecture, "nomination": nomination}[action](Phone(page, args.get("shots"), width), args)
+            visit = {"story": story, "lecture": lecture, "nomination": nomination}[action]
+            seen = visit(Phone(page, args.get("shots"), width), args)
         finally:
             context.storage_state(path=args["state"])
             browser.close()
