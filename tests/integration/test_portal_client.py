@@ -16,7 +16,7 @@ from client.siyige import Client, Conflict, Invalid, NotFound, Unauthorized
 from client.siyige.__main__ import main
 from common import clock
 from tests.integration.test_intake_api import announce_check, start_intake
-from tests.integration.test_intake_storage import intake_s3, s3_endpoint  # noqa: F401  (fixtures)
+from tests.integration.test_intake_storage import intake_s3, s3_server  # noqa: F401  (fixtures)
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
 MB = 1024 * 1024
